@@ -1,0 +1,78 @@
+"""Entry point of the web process: ``python -m app``.
+
+With the embedded defaults (no REDIS_URL, no MONGO_URL) it also starts a real redis-server and a
+Celery worker pool inside this process (the in-memory store cannot be shared between processes),
+so one command runs the whole system. Ctrl-C stops all of it.
+"""
+import eventlet
+
+eventlet.monkey_patch()  # first, before anything imports socket, threading or ssl
+
+import logging  # noqa: E402
+import resource  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from infra.config import get_settings, use_settings  # noqa: E402
+
+log = logging.getLogger("app")
+
+
+def _raise_fd_limit() -> int:
+    # eventlet's 1,024-connection default is lifted below; the process's file limit must follow.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def main() -> int:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redis_server = None
+    if not settings.redis_url:
+        from infra.redis_server import RedisServer
+        redis_server = RedisServer(port=settings.embedded_redis_port).start()
+        settings = use_settings(settings.model_copy(update={"redis_url": redis_server.url}))
+        log.info("started redis-server on %s (embedded, not persistent)", redis_server.url)
+
+    from app.web import create_app, socketio
+    from infra.runtime import get_runtime
+
+    app = create_app(settings)
+    get_runtime().store  # connect, create indexes, announce an embedded store now rather than later
+
+    worker = None
+    if settings.run_embedded_workers:
+        from app.embedded_worker import EmbeddedWorker
+        worker = EmbeddedWorker(concurrency=settings.worker_concurrency).start()
+
+    def stop(*_):
+        # Once: a second signal must not interrupt the clean-up below.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    max_connections = _raise_fd_limit()
+    log.info("serving on http://%s:%s  (get a token: curl -s -X POST http://%s:%s/api/dev/token "
+             "-H 'Content-Type: application/json' -d '{\"username\": \"alice\"}')",
+             settings.host, settings.port, settings.host, settings.port)
+    try:
+        socketio.run(app, host=settings.host, port=settings.port, log_output=False,
+                     max_size=max(1024, max_connections - 64))
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        if worker:
+            worker.stop()
+        if redis_server:
+            redis_server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""REST routes of the v1 contract: thin wrappers that validate, call a pipeline and answer JSON."""
+from __future__ import annotations
+
+from typing import TypeVar
+
+from flask import Blueprint, g, jsonify, request
+from pydantic import BaseModel, ValidationError
+
+from app.auth import issue_token, login_required
+from infra.runtime import get_runtime
+from pipelines import directory, messages
+from schemas.errors import ApiError, Code, from_validation_error
+from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
+                              GroupMemberAdd, RestMessageSend, parse_history_query)
+from workers.messages import enqueue_drain
+
+api = Blueprint("api", __name__, url_prefix="/api")
+M = TypeVar("M", bound=BaseModel)
+
+
+def body(model: type[M]) -> M:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(Code.INVALID_PAYLOAD, "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+def context() -> dict:
+    return {"ip": request.remote_addr, "userAgent": request.user_agent.string, "platform": "api"}
+
+
+@api.post("/dev/token")
+def dev_token():
+    rt = get_runtime()
+    if not rt.settings.dev_login_enabled:
+        raise ApiError(Code.DEV_LOGIN_DISABLED, "dev login is disabled on this server (DEV_LOGIN=0)")
+    user = directory.do_dev_login(rt.store, body(DevTokenRequest), rt.settings.admins)
+    return jsonify(token=issue_token(user), user=user.public())
+
+
+@api.get("/me")
+@login_required
+def me():
+    return jsonify(g.user.public())
+
+
+@api.post("/groups")
+@login_required
+def create_group():
+    return jsonify(directory.do_create_group(get_runtime().store, g.user, body(GroupCreate))), 201
+
+
+@api.post("/groups/<group_id>/members")
+@login_required
+def add_group_member(group_id: str):
+    rt = get_runtime()
+    return jsonify(directory.do_add_group_member(rt.store, rt.notifier, g.user, group_id, body(GroupMemberAdd))), 201
+
+
+@api.post("/groups/<group_id>/conversations")
+@login_required
+def create_conversation(group_id: str):
+    rt = get_runtime()
+    return jsonify(directory.do_create_conversation(rt.store, rt.notifier, g.user, group_id,
+                                                    body(ConversationCreate))), 201
+
+
+@api.get("/conversations")
+@login_required
+def conversations():
+    return jsonify(conversations=directory.list_conversations(get_runtime().store, g.user))
+
+
+@api.post("/conversations/<conv_id>/members")
+@login_required
+def add_conversation_member(conv_id: str):
+    request_ = body(ConversationMemberAdd)
+    return jsonify(directory.do_add_conversation_member(get_runtime().store, g.user, conv_id, request_.username)), 201
+
+
+@api.get("/conversations/<conv_id>/messages")
+@login_required
+def history(conv_id: str):
+    rt = get_runtime()
+    window = parse_history_query(request.args, rt.settings.history_max_limit, rt.settings.history_default_limit)
+    page = messages.read_history(rt.store, g.user, conv_id, window)
+    return jsonify(messages=[m.public() for m in page.messages], hasMore=page.has_more)
+
+
+@api.post("/conversations/<conv_id>/messages")
+@login_required
+def send(conv_id: str):
+    """The same path as the socket's message:send (seed 000): validate, queue, answer 202."""
+    rt = get_runtime()
+    payload = body(RestMessageSend)
+    if payload.convId not in (None, conv_id):
+        raise ApiError(Code.INVALID_PAYLOAD, "convId in the body differs from the path")
+    payload.convId = conv_id
+    messages.submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context())
+    return jsonify(clientId=payload.clientId, status="queued"), 202

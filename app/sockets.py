@@ -1,0 +1,101 @@
+"""Socket.IO handlers: authenticate at connect, then validate, authorize, ack and queue each event."""
+from __future__ import annotations
+
+import logging
+from functools import wraps
+from typing import Any, Callable
+
+from flask import request
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_room
+from pydantic import BaseModel, ValidationError
+
+from app.auth import authenticate
+from infra.runtime import get_runtime
+from pipelines import directory, messages
+from pipelines.access import check_conversation_member
+from schemas import events
+from schemas.documents import User
+from schemas.errors import ApiError, Code, from_validation_error
+from schemas.payloads import ConvRef, MessageSend
+from workers.messages import enqueue_drain
+
+log = logging.getLogger(__name__)
+
+# sid -> the authenticated user of that socket (this process's sockets only).
+_users: dict[str, User] = {}
+
+
+def _context() -> dict:
+    return {"ip": request.remote_addr, "platform": "socket", "sid": request.sid}
+
+
+def handler(socketio: SocketIO, event: str, model: type[BaseModel]):
+    """Register ``fn(user, payload) -> dict`` for ``event``; every outcome becomes the ack."""
+
+    def register(fn: Callable[[User, Any], dict]):
+        @wraps(fn)
+        def on_event(data=None):
+            user = _users.get(request.sid)
+            try:
+                if user is None:
+                    raise ApiError(Code.UNAUTHORIZED, "not authenticated")
+                try:
+                    payload = model.model_validate(data if data is not None else {})
+                except ValidationError as exc:
+                    raise from_validation_error(exc) from None
+                return {"ok": True, **fn(user, payload)}
+            except ApiError as exc:
+                return {"ok": False, "error": exc.to_dict()}
+            except Exception:  # noqa: BLE001 - the client always gets an answer
+                log.exception("socket event %s failed", event)
+                return {"ok": False, "error": {"code": Code.UNAVAILABLE.value,
+                                               "message": "the server could not handle this event; retry"}}
+
+        socketio.on_event(event, on_event)
+        return fn
+
+    return register
+
+
+def register_socket_handlers(socketio: SocketIO) -> None:
+    @socketio.on("connect")
+    def on_connect(auth=None):
+        """A client connects with {auth: {token}}: refused unless the token is good; joins user and group rooms."""
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            user = authenticate(token)
+        except ApiError as exc:
+            raise ConnectionRefusedError("unauthorized", {"reason": exc.message}) from None
+        sid = request.sid
+        _users[sid] = user
+        snapshot = directory.session_snapshot(get_runtime().store, user)
+        join_room(events.user_room(user.id))
+        for group in snapshot["groups"]:
+            join_room(events.group_room(group["id"]))
+        # After the handler returns the CONNECT packet goes out; session:ready must follow it.
+        socketio.start_background_task(socketio.emit, events.SESSION_READY,
+                                       events.SessionReady(**snapshot).model_dump(), to=sid)
+
+    @socketio.on("disconnect")
+    def on_disconnect(reason=None):
+        _users.pop(request.sid, None)
+
+    @handler(socketio, "conv:subscribe", ConvRef)
+    def conv_subscribe(user: User, ref: ConvRef) -> dict:
+        """A member asks for a conversation's live events: joins conv:{id} after the membership check."""
+        check_conversation_member(get_runtime().store, user, ref.convId, _context())
+        join_room(events.conv_room(ref.convId))
+        return {"convId": ref.convId}
+
+    @handler(socketio, "conv:unsubscribe", ConvRef)
+    def conv_unsubscribe(user: User, ref: ConvRef) -> dict:
+        """Stop a conversation's live events."""
+        leave_room(events.conv_room(ref.convId))
+        return {"convId": ref.convId}
+
+    @handler(socketio, "message:send", MessageSend)
+    def message_send(user: User, send: MessageSend) -> dict:
+        """A member sends: queued at once; message:new (or message:rejected) follows from the worker."""
+        rt = get_runtime()
+        messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context())
+        return {"clientId": send.clientId, "status": "queued"}

@@ -1,0 +1,49 @@
+"""The web front: Flask + Flask-SocketIO. Transport only: authenticate, validate, ack, enqueue, read."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from flask_socketio import SocketIO
+from werkzeug.exceptions import HTTPException
+
+from app.api import api
+from app.health import health
+from app.sockets import register_socket_handlers
+from infra.config import Settings, get_settings, use_settings
+from infra.emitter import SOCKETIO_CHANNEL
+from schemas.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+socketio = SocketIO()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = use_settings(settings) if settings else get_settings()
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return jsonify(error=exc.to_dict()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code, "bad_request")
+        return jsonify(error={"code": code, "message": exc.description}), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return jsonify(error={"code": "unavailable", "message": "the server could not handle this request"}), 503
+
+    socketio.init_app(app, message_queue=settings.redis_url, channel=SOCKETIO_CHANNEL, async_mode="eventlet",
+                      # One client's events are handled in arrival order: a sender's sends are
+                      # queued in the order it emitted them.
+                      async_handlers=False,
+                      logger=False, engineio_logger=False)
+    register_socket_handlers(socketio)
+    return app

@@ -1,0 +1,1 @@
+"""Shared infrastructure: settings, connections (MongoDB, Redis), the socket emitter, the message inbox."""

@@ -1,0 +1,86 @@
+"""Every setting of the system, read from environment variables in this one module."""
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Environment variables (names are the field names, upper-case). Defaults are the embedded set-up."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(5000, ge=1, le=65535)
+
+    # Redis: broker, Socket.IO message queue, inbox streams. Unset -> an embedded redis-server is started.
+    redis_url: str | None = None
+    embedded_redis_port: int = Field(0, ge=0, le=65535)  # 0: any free port
+
+    # MongoDB. Unset -> in-memory mongomock, web and workers in one process (not durable).
+    mongo_url: str | None = None
+    mongo_db: str = "chat"
+
+    # Identity. Unset secret is only allowed in the embedded default (a random one per run).
+    jwt_secret: str | None = None
+    jwt_ttl_seconds: int = Field(12 * 3600, ge=60)
+    dev_login: bool | None = None  # default: on when embedded, off with MONGO_URL
+    admin_usernames: str = ""  # comma-separated usernames with the system ADMIN role
+
+    # Celery.
+    worker_concurrency: int = Field(4, ge=1, le=64)
+    # Seconds before a message taken by a worker that died unacknowledged is handed out again
+    # (kombu's Redis visibility_timeout). Must exceed the longest task on the queue.
+    broker_visibility_timeout: int = Field(300, ge=1)
+    # Worker pool inside the embedded single process (threads are green under eventlet).
+    embedded_workers: bool | None = None  # default: on when MONGO_URL is unset
+
+    # Messages.
+    max_message_chars: int = Field(10_000, ge=1)
+    history_default_limit: int = Field(50, ge=1)
+    history_max_limit: int = Field(200, ge=1)
+    inbox_batch: int = Field(200, ge=1, le=1000)
+    inbox_lock_seconds: int = Field(30, ge=1)
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.history_default_limit > self.history_max_limit:
+            raise ValueError("HISTORY_DEFAULT_LIMIT must not exceed HISTORY_MAX_LIMIT")
+        if self.inbox_lock_seconds >= self.broker_visibility_timeout:
+            raise ValueError("INBOX_LOCK_SECONDS must be shorter than BROKER_VISIBILITY_TIMEOUT")
+        return self
+
+    @property
+    def embedded_store(self) -> bool:
+        return not self.mongo_url
+
+    @property
+    def dev_login_enabled(self) -> bool:
+        return self.embedded_store if self.dev_login is None else self.dev_login
+
+    @property
+    def run_embedded_workers(self) -> bool:
+        return self.embedded_store if self.embedded_workers is None else self.embedded_workers
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(u.strip().lower() for u in self.admin_usernames.split(",") if u.strip())
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current
+
+
+def use_settings(settings: Settings) -> Settings:
+    """Install the process's settings (the embedded entry point fills in the Redis it started)."""
+    global _current
+    _current = settings
+    return settings

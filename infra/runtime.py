@@ -1,0 +1,46 @@
+"""The process's connections, built once from the settings: the store, Redis, the inbox, the notifier."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import redis
+
+from infra.config import Settings, get_settings
+from infra.emitter import SocketIOEmitter
+from infra.inbox import Inbox
+from infra.mongo import get_store
+from infra.store import Store
+from pipelines.notify import Notifier
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        if not settings.redis_url:
+            raise RuntimeError("REDIS_URL is not set (the embedded entry point starts one: python -m app)")
+        self.settings = settings
+
+    @cached_property
+    def store(self) -> Store:
+        return get_store(self.settings)
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        return Inbox(self.redis, lock_seconds=self.settings.inbox_lock_seconds)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        return Notifier(SocketIOEmitter(self.settings.redis_url))
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None or _runtime.settings is not get_settings():
+        _runtime = Runtime(get_settings())
+    return _runtime

@@ -1,0 +1,191 @@
+"""MongoDB access: the collections, their indexes, and every query the system makes.
+
+Each query here is served by one of the indexes declared in INDEXES (no collection scans), and
+takes a bounded number of documents. The same code runs on a real MongoDB (MONGO_URL) and on the
+embedded store (infra.embedded_mongo).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pymongo
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
+from pymongo.database import Database
+
+from schemas.documents import (ActivityLog, Conversation, ConversationMember, Group, GroupMember, Message,
+                               User)
+
+log = logging.getLogger(__name__)
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "users": [IndexModel([("username", ASC)], name="username", unique=True)],
+    "groups": [IndexModel([("createdBy", ASC)], name="createdBy")],
+    "group_members": [
+        IndexModel([("groupId", ASC), ("userId", ASC)], name="groupId_userId", unique=True),
+        IndexModel([("userId", ASC), ("groupId", ASC)], name="userId_groupId"),
+    ],
+    "conversations": [IndexModel([("groupId", ASC), ("createdAt", DESC)], name="groupId_createdAt")],
+    "conversation_members": [
+        IndexModel([("convId", ASC), ("userId", ASC)], name="convId_userId", unique=True),
+        IndexModel([("userId", ASC), ("convId", ASC)], name="userId_convId"),
+    ],
+    "messages": [
+        # History, polling and seq allocation; unique so two writers can never share a seq.
+        IndexModel([("convId", ASC), ("seq", ASC)], name="convId_seq", unique=True),
+        # Idempotency: one message per client retry key.
+        IndexModel([("convId", ASC), ("senderId", ASC), ("clientId", ASC)], name="convId_sender_clientId",
+                   unique=True),
+        IndexModel([("senderId", ASC), ("createdAt", DESC)], name="senderId_createdAt"),
+    ],
+    "activity_logs": [
+        IndexModel([("userId", ASC), ("timestamp", DESC)], name="userId_timestamp"),
+        IndexModel([("resource", ASC), ("resourceId", ASC), ("timestamp", DESC)], name="resource_timestamp"),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    messages: list[Message]
+    has_more: bool
+
+
+class Store:
+    """The system's data, one method per question or change."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.users = db["users"]
+        self.groups = db["groups"]
+        self.group_members = db["group_members"]
+        self.conversations = db["conversations"]
+        self.conversation_members = db["conversation_members"]
+        self.messages = db["messages"]
+        self.activity_logs = db["activity_logs"]
+
+    def ensure_indexes(self) -> None:
+        for name, models in INDEXES.items():
+            self.db[name].create_indexes(models)
+
+    def ping(self) -> None:
+        self.db.command("ping")
+
+    # -- users ---------------------------------------------------------------------------------
+    def get_user(self, user_id: str) -> User | None:
+        doc = self.users.find_one({"_id": user_id})
+        return User.from_mongo(doc) if doc else None
+
+    def get_user_by_username(self, username: str) -> User | None:
+        doc = self.users.find_one({"username": username})
+        return User.from_mongo(doc) if doc else None
+
+    def users_by_usernames(self, usernames: Iterable[str]) -> dict[str, User]:
+        found = {}
+        for name in set(usernames):  # one indexed point lookup each; lists are short
+            user = self.get_user_by_username(name)
+            if user:
+                found[name] = user
+        return found
+
+    def insert_user_if_absent(self, user: User) -> User:
+        """Create the user unless the username exists; either way return the stored one."""
+        doc = self.users.find_one_and_update(
+            {"username": user.username}, {"$setOnInsert": user.to_mongo()},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        return User.from_mongo(doc)
+
+    # -- groups --------------------------------------------------------------------------------
+    def insert_group(self, group: Group, creator: GroupMember) -> None:
+        self.groups.insert_one(group.to_mongo())
+        self.group_members.insert_one(creator.to_mongo())
+
+    def get_group(self, group_id: str) -> Group | None:
+        doc = self.groups.find_one({"_id": group_id})
+        return Group.from_mongo(doc) if doc else None
+
+    def get_group_member(self, group_id: str, user_id: str) -> GroupMember | None:
+        doc = self.group_members.find_one({"groupId": group_id, "userId": user_id})
+        return GroupMember.from_mongo(doc) if doc else None
+
+    def insert_group_member(self, member: GroupMember) -> bool:
+        """False when the user already belongs to the group."""
+        try:
+            self.group_members.insert_one(member.to_mongo())
+            return True
+        except pymongo.errors.DuplicateKeyError:
+            return False
+
+    def groups_of_user(self, user_id: str) -> list[tuple[Group, str]]:
+        roles = {m["groupId"]: m["role"] for m in self.group_members.find({"userId": user_id})}
+        groups = self.groups.find({"_id": {"$in": list(roles)}})
+        return sorted(((Group.from_mongo(g), roles[g["_id"]]) for g in groups), key=lambda gr: gr[0].createdAt)
+
+    # -- conversations -------------------------------------------------------------------------
+    def insert_conversation(self, conv: Conversation, members: list[ConversationMember]) -> None:
+        self.conversations.insert_one(conv.to_mongo())
+        if members:
+            self.conversation_members.insert_many([m.to_mongo() for m in members], ordered=False)
+
+    def get_conversation(self, conv_id: str) -> Conversation | None:
+        doc = self.conversations.find_one({"_id": conv_id})
+        return Conversation.from_mongo(doc) if doc else None
+
+    def get_conversation_member(self, conv_id: str, user_id: str) -> ConversationMember | None:
+        doc = self.conversation_members.find_one({"convId": conv_id, "userId": user_id})
+        return ConversationMember.from_mongo(doc) if doc else None
+
+    def insert_conversation_member(self, member: ConversationMember) -> bool:
+        try:
+            self.conversation_members.insert_one(member.to_mongo())
+            return True
+        except pymongo.errors.DuplicateKeyError:
+            return False
+
+    def conversations_of_user(self, user_id: str) -> list[tuple[Conversation, ConversationMember]]:
+        members = {m["convId"]: ConversationMember.from_mongo(m)
+                   for m in self.conversation_members.find({"userId": user_id})}
+        convs = [Conversation.from_mongo(c) for c in self.conversations.find({"_id": {"$in": list(members)}})]
+        convs.sort(key=lambda c: c.lastMessageAt or c.createdAt, reverse=True)
+        return [(c, members[c.id]) for c in convs]
+
+    def advance_conversation(self, conv_id: str, last_seq: int, last_at) -> None:
+        """Record the newest stored message; only forward, so a late writer never moves it back."""
+        self.conversations.update_one({"_id": conv_id, "lastSeq": {"$lt": last_seq}},
+                                      {"$set": {"lastSeq": last_seq, "lastMessageAt": last_at}})
+
+    # -- messages ------------------------------------------------------------------------------
+    def find_message_by_client_id(self, conv_id: str, sender_id: str, client_id: str) -> Message | None:
+        doc = self.messages.find_one({"convId": conv_id, "senderId": sender_id, "clientId": client_id})
+        return Message.from_mongo(doc) if doc else None
+
+    def max_seq(self, conv_id: str) -> int:
+        """The highest stored seq, from the (convId, seq) index (a single index entry read)."""
+        doc = self.messages.find_one({"convId": conv_id}, {"seq": 1}, sort=[("seq", DESC)])
+        return doc["seq"] if doc else 0
+
+    def insert_message(self, message: Message) -> None:
+        self.messages.insert_one(message.to_mongo())
+
+    def history(self, conv_id: str, *, before: int | None, after: int | None, limit: int) -> Page:
+        """Oldest first. ``after``: the next ``limit`` newer than it; otherwise the newest ``limit`` older
+        than ``before`` (or the newest of all). ``has_more``: more lie beyond the page in that direction."""
+        query: dict[str, Any] = {"convId": conv_id}
+        if after is not None:
+            query["seq"] = {"$gt": after}
+            docs = list(self.messages.find(query).sort("seq", ASC).limit(limit + 1))
+            page = docs[:limit]
+        else:
+            if before is not None:
+                query["seq"] = {"$lt": before}
+            docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
+            page = docs[:limit][::-1]
+        return Page([Message.from_mongo(d) for d in page], has_more=len(docs) > limit)
+
+    # -- audit ---------------------------------------------------------------------------------
+    def log_activity(self, entry: ActivityLog) -> None:
+        try:
+            self.activity_logs.insert_one(entry.to_mongo())
+        except pymongo.errors.PyMongoError:  # the audit trail must never break the action it records
+            log.exception("could not write activity log %s", entry.action)

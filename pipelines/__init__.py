@@ -1,0 +1,1 @@
+"""The work itself: plain functions with their I/O (store, inbox, notifier, enqueue) passed in."""

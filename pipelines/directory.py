@@ -1,0 +1,110 @@
+"""Users, groups, conversations and membership: the writes behind the REST routes, and what a session sees."""
+from __future__ import annotations
+
+from typing import Any
+
+from infra.store import Store
+from pipelines.access import check_conversation_member, check_group_manager, check_group_member
+from pipelines.notify import Notifier
+from schemas.common import new_id, utcnow
+from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
+from schemas.errors import ApiError, Code
+from schemas.payloads import ConversationCreate, DevTokenRequest, GroupCreate, GroupMemberAdd
+
+
+def do_dev_login(store: Store, request: DevTokenRequest, admins: frozenset[str]) -> User:
+    """Find or create the user of that username (dev login only)."""
+    now = utcnow()
+    user = store.insert_user_if_absent(User(
+        id=new_id(), username=request.username, fname=request.fname, lname=request.lname,
+        avatarUrl=request.avatarUrl, role="ADMIN" if request.username in admins else "USER",
+        createdAt=now, updatedAt=now))
+    if not user.active:
+        raise ApiError(Code.FORBIDDEN, "this account is deactivated")
+    store.log_activity(ActivityLog(id=new_id(), userId=user.id, action="login", resource="user",
+                                   resourceId=user.id, metadata={"method": "dev"}, timestamp=now))
+    return user
+
+
+def do_create_group(store: Store, user: User, request: GroupCreate) -> dict[str, Any]:
+    now = utcnow()
+    group = Group(id=new_id(), name=request.name, createdBy=user.id, createdAt=now)
+    store.insert_group(group, GroupMember(id=new_id(), groupId=group.id, userId=user.id, role="GROUP_ADMIN",
+                                          joinedAt=now))
+    _log(store, user, "create", "group", group.id)
+    return {**group.public(), "role": "GROUP_ADMIN"}
+
+
+def do_add_group_member(store: Store, notifier: Notifier, user: User, group_id: str,
+                        request: GroupMemberAdd) -> dict[str, Any]:
+    check_group_manager(store, user, group_id)
+    new = _user_named(store, request.username)
+    if not store.insert_group_member(GroupMember(id=new_id(), groupId=group_id, userId=new.id,
+                                                 role=request.role, joinedAt=utcnow())):
+        raise ApiError(Code.CONFLICT, f"{new.username} is already a member of this group")
+    _log(store, user, "add_member", "group", group_id, {"userId": new.id, "role": request.role})
+    notifier.notify_group_member_joined(group_id, new, request.role)
+    return {"groupId": group_id, "user": new.public(), "role": request.role}
+
+
+def do_create_conversation(store: Store, notifier: Notifier, user: User, group_id: str,
+                           request: ConversationCreate) -> dict[str, Any]:
+    """Any member of the group may open a conversation with other members of the group."""
+    check_group_member(store, user, group_id)
+    others = _group_members_named(store, group_id, request.members)
+    now = utcnow()
+    conv = Conversation(id=new_id(), groupId=group_id, title=request.title, createdBy=user.id, createdAt=now)
+    member_ids = list(dict.fromkeys([user.id, *(u.id for u in others)]))
+    store.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=uid, groupId=group_id,
+                                                        joinedAt=now) for uid in member_ids])
+    _log(store, user, "create", "conversation", conv.id, {"members": member_ids})
+    notifier.notify_conversation_created(conv, member_ids)
+    return {**conv.public(), "members": member_ids}
+
+
+def do_add_conversation_member(store: Store, user: User, conv_id: str, username: str) -> dict[str, Any]:
+    """The conversation's creator or the group's admins add members; the new member must be in the group."""
+    conv, _ = check_conversation_member(store, user, conv_id)
+    if conv.createdBy != user.id:
+        check_group_manager(store, user, conv.groupId)
+    [new] = _group_members_named(store, conv.groupId, [username])
+    if not store.insert_conversation_member(ConversationMember(id=new_id(), convId=conv_id, userId=new.id,
+                                                               groupId=conv.groupId, joinedAt=utcnow())):
+        raise ApiError(Code.CONFLICT, f"{new.username} is already a member of this conversation")
+    _log(store, user, "add_member", "conversation", conv_id, {"userId": new.id})
+    return {"convId": conv_id, "user": new.public()}
+
+
+def list_conversations(store: Store, user: User) -> list[dict[str, Any]]:
+    """The user's conversations, newest activity first, each with lastSeq and unread (no message scan)."""
+    return [{**conv.public(), "unread": max(0, conv.lastSeq - member.lastReadSeq),
+             "lastReadSeq": member.lastReadSeq}
+            for conv, member in store.conversations_of_user(user.id)]
+
+
+def session_snapshot(store: Store, user: User) -> dict[str, Any]:
+    groups = [{**g.public(), "role": role} for g, role in store.groups_of_user(user.id)]
+    return {"user": user.public(), "groups": groups, "conversations": list_conversations(store, user)}
+
+
+def _user_named(store: Store, username: str) -> User:
+    user = store.get_user_by_username(username)
+    if user is None or not user.active:
+        raise ApiError(Code.NOT_FOUND, f"no user named {username}")
+    return user
+
+
+def _group_members_named(store: Store, group_id: str, usernames: list[str]) -> list[User]:
+    users = store.users_by_usernames(usernames)
+    missing = sorted(set(usernames) - set(users))
+    if missing:
+        raise ApiError(Code.NOT_FOUND, f"no user named {', '.join(missing)}")
+    outsiders = sorted(u.username for u in users.values() if store.get_group_member(group_id, u.id) is None)
+    if outsiders:
+        raise ApiError(Code.FORBIDDEN, f"not members of the group: {', '.join(outsiders)}")
+    return list(users.values())
+
+
+def _log(store: Store, user: User, action: str, resource: str, resource_id: str, changes: dict | None = None):
+    store.log_activity(ActivityLog(id=new_id(), userId=user.id, action=action, resource=resource,
+                                   resourceId=resource_id, changes=changes, timestamp=utcnow()))

@@ -1,0 +1,174 @@
+"""The message path: accept a send (web side), store it in order (worker side), read history.
+
+Ordering and exactly-once, in short:
+- ``submit_message`` appends the send to the conversation's inbox (a Redis stream, whose order is
+  the order in which sends were accepted by any web process) and then enqueues ``messages.drain``.
+- ``drain_inbox`` runs in a worker. One drainer per conversation at a time (a Redis lock); it stores
+  entries in stream order with seq = previous + 1, so seq has no gaps or repeats, and one sender's
+  messages keep their send order whatever the size of the worker pool. It removes an entry from the
+  stream only after its message is stored, so a worker killed mid-drain loses nothing.
+- Idempotency: a unique (convId, senderId, clientId) index. A redelivered task or a client retry finds
+  the stored message and re-announces it instead of storing a second one.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pymongo
+
+from infra.inbox import Inbox
+from infra.store import Page, Store
+from pipelines.access import check_conversation_member
+from pipelines.notify import Notifier
+from schemas.common import new_id, utcnow
+from schemas.documents import Message, MessageMetadata, SenderInfo, User
+from schemas.errors import ApiError, Code
+from schemas.events import MessageRejected
+from schemas.payloads import HistoryWindow, MessageSend
+from schemas.tasks import InboxEntry
+
+log = logging.getLogger(__name__)
+
+
+class TransientError(Exception):
+    """Worth retrying later (a race lost, a service briefly away)."""
+
+
+# -- web side -------------------------------------------------------------------------------------
+def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
+                   send: MessageSend, context: dict | None = None) -> str:
+    """Authorize and queue a send; returns the inbox entry id. Nothing is queued when a check fails."""
+    check_conversation_member(store, user, send.convId, context)
+    if send.replyTo is not None:
+        parent = store.messages.find_one({"_id": send.replyTo, "convId": send.convId}, {"_id": 1})
+        if parent is None:
+            raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
+    entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
+                       type=send.type, replyTo=send.replyTo, receivedAt=utcnow())
+    entry_id = inbox.append(send.convId, entry)
+    enqueue_drain(send.convId)
+    return entry_id
+
+
+def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) -> Page:
+    check_conversation_member(store, user, conv_id)
+    return store.history(conv_id, before=window.before, after=window.after, limit=window.limit)
+
+
+# -- worker side ----------------------------------------------------------------------------------
+@dataclass
+class DrainResult:
+    conv_id: str
+    locked_out: bool = False     # another worker was draining: it will see our entries
+    stored: list[int] = field(default_factory=list)   # seqs stored by this drain
+    duplicates: int = 0          # entries whose message was already stored (retry or redelivery)
+    rejected: int = 0
+
+
+def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier, batch: int = 200) -> DrainResult:
+    """Store every pending send of the conversation, in inbox order. Safe to run twice, or concurrently."""
+    result = DrainResult(conv_id)
+    while True:
+        with inbox.drain_lock(conv_id) as lock:
+            if lock is None:
+                result.locked_out = True
+                return result
+            while entries := inbox.read(conv_id, batch):
+                _store_batch(conv_id, entries, store=store, inbox=inbox, notifier=notifier, result=result)
+                lock.reacquire()  # each batch renews the lock's timeout
+        # A send that arrived after our last read but before the release found the lock taken and
+        # left it to us: look once more now that the lock is free.
+        if inbox.pending(conv_id) == 0:
+            return result
+
+
+class _Batch:
+    """Per-batch caches, so a burst from one sender costs one user and one membership lookup."""
+
+    def __init__(self, store: Store, conv_id: str) -> None:
+        self.store, self.conv_id = store, conv_id
+        self.users: dict[str, User | None] = {}
+        self.members: dict[str, bool] = {}
+
+    def sender(self, user_id: str) -> User | None:
+        if user_id not in self.users:
+            self.users[user_id] = self.store.get_user(user_id)
+        return self.users[user_id]
+
+    def is_member(self, user_id: str) -> bool:
+        if user_id not in self.members:
+            self.members[user_id] = self.store.get_conversation_member(self.conv_id, user_id) is not None
+        return self.members[user_id]
+
+
+def _store_batch(conv_id: str, entries: list[tuple[str, InboxEntry]], *, store: Store, inbox: Inbox,
+                 notifier: Notifier, result: DrainResult) -> None:
+    conv = store.get_conversation(conv_id)
+    cache = _Batch(store, conv_id)
+    seq = conv.lastSeq if conv else 0
+    announce: list[Message] = []
+    rejections: list[tuple[str, MessageRejected]] = []
+    for _, entry in entries:
+        existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
+        if existing is not None:
+            result.duplicates += 1
+            seq = max(seq, existing.seq)
+            announce.append(existing)
+            continue
+        sender = cache.sender(entry.senderId)
+        problem = _rejection(conv is not None, sender, cache, entry)
+        if problem:
+            result.rejected += 1
+            rejections.append((entry.senderId, MessageRejected(clientId=entry.clientId, convId=conv_id,
+                                                               code=problem[0], reason=problem[1])))
+            continue
+        message = _insert(store, conv_id, seq + 1, entry, sender)
+        seq = message.seq
+        result.stored.append(seq)
+        announce.append(message)
+    if announce:
+        store.advance_conversation(conv_id, seq, max(m.createdAt for m in announce))
+    # The database is the source of truth: events go out only after the writes above.
+    for message in announce:
+        notifier.notify_message_new(message)
+    for sender_id, rejected in rejections:
+        notifier.notify_message_rejected(sender_id, rejected)
+    inbox.remove(conv_id, [entry_id for entry_id, _ in entries])
+
+
+def _rejection(conv_exists: bool, sender: User | None, cache: _Batch, entry: InboxEntry) -> tuple[str, str] | None:
+    # The front checked all of this at accept time; it can have changed while the send was queued.
+    if not conv_exists:
+        return Code.NOT_FOUND, "the conversation no longer exists"
+    if sender is None or not sender.active:
+        return Code.FORBIDDEN, "the sender's account is no longer active"
+    if not cache.is_member(entry.senderId):
+        return Code.NOT_A_MEMBER, "the sender is no longer a member of the conversation"
+    return None
+
+
+def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: User) -> Message:
+    now = utcnow()
+    metadata = MessageMetadata(replyTo=entry.replyTo)
+    message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
+                      senderInfo=SenderInfo.of(sender), type=entry.type, content=entry.content,
+                      metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)
+    try:
+        store.insert_message(message)
+        return message
+    except pymongo.errors.DuplicateKeyError:
+        pass
+    # The conversation's lastSeq was behind the messages (a drain died between storing and recording
+    # it) or another drainer outlived its lock. Re-read the truth from the messages and try once more.
+    existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
+    if existing is not None:
+        return existing
+    message.seq = store.max_seq(conv_id) + 1
+    try:
+        store.insert_message(message)
+    except pymongo.errors.DuplicateKeyError as exc:
+        raise TransientError(f"conversation {conv_id}: seq {message.seq} taken concurrently") from exc
+    log.warning("conversation %s: lastSeq was behind the stored messages; resumed at seq %s", conv_id, message.seq)
+    return message

@@ -1,0 +1,28 @@
+"""The one place that sends events to sockets (through the emitter: Redis, then every web process)."""
+from __future__ import annotations
+
+from infra.emitter import Emitter
+from schemas import events
+from schemas.documents import Conversation, Message, User
+from schemas.events import GroupMemberJoined, MessageRejected
+
+
+class Notifier:
+    def __init__(self, emitter: Emitter) -> None:
+        self.emitter = emitter
+
+    def notify_message_new(self, message: Message) -> None:
+        self.emitter.emit(events.MESSAGE_NEW, message.public(), events.conv_room(message.convId))
+
+    def notify_message_rejected(self, sender_id: str, rejected: MessageRejected) -> None:
+        self.emitter.emit(events.MESSAGE_REJECTED, rejected.model_dump(), events.user_room(sender_id))
+
+    def notify_conversation_created(self, conv: Conversation, member_ids: list[str]) -> None:
+        data = conv.public()
+        self.emitter.emit(events.CONVERSATION_CREATED, data, events.group_room(conv.groupId))
+
+    def notify_group_member_joined(self, group_id: str, user: User, role: str) -> None:
+        data = GroupMemberJoined(groupId=group_id, user=user.public(), role=role).model_dump()
+        self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.group_room(group_id))
+        # The new member's sockets are not in the group room until they reconnect.
+        self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.user_room(user.id))

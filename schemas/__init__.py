@@ -1,0 +1,1 @@
+"""The shape of every payload, event, queue message and stored document, in one place."""

@@ -1,0 +1,152 @@
+"""Stored documents (MongoDB collections) and their public rendering. Times are UTC; ids are strings.
+
+Collections, after seed 001: users, groups, group_members, conversations, conversation_members,
+messages (the seed's event_messages), activity_logs.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from schemas.common import iso
+
+Timestamp = Annotated[datetime, PlainSerializer(iso, when_used="json")]
+GroupRole = Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"]
+SystemRole = Literal["ADMIN", "USER"]
+MessageType = Literal["text", "image", "file", "system", "media"]
+
+
+class Document(BaseModel):
+    """A stored document: ``_id`` in MongoDB, ``id`` in the API."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    id: str = Field(alias="_id")
+
+    def to_mongo(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True)
+
+    @classmethod
+    def from_mongo(cls, doc: dict[str, Any]):
+        return cls.model_validate(doc)
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude=self._private())
+
+    def _private(self) -> set[str]:
+        return set()
+
+
+class User(Document):
+    username: str
+    fname: str = ""
+    lname: str = ""
+    avatarUrl: str | None = None
+    active: bool = True
+    role: SystemRole = "USER"
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+
+class SenderInfo(BaseModel):
+    """The sender's profile, copied into each message so history needs no join (seed 001)."""
+    username: str
+    fname: str = ""
+    lname: str = ""
+    avatarUrl: str | None = None
+
+    @classmethod
+    def of(cls, user: User) -> "SenderInfo":
+        return cls(username=user.username, fname=user.fname, lname=user.lname, avatarUrl=user.avatarUrl)
+
+
+class Group(Document):
+    name: str
+    createdBy: str
+    createdAt: Timestamp
+
+
+class GroupMember(Document):
+    groupId: str
+    userId: str
+    role: GroupRole
+    joinedAt: Timestamp
+
+
+class Conversation(Document):
+    groupId: str
+    title: str
+    createdBy: str
+    lastSeq: int = 0              # seq of the newest stored message
+    lastMessageAt: Timestamp | None = None
+    createdAt: Timestamp
+
+
+class ConversationMember(Document):
+    convId: str
+    userId: str
+    groupId: str
+    lastReadSeq: int = 0          # read up to and including this seq
+    joinedAt: Timestamp
+
+
+class MessageMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    replyTo: str | None = None
+    mentions: list[str] | None = None
+    systemAction: str | None = None
+    systemData: dict[str, Any] | None = None
+    files: list[dict[str, Any]] | None = None
+
+
+class Reaction(BaseModel):
+    userId: str
+    emoji: str
+    at: Timestamp
+
+
+class ReadMark(BaseModel):
+    userId: str
+    at: Timestamp
+
+
+class Message(Document):
+    convId: str
+    seq: int
+    clientId: str
+    senderId: str
+    senderInfo: SenderInfo
+    type: MessageType = "text"
+    content: str
+    metadata: MessageMetadata = Field(default_factory=MessageMetadata)
+    reactions: list[Reaction] = Field(default_factory=list)
+    readBy: list[ReadMark] = Field(default_factory=list)
+    isEdited: bool = False
+    editedAt: Timestamp | None = None
+    isDeleted: bool = False
+    deletedAt: Timestamp | None = None
+    deletedBy: str | None = None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+    def to_mongo(self) -> dict[str, Any]:
+        doc = self.model_dump(by_alias=True)
+        doc["metadata"] = self.metadata.model_dump(exclude_none=True)
+        return doc
+
+    def public(self) -> dict[str, Any]:
+        out = self.model_dump(mode="json")
+        out["metadata"] = self.metadata.model_dump(mode="json", exclude_none=True)
+        return out
+
+
+class ActivityLog(Document):
+    """Audit trail (seed 001 activity_logs): refusals, logins, membership changes."""
+    userId: str | None
+    action: str                   # e.g. "login", "create", "add_member", "denied"
+    resource: str                 # "conversation", "group", "user", "message"
+    resourceId: str | None = None
+    changes: dict[str, Any] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)  # ip, userAgent, platform, reason
+    timestamp: Timestamp

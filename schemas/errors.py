@@ -1,0 +1,68 @@
+"""Error codes of the public contract and the one exception that carries them to the transport."""
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+
+class Code(StrEnum):
+    INVALID_PAYLOAD = "invalid_payload"      # missing field, wrong type, unknown field
+    CONTENT_REQUIRED = "content_required"    # a text message with nothing in it
+    CONTENT_TOO_LONG = "content_too_long"    # over MAX_MESSAGE_CHARS
+    UNSUPPORTED_TYPE = "unsupported_type"    # a message type this version does not accept
+    INVALID_CURSOR = "invalid_cursor"        # before/after not a positive integer, or both given
+    INVALID_LIMIT = "invalid_limit"          # limit not an integer in 1..HISTORY_MAX_LIMIT
+    UNAUTHORIZED = "unauthorized"            # no, forged or expired token
+    FORBIDDEN = "forbidden"                  # authenticated, but not allowed
+    NOT_FOUND = "not_found"                  # no such conversation, group, user or message
+    CONFLICT = "conflict"                    # already exists
+    DEV_LOGIN_DISABLED = "dev_login_disabled"
+    UNAVAILABLE = "unavailable"              # a backing service (Redis, MongoDB) did not answer
+    NOT_A_MEMBER = "not_a_member"            # (rejection) sender left the conversation before storage
+
+
+_STATUS = {
+    Code.UNAUTHORIZED: 401,
+    Code.FORBIDDEN: 403,
+    Code.DEV_LOGIN_DISABLED: 403,
+    Code.NOT_FOUND: 404,
+    Code.CONFLICT: 409,
+    Code.CONTENT_TOO_LONG: 413,
+    Code.UNAVAILABLE: 503,
+}
+
+
+class ApiError(Exception):
+    """A refusal with a contract code; app/ turns it into an ack or an HTTP error."""
+
+    def __init__(self, code: Code, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def status(self) -> int:
+        return _STATUS.get(self.code, 400)
+
+    def to_dict(self) -> dict:
+        error: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return error
+
+
+def from_validation_error(exc: ValidationError) -> ApiError:
+    """The most specific code among pydantic's errors; field-by-field details for the client."""
+    details = [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(payload)", "problem": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+    known = {c.value for c in Code}
+    for err in exc.errors(include_url=False):
+        if err["type"] in known:
+            return ApiError(Code(err["type"]), err["msg"], details)
+    summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
+    return ApiError(Code.INVALID_PAYLOAD, f"invalid payload: {summary}", details)

@@ -1,0 +1,48 @@
+"""Server -> client events: names (pinned by the v1 contract) and payload models."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+# Event names.
+SESSION_READY = "session:ready"
+MESSAGE_NEW = "message:new"
+MESSAGE_UPDATED = "message:updated"
+MESSAGE_REJECTED = "message:rejected"
+CONVERSATION_CREATED = "conversation:created"
+GROUP_MEMBER_JOINED = "group:member_joined"
+
+
+def user_room(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def group_room(group_id: str) -> str:
+    return f"group:{group_id}"
+
+
+def conv_room(conv_id: str) -> str:
+    return f"conv:{conv_id}"
+
+
+class SessionReady(BaseModel):
+    """To the socket, right after connect."""
+    user: dict[str, Any]
+    groups: list[dict[str, Any]]          # each group with the user's role in it
+    conversations: list[dict[str, Any]]   # each with unread and lastSeq
+
+
+class MessageRejected(BaseModel):
+    """To user:{sender}: an acked message that was not stored, and why."""
+    clientId: str
+    convId: str
+    code: str
+    reason: str
+
+
+class GroupMemberJoined(BaseModel):
+    """To group:{id} (and user:{id} of the new member, whose socket is not in the group room yet)."""
+    groupId: str
+    user: dict[str, Any]
+    role: Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"]

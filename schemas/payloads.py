@@ -1,0 +1,125 @@
+"""What clients send: socket event payloads and REST bodies. Unknown fields are refused."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from infra.config import get_settings
+from schemas.common import ClientId, Id, Name, Title, Username
+from schemas.errors import ApiError, Code
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+# -- socket events -------------------------------------------------------------------------------
+class ConvRef(Payload):
+    """conv:subscribe, conv:unsubscribe, typing:start, typing:stop."""
+    convId: Id
+
+
+class MessageSend(Payload):
+    """message:send and POST /api/conversations/{convId}/messages."""
+    convId: Id
+    clientId: ClientId
+    content: str | None = None
+    type: Literal["text", "image", "file", "system", "media"] = "text"
+    replyTo: Id | None = None
+    attachments: list[Any] | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _only_text(cls, value: str) -> str:
+        # Media messages arrive with the upload pipeline; system messages are written by the server.
+        if value != "text":
+            raise PydanticCustomError(Code.UNSUPPORTED_TYPE.value,
+                                      "only 'text' messages can be sent in this version")
+        return value
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str | None) -> str | None:
+        limit = get_settings().max_message_chars
+        if value is None or not value.strip():
+            raise PydanticCustomError(Code.CONTENT_REQUIRED.value, "a text message needs content")
+        if len(value) > limit:
+            raise PydanticCustomError(Code.CONTENT_TOO_LONG.value,
+                                      "content is {length} characters; the limit is {limit}",
+                                      {"length": len(value), "limit": limit})
+        return value
+
+    @field_validator("attachments")
+    @classmethod
+    def _no_attachments(cls, value: list[Any] | None) -> list[Any] | None:
+        if value:
+            raise PydanticCustomError(Code.UNSUPPORTED_TYPE.value,
+                                      "attachments are not accepted in this version")
+        return None
+
+
+class RestMessageSend(MessageSend):
+    """The REST body: the conversation comes from the path."""
+    convId: Id | None = None  # type: ignore[assignment]
+
+
+# -- REST bodies ---------------------------------------------------------------------------------
+class DevTokenRequest(Payload):
+    username: Username
+    fname: Name = ""
+    lname: Name = ""
+    avatarUrl: str | None = Field(None, max_length=512)
+
+
+class GroupCreate(Payload):
+    name: Title
+
+
+class GroupMemberAdd(Payload):
+    username: Username
+    role: Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"] = "MEMBER"
+
+
+class ConversationCreate(Payload):
+    title: Title
+    members: list[Username] = Field(default_factory=list, max_length=500)
+
+
+class ConversationMemberAdd(Payload):
+    username: Username
+
+
+def parse_history_query(args: Mapping[str, str], max_limit: int, default_limit: int) -> HistoryWindow:
+    """GET /api/conversations/{convId}/messages?before=&after=&limit= -> a window, or a specific error."""
+    unknown = set(args) - {"before", "after", "limit"}
+    if unknown:
+        raise ApiError(Code.INVALID_PAYLOAD, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+    cursors = {}
+    for name in ("before", "after"):
+        raw = args.get(name)
+        if raw is None or raw == "":
+            continue
+        if not raw.isdigit() or int(raw) > 2**62:
+            raise ApiError(Code.INVALID_CURSOR, f"{name} must be a message seq (a whole number >= 0), got {raw!r}")
+        cursors[name] = int(raw)
+    if len(cursors) == 2:
+        raise ApiError(Code.INVALID_CURSOR, "give either before or after, not both")
+    raw_limit = args.get("limit")
+    if raw_limit is None or raw_limit == "":
+        limit = default_limit
+    elif not raw_limit.isdigit() or not 1 <= int(raw_limit) <= max_limit:
+        raise ApiError(Code.INVALID_LIMIT, f"limit must be a whole number from 1 to {max_limit}, got {raw_limit!r}")
+    else:
+        limit = int(raw_limit)
+    return HistoryWindow(before=cursors.get("before"), after=cursors.get("after"), limit=limit)
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    before: int | None
+    after: int | None
+    limit: int

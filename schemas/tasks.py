@@ -1,0 +1,24 @@
+"""What travels on queues and in conversation inboxes: ids and small values, never whole documents."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.documents import Timestamp
+
+
+class InboxEntry(BaseModel):
+    """One accepted send, appended to the conversation's inbox (a Redis stream) by the web front.
+
+    The stream's order is the order in which the front accepted sends (across all web processes);
+    the messages worker stores entries in that order, which is how a sender's messages keep their
+    send order whatever the size of the worker pool.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = "send"
+    senderId: str
+    clientId: str
+    content: str
+    type: str = "text"
+    replyTo: str | None = None
+    receivedAt: Timestamp

@@ -1,0 +1,37 @@
+"""The one Celery app: broker, routing by queue, and the reliability defaults every task shares."""
+from __future__ import annotations
+
+from celery import Celery
+
+from infra.config import get_settings
+
+QUEUES = ("messages",)
+
+
+def celery_config() -> dict:
+    """Read lazily (on first use of celery.conf), so the embedded entry point can set REDIS_URL first."""
+    s = get_settings()
+    return {
+        "broker_url": s.redis_url,
+        "broker_connection_retry_on_startup": True,
+        # A message taken by a worker that dies unacknowledged returns to the queue after this long.
+        "broker_transport_options": {"visibility_timeout": s.broker_visibility_timeout},
+        "task_routes": {f"{q}.*": {"queue": q} for q in QUEUES},
+        "task_default_queue": "messages",
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        # Ack after the task ran, and give the message back if the worker process dies mid-task:
+        # with idempotent tasks, nothing acked to a client is ever lost.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 4,
+        "worker_concurrency": s.worker_concurrency,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "imports": [f"workers.{q}" for q in QUEUES],
+    }
+
+
+celery = Celery("chat")
+celery.add_defaults(celery_config)
