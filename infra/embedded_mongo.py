@@ -86,19 +86,25 @@ class IndexedCollectionStore(mm_store.CollectionStore):
 
     def reindex(self, key, doc) -> None:
         with self._lock:
+            if self._doc_keys.get(key) == self._keys_of(doc):
+                return  # indexed values unchanged (most updates): the document keeps its place
             self._unindex(key)
             self._index(key, doc)
 
-    def _index(self, key, doc) -> None:
-        entries = []
+    def _keys_of(self, doc) -> list[tuple[tuple[str, ...], tuple | None]]:
+        keys = []
         for prefix in self._prefixes:
             values = tuple(_value(doc, f) for f in prefix)
-            if all(_plain(v) for v in values):
-                self._maps[prefix].setdefault(values, {})[key] = None
-                entries.append((prefix, values))
-            else:
+            keys.append((prefix, values if all(_plain(v) for v in values) else None))
+        return keys
+
+    def _index(self, key, doc) -> None:
+        entries = self._keys_of(doc)
+        for prefix, values in entries:
+            if values is None:
                 self._unhashed[prefix][key] = None
-                entries.append((prefix, None))
+            else:
+                self._maps[prefix].setdefault(values, {})[key] = None
         self._doc_keys[key] = entries
 
     def _unindex(self, key) -> None:

@@ -27,7 +27,7 @@ class MessageSend(Payload):
     """message:send and POST /api/conversations/{convId}/messages."""
     convId: Id
     clientId: ClientId
-    content: str | None = None
+    content: str | None = Field(None, validate_default=True)
     type: Literal["text", "image", "file", "system", "media"] = "text"
     replyTo: Id | None = None
     attachments: list[Any] | None = None

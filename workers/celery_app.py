@@ -15,7 +15,9 @@ def celery_config() -> dict:
         "broker_url": s.redis_url,
         "broker_connection_retry_on_startup": True,
         # A message taken by a worker that dies unacknowledged returns to the queue after this long.
-        "broker_transport_options": {"visibility_timeout": s.broker_visibility_timeout},
+        # Idle workers look for such abandoned messages on every empty poll (one sorted-set range read).
+        "broker_transport_options": {"visibility_timeout": s.broker_visibility_timeout,
+                                     "unacked_restore_throttle": 1},
         "task_routes": {f"{q}.*": {"queue": q} for q in QUEUES},
         "task_default_queue": "messages",
         "task_serializer": "json",

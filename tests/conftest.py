@@ -1,0 +1,54 @@
+"""Shared fixtures: a fresh embedded store, and helpers to make users, groups and conversations in it."""
+from __future__ import annotations
+
+import pytest
+
+from infra.embedded_mongo import embedded_client
+from infra.store import Store
+from pipelines.notify import Notifier
+from schemas.common import new_id, utcnow
+from schemas.documents import Conversation, ConversationMember, Group, GroupMember, User
+from tests.fakes import MemoryInbox, RecordingEmitter
+
+
+@pytest.fixture
+def store() -> Store:
+    s = Store(embedded_client()["test"])
+    s.ensure_indexes()
+    return s
+
+
+@pytest.fixture
+def inbox() -> MemoryInbox:
+    return MemoryInbox()
+
+
+@pytest.fixture
+def emitter() -> RecordingEmitter:
+    return RecordingEmitter()
+
+
+@pytest.fixture
+def notifier(emitter) -> Notifier:
+    return Notifier(emitter)
+
+
+def make_user(store: Store, username: str, **fields) -> User:
+    now = utcnow()
+    user = User(id=new_id(), username=username, createdAt=now, updatedAt=now, **fields)
+    store.users.insert_one(user.to_mongo())
+    return user
+
+
+def make_conversation(store: Store, members: list[User], title: str = "general") -> Conversation:
+    now = utcnow()
+    group = Group(id=new_id(), name="team", createdBy=members[0].id, createdAt=now)
+    store.insert_group(group, GroupMember(id=new_id(), groupId=group.id, userId=members[0].id,
+                                          role="GROUP_ADMIN", joinedAt=now))
+    for u in members[1:]:
+        store.insert_group_member(GroupMember(id=new_id(), groupId=group.id, userId=u.id, role="MEMBER",
+                                              joinedAt=now))
+    conv = Conversation(id=new_id(), groupId=group.id, title=title, createdBy=members[0].id, createdAt=now)
+    store.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=u.id,
+                                                        groupId=group.id, joinedAt=now) for u in members])
+    return conv

@@ -1,0 +1,70 @@
+"""In-memory stand-ins for Redis-backed I/O, so pipelines are tested without any server."""
+from __future__ import annotations
+
+import itertools
+import threading
+from contextlib import contextmanager
+
+from schemas.tasks import InboxEntry
+
+
+class MemoryInbox:
+    """Same interface and semantics as infra.inbox.Inbox (ordered entries, non-blocking drain lock)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, str]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def append(self, conv_id: str, entry: InboxEntry) -> str:
+        with self._guard:
+            entry_id = f"{next(self._ids)}-0"
+            self._entries.setdefault(conv_id, {})[entry_id] = entry.model_dump_json()
+            return entry_id
+
+    def read(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
+        with self._guard:
+            items = list(self._entries.get(conv_id, {}).items())[:count]
+        return [(i, InboxEntry.model_validate_json(raw)) for i, raw in items]
+
+    def remove(self, conv_id: str, entry_ids: list[str]) -> None:
+        with self._guard:
+            for i in entry_ids:
+                self._entries.get(conv_id, {}).pop(i, None)
+
+    def pending(self, conv_id: str) -> int:
+        with self._guard:
+            return len(self._entries.get(conv_id, {}))
+
+    @contextmanager
+    def drain_lock(self, conv_id: str):
+        with self._guard:
+            lock = self._locks.setdefault(conv_id, threading.Lock())
+        if not lock.acquire(blocking=False):
+            yield None
+            return
+        try:
+            yield _HeldLock()
+        finally:
+            lock.release()
+
+
+class _HeldLock:
+    def reacquire(self) -> None:
+        pass
+
+
+class RecordingEmitter:
+    """Keeps every emitted event: (event, data, room)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict, str]] = []
+        self._guard = threading.Lock()
+
+    def emit(self, event, data, room) -> None:
+        with self._guard:
+            self.events.append((event, data, room))
+
+    def of(self, event: str) -> list[tuple[dict, str]]:
+        return [(d, r) for e, d, r in self.events if e == event]

@@ -1,0 +1,76 @@
+"""The embedded store's hash indexes return exactly what plain mongomock returns, only faster."""
+from __future__ import annotations
+
+import random
+import time
+
+import mongomock
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from infra.embedded_mongo import embedded_client
+
+
+def _pair():
+    plain = mongomock.MongoClient()["t"]["m"]
+    indexed = embedded_client()["t"]["m"]
+    for coll in (plain, indexed):
+        coll.create_index([("convId", 1), ("seq", 1)], unique=True)
+        coll.create_index([("tag", 1)])
+    return plain, indexed
+
+
+def test_random_operations_agree_with_plain_mongomock():
+    plain, indexed = _pair()
+    rnd = random.Random(7)
+    for step in range(700):
+        op = rnd.random()
+        conv, seq = f"c{rnd.randrange(6)}", rnd.randrange(40)
+        if op < 0.45:
+            doc = {"_id": step, "convId": conv, "seq": seq, "tag": rnd.choice(["a", "b", None, ["x", "y"]])}
+            outcomes = []
+            for coll in (plain, indexed):
+                try:
+                    coll.insert_one(dict(doc))
+                    outcomes.append("ok")
+                except DuplicateKeyError:
+                    outcomes.append("dup")
+            assert outcomes[0] == outcomes[1]
+        elif op < 0.55:  # many documents, no unique key touched: the result is order-independent
+            update = rnd.choice([{"$set": {"tag": "b"}}, {"$unset": {"tag": ""}}, {"$set": {"tag": ["x"]}}])
+            assert plain.update_many({"convId": conv, "seq": {"$gte": seq}}, update).modified_count == \
+                indexed.update_many({"convId": conv, "seq": {"$gte": seq}}, update).modified_count
+        elif op < 0.6:  # one document moved to another bucket, maybe onto a taken unique key
+            target = {"_id": rnd.randrange(step + 1)}
+            update = rnd.choice([{"$set": {"convId": f"c{rnd.randrange(6)}"}}, {"$inc": {"seq": 1}}])
+            results = []
+            for coll in (plain, indexed):
+                try:
+                    results.append(coll.update_one(target, update).modified_count)
+                except DuplicateKeyError:
+                    results.append("dup")
+            assert results[0] == results[1]
+        elif op < 0.7:
+            assert plain.delete_many({"convId": conv, "seq": seq}).deleted_count == \
+                indexed.delete_many({"convId": conv, "seq": seq}).deleted_count
+        for query in ({"convId": conv}, {"convId": conv, "seq": seq}, {"tag": "a"}, {"tag": None},
+                      {"tag": "x"}, {"convId": conv, "seq": {"$lt": seq}}):
+            assert list(plain.find(query).sort("_id", 1)) == list(indexed.find(query).sort("_id", 1)), query
+
+
+def test_unique_insert_and_lookup_do_not_scan_the_collection():
+    """With 10,000 documents, an insert or a point lookup costs what it costs with 200."""
+    coll = embedded_client()["t"]["m"]
+    coll.create_index([("convId", 1), ("seq", 1)], unique=True)
+
+    def cost(n_before: int) -> float:
+        coll.delete_many({})
+        coll.insert_many([{"convId": f"c{i % 100}", "seq": i} for i in range(n_before)])
+        start = time.perf_counter()
+        for i in range(200):
+            coll.insert_one({"convId": "hot", "seq": i})
+            coll.find_one({"convId": "hot", "seq": i})
+        return time.perf_counter() - start
+
+    small, large = cost(200), cost(10_000)
+    assert large < small * 4, (small, large)  # a scan would make this about 50 times slower

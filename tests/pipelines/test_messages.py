@@ -1,0 +1,200 @@
+"""pipelines.messages without Redis, Celery or a server: the embedded store, a memory inbox, a recording emitter."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pipelines.messages import _insert, drain_inbox, read_history, submit_message
+from schemas.errors import ApiError, Code
+from schemas.payloads import HistoryWindow, MessageSend
+from tests.conftest import make_conversation, make_user
+
+
+def send(conv, client_id, content="hi", **kw) -> MessageSend:
+    return MessageSend(convId=conv.id, clientId=client_id, content=content, **kw)
+
+
+@pytest.fixture
+def people(store):
+    alice, bob, eve = (make_user(store, n) for n in ("alice", "bob", "eve"))
+    conv = make_conversation(store, [alice, bob])
+    return alice, bob, eve, conv
+
+
+def drain(conv, store, inbox, notifier):
+    return drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, batch=7)
+
+
+def test_drain_stores_in_inbox_order_with_gapless_seq_then_announces(store, inbox, notifier, emitter, people):
+    alice, bob, _, conv = people
+    queued = []
+    for i in range(20):
+        user = (alice, bob)[i % 2]
+        submit_message(store, inbox, queued.append, user, send(conv, f"c{i}", f"message {i}"))
+    assert queued == [conv.id] * 20 and inbox.pending(conv.id) == 20
+
+    result = drain(conv, store, inbox, notifier)
+
+    assert result.stored == list(range(1, 21))
+    stored = list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+    assert [m["content"] for m in stored] == [f"message {i}" for i in range(20)]
+    assert [m["senderInfo"]["username"] for m in stored[:2]] == ["alice", "bob"]
+    announced = emitter.of("message:new")
+    assert [d["seq"] for d, _ in announced] == list(range(1, 21))
+    assert {room for _, room in announced} == {f"conv:{conv.id}"}
+    assert inbox.pending(conv.id) == 0
+    assert store.get_conversation(conv.id).lastSeq == 20
+
+
+def test_same_client_id_twice_stores_one_message_and_reannounces_it(store, inbox, notifier, emitter, people):
+    alice, _, _, conv = people
+    for _ in range(2):  # a client retry: same clientId
+        submit_message(store, inbox, lambda c: None, alice, send(conv, "retry-1", "once"))
+    drain(conv, store, inbox, notifier)
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "retry-1", "once"))
+    result = drain(conv, store, inbox, notifier)
+
+    assert store.messages.count_documents({"convId": conv.id}) == 1
+    assert result.stored == [] and result.duplicates == 1
+    ids = {d["id"] for d, _ in emitter.of("message:new")}
+    assert len(ids) == 1 and len(emitter.of("message:new")) == 3
+
+
+def test_redelivered_drain_changes_nothing(store, inbox, notifier, people):
+    alice, _, _, conv = people
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "a"))
+    first = drain(conv, store, inbox, notifier)
+    second = drain(conv, store, inbox, notifier)
+    assert first.stored == [1] and second.stored == [] and second.duplicates == 0
+    assert store.messages.count_documents({}) == 1
+
+
+def test_drain_that_died_after_storing_resumes_without_duplicates_or_gaps(store, inbox, notifier, people):
+    alice, _, _, conv = people
+    for i in range(5):
+        submit_message(store, inbox, lambda c: None, alice, send(conv, f"k{i}"))
+    drain(conv, store, inbox, notifier)
+    # A worker stored two more messages and died before recording lastSeq or clearing its inbox entries.
+    for i in (5, 6):
+        submit_message(store, inbox, lambda c: None, alice, send(conv, f"k{i}"))
+    entries = inbox.read(conv.id, 10)
+    for n, (_, entry) in enumerate(entries, start=6):
+        _insert(store, conv.id, n, entry, alice)
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "k7"))
+
+    result = drain(conv, store, inbox, notifier)
+
+    assert result.duplicates == 2 and result.stored == [8]
+    assert [m["seq"] for m in store.messages.find({"convId": conv.id}).sort("seq", 1)] == list(range(1, 9))
+
+
+def test_stale_last_seq_is_resynchronised_from_the_messages(store, inbox, notifier, people):
+    alice, _, _, conv = people
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "x1"))
+    drain(conv, store, inbox, notifier)
+    store.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": 0}})  # behind the truth
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "x2"))
+    assert drain(conv, store, inbox, notifier).stored == [2]
+
+
+def test_locked_out_drain_leaves_the_work_to_the_holder(store, inbox, notifier, people):
+    alice, _, _, conv = people
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "a"))
+    with inbox.drain_lock(conv.id) as held:
+        assert held is not None
+        result = drain(conv, store, inbox, notifier)
+    assert result.locked_out and result.stored == []
+    assert store.messages.count_documents({}) == 0 and inbox.pending(conv.id) == 1
+
+
+def test_sender_removed_while_queued_is_rejected_not_stored(store, inbox, notifier, emitter, people):
+    alice, _, _, conv = people
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "gone"))
+    store.conversation_members.delete_one({"convId": conv.id, "userId": alice.id})
+
+    result = drain(conv, store, inbox, notifier)
+
+    assert result.rejected == 1 and store.messages.count_documents({}) == 0
+    [(data, room)] = emitter.of("message:rejected")
+    assert room == f"user:{alice.id}" and data == {"clientId": "gone", "convId": conv.id,
+                                                   "code": "not_a_member", "reason": data["reason"]}
+    assert inbox.pending(conv.id) == 0
+
+
+@pytest.mark.parametrize("who, conv_id, code", [("eve", None, Code.FORBIDDEN), ("alice", "0" * 24, Code.NOT_FOUND)])
+def test_submit_refuses_and_queues_nothing(store, inbox, people, who, conv_id, code):
+    alice, _, eve, conv = people
+    queued = []
+    user = {"alice": alice, "eve": eve}[who]
+    with pytest.raises(ApiError) as err:
+        submit_message(store, inbox, queued.append, user,
+                       send(conv, "c1").model_copy(update={"convId": conv_id or conv.id}))
+    assert err.value.code == code
+    assert queued == [] and inbox.pending(conv.id) == 0 and inbox.pending("0" * 24) == 0
+    if code == Code.FORBIDDEN:  # refusals are audited
+        assert store.activity_logs.count_documents({"userId": eve.id, "action": "denied"}) == 1
+
+
+def test_reply_to_must_be_a_message_of_the_same_conversation(store, inbox, notifier, people):
+    alice, bob, _, conv = people
+    other = make_conversation(store, [alice, bob], "other")
+    submit_message(store, inbox, lambda c: None, alice, send(other, "o1"))
+    drain(other, store, inbox, notifier)
+    foreign_parent = store.messages.find_one({"convId": other.id})["_id"]
+    with pytest.raises(ApiError) as err:
+        submit_message(store, inbox, lambda c: None, alice, send(conv, "r1", replyTo=foreign_parent))
+    assert err.value.code == Code.NOT_FOUND and inbox.pending(conv.id) == 0
+
+
+def test_concurrent_drainers_keep_seq_gapless_and_each_senders_order(store, inbox, notifier, people):
+    """Several threads append and drain the same conversation at once (a concurrent worker pool)."""
+    alice, bob, _, conv = people
+    senders = [alice, bob]
+    per_sender = 60
+
+    def produce(user):
+        for i in range(per_sender):
+            submit_message(store, inbox, lambda c: None, user, send(conv, f"{user.username}-{i:03d}"))
+
+    def consume(stop):
+        while not stop.is_set() or inbox.pending(conv.id):
+            drain(conv, store, inbox, notifier)
+
+    stop = threading.Event()
+    consumers = [threading.Thread(target=consume, args=(stop,)) for _ in range(4)]
+    producers = [threading.Thread(target=produce, args=(u,)) for u in senders]
+    for t in consumers + producers:
+        t.start()
+    for t in producers:
+        t.join()
+    stop.set()
+    for t in consumers:
+        t.join()
+
+    stored = list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+    assert [m["seq"] for m in stored] == list(range(1, 2 * per_sender + 1))
+    for user in senders:
+        mine = [m["clientId"] for m in stored if m["senderId"] == user.id]
+        assert mine == [f"{user.username}-{i:03d}" for i in range(per_sender)]
+
+
+def test_history_windows(store, inbox, notifier, people):
+    alice, bob, eve, conv = people
+    for i in range(7):
+        submit_message(store, inbox, lambda c: None, alice, send(conv, f"h{i}"))
+    drain(conv, store, inbox, notifier)
+
+    def seqs(before=None, after=None, limit=3):
+        page = read_history(store, bob, conv.id, HistoryWindow(before, after, limit))
+        return [m.seq for m in page.messages], page.has_more
+
+    assert seqs() == ([5, 6, 7], True)
+    assert seqs(before=5) == ([2, 3, 4], True)
+    assert seqs(before=2) == ([1], False)
+    assert seqs(after=4) == ([5, 6, 7], False)
+    assert seqs(after=1) == ([2, 3, 4], True)
+    assert seqs(after=7) == ([], False)
+    with pytest.raises(ApiError) as err:
+        read_history(store, eve, conv.id, HistoryWindow(None, None, 3))
+    assert err.value.code == Code.FORBIDDEN

@@ -1,0 +1,59 @@
+"""Client payloads get a specific error code for each kind of bad input."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.errors import Code, from_validation_error
+from schemas.payloads import MessageSend, parse_history_query
+
+CONV = "a" * 24
+
+
+def code_of(data) -> Code:
+    with pytest.raises(ValidationError) as err:
+        MessageSend.model_validate(data)
+    return from_validation_error(err.value).code
+
+
+@pytest.mark.parametrize("data, code", [
+    ({"clientId": "c1", "content": "hi"}, Code.INVALID_PAYLOAD),                        # convId missing
+    ({"convId": CONV, "content": "hi"}, Code.INVALID_PAYLOAD),                          # clientId missing
+    ({"convId": 42, "clientId": "c1", "content": "hi"}, Code.INVALID_PAYLOAD),          # wrong type
+    ({"convId": "not-an-id", "clientId": "c1", "content": "hi"}, Code.INVALID_PAYLOAD),
+    ({"convId": CONV, "clientId": "c1", "content": ["hi"]}, Code.INVALID_PAYLOAD),
+    ({"convId": CONV, "clientId": "c1", "content": "hi", "admin": True}, Code.INVALID_PAYLOAD),  # unknown field
+    ({"convId": CONV, "clientId": "c1"}, Code.CONTENT_REQUIRED),
+    ({"convId": CONV, "clientId": "c1", "content": "   "}, Code.CONTENT_REQUIRED),
+    ({"convId": CONV, "clientId": "c1", "content": "x" * 10_001}, Code.CONTENT_TOO_LONG),
+    ({"convId": CONV, "clientId": "c1", "content": "hi", "type": "image"}, Code.UNSUPPORTED_TYPE),
+    ({"convId": CONV, "clientId": "c" * 65, "content": "hi"}, Code.INVALID_PAYLOAD),
+])
+def test_bad_send_payloads_have_specific_codes(data, code):
+    assert code_of(data) == code
+
+
+def test_good_send_at_the_limit():
+    send = MessageSend.model_validate({"convId": CONV, "clientId": "c-1:x", "content": "é" * 10_000})
+    assert send.type == "text" and len(send.content) == 10_000
+
+
+@pytest.mark.parametrize("args, code", [
+    ({"before": "abc"}, Code.INVALID_CURSOR),
+    ({"after": "-1"}, Code.INVALID_CURSOR),
+    ({"before": "3", "after": "1"}, Code.INVALID_CURSOR),
+    ({"limit": "0"}, Code.INVALID_LIMIT),
+    ({"limit": "201"}, Code.INVALID_LIMIT),
+    ({"limit": "ten"}, Code.INVALID_LIMIT),
+    ({"page": "2"}, Code.INVALID_PAYLOAD),
+])
+def test_bad_history_queries(args, code):
+    with pytest.raises(Exception) as err:
+        parse_history_query(args, max_limit=200, default_limit=50)
+    assert err.value.code == code
+
+
+def test_history_query_defaults_and_values():
+    assert parse_history_query({}, 200, 50).limit == 50
+    w = parse_history_query({"after": "7", "limit": "200"}, 200, 50)
+    assert (w.before, w.after, w.limit) == (None, 7, 200)
