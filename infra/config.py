@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(10_000, ge=1)
     history_default_limit: int = Field(50, ge=1)
     history_max_limit: int = Field(200, ge=1)
-    inbox_batch: int = Field(200, ge=1, le=1000)
+    inbox_batch: int = Field(50, ge=1, le=1000)
     inbox_lock_seconds: int = Field(30, ge=1)
 
     log_level: str = "INFO"

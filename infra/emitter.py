@@ -16,7 +16,8 @@ class SocketIOEmitter:
     """``SocketIO(message_queue=...)`` without an app: it can only publish, which is all a worker needs."""
 
     def __init__(self, redis_url: str) -> None:
-        self._socketio = SocketIO(message_queue=redis_url, channel=SOCKETIO_CHANNEL)
+        # async_mode="threading": a worker is not monkey patched, and publishing needs no event loop.
+        self._socketio = SocketIO(message_queue=redis_url, channel=SOCKETIO_CHANNEL, async_mode="threading")
 
     def emit(self, event: str, data: Any, room: str) -> None:
         self._socketio.emit(event, data, to=room, namespace="/")

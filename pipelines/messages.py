@@ -13,10 +13,12 @@ Ordering and exactly-once, in short:
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pymongo
+from redis.exceptions import LockError
 
 from infra.inbox import Inbox
 from infra.store import Page, Store
@@ -67,7 +69,7 @@ class DrainResult:
     rejected: int = 0
 
 
-def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier, batch: int = 200) -> DrainResult:
+def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier, batch: int = 50) -> DrainResult:
     """Store every pending send of the conversation, in inbox order. Safe to run twice, or concurrently."""
     result = DrainResult(conv_id)
     while True:
@@ -76,12 +78,31 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
                 result.locked_out = True
                 return result
             while entries := inbox.read(conv_id, batch):
-                _store_batch(conv_id, entries, store=store, inbox=inbox, notifier=notifier, result=result)
-                lock.reacquire()  # each batch renews the lock's timeout
+                _store_batch(conv_id, entries, store=store, inbox=inbox, notifier=notifier, result=result,
+                             keep_lock=_Renewer(lock))
         # A send that arrived after our last read but before the release found the lock taken and
         # left it to us: look once more now that the lock is free.
         if inbox.pending(conv_id) == 0:
             return result
+
+
+class _Renewer:
+    """Renews the drain lock when a third of its timeout has passed, so a long drain keeps it."""
+
+    def __init__(self, lock) -> None:
+        self.lock = lock
+        self.every = (lock.timeout or 30) / 3
+        self.last = time.monotonic()
+
+    def __call__(self) -> None:
+        if time.monotonic() - self.last < self.every:
+            return
+        try:
+            self.lock.reacquire()
+        except LockError as exc:
+            # Another drainer may be running now; stop here, the entries stay for a retry.
+            raise TransientError(f"drain lock lost: {exc}") from exc
+        self.last = time.monotonic()
 
 
 class _Batch:
@@ -104,37 +125,34 @@ class _Batch:
 
 
 def _store_batch(conv_id: str, entries: list[tuple[str, InboxEntry]], *, store: Store, inbox: Inbox,
-                 notifier: Notifier, result: DrainResult) -> None:
+                 notifier: Notifier, result: DrainResult, keep_lock: Callable[[], None]) -> None:
     conv = store.get_conversation(conv_id)
     cache = _Batch(store, conv_id)
     seq = conv.lastSeq if conv else 0
-    announce: list[Message] = []
-    rejections: list[tuple[str, MessageRejected]] = []
+    last_at = None
     for _, entry in entries:
+        keep_lock()
         existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
         if existing is not None:
+            # A client retry or a redelivery: announce the stored message again, store nothing.
             result.duplicates += 1
             seq = max(seq, existing.seq)
-            announce.append(existing)
+            notifier.notify_message_new(existing)
             continue
         sender = cache.sender(entry.senderId)
         problem = _rejection(conv is not None, sender, cache, entry)
         if problem:
             result.rejected += 1
-            rejections.append((entry.senderId, MessageRejected(clientId=entry.clientId, convId=conv_id,
-                                                               code=problem[0], reason=problem[1])))
+            notifier.notify_message_rejected(entry.senderId, MessageRejected(
+                clientId=entry.clientId, convId=conv_id, code=problem[0], reason=problem[1]))
             continue
         message = _insert(store, conv_id, seq + 1, entry, sender)
-        seq = message.seq
+        seq, last_at = message.seq, message.createdAt
         result.stored.append(seq)
-        announce.append(message)
-    if announce:
-        store.advance_conversation(conv_id, seq, max(m.createdAt for m in announce))
-    # The database is the source of truth: events go out only after the writes above.
-    for message in announce:
+        # The database is the source of truth: the event goes out only once the message is stored.
         notifier.notify_message_new(message)
-    for sender_id, rejected in rejections:
-        notifier.notify_message_rejected(sender_id, rejected)
+    if last_at is not None:
+        store.advance_conversation(conv_id, seq, last_at)
     inbox.remove(conv_id, [entry_id for entry_id, _ in entries])
 
 

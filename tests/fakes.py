@@ -51,6 +51,8 @@ class MemoryInbox:
 
 
 class _HeldLock:
+    timeout = 30
+
     def reacquire(self) -> None:
         pass
 

@@ -1,0 +1,30 @@
+"""Session fixtures for end-to-end tests: one real redis-server and one running system."""
+from __future__ import annotations
+
+import pytest
+
+from infra.redis_server import RedisServer
+from tests.e2e.harness import System
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def system(redis_server):
+    s = System(redis_server.url).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def clients():
+    """Socket clients opened by a test, closed after it."""
+    opened = []
+    yield opened
+    for c in opened:
+        c.close()

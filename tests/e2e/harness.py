@@ -1,0 +1,147 @@
+"""Drive the real system: a real redis-server, `python -m app` (eventlet web + in-process Celery worker),
+real Socket.IO clients (python-socketio) and plain HTTP."""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import socketio
+
+from infra.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+JWT_SECRET = "e2e-secret-" + "x" * 32
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@dataclass
+class System:
+    """One `python -m app` process."""
+    redis_url: str
+    env: dict = field(default_factory=dict)
+    port: int = 0
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "System":
+        self.port = free_port()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.log_path = ARTIFACTS / f"server-{self.port}.log"
+        env = {k: v for k, v in os.environ.items() if k != "MONGO_URL"}
+        env.update({"PORT": str(self.port), "REDIS_URL": self.redis_url, "JWT_SECRET": JWT_SECRET,
+                    "WORKER_CONCURRENCY": "4", "LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1", **self.env})
+        self.process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env,
+                                        stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        wait_until(self._healthy, 30, 0.1, f"the server on port {self.port} (log: {self.log_path})")
+        return self
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"server exited with {self.process.returncode}; log: {self.log_path.read_text()[-3000:]}")
+        try:
+            return requests.get(self.url + "/healthz", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Api:
+    """REST calls as one user."""
+
+    def __init__(self, system: System, username: str | None = None) -> None:
+        self.system = system
+        self.username = username or f"u{uuid.uuid4().hex[:10]}"
+        r = requests.post(system.url + "/api/dev/token", json={"username": self.username}, timeout=5)
+        assert r.status_code == 200, r.text
+        self.token, self.user = r.json()["token"], r.json()["user"]
+        self.id = self.user["id"]
+
+    def call(self, method: str, path: str, **kw) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
+        return requests.request(method, self.system.url + path, headers=headers, timeout=10, **kw)
+
+    def ok(self, method: str, path: str, **kw) -> dict:
+        r = self.call(method, path, **kw)
+        assert r.status_code < 300, (r.status_code, r.text)
+        return r.json()
+
+    def socket(self) -> "Client":
+        return Client(self.system, self.token)
+
+
+class Client:
+    """A real Socket.IO client (websocket transport) that records every event it receives."""
+
+    def __init__(self, system: System, token: str | None, connect: bool = True) -> None:
+        self.sio = socketio.Client(reconnection=False)
+        self.events: dict[str, list] = {}
+        self._lock = threading.Lock()
+        self.connect_error = None
+        self.arrivals: queue.Queue = queue.Queue()
+
+        @self.sio.on("*")
+        def any_event(event, data=None):
+            with self._lock:
+                self.events.setdefault(event, []).append(data)
+            self.arrivals.put((event, data))
+
+        @self.sio.event
+        def connect_error(data):
+            self.connect_error = data
+
+        if connect:
+            self.sio.connect(system.url, auth={"token": token} if token is not None else None,
+                             transports=["websocket"], wait_timeout=5)
+
+    def got(self, event: str) -> list:
+        with self._lock:
+            return list(self.events.get(event, []))
+
+    def wait_for(self, event: str, count: int = 1, timeout: float = 10.0) -> list:
+        return wait_until(lambda: (items := self.got(event)) and len(items) >= count and items, timeout,
+                          what=f"{count} {event} event(s)")
+
+    def call(self, event: str, data=None) -> dict:
+        return self.sio.call(event, data, timeout=10)
+
+    def close(self) -> None:
+        if self.sio.connected:
+            self.sio.disconnect()
+
+
+def make_conversation(owner: Api, *members: Api, title: str = "general") -> tuple[dict, dict]:
+    group = owner.ok("POST", "/api/groups", json={"name": f"group {uuid.uuid4().hex[:6]}"})
+    for m in members:
+        owner.ok("POST", f"/api/groups/{group['id']}/members", json={"username": m.username})
+    conv = owner.ok("POST", f"/api/groups/{group['id']}/conversations",
+                    json={"title": title, "members": [m.username for m in members]})
+    return group, conv

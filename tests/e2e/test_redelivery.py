@@ -1,0 +1,160 @@
+"""Nothing acked is lost: SIGKILL the worker while it holds messages; a new worker delivers all of them.
+
+The web side is played by the test process (the same pipelines.messages.submit_message the front
+calls, on a real Redis inbox and a real Celery publish); events are read where every web process
+reads them, on the Socket.IO Redis channel.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+import redis
+from celery import Celery
+
+from infra.emitter import SOCKETIO_CHANNEL
+from infra.embedded_mongo import embedded_client
+from infra.inbox import Inbox
+from infra.redis_server import RedisServer
+from infra.store import Store
+from pipelines.messages import submit_message
+from schemas.payloads import MessageSend
+from tests.conftest import make_conversation, make_user
+from tests.e2e.harness import ARTIFACTS, ROOT, wait_until
+
+pytestmark = pytest.mark.e2e
+VISIBILITY = 4
+
+
+class Announcements:
+    """message:new events published for the web processes, in arrival order."""
+
+    def __init__(self, url: str) -> None:
+        self.pubsub = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(SOCKETIO_CHANNEL)
+        self.messages: list[dict] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            item = self.pubsub.get_message(timeout=0.2)
+            if item:
+                event = json.loads(item["data"])
+                if event.get("event") == "message:new":
+                    data = event["data"]
+                    self.messages.append(data[0] if isinstance(data, list) else data)
+
+    def client_ids(self) -> set[str]:
+        return {m["clientId"] for m in self.messages}
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.pubsub.close()
+
+
+def _seed(store: Store):
+    alice, bob = make_user(store, "alice"), make_user(store, "bob")
+    conv = make_conversation(store, [alice, bob])
+    return alice, conv
+
+
+def _dump(store: Store, path):
+    data = {name: [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}
+                   for d in store.db[name].find()]
+            for name in ("users", "groups", "group_members", "conversations", "conversation_members")}
+    path.write_text(json.dumps(data))
+
+
+def _worker(env, seed_path, delay, name):
+    log = open(ARTIFACTS / f"{name}.log", "w")
+    return subprocess.Popen([sys.executable, "-m", "tests.e2e.worker_proc", str(seed_path), str(delay)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _run_kill_scenario(tmp_path, store: Store, mongo_url: str | None):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    server = RedisServer().start()
+    announced = Announcements(server.url)
+    workers = []
+    try:
+        env = {**os.environ, "REDIS_URL": server.url, "BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY),
+               "INBOX_LOCK_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+        env.pop("MONGO_URL", None)
+        if mongo_url:
+            env.update(MONGO_URL=mongo_url, MONGO_DB=store.db.name, JWT_SECRET="x" * 32)
+        alice, conv = _seed(store)
+        seed_path = tmp_path / "seed.json"
+        _dump(store, seed_path)
+
+        broker = Celery(broker=server.url)
+        client = redis.Redis.from_url(server.url)
+        workers.append(_worker(env, seed_path, 0.3, "worker-killed"))
+        wait_until(lambda: broker.control.ping(timeout=0.5), 30, what="the first worker")
+
+        inbox = Inbox(client, lock_seconds=2)
+        sent = [f"m{i:02d}" for i in range(12)]  # fewer tasks than the worker prefetches: it takes them all
+        for cid in sent:  # each return is an ack to a client
+            submit_message(store, inbox, lambda c: broker.send_task("messages.drain", args=[c], queue="messages"),
+                           alice, MessageSend(convId=conv.id, clientId=cid, content=f"content {cid}"))
+        wait_until(lambda: len(announced.messages) >= 3, 20, what="the first deliveries")
+
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait(10)
+        before_kill = announced.client_ids()
+        assert len(before_kill) < len(sent), "the worker finished before it could be killed"
+        assert client.llen("messages") == 0, "tasks still queued: the new worker would not need redelivery"
+        assert client.hlen("unacked") >= 1, "the killed worker held no unacknowledged task"
+
+        workers.append(_worker(env, seed_path, 0, "worker-restarted"))
+        wait_until(lambda: announced.client_ids() == set(sent), VISIBILITY + 25,
+                   what="every acked message to be delivered after the restart")
+        wait_until(lambda: client.xlen(f"inbox:conv:{conv.id}") == 0, 10, what="the inbox to empty")
+        wait_until(lambda: client.hlen("unacked") == 0, 10, what="the redelivered task to be acked")
+        return conv, sent, announced
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+                try:
+                    w.wait(3)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+                    w.wait(10)
+        announced.close()
+        server.stop()
+
+
+def test_sigkilled_worker_loses_no_acked_message(tmp_path):
+    """Embedded store: the killed worker's memory is gone, so this proves redelivery, not storage."""
+    store = Store(embedded_client()["redelivery"])
+    store.ensure_indexes()
+    _, sent, announced = _run_kill_scenario(tmp_path, store, None)
+    assert announced.client_ids() == set(sent)
+
+
+@pytest.mark.mongo
+@pytest.mark.skipif(not os.environ.get("MONGO_URL"), reason="needs a real MongoDB: set MONGO_URL")
+def test_sigkilled_worker_stores_each_acked_message_exactly_once_on_mongodb(tmp_path):
+    import pymongo
+
+    client = pymongo.MongoClient(os.environ["MONGO_URL"], tz_aware=True)
+    db_name = f"chat_test_{uuid.uuid4().hex[:8]}"
+    store = Store(client[db_name])
+    store.ensure_indexes()
+    try:
+        conv, sent, _ = _run_kill_scenario(tmp_path, store, os.environ["MONGO_URL"])
+        stored = list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+        assert sorted(m["clientId"] for m in stored) == sorted(sent)          # exactly once each
+        assert [m["seq"] for m in stored] == list(range(1, len(sent) + 1))    # no gap, no repeat
+        assert [m["clientId"] for m in stored] == sent                        # the sender's order
+    finally:
+        client.drop_database(db_name)
