@@ -8,6 +8,8 @@ import eventlet
 
 eventlet.monkey_patch()  # first, before anything imports socket, threading or ssl
 
+import eventlet.hubs  # noqa: E402
+import greenlet  # noqa: E402
 import logging  # noqa: E402
 import resource  # noqa: E402
 import signal  # noqa: E402
@@ -49,11 +51,14 @@ def main() -> int:
         from app.embedded_worker import EmbeddedWorker
         worker = EmbeddedWorker(concurrency=settings.worker_concurrency).start()
 
+    main_greenlet = greenlet.getcurrent()
+
     def stop(*_):
-        # Once: a second signal must not interrupt the clean-up below.
+        # A signal interrupts whichever green thread is running (a socket handler, say), which would
+        # swallow the exception; throw it into the main green thread, the one serving, instead.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        eventlet.hubs.get_hub().schedule_call_global(0, main_greenlet.throw, KeyboardInterrupt)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

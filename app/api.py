@@ -99,5 +99,6 @@ def send(conv_id: str):
     if payload.convId not in (None, conv_id):
         raise ApiError(Code.INVALID_PAYLOAD, "convId in the body differs from the path")
     payload.convId = conv_id
-    messages.submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context())
+    messages.submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context(),
+                            rt.settings.inbox_max_backlog)
     return jsonify(clientId=payload.clientId, status="queued"), 202

@@ -72,9 +72,10 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         join_room(events.user_room(user.id))
         for group in snapshot["groups"]:
             join_room(events.group_room(group["id"]))
-        # After the handler returns the CONNECT packet goes out; session:ready must follow it.
+        # After the handler returns the CONNECT packet goes out; session:ready must follow it. The socket
+        # is on this process, so the event skips the Redis message queue (ignore_queue).
         socketio.start_background_task(socketio.emit, events.SESSION_READY,
-                                       events.SessionReady(**snapshot).model_dump(), to=sid)
+                                       events.SessionReady(**snapshot).model_dump(), to=sid, ignore_queue=True)
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
@@ -97,5 +98,6 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     def message_send(user: User, send: MessageSend) -> dict:
         """A member sends: queued at once; message:new (or message:rejected) follows from the worker."""
         rt = get_runtime()
-        messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context())
+        messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context(),
+                                rt.settings.inbox_max_backlog)
         return {"clientId": send.clientId, "status": "queued"}

@@ -11,7 +11,7 @@ from app.api import api
 from app.health import health
 from app.sockets import register_socket_handlers
 from infra.config import Settings, get_settings, use_settings
-from infra.emitter import SOCKETIO_CHANNEL
+from infra.emitter import redis_manager
 from schemas.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         log.exception("unhandled error")
         return jsonify(error={"code": "unavailable", "message": "the server could not handle this request"}), 503
 
-    socketio.init_app(app, message_queue=settings.redis_url, channel=SOCKETIO_CHANNEL, async_mode="eventlet",
+    socketio.init_app(app, client_manager=redis_manager(settings.redis_url, write_only=False), async_mode="eventlet",
                       # One client's events are handled in arrival order: a sender's sends are
                       # queued in the order it emitted them.
                       async_handlers=False,

@@ -14,11 +14,14 @@ Scenarios (``--scenario all`` runs them in this order):
 * ``latency``     an open-loop schedule at ``--rate`` msg/s spread round-robin over the senders;
   sends do not wait for acks. Latency is taken from the *scheduled* send time, so a generator that
   falls behind cannot hide queueing (coordinated omission); the worst schedule lag is reported.
-* ``connections`` N idle authenticated sockets, then messages must still round-trip.
+* ``connections`` N idle authenticated sockets (no 1,024 cap), then messages must still round-trip.
+  While the sockets connect, one client keeps sending to another at ``--storm-rate`` msg/s: live
+  traffic must survive a connection storm too.
 
 After sending stops, every scenario waits until each acknowledged message has reached every
 receiver of its conversation (or nothing new arrived for ``--grace`` s) and then checks: exactly
-once per receiver, no message from another conversation, seq increasing per receiver.
+once per receiver, no message from another conversation, seq increasing per receiver; then it reads
+the history back over REST, so a missing delivery shows as stored-but-not-announced or never stored.
 
 With ``--spawn`` each scenario gets a freshly started system (``python -m app`` with this
 interpreter): the embedded store is in memory and grows with every message, and a backlog left by
@@ -94,6 +97,17 @@ def raise_nofile_limit() -> tuple[int, int]:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether files outside bench/ differed from it (a shared work tree)."""
+    def git(*argv: str) -> str:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            return subprocess.run(["git", *argv], cwd=REPO_ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        return ""
+    dirty = [line for line in git("status", "--porcelain", "--", ".", ":!bench").splitlines() if line]
+    return {"commit": git("rev-parse", "HEAD") or None, "modified_outside_bench": dirty}
 
 
 def machine_info() -> dict[str, Any]:
@@ -183,6 +197,12 @@ class SpawnedServer:
         Returns how it went: a server that ignores SIGTERM is a finding, not something to hide."""
         if self.proc is None or self.proc.poll() is not None:
             return {"already_exited": True, "exit_code": self.proc.returncode if self.proc else None}
+        # The app starts redis-server in a session of its own, so killing our process group would
+        # orphan it: note the server's descendants now, to end exactly those if it comes to that.
+        children = []
+        if psutil:
+            with contextlib.suppress(psutil.Error):
+                children = psutil.Process(self.proc.pid).children(recursive=True)
         t = now()
         self.proc.send_signal(signal.SIGTERM)  # the app stops its worker pool and redis-server itself
         try:
@@ -192,6 +212,9 @@ class SpawnedServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+            for child in children:
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
             how = f"SIGKILL (still running {term_timeout:.0f}s after SIGTERM)"
         return {"stopped_by": how, "seconds": round(now() - t, 2), "exit_code": self.proc.returncode}
 
@@ -228,6 +251,22 @@ class Api:
     async def create_conversation(self, token: str, group_id: str, title: str, members: list[str]) -> str:
         return (await self._post(f"/api/groups/{group_id}/conversations",
                                  {"title": title, "members": members}, token))["id"]
+
+    async def stored(self, token: str, conv_id: str) -> list[tuple[int, str]]:
+        """(seq, clientId) of every stored message of the conversation, oldest first (history pages)."""
+        out: list[tuple[int, str]] = []
+        after = 0
+        while True:
+            async with self.http.get(f"{self.base}/api/conversations/{conv_id}/messages",
+                                     params={"after": str(after), "limit": "200"},
+                                     headers={"Authorization": f"Bearer {token}"}) as r:
+                data = await r.json(content_type=None)
+                if r.status != 200:
+                    raise RuntimeError(f"history of {conv_id} -> {r.status}: {data}")
+            out += [(m["seq"], m["clientId"]) for m in data["messages"]]
+            if not data.get("hasMore") or not data["messages"]:
+                return out
+            after = data["messages"][-1]["seq"]
 
     async def healthz(self) -> tuple[int, Any]:
         async with self.http.get(f"{self.base}/healthz") as r:
@@ -405,6 +444,25 @@ async def wait_for_delivery(tracker: Tracker, pop: Population, grace: float, cap
             return {"drain_seconds": round(t - t0, 2), "complete": False}
 
 
+async def check_storage(api: Api, pop: Population, tracker: Tracker, missing: set[str]) -> dict[str, Any]:
+    """What the database holds, so a missing delivery can be told apart: stored but never announced to
+    the socket (lost between the worker and the client) or never stored (lost in the pipeline)."""
+    stored: Counter = Counter()
+    gaps = 0
+    for conv, conv_id in enumerate(pop.conv_ids):
+        token = next(r.token for r in pop.receivers if r.conv == conv)
+        rows = await api.stored(token, conv_id)
+        seqs = [seq for seq, _ in rows]
+        gaps += sum(1 for x, y in zip(seqs, seqs[1:]) if y != x + 1) + (1 if seqs and seqs[0] != 1 else 0)
+        stored.update(cid for _, cid in rows)
+    acked = [cid for cid, s in tracker.sent.items() if s.ack_ok]
+    return {"stored_messages": sum(stored.values()),
+            "acked_not_stored": sum(1 for cid in acked if cid not in stored),
+            "stored_more_than_once": sum(1 for n in stored.values() if n > 1),
+            "seq_gaps": gaps,
+            "missing_but_stored": sum(1 for cid in missing if cid in stored)}
+
+
 def verify(tracker: Tracker, pop: Population) -> dict[str, Any]:
     """Exactly once per receiver of the conversation, for every acknowledged send."""
     receivers_of: dict[int, list[Client]] = {}
@@ -412,11 +470,12 @@ def verify(tracker: Tracker, pop: Population) -> dict[str, Any]:
         receivers_of.setdefault(r.conv, []).append(r)
     acked = [cid for cid, s in tracker.sent.items() if s.ack_ok]
     missing_pairs = 0
-    lost_messages = 0  # acked, and missing at one receiver or more
+    lost: set[str] = set()  # acked, and missing at one receiver or more
     for cid in acked:
         miss = sum(1 for r in receivers_of[tracker.sent[cid].conv] if cid not in r.seen)
         missing_pairs += miss
-        lost_messages += miss > 0
+        if miss:
+            lost.add(cid)
     unexpected = sum(1 for r in pop.receivers for cid in r.seen
                      if cid not in tracker.sent or not tracker.sent[cid].ack_ok)
     return {
@@ -428,7 +487,8 @@ def verify(tracker: Tracker, pop: Population) -> dict[str, Any]:
         "expected_deliveries": sum(len(receivers_of[tracker.sent[c].conv]) for c in acked),
         "deliveries": sum(len(r.seen) for r in pop.receivers),
         "missing_deliveries": missing_pairs,
-        "lost_messages": lost_messages,
+        "lost_messages": len(lost),
+        "lost_ids": sorted(lost),
         "duplicates": sum(r.duplicates for r in pop.receivers),
         "foreign_conversation": sum(r.foreign for r in pop.clients),
         "out_of_order": sum(r.out_of_order for r in pop.receivers),
@@ -520,9 +580,11 @@ async def scenario_throughput(args, api: Api, url: str, http, tracker: Tracker, 
     await asyncio.gather(*(sender(c) for c in pop.senders))
     cpu_pct = await cpu_task
     drain = await wait_for_delivery(tracker, pop, args.grace, args.drain_cap)
+    checked = verify(tracker, pop)
+    checked["storage"] = await check_storage(api, pop, tracker, set(checked.pop("lost_ids")))
     fig = window_figures(tracker, pop, t_begin, t_end)
     return {"setup_seconds": round(pop.setup_seconds, 2), **fig, "cpu_percent_of_one_core": cpu_pct,
-            "drain": drain, "verify": verify(tracker, pop), "population": describe(pop)}
+            "drain": drain, "verify": checked, "population": describe(pop)}
 
 
 async def scenario_latency(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
@@ -551,11 +613,13 @@ async def scenario_latency(args, api: Api, url: str, http, tracker: Tracker, cpu
         await asyncio.sleep(max(0.0, next_t - now()))
     cpu_pct = cpu.end()
     drain = await wait_for_delivery(tracker, pop, args.grace, args.drain_cap)
+    checked = verify(tracker, pop)
+    checked["storage"] = await check_storage(api, pop, tracker, set(checked.pop("lost_ids")))
     fig = window_figures(tracker, pop, t_begin, t_end)
     fig["offered_rate"] = args.rate
     fig["max_schedule_lag_ms"] = round(max_lag * 1000, 2)
     return {"setup_seconds": round(pop.setup_seconds, 2), **fig, "cpu_percent_of_one_core": cpu_pct,
-            "drain": drain, "verify": verify(tracker, pop), "population": describe(pop)}
+            "drain": drain, "verify": checked, "population": describe(pop)}
 
 
 async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
@@ -573,6 +637,7 @@ async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker,
 
     # Users are reused round-robin (a user may hold many sockets, like several tabs): what is tested is
     # the number of sockets. Clients 0 and 1 are users 0 and 1, the two members of the ping conversation.
+    # Only client 1 records message:new as a receiver.
     clients = [Client(tracker, tokens[i % n_users], 0, conv_id, "receiver" if i == 1 else "sender", i, http)
                for i in range(args.connections)]
     errors: Counter = Counter()
@@ -588,9 +653,29 @@ async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker,
         connect_times.append(now() - t)
         return True
 
+    # Clients 0 and 1 connect and subscribe first, and user 0 keeps sending to user 1 at --storm-rate
+    # while the other sockets connect: live traffic must survive a connection storm (a reconnect wave
+    # after a deploy looks like this), not only an idle server.
+    a, b = clients[0], clients[1]
+    for c in (a, b):
+        await c.connect(url)
+        await c.subscribe()
+    stop_chatter = asyncio.Event()
+
+    async def chatter() -> int:
+        k, t0 = 0, now()
+        while not stop_chatter.is_set():
+            cid = f"{run}:storm:{k}"
+            await a.send(cid, "storm", now(), lambda resp=None, _cid=cid: tracker.on_ack(_cid, resp))
+            k += 1
+            with contextlib.suppress(asyncio.TimeoutError):  # open-loop schedule, ends early when told
+                await asyncio.wait_for(stop_chatter.wait(), max(0.0, t0 + k / args.storm_rate - now()))
+        return k
+
+    chatter_task = asyncio.create_task(chatter()) if args.storm_rate > 0 else None
     cpu.begin()
     t_open = now()
-    ok = await bounded_gather(args.connect_concurrency, (open_one(c) for c in clients))
+    ok = [True, True] + await bounded_gather(args.connect_concurrency, (open_one(c) for c in clients[2:]))
     open_seconds = now() - t_open
     connected = [c for c, good in zip(clients, ok) if good]
     # session:ready is the server's proof that it handled the authenticated connect completely.
@@ -605,24 +690,36 @@ async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker,
             server_fds = cpu.server.num_fds()
     health_status, health = await api.healthz()
 
-    # Round trips with every socket still open: user 0 sends, user 1 (another socket) must receive.
-    round_trip: dict[str, Any] = {"ok": False}
-    if len(connected) >= 2 and clients[0] in connected and clients[1] in connected:
-        a, b = clients[0], clients[1]
-        await a.subscribe()
-        await b.subscribe()
-        samples = []
-        for i in range(args.pings):
-            cid = f"{run}:ping:{i}"
-            t = now()
-            await a.send(cid, "ping", t, lambda resp=None, _cid=cid: tracker.on_ack(_cid, resp))
-            deadline = t + 10
-            while cid not in b.seen and now() < deadline:
-                await asyncio.sleep(0.001)
-            if cid in b.seen:
-                samples.append(b.seen[cid] - t)
-        round_trip = {"ok": len(samples) == args.pings, "sent": args.pings, "received": len(samples),
-                      **latency_summary(samples)}
+    storm: dict[str, Any] = {"rate": args.storm_rate}
+    if chatter_task:
+        stop_chatter.set()
+        storm_sent = await chatter_task
+        storm_ids = [f"{run}:storm:{k}" for k in range(storm_sent)]
+        deadline = now() + args.grace  # let the last ones arrive
+        while now() < deadline and any(cid not in b.seen for cid in storm_ids if tracker.sent[cid].ack_ok):
+            await asyncio.sleep(0.05)
+        acked = [cid for cid in storm_ids if tracker.sent[cid].ack_ok]
+        stored = {cid for _, cid in await api.stored(b.token, conv_id)}
+        storm.update(stored=sum(1 for cid in storm_ids if cid in stored),
+                     missing_but_stored=sum(1 for cid in acked if cid not in b.seen and cid in stored))
+        storm.update(sent=storm_sent, acked_ok=len(acked), delivered=sum(1 for cid in acked if cid in b.seen),
+                     missing=sum(1 for cid in acked if cid not in b.seen), duplicates=b.duplicates,
+                     latency=latency_summary([b.seen[cid] - tracker.sent[cid].t_send
+                                              for cid in acked if cid in b.seen]))
+
+    # Round trips with every socket open and the storm over: one at a time, user 0 -> user 1.
+    samples = []
+    for i in range(args.pings):
+        cid = f"{run}:ping:{i}"
+        t = now()
+        await a.send(cid, "ping", t, lambda resp=None, _cid=cid: tracker.on_ack(_cid, resp))
+        deadline = t + 10
+        while cid not in b.seen and now() < deadline:
+            await asyncio.sleep(0.001)
+        if cid in b.seen:
+            samples.append(b.seen[cid] - t)
+    round_trip = {"ok": len(samples) == args.pings, "sent": args.pings, "received": len(samples),
+                  **latency_summary(samples)}
     cpu_pct = cpu.end()
     ct = sorted(connect_times)
     return {
@@ -634,7 +731,7 @@ async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker,
         "connect_p50_ms": round(percentile(ct, 50) * 1000, 1) if ct else None,
         "connect_p99_ms": round(percentile(ct, 99) * 1000, 1) if ct else None,
         "server_open_fds": server_fds, "healthz_while_open": [health_status, health],
-        "round_trip": round_trip, "cpu_percent_of_one_core": cpu_pct,
+        "round_trip": round_trip, "storm_traffic": storm, "cpu_percent_of_one_core": cpu_pct,
         "disconnects_before_end": sum(c.disconnects for c in connected),
     }
 
@@ -661,6 +758,14 @@ def lat_row(lat: dict) -> str:
             f"(n={lat['samples']})")
 
 
+def storm_row(st: dict) -> str:
+    if "sent" not in st:
+        return "off"
+    return (f"{st['rate']} msg/s: sent {st['sent']}, acked {st['acked_ok']}, delivered {st['delivered']}, "
+            f"missing {st['missing']} (of which stored {st['missing_but_stored']}), dup {st['duplicates']}, "
+            f"p99 {st['latency']['p99_ms']} ms")
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -679,9 +784,12 @@ def report(name: str, res: dict) -> list[tuple[str, Any]]:
             ("healthz while open", res["healthz_while_open"][0]),
             ("round trips (send -> message:new)",
              f"{rt.get('received', 0)}/{rt.get('sent', 0)} ok, p50 {rt.get('p50_ms')} / max {rt.get('max_ms')} ms"),
+            ("traffic during the storm", storm_row(res["storm_traffic"])),
             ("cpu % of one core", res["cpu_percent_of_one_core"]),
-            ("over 1024 and round trip ok",
-             verdict(res["still_connected_after_hold"] > 1024 and rt.get("ok", False))),
+            ("over 1024, round trips ok, storm traffic complete",
+             verdict(res["still_connected_after_hold"] > 1024 and rt.get("ok", False)
+                     and res["storm_traffic"].get("missing", 0) == 0
+                     and res["storm_traffic"].get("duplicates", 0) == 0)),
         ]
     v = res["verify"]
     rows = [
@@ -701,6 +809,9 @@ def report(name: str, res: dict) -> list[tuple[str, Any]]:
         ("deliveries expected / got", f"{v['expected_deliveries']} / {v['deliveries']}"),
         ("missing / lost msgs / duplicates", f"{v['missing_deliveries']} / {v['lost_messages']} / {v['duplicates']}"),
         ("out of order / foreign / disconnects", f"{v['out_of_order']} / {v['foreign_conversation']} / {v['disconnects']}"),
+        ("stored / acked not stored / stored twice / seq gaps",
+         f"{v['storage']['stored_messages']} / {v['storage']['acked_not_stored']} / "
+         f"{v['storage']['stored_more_than_once']} / {v['storage']['seq_gaps']}"),
         ("cpu % of one core", res["cpu_percent_of_one_core"]),
     ]
     if name == "latency":
@@ -726,7 +837,8 @@ def params_of(args, name: str) -> dict[str, Any]:
     if name == "latency":
         return {**pop, **common, "rate": args.rate}
     return {"connections": args.connections, "conn_users": args.conn_users, "hold": args.hold,
-            "pings": args.pings, "connect_concurrency": args.connect_concurrency}
+            "pings": args.pings, "connect_concurrency": args.connect_concurrency, "storm_rate": args.storm_rate,
+            "grace": args.grace}
 
 
 # -- driver ----------------------------------------------------------------------------------------
@@ -772,6 +884,7 @@ async def run_one(name: str, args, http: aiohttp.ClientSession) -> dict:
                              "stop": stop_info}
     doc = {"scenario": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "target": "spawn" if args.spawn else url,
            "params": params_of(args, name), "server_env": extra_env, "machine": machine_info(),
+           "code": code_version(),
            "targets": TARGETS, "results": res}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"{args.name + '-' if args.name else ''}{name}.json"
@@ -824,6 +937,8 @@ def parse_args(argv=None):
     p.add_argument("--connect-concurrency", type=int, default=100, help="connections: handshakes in flight")
     p.add_argument("--hold", type=float, default=5.0, help="connections: idle seconds before counting")
     p.add_argument("--pings", type=int, default=20, help="connections: round trips with all sockets open")
+    p.add_argument("--storm-rate", type=float, default=50.0,
+                   help="connections: msg/s sent between two clients while the others connect (0: off)")
     p.add_argument("--worker-concurrency", type=int, default=0, help="spawn: WORKER_CONCURRENCY (0: server default)")
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="spawn: extra environment for the server (repeatable)")

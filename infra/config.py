@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     history_max_limit: int = Field(200, ge=1)
     inbox_batch: int = Field(50, ge=1, le=1000)
     inbox_lock_seconds: int = Field(30, ge=1)
+    # Sends waiting in one conversation's inbox beyond which new sends are refused (rate_limited).
+    inbox_max_backlog: int = Field(5000, ge=1)
 
     log_level: str = "INFO"
 

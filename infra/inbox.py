@@ -1,7 +1,8 @@
 """Conversation inboxes: the accepted-but-not-yet-stored sends of each conversation, in Redis streams.
 
-The web front appends (XADD) and then enqueues a ``messages.drain`` task; whichever worker holds the
-conversation's drain lock stores the entries in stream order and deletes them (XDEL) once stored.
+The web front appends (XADD) and enqueues a ``messages.drain`` task unless one is already scheduled;
+whichever worker holds the conversation's drain lock stores the entries in stream order and deletes
+them (XDEL) once stored.
 A stream entry lives until its message is stored or rejected, so a worker that dies mid-drain loses
 nothing: the redelivered task (acks_late) or the next drain of the conversation picks it up again.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator
 
 import redis
@@ -27,19 +29,53 @@ def _key(conv_id: str) -> str:
     return f"inbox:conv:{conv_id}"
 
 
+def _flag(conv_id: str) -> str:
+    return f"inbox:scheduled:{conv_id}"
+
+
+@dataclass(frozen=True)
+class Appended:
+    entry_id: str | None    # None: refused, the backlog is full
+    schedule: bool          # this send must enqueue a drain task
+    backlog: int
+
+
 class Inbox:
-    def __init__(self, client: redis.Redis, lock_seconds: int = 30) -> None:
+    def __init__(self, client: redis.Redis, lock_seconds: int = 30, flag_seconds: int = 60) -> None:
         self.redis = client
         self.lock_seconds = lock_seconds
+        # The flag expires by itself so that a drain task lost on the way (it should not be: tasks are
+        # acks_late) delays the conversation's next drain by this long at most.
+        self.flag_seconds = flag_seconds
 
-    def append(self, conv_id: str, entry: InboxEntry) -> str:
-        """Returns the stream id, which orders this send among all sends to the conversation."""
-        return self.redis.xadd(_key(conv_id), {"e": entry.model_dump_json()}).decode()
+    def append(self, conv_id: str, entry: InboxEntry, *, max_backlog: int) -> Appended:
+        """Append a send; say whether a drain must be enqueued, or refuse when the backlog is full.
 
-    def read(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
-        """The oldest ``count`` entries. An entry that cannot be parsed goes to the dead letters."""
+        One round trip: XLEN, XADD, then SET NX of the conversation's "drain scheduled" flag. Only the
+        send that sets the flag enqueues a drain task; the drainer clears the flag before each read
+        (``claim``), so a send whose flag was already set is always read by a drain still to come.
+        """
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xlen(_key(conv_id))
+        pipe.xadd(_key(conv_id), {"e": entry.model_dump_json()})
+        pipe.set(_flag(conv_id), 1, nx=True, ex=self.flag_seconds)
+        backlog, entry_id, flag_set = pipe.execute()
+        if backlog >= max_backlog:
+            self.redis.xdel(_key(conv_id), entry_id)
+            return Appended(None, bool(flag_set), backlog)
+        return Appended(entry_id.decode(), bool(flag_set), backlog + 1)
+
+    def claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
+        """For the lock holder: clear the "drain scheduled" flag, then read the oldest ``count`` entries.
+
+        An entry that cannot be parsed goes to the dead letters.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(_flag(conv_id))
+        pipe.xrange(_key(conv_id), count=count)
+        _, raw_entries = pipe.execute()
         out, dead = [], []
-        for raw_id, fields in self.redis.xrange(_key(conv_id), count=count):
+        for raw_id, fields in raw_entries:
             entry_id = raw_id.decode()
             try:
                 out.append((entry_id, InboxEntry.model_validate_json(fields[b"e"])))

@@ -40,8 +40,12 @@ class TransientError(Exception):
 
 # -- web side -------------------------------------------------------------------------------------
 def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
-                   send: MessageSend, context: dict | None = None) -> str:
-    """Authorize and queue a send; returns the inbox entry id. Nothing is queued when a check fails."""
+                   send: MessageSend, context: dict | None = None, max_backlog: int = 5000) -> str:
+    """Authorize and queue a send; returns the inbox entry id. Nothing is queued when a check fails.
+
+    A conversation whose inbox already holds ``max_backlog`` sends refuses more (``rate_limited``):
+    the workers are behind, and growing the queue without bound only makes every message later.
+    """
     check_conversation_member(store, user, send.convId, context)
     if send.replyTo is not None:
         parent = store.messages.find_one({"_id": send.replyTo, "convId": send.convId}, {"_id": 1})
@@ -49,9 +53,13 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
             raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
                        type=send.type, replyTo=send.replyTo, receivedAt=utcnow())
-    entry_id = inbox.append(send.convId, entry)
-    enqueue_drain(send.convId)
-    return entry_id
+    appended = inbox.append(send.convId, entry, max_backlog=max_backlog)
+    if appended.schedule:
+        enqueue_drain(send.convId)
+    if appended.entry_id is None:
+        raise ApiError(Code.RATE_LIMITED, f"{appended.backlog} messages are waiting to be stored in this "
+                                          "conversation; retry shortly with the same clientId")
+    return appended.entry_id
 
 
 def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) -> Page:
@@ -67,22 +75,35 @@ class DrainResult:
     stored: list[int] = field(default_factory=list)   # seqs stored by this drain
     duplicates: int = 0          # entries whose message was already stored (retry or redelivery)
     rejected: int = 0
+    continued: bool = False      # the time budget ran out; a follow-up task was enqueued
 
 
-def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier, batch: int = 50) -> DrainResult:
-    """Store every pending send of the conversation, in inbox order. Safe to run twice, or concurrently."""
+def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
+                enqueue_drain: Callable[[str], None], batch: int = 50, budget_seconds: float = 0.5) -> DrainResult:
+    """Store the pending sends of the conversation, in inbox order. Safe to run twice, or concurrently.
+
+    After ``budget_seconds`` it hands over to a follow-up task rather than draining a busy conversation
+    for ever, so that one chatty conversation cannot hold a worker thread while others wait.
+    """
     result = DrainResult(conv_id)
+    deadline = time.monotonic() + budget_seconds
     while True:
         with inbox.drain_lock(conv_id) as lock:
             if lock is None:
                 result.locked_out = True
                 return result
-            while entries := inbox.read(conv_id, batch):
+            while entries := inbox.claim(conv_id, batch):
                 _store_batch(conv_id, entries, store=store, inbox=inbox, notifier=notifier, result=result,
                              keep_lock=_Renewer(lock))
+                if time.monotonic() > deadline:
+                    break
         # A send that arrived after our last read but before the release found the lock taken and
         # left it to us: look once more now that the lock is free.
         if inbox.pending(conv_id) == 0:
+            return result
+        if time.monotonic() > deadline:
+            enqueue_drain(conv_id)
+            result.continued = True
             return result
 
 

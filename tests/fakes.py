@@ -5,26 +5,35 @@ import itertools
 import threading
 from contextlib import contextmanager
 
+from infra.inbox import Appended
 from schemas.tasks import InboxEntry
 
 
 class MemoryInbox:
-    """Same interface and semantics as infra.inbox.Inbox (ordered entries, non-blocking drain lock)."""
+    """Same interface and semantics as infra.inbox.Inbox: ordered entries, the "drain scheduled"
+    flag, the backlog limit, a non-blocking drain lock."""
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, str]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._ids = itertools.count(1)
+        self.scheduled: set[str] = set()  # conversations whose "drain scheduled" flag is set
 
-    def append(self, conv_id: str, entry: InboxEntry) -> str:
+    def append(self, conv_id: str, entry: InboxEntry, *, max_backlog: int) -> Appended:
         with self._guard:
+            entries = self._entries.setdefault(conv_id, {})
+            schedule = conv_id not in self.scheduled
+            self.scheduled.add(conv_id)
+            if len(entries) >= max_backlog:
+                return Appended(None, schedule, len(entries))
             entry_id = f"{next(self._ids)}-0"
-            self._entries.setdefault(conv_id, {})[entry_id] = entry.model_dump_json()
-            return entry_id
+            entries[entry_id] = entry.model_dump_json()
+            return Appended(entry_id, schedule, len(entries))
 
-    def read(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
+    def claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
         with self._guard:
+            self.scheduled.discard(conv_id)
             items = list(self._entries.get(conv_id, {}).items())[:count]
         return [(i, InboxEntry.model_validate_json(raw)) for i, raw in items]
 

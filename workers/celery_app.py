@@ -1,6 +1,8 @@
 """The one Celery app: broker, routing by queue, and the reliability defaults every task shares."""
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
 
 from infra.config import get_settings
@@ -34,6 +36,11 @@ def celery_config() -> dict:
         "imports": [f"workers.{q}" for q in QUEUES],
     }
 
+
+# Celery logs two INFO lines per task (received, succeeded): at hundreds of tasks a second that is
+# noise that costs CPU. Failures and retries are still logged.
+for _name in ("celery.app.trace", "celery.worker.strategy"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 celery = Celery("chat")
 celery.add_defaults(celery_config)

@@ -22,8 +22,8 @@ def drain(conv_id: str) -> dict:
     """Store every pending send of one conversation (see pipelines.messages.drain_inbox)."""
     rt = get_runtime()
     result = messages.drain_inbox(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
-                                  batch=rt.settings.inbox_batch)
-    if result.stored or result.rejected or result.duplicates:
+                                  enqueue_drain=enqueue_drain, batch=rt.settings.inbox_batch)
+    if result.duplicates or result.rejected:
         log.info("drained %s: stored %d, duplicates %d, rejected %d", conv_id, len(result.stored),
                  result.duplicates, result.rejected)
     return asdict(result)

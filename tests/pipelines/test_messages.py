@@ -23,7 +23,7 @@ def people(store):
 
 
 def drain(conv, store, inbox, notifier):
-    return drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, batch=7)
+    return drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=lambda c: None, batch=7)
 
 
 def test_drain_stores_in_inbox_order_with_gapless_seq_then_announces(store, inbox, notifier, emitter, people):
@@ -32,7 +32,7 @@ def test_drain_stores_in_inbox_order_with_gapless_seq_then_announces(store, inbo
     for i in range(20):
         user = (alice, bob)[i % 2]
         submit_message(store, inbox, queued.append, user, send(conv, f"c{i}", f"message {i}"))
-    assert queued == [conv.id] * 20 and inbox.pending(conv.id) == 20
+    assert queued == [conv.id] and inbox.pending(conv.id) == 20  # one drain scheduled for the burst
 
     result = drain(conv, store, inbox, notifier)
 
@@ -45,6 +45,33 @@ def test_drain_stores_in_inbox_order_with_gapless_seq_then_announces(store, inbo
     assert {room for _, room in announced} == {f"conv:{conv.id}"}
     assert inbox.pending(conv.id) == 0
     assert store.get_conversation(conv.id).lastSeq == 20
+    submit_message(store, inbox, queued.append, alice, send(conv, "later"))
+    assert queued == [conv.id, conv.id]  # the drain re-armed the schedule: the next send enqueues again
+
+
+def test_full_backlog_refuses_the_send_and_stores_nothing_of_it(store, inbox, notifier, people):
+    alice, _, _, conv = people
+    for i in range(3):
+        submit_message(store, inbox, lambda c: None, alice, send(conv, f"b{i}"), max_backlog=3)
+    with pytest.raises(ApiError) as err:
+        submit_message(store, inbox, lambda c: None, alice, send(conv, "b3"), max_backlog=3)
+    assert err.value.code == Code.RATE_LIMITED and err.value.status == 429
+    assert inbox.pending(conv.id) == 3
+    drain(conv, store, inbox, notifier)
+    assert [m["clientId"] for m in store.messages.find({"convId": conv.id})] == ["b0", "b1", "b2"]
+
+
+def test_a_drain_out_of_time_hands_over_to_a_follow_up_task(store, inbox, notifier, people):
+    alice, _, _, conv = people
+    for i in range(30):
+        submit_message(store, inbox, lambda c: None, alice, send(conv, f"t{i}"))
+    follow_ups = []
+    result = drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=follow_ups.append,
+                         batch=10, budget_seconds=0)
+    assert result.continued and result.stored == list(range(1, 11)) and follow_ups == [conv.id]
+    assert inbox.pending(conv.id) == 20
+    rest = drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=follow_ups.append)
+    assert rest.stored == list(range(11, 31)) and not rest.continued
 
 
 def test_same_client_id_twice_stores_one_message_and_reannounces_it(store, inbox, notifier, emitter, people):
@@ -78,7 +105,7 @@ def test_drain_that_died_after_storing_resumes_without_duplicates_or_gaps(store,
     # A worker stored two more messages and died before recording lastSeq or clearing its inbox entries.
     for i in (5, 6):
         submit_message(store, inbox, lambda c: None, alice, send(conv, f"k{i}"))
-    entries = inbox.read(conv.id, 10)
+    entries = inbox.claim(conv.id, 10)
     for n, (_, entry) in enumerate(entries, start=6):
         _insert(store, conv.id, n, entry, alice)
     submit_message(store, inbox, lambda c: None, alice, send(conv, "k7"))
