@@ -98,6 +98,19 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     def message_send(user: User, send: MessageSend) -> dict:
         """A member sends: queued at once; message:new (or message:rejected) follows from the worker."""
         rt = get_runtime()
-        messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context(),
-                                rt.settings.inbox_max_backlog)
+        appended = messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context(),
+                                           rt.settings.inbox_max_backlog)
+        _pace(socketio, appended.backlog, rt.settings.inbox_soft_backlog)
         return {"clientId": send.clientId, "status": "queued"}
+
+
+def _pace(socketio: SocketIO, backlog: int, soft_limit: int) -> None:
+    """Backpressure: when the workers fall behind, the ack comes later.
+
+    Past the soft limit the ack waits about 2 ms per message waiting beyond it (at most 1 s). A
+    socket's events are handled one after another, so its next sends wait too, and the CPU the front
+    would spend accepting goes to storing instead; past INBOX_MAX_BACKLOG sends are refused outright.
+    """
+    excess = backlog - soft_limit
+    if excess > 0:
+        socketio.sleep(min(1.0, excess * 0.002))

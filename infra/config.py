@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     inbox_lock_seconds: int = Field(30, ge=1)
     # Sends waiting in one conversation's inbox beyond which new sends are refused (rate_limited).
     inbox_max_backlog: int = Field(5000, ge=1)
+    # Backlog beyond which acks are paced (delayed) so that the front does not outrun the workers.
+    inbox_soft_backlog: int = Field(50, ge=1)
 
     log_level: str = "INFO"
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable, Iterable
+from datetime import datetime
 from typing import Any
 
 import mongomock
+from bson import ObjectId
 from mongomock import collection as mm_collection
 from mongomock import helpers, store as mm_store
 from mongomock.filtering import filter_applies
@@ -22,15 +24,22 @@ from mongomock.filtering import filter_applies
 _MISSING = object()
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None), ObjectId, datetime})
+
+
 def _value(doc: dict, field: str) -> Any:
+    if "." not in field:
+        return doc.get(field)  # MongoDB indexes a missing field as null, and {field: None} matches it
     try:
         return helpers.get_value_by_dot(doc, field)
     except KeyError:
-        return None  # MongoDB indexes a missing field as null, and {field: None} matches it
+        return None
 
 
 def _plain(value: Any) -> bool:
     """A value that equality on an indexed field matches exactly (not an operator, array or document)."""
+    if type(value) in _SCALARS:
+        return True
     return isinstance(value, Hashable) and not isinstance(value, (list, dict, tuple))
 
 
@@ -39,6 +48,7 @@ class IndexedCollectionStore(mm_store.CollectionStore):
         super().__init__(name)
         self._lock = threading.RLock()
         self._prefixes: list[tuple[str, ...]] = []
+        self._fields: list[str] = []
         self._maps: dict[tuple[str, ...], dict[tuple, dict[Any, None]]] = {}
         self._unhashed: dict[tuple[str, ...], dict[Any, None]] = {}
         self._doc_keys: dict[Any, list[tuple[tuple[str, ...], tuple | None]]] = {}
@@ -67,6 +77,7 @@ class IndexedCollectionStore(mm_store.CollectionStore):
                 prefixes.add(tuple(fields))
         with self._lock:
             self._prefixes = sorted(prefixes, key=len, reverse=True)
+            self._fields = sorted({f for p in prefixes for f in p})
             self._maps = {p: {} for p in self._prefixes}
             self._unhashed = {p: {} for p in self._prefixes}
             self._doc_keys = {}
@@ -92,11 +103,10 @@ class IndexedCollectionStore(mm_store.CollectionStore):
             self._index(key, doc)
 
     def _keys_of(self, doc) -> list[tuple[tuple[str, ...], tuple | None]]:
-        keys = []
-        for prefix in self._prefixes:
-            values = tuple(_value(doc, f) for f in prefix)
-            keys.append((prefix, values if all(_plain(v) for v in values) else None))
-        return keys
+        values = {f: _value(doc, f) for f in self._fields}
+        plain = {f: _plain(v) for f, v in values.items()}
+        return [(prefix, tuple(values[f] for f in prefix) if all(plain[f] for f in prefix) else None)
+                for prefix in self._prefixes]
 
     def _index(self, key, doc) -> None:
         entries = self._keys_of(doc)

@@ -20,7 +20,7 @@ from typing import Callable
 import pymongo
 from redis.exceptions import LockError
 
-from infra.inbox import Inbox
+from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
 from pipelines.access import check_conversation_member
 from pipelines.notify import Notifier
@@ -40,8 +40,9 @@ class TransientError(Exception):
 
 # -- web side -------------------------------------------------------------------------------------
 def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
-                   send: MessageSend, context: dict | None = None, max_backlog: int = 5000) -> str:
-    """Authorize and queue a send; returns the inbox entry id. Nothing is queued when a check fails.
+                   send: MessageSend, context: dict | None = None, max_backlog: int = 5000) -> Appended:
+    """Authorize and queue a send; returns where it went and the backlog behind it. Nothing is queued
+    when a check fails.
 
     A conversation whose inbox already holds ``max_backlog`` sends refuses more (``rate_limited``):
     the workers are behind, and growing the queue without bound only makes every message later.
@@ -59,7 +60,7 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     if appended.entry_id is None:
         raise ApiError(Code.RATE_LIMITED, f"{appended.backlog} messages are waiting to be stored in this "
                                           "conversation; retry shortly with the same clientId")
-    return appended.entry_id
+    return appended
 
 
 def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) -> Page:
