@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     admin_usernames: str = ""  # comma-separated usernames with the system ADMIN role
 
     # Celery.
-    worker_concurrency: int = Field(4, ge=1, le=64)
+    # Drains are I/O-bound (MongoDB, Redis) and linger: a threads pool of this size per worker process.
+    worker_concurrency: int = Field(16, ge=1, le=256)
     # Seconds before a message taken by a worker that died unacknowledged is handed out again
     # (kombu's Redis visibility_timeout). Must exceed the longest task on the queue.
     broker_visibility_timeout: int = Field(300, ge=1)
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     history_max_limit: int = Field(200, ge=1)
     inbox_batch: int = Field(50, ge=1, le=1000)
     inbox_lock_seconds: int = Field(30, ge=1)
+    # How long a drain that emptied its inbox waits for more before stopping (fewer tasks per message).
+    inbox_linger_ms: int = Field(50, ge=0, le=5000)
+    # How long one drain task may run before handing over to a follow-up task (fairness).
+    inbox_budget_ms: int = Field(500, ge=10)
     # Sends waiting in one conversation's inbox beyond which new sends are refused (rate_limited).
     inbox_max_backlog: int = Field(5000, ge=1)
     # Backlog beyond which acks are paced (delayed) so that the front does not outrun the workers.

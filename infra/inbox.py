@@ -52,8 +52,8 @@ class Inbox:
         """Append a send; say whether a drain must be enqueued, or refuse when the backlog is full.
 
         One round trip: XLEN, XADD, then SET NX of the conversation's "drain scheduled" flag. Only the
-        send that sets the flag enqueues a drain task; the drainer clears the flag before each read
-        (``claim``), so a send whose flag was already set is always read by a drain still to come.
+        send that sets the flag enqueues a drain task. A drainer clears the flag (``unschedule``) only
+        just before its last read, so a send that found the flag set is always read by a drain.
         """
         pipe = self.redis.pipeline(transaction=True)
         pipe.xlen(_key(conv_id))
@@ -66,16 +66,9 @@ class Inbox:
         return Appended(entry_id.decode(), bool(flag_set), backlog + 1)
 
     def claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
-        """For the lock holder: clear the "drain scheduled" flag, then read the oldest ``count`` entries.
-
-        An entry that cannot be parsed goes to the dead letters.
-        """
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(_flag(conv_id))
-        pipe.xrange(_key(conv_id), count=count)
-        _, raw_entries = pipe.execute()
+        """For the lock holder: the oldest ``count`` entries. One that cannot be parsed goes to the dead letters."""
         out, dead = [], []
-        for raw_id, fields in raw_entries:
+        for raw_id, fields in self.redis.xrange(_key(conv_id), count=count):
             entry_id = raw_id.decode()
             try:
                 out.append((entry_id, InboxEntry.model_validate_json(fields[b"e"])))
@@ -88,6 +81,17 @@ class Inbox:
         if dead:
             self.remove(conv_id, dead)
         return out
+
+    def wait(self, conv_id: str, after_id: str, milliseconds: int) -> bool:
+        """Block up to ``milliseconds`` for an entry newer than ``after_id`` (XREAD BLOCK)."""
+        return bool(self.redis.xread({_key(conv_id): after_id}, count=1, block=milliseconds))
+
+    def unschedule(self, conv_id: str) -> None:
+        """Clear the "drain scheduled" flag: the next send will enqueue a drain task."""
+        self.redis.delete(_flag(conv_id))
+
+    def scheduled(self, conv_id: str) -> bool:
+        return bool(self.redis.exists(_flag(conv_id)))
 
     def remove(self, conv_id: str, entry_ids: list[str]) -> None:
         if entry_ids:

@@ -80,31 +80,49 @@ class DrainResult:
 
 
 def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
-                enqueue_drain: Callable[[str], None], batch: int = 50, budget_seconds: float = 0.5) -> DrainResult:
+                enqueue_drain: Callable[[str], None], batch: int = 50, budget_seconds: float = 0.5,
+                linger_ms: int = 0) -> DrainResult:
     """Store the pending sends of the conversation, in inbox order. Safe to run twice, or concurrently.
 
-    After ``budget_seconds`` it hands over to a follow-up task rather than draining a busy conversation
-    for ever, so that one chatty conversation cannot hold a worker thread while others wait.
+    The "drain scheduled" flag stays set while this runs, so senders do not enqueue more tasks. When
+    the inbox is empty the drain lingers up to ``linger_ms`` for more (a chatty conversation then costs
+    one task per burst, not one per message), clears the flag, reads once more, and stops. After
+    ``budget_seconds`` it hands over to a follow-up task, so one busy conversation cannot hold a
+    worker while others wait.
     """
     result = DrainResult(conv_id)
     deadline = time.monotonic() + budget_seconds
     while True:
         with inbox.drain_lock(conv_id) as lock:
             if lock is None:
+                # The holder re-checks after releasing (below), so it will read what we were sent for.
                 result.locked_out = True
                 return result
-            while entries := inbox.claim(conv_id, batch):
-                _store_batch(conv_id, entries, store=store, inbox=inbox, notifier=notifier, result=result,
-                             keep_lock=_Renewer(lock))
-                if time.monotonic() > deadline:
+            keep_lock, last_id, unscheduled = _Renewer(lock), "0-0", False
+            while True:
+                entries = inbox.claim(conv_id, batch)
+                if entries:
+                    _store_batch(conv_id, entries, store=store, inbox=inbox, notifier=notifier, result=result,
+                                 keep_lock=keep_lock)
+                    last_id = entries[-1][0]
+                    if time.monotonic() > deadline:
+                        break
+                    continue
+                if unscheduled:
                     break
-        # A send that arrived after our last read but before the release found the lock taken and
-        # left it to us: look once more now that the lock is free.
-        if inbox.pending(conv_id) == 0:
-            return result
-        if time.monotonic() > deadline:
+                remaining_ms = int((deadline - time.monotonic()) * 1000)
+                if linger_ms and remaining_ms > linger_ms and inbox.wait(conv_id, last_id, linger_ms):
+                    continue
+                # Sends from now on schedule their own drain; one last read catches those before.
+                inbox.unschedule(conv_id)
+                unscheduled = True
+        pending = inbox.pending(conv_id)
+        if pending and time.monotonic() > deadline:
             enqueue_drain(conv_id)
             result.continued = True
+            return result
+        # A send scheduled after our unschedule may have found the lock taken and left it to us.
+        if not pending and not inbox.scheduled(conv_id):
             return result
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from contextlib import contextmanager
 
 from infra.inbox import Appended
@@ -18,13 +19,13 @@ class MemoryInbox:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._ids = itertools.count(1)
-        self.scheduled: set[str] = set()  # conversations whose "drain scheduled" flag is set
+        self._scheduled: set[str] = set()  # conversations whose "drain scheduled" flag is set
 
     def append(self, conv_id: str, entry: InboxEntry, *, max_backlog: int) -> Appended:
         with self._guard:
             entries = self._entries.setdefault(conv_id, {})
-            schedule = conv_id not in self.scheduled
-            self.scheduled.add(conv_id)
+            schedule = conv_id not in self._scheduled
+            self._scheduled.add(conv_id)
             if len(entries) >= max_backlog:
                 return Appended(None, schedule, len(entries))
             entry_id = f"{next(self._ids)}-0"
@@ -33,9 +34,25 @@ class MemoryInbox:
 
     def claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
         with self._guard:
-            self.scheduled.discard(conv_id)
             items = list(self._entries.get(conv_id, {}).items())[:count]
         return [(i, InboxEntry.model_validate_json(raw)) for i, raw in items]
+
+    def wait(self, conv_id: str, after_id: str, milliseconds: int) -> bool:
+        deadline = time.monotonic() + milliseconds / 1000
+        while time.monotonic() < deadline:
+            with self._guard:
+                if any(_newer(i, after_id) for i in self._entries.get(conv_id, {})):
+                    return True
+            time.sleep(0.001)
+        return False
+
+    def unschedule(self, conv_id: str) -> None:
+        with self._guard:
+            self._scheduled.discard(conv_id)
+
+    def scheduled(self, conv_id: str) -> bool:
+        with self._guard:
+            return conv_id in self._scheduled
 
     def remove(self, conv_id: str, entry_ids: list[str]) -> None:
         with self._guard:
@@ -57,6 +74,10 @@ class MemoryInbox:
             yield _HeldLock()
         finally:
             lock.release()
+
+
+def _newer(entry_id: str, after_id: str) -> bool:
+    return tuple(map(int, entry_id.split("-"))) > tuple(map(int, after_id.split("-")))
 
 
 class _HeldLock:

@@ -22,7 +22,9 @@ def drain(conv_id: str) -> dict:
     """Store every pending send of one conversation (see pipelines.messages.drain_inbox)."""
     rt = get_runtime()
     result = messages.drain_inbox(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
-                                  enqueue_drain=enqueue_drain, batch=rt.settings.inbox_batch)
+                                  enqueue_drain=enqueue_drain, batch=rt.settings.inbox_batch,
+                                  budget_seconds=rt.settings.inbox_budget_ms / 1000,
+                                  linger_ms=rt.settings.inbox_linger_ms)
     if result.duplicates or result.rejected:
         log.info("drained %s: stored %d, duplicates %d, rejected %d", conv_id, len(result.stored),
                  result.duplicates, result.rejected)

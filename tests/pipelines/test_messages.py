@@ -225,3 +225,44 @@ def test_history_windows(store, inbox, notifier, people):
     with pytest.raises(ApiError) as err:
         read_history(store, eve, conv.id, HistoryWindow(None, None, 3))
     assert err.value.code == Code.FORBIDDEN
+
+
+def test_a_lingering_drain_takes_new_sends_without_new_tasks(store, inbox, notifier, people):
+    alice, _, _, conv = people
+    queued = []
+    submit_message(store, inbox, queued.append, alice, send(conv, "first"))
+    results = []
+    drainer = threading.Thread(target=lambda: results.append(drain_inbox(
+        conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=queued.append,
+        linger_ms=400, budget_seconds=5)))
+    drainer.start()
+    wait = threading.Event()
+    wait.wait(0.1)
+    submit_message(store, inbox, queued.append, alice, send(conv, "during-linger"))
+    drainer.join()
+    assert results[0].stored == [1, 2]
+    assert queued == [conv.id]  # only the first send scheduled a task
+    submit_message(store, inbox, queued.append, alice, send(conv, "after"))
+    assert queued == [conv.id, conv.id]  # the drain unscheduled itself when it stopped
+
+
+def test_send_scheduled_while_the_holder_finishes_is_not_stranded(store, inbox, notifier, people):
+    """A sender sets the flag after the holder unscheduled; its task is locked out; the holder,
+    seeing the flag set again after releasing the lock, drains once more."""
+    alice, _, _, conv = people
+    queued = []
+    original_unschedule = inbox.unschedule
+
+    def unschedule_then_a_send_arrives(conv_id):
+        original_unschedule(conv_id)
+        submit_message(store, inbox, queued.append, alice, send(conv, "late"))
+        # The late send's task runs now, while the holder still holds the lock: locked out.
+        assert drain(conv, store, inbox, notifier).locked_out
+        inbox.unschedule = original_unschedule
+
+    inbox.unschedule = unschedule_then_a_send_arrives
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "early"))
+    result = drain(conv, store, inbox, notifier)
+    assert queued == [conv.id] and result.stored == [1, 2]
+    assert [m["clientId"] for m in store.messages.find({"convId": conv.id}).sort("seq", 1)] == ["early", "late"]
+    assert not inbox.scheduled(conv.id) and inbox.pending(conv.id) == 0
