@@ -1,7 +1,9 @@
 """The write-only Socket.IO emitter: workers (and the web) publish events through Redis to every web process."""
 from __future__ import annotations
 
-from typing import Any, Protocol
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, Protocol
 
 import socketio
 
@@ -12,18 +14,60 @@ SOCKETIO_CHANNEL = "chat-socketio"
 REDIS_OPTIONS = {"max_connections": 2000, "health_check_interval": 30}
 
 
-def redis_manager(redis_url: str, write_only: bool) -> socketio.RedisManager:
+class BatchingRedisManager(socketio.RedisManager):
+    """python-socketio's Redis manager, able to publish a batch of events in one round trip.
+
+    ``_publish`` is the documented extension point of pub/sub managers; inside ``batch()`` it queues,
+    and the batch goes out as one Redis pipeline when the block ends (per thread).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = threading.local()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        if getattr(self._pending, "items", None) is not None:
+            yield  # nested: the outer block publishes
+            return
+        self._pending.items = []
+        try:
+            yield
+            items = self._pending.items
+        finally:
+            self._pending.items = None
+        if items:
+            self._publish_many(items)
+
+    def _publish(self, data):
+        items = getattr(self._pending, "items", None)
+        if items is None:
+            return super()._publish(data)
+        items.append(data)
+
+    def _publish_many(self, items: list) -> None:
+        if not self.connected:
+            self._redis_connect()
+        pipe = self.redis.pipeline(transaction=False)
+        for data in items:
+            pipe.publish(self.channel, self.json.dumps(data))
+        pipe.execute()
+
+
+def redis_manager(redis_url: str, write_only: bool) -> BatchingRedisManager:
     """The Socket.IO client manager on Redis, shared by the web front and the workers' emitter."""
-    return socketio.RedisManager(redis_url, channel=SOCKETIO_CHANNEL, write_only=write_only,
-                                 redis_options=dict(REDIS_OPTIONS))
+    return BatchingRedisManager(redis_url, channel=SOCKETIO_CHANNEL, write_only=write_only,
+                                redis_options=dict(REDIS_OPTIONS))
 
 
 class Emitter(Protocol):
     def emit(self, event: str, data: Any, room: str) -> None: ...
 
+    def batch(self): ...
+
 
 class SocketIOEmitter:
-    """python-socketio's write-only Redis manager: it can only publish, which is all a worker needs.
+    """A write-only Redis manager: it can only publish, which is all a worker needs.
 
     (Flask-SocketIO's ``SocketIO(message_queue=...)`` without an app builds the same thing.)
     """
@@ -33,3 +77,7 @@ class SocketIOEmitter:
 
     def emit(self, event: str, data: Any, room: str) -> None:
         self._manager.emit(event, data, namespace="/", room=room)
+
+    def batch(self):
+        """Events emitted inside the block are published together when it ends."""
+        return self._manager.batch()

@@ -55,7 +55,7 @@ class Inbox:
         send that sets the flag enqueues a drain task. A drainer clears the flag (``unschedule``) only
         just before its last read, so a send that found the flag set is always read by a drain.
         """
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.redis.pipeline(transaction=False)  # in order, one round trip; atomicity is not needed
         pipe.xlen(_key(conv_id))
         pipe.xadd(_key(conv_id), {"e": entry.model_dump_json()})
         pipe.set(_flag(conv_id), 1, nx=True, ex=self.flag_seconds)
@@ -66,9 +66,13 @@ class Inbox:
         return Appended(entry_id.decode(), bool(flag_set), backlog + 1)
 
     def claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
-        """For the lock holder: the oldest ``count`` entries. One that cannot be parsed goes to the dead letters."""
+        """For the lock holder: the oldest ``count`` entries."""
+        return self._parse(conv_id, self.redis.xrange(_key(conv_id), count=count))
+
+    def _parse(self, conv_id: str, raw_entries) -> list[tuple[str, InboxEntry]]:
+        """Entries as models; one that cannot be parsed goes to the dead letters."""
         out, dead = [], []
-        for raw_id, fields in self.redis.xrange(_key(conv_id), count=count):
+        for raw_id, fields in raw_entries:
             entry_id = raw_id.decode()
             try:
                 out.append((entry_id, InboxEntry.model_validate_json(fields[b"e"])))
@@ -82,9 +86,10 @@ class Inbox:
             self.remove(conv_id, dead)
         return out
 
-    def wait(self, conv_id: str, after_id: str, milliseconds: int) -> bool:
-        """Block up to ``milliseconds`` for an entry newer than ``after_id`` (XREAD BLOCK)."""
-        return bool(self.redis.xread({_key(conv_id): after_id}, count=1, block=milliseconds))
+    def wait(self, conv_id: str, after_id: str, milliseconds: int, count: int) -> list[tuple[str, InboxEntry]]:
+        """Block up to ``milliseconds`` for entries newer than ``after_id`` (XREAD BLOCK); return them."""
+        reply = self.redis.xread({_key(conv_id): after_id}, count=count, block=milliseconds)
+        return self._parse(conv_id, reply[0][1]) if reply else []
 
     def unschedule(self, conv_id: str) -> None:
         """Clear the "drain scheduled" flag: the next send will enqueue a drain task."""

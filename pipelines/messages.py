@@ -98,24 +98,29 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
                 # The holder re-checks after releasing (below), so it will read what we were sent for.
                 result.locked_out = True
                 return result
-            keep_lock, last_id, unscheduled = _Renewer(lock), "0-0", False
+            drain = _Drain(conv_id, store, notifier, result, _Renewer(lock))
+            last_id, unscheduled = "0-0", False
+            entries = inbox.claim(conv_id, batch)
             while True:
-                entries = inbox.claim(conv_id, batch)
                 if entries:
-                    _store_batch(conv_id, entries, store=store, inbox=inbox, notifier=notifier, result=result,
-                                 keep_lock=keep_lock)
+                    drain.store_entries(entries)
+                    inbox.remove(conv_id, [entry_id for entry_id, _ in entries])
                     last_id = entries[-1][0]
                     if time.monotonic() > deadline:
                         break
+                    entries = inbox.claim(conv_id, batch)
                     continue
                 if unscheduled:
                     break
                 remaining_ms = int((deadline - time.monotonic()) * 1000)
-                if linger_ms and remaining_ms > linger_ms and inbox.wait(conv_id, last_id, linger_ms):
-                    continue
+                if linger_ms and remaining_ms > linger_ms:
+                    entries = inbox.wait(conv_id, last_id, linger_ms, batch)
+                    if entries:
+                        continue
                 # Sends from now on schedule their own drain; one last read catches those before.
                 inbox.unschedule(conv_id)
                 unscheduled = True
+                entries = inbox.claim(conv_id, batch)
         pending = inbox.pending(conv_id)
         if pending and time.monotonic() > deadline:
             enqueue_drain(conv_id)
@@ -145,11 +150,16 @@ class _Renewer:
         self.last = time.monotonic()
 
 
-class _Batch:
-    """Per-batch caches, so a burst from one sender costs one user and one membership lookup."""
+class _Drain:
+    """One lock holding: the conversation's state and per-drain caches, so a burst from one sender
+    costs one conversation, user and membership lookup, however many batches it takes."""
 
-    def __init__(self, store: Store, conv_id: str) -> None:
-        self.store, self.conv_id = store, conv_id
+    def __init__(self, conv_id: str, store: Store, notifier: Notifier, result: DrainResult,
+                 keep_lock: Callable[[], None]) -> None:
+        self.conv_id, self.store, self.notifier, self.result, self.keep_lock = conv_id, store, notifier, result, keep_lock
+        conv = store.get_conversation(conv_id)
+        self.conv_exists = conv is not None
+        self.seq = conv.lastSeq if conv else 0
         self.users: dict[str, User | None] = {}
         self.members: dict[str, bool] = {}
 
@@ -163,46 +173,42 @@ class _Batch:
             self.members[user_id] = self.store.get_conversation_member(self.conv_id, user_id) is not None
         return self.members[user_id]
 
-
-def _store_batch(conv_id: str, entries: list[tuple[str, InboxEntry]], *, store: Store, inbox: Inbox,
-                 notifier: Notifier, result: DrainResult, keep_lock: Callable[[], None]) -> None:
-    conv = store.get_conversation(conv_id)
-    cache = _Batch(store, conv_id)
-    seq = conv.lastSeq if conv else 0
-    last_at = None
-    for _, entry in entries:
-        keep_lock()
-        existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
-        if existing is not None:
-            # A client retry or a redelivery: announce the stored message again, store nothing.
-            result.duplicates += 1
-            seq = max(seq, existing.seq)
-            notifier.notify_message_new(existing)
-            continue
-        sender = cache.sender(entry.senderId)
-        problem = _rejection(conv is not None, sender, cache, entry)
-        if problem:
-            result.rejected += 1
-            notifier.notify_message_rejected(entry.senderId, MessageRejected(
-                clientId=entry.clientId, convId=conv_id, code=problem[0], reason=problem[1]))
-            continue
-        message = _insert(store, conv_id, seq + 1, entry, sender)
-        seq, last_at = message.seq, message.createdAt
-        result.stored.append(seq)
-        # The database is the source of truth: the event goes out only once the message is stored.
-        notifier.notify_message_new(message)
-    if last_at is not None:
-        store.advance_conversation(conv_id, seq, last_at)
-    inbox.remove(conv_id, [entry_id for entry_id, _ in entries])
+    def store_entries(self, entries: list[tuple[str, InboxEntry]]) -> None:
+        conv_id, store, notifier, result = self.conv_id, self.store, self.notifier, self.result
+        last_at = None
+        # Events leave in one round trip once the batch is stored: the database is the source of truth.
+        with notifier.batch():
+            for _, entry in entries:
+                self.keep_lock()
+                existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
+                if existing is not None:
+                    # A client retry or a redelivery: announce the stored message again, store nothing.
+                    result.duplicates += 1
+                    self.seq = max(self.seq, existing.seq)
+                    notifier.notify_message_new(existing)
+                    continue
+                sender = self.sender(entry.senderId)
+                problem = _rejection(self, sender, entry)
+                if problem:
+                    result.rejected += 1
+                    notifier.notify_message_rejected(entry.senderId, MessageRejected(
+                        clientId=entry.clientId, convId=conv_id, code=problem[0], reason=problem[1]))
+                    continue
+                message = _insert(store, conv_id, self.seq + 1, entry, sender)
+                self.seq, last_at = message.seq, message.createdAt
+                result.stored.append(self.seq)
+                notifier.notify_message_new(message)
+            if last_at is not None:
+                store.advance_conversation(conv_id, self.seq, last_at)
 
 
-def _rejection(conv_exists: bool, sender: User | None, cache: _Batch, entry: InboxEntry) -> tuple[str, str] | None:
+def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[str, str] | None:
     # The front checked all of this at accept time; it can have changed while the send was queued.
-    if not conv_exists:
+    if not drain.conv_exists:
         return Code.NOT_FOUND, "the conversation no longer exists"
     if sender is None or not sender.active:
         return Code.FORBIDDEN, "the sender's account is no longer active"
-    if not cache.is_member(entry.senderId):
+    if not drain.is_member(entry.senderId):
         return Code.NOT_A_MEMBER, "the sender is no longer a member of the conversation"
     return None
 

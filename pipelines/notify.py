@@ -11,6 +11,10 @@ class Notifier:
     def __init__(self, emitter: Emitter) -> None:
         self.emitter = emitter
 
+    def batch(self):
+        """Events sent inside the block leave together when it ends (one round trip)."""
+        return self.emitter.batch()
+
     def notify_message_new(self, message: Message) -> None:
         self.emitter.emit(events.MESSAGE_NEW, message.public(), events.conv_room(message.convId))
 

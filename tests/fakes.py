@@ -37,14 +37,15 @@ class MemoryInbox:
             items = list(self._entries.get(conv_id, {}).items())[:count]
         return [(i, InboxEntry.model_validate_json(raw)) for i, raw in items]
 
-    def wait(self, conv_id: str, after_id: str, milliseconds: int) -> bool:
+    def wait(self, conv_id: str, after_id: str, milliseconds: int, count: int) -> list[tuple[str, InboxEntry]]:
         deadline = time.monotonic() + milliseconds / 1000
         while time.monotonic() < deadline:
             with self._guard:
-                if any(_newer(i, after_id) for i in self._entries.get(conv_id, {})):
-                    return True
+                newer = [(i, raw) for i, raw in self._entries.get(conv_id, {}).items() if _newer(i, after_id)]
+            if newer:
+                return [(i, InboxEntry.model_validate_json(raw)) for i, raw in newer[:count]]
             time.sleep(0.001)
-        return False
+        return []
 
     def unschedule(self, conv_id: str) -> None:
         with self._guard:
@@ -97,6 +98,10 @@ class RecordingEmitter:
     def emit(self, event, data, room) -> None:
         with self._guard:
             self.events.append((event, data, room))
+
+    @contextmanager
+    def batch(self):
+        yield
 
     def of(self, event: str) -> list[tuple[dict, str]]:
         return [(d, r) for e, d, r in self.events if e == event]
