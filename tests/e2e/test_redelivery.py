@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 import pytest
@@ -105,12 +106,15 @@ def _run_kill_scenario(tmp_path, store: Store, mongo_url: str | None):
         for cid in sent:  # each return is an ack to a client
             submit_message(store, inbox, lambda c: broker.send_task("messages.drain", args=[c], queue="messages"),
                            alice, MessageSend(convId=conv.id, clientId=cid, content=f"content {cid}"))
-        wait_until(lambda: len(announced.messages) >= 3, 20, what="the first deliveries")
+        # The worker is draining (it holds the conversation's lock) and has stored a few messages.
+        wait_until(lambda: client.exists(f"inbox:lock:{conv.id}"), 20, what="the first worker to start draining")
+        time.sleep(1.0)
 
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(10)
         before_kill = announced.client_ids()
         assert len(before_kill) < len(sent), "the worker finished before it could be killed"
+        assert client.xlen(f"inbox:conv:{conv.id}") == len(sent) - len(before_kill)
         assert client.llen("messages") == 0, "tasks still queued: the new worker would not need redelivery"
         assert client.hlen("unacked") >= 1, "the killed worker held no unacknowledged task"
 
