@@ -162,3 +162,52 @@ def test_sigkilled_worker_stores_each_acked_message_exactly_once_on_mongodb(tmp_
         assert [m["clientId"] for m in stored] == sent                        # the sender's order
     finally:
         client.drop_database(db_name)
+
+
+@pytest.mark.mongo
+@pytest.mark.skipif(not os.environ.get("MONGO_URL"), reason="needs a real MongoDB: set MONGO_URL")
+def test_order_with_several_worker_processes_on_mongodb(tmp_path):
+    """Three worker processes, three senders at once, one conversation: seq 1..N, each sender's order."""
+    import pymongo
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    client = pymongo.MongoClient(os.environ["MONGO_URL"], tz_aware=True)
+    db_name = f"chat_test_{uuid.uuid4().hex[:8]}"
+    store = Store(client[db_name])
+    store.ensure_indexes()
+    server = RedisServer().start()
+    workers = []
+    try:
+        users = [make_user(store, f"sender{i}") for i in range(3)]
+        conv = make_conversation(store, users)
+        env = {**os.environ, "REDIS_URL": server.url, "MONGO_DB": db_name, "JWT_SECRET": "x" * 32}
+        workers = [_worker(env, tmp_path / "unused.json", 0, f"worker-mongo-{i}") for i in range(3)]
+        broker = Celery(broker=server.url)
+        wait_until(lambda: len(broker.control.ping(timeout=0.5)) == 3, 30, what="three workers")
+        inbox = Inbox(redis.Redis.from_url(server.url), lock_seconds=2)
+        per_sender = 50
+
+        def blast(user):
+            for n in range(per_sender):
+                submit_message(store, inbox,
+                               lambda c: broker.send_task("messages.drain", args=[c], queue="messages"),
+                               user, MessageSend(convId=conv.id, clientId=f"{user.username}-{n:03d}", content="x"))
+
+        threads = [threading.Thread(target=blast, args=(u,)) for u in users]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = per_sender * len(users)
+        wait_until(lambda: store.messages.count_documents({"convId": conv.id}) == total, 60, what="all messages")
+        stored = list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+        assert [m["seq"] for m in stored] == list(range(1, total + 1))
+        for user in users:
+            mine = [m["clientId"] for m in stored if m["senderId"] == user.id]
+            assert mine == [f"{user.username}-{n:03d}" for n in range(per_sender)]
+    finally:
+        for w in workers:
+            w.kill()
+            w.wait(10)
+        server.stop()
+        client.drop_database(db_name)
