@@ -70,8 +70,9 @@ def main() -> int:
         socketio.run(app, host=settings.host, port=settings.port, log_output=False,
                      max_size=max(1024, max_connections - 64))
     except KeyboardInterrupt:
-        log.info("stopping")
+        pass  # eventlet's server usually catches it and returns
     finally:
+        log.info("stopping")
         if worker:
             worker.stop()
         if redis_server:
