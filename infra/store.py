@@ -160,6 +160,9 @@ class Store:
         doc = self.messages.find_one({"convId": conv_id, "senderId": sender_id, "clientId": client_id})
         return Message.from_mongo(doc) if doc else None
 
+    def message_exists(self, message_id: str, conv_id: str) -> bool:
+        return self.messages.find_one({"_id": message_id, "convId": conv_id}, {"_id": 1}) is not None
+
     def max_seq(self, conv_id: str) -> int:
         """The highest stored seq, from the (convId, seq) index (a single index entry read)."""
         doc = self.messages.find_one({"convId": conv_id}, {"seq": 1}, sort=[("seq", DESC)])

@@ -2,7 +2,8 @@
 
 Ordering and exactly-once, in short:
 - ``submit_message`` appends the send to the conversation's inbox (a Redis stream, whose order is
-  the order in which sends were accepted by any web process) and then enqueues ``messages.drain``.
+  the order in which sends were accepted by any web process) and enqueues ``messages.drain`` unless
+  a drain is already scheduled for the conversation.
 - ``drain_inbox`` runs in a worker. One drainer per conversation at a time (a Redis lock); it stores
   entries in stream order with seq = previous + 1, so seq has no gaps or repeats, and one sender's
   messages keep their send order whatever the size of the worker pool. It removes an entry from the
@@ -48,10 +49,8 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     the workers are behind, and growing the queue without bound only makes every message later.
     """
     check_conversation_member(store, user, send.convId, context)
-    if send.replyTo is not None:
-        parent = store.messages.find_one({"_id": send.replyTo, "convId": send.convId}, {"_id": 1})
-        if parent is None:
-            raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
+    if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
+        raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
                        type=send.type, replyTo=send.replyTo, receivedAt=utcnow())
     appended = inbox.append(send.convId, entry, max_backlog=max_backlog)
