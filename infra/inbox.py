@@ -86,17 +86,33 @@ class Inbox:
             self.remove(conv_id, dead)
         return out
 
-    def wait(self, conv_id: str, after_id: str, milliseconds: int, count: int) -> list[tuple[str, InboxEntry]]:
-        """Block up to ``milliseconds`` for entries newer than ``after_id`` (XREAD BLOCK); return them."""
-        reply = self.redis.xread({_key(conv_id): after_id}, count=count, block=milliseconds)
+    def advance(self, conv_id: str, done_ids: list[str], after_id: str, count: int,
+                block_ms: int | None) -> list[tuple[str, InboxEntry]]:
+        """Delete the stored entries and read the next ones, in one round trip (XDEL, then XREAD).
+
+        With ``block_ms`` the read waits that long for new entries when there are none yet.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        if done_ids:
+            pipe.xdel(_key(conv_id), *done_ids)
+        pipe.xread({_key(conv_id): after_id}, count=count, block=block_ms)
+        reply = pipe.execute()[-1]
         return self._parse(conv_id, reply[0][1]) if reply else []
 
-    def unschedule(self, conv_id: str) -> None:
-        """Clear the "drain scheduled" flag: the next send will enqueue a drain task."""
-        self.redis.delete(_flag(conv_id))
+    def unschedule_and_claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
+        """Clear the "drain scheduled" flag (the next send enqueues a drain), then read what came before."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(_flag(conv_id))
+        pipe.xrange(_key(conv_id), count=count)
+        return self._parse(conv_id, pipe.execute()[1])
 
-    def scheduled(self, conv_id: str) -> bool:
-        return bool(self.redis.exists(_flag(conv_id)))
+    def status(self, conv_id: str) -> tuple[int, bool]:
+        """(entries waiting, whether a drain is scheduled)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xlen(_key(conv_id))
+        pipe.exists(_flag(conv_id))
+        pending, scheduled = pipe.execute()
+        return pending, bool(scheduled)
 
     def remove(self, conv_id: str, entry_ids: list[str]) -> None:
         if entry_ids:

@@ -98,35 +98,32 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
                 result.locked_out = True
                 return result
             drain = _Drain(conv_id, store, notifier, result, _Renewer(lock))
-            last_id, unscheduled = "0-0", False
+            unscheduled = False
             entries = inbox.claim(conv_id, batch)
             while True:
                 if entries:
                     drain.store_entries(entries)
-                    inbox.remove(conv_id, [entry_id for entry_id, _ in entries])
-                    last_id = entries[-1][0]
-                    if time.monotonic() > deadline:
+                    done = [entry_id for entry_id, _ in entries]
+                    remaining_ms = int((deadline - time.monotonic()) * 1000)
+                    if remaining_ms <= 0:
+                        inbox.remove(conv_id, done)
                         break
-                    entries = inbox.claim(conv_id, batch)
+                    # Stored: delete them and read on, waiting a little for more if the inbox is empty.
+                    linger = linger_ms if linger_ms and not unscheduled and remaining_ms > linger_ms else None
+                    entries = inbox.advance(conv_id, done, done[-1], batch, linger)
                     continue
                 if unscheduled:
                     break
-                remaining_ms = int((deadline - time.monotonic()) * 1000)
-                if linger_ms and remaining_ms > linger_ms:
-                    entries = inbox.wait(conv_id, last_id, linger_ms, batch)
-                    if entries:
-                        continue
-                # Sends from now on schedule their own drain; one last read catches those before.
-                inbox.unschedule(conv_id)
+                # Nothing more: sends from now on schedule their own drain; read once more what came before.
+                entries = inbox.unschedule_and_claim(conv_id, batch)
                 unscheduled = True
-                entries = inbox.claim(conv_id, batch)
-        pending = inbox.pending(conv_id)
+        pending, scheduled = inbox.status(conv_id)
         if pending and time.monotonic() > deadline:
             enqueue_drain(conv_id)
             result.continued = True
             return result
         # A send scheduled after our unschedule may have found the lock taken and left it to us.
-        if not pending and not inbox.scheduled(conv_id):
+        if not pending and not scheduled:
             return result
 
 

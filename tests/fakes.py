@@ -37,15 +37,23 @@ class MemoryInbox:
             items = list(self._entries.get(conv_id, {}).items())[:count]
         return [(i, InboxEntry.model_validate_json(raw)) for i, raw in items]
 
-    def wait(self, conv_id: str, after_id: str, milliseconds: int, count: int) -> list[tuple[str, InboxEntry]]:
-        deadline = time.monotonic() + milliseconds / 1000
-        while time.monotonic() < deadline:
+    def advance(self, conv_id: str, done_ids: list[str], after_id: str, count: int,
+                block_ms: int | None) -> list[tuple[str, InboxEntry]]:
+        self.remove(conv_id, done_ids)
+        deadline = time.monotonic() + (block_ms or 0) / 1000
+        while True:
             with self._guard:
                 newer = [(i, raw) for i, raw in self._entries.get(conv_id, {}).items() if _newer(i, after_id)]
-            if newer:
+            if newer or time.monotonic() >= deadline:
                 return [(i, InboxEntry.model_validate_json(raw)) for i, raw in newer[:count]]
             time.sleep(0.001)
-        return []
+
+    def unschedule_and_claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
+        self.unschedule(conv_id)
+        return self.claim(conv_id, count)
+
+    def status(self, conv_id: str) -> tuple[int, bool]:
+        return self.pending(conv_id), self.scheduled(conv_id)
 
     def unschedule(self, conv_id: str) -> None:
         with self._guard:
