@@ -11,12 +11,12 @@ from pydantic import BaseModel, ValidationError
 
 from app.auth import authenticate
 from infra.runtime import get_runtime
-from pipelines import directory, messages
+from pipelines import directory, messages, receipts
 from pipelines.access import check_conversation_member
 from schemas import events
 from schemas.documents import User
 from schemas.errors import ApiError, Code, from_validation_error
-from schemas.payloads import ConvRef, MessageSend
+from schemas.payloads import ConvRef, MessageSend, ReadUpTo
 from workers.messages import enqueue_drain
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,12 @@ def register_socket_handlers(socketio: SocketIO) -> None:
                                            rt.settings.inbox_max_backlog)
         _pace(socketio, appended.backlog, rt.settings.inbox_soft_backlog)
         return {"clientId": send.clientId, "status": "queued"}
+
+    @handler(socketio, "message:read", ReadUpTo)
+    def message_read(user: User, read: ReadUpTo) -> dict:
+        """A member has read up to seq: the mark moves forward only; message:read goes to the room."""
+        rt = get_runtime()
+        return {"convId": read.convId, "seq": receipts.do_mark_read(rt.store, rt.notifier, user, read)}
 
 
 def _pace(socketio: SocketIO, backlog: int, soft_limit: int) -> None:

@@ -143,6 +143,13 @@ class Store:
         except pymongo.errors.DuplicateKeyError:
             return False
 
+    def advance_read_mark(self, conv_id: str, user_id: str, seq: int, at) -> bool:
+        """Move the member's read mark to ``seq`` if that is forward; True when it moved."""
+        result = self.conversation_members.update_one(
+            {"convId": conv_id, "userId": user_id, "lastReadSeq": {"$lt": seq}},
+            {"$set": {"lastReadSeq": seq, "lastReadAt": at}})
+        return result.modified_count == 1
+
     def conversations_of_user(self, user_id: str) -> list[tuple[Conversation, ConversationMember]]:
         members = {m["convId"]: ConversationMember.from_mongo(m)
                    for m in self.conversation_members.find({"userId": user_id})}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from infra.emitter import Emitter
 from schemas import events
 from schemas.documents import Conversation, Message, User
-from schemas.events import GroupMemberJoined, MessageRejected
+from schemas.events import GroupMemberJoined, MessageRead, MessageRejected
 
 
 class Notifier:
@@ -20,6 +20,9 @@ class Notifier:
 
     def notify_message_rejected(self, sender_id: str, rejected: MessageRejected) -> None:
         self.emitter.emit(events.MESSAGE_REJECTED, rejected.model_dump(), events.user_room(sender_id))
+
+    def notify_message_read(self, read: MessageRead) -> None:
+        self.emitter.emit(events.MESSAGE_READ, read.model_dump(), events.conv_room(read.convId))
 
     def notify_conversation_created(self, conv: Conversation, member_ids: list[str]) -> None:
         data = conv.public()

@@ -88,6 +88,7 @@ class ConversationMember(Document):
     userId: str
     groupId: str
     lastReadSeq: int = 0          # read up to and including this seq
+    lastReadAt: Timestamp | None = None
     joinedAt: Timestamp
 
 

@@ -10,6 +10,7 @@ SESSION_READY = "session:ready"
 MESSAGE_NEW = "message:new"
 MESSAGE_UPDATED = "message:updated"
 MESSAGE_REJECTED = "message:rejected"
+MESSAGE_READ = "message:read"
 CONVERSATION_CREATED = "conversation:created"
 GROUP_MEMBER_JOINED = "group:member_joined"
 
@@ -46,3 +47,10 @@ class GroupMemberJoined(BaseModel):
     groupId: str
     user: dict[str, Any]
     role: Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"]
+
+
+class MessageRead(BaseModel):
+    """To conv:{id}: a member's read mark moved forward (read receipts)."""
+    convId: str
+    userId: str
+    seq: int

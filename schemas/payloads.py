@@ -23,6 +23,12 @@ class ConvRef(Payload):
     convId: Id
 
 
+class ReadUpTo(Payload):
+    """message:read: the reader has read up to and including ``seq``."""
+    convId: Id
+    seq: int = Field(ge=1, le=2**62)
+
+
 class MessageSend(Payload):
     """message:send and POST /api/conversations/{convId}/messages."""
     convId: Id
