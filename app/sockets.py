@@ -5,7 +5,9 @@ import logging
 from functools import wraps
 from typing import Any, Callable
 
+import eventlet
 from flask import request
+from limits import parse
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_room
 from pydantic import BaseModel, ValidationError
 
@@ -13,6 +15,7 @@ from app.auth import authenticate
 from infra.runtime import get_runtime
 from pipelines import directory, messages, receipts
 from pipelines.access import check_conversation_member
+from pipelines.typing import TypingTracker
 from schemas import events
 from schemas.documents import User
 from schemas.errors import ApiError, Code, from_validation_error
@@ -23,6 +26,27 @@ log = logging.getLogger(__name__)
 
 # sid -> the authenticated user of that socket (this process's sockets only).
 _users: dict[str, User] = {}
+# sid -> the conversations that socket subscribed to (membership checked at subscribe).
+_subscribed: dict[str, set[str]] = {}
+_typing: TypingTracker | None = None
+
+
+def _typing_tracker() -> TypingTracker:
+    global _typing
+    if _typing is None:
+        rt = get_runtime()
+        _typing = TypingTracker(rt.notifier, eventlet.spawn_after, ttl=rt.settings.typing_ttl_seconds)
+    return _typing
+
+
+def _check_typing(user: User, conv_id: str) -> None:
+    """A member of the conversation, within the per-user typing rate."""
+    rt = get_runtime()
+    if conv_id not in _subscribed.get(request.sid, ()):
+        check_conversation_member(rt.store, user, conv_id, _context())
+    limit = parse(rt.settings.typing_rate_limit)
+    if not rt.rate_limiter.hit(limit, "typing", user.id):
+        raise ApiError(Code.RATE_LIMITED, f"typing events are limited to {rt.settings.typing_rate_limit}")
 
 
 def _context() -> dict:
@@ -79,19 +103,24 @@ def register_socket_handlers(socketio: SocketIO) -> None:
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
-        _users.pop(request.sid, None)
+        user = _users.pop(request.sid, None)
+        _subscribed.pop(request.sid, None)
+        if user:
+            _typing_tracker().do_stop_all(user.id, request.sid)
 
     @handler(socketio, "conv:subscribe", ConvRef)
     def conv_subscribe(user: User, ref: ConvRef) -> dict:
         """A member asks for a conversation's live events: joins conv:{id} after the membership check."""
         check_conversation_member(get_runtime().store, user, ref.convId, _context())
         join_room(events.conv_room(ref.convId))
+        _subscribed.setdefault(request.sid, set()).add(ref.convId)
         return {"convId": ref.convId}
 
     @handler(socketio, "conv:unsubscribe", ConvRef)
     def conv_unsubscribe(user: User, ref: ConvRef) -> dict:
         """Stop a conversation's live events."""
         leave_room(events.conv_room(ref.convId))
+        _subscribed.get(request.sid, set()).discard(ref.convId)
         return {"convId": ref.convId}
 
     @handler(socketio, "message:send", MessageSend)
@@ -102,6 +131,21 @@ def register_socket_handlers(socketio: SocketIO) -> None:
                                            rt.settings.inbox_max_backlog)
         _pace(socketio, appended.backlog, rt.settings.inbox_soft_backlog)
         return {"clientId": send.clientId, "status": "queued"}
+
+    @handler(socketio, "typing:start", ConvRef)
+    def typing_start(user: User, ref: ConvRef) -> dict:
+        """A member types: typing:start to the room's other sockets (never queued or stored); it ends
+        with typing:stop, a disconnect, or TYPING_TTL_SECONDS after the last start."""
+        _check_typing(user, ref.convId)
+        _typing_tracker().do_start(ref.convId, user.id, request.sid)
+        return {"convId": ref.convId}
+
+    @handler(socketio, "typing:stop", ConvRef)
+    def typing_stop(user: User, ref: ConvRef) -> dict:
+        """A member stops typing: typing:stop to the room's other sockets, if they were told of a start."""
+        _check_typing(user, ref.convId)
+        _typing_tracker().do_stop(ref.convId, user.id)
+        return {"convId": ref.convId}
 
     @handler(socketio, "message:read", ReadUpTo)
     def message_read(user: User, read: ReadUpTo) -> dict:

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # Backlog beyond which acks are paced (delayed) so that the front does not outrun the workers.
     inbox_soft_backlog: int = Field(50, ge=1)
 
+    # Typing indicators: they end by themselves this long after the last typing:start.
+    typing_ttl_seconds: float = Field(5.0, gt=0, le=60)
+    # Per user, across web processes (limits' notation).
+    typing_rate_limit: str = "20/10 seconds"
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -61,7 +61,7 @@ def redis_manager(redis_url: str, write_only: bool) -> BatchingRedisManager:
 
 
 class Emitter(Protocol):
-    def emit(self, event: str, data: Any, room: str) -> None: ...
+    def emit(self, event: str, data: Any, room: str, skip_sid: str | None = None) -> None: ...
 
     def batch(self): ...
 
@@ -75,8 +75,8 @@ class SocketIOEmitter:
     def __init__(self, redis_url: str) -> None:
         self._manager = redis_manager(redis_url, write_only=True)
 
-    def emit(self, event: str, data: Any, room: str) -> None:
-        self._manager.emit(event, data, namespace="/", room=room)
+    def emit(self, event: str, data: Any, room: str, skip_sid: str | None = None) -> None:
+        self._manager.emit(event, data, namespace="/", room=room, skip_sid=skip_sid)
 
     def batch(self):
         """Events emitted inside the block are published together when it ends."""

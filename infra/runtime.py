@@ -4,6 +4,8 @@ from __future__ import annotations
 from functools import cached_property
 
 import redis
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from infra.config import Settings, get_settings
 from infra.emitter import SocketIOEmitter
@@ -30,6 +32,11 @@ class Runtime:
     @cached_property
     def inbox(self) -> Inbox:
         return Inbox(self.redis, lock_seconds=self.settings.inbox_lock_seconds)
+
+    @cached_property
+    def rate_limiter(self) -> MovingWindowRateLimiter:
+        """Per-user limits shared by every web process (Redis)."""
+        return MovingWindowRateLimiter(storage_from_string(self.settings.redis_url))
 
     @cached_property
     def notifier(self) -> Notifier:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from infra.emitter import Emitter
 from schemas import events
 from schemas.documents import Conversation, Message, User
-from schemas.events import GroupMemberJoined, MessageRead, MessageRejected
+from schemas.events import GroupMemberJoined, MessageRead, MessageRejected, Typing
 
 
 class Notifier:
@@ -23,6 +23,10 @@ class Notifier:
 
     def notify_message_read(self, read: MessageRead) -> None:
         self.emitter.emit(events.MESSAGE_READ, read.model_dump(), events.conv_room(read.convId))
+
+    def notify_typing(self, started: bool, typing: Typing, skip_sid: str | None = None) -> None:
+        event = events.TYPING_START if started else events.TYPING_STOP
+        self.emitter.emit(event, typing.model_dump(), events.conv_room(typing.convId), skip_sid=skip_sid)
 
     def notify_conversation_created(self, conv: Conversation, member_ids: list[str]) -> None:
         data = conv.public()

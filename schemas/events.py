@@ -11,6 +11,8 @@ MESSAGE_NEW = "message:new"
 MESSAGE_UPDATED = "message:updated"
 MESSAGE_REJECTED = "message:rejected"
 MESSAGE_READ = "message:read"
+TYPING_START = "typing:start"
+TYPING_STOP = "typing:stop"
 CONVERSATION_CREATED = "conversation:created"
 GROUP_MEMBER_JOINED = "group:member_joined"
 
@@ -54,3 +56,9 @@ class MessageRead(BaseModel):
     convId: str
     userId: str
     seq: int
+
+
+class Typing(BaseModel):
+    """typing:start / typing:stop to conv:{id} (not to the typist's own socket)."""
+    convId: str
+    userId: str

@@ -101,11 +101,13 @@ class RecordingEmitter:
 
     def __init__(self) -> None:
         self.events: list[tuple[str, dict, str]] = []
+        self.skipped: list[str | None] = []  # skip_sid of each event
         self._guard = threading.Lock()
 
-    def emit(self, event, data, room) -> None:
+    def emit(self, event, data, room, skip_sid=None) -> None:
         with self._guard:
             self.events.append((event, data, room))
+            self.skipped.append(skip_sid)
 
     @contextmanager
     def batch(self):
