@@ -13,13 +13,13 @@ from pydantic import BaseModel, ValidationError
 
 from app.auth import authenticate
 from infra.runtime import get_runtime
-from pipelines import directory, messages, receipts
+from pipelines import directory, messages, reactions, receipts
 from pipelines.access import check_conversation_member
 from pipelines.typing import TypingTracker
 from schemas import events
 from schemas.documents import User
 from schemas.errors import ApiError, Code, from_validation_error
-from schemas.payloads import ConvRef, MessageSend, ReadUpTo
+from schemas.payloads import ConvRef, MessageSend, ReactionChange, ReadUpTo
 from workers.messages import enqueue_drain
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,20 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         _check_typing(user, ref.convId)
         _typing_tracker().do_stop(ref.convId, user.id)
         return {"convId": ref.convId}
+
+    @handler(socketio, "reaction:add", ReactionChange)
+    def reaction_add(user: User, change: ReactionChange) -> dict:
+        """A member reacts: stored at once (one atomic update), message:updated to the room."""
+        rt = get_runtime()
+        reactions.do_react(rt.store, rt.notifier, user, change, add=True)
+        return {"messageId": change.messageId}
+
+    @handler(socketio, "reaction:remove", ReactionChange)
+    def reaction_remove(user: User, change: ReactionChange) -> dict:
+        """A member takes a reaction back: message:updated to the room if there was one."""
+        rt = get_runtime()
+        reactions.do_react(rt.store, rt.notifier, user, change, add=False)
+        return {"messageId": change.messageId}
 
     @handler(socketio, "message:read", ReadUpTo)
     def message_read(user: User, read: ReadUpTo) -> dict:

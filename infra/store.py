@@ -15,7 +15,7 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocu
 from pymongo.database import Database
 
 from schemas.documents import (ActivityLog, Conversation, ConversationMember, Group, GroupMember, Message,
-                               User)
+                               Reaction, User)
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,27 @@ class Store:
     # -- messages ------------------------------------------------------------------------------
     def find_message_by_client_id(self, conv_id: str, sender_id: str, client_id: str) -> Message | None:
         doc = self.messages.find_one({"convId": conv_id, "senderId": sender_id, "clientId": client_id})
+        return Message.from_mongo(doc) if doc else None
+
+    def get_message(self, message_id: str) -> Message | None:
+        doc = self.messages.find_one({"_id": message_id})
+        return Message.from_mongo(doc) if doc else None
+
+    def add_reaction(self, message_id: str, reaction: Reaction) -> Message | None:
+        """Atomically add the reaction unless that user already reacted with that emoji (then None)."""
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "reactions": {"$not": {"$elemMatch": {"userId": reaction.userId,
+                                                                     "emoji": reaction.emoji}}}},
+            {"$push": {"reactions": reaction.model_dump()}, "$set": {"updatedAt": reaction.at}},
+            return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
+    def remove_reaction(self, message_id: str, user_id: str, emoji: str, at) -> Message | None:
+        """Atomically remove that user's reaction with that emoji (None when there was none)."""
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "reactions": {"$elemMatch": {"userId": user_id, "emoji": emoji}}},
+            {"$pull": {"reactions": {"userId": user_id, "emoji": emoji}}, "$set": {"updatedAt": at}},
+            return_document=ReturnDocument.AFTER)
         return Message.from_mongo(doc) if doc else None
 
     def message_exists(self, message_id: str, conv_id: str) -> bool:

@@ -18,6 +18,9 @@ class Notifier:
     def notify_message_new(self, message: Message) -> None:
         self.emitter.emit(events.MESSAGE_NEW, message.public(), events.conv_room(message.convId))
 
+    def notify_message_updated(self, message: Message) -> None:
+        self.emitter.emit(events.MESSAGE_UPDATED, message.public(), events.conv_room(message.convId))
+
     def notify_message_rejected(self, sender_id: str, rejected: MessageRejected) -> None:
         self.emitter.emit(events.MESSAGE_REJECTED, rejected.model_dump(), events.user_room(sender_id))
 

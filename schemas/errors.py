@@ -19,6 +19,7 @@ class Code(StrEnum):
     NOT_FOUND = "not_found"                  # no such conversation, group, user or message
     CONFLICT = "conflict"                    # already exists
     DEV_LOGIN_DISABLED = "dev_login_disabled"
+    LIMIT_REACHED = "limit_reached"          # a bounded collection is full (e.g. reactions per user)
     RATE_LIMITED = "rate_limited"            # too much at once; retry shortly (same clientId)
     UNAVAILABLE = "unavailable"              # a backing service (Redis, MongoDB) did not answer
     NOT_A_MEMBER = "not_a_member"            # (rejection) sender left the conversation before storage

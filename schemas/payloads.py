@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config import get_settings
@@ -27,6 +27,16 @@ class ReadUpTo(Payload):
     """message:read: the reader has read up to and including ``seq``."""
     convId: Id
     seq: int = Field(ge=1, le=2**62)
+
+
+# An emoji: 1-16 characters, none of them white space or ASCII (so "👍" or "❤️", not ":+1:").
+Emoji = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[^\s\x00-\x7f]+$")]
+
+
+class ReactionChange(Payload):
+    """reaction:add and reaction:remove."""
+    messageId: Id
+    emoji: Emoji
 
 
 class MessageSend(Payload):

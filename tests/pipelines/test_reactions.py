@@ -1,0 +1,78 @@
+"""Reactions: idempotent, bounded per user, atomic under concurrency, members only."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pipelines.messages import drain_inbox, submit_message
+from pipelines.reactions import MAX_PER_USER, do_react
+from schemas.errors import ApiError, Code
+from schemas.payloads import MessageSend, ReactionChange
+from tests.conftest import make_conversation, make_user
+
+EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "👀", "🙏", "✅", "💯"]
+
+
+@pytest.fixture
+def posted(store, inbox, notifier):
+    users = [make_user(store, f"user{i}") for i in range(12)]
+    conv = make_conversation(store, users)
+    submit_message(store, inbox, lambda c: None, users[0], MessageSend(convId=conv.id, clientId="m", content="x"))
+    drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=lambda c: None)
+    return users, store.messages.find_one({"convId": conv.id})["_id"]
+
+
+def react(store, notifier, user, message_id, emoji, add=True):
+    return do_react(store, notifier, user, ReactionChange(messageId=message_id, emoji=emoji), add)
+
+
+def test_adding_twice_counts_once_and_removing_is_idempotent(store, notifier, emitter, posted):
+    users, mid = posted
+    assert [(r.userId, r.emoji) for r in react(store, notifier, users[1], mid, "👍").reactions] == [(users[1].id, "👍")]
+    assert len(react(store, notifier, users[1], mid, "👍").reactions) == 1
+    assert react(store, notifier, users[1], mid, "👍", add=False).reactions == []
+    assert react(store, notifier, users[1], mid, "👍", add=False).reactions == []
+    updates = emitter.of("message:updated")
+    assert len(updates) == 2 and updates[0][1].startswith("conv:")  # one event per real change
+
+
+def test_a_user_has_a_bounded_set_of_emoji_per_message(store, notifier, posted):
+    users, mid = posted
+    for emoji in EMOJI[:MAX_PER_USER]:
+        react(store, notifier, users[1], mid, emoji)
+    with pytest.raises(ApiError) as err:
+        react(store, notifier, users[1], mid, EMOJI[MAX_PER_USER])
+    assert err.value.code == Code.LIMIT_REACHED
+    assert len(store.get_message(mid).reactions) == MAX_PER_USER
+    react(store, notifier, users[2], mid, EMOJI[MAX_PER_USER])  # the bound is per user
+
+
+def test_concurrent_reactions_from_many_users_lose_none(store, notifier, posted):
+    users, mid = posted
+    start = threading.Barrier(len(users))
+
+    def go(user):
+        start.wait()
+        for emoji in EMOJI[:3]:
+            react(store, notifier, user, mid, emoji)
+
+    threads = [threading.Thread(target=go, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = sorted((r.userId, r.emoji) for r in store.get_message(mid).reactions)
+    assert got == sorted((u.id, e) for u in users for e in EMOJI[:3])
+
+
+def test_only_members_react_and_the_message_must_exist(store, notifier, posted):
+    _, mid = posted
+    outsider = make_user(store, "outsider")
+    with pytest.raises(ApiError) as err:
+        react(store, notifier, outsider, mid, "👍")
+    assert err.value.code == Code.FORBIDDEN
+    with pytest.raises(ApiError) as err:
+        react(store, notifier, outsider, "f" * 24, "👍")
+    assert err.value.code == Code.NOT_FOUND
+    assert store.get_message(mid).reactions == []
