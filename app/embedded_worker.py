@@ -2,38 +2,66 @@
 
 The embedded store lives in this process's memory, so the workers must too. The pool is Celery's
 ``threads`` pool; under eventlet's monkey patching its threads are green threads.
+
+The worker is supervised: Celery's worker can stop for good on a broker connection loss (seen here:
+"Unrecoverable error: AttributeError ... 'hostname'" while Redis restarts), which in this set-up would
+leave the front accepting sends that nobody stores. A stopped worker is started again.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from celery.worker import WorkController
 
 from workers.celery_app import QUEUES, celery
 
 log = logging.getLogger(__name__)
+RESTART_DELAY = 1.0
 
 
 class EmbeddedWorker:
     def __init__(self, concurrency: int) -> None:
         celery.loader.import_default_modules()
-        self.controller = WorkController(
-            app=celery, hostname="embedded@localhost", pool_cls="threads", concurrency=concurrency,
+        self.concurrency = concurrency
+        self.controller: WorkController | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="celery-worker", daemon=True)
+
+    def _new_controller(self) -> WorkController:
+        return WorkController(
+            app=celery, hostname="embedded@localhost", pool_cls="threads", concurrency=self.concurrency,
             queues=list(QUEUES), without_heartbeat=True, without_mingle=True, without_gossip=True,
             loglevel=logging.WARNING)
-        self.thread = threading.Thread(target=self.controller.start, name="celery-worker", daemon=True)
+
+    def _supervise(self) -> None:
+        while not self._stopping.is_set():
+            self.controller = self._new_controller()
+            try:
+                self.controller.start()
+            except Exception:  # noqa: BLE001 - logged, then restarted
+                log.exception("the in-process Celery worker failed")
+            if self._stopping.is_set():
+                return
+            log.error("the in-process Celery worker stopped; starting it again in %.0f s", RESTART_DELAY)
+            try:
+                self.controller.stop(in_sighandler=False)
+            except Exception:  # noqa: BLE001 - it is already down
+                pass
+            time.sleep(RESTART_DELAY)
 
     def start(self) -> "EmbeddedWorker":
-        self.thread.start()
-        log.info("Celery worker started in-process: queues %s, %d threads", ",".join(QUEUES),
-                 self.controller.concurrency)
+        self._thread.start()
+        log.info("Celery worker started in-process: queues %s, %d threads", ",".join(QUEUES), self.concurrency)
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         # Tasks cut short here are redelivered by the broker (acks_late); closing the consumer while
         # its green thread sits in a blocking read can raise, which changes nothing at exit.
         try:
-            self.controller.stop(in_sighandler=False)
+            if self.controller:
+                self.controller.stop(in_sighandler=False)
         except Exception as exc:  # noqa: BLE001
             log.debug("worker stop: %s", exc)
