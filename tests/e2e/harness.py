@@ -145,3 +145,18 @@ def make_conversation(owner: Api, *members: Api, title: str = "general") -> tupl
     conv = owner.ok("POST", f"/api/groups/{group['id']}/conversations",
                     json={"title": title, "members": [m.username for m in members]})
     return group, conv
+
+
+def two_members_and_an_outsider(system: System, clients: list) -> tuple:
+    """alice and bob in a conversation, both subscribed; carol in the group but not the conversation.
+    Returns (alice, bob, carol, conv, their three connected sockets)."""
+    alice, bob, carol = Api(system), Api(system), Api(system)
+    group, conv = make_conversation(alice, bob)
+    alice.ok("POST", f"/api/groups/{group['id']}/members", json={"username": carol.username})
+    a, b, c = alice.socket(), bob.socket(), carol.socket()
+    clients.extend([a, b, c])
+    for s in (a, b):
+        s.wait_for("session:ready")
+        assert s.call("conv:subscribe", {"convId": conv["id"]})["ok"]
+    c.wait_for("session:ready")
+    return alice, bob, carol, conv, a, b, c

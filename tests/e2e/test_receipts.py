@@ -5,21 +5,13 @@ import time
 
 import pytest
 
-from tests.e2e.harness import Api, make_conversation
+from tests.e2e.harness import two_members_and_an_outsider
 
 pytestmark = pytest.mark.e2e
 
 
 def test_read_receipts_reach_the_room_and_update_unread(system, clients):
-    alice, bob, carol = Api(system), Api(system), Api(system)
-    group, conv = make_conversation(alice, bob)
-    alice.ok("POST", f"/api/groups/{group['id']}/members", json={"username": carol.username})
-    a, b, c = alice.socket(), bob.socket(), carol.socket()
-    clients.extend([a, b, c])
-    for s in (a, b):
-        s.wait_for("session:ready")
-        assert s.call("conv:subscribe", {"convId": conv["id"]})["ok"]
-    c.wait_for("session:ready")
+    alice, bob, carol, conv, a, b, c = two_members_and_an_outsider(system, clients)
     for i in range(4):
         a.call("message:send", {"convId": conv["id"], "clientId": f"r{i}", "content": f"m{i}"})
     b.wait_for("message:new", 4)

@@ -5,21 +5,13 @@ import time
 
 import pytest
 
-from tests.e2e.harness import Api, make_conversation, wait_until
+from tests.e2e.harness import Api, make_conversation, two_members_and_an_outsider, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 def test_typing_reaches_the_other_members_only_and_expires(system, clients):
-    alice, bob, carol = Api(system), Api(system), Api(system)
-    group, conv = make_conversation(alice, bob)
-    alice.ok("POST", f"/api/groups/{group['id']}/members", json={"username": carol.username})
-    a, b, c = alice.socket(), bob.socket(), carol.socket()
-    clients.extend([a, b, c])
-    for s in (a, b):
-        s.wait_for("session:ready")
-        assert s.call("conv:subscribe", {"convId": conv["id"]})["ok"]
-    c.wait_for("session:ready")
+    alice, bob, carol, conv, a, b, c = two_members_and_an_outsider(system, clients)
     expected = {"convId": conv["id"], "userId": alice.id}
 
     assert a.call("typing:start", {"convId": conv["id"]}) == {"ok": True, "convId": conv["id"]}
