@@ -26,7 +26,7 @@ from infra.store import Page, Store
 from pipelines.access import check_conversation_member
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
-from schemas.documents import Message, MessageMetadata, SenderInfo, User
+from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, User
 from schemas.errors import ApiError, Code
 from schemas.events import MessageRejected
 from schemas.payloads import HistoryWindow, MessageSend
@@ -211,7 +211,9 @@ def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[s
 
 def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: User) -> Message:
     now = utcnow()
-    metadata = MessageMetadata(replyTo=entry.replyTo)
+    parent = store.get_message(entry.replyTo) if entry.replyTo else None
+    quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
+    metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote)
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
                       senderInfo=SenderInfo.of(sender), type=entry.type, content=entry.content,
                       metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)

@@ -92,9 +92,29 @@ class ConversationMember(Document):
     joinedAt: Timestamp
 
 
+class Quote(BaseModel):
+    """A reply's copy of its parent, so clients render the reply without another request."""
+    messageId: str
+    seq: int
+    senderId: str
+    username: str
+    excerpt: str                  # the parent's first QUOTE_CHARS characters
+
+    @classmethod
+    def of(cls, parent: "Message") -> "Quote":
+        text = parent.content
+        excerpt = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1].rstrip() + "…"
+        return cls(messageId=parent.id, seq=parent.seq, senderId=parent.senderId,
+                   username=parent.senderInfo.username, excerpt=excerpt)
+
+
+QUOTE_CHARS = 140
+
+
 class MessageMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
     replyTo: str | None = None
+    quote: Quote | None = None
     mentions: list[str] | None = None
     systemAction: str | None = None
     systemData: dict[str, Any] | None = None

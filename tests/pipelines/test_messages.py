@@ -266,3 +266,22 @@ def test_send_scheduled_while_the_holder_finishes_is_not_stranded(store, inbox, 
     assert queued == [conv.id] and result.stored == [1, 2]
     assert [m["clientId"] for m in store.messages.find({"convId": conv.id}).sort("seq", 1)] == ["early", "late"]
     assert not inbox.scheduled(conv.id) and inbox.pending(conv.id) == 0
+
+
+def test_a_reply_carries_a_short_quote_of_its_parent(store, inbox, notifier, emitter, people):
+    alice, bob, _, conv = people
+    long_text = "Bonjour à tous, " * 20
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "parent", long_text))
+    drain(conv, store, inbox, notifier)
+    parent = store.messages.find_one({"convId": conv.id, "clientId": "parent"})
+    submit_message(store, inbox, lambda c: None, bob, send(conv, "reply", "oui !", replyTo=parent["_id"]))
+    drain(conv, store, inbox, notifier)
+
+    reply = store.messages.find_one({"convId": conv.id, "clientId": "reply"})
+    quote = reply["metadata"]["quote"]
+    assert reply["metadata"]["replyTo"] == parent["_id"]
+    assert (quote["messageId"], quote["seq"], quote["senderId"], quote["username"]) == (parent["_id"], 1, alice.id, "alice")
+    assert len(quote["excerpt"]) <= 140 and quote["excerpt"].endswith("…")
+    assert long_text.startswith(quote["excerpt"][:-1])
+    announced = emitter.of("message:new")[-1][0]
+    assert announced["metadata"]["quote"]["excerpt"] == quote["excerpt"]
