@@ -14,6 +14,7 @@ Ordering and exactly-once, in short:
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -194,6 +195,8 @@ class _Drain:
                 self.seq, last_at = message.seq, message.createdAt
                 result.stored.append(self.seq)
                 notifier.notify_message_new(message)
+                for user_id in message.metadata.mentions or ():
+                    notifier.notify_mention(user_id, message)
             if last_at is not None:
                 store.advance_conversation(conv_id, self.seq, last_at)
 
@@ -209,11 +212,25 @@ def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[s
     return None
 
 
+MENTION = re.compile(r"(?<![\w@])@([a-z0-9_.-]{2,32})", re.IGNORECASE)
+
+
+def find_mentions(store: Store, conv_id: str, content: str, sender_id: str) -> list[str]:
+    """Ids of the conversation's members named as @username in the text (never trusted from the client)."""
+    names = {m.lower().rstrip(".") for m in MENTION.findall(content)}
+    if not names:
+        return []
+    users = store.users_by_usernames(list(names)[:50])
+    return sorted(u.id for u in users.values()
+                  if u.id != sender_id and store.get_conversation_member(conv_id, u.id) is not None)
+
+
 def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: User) -> Message:
     now = utcnow()
     parent = store.get_message(entry.replyTo) if entry.replyTo else None
     quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
-    metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote)
+    metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote,
+                               mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
                       senderInfo=SenderInfo.of(sender), type=entry.type, content=entry.content,
                       metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)

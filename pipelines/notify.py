@@ -18,6 +18,10 @@ class Notifier:
     def notify_message_new(self, message: Message) -> None:
         self.emitter.emit(events.MESSAGE_NEW, message.public(), events.conv_room(message.convId))
 
+    def notify_mention(self, user_id: str, message: Message) -> None:
+        """To the mentioned member's own room: reaches them even when not subscribed to the conversation."""
+        self.emitter.emit(events.MENTION_NEW, message.public(), events.user_room(user_id))
+
     def notify_message_updated(self, message: Message) -> None:
         self.emitter.emit(events.MESSAGE_UPDATED, message.public(), events.conv_room(message.convId))
 

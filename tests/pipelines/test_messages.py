@@ -6,6 +6,7 @@ import threading
 import pytest
 
 from pipelines.messages import _insert, drain_inbox, read_history, submit_message
+from schemas.documents import ConversationMember
 from schemas.errors import ApiError, Code
 from schemas.payloads import HistoryWindow, MessageSend
 from tests.conftest import make_conversation, make_user
@@ -285,3 +286,27 @@ def test_a_reply_carries_a_short_quote_of_its_parent(store, inbox, notifier, emi
     assert long_text.startswith(quote["excerpt"][:-1])
     announced = emitter.of("message:new")[-1][0]
     assert announced["metadata"]["quote"]["excerpt"] == quote["excerpt"]
+
+
+def test_mentions_are_parsed_server_side_into_member_ids_and_notified(store, inbox, notifier, emitter, people):
+    alice, bob, eve, conv = people  # eve is not a member
+    carol = make_user(store, "carol.b")
+    store.insert_conversation_member(ConversationMember(id="c" * 24, convId=conv.id, userId=carol.id,
+                                                        groupId=conv.groupId, joinedAt=conv.createdAt))
+    text = "hi @Bob and @carol.b, not @eve nor @nobody, mail bob@example.com, me @alice"
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "men", text))
+    drain(conv, store, inbox, notifier)
+
+    stored = store.messages.find_one({"clientId": "men"})
+    assert stored["metadata"]["mentions"] == sorted([bob.id, carol.id])
+    mentioned = emitter.of("mention:new")
+    assert sorted(room for _, room in mentioned) == sorted([f"user:{bob.id}", f"user:{carol.id}"])
+    assert all(data["id"] == stored["_id"] for data, _ in mentioned)
+
+
+def test_a_message_without_mentions_stores_none(store, inbox, notifier, emitter, people):
+    alice, _, _, conv = people
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "plain", "no one here, just an @ sign"))
+    drain(conv, store, inbox, notifier)
+    assert "mentions" not in store.messages.find_one({"clientId": "plain"})["metadata"]
+    assert emitter.of("mention:new") == []
