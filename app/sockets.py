@@ -19,7 +19,7 @@ from pipelines.typing import TypingTracker
 from schemas import events
 from schemas.documents import User
 from schemas.errors import ApiError, Code, from_validation_error
-from schemas.payloads import ConvRef, MessageSend, ReactionChange, ReadUpTo
+from schemas.payloads import ConvRef, MessageDelete, MessageEdit, MessageSend, ReactionChange, ReadUpTo
 from workers.messages import enqueue_drain
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,20 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         _check_typing(user, ref.convId)
         _typing_tracker().do_stop(ref.convId, user.id)
         return {"convId": ref.convId}
+
+    @handler(socketio, "message:edit", MessageEdit)
+    def message_edit(user: User, edit: MessageEdit) -> dict:
+        """The author edits: queued behind the conversation's earlier sends; message:updated follows."""
+        rt = get_runtime()
+        messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, edit.messageId, content=edit.content)
+        return {"messageId": edit.messageId, "status": "queued"}
+
+    @handler(socketio, "message:delete", MessageDelete)
+    def message_delete(user: User, delete: MessageDelete) -> dict:
+        """The author, a moderator or a group admin deletes (softly); message:updated follows."""
+        rt = get_runtime()
+        messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, delete.messageId)
+        return {"messageId": delete.messageId, "status": "queued"}
 
     @handler(socketio, "reaction:add", ReactionChange)
     def reaction_add(user: User, change: ReactionChange) -> dict:

@@ -188,6 +188,27 @@ class Store:
             return_document=ReturnDocument.AFTER)
         return Message.from_mongo(doc) if doc else None
 
+    def edit_message(self, message_id: str, content: str, at) -> Message | None:
+        """Replace the content, keeping the previous one in editHistory; None when nothing changed
+        (already that content, or deleted), so a redelivered edit is not applied twice."""
+        current = self.messages.find_one({"_id": message_id}, {"content": 1})
+        if current is None:
+            return None
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "isDeleted": False, "content": current["content"], "$nor": [{"content": content}]},
+            {"$set": {"content": content, "isEdited": True, "editedAt": at, "updatedAt": at},
+             "$push": {"editHistory": {"content": current["content"], "replacedAt": at}}},
+            return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
+    def delete_message(self, message_id: str, by: str, at) -> Message | None:
+        """Soft delete; None when it already was deleted."""
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "isDeleted": False},
+            {"$set": {"isDeleted": True, "deletedAt": at, "deletedBy": by, "updatedAt": at}},
+            return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
     def message_exists(self, message_id: str, conv_id: str) -> bool:
         return self.messages.find_one({"_id": message_id, "convId": conv_id}, {"_id": 1}) is not None
 

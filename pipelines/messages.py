@@ -24,7 +24,7 @@ from redis.exceptions import LockError
 
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
-from pipelines.access import check_conversation_member
+from pipelines.access import check_conversation_member, log_denied
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, User
@@ -63,6 +63,35 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     return appended
 
 
+MODERATING_ROLES = ("MODERATOR", "GROUP_ADMIN")
+
+
+def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
+                  message_id: str, *, content: str | None = None) -> None:
+    """Queue an edit (``content`` given) or a soft delete of a stored message, after the role check.
+
+    The author edits; the author, the group's moderators and admins (and system admins) delete. The
+    change goes through the conversation's inbox, so it is applied after every send accepted before it.
+    """
+    message = store.get_message(message_id)
+    if message is None:
+        raise ApiError(Code.NOT_FOUND, f"no message {message_id}")
+    conv, _ = check_conversation_member(store, user, message.convId)
+    if message.isDeleted:
+        raise ApiError(Code.NOT_FOUND, "this message was deleted")
+    kind = "edit" if content is not None else "delete"
+    if message.senderId != user.id:
+        role = store.get_group_member(conv.groupId, user.id)
+        if kind == "edit" or (user.role != "ADMIN" and (role is None or role.role not in MODERATING_ROLES)):
+            log_denied(store, user, "message", message_id, f"{kind} of another member's message")
+            raise ApiError(Code.FORBIDDEN, "only the author can edit a message" if kind == "edit" else
+                           "only the author, a moderator or an admin of the group can delete a message")
+    entry = InboxEntry(kind=kind, senderId=user.id, clientId=f"{kind}:{new_id()}", content=content or "",
+                       messageId=message_id, receivedAt=utcnow())
+    if inbox.append(message.convId, entry, max_backlog=2**31).schedule:
+        enqueue_drain(message.convId)
+
+
 def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) -> Page:
     check_conversation_member(store, user, conv_id)
     return store.history(conv_id, before=window.before, after=window.after, limit=window.limit)
@@ -77,6 +106,7 @@ class DrainResult:
     duplicates: int = 0          # entries whose message was already stored (retry or redelivery)
     rejected: int = 0
     continued: bool = False      # the time budget ran out; a follow-up task was enqueued
+    changed: int = 0             # edits and deletes applied
 
 
 def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
@@ -160,6 +190,16 @@ class _Drain:
         self.users: dict[str, User | None] = {}
         self.members: dict[str, bool] = {}
 
+    def apply_change(self, entry: InboxEntry) -> None:
+        now = utcnow()
+        if entry.kind == "edit":
+            changed = self.store.edit_message(entry.messageId, entry.content, now)
+        else:
+            changed = self.store.delete_message(entry.messageId, entry.senderId, now)
+        if changed is not None:  # None: already applied (a redelivery) or deleted meanwhile
+            self.result.changed += 1
+            self.notifier.notify_message_updated(changed)
+
     def sender(self, user_id: str) -> User | None:
         if user_id not in self.users:
             self.users[user_id] = self.store.get_user(user_id)
@@ -177,6 +217,9 @@ class _Drain:
         with notifier.batch():
             for _, entry in entries:
                 self.keep_lock()
+                if entry.kind != "send":
+                    self.apply_change(entry)
+                    continue
                 existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
                 if existing is not None:
                     # A client retry or a redelivery: announce the stored message again, store nothing.

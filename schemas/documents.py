@@ -145,6 +145,7 @@ class Message(Document):
     readBy: list[ReadMark] = Field(default_factory=list)
     isEdited: bool = False
     editedAt: Timestamp | None = None
+    editHistory: list["Edit"] = Field(default_factory=list)
     isDeleted: bool = False
     deletedAt: Timestamp | None = None
     deletedBy: str | None = None
@@ -157,9 +158,20 @@ class Message(Document):
         return doc
 
     def public(self) -> dict[str, Any]:
+        """What members see: a deleted message keeps its place but not its content (which stays stored
+        for moderators and exports)."""
         out = self.model_dump(mode="json")
         out["metadata"] = self.metadata.model_dump(mode="json", exclude_none=True)
+        if self.isDeleted:
+            out["content"], out["editHistory"] = "", []
+            out["metadata"].pop("quote", None)
         return out
+
+
+class Edit(BaseModel):
+    """A previous content of an edited message, and when it was replaced."""
+    content: str
+    replacedAt: Timestamp
 
 
 class ActivityLog(Document):

@@ -17,6 +17,18 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
+def check_content(value: str | None) -> str:
+    """A text message's content: present, not blank, at most MAX_MESSAGE_CHARS characters."""
+    limit = get_settings().max_message_chars
+    if value is None or not value.strip():
+        raise PydanticCustomError(Code.CONTENT_REQUIRED.value, "a text message needs content")
+    if len(value) > limit:
+        raise PydanticCustomError(Code.CONTENT_TOO_LONG.value,
+                                  "content is {length} characters; the limit is {limit}",
+                                  {"length": len(value), "limit": limit})
+    return value
+
+
 # -- socket events -------------------------------------------------------------------------------
 class ConvRef(Payload):
     """conv:subscribe, conv:unsubscribe, typing:start, typing:stop."""
@@ -60,14 +72,7 @@ class MessageSend(Payload):
     @field_validator("content")
     @classmethod
     def _content(cls, value: str | None) -> str | None:
-        limit = get_settings().max_message_chars
-        if value is None or not value.strip():
-            raise PydanticCustomError(Code.CONTENT_REQUIRED.value, "a text message needs content")
-        if len(value) > limit:
-            raise PydanticCustomError(Code.CONTENT_TOO_LONG.value,
-                                      "content is {length} characters; the limit is {limit}",
-                                      {"length": len(value), "limit": limit})
-        return value
+        return check_content(value)
 
     @field_validator("attachments")
     @classmethod
@@ -76,6 +81,22 @@ class MessageSend(Payload):
             raise PydanticCustomError(Code.UNSUPPORTED_TYPE.value,
                                       "attachments are not accepted in this version")
         return None
+
+
+class MessageEdit(Payload):
+    """message:edit: the author replaces the content."""
+    messageId: Id
+    content: str | None = Field(None, validate_default=True)
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str | None) -> str | None:
+        return check_content(value)
+
+
+class MessageDelete(Payload):
+    """message:delete: the author, or a moderator or admin of the group, deletes (softly)."""
+    messageId: Id
 
 
 class RestMessageSend(MessageSend):

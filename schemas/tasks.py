@@ -1,6 +1,8 @@
 """What travels on queues and in conversation inboxes: ids and small values, never whole documents."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from schemas.documents import Timestamp
@@ -15,10 +17,11 @@ class InboxEntry(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    kind: str = "send"
+    kind: Literal["send", "edit", "delete"] = "send"
     senderId: str
     clientId: str
     content: str
     type: str = "text"
     replyTo: str | None = None
+    messageId: str | None = None  # edit and delete: the stored message they change
     receivedAt: Timestamp
