@@ -10,6 +10,8 @@ Ordering and exactly-once, in short:
   stream only after its message is stored, so a worker killed mid-drain loses nothing.
 - Idempotency: a unique (convId, senderId, clientId) index. A redelivered task or a client retry finds
   the stored message and re-announces it instead of storing a second one.
+- Edits and deletes travel through the same inbox (``submit_change``), so they apply in order with the
+  sends, and are written so that applying one twice changes nothing.
 """
 from __future__ import annotations
 
