@@ -44,7 +44,7 @@ def main() -> int:
     from infra.runtime import get_runtime
 
     app = create_app(settings)
-    get_runtime().store  # connect, create indexes, announce an embedded store now rather than later
+    get_runtime().store.ping()  # connect, create indexes, announce an embedded store: now, not at the first request
 
     worker = None
     if settings.run_embedded_workers:

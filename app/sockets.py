@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any, Callable
 
 import eventlet
@@ -39,13 +39,15 @@ def _typing_tracker() -> TypingTracker:
     return _typing
 
 
+_parse_limit = lru_cache(maxsize=4)(parse)  # "20/10 seconds" parsed once, not per typing event
+
+
 def _check_typing(user: User, conv_id: str) -> None:
     """A member of the conversation, within the per-user typing rate."""
     rt = get_runtime()
     if conv_id not in _subscribed.get(request.sid, ()):
         check_conversation_member(rt.store, user, conv_id, _context())
-    limit = parse(rt.settings.typing_rate_limit)
-    if not rt.rate_limiter.hit(limit, "typing", user.id):
+    if not rt.rate_limiter.hit(_parse_limit(rt.settings.typing_rate_limit), "typing", user.id):
         raise ApiError(Code.RATE_LIMITED, f"typing events are limited to {rt.settings.typing_rate_limit}")
 
 

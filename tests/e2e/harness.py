@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 import socketio
 
-from infra.redis_server import free_port
+from infra.redis_server import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -66,12 +66,7 @@ class System:
             return False
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, timeout=10)
 
 
 class Api:

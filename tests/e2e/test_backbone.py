@@ -9,6 +9,7 @@ import jwt
 import pytest
 import redis
 import requests
+import socketio
 
 from infra.redis_server import RedisServer
 
@@ -41,7 +42,7 @@ def test_bad_tokens_are_refused_at_connect_and_on_rest(system, kind):
                                    "exp": datetime.now(timezone.utc) + timedelta(hours=1)},
                                   "someone-elses-secret-" + "y" * 20, algorithm="HS256")}[kind]
     client = Client(system, token, connect=False)
-    with pytest.raises(Exception):
+    with pytest.raises(socketio.exceptions.ConnectionError):
         client.sio.connect(system.url, auth={"token": token} if token else None, transports=["websocket"],
                            wait_timeout=5)
     assert client.connect_error["message"] == "unauthorized"
@@ -192,8 +193,6 @@ def test_bad_input_gets_a_specific_code_and_enqueues_nothing(system, clients, re
     _, conv = make_conversation(alice, bob)
     a = _connect(clients, alice, conv["id"])
     r = redis.Redis.from_url(redis_server.url)
-    r.delete(f"inbox:conv:{conv['id']}")
-    monitor_before = r.info("stats")["total_commands_processed"]
     for payload, code in BAD_SENDS:
         if isinstance(payload, dict) and payload.get("convId") == "CONV":
             payload = {**payload, "convId": conv["id"]}
@@ -201,7 +200,6 @@ def test_bad_input_gets_a_specific_code_and_enqueues_nothing(system, clients, re
         assert ack["ok"] is False and ack["error"]["code"] == code, (payload, ack)
         assert ack["error"]["message"]
     assert r.xlen(f"inbox:conv:{conv['id']}") == 0 and not r.exists(f"inbox:conv:{'0' * 24}")
-    assert r.info("stats")["total_commands_processed"] >= monitor_before  # the server was reachable throughout
 
     for body, code in [({"content": "no client id"}, "invalid_payload"), ({"clientId": "c", "content": ""}, "content_required")]:
         resp = alice.call("POST", f"/api/conversations/{conv['id']}/messages", json=body)

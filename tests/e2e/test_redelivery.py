@@ -22,7 +22,7 @@ from celery import Celery
 from infra.emitter import SOCKETIO_CHANNEL
 from infra.embedded_mongo import embedded_client
 from infra.inbox import Inbox
-from infra.redis_server import RedisServer
+from infra.redis_server import RedisServer, stop_process
 from infra.store import Store
 from pipelines.messages import submit_message
 from schemas.payloads import MessageSend
@@ -126,13 +126,7 @@ def _run_kill_scenario(tmp_path, store: Store, mongo_url: str | None):
         return conv, sent, announced
     finally:
         for w in workers:
-            if w.poll() is None:
-                w.terminate()
-                try:
-                    w.wait(3)
-                except subprocess.TimeoutExpired:
-                    w.kill()
-                    w.wait(10)
+            stop_process(w, timeout=3)
         announced.close()
         server.stop()
 
