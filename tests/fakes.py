@@ -49,19 +49,13 @@ class MemoryInbox:
             time.sleep(0.001)
 
     def unschedule_and_claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
-        self.unschedule(conv_id)
+        with self._guard:
+            self._scheduled.discard(conv_id)
         return self.claim(conv_id, count)
 
     def status(self, conv_id: str) -> tuple[int, bool]:
-        return self.pending(conv_id), self.scheduled(conv_id)
-
-    def unschedule(self, conv_id: str) -> None:
         with self._guard:
-            self._scheduled.discard(conv_id)
-
-    def scheduled(self, conv_id: str) -> bool:
-        with self._guard:
-            return conv_id in self._scheduled
+            return len(self._entries.get(conv_id, {})), conv_id in self._scheduled
 
     def remove(self, conv_id: str, entry_ids: list[str]) -> None:
         with self._guard:

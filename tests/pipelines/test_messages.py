@@ -248,25 +248,27 @@ def test_a_lingering_drain_takes_new_sends_without_new_tasks(store, inbox, notif
 
 
 def test_send_scheduled_while_the_holder_finishes_is_not_stranded(store, inbox, notifier, people):
-    """A sender sets the flag after the holder unscheduled; its task is locked out; the holder,
-    seeing the flag set again after releasing the lock, drains once more."""
+    """A send arrives just after the holder's last read (so it sets the flag and enqueues a task);
+    that task is locked out; the holder, seeing the flag set again after releasing the lock, drains
+    once more."""
     alice, _, _, conv = people
     queued = []
-    original_unschedule = inbox.unschedule
+    last_read = inbox.unschedule_and_claim
 
-    def unschedule_then_a_send_arrives(conv_id):
-        original_unschedule(conv_id)
+    def last_read_then_a_send_arrives(conv_id, count):
+        entries = last_read(conv_id, count)
         submit_message(store, inbox, queued.append, alice, send(conv, "late"))
         # The late send's task runs now, while the holder still holds the lock: locked out.
         assert drain(conv, store, inbox, notifier).locked_out
-        inbox.unschedule = original_unschedule
+        inbox.unschedule_and_claim = last_read
+        return entries
 
-    inbox.unschedule = unschedule_then_a_send_arrives
+    inbox.unschedule_and_claim = last_read_then_a_send_arrives
     submit_message(store, inbox, lambda c: None, alice, send(conv, "early"))
     result = drain(conv, store, inbox, notifier)
     assert queued == [conv.id] and result.stored == [1, 2]
     assert [m["clientId"] for m in store.messages.find({"convId": conv.id}).sort("seq", 1)] == ["early", "late"]
-    assert not inbox.scheduled(conv.id) and inbox.pending(conv.id) == 0
+    assert inbox.status(conv.id) == (0, False)
 
 
 def test_a_reply_carries_a_short_quote_of_its_parent(store, inbox, notifier, emitter, people):
