@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from flask import Flask, jsonify
+from flask import Flask, abort, jsonify, send_from_directory
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
@@ -18,13 +19,36 @@ log = logging.getLogger(__name__)
 
 socketio = SocketIO()
 
+ROOT = Path(__file__).resolve().parents[1]
+WEB = ROOT / "web"
+# The only third-party files the page loads, served from node_modules (npm ci, package-lock.json).
+VENDOR = {"socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js"}
+# The page runs its own modules only: no inline script or style, no plugin, not framed; avatars may be
+# any http(s) image. 'self' in connect-src covers the same-origin WebSocket.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = use_settings(settings) if settings else get_settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=WEB, static_url_path="/static")
     app.json.sort_keys = False
     app.register_blueprint(api)
     app.register_blueprint(health)
+
+    @app.get("/")
+    def page():
+        """The chat page (web/): plain ES modules, no build step."""
+        response = send_from_directory(WEB, "index.html")
+        response.headers.update({"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer",
+                                 "X-Content-Type-Options": "nosniff"})
+        return response
+
+    @app.get("/vendor/<name>")
+    def vendor(name: str):
+        if name not in VENDOR:
+            abort(404)
+        return send_from_directory(ROOT / "node_modules", VENDOR[name])
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
