@@ -1,0 +1,62 @@
+// REST calls (Bearer token in a header, never in a URL). Failures are ApiErrors with the server's code;
+// a request that never reached the server has code "network".
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code);
+    this.status = status;
+    this.code = code;
+  }
+  get network() {
+    return this.code === "network";
+  }
+  /** A route this server does not have (yet): the page hides the feature. Only meaningful where the
+   * resource in the path is known to exist. */
+  get missingRoute() {
+    return this.status === 404 || this.status === 405;
+  }
+}
+
+export class Api {
+  /** onUnauthorized: called when the server no longer accepts the token (expired, user gone). */
+  constructor(token = null, onUnauthorized = null) {
+    this.token = token;
+    this.onUnauthorized = onUnauthorized;
+  }
+
+  async request(method, path, body) {
+    const headers = {Accept: "application/json"};
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store"});
+    } catch (exc) {
+      throw new ApiError(0, "network", String(exc));
+    }
+    const data = await response.json().catch(() => null);
+    if (response.status === 401 && this.onUnauthorized) this.onUnauthorized();
+    if (!response.ok) {
+      const error = data?.error || {};
+      throw new ApiError(response.status, error.code || (response.status >= 500 ? "unavailable" : "error"), error.message);
+    }
+    return data;
+  }
+
+  get(path) { return this.request("GET", path); }
+  post(path, body) { return this.request("POST", path, body); }
+  patch(path, body) { return this.request("PATCH", path, body); }
+
+  /** The conversation's messages, oldest first: {messages, hasMore}. */
+  history(convId, {before, after, limit = 50} = {}) {
+    const query = new URLSearchParams({limit});
+    if (before !== undefined) query.set("before", before);
+    if (after !== undefined) query.set("after", after);
+    return this.get(`/api/conversations/${convId}/messages?${query}`);
+  }
+}
+
+/** Sign in with the dev login: {token, user}. */
+export function devLogin(username) {
+  return new Api().post("/api/dev/token", {username});
+}

@@ -1,0 +1,196 @@
+// The live connection and what keeps the page whole when it fails (seeds 003, 004):
+// - a WebSocket-only Socket.IO connection that reconnects by itself (backoff 0.5 s → 4 s);
+// - while it is down, REST polling of `after=` every 2 s (the same catch-up the reconnect uses);
+// - an outbox: every send keeps its clientId until the stored message comes back, and is retried with
+//   the same clientId (socket or REST: the server stores it once) when the connection is back.
+import { io } from "/vendor/socket.io.esm.min.js";
+import { ApiError } from "./api.js";
+
+export const POLL_MS = 2000;
+// Ack errors worth retrying with the same clientId; any other error marks the send failed.
+const TRANSIENT = new Set(["network", "unavailable", "rate_limited"]);
+
+export class Connection {
+  /** handlers: {event(name, data), mode(mode), unauthorized(reason), poll()}; poll() throws on a network error. */
+  constructor(token, handlers) {
+    this.token = token;
+    this.handlers = handlers;
+    this.mode = "connecting";   // connecting → live | reconnecting → polling | offline
+    this.pollTimer = null;
+  }
+
+  get live() {
+    return Boolean(this.socket?.connected);
+  }
+
+  start() {
+    this.socket = io({
+      auth: (send) => send({token: this.token}),
+      // No HTTP long-polling transport: without a WebSocket the page polls the REST history instead,
+      // which needs no sticky sessions and is the same `after=` path as the reconnect catch-up.
+      transports: ["websocket"],
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 4000,
+      timeout: 5000,
+    });
+    this.socket.on("connect", () => {
+      clearTimeout(this.pollTimer);
+      this.pollTimer = null;
+      this.setMode("live");
+    });
+    this.socket.on("connect_error", (err) => {
+      if (err.message === "unauthorized") return this.handlers.unauthorized(err.data?.reason);
+      this.schedulePoll(0);
+    });
+    this.socket.on("disconnect", (reason) => {
+      if (reason === "io client disconnect") return;
+      this.setMode("reconnecting");
+      this.schedulePoll(POLL_MS);
+    });
+    this.socket.onAny((event, data) => this.handlers.event(event, data));
+  }
+
+  /** Disconnect and connect again: a fresh session:ready, and the rooms of groups joined since. */
+  restart() {
+    this.socket.disconnect().connect();
+  }
+
+  stop() {
+    clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    this.socket?.disconnect();
+  }
+
+  setMode(mode) {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.handlers.mode(mode);
+  }
+
+  schedulePoll(delay) {
+    if (this.live || this.pollTimer) return;
+    this.pollTimer = setTimeout(async () => {
+      try {
+        await this.handlers.poll();
+        if (!this.live) this.setMode("polling");
+      } catch (exc) {
+        if (!exc.network) console.error(exc);
+        if (!this.live) this.setMode(exc.network ? "offline" : "polling");
+      }
+      this.pollTimer = null;
+      this.schedulePoll(POLL_MS);
+    }, delay);
+  }
+
+  /** An event with its ack, as a promise: the ack's fields, or an ApiError with the ack's code. */
+  emit(event, payload, timeout = 8000) {
+    return new Promise((resolve, reject) => {
+      if (!this.live) return reject(new ApiError(0, "network", "not connected"));
+      this.socket.timeout(timeout).emit(event, payload, (err, ack) => {
+        if (err) reject(new ApiError(0, "network", "no answer in time"));
+        else if (ack?.ok) resolve(ack);
+        else reject(new ApiError(0, ack?.error?.code || "error", ack?.error?.message));
+      });
+    });
+  }
+}
+
+/** Sends not yet seen stored, by clientId; kept in sessionStorage so a reload does not lose them. */
+export class Outbox {
+  constructor(userId, conn, api, onChange) {
+    this.userId = userId;
+    this.key = `chat.outbox.${userId}`;
+    this.conn = conn;
+    this.api = api;
+    this.onChange = onChange;   // (entry, removed?) → void
+    this.inFlight = new Set();
+    this.retryTimer = null;
+    this.entries = new Map((JSON.parse(sessionStorage.getItem(this.key) || "[]")).map((e) => [e.clientId, e]));
+  }
+
+  forConversation(convId) {
+    return [...this.entries.values()].filter((e) => e.convId === convId);
+  }
+
+  add(entry) {
+    const added = {...entry, state: "pending", error: null};
+    this.entries.set(added.clientId, added);
+    this.save();
+    this.onChange(added, false);
+    this.send(added);
+    return added;
+  }
+
+  /** A stored message came back: its send is done. True when it was one of ours. */
+  reconcile(message) {
+    const entry = this.entries.get(message.clientId);
+    if (!entry || entry.convId !== message.convId || message.senderId !== this.userId) return false;
+    this.remove(entry.clientId);
+    return true;
+  }
+
+  /** message:rejected: the send was acked but not stored. */
+  reject({clientId, code}) {
+    const entry = this.entries.get(clientId);
+    if (entry) this.update(entry, {state: "failed", error: code});
+  }
+
+  retry(clientId) {
+    const entry = this.entries.get(clientId);
+    if (entry) this.update(entry, {state: "pending", error: null});
+    this.flush();
+  }
+
+  remove(clientId) {
+    const entry = this.entries.get(clientId);
+    if (!entry) return;
+    this.entries.delete(clientId);
+    this.save();
+    this.onChange(entry, true);
+  }
+
+  /** Send what waits; after a reconnect also what was acked but not seen stored (the server stores a
+   * clientId once and announces it again, so a repeat is harmless). */
+  flush({includeQueued = false} = {}) {
+    for (const entry of this.entries.values()) {
+      if (entry.state === "pending" || (includeQueued && entry.state === "queued")) this.send(entry);
+    }
+  }
+
+  async send(entry) {
+    if (this.inFlight.has(entry.clientId)) return;
+    this.inFlight.add(entry.clientId);
+    const body = {clientId: entry.clientId, content: entry.content, ...(entry.replyTo ? {replyTo: entry.replyTo} : {})};
+    try {
+      if (this.conn.live) await this.conn.emit("message:send", {convId: entry.convId, ...body});
+      else await this.api.post(`/api/conversations/${entry.convId}/messages`, body);
+      if (this.entries.has(entry.clientId) && entry.state !== "failed") this.update(entry, {state: "queued"});
+    } catch (exc) {
+      if (!this.entries.has(entry.clientId)) return;
+      if (TRANSIENT.has(exc.code)) {
+        this.update(entry, {state: "pending"});
+        // Offline, the next poll or the reconnect flushes; live, a busy server is asked again shortly.
+        if (this.conn.live) this.retryLater();
+      } else {
+        this.update(entry, {state: "failed", error: exc.code});
+      }
+    } finally {
+      this.inFlight.delete(entry.clientId);
+    }
+  }
+
+  retryLater() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.flush(), POLL_MS);
+  }
+
+  update(entry, changes) {
+    Object.assign(entry, changes);
+    this.save();
+    this.onChange(entry, false);
+  }
+
+  save() {
+    sessionStorage.setItem(this.key, JSON.stringify([...this.entries.values()]));
+  }
+}

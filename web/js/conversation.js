@@ -1,0 +1,594 @@
+// The open conversation: history in pages of 50, live messages, local echoes, reactions, replies,
+// edits and deletes, typing, "seen by", and marking what is on screen as read.
+import { $, $$, avatar, displayName, h, replace, richText } from "./dom.js";
+import { icon } from "./icons.js";
+import { formatDateTime, formatDay, formatTime, t } from "./i18n.js";
+import { rememberUser, state, userName } from "./state.js";
+
+const PAGE = 50;
+const CATCH_UP_PAGE = 200;
+const GROUP_WITHIN_MS = 5 * 60 * 1000;   // a sender's messages this close together share one header
+const LOAD_OLDER_PX = 600;               // start loading the previous page this far from the top
+export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
+
+export class ConversationView {
+  constructor(app) {
+    this.app = app;
+    this.root = $("#conv");
+    this.scroller = $("#scroller");
+    this.list = $("#messages");
+    this.echoes = $("#outbox");
+    this.top = $("#history-top");
+    this.seenBy = $("#seen-by");
+    this.typingEl = $("#typing");
+    this.jump = $("#jump");
+    this.picker = $("#emoji-picker");
+    this.generation = 0;
+    this.convId = null;
+    this.observer = new IntersectionObserver((entries) => this.onVisible(entries), {root: this.scroller, threshold: 0.5});
+    this.scroller.addEventListener("scroll", () => this.onScroll(), {passive: true});
+    this.list.addEventListener("click", (e) => this.onClick(e));
+    this.echoes.addEventListener("click", (e) => this.onEchoClick(e));
+    this.jump.addEventListener("click", () => this.scrollToBottom());
+    document.addEventListener("visibilitychange", () => this.markRead());
+    for (const emoji of QUICK_EMOJI) this.picker.append(h("button", {type: "button", dataset: {emoji}}, emoji));
+    this.picker.addEventListener("click", (e) => this.onPick(e));
+    document.addEventListener("click", (e) => {
+      if (!this.picker.hidden && !e.target.closest("#emoji-picker, [data-action=react]")) this.closePicker();
+    });
+  }
+
+  // -- opening ----------------------------------------------------------------------------------
+  reset(convId) {
+    this.generation += 1;
+    this.convId = convId;
+    this.loaded = false;
+    this.unavailable = null;
+    this.messages = new Map();   // seq → stored message
+    this.els = new Map();        // seq → its <li>
+    this.minSeq = Infinity;
+    this.maxSeq = 0;
+    this.hasMore = false;
+    this.members = null;         // [{user, lastReadSeq}] once the server told us
+    this.reads = new Map();      // userId → read up to seq
+    this.visibleSeq = 0;
+    this.sentRead = 0;
+    for (const timer of this.typing?.values() || []) clearTimeout(timer);
+    this.typing = new Map();     // userId → timer that forgets them
+    this.observer.disconnect();
+    this.closePicker();
+    replace(this.list);
+    replace(this.echoes);
+    replace(this.seenBy);
+    replace(this.typingEl);
+    replace(this.top);
+    this.jump.hidden = true;
+  }
+
+  async open(convId) {
+    this.reset(convId);
+    const gen = this.generation;
+    this.root.hidden = false;
+    this.root.classList.remove("forbidden");
+    this.renderHeader();
+    this.top.textContent = t("conv.loading");
+    this.app.composer.reset(convId);
+    let page;
+    try {
+      page = await this.app.api.history(convId, {limit: PAGE});
+    } catch (exc) {
+      if (gen === this.generation) this.showUnavailable(exc);
+      return;
+    }
+    if (gen !== this.generation) return;
+    this.loaded = true;
+    this.hasMore = page.hasMore;
+    this.insertMessages(page.messages);
+    this.renderTop();
+    this.renderEchoes();
+    this.scrollToBottom();
+    this.app.composer.enable(true);
+    this.app.composer.focus();
+    this.app.ready();
+    // Subscribe before catching up, so nothing falls between the page read and the live room.
+    this.app.subscribe(convId).then(() => this.catchUp()).catch(() => {});
+    this.loadMembers(gen);
+    this.fillScreen();
+  }
+
+  close() {
+    this.reset(null);
+    this.root.hidden = true;
+  }
+
+  /** Not a member (or no such conversation): say so, show nothing of it. */
+  showUnavailable(exc) {
+    this.unavailable = exc;
+    const denied = exc.code === "forbidden" || exc.code === "not_found";
+    this.root.classList.add("forbidden");
+    this.app.composer.enable(false);
+    replace($("#conv-title"), denied ? t("conv.forbiddenTitle") : t("conv.loadFailedTitle"));
+    replace($("#conv-sub"));
+    replace(this.top, h("div.notice-card", h("p", denied ? t(`conv.${exc.code}`) : t("conv.loadFailed")),
+      denied ? h("a.button", {href: "#/"}, t("conv.backToList"))
+             : h("button.button", {type: "button", onclick: () => this.open(this.convId)}, t("action.retry"))));
+  }
+
+  async loadMembers(gen) {
+    if (!state.features.members) return;
+    try {
+      const {members} = await this.app.api.get(`/api/conversations/${this.convId}/members`);
+      if (gen !== this.generation) return;
+      this.members = members;
+      for (const {user, lastReadSeq} of members) {
+        rememberUser(user.id, user);
+        this.reads.set(user.id, Math.max(lastReadSeq || 0, this.reads.get(user.id) || 0));
+      }
+      this.renderHeader();
+      this.renderSeen();
+    } catch (exc) {
+      if (exc.missingRoute) state.features.members = false;   // the server has no members route yet
+    }
+  }
+
+  /** The people of the conversation for @ suggestions: its members, else whoever wrote in it. */
+  people() {
+    if (this.members) return this.members.map((m) => m.user);
+    const seen = new Map();
+    for (const m of this.messages.values()) if (m.type !== "system") seen.set(m.senderId, {id: m.senderId, ...m.senderInfo});
+    return [...seen.values()];
+  }
+
+  renderHeader() {
+    const conv = state.convs.get(this.convId);
+    replace($("#conv-title"), conv ? conv.title : "…");
+    const sub = $("#conv-sub");
+    if (!this.members) return replace(sub, conv ? t("conv.openedIn", {group: state.groups.get(conv.groupId)?.name || "…"}) : "");
+    const online = this.members.filter((m) => state.presence.get(m.user.id) === "online").length;
+    replace(sub,
+      h("span.stack", this.members.slice(0, 4).map((m) => avatar(m.user, m.user.id, "xs", state.presence.get(m.user.id)))),
+      t("conv.members", {count: this.members.length}),
+      state.features.presence && online ? ` · ${t("conv.online", {count: online})}` : "");
+  }
+
+  // -- inserting stored messages ----------------------------------------------------------------
+  /** Stored messages from any source (page, live event, catch-up, poll): each seq shown once, in order. */
+  insertMessages(messages) {
+    const fresh = [];
+    for (const m of messages) {
+      if (m.convId !== this.convId) continue;
+      this.app.outbox.reconcile(m);
+      if (m.type !== "system") rememberUser(m.senderId, m.senderInfo);
+      const old = this.messages.get(m.seq);
+      if (old) {
+        if (m.updatedAt !== old.updatedAt) this.updateMessage(m);
+      } else if (!fresh.some((f) => f.seq === m.seq)) {
+        fresh.push(m);
+      }
+    }
+    if (!fresh.length) return;
+    fresh.sort((a, b) => a.seq - b.seq);
+    const stick = this.atBottom();
+    const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
+    const olderThanAll = fresh.at(-1).seq < this.minSeq;
+    const newerThanAll = fresh[0].seq > this.maxSeq;
+    const frag = document.createDocumentFragment();
+    for (const m of fresh) {
+      this.messages.set(m.seq, m);
+      const el = this.renderMessage(m);
+      this.els.set(m.seq, el);
+      if (olderThanAll || newerThanAll) frag.append(el);
+      else this.list.insertBefore(el, this.els.get(this.neighbour(m.seq, +1)) || null);
+    }
+    if (olderThanAll) this.list.prepend(frag);
+    else if (newerThanAll) this.list.append(frag);
+    this.minSeq = Math.min(this.minSeq, fresh[0].seq);
+    this.maxSeq = Math.max(this.maxSeq, fresh.at(-1).seq);
+    for (const m of fresh) {
+      this.decorate(m.seq);
+      const next = this.neighbour(m.seq, +1);
+      if (next) this.decorate(next);
+      this.observer.observe(this.els.get(m.seq));
+    }
+    if (olderThanAll && this.maxSeq > fresh.at(-1).seq) {
+      this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;   // keep what was on screen in place
+    } else if (newerThanAll) {
+      const fromOthers = fresh.some((m) => m.senderId !== state.me.id);
+      if (stick || !fromOthers) this.scrollToBottom();
+      else this.jump.hidden = false;
+    }
+    this.renderSeen();
+  }
+
+  /** The nearest loaded seq before (-1) or after (+1) this one. */
+  neighbour(seq, step) {
+    for (let s = seq + step; s >= this.minSeq && s <= this.maxSeq; s += step) if (this.els.has(s)) return s;
+    return null;
+  }
+
+  /** Day divider and grouping with the previous message: they change when a neighbour arrives. */
+  decorate(seq) {
+    const m = this.messages.get(seq);
+    const el = this.els.get(seq);
+    const prev = this.messages.get(this.neighbour(seq, -1));
+    const at = new Date(m.createdAt);
+    const newDay = !prev || new Date(prev.createdAt).toDateString() !== at.toDateString();
+    const continued = Boolean(prev && !newDay && prev.senderId === m.senderId && prev.type !== "system" &&
+      m.type !== "system" && at - new Date(prev.createdAt) < GROUP_WITHIN_MS && !m.metadata?.quote);
+    el.classList.toggle("continued", continued);
+    const divider = el.firstElementChild?.classList.contains("day") ? el.firstElementChild : null;
+    if (newDay && !divider) el.prepend(h("div.day", h("span", formatDay(at))));
+    else if (!newDay && divider) divider.remove();
+  }
+
+  renderMessage(m) {
+    const at = new Date(m.createdAt);
+    if (m.type === "system") {
+      return h("li.msg.system", {id: `m-${m.seq}`, dataset: {seq: m.seq, id: m.id}},
+        h("div.system-text", systemText(m), " · ", h("time", {datetime: m.createdAt, title: formatDateTime(at)}, formatTime(at))));
+    }
+    const mine = m.senderId === state.me.id;
+    const li = h(`li.msg${mine ? ".mine" : ""}`, {id: `m-${m.seq}`, dataset: {seq: m.seq, id: m.id, sender: m.senderId}});
+    this.fillMessage(li, m, at, mine);
+    return li;
+  }
+
+  fillMessage(li, m, at = new Date(m.createdAt), mine = m.senderId === state.me.id) {
+    li.classList.toggle("deleted", m.isDeleted);
+    const quote = m.metadata?.quote;
+    const act = (action, name) => h("button.act", {type: "button", dataset: {action}, title: t(`action.${action}`), "aria-label": t(`action.${action}`)}, icon(name));
+    const day = li.firstElementChild?.classList.contains("day") ? li.firstElementChild : null;
+    replace(li, day,
+      h("div.row",
+        avatar(m.senderInfo, m.senderId),
+        h("div.body",
+          h("div.meta", h("span.name", displayName(m.senderInfo)),
+            h("time", {datetime: m.createdAt, title: formatDateTime(at)}, formatTime(at))),
+          h("div.bubble",
+            quote && !m.isDeleted ? h("button.quote", {type: "button", dataset: {action: "goto", seq: quote.seq}},
+              h("span.quote-name", quote.username), h("span.quote-text", quote.excerpt)) : null,
+            h("div.text", m.isDeleted ? t("msg.deleted") : richText(m.content, mentionKind(m))),
+            m.isEdited && !m.isDeleted ? h("span.edited", {title: m.editedAt ? formatDateTime(new Date(m.editedAt)) : ""}, t("msg.edited")) : null),
+          m.isDeleted ? null : this.renderReactions(m)),
+        m.isDeleted ? null : h("div.actions",
+          act("react", "smile"), act("reply", "reply"),
+          mine ? [act("edit", "edit"), act("delete", "trash")] : null)));
+  }
+
+  renderReactions(m) {
+    if (!m.reactions?.length) return null;
+    const byEmoji = new Map();
+    for (const r of m.reactions) {
+      const entry = byEmoji.get(r.emoji) || {users: [], mine: false};
+      entry.users.push(r.userId);
+      entry.mine ||= r.userId === state.me.id;
+      byEmoji.set(r.emoji, entry);
+    }
+    return h("div.reactions", [...byEmoji].map(([emoji, {users, mine}]) =>
+      h(`button.reaction${mine ? ".mine" : ""}`, {type: "button", dataset: {action: "toggle-reaction", emoji},
+        "aria-pressed": String(mine), title: users.map((id) => userName(id) || "?").join(", ")},
+      h("span.emoji", emoji), h("span.count", users.length))));
+  }
+
+  updateMessage(m) {
+    this.messages.set(m.seq, m);
+    const el = this.els.get(m.seq);
+    if (el && m.type !== "system") this.fillMessage(el, m);
+  }
+
+  // -- live events --------------------------------------------------------------------------------
+  onNew(m) {
+    if (m.convId !== this.convId || !this.loaded) return;   // open() catches up after its first page
+    if (m.seq > this.maxSeq + 1) return this.catchUp();      // a gap: fetch it, this one comes with it
+    this.insertMessages([m]);
+  }
+
+  onUpdated(m) {
+    if (m.convId === this.convId && this.messages.has(m.seq)) this.updateMessage(m);
+  }
+
+  onRead({convId, userId, seq}) {
+    if (convId !== this.convId) return;
+    this.reads.set(userId, Math.max(seq, this.reads.get(userId) || 0));
+    this.renderSeen();
+  }
+
+  onTyping(started, {convId, userId}) {
+    if (convId !== this.convId || userId === state.me.id) return;
+    clearTimeout(this.typing.get(userId));
+    if (started) this.typing.set(userId, setTimeout(() => this.onTyping(false, {convId, userId}), 8000));
+    else this.typing.delete(userId);
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const names = [...this.typing.keys()].map((id) => userName(id) || t("typing.someone"));
+    replace(this.typingEl, names.length ? [h("span.dots", h("i"), h("i"), h("i")),
+      names.length === 1 ? t("typing.one", {name: names[0]})
+        : names.length === 2 ? t("typing.two", {a: names[0], b: names[1]}) : t("typing.many")] : []);
+  }
+
+  onUserUpdated(user) {
+    for (const m of this.messages.values()) {
+      if (m.senderId !== user.id || m.type === "system") continue;
+      m.senderInfo = {...m.senderInfo, fname: user.fname, lname: user.lname, avatarUrl: user.avatarUrl};
+      this.updateMessage(m);
+    }
+    if (this.loaded) this.renderHeader();
+  }
+
+  /** Everything again, in place (the language changed). */
+  rerender() {
+    if (this.unavailable) return this.showUnavailable(this.unavailable);
+    if (!this.loaded) return;
+    const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
+    for (const [seq, el] of this.els) {
+      const fresh = this.renderMessage(this.messages.get(seq));
+      this.observer.unobserve(el);
+      el.replaceWith(fresh);
+      this.els.set(seq, fresh);
+      this.observer.observe(fresh);
+    }
+    for (const seq of this.els.keys()) this.decorate(seq);
+    this.renderHeader();
+    this.renderTop();
+    this.renderEchoes();
+    this.renderSeen();
+    this.renderTyping();
+    this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
+  }
+
+  /** Everything after the newest message held (reconnect, poll tick, gap): until the server has no more. */
+  catchUp() {
+    if (!this.loaded) return Promise.resolve();
+    if (this.catching) {
+      this.catchAgain = true;
+      return this.catching;
+    }
+    const gen = this.generation;
+    this.catching = (async () => {
+      do {
+        this.catchAgain = false;
+        let more = true;
+        while (more && gen === this.generation) {
+          const page = await this.app.api.history(this.convId, {after: this.maxSeq, limit: CATCH_UP_PAGE});
+          if (gen !== this.generation) return;
+          this.insertMessages(page.messages);
+          more = page.hasMore && page.messages.length > 0;
+        }
+      } while (this.catchAgain && gen === this.generation);
+    })().finally(() => { this.catching = null; });
+    return this.catching;
+  }
+
+  // -- scrolling, older pages, reading -------------------------------------------------------------
+  atBottom(slack = 80) {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight <= slack;
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.jump.hidden = true;
+  }
+
+  onScroll() {
+    if (this.scroller.scrollTop < LOAD_OLDER_PX) this.loadOlder();
+    if (this.atBottom()) {
+      this.jump.hidden = true;
+      this.markRead();
+    }
+  }
+
+  /** The page before the oldest message held; what is on screen stays where it is. */
+  async loadOlder(limit = PAGE) {
+    if (!this.loaded || !this.hasMore || this.loadingOlder) return;
+    this.loadingOlder = true;
+    const gen = this.generation;
+    const started = performance.now();
+    this.top.classList.add("loading");
+    try {
+      const page = await this.app.api.history(this.convId, {before: this.minSeq, limit});
+      if (gen !== this.generation) return;
+      this.hasMore = page.hasMore;
+      this.insertMessages(page.messages);
+      performance.measure("chat:older", {start: started, end: performance.now()});
+    } catch (exc) {
+      if (gen === this.generation) this.app.toast(t("conv.loadFailed"));
+    } finally {
+      if (gen === this.generation) {
+        this.loadingOlder = false;
+        this.renderTop();
+      }
+    }
+  }
+
+  /** A short first page leaves nothing to scroll: load more until there is, or nothing is left. */
+  async fillScreen() {
+    const gen = this.generation;
+    while (gen === this.generation && this.hasMore && this.scroller.scrollHeight <= this.scroller.clientHeight + LOAD_OLDER_PX) {
+      await this.loadOlder();
+    }
+  }
+
+  renderTop() {
+    this.top.classList.remove("loading");
+    const conv = state.convs.get(this.convId);
+    replace(this.top, this.hasMore ? h("span.spinner") : h("div.beginning",
+      h("div.beginning-icon", icon("hash")),
+      h("strong", conv?.title || ""), h("p", t("conv.beginning"))));
+  }
+
+  /** Scroll to a message, loading older pages until it is there (a quote, a search result). */
+  async goTo(seq) {
+    const gen = this.generation;
+    while (gen === this.generation && seq < this.minSeq && this.hasMore) await this.loadOlder(CATCH_UP_PAGE);
+    const el = this.els.get(seq);
+    if (!el) return this.app.toast(t("conv.messageGone"));
+    el.scrollIntoView({block: "center"});
+    el.classList.remove("flash");
+    void el.offsetWidth;   // restart the animation
+    el.classList.add("flash");
+  }
+
+  onVisible(entries) {
+    for (const entry of entries) {
+      if (entry.isIntersecting) this.visibleSeq = Math.max(this.visibleSeq, Number(entry.target.dataset.seq));
+    }
+    this.markRead();
+  }
+
+  /** Tell the server what the person has seen (message:read moves the mark forward only). */
+  markRead() {
+    if (!this.loaded || document.visibilityState !== "visible") return;
+    const seq = Math.max(this.visibleSeq, this.atBottom() ? this.maxSeq : 0);
+    if (seq <= Math.max(this.sentRead, state.convs.get(this.convId)?.lastReadSeq || 0)) return;
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => {
+      if (!this.app.conn.live || seq <= this.sentRead) return;
+      this.sentRead = seq;
+      this.app.markRead(this.convId, seq);
+    }, 250);
+  }
+
+  renderSeen() {
+    const last = this.messages.get(this.maxSeq);
+    const readers = last ? [...this.reads].filter(([id, seq]) => seq >= last.seq && id !== state.me.id && id !== last.senderId).map(([id]) => id) : [];
+    if (!readers.length) return replace(this.seenBy);
+    const names = readers.map((id) => userName(id) || "?");
+    replace(this.seenBy,
+      h("span.stack", readers.slice(0, 5).map((id) => avatar(state.users.get(id), id, "xs"))),
+      h("span.seen-text", names.length > 3 ? t("seen.byMore", {names: names.slice(0, 3).join(", "), count: names.length - 3})
+        : t("seen.by", {names: names.join(", ")})));
+  }
+
+  // -- local echoes of the outbox -----------------------------------------------------------------
+  renderEchoes() {
+    replace(this.echoes, this.app.outbox.forConversation(this.convId).map((e) => this.renderEcho(e)));
+  }
+
+  renderEcho(entry) {
+    const status = entry.state === "failed"
+      ? [icon("alert"), t("echo.failed", {reason: errorText(entry.error)}),
+         h("button.link", {type: "button", dataset: {action: "retry"}}, t("action.retry")),
+         h("button.link", {type: "button", dataset: {action: "discard"}}, t("action.discard"))]
+      : [icon("clock"), this.app.conn.live ? t("echo.sending") : t("echo.waiting")];
+    return h(`li.msg.mine.echo.${entry.state}`, {dataset: {clientId: entry.clientId}},
+      h("div.row", h("div.body",
+        h("div.bubble",
+          entry.quote ? h("div.quote", h("span.quote-name", entry.quote.username), h("span.quote-text", entry.quote.excerpt)) : null,
+          h("div.text", richText(entry.content))),
+        h("div.echo-status", status))));
+  }
+
+  onOutboxChange(entry, removed) {
+    if (entry.convId !== this.convId || !this.loaded) return;
+    const el = $$("li.echo", this.echoes).find((li) => li.dataset.clientId === entry.clientId);
+    if (removed) return el?.remove();
+    const fresh = this.renderEcho(entry);
+    if (el) el.replaceWith(fresh);
+    else {
+      this.echoes.append(fresh);
+      this.scrollToBottom();
+    }
+  }
+
+  onEchoClick(e) {
+    const button = e.target.closest("[data-action]");
+    const clientId = e.target.closest("li.echo")?.dataset.clientId;
+    if (!button || !clientId) return;
+    if (button.dataset.action === "retry") this.app.outbox.retry(clientId);
+    else this.app.outbox.remove(clientId);
+  }
+
+  // -- actions on a message -------------------------------------------------------------------------
+  onClick(e) {
+    const li = e.target.closest("li.msg");
+    const m = li && this.messages.get(Number(li.dataset.seq));
+    if (!m || m.type === "system") return;
+    const target = e.target.closest("[data-action]");
+    if (!target) {
+      if (!e.target.closest("a")) {
+        for (const other of $$("li.msg.selected", this.list)) if (other !== li) other.classList.remove("selected");
+        li.classList.toggle("selected");   // touch screens: a tap shows the message's actions
+      }
+      return;
+    }
+    const action = target.dataset.action;
+    if (action === "goto") return this.goTo(Number(target.dataset.seq));
+    if (action === "reply") return this.app.composer.start("reply", m);
+    if (action === "react") return this.openPicker(target, m);
+    if (!this.app.requireLive()) return;
+    if (action === "toggle-reaction") this.react(m, target.dataset.emoji);
+    else if (action === "edit") this.app.composer.start("edit", m);
+    else if (action === "delete") this.confirmDelete(m);
+  }
+
+  openPicker(button, m) {
+    this.pickFor = m;
+    this.picker.hidden = false;
+    const box = button.getBoundingClientRect();
+    const width = this.picker.offsetWidth;
+    this.picker.style.left = `${Math.max(8, Math.min(window.innerWidth - width - 8, box.right - width))}px`;
+    this.picker.style.top = `${box.top > 60 ? box.top - this.picker.offsetHeight - 6 : box.bottom + 6}px`;
+    this.picker.querySelector("button").focus();
+  }
+
+  closePicker() {
+    this.picker.hidden = true;
+    this.pickFor = null;
+  }
+
+  onPick(e) {
+    const emoji = e.target.closest("button")?.dataset.emoji;
+    const m = this.pickFor;
+    this.closePicker();
+    if (emoji && m && this.app.requireLive()) this.react(m, emoji, true);
+  }
+
+  async react(m, emoji, add) {
+    const current = this.messages.get(m.seq) || m;
+    if (add === undefined) add = !current.reactions.some((r) => r.userId === state.me.id && r.emoji === emoji);
+    try {
+      await this.app.conn.emit(add ? "reaction:add" : "reaction:remove", {messageId: m.id, emoji});
+    } catch (exc) {
+      this.app.toast(errorText(exc.code));
+    }
+  }
+
+  async confirmDelete(m) {
+    const ok = await this.app.dialogs.confirm({title: t("delete.title"), text: t("delete.text"), confirm: t("action.delete")});
+    if (!ok) return;
+    try {
+      await this.app.conn.emit("message:delete", {messageId: m.id});
+    } catch (exc) {
+      this.app.toast(errorText(exc.code));
+    }
+  }
+}
+
+/** Which @names in a message stand out: the reader's own, and the members the server found named. */
+function mentionKind(m) {
+  const named = new Set((m.metadata?.mentions || []).map((id) => state.users.get(id)?.username).filter(Boolean));
+  return (name) => (name === state.me.username ? "me" : named.has(name) ? "other" : false);
+}
+
+/** System messages are written from their action and data in the reader's language. */
+export function systemText(m) {
+  const action = m.metadata?.systemAction;
+  const data = m.metadata?.systemData || {};
+  const name = data.username || userName(data.userId) || t("system.someone");
+  const by = data.by ? userName(data.by) || data.by : null;
+  switch (action) {
+    case "conversation_created": return t("system.created", {name: by || name, title: data.title || ""});
+    case "member_joined": return by && by !== name ? t("system.added", {name, by}) : t("system.joined", {name});
+    case "member_left": return t("system.left", {name});
+    default: return m.content;
+  }
+}
+
+/** An error code in the reader's language, or the code itself when the catalogue has no text for it. */
+export function errorText(code) {
+  const text = t(`error.${code}`);
+  return text === `error.${code}` ? t("error.other", {code}) : text;
+}

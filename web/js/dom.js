@@ -1,0 +1,135 @@
+// DOM helpers. Nothing here (or anywhere in the page) assigns innerHTML: user text becomes text nodes.
+
+/** h("li.msg.mine", {dataset: {id}, onclick}, "text", child…) → an element. */
+export function h(spec, props, ...children) {
+  const [tag, ...classes] = spec.split(".");
+  const el = document.createElement(tag || "div");
+  if (classes.length) el.className = classes.join(" ");
+  if (props && (typeof props !== "object" || props instanceof Node || Array.isArray(props))) {
+    children.unshift(props);
+    props = null;
+  }
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.classList.add(...value.split(" ").filter(Boolean));
+    else if (key in el && typeof value !== "string") el[key] = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const MENTION_RE = /(^|[^\w@])@([a-z0-9_.-]{2,32})/gi;
+
+/** Message text as nodes: links (http/https only) open in a new tab, @mentions of known names stand out. */
+export function richText(text, isMention = () => false) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(URL_RE)) {
+    let url = match[0].replace(/[).,;:!?\]]+$/, "");
+    nodes.push(...mentions(text.slice(last, match.index), isMention));
+    const href = safeUrl(url);
+    nodes.push(href ? h("a", {href, target: "_blank", rel: "noopener noreferrer"}, url) : url);
+    last = match.index + url.length;
+  }
+  nodes.push(...mentions(text.slice(last), isMention));
+  return nodes;
+}
+
+function mentions(text, isMention) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(MENTION_RE)) {
+    const name = match[2].replace(/\.+$/, "");
+    const kind = isMention(name.toLowerCase());
+    if (!kind) continue;
+    const start = match.index + match[1].length;
+    nodes.push(text.slice(last, start), h(`span.mention${kind === "me" ? ".self" : ""}`, "@" + name));
+    last = start + 1 + name.length;
+  }
+  nodes.push(text.slice(last));
+  return nodes.filter((n) => n !== "");
+}
+
+/** The URL if it is http(s), else null: never javascript:, data: or anything else. */
+export function safeUrl(raw) {
+  try {
+    const url = new URL(raw);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Text with each occurrence of `query` wrapped in <mark>, as nodes. */
+export function highlight(text, query) {
+  const q = query.trim().toLowerCase();
+  if (!q) return [text];
+  const nodes = [];
+  const lower = text.toLowerCase();
+  let last = 0;
+  for (let i = lower.indexOf(q); i !== -1; i = lower.indexOf(q, last)) {
+    nodes.push(text.slice(last, i), h("mark", text.slice(i, i + q.length)));
+    last = i + q.length;
+  }
+  nodes.push(text.slice(last));
+  return nodes;
+}
+
+export function displayName(user) {
+  if (!user) return "?";
+  const full = [user.fname, user.lname].filter(Boolean).join(" ").trim();
+  return full || user.username || "?";
+}
+
+/** A round avatar: the picture when the user has an http(s) one, else initials on a colour of their name;
+ * with a presence ("online" / "offline"), a dot that presence:update keeps current. */
+export function avatar(user, userId, size = "", presence = null) {
+  const name = displayName(user);
+  const el = h(`span.avatar${size ? "." + size : ""}`, {dataset: {user: userId || ""}, "aria-hidden": "true"});
+  if (presence) el.classList.add("presence", presence);
+  const src = user && user.avatarUrl && safeUrl(user.avatarUrl);
+  if (src) {
+    el.append(h("img", {src, alt: "", loading: "lazy", referrerpolicy: "no-referrer"}));
+  } else {
+    el.textContent = initials(name);
+    el.classList.add(`hue-${hash(user?.username || name) % 8}`);
+  }
+  return el;
+}
+
+function initials(name) {
+  const parts = name.split(/[\s._-]+/).filter(Boolean);
+  return ((parts[0]?.[0] || "?") + (parts.length > 1 ? parts[1][0] : parts[0]?.[1] || "")).toUpperCase();
+}
+
+function hash(s) {
+  let x = 0;
+  for (const c of s) x = (x * 31 + c.codePointAt(0)) >>> 0;
+  return x;
+}
+
+/** A random id for a send, usable where crypto.randomUUID is not (plain http on a LAN address). */
+export function newClientId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return "w-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

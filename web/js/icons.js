@@ -1,0 +1,34 @@
+// Stroke icons (24×24), built as SVG elements: no icon font, no third-party file.
+const PATHS = {
+  send: "M4 12 20 4l-4 16-4-7-8-1Z M12 13l8-9",
+  search: "M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14Z M20 20l-4-4",
+  back: "M15 18l-6-6 6-6",
+  plus: "M12 5v14 M5 12h14",
+  users: "M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8Z M2 21v-1a6 6 0 0 1 12 0v1 M16 3.5a4 4 0 0 1 0 7.5 M22 21v-1a6 6 0 0 0-4-5.6",
+  smile: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M8 14s1.5 2 4 2 4-2 4-2 M9 9h.01 M15 9h.01",
+  reply: "M9 14 4 9l5-5 M4 9h10a6 6 0 0 1 6 6v4",
+  edit: "M4 20h4L19 9l-4-4L4 16v4Z M13.5 6.5l4 4",
+  trash: "M4 7h16 M10 11v6 M14 11v6 M6 7l1 13h10l1-13 M9 7V4h6v3",
+  close: "M6 6l12 12 M18 6 6 18",
+  logout: "M15 4h4v16h-4 M10 17l5-5-5-5 M15 12H3",
+  user: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8Z M4 21v-1a7 7 0 0 1 16 0v1",
+  clock: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M12 7v5l3 2",
+  alert: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M12 8v5 M12 16h.01",
+  chat: "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12Z",
+  down: "M12 5v14 M6 13l6 6 6-6",
+  retry: "M4 12a8 8 0 0 1 14-5.3L20 9 M20 4v5h-5 M20 12a8 8 0 0 1-14 5.3L4 15 M4 20v-5h5",
+  hash: "M5 9h14 M5 15h14 M10 4 8 20 M16 4l-2 16",
+};
+
+const NS = "http://www.w3.org/2000/svg";
+
+export function icon(name, className = "icon") {
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", className);
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(NS, "path");
+  path.setAttribute("d", PATHS[name]);
+  svg.append(path);
+  return svg;
+}

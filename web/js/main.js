@@ -1,0 +1,373 @@
+// The chat page: sign-in, the session (events in, sends out), routing between the list and a conversation.
+import { Api, ApiError, devLogin } from "./api.js";
+import { Composer } from "./composer.js";
+import { Connection, Outbox } from "./connection.js";
+import { ConversationView, errorText } from "./conversation.js";
+import { Dialogs } from "./dialogs.js";
+import { $, $$, avatar, displayName, h, newClientId, replace, safeUrl } from "./dom.js";
+import { LANGUAGES, currentLanguage, preferredLanguage, setLanguage, t } from "./i18n.js";
+import { SearchPanel } from "./search.js";
+import { Sidebar, cleanName } from "./sidebar.js";
+import { countMessage, countRead, rememberUser, setConversations, state } from "./state.js";
+
+const TOKEN_KEY = "chat.token";   // sessionStorage: this tab only, never in a URL
+const USER_KEY = "chat.user";
+const MAX_SUBSCRIPTIONS = 100;    // conversations kept live for their unread counts, newest first
+const LIST_EVERY_POLLS = 5;       // while polling, the conversation list is refreshed every 5th tick (10 s)
+const CONV_HASH = /^#\/c\/([0-9a-f]{24})$/;
+
+class App {
+  constructor() {
+    this.dialogs = new Dialogs();
+    this.sidebar = new Sidebar(this);
+    this.composer = new Composer(this);
+    this.view = new ConversationView(this);
+    this.search = new SearchPanel(this);
+    this.activeId = null;
+    this.conn = null;
+    $("#signin-form").addEventListener("submit", (e) => this.signIn(e));
+    $("#sign-out").addEventListener("click", () => this.signOut());
+    $("#profile").addEventListener("click", () => this.editProfile());
+    $("#members-button").addEventListener("click", () => this.showMembers());
+    $("#back").addEventListener("click", () => { location.hash = "#/"; });
+    window.addEventListener("hashchange", () => this.route());
+    window.addEventListener("focus", () => this.conn?.live && this.refreshConversations().catch(() => {}));
+    for (const select of $$("select.language")) {
+      select.append(...Object.entries(LANGUAGES).map(([code, name]) => h("option", {value: code}, name)));
+      select.addEventListener("change", () => this.changeLanguage(select.value));
+    }
+  }
+
+  async boot() {
+    await setLanguage(preferredLanguage());
+    this.syncLanguageSelects();
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const user = JSON.parse(sessionStorage.getItem(USER_KEY) || "null");
+    if (token && user) this.start(token, user);
+    else this.showSignIn();
+    $("#boot").hidden = true;
+  }
+
+  // -- signing in and out ---------------------------------------------------------------------------
+  showSignIn(message = "") {
+    $("#app").hidden = true;
+    $("#signin").hidden = false;
+    $("#signin-error").textContent = message;
+    $("#username").focus();
+  }
+
+  async signIn(e) {
+    e.preventDefault();
+    performance.clearMarks();
+    performance.clearMeasures();
+    performance.mark("chat:signin");
+    const button = $("#signin-form button[type=submit]");
+    const error = $("#signin-error");
+    button.disabled = true;
+    error.textContent = "";
+    try {
+      const {token, user} = await devLogin(cleanName($("#username").value));
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+      this.start(token, user);
+    } catch (exc) {
+      error.textContent = exc.code === "dev_login_disabled" ? t("signin.disabled")
+        : exc.code === "invalid_payload" ? t("signin.invalidName")
+        : exc.network ? t("signin.network") : errorText(exc.code);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  start(token, user) {
+    state.me = user;
+    rememberUser(user.id, user);
+    this.api = new Api(token, () => this.signOut(t("signin.expired")));
+    this.conn = new Connection(token, {
+      event: (name, data) => this.onEvent(name, data),
+      mode: (mode) => this.onMode(mode),
+      unauthorized: () => this.signOut(t("signin.expired")),
+      poll: () => this.poll(),
+    });
+    this.outbox = new Outbox(user.id, this.conn, this.api, (entry, removed) => this.view.onOutboxChange(entry, removed));
+    this.pollTicks = 0;
+    $("#signin").hidden = true;
+    $("#app").hidden = false;
+    this.renderMe();
+    this.conn.start();
+    this.activeId = undefined;
+    this.route();
+  }
+
+  signOut(message = "") {
+    this.conn?.stop();
+    this.conn = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(USER_KEY);
+    Object.assign(state, {me: null, groups: new Map(), convs: new Map(), users: new Map(), presence: new Map()});
+    this.view.close();
+    this.activeId = null;
+    history.replaceState(null, "", "/");
+    this.showSignIn(message);
+  }
+
+  renderMe() {
+    replace($("#me"), avatar(state.me, state.me.id, "", "online"),
+      h("span.me-names", h("strong", displayName(state.me)), h("span.handle", "@" + state.me.username)));
+  }
+
+  // -- routing: #/ is the list, #/c/{convId} a conversation (on a phone, two screens) -----------------
+  route() {
+    const convId = location.hash.match(CONV_HASH)?.[1] || null;
+    if (convId === this.activeId) return;
+    this.activeId = convId;
+    $("#app").dataset.view = convId ? "conv" : "list";
+    $("#empty").hidden = Boolean(convId);
+    this.search.reset();
+    if (convId) {
+      const conv = state.convs.get(convId);
+      if (conv) conv.mentioned = false;
+      this.view.open(convId);
+    } else {
+      this.view.close();
+      this.composer.reset(null);
+    }
+    this.sidebar.render();
+  }
+
+  /** Sign-in to usable (history shown, input focused): the figure bench/front.py reads. */
+  ready() {
+    performance.mark("chat:ready");
+    if (performance.getEntriesByName("chat:signin").length && !performance.getEntriesByName("chat:usable").length) {
+      performance.measure("chat:usable", "chat:signin", "chat:ready");
+    }
+  }
+
+  // -- the connection -----------------------------------------------------------------------------
+  onMode(mode) {
+    document.body.dataset.connection = mode;
+    const banner = $("#conn-banner");
+    banner.dataset.mode = mode;
+    banner.hidden = mode === "live" || mode === "connecting";
+    replace(banner, banner.hidden ? "" : t(`connection.${mode}`));
+    if (this.view.loaded) this.view.renderEchoes();
+  }
+
+  subscribe(convId) {
+    return this.conn.live ? this.conn.emit("conv:subscribe", {convId}) : Promise.resolve();
+  }
+
+  /** Every (re)connect: fresh lists, the open conversation re-subscribed and caught up, waiting sends sent. */
+  async onSession({user, groups, conversations}) {
+    state.me = user;
+    sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+    this.renderMe();
+    state.groups = new Map(groups.map((g) => [g.id, g]));
+    this.setConversations(conversations);
+    const open = this.activeId;
+    if (open) {
+      await this.subscribe(open).catch(() => {});
+      await this.view.catchUp().catch(() => {});
+    }
+    this.outbox.flush({includeQueued: true});
+    for (const id of [...state.convs.keys()].slice(0, MAX_SUBSCRIPTIONS)) {
+      if (id !== open) this.subscribe(id).catch(() => {});
+    }
+    this.loadPresence(groups);
+  }
+
+  /** While the socket is down: the open conversation's new messages, waiting sends, and now and then the list. */
+  async poll() {
+    if (this.pollTicks++ % LIST_EVERY_POLLS === 0) await this.refreshConversations();
+    await this.view.catchUp();
+    this.outbox.flush();
+  }
+
+  setConversations(list) {
+    const mentioned = new Set([...state.convs.values()].filter((c) => c.mentioned).map((c) => c.id));
+    setConversations(list);
+    for (const id of mentioned) if (state.convs.has(id)) state.convs.get(id).mentioned = true;
+    this.sidebar.render();
+    if (this.view.loaded) this.view.renderHeader();
+  }
+
+  async refreshConversations() {
+    const before = new Set(state.convs.keys());
+    const {conversations} = await this.api.get("/api/conversations");
+    this.setConversations(conversations);
+    for (const id of state.convs.keys()) if (!before.has(id)) this.subscribe(id).catch(() => {});
+  }
+
+  onEvent(name, data) {
+    switch (name) {
+      case "session:ready": return this.onSession(data);
+      case "message:new": return this.onMessage(data);
+      case "message:updated": return this.view.onUpdated(data);
+      case "message:rejected": return this.outbox.reject(data);
+      case "message:read": return this.onRead(data);
+      case "typing:start":
+      case "typing:stop": return this.view.onTyping(name === "typing:start", data);
+      case "mention:new": return this.onMention(data);
+      case "conversation:created": return this.refreshConversations().catch(() => {});
+      case "group:member_joined": return this.onMemberJoined(data);
+      case "presence:update": return this.onPresence(data);
+      case "user:updated": return this.onUserUpdated(data.user);
+    }
+  }
+
+  onMessage(m) {
+    const conv = state.convs.get(m.convId);
+    if (!conv) this.refreshConversations().catch(() => {});
+    else if (countMessage(conv, m)) this.sidebar.render();
+    this.view.onNew(m);
+  }
+
+  onRead(read) {
+    const conv = state.convs.get(read.convId);
+    if (conv && read.userId === state.me.id) {
+      countRead(conv, read.seq);
+      this.sidebar.render();
+    }
+    this.view.onRead(read);
+  }
+
+  markRead(convId, seq) {
+    this.conn.emit("message:read", {convId, seq}).then((ack) => this.onRead({convId, userId: state.me.id, seq: ack.seq}), () => {});
+  }
+
+  onMention(m) {
+    const conv = state.convs.get(m.convId);
+    if (!conv || (m.convId === this.activeId && document.visibilityState === "visible")) return;
+    conv.mentioned = true;
+    this.sidebar.render();
+    this.toast(t("mention.toast", {name: displayName(m.senderInfo), title: conv.title}), `#/c/${m.convId}`);
+  }
+
+  onMemberJoined({groupId, user}) {
+    rememberUser(user.id, user);
+    if (user.id !== state.me.id || state.groups.has(groupId)) return;
+    this.toast(t("group.joined"));
+    this.conn.restart();   // the server joins group rooms at connect: reconnect to be in the new one
+  }
+
+  onPresence({userId, status}) {
+    state.presence.set(userId, status);
+    for (const el of $$(".avatar.presence")) {
+      if (el.dataset.user !== userId) continue;
+      el.classList.toggle("online", status === "online");
+      el.classList.toggle("offline", status !== "online");
+    }
+    if (this.view.loaded) this.view.renderHeader();
+  }
+
+  async loadPresence(groups) {
+    for (const group of groups.slice(0, 20)) {
+      if (!state.features.presence) return;
+      try {
+        const {presence} = await this.api.get(`/api/groups/${group.id}/presence`);
+        for (const p of presence) this.onPresence(p);
+      } catch (exc) {
+        if (exc.missingRoute) state.features.presence = false;   // no presence route on this server yet
+      }
+    }
+  }
+
+  onUserUpdated(user) {
+    rememberUser(user.id, user);
+    if (user.id === state.me.id) {
+      state.me = {...state.me, ...user};
+      this.renderMe();
+    }
+    this.view.onUserUpdated(user);
+  }
+
+  // -- sending --------------------------------------------------------------------------------------
+  send(convId, content, parent) {
+    this.outbox.add({
+      clientId: newClientId(), convId, content,
+      replyTo: parent?.id || null,
+      quote: parent ? {username: parent.senderInfo.username, excerpt: parent.content.slice(0, 140)} : null,
+    });
+  }
+
+  /** Edits, deletes and reactions need the live connection (they have no REST route). */
+  requireLive() {
+    if (this.conn.live) return true;
+    this.toast(t("error.needsLive"));
+    return false;
+  }
+
+  // -- people ---------------------------------------------------------------------------------------
+  async groupUsernames(groupId) {
+    if (!state.features.members) return [];
+    try {
+      const {members} = await this.api.get(`/api/groups/${groupId}/members`);
+      return members.map((m) => m.user.username).filter((u) => u !== state.me.username);
+    } catch (exc) {
+      if (exc.missingRoute) state.features.members = false;
+      return [];
+    }
+  }
+
+  /** Who is in the open conversation (with presence), and a form to add someone. */
+  async showMembers() {
+    const conv = state.convs.get(this.view.convId);
+    if (!conv) return;
+    const members = this.view.members || [];
+    const list = members.length ? h("ul.member-list", members.map(({user}) => {
+      const status = state.presence.get(user.id);
+      return h("li", avatar(user, user.id, "", status), h("span.member-names", h("strong", displayName(user)), h("span.handle", "@" + user.username)),
+        status ? h(`span.status.${status}`, t(`presence.${status}`)) : null);
+    })) : null;
+    const added = await this.dialogs.form({
+      title: t("members.title", {title: conv.title}), text: list, submit: t("action.add"),
+      fields: [{name: "username", label: t("members.add"), required: true, placeholder: "carol",
+        suggestions: (await this.groupUsernames(conv.groupId)).filter((u) => !members.some((m) => m.user.username === u))}],
+      onSubmit: ({username}) => this.api.post(`/api/conversations/${conv.id}/members`, {username: cleanName(username)}),
+    });
+    if (!added) return;
+    this.toast(t("members.added", {name: added.user.username}));
+    this.view.loadMembers(this.view.generation);
+  }
+
+  async editProfile() {
+    const me = state.me;
+    const user = await this.dialogs.form({
+      title: t("profile.title"), submit: t("action.save"),
+      fields: [{name: "fname", label: t("profile.fname"), value: me.fname || ""},
+        {name: "lname", label: t("profile.lname"), value: me.lname || ""},
+        {name: "avatarUrl", label: t("profile.avatar"), value: me.avatarUrl || "", type: "url", placeholder: "https://…"}],
+      onSubmit: async ({fname, lname, avatarUrl}) => {
+        if (avatarUrl && !safeUrl(avatarUrl)) throw new ApiError(400, "invalid_url");
+        try {
+          return await this.api.patch("/api/me", {fname, lname, avatarUrl: avatarUrl || null});
+        } catch (exc) {
+          throw exc.missingRoute ? new ApiError(404, "unsupported") : exc;
+        }
+      },
+    });
+    if (user) this.onUserUpdated(user);
+  }
+
+  // -- language, notices ------------------------------------------------------------------------------
+  async changeLanguage(code) {
+    await setLanguage(code, true);
+    this.syncLanguageSelects();
+    if (!state.me) return;
+    this.sidebar.render();
+    this.view.rerender();
+    if (this.conn) this.onMode(this.conn.mode);
+  }
+
+  syncLanguageSelects() {
+    for (const select of $$("select.language")) select.value = currentLanguage();
+  }
+
+  toast(text, href = null) {
+    const el = h(href ? "a.toast" : "div.toast", {href, role: "status"}, text);
+    $("#toasts").append(el);
+    setTimeout(() => el.remove(), 5000);
+  }
+}
+
+new App().boot();
