@@ -143,7 +143,8 @@ export class ConversationView {
     const conv = state.convs.get(this.convId);
     replace($("#conv-title"), conv ? conv.title : "…");
     const sub = $("#conv-sub");
-    if (!this.members) return replace(sub, conv ? t("conv.openedIn", {group: state.groups.get(conv.groupId)?.name || "…"}) : "");
+    const group = state.groups.get(conv?.groupId);
+    if (!this.members) return replace(sub, group ? t("conv.openedIn", {group: group.name}) : "");
     const online = this.members.filter((m) => state.presence.get(m.user.id) === "online").length;
     replace(sub,
       h("span.stack", this.members.slice(0, 4).map((m) => avatar(m.user, m.user.id, "xs", state.presence.get(m.user.id)))),

@@ -54,7 +54,7 @@ function format(kind, options) {
     : new Intl.DateTimeFormat(lang, options));
 }
 
-export const formatTime = (date) => format("time", {hour: "2-digit", minute: "2-digit"}).format(date);
+export const formatTime = (date) => format("time", {hour: "numeric", minute: "2-digit"}).format(date);
 export const formatDateTime = (date) => format("datetime", {dateStyle: "medium", timeStyle: "short"}).format(date);
 
 /** "Today", "Yesterday", or the date, for the day dividers of a conversation. */

@@ -112,7 +112,7 @@ class App {
   }
 
   renderMe() {
-    replace($("#me"), avatar(state.me, state.me.id, "", "online"),
+    replace($("#me"), avatar(state.me, state.me.id, "", this.conn?.live ? "online" : "offline"),
       h("span.me-names", h("strong", displayName(state.me)), h("span.handle", "@" + state.me.username)));
   }
 
@@ -146,6 +146,7 @@ class App {
   // -- the connection -----------------------------------------------------------------------------
   onMode(mode) {
     document.body.dataset.connection = mode;
+    this.renderMe();
     const banner = $("#conn-banner");
     banner.dataset.mode = mode;
     banner.hidden = mode === "live" || mode === "connecting";

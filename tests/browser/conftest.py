@@ -1,0 +1,69 @@
+"""Browser tests: Debian's Chromium driven by Playwright (sync API) against the real running system
+(the e2e fixtures: a real redis-server and `python -m app`). Never a downloaded browser."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.browser.chat import ChatPage
+from tests.browser.proxy import Proxy
+from tests.e2e.conftest import redis_server, system  # noqa: F401  (the same real system as the e2e tests)
+from tests.e2e.harness import Api
+
+CHROMIUM = Path("/usr/bin/chromium")
+# As root, in a sandbox, with no network but loopback (see the machine notes): no sandbox, no GPU, no QUIC,
+# and none of Chromium's own background connections.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (`make test` installs it)")
+    from playwright.sync_api import expect, sync_playwright
+    expect.set_options(timeout=10_000)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_chat(browser, system, request):
+    """open_chat(locale=..., phone=..., base_url=...) → a ChatPage in a fresh browser context (one person).
+    After the test: no uncaught error in any page, and no JavaScript dialog ever opened."""
+    opened: list[ChatPage] = []
+
+    def open_(locale: str = "en-US", phone: bool = False, base_url: str | None = None) -> ChatPage:
+        chat = ChatPage.open(browser, base_url or system.url, locale=locale, phone=phone,
+                             test_name=request.node.name, index=len(opened))
+        opened.append(chat)
+        return chat
+
+    yield open_
+    for chat in opened:
+        chat.close()
+    assert [e for chat in opened for e in chat.page_errors] == []
+    assert [d for chat in opened for d in chat.dialogs] == []
+
+
+@pytest.fixture
+def proxy(system):
+    """proxy(block_websockets=False) → a breakable TCP proxy in front of the server (see proxy.py)."""
+    made: list[Proxy] = []
+
+    def make(block_websockets: bool = False) -> Proxy:
+        made.append(Proxy(system.port, block_websockets=block_websockets))
+        return made[-1]
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def person(system, name: str) -> Api:
+    """A user with a readable name (screenshots) that no other test uses: alice-3f9c."""
+    return Api(system, f"{name}-{uuid.uuid4().hex[:4]}")

@@ -1,0 +1,178 @@
+"""Two people chat in the page: messages both ways, typing, reactions, read receipts, replies, edits,
+deletes; a non-member sees nothing; user text is only ever text."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import person
+from tests.e2e.harness import System, make_conversation, wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def test_two_people_chat_live(system, open_chat):
+    alice, bob = person(system, "alice"), person(system, "bob")
+    make_conversation(alice, bob, title="general")
+    a = open_chat().sign_in(alice.username)
+    b = open_chat().sign_in(bob.username)
+    a.open_conversation("general")
+    b.open_conversation("general")
+
+    a.send("Hi Bob! Lunch at noon?")
+    expect(b.message("Hi Bob! Lunch at noon?")).to_be_visible()
+    expect(a.message("Hi Bob! Lunch at noon?")).to_be_visible()   # the echo became the stored message
+    expect(a.echoes()).to_have_count(0)
+
+    b.page.type("#input", "Sure, where")
+    expect(a.page.locator("#typing")).to_contain_text("is typing")   # by name: test_members_and_presence
+    b.page.type("#input", "?\nThe usual place")   # \n is Enter: sends the message
+    expect(a.message("Sure, where?")).to_be_visible()
+    expect(a.page.locator("#typing")).to_be_empty()
+    b.page.keyboard.press("Shift+Enter")          # a new line, not a send
+    expect(b.page.locator("#input")).to_have_value("The usual place\n")
+
+    b.act("Hi Bob! Lunch at noon?", "react")
+    b.page.click("#emoji-picker button[data-emoji='👍']")
+    reaction = a.message("Hi Bob! Lunch at noon?").locator(".reaction")
+    expect(reaction).to_contain_text("👍")
+    expect(reaction.locator(".count")).to_have_text("1")
+
+    a.send("The usual place, see you there")
+    expect(b.message("The usual place, see you there")).to_be_visible()
+    expect(a.page.locator("#seen-by .seen-text")).to_have_text(f"Seen by {bob.username}")   # bob's page marked it read
+    a.screenshot("conversation")
+    b.screenshot("conversation")
+    assert a.texts() == b.texts() == ["Hi Bob! Lunch at noon?", "Sure, where?", "The usual place, see you there"]
+
+
+def test_unread_counts_and_live_list(system, open_chat):
+    alice, bob = person(system, "alice"), person(system, "bob")
+    _, conv = make_conversation(alice, bob, title="news")
+    b = open_chat().sign_in(bob.username)
+    expect(b.conversation_link("news")).to_be_visible()
+    for i in range(3):
+        alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": f"n{i}", "content": f"item {i}"})
+    wait_until(lambda: unread(bob, conv["id"]) >= 3, what="three unread messages")   # (and any system message)
+    expect(b.conversation_link("news").locator(".badge")).to_have_text(str(unread(bob, conv["id"])))
+    b.screenshot("unread")
+    b.open_conversation("news")
+    expect(b.message("item 2")).to_be_visible()
+    expect(b.conversation_link("news").locator(".badge")).to_have_count(0)
+    wait_until(lambda: unread(bob, conv["id"]) == 0, what="the read mark to reach the server")
+
+
+def unread(api, conv_id: str) -> int:
+    return next(c for c in api.ok("GET", "/api/conversations")["conversations"] if c["id"] == conv_id)["unread"]
+
+
+def test_reply_edit_delete(system, open_chat):
+    alice, bob = person(system, "alice"), person(system, "bob")
+    make_conversation(alice, bob, title="plans")
+    a = open_chat().sign_in(alice.username).open_conversation("plans")
+    b = open_chat().sign_in(bob.username).open_conversation("plans")
+    a.send("Draft is ready for review")
+    expect(b.message("Draft is ready for review")).to_be_visible()
+
+    b.act("Draft is ready for review", "reply")
+    expect(b.page.locator("#composer-context")).to_contain_text(f"Replying to {alice.username}")
+    b.send("Looks good to me")
+    reply = a.message("Looks good to me")
+    expect(reply.locator(".quote")).to_contain_text("Draft is ready for review")
+    expect(reply.locator(".quote-name")).to_have_text(alice.username)
+
+    a.act("Draft is ready for review", "edit")
+    expect(a.page.locator("#input")).to_have_value("Draft is ready for review")
+    a.page.fill("#input", "Draft v2 is ready for review")
+    a.page.press("#input", "Enter")
+    edited = b.message("Draft v2 is ready for review")
+    expect(edited.locator(".edited")).to_have_text("(edited)")
+
+    a.act("Draft v2 is ready for review", "delete")
+    a.page.click("#dialog button.danger")
+    expect(b.page.locator("#messages li.msg.deleted .text")).to_have_text("This message was deleted")
+    expect(a.page.locator("#messages li.msg.deleted")).to_have_count(1)
+    # A tap on the quote of the reply still finds its (deleted) parent.
+    a.message("Looks good to me").locator(".quote").click()
+    expect(a.page.locator("#messages li.msg.deleted")).to_have_class(re.compile("flash"))
+    b.screenshot("reply-edit-delete")
+    # Only the author is offered edit and delete.
+    b.page.locator("#messages li.msg", has_text="Looks good to me").hover()
+    expect(b.page.locator("#messages li.msg:not(.mine) [data-action=edit]")).to_have_count(0)
+
+
+def test_html_in_a_message_is_shown_as_text(system, open_chat):
+    alice, bob = person(system, "alice"), person(system, "bob")
+    _, conv = make_conversation(alice, bob, title="safety")
+    b = open_chat().sign_in(bob.username).open_conversation("safety")
+    payloads = ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>",
+                "see javascript:alert(3) and https://example.org/a?b=<c>"]
+    for i, text in enumerate(payloads):
+        alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": f"x{i}", "content": text})
+    for text in payloads[:2]:
+        expect(b.message(text)).to_be_visible()
+    expect(b.page.locator("#messages li.msg:not(.system)")).to_have_count(3)
+    assert b.page.locator("#messages img, #messages script").count() == 0
+    links = b.page.locator("#messages .text a")
+    expect(links).to_have_count(1)   # only the http(s) address became a link, javascript: did not
+    expect(links).to_have_attribute("href", "https://example.org/a?b=")
+    expect(links).to_have_attribute("rel", "noopener noreferrer")
+    expect(links).to_have_attribute("target", "_blank")
+    b.page.wait_for_timeout(300)     # an onerror would have fired by now; the fixture asserts no dialog opened
+    b.screenshot("html-as-text")
+
+
+def test_a_non_member_cannot_open_the_conversation(system, open_chat):
+    alice, bob, carol = person(system, "alice"), person(system, "bob"), person(system, "carol")
+    group, conv = make_conversation(alice, bob, title="private")
+    alice.ok("POST", f"/api/groups/{group['id']}/members", json={"username": carol.username})
+    alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": "s1", "content": "top secret"})
+    c = open_chat().sign_in(carol.username)
+    expect(c.conversation_link("private")).to_have_count(0)
+    c.goto_conversation(conv["id"])
+    expect(c.page.locator("#conv-title")).to_have_text("Conversation unavailable")
+    expect(c.page.locator("#history-top")).to_contain_text("You are not a member of this conversation")
+    expect(c.page.locator("#input")).to_be_hidden()
+    expect(c.page.locator("#messages li")).to_have_count(0)
+    assert "top secret" not in c.page.content()
+    c.screenshot("not-a-member")
+
+
+def test_dev_login_disabled_is_explained(redis_server, open_chat):
+    closed = System(redis_server.url, env={"DEV_LOGIN": "0"}).start()
+    try:
+        c = open_chat(base_url=closed.url)
+        c.page.fill("#username", "dora")
+        c.page.click("#signin-form button[type=submit]")
+        expect(c.page.locator("#signin-error")).to_contain_text("turned off on this server")
+        expect(c.page.locator("#app")).to_be_hidden()
+        c.screenshot("dev-login-disabled")
+    finally:
+        closed.stop()
+
+
+def test_mentions_are_suggested_highlighted_and_announced(system, open_chat):
+    alice, bob = person(system, "alice"), person(system, "bob")
+    group, conv = make_conversation(alice, bob, title="design")
+    alice.ok("POST", f"/api/groups/{group['id']}/conversations", json={"title": "random", "members": [bob.username]})
+    bob.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": "b1", "content": "I'm here"})
+    b = open_chat().sign_in(bob.username).open_conversation("random")
+    a = open_chat().sign_in(alice.username).open_conversation("design")
+
+    a.page.type("#input", "@" + bob.username[:3])
+    suggestion = a.page.locator("#mentions li")
+    expect(suggestion).to_have_count(1)
+    expect(suggestion).to_contain_text(bob.username)
+    a.screenshot("mention-suggestions")
+    a.page.press("#input", "Enter")   # picks the suggestion, does not send
+    expect(a.page.locator("#input")).to_have_value(f"@{bob.username} ")
+    a.page.type("#input", "can you review?\n")
+
+    expect(b.page.locator("#toasts")).to_contain_text(f"{alice.username} mentioned you in design")
+    expect(b.conversation_link("design").locator(".badge.mention")).to_be_visible()
+    b.open_conversation("design")
+    mention = b.message(f"@{bob.username} can you review?").locator(".mention.self")
+    expect(mention).to_have_text(f"@{bob.username}")
+    b.screenshot("mentioned")

@@ -1,0 +1,64 @@
+"""Finding one's way: create a group, add someone, open a conversation with them, add a member; the
+same on a phone, where the list and the conversation are two screens."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import person
+
+pytestmark = pytest.mark.browser
+
+
+def fill_dialog(page, **fields) -> None:
+    dialog = page.locator("#dialog")
+    expect(dialog).to_be_visible()
+    for name, value in fields.items():
+        dialog.locator(f"[name={name}]").fill(value)
+    dialog.locator("button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+
+
+def test_create_a_group_and_a_conversation_then_chat_from_a_phone(system, open_chat):
+    alice, bob, carol = person(system, "alice"), person(system, "bob"), person(system, "carol")
+    b = open_chat(phone=True).sign_in(bob.username)
+    expect(b.page.locator(".side-empty")).to_be_visible()
+    b.screenshot("phone-empty")
+
+    a = open_chat().sign_in(alice.username)
+    a.page.click("#new-group")
+    fill_dialog(a.page, name="Design team")
+    group = a.page.locator("section.group", has_text="Design team")
+    expect(group).to_be_visible()
+    for who in (bob, carol):
+        group.locator("[data-action=add-group-member]").click()
+        fill_dialog(a.page, username=who.username)
+        expect(a.page.locator("#toasts")).to_contain_text(f"{who.username} is now in Design team")
+    expect(b.page.locator("section.group", has_text="Design team")).to_be_visible()   # bob's page joins it live
+
+    group.locator("[data-action=new-conversation]").click()
+    fill_dialog(a.page, title="launch", members=f"@{bob.username}")
+    expect(a.page.locator("#conv-title")).to_have_text("launch")
+    a.wait_loaded()
+    a.send("Welcome Bob")
+    link = b.conversation_link("launch")
+    expect(link.locator(".badge")).to_have_text("1")
+    b.screenshot("phone-list")
+
+    link.click()
+    b.wait_loaded()
+    expect(b.message("Welcome Bob")).to_be_visible()
+    expect(b.page.locator(".sidebar")).to_be_hidden()   # two screens on a phone
+    b.send("Thanks, glad to be here! https://example.org/brief")
+    expect(a.message("Thanks, glad to be here! https://example.org/brief")).to_be_visible()
+    b.screenshot("phone-conversation")
+    b.page.click("#back")
+    expect(b.page.locator(".sidebar")).to_be_visible()
+    expect(b.page.locator("#conv")).to_be_hidden()
+
+    a.page.click("#members-button")
+    fill_dialog(a.page, username=carol.username)
+    expect(a.page.locator("#toasts")).to_contain_text(f"{carol.username} was added to the conversation")
+    a.screenshot("desktop")
+    c = open_chat().sign_in(carol.username).open_conversation("launch")
+    expect(c.message("Welcome Bob")).to_be_visible()
