@@ -170,7 +170,6 @@ export class ConversationView {
     if (!fresh.length) return;
     fresh.sort((a, b) => a.seq - b.seq);
     const stick = this.atBottom();
-    const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
     const olderThanAll = fresh.at(-1).seq < this.minSeq;
     const newerThanAll = fresh[0].seq > this.maxSeq;
     const frag = document.createDocumentFragment();
@@ -185,15 +184,15 @@ export class ConversationView {
     else if (newerThanAll) this.list.append(frag);
     this.minSeq = Math.min(this.minSeq, fresh[0].seq);
     this.maxSeq = Math.max(this.maxSeq, fresh.at(-1).seq);
+    const readUpTo = this.readMark();
     for (const m of fresh) {
       this.decorate(m.seq);
       const next = this.neighbour(m.seq, +1);
       if (next) this.decorate(next);
-      this.observer.observe(this.els.get(m.seq));
+      // Only what could move the read mark is watched: scrolling back costs no intersection checks.
+      if (m.seq > readUpTo) this.observer.observe(this.els.get(m.seq));
     }
-    if (olderThanAll && this.maxSeq > fresh.at(-1).seq) {
-      this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;   // keep what was on screen in place
-    } else if (newerThanAll) {
+    if (newerThanAll) {
       const fromOthers = fresh.some((m) => m.senderId !== state.me.id);
       if (stick || !fromOthers) this.scrollToBottom();
       else this.jump.hidden = false;
@@ -373,12 +372,17 @@ export class ConversationView {
     this.jump.hidden = true;
   }
 
+  /** Layout is read once per frame, in the frame's own time, never forced from a scroll event. */
   onScroll() {
-    if (this.scroller.scrollTop < LOAD_OLDER_PX) this.loadOlder();
-    if (this.atBottom()) {
-      this.jump.hidden = true;
-      this.markRead();
-    }
+    if (this.scrollFrame) return;
+    this.scrollFrame = requestAnimationFrame(() => {
+      this.scrollFrame = 0;
+      if (this.scroller.scrollTop < LOAD_OLDER_PX) this.loadOlder();
+      if (this.atBottom()) {
+        this.jump.hidden = true;
+        this.markRead();
+      }
+    });
   }
 
   /** The page before the oldest message held; what is on screen stays where it is. */
@@ -387,20 +391,21 @@ export class ConversationView {
     this.loadingOlder = true;
     const gen = this.generation;
     const started = performance.now();
-    this.top.classList.add("loading");
     try {
       const page = await this.app.api.history(this.convId, {before: this.minSeq, limit});
       if (gen !== this.generation) return;
+      // What is on screen stays where it is: the page (and, at the end, the "beginning" banner) goes
+      // above it, and the distance from the bottom is kept.
+      const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
       this.hasMore = page.hasMore;
       this.insertMessages(page.messages);
+      this.renderTop();
+      this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
       performance.measure("chat:older", {start: started, end: performance.now()});
     } catch (exc) {
       if (gen === this.generation) this.app.toast(t("conv.loadFailed"));
     } finally {
-      if (gen === this.generation) {
-        this.loadingOlder = false;
-        this.renderTop();
-      }
+      if (gen === this.generation) this.loadingOlder = false;
     }
   }
 
@@ -413,7 +418,6 @@ export class ConversationView {
   }
 
   renderTop() {
-    this.top.classList.remove("loading");
     const conv = state.convs.get(this.convId);
     replace(this.top, this.hasMore ? h("span.spinner") : h("div.beginning",
       h("div.beginning-icon", icon("hash")),
@@ -434,16 +438,22 @@ export class ConversationView {
 
   onVisible(entries) {
     for (const entry of entries) {
-      if (entry.isIntersecting) this.visibleSeq = Math.max(this.visibleSeq, Number(entry.target.dataset.seq));
+      if (!entry.isIntersecting) continue;
+      this.visibleSeq = Math.max(this.visibleSeq, Number(entry.target.dataset.seq));
+      this.observer.unobserve(entry.target);   // seen once is enough: the mark only moves forward
     }
     this.markRead();
+  }
+
+  readMark() {
+    return Math.max(this.sentRead, state.convs.get(this.convId)?.lastReadSeq || 0);
   }
 
   /** Tell the server what the person has seen (message:read moves the mark forward only). */
   markRead() {
     if (!this.loaded || document.visibilityState !== "visible") return;
     const seq = Math.max(this.visibleSeq, this.atBottom() ? this.maxSeq : 0);
-    if (seq <= Math.max(this.sentRead, state.convs.get(this.convId)?.lastReadSeq || 0)) return;
+    if (seq <= this.readMark()) return;
     clearTimeout(this.readTimer);
     this.readTimer = setTimeout(() => {
       if (!this.app.conn.live || seq <= this.sentRead) return;

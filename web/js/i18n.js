@@ -26,6 +26,12 @@ export async function setLanguage(code, remember = false) {
   if (remember) localStorage.setItem(STORAGE_KEY, code);
   document.documentElement.lang = code;
   translatePage();
+  // Building a formatter loads locale data (tens of ms the first time): do it now, not while the
+  // first page of history renders.
+  formatTime(new Date());
+  formatDateTime(new Date());
+  formatDay(new Date(0));
+  formatDay(new Date(Date.now() - 3 * 86400000));
 }
 
 export const currentLanguage = () => lang;
@@ -62,7 +68,8 @@ export function formatDay(date, now = new Date()) {
   const days = Math.round((startOfDay(now) - startOfDay(date)) / 86400000);
   if (days === 0) return t("day.today");
   if (days === 1) return t("day.yesterday");
-  return format("day", {weekday: "long", day: "numeric", month: "long", year: days > 300 ? "numeric" : undefined}).format(date);
+  return days > 300 ? format("day-year", {weekday: "long", day: "numeric", month: "long", year: "numeric"}).format(date)
+    : format("day", {weekday: "long", day: "numeric", month: "long"}).format(date);
 }
 
 /** Last activity in the conversation list: "now", "5 min", the time today, else the date. */

@@ -94,9 +94,9 @@ class App {
     $("#signin").hidden = true;
     $("#app").hidden = false;
     this.renderMe();
-    this.conn.start();
     this.activeId = undefined;
-    this.route();
+    this.route();        // the history request leaves before the socket's handshake competes with it
+    this.conn.start();
   }
 
   signOut(message = "") {
