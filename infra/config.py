@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # Per user, across web processes (limits' notation).
     typing_rate_limit: str = "20/10 seconds"
 
+    # Presence: a socket counts as live this long after its web process last refreshed it (every third
+    # of it), so the users of a web process that died go offline within this time.
+    presence_ttl_seconds: float = Field(30.0, ge=3, le=600)
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")

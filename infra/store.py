@@ -89,6 +89,9 @@ class Store:
                 found[name] = user
         return found
 
+    def users_by_ids(self, user_ids: Iterable[str]) -> dict[str, User]:
+        return {d["_id"]: User.from_mongo(d) for d in self.users.find({"_id": {"$in": list(set(user_ids))}})}
+
     def insert_user_if_absent(self, user: User) -> User:
         """Create the user unless the username exists; either way return the stored one."""
         doc = self.users.find_one_and_update(
@@ -117,6 +120,15 @@ class Store:
         except pymongo.errors.DuplicateKeyError:
             return False
 
+    def group_members_of(self, group_id: str, limit: int) -> list[GroupMember]:
+        """The group's members in joining order, at most ``limit`` (from the (groupId, userId) index)."""
+        docs = self.group_members.find({"groupId": group_id}).limit(limit)
+        return sorted((GroupMember.from_mongo(d) for d in docs), key=lambda m: m.joinedAt)
+
+    def group_ids_of_user(self, user_id: str) -> list[str]:
+        """From the (userId, groupId) index alone (a covered query)."""
+        return [m["groupId"] for m in self.group_members.find({"userId": user_id}, {"_id": 0, "groupId": 1})]
+
     def groups_of_user(self, user_id: str) -> list[tuple[Group, str]]:
         roles = {m["groupId"]: m["role"] for m in self.group_members.find({"userId": user_id})}
         groups = self.groups.find({"_id": {"$in": list(roles)}})
@@ -142,6 +154,15 @@ class Store:
             return True
         except pymongo.errors.DuplicateKeyError:
             return False
+
+    def conversation_members_of(self, conv_id: str, limit: int) -> list[ConversationMember]:
+        """The conversation's members in joining order, at most ``limit`` (from the (convId, userId) index)."""
+        docs = self.conversation_members.find({"convId": conv_id}).limit(limit)
+        return sorted((ConversationMember.from_mongo(d) for d in docs), key=lambda m: m.joinedAt)
+
+    def remove_conversation_member(self, conv_id: str, user_id: str) -> bool:
+        """False when the user was not a member."""
+        return self.conversation_members.delete_one({"convId": conv_id, "userId": user_id}).deleted_count == 1
 
     def advance_read_mark(self, conv_id: str, user_id: str, seq: int, at) -> bool:
         """Move the member's read mark to ``seq`` if that is forward; True when it moved."""

@@ -29,7 +29,7 @@ from infra.store import Page, Store
 from pipelines.access import check_conversation_member, log_denied
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
-from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, User
+from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, SystemAction, User, system_text
 from schemas.errors import ApiError, Code
 from schemas.events import MessageRejected
 from schemas.payloads import HistoryWindow, MessageSend
@@ -92,6 +92,17 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
                        messageId=message_id, receivedAt=utcnow())
     if inbox.append(message.convId, entry, max_backlog=2**31).schedule:
         enqueue_drain(message.convId)
+
+
+def submit_system(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: str, actor: User,
+                  action: SystemAction, data: dict) -> None:
+    """Queue a system message (``type: "system"``) through the conversation's inbox, so it takes its
+    seq in order with the sends. ``actor`` is who did it; ``data`` names who it concerns."""
+    entry = InboxEntry(kind="system", senderId=actor.id, clientId=f"system:{new_id()}", type="system",
+                       content=system_text(action, data), systemAction=action, systemData=data,
+                       receivedAt=utcnow())
+    if inbox.append(conv_id, entry, max_backlog=2**31).schedule:
+        enqueue_drain(conv_id)
 
 
 def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) -> Page:
@@ -215,11 +226,12 @@ class _Drain:
     def store_entries(self, entries: list[tuple[str, InboxEntry]]) -> None:
         conv_id, store, notifier, result = self.conv_id, self.store, self.notifier, self.result
         last_at = None
+        authors: dict[str, int] = {}  # author -> seq of their last message stored in this batch
         # Events leave in one round trip once the batch is stored: the database is the source of truth.
         with notifier.batch():
             for _, entry in entries:
                 self.keep_lock()
-                if entry.kind != "send":
+                if entry.kind in ("edit", "delete"):
                     self.apply_change(entry)
                     continue
                 existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
@@ -238,18 +250,24 @@ class _Drain:
                     continue
                 message = _insert(store, conv_id, self.seq + 1, entry, sender)
                 self.seq, last_at = message.seq, message.createdAt
+                authors[message.senderId] = message.seq
                 result.stored.append(self.seq)
                 notifier.notify_message_new(message)
                 for user_id in message.metadata.mentions or ():
                     notifier.notify_mention(user_id, message)
             if last_at is not None:
                 store.advance_conversation(conv_id, self.seq, last_at)
+                # Authors have read what they wrote: their own messages never count as unread.
+                for author_id, seq in authors.items():
+                    store.advance_read_mark(conv_id, author_id, seq, last_at)
 
 
 def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[str, str] | None:
     # The front checked all of this at accept time; it can have changed while the send was queued.
     if not drain.conv_exists:
         return Code.NOT_FOUND, "the conversation no longer exists"
+    if entry.kind == "system":
+        return None  # written by the server about its members: the actor may have just left
     if sender is None or not sender.active:
         return Code.FORBIDDEN, "the sender's account is no longer active"
     if not drain.is_member(entry.senderId):
@@ -272,10 +290,13 @@ def find_mentions(store: Store, conv_id: str, content: str, sender_id: str) -> l
 
 def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: User) -> Message:
     now = utcnow()
-    parent = store.get_message(entry.replyTo) if entry.replyTo else None
-    quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
-    metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote,
-                               mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
+    if entry.kind == "system":
+        metadata = MessageMetadata(systemAction=entry.systemAction, systemData=entry.systemData)
+    else:
+        parent = store.get_message(entry.replyTo) if entry.replyTo else None
+        quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
+        metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote,
+                                   mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
                       senderInfo=SenderInfo.of(sender), type=entry.type, content=entry.content,
                       metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from infra.emitter import Emitter
 from schemas import events
 from schemas.documents import Conversation, Message, User
-from schemas.events import GroupMemberJoined, MessageRead, MessageRejected, Typing
+from schemas.events import ConversationLeft, GroupMemberJoined, MessageRead, MessageRejected, Typing
 
 
 class Notifier:
@@ -38,6 +38,17 @@ class Notifier:
     def notify_conversation_created(self, conv: Conversation, member_ids: list[str]) -> None:
         data = conv.public()
         self.emitter.emit(events.CONVERSATION_CREATED, data, events.group_room(conv.groupId))
+
+    def notify_conversation_joined(self, user_id: str, conversation: dict) -> None:
+        """To the added member's own room: their sockets are not in conv:{id} yet."""
+        self.emitter.emit(events.CONVERSATION_JOINED, conversation, events.user_room(user_id))
+
+    def notify_conversation_left(self, user_id: str, conv_id: str, by: str) -> None:
+        data = ConversationLeft(convId=conv_id, userId=user_id, by=by).model_dump()
+        self.emitter.emit(events.CONVERSATION_LEFT, data, events.user_room(user_id))
+
+    def notify_presence(self, group_id: str, update: dict) -> None:
+        self.emitter.emit(events.PRESENCE_UPDATE, update, events.group_room(group_id))
 
     def notify_group_member_joined(self, group_id: str, user: User, role: str) -> None:
         data = GroupMemberJoined(groupId=group_id, user=user.public(), role=role).model_dump()

@@ -25,7 +25,7 @@ def test_edit_then_delete_reach_the_room(system, clients):
     assert a.call("message:delete", {"messageId": msg["id"]})["ok"]
     deleted = b.wait_for("message:updated", 2)[-1]
     assert (deleted["isDeleted"], deleted["deletedBy"], deleted["content"]) == (True, alice.id, "")
-    wait_until(lambda: bob.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"][0]["isDeleted"])
-    stored = bob.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"][0]
+    wait_until(lambda: bob.chat(conv["id"])[0]["isDeleted"])
+    stored = bob.chat(conv["id"])[0]
     assert stored["content"] == "" and stored["editHistory"] == []
     assert c.got("message:updated") == []
