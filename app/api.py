@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from app.auth import issue_token, login_required
 from infra.runtime import get_runtime
 from pipelines import directory, messages
+from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error
 from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
                               GroupMemberAdd, RestMessageSend, parse_history_query)
@@ -87,7 +88,8 @@ def history(conv_id: str):
     rt = get_runtime()
     window = parse_history_query(request.args, rt.settings.history_max_limit, rt.settings.history_default_limit)
     page = messages.read_history(rt.store, g.user, conv_id, window)
-    return jsonify(messages=[m.public() for m in page.messages], hasMore=page.has_more)
+    render = Message.for_moderators if window.view == "moderation" else Message.public
+    return jsonify(messages=[render(m) for m in page.messages], hasMore=page.has_more)
 
 
 @api.post("/conversations/<conv_id>/messages")

@@ -26,7 +26,7 @@ from redis.exceptions import LockError
 
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
-from pipelines.access import check_conversation_member, log_denied
+from pipelines.access import check_conversation_member, check_moderator, is_moderator, log_denied
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, User
@@ -65,9 +65,6 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     return appended
 
 
-MODERATING_ROLES = ("MODERATOR", "GROUP_ADMIN")
-
-
 def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
                   message_id: str, *, content: str | None = None) -> None:
     """Queue an edit (``content`` given) or a soft delete of a stored message, after the role check.
@@ -83,8 +80,7 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
         raise ApiError(Code.NOT_FOUND, "this message was deleted")
     kind = "edit" if content is not None else "delete"
     if message.senderId != user.id:
-        role = store.get_group_member(conv.groupId, user.id)
-        if kind == "edit" or (user.role != "ADMIN" and (role is None or role.role not in MODERATING_ROLES)):
+        if kind == "edit" or not is_moderator(store, user, conv.groupId):
             log_denied(store, user, "message", message_id, f"{kind} of another member's message")
             raise ApiError(Code.FORBIDDEN, "only the author can edit a message" if kind == "edit" else
                            "only the author, a moderator or an admin of the group can delete a message")
@@ -95,7 +91,12 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
 
 
 def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) -> Page:
-    check_conversation_member(store, user, conv_id)
+    """Members read the conversation; the moderation view (deleted content shown by the caller) is for
+    the group's moderators and admins, and system admins."""
+    if window.view == "moderation":
+        check_moderator(store, user, conv_id)
+    else:
+        check_conversation_member(store, user, conv_id)
     return store.history(conv_id, before=window.before, after=window.after, limit=window.limit)
 
 

@@ -46,6 +46,7 @@ def test_good_send_at_the_limit():
     ({"limit": "201"}, Code.INVALID_LIMIT),
     ({"limit": "ten"}, Code.INVALID_LIMIT),
     ({"page": "2"}, Code.INVALID_PAYLOAD),
+    ({"view": "all"}, Code.INVALID_PAYLOAD),
 ])
 def test_bad_history_queries(args, code):
     with pytest.raises(Exception) as err:
@@ -57,3 +58,5 @@ def test_history_query_defaults_and_values():
     assert parse_history_query({}, 200, 50).limit == 50
     w = parse_history_query({"after": "7", "limit": "200"}, 200, 50)
     assert (w.before, w.after, w.limit) == (None, 7, 200)
+    assert parse_history_query({"view": "moderation", "before": "9"}, 200, 50).view == "moderation"
+    assert parse_history_query({}, 200, 50).view == "member"
