@@ -12,7 +12,8 @@ from pipelines import directory, messages
 from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error
 from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
-                              GroupMemberAdd, RestMessageSend, parse_history_query)
+                              GroupMemberAdd, RestMessageSend, parse_history_query,
+                              parse_search_query)
 from workers.messages import enqueue_drain
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -90,6 +91,14 @@ def history(conv_id: str):
     page = messages.read_history(rt.store, g.user, conv_id, window)
     render = Message.for_moderators if window.view == "moderation" else Message.public
     return jsonify(messages=[render(m) for m in page.messages], hasMore=page.has_more)
+
+
+@api.get("/conversations/<conv_id>/search")
+@login_required
+def search(conv_id: str):
+    """Newest first; the next page: before = the seq of the last message received."""
+    page = messages.search_messages(get_runtime().store, g.user, conv_id, parse_search_query(request.args))
+    return jsonify(messages=[m.public() for m in page.messages], hasMore=page.has_more)
 
 
 @api.post("/conversations/<conv_id>/messages")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import pymongo
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, ReturnDocument
 from pymongo.database import Database
 
 from schemas.documents import (ActivityLog, Conversation, ConversationMember, Group, GroupMember, Message,
@@ -38,6 +38,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("convId", ASC), ("senderId", ASC), ("clientId", ASC)], name="convId_sender_clientId",
                    unique=True),
         IndexModel([("senderId", ASC), ("createdAt", DESC)], name="senderId_createdAt"),
+        # Search (seed 001: French by default). convId first, so a search reads one conversation's
+        # entries only (a $text query must then pin convId). One text index per collection is allowed.
+        IndexModel([("convId", ASC), ("content", TEXT)], name="convId_content_text", default_language="french"),
     ],
     "activity_logs": [
         IndexModel([("userId", ASC), ("timestamp", DESC)], name="userId_timestamp"),
@@ -234,6 +237,17 @@ class Store:
             docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
             page = docs[:limit][::-1]
         return Page([Message.from_mongo(d) for d in page], has_more=len(docs) > limit)
+
+    def search(self, conv_id: str, text: str, *, before: int | None, limit: int) -> Page:
+        """Newest first: the conversation's messages matching ``text`` (MongoDB $text syntax) with seq below
+        ``before``; never deleted or system messages. The text index's convId prefix bounds the search to
+        the conversation's own index entries. ``has_more``: older matches remain."""
+        query: dict[str, Any] = {"convId": conv_id, "$text": {"$search": text}, "isDeleted": False,
+                                 "type": {"$ne": "system"}}
+        if before is not None:
+            query["seq"] = {"$lt": before}
+        docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
+        return Page([Message.from_mongo(d) for d in docs[:limit]], has_more=len(docs) > limit)
 
     # -- audit ---------------------------------------------------------------------------------
     def log_activity(self, entry: ActivityLog) -> None:

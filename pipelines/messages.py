@@ -32,7 +32,7 @@ from schemas.common import new_id, utcnow
 from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, User
 from schemas.errors import ApiError, Code
 from schemas.events import MessageRejected
-from schemas.payloads import HistoryWindow, MessageSend
+from schemas.payloads import HistoryWindow, MessageSend, SearchQuery
 from schemas.tasks import InboxEntry
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,12 @@ def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) 
     else:
         check_conversation_member(store, user, conv_id)
     return store.history(conv_id, before=window.before, after=window.after, limit=window.limit)
+
+
+def search_messages(store: Store, user: User, conv_id: str, query: SearchQuery) -> Page:
+    """Members search the conversation, newest first; deleted and system messages never match."""
+    check_conversation_member(store, user, conv_id)
+    return store.search(conv_id, query.text, before=query.before, limit=query.limit)
 
 
 # -- worker side ----------------------------------------------------------------------------------

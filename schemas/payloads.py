@@ -175,3 +175,27 @@ class HistoryWindow:
     after: int | None
     limit: int
     view: str = "member"  # "moderation": deleted messages with their content (moderators only)
+
+
+SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 50
+SEARCH_MAX_QUERY_CHARS = 200
+
+
+def parse_search_query(args: Mapping[str, str]) -> SearchQuery:
+    """GET /api/conversations/{convId}/search?q=&before=&limit= -> a query, or a specific error."""
+    _only(args, {"q", "before", "limit"})
+    text = (args.get("q") or "").strip()
+    if not text:
+        raise ApiError(Code.INVALID_QUERY, "q (the words to search for) is required and must not be blank")
+    if len(text) > SEARCH_MAX_QUERY_CHARS:
+        raise ApiError(Code.INVALID_QUERY, f"q is {len(text)} characters; the limit is {SEARCH_MAX_QUERY_CHARS}",
+                       {"length": len(text), "limit": SEARCH_MAX_QUERY_CHARS})
+    return SearchQuery(text=text, before=_cursor(args, "before"),
+                       limit=_limit(args, SEARCH_MAX_LIMIT, SEARCH_DEFAULT_LIMIT))
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str            # MongoDB $text syntax: words (any of them), "a phrase" (required), -word (excluded)
+    before: int | None   # only messages with seq < before (the next page: the last seq received)
+    limit: int

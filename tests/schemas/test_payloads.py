@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.errors import Code, from_validation_error
-from schemas.payloads import MessageSend, parse_history_query
+from schemas.payloads import MessageSend, parse_history_query, parse_search_query
 
 CONV = "a" * 24
 
@@ -60,3 +60,27 @@ def test_history_query_defaults_and_values():
     assert (w.before, w.after, w.limit) == (None, 7, 200)
     assert parse_history_query({"view": "moderation", "before": "9"}, 200, 50).view == "moderation"
     assert parse_history_query({}, 200, 50).view == "member"
+
+
+@pytest.mark.parametrize("args, code", [
+    ({}, Code.INVALID_QUERY),
+    ({"q": "   "}, Code.INVALID_QUERY),
+    ({"q": "x" * 201}, Code.INVALID_QUERY),
+    ({"q": "ok", "limit": "51"}, Code.INVALID_LIMIT),
+    ({"q": "ok", "limit": "0"}, Code.INVALID_LIMIT),
+    ({"q": "ok", "before": "x"}, Code.INVALID_CURSOR),
+    ({"q": "ok", "after": "3"}, Code.INVALID_PAYLOAD),  # search pages backwards only
+])
+def test_bad_search_queries(args, code):
+    with pytest.raises(Exception) as err:
+        parse_search_query(args)
+    assert err.value.code == code
+
+
+def test_search_query_defaults_and_values():
+    q = parse_search_query({"q": "  réunion  "})
+    assert (q.text, q.before, q.limit) == ("réunion", None, 20)
+    q = parse_search_query({"q": "x" * 200, "before": "12", "limit": "50"})
+    assert (len(q.text), q.before, q.limit) == (200, 12, 50)
+
+
