@@ -8,13 +8,13 @@ from pydantic import BaseModel, ValidationError
 
 from app.auth import issue_token, login_required
 from infra.runtime import get_runtime
-from pipelines import directory, messages
+from pipelines import directory, messages, profiles
 from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error
 from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
-                              GroupMemberAdd, RestMessageSend, parse_history_query,
+                              GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
                               parse_search_query)
-from workers.messages import enqueue_drain
+from workers.messages import enqueue_drain, enqueue_profile_sync
 
 api = Blueprint("api", __name__, url_prefix="/api")
 M = TypeVar("M", bound=BaseModel)
@@ -47,6 +47,14 @@ def dev_token():
 @login_required
 def me():
     return jsonify(g.user.public())
+
+
+@api.patch("/me")
+@login_required
+def update_me():
+    """The new user at once; their messages' senderInfo is updated by a worker (user:updated when done)."""
+    user = profiles.do_update_profile(get_runtime().store, enqueue_profile_sync, g.user, body(ProfileUpdate))
+    return jsonify(user.public())
 
 
 @api.post("/groups")

@@ -15,7 +15,7 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, Retu
 from pymongo.database import Database
 
 from schemas.documents import (ActivityLog, Conversation, ConversationMember, Group, GroupMember, Message,
-                               Reaction, User)
+                               Reaction, SenderInfo, User)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Idempotency: one message per client retry key.
         IndexModel([("convId", ASC), ("senderId", ASC), ("clientId", ASC)], name="convId_sender_clientId",
                    unique=True),
+        # A sender's messages: the profile sync walks them by range on createdAt.
         IndexModel([("senderId", ASC), ("createdAt", DESC)], name="senderId_createdAt"),
         # Search (seed 001: French by default). convId first, so a search reads one conversation's
         # entries only (a $text query must then pin convId). One text index per collection is allowed.
@@ -91,6 +92,11 @@ class Store:
             if user:
                 found[name] = user
         return found
+
+    def update_user_profile(self, user_id: str, changes: dict[str, Any], at) -> User | None:
+        doc = self.users.find_one_and_update({"_id": user_id}, {"$set": {**changes, "updatedAt": at}},
+                                             return_document=ReturnDocument.AFTER)
+        return User.from_mongo(doc) if doc else None
 
     def insert_user_if_absent(self, user: User) -> User:
         """Create the user unless the username exists; either way return the stored one."""
@@ -248,6 +254,21 @@ class Store:
             query["seq"] = {"$lt": before}
         docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
         return Page([Message.from_mongo(d) for d in docs[:limit]], has_more=len(docs) > limit)
+
+    def stale_sender_messages(self, sender_id: str, info: SenderInfo, *, until, limit: int) -> list[dict]:
+        """Up to ``limit`` of the sender's messages whose senderInfo is not ``info``, created at or before
+        ``until`` (None: any time), newest first, as ``{_id, createdAt}``. A range walk down the
+        (senderId, createdAt) index: the caller passes the last createdAt it got as the next ``until``
+        (inclusive, and safe with ties: the messages it has updated no longer match)."""
+        query: dict[str, Any] = {"senderId": sender_id, "senderInfo": {"$ne": info.model_dump()}}
+        if until is not None:
+            query["createdAt"] = {"$lte": until}
+        return list(self.messages.find(query, {"createdAt": 1}).sort("createdAt", DESC).limit(limit))
+
+    def set_sender_info(self, message_ids: list[str], info: SenderInfo) -> int:
+        """One write for a batch of messages; the number changed."""
+        return self.messages.update_many({"_id": {"$in": message_ids}},
+                                         {"$set": {"senderInfo": info.model_dump()}}).modified_count
 
     # -- audit ---------------------------------------------------------------------------------
     def log_activity(self, entry: ActivityLog) -> None:

@@ -219,9 +219,27 @@ class _Drain:
             self.members[user_id] = self.store.get_conversation_member(self.conv_id, user_id) is not None
         return self.members[user_id]
 
+    def recheck_senders(self, stored: dict[str, list[Message]]) -> None:
+        """Correct the senderInfo just stored if the sender's profile changed since it was read.
+
+        A profile change that lands between our read of the sender and our insert may have been synced
+        (pipelines.profiles) before the insert, which would leave it stale for good. Re-reading after the
+        insert closes that gap: either the change came first and we see it here, or it came after this read,
+        and its own sync task, enqueued later still, will find our messages. We re-read after writing until
+        the profile holds still, so our correction cannot itself overwrite a newer sync.
+        """
+        for user_id, messages in stored.items():
+            first = messages[0].senderInfo  # (a message found already stored may carry another one)
+            written = first if all(m.senderInfo == first for m in messages) else None
+            while (user := self.store.get_user(user_id)) is not None and SenderInfo.of(user) != written:
+                written = SenderInfo.of(user)
+                self.store.set_sender_info([m.id for m in messages], written)
+            self.users[user_id] = user
+
     def store_entries(self, entries: list[tuple[str, InboxEntry]]) -> None:
         conv_id, store, notifier, result = self.conv_id, self.store, self.notifier, self.result
         last_at = None
+        stored: dict[str, list[Message]] = {}
         # Events leave in one round trip once the batch is stored: the database is the source of truth.
         with notifier.batch():
             for _, entry in entries:
@@ -246,10 +264,12 @@ class _Drain:
                 message = _insert(store, conv_id, self.seq + 1, entry, sender)
                 self.seq, last_at = message.seq, message.createdAt
                 result.stored.append(self.seq)
+                stored.setdefault(message.senderId, []).append(message)
                 notifier.notify_message_new(message)
                 for user_id in message.metadata.mentions or ():
                     notifier.notify_mention(user_id, message)
             if last_at is not None:
+                self.recheck_senders(stored)
                 store.advance_conversation(conv_id, self.seq, last_at)
 
 

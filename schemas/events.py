@@ -16,6 +16,7 @@ TYPING_START = "typing:start"
 TYPING_STOP = "typing:stop"
 CONVERSATION_CREATED = "conversation:created"
 GROUP_MEMBER_JOINED = "group:member_joined"
+USER_UPDATED = "user:updated"
 
 
 def user_room(user_id: str) -> str:
@@ -50,6 +51,12 @@ class GroupMemberJoined(BaseModel):
     groupId: str
     user: dict[str, Any]
     role: Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"]
+
+
+class UserUpdated(BaseModel):
+    """To group:{id} of each of the user's groups: the user's profile changed, and the copies of it in
+    their messages (senderInfo) have been brought up to date. Sent instead of a message:updated per message."""
+    user: dict[str, Any]
 
 
 class MessageRead(BaseModel):

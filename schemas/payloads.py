@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic_core import PydanticCustomError
 
 from infra.config import get_settings
-from schemas.common import ClientId, Id, Name, Title, Username
+from schemas.common import AvatarUrl, ClientId, Id, Name, Title, Username
 from schemas.errors import ApiError, Code
 
 
@@ -109,7 +109,7 @@ class DevTokenRequest(Payload):
     username: Username
     fname: Name = ""
     lname: Name = ""
-    avatarUrl: str | None = Field(None, max_length=512)
+    avatarUrl: AvatarUrl | None = None
 
 
 class GroupCreate(Payload):
@@ -128,6 +128,18 @@ class ConversationCreate(Payload):
 
 class ConversationMemberAdd(Payload):
     username: Username
+
+
+class ProfileUpdate(Payload):
+    """PATCH /api/me: the fields given change; the others stay. ``avatarUrl: null`` removes the avatar.
+
+    The username is not among them (an unknown field, refused): mentions are parsed by username, so
+    renaming would silently change who an old ``@name`` in stored messages refers to, and free the old
+    name for someone else to take.
+    """
+    fname: Name = ""
+    lname: Name = ""
+    avatarUrl: AvatarUrl | None = None
 
 
 def _only(args: Mapping[str, str], allowed: set[str]) -> None:

@@ -12,11 +12,15 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from pymongo import monitoring
 
 from infra.embedded_mongo import embedded_client
 from infra.store import Store
+from pipelines.notify import Notifier
+from pipelines.profiles import sync_sender_info
 from schemas.common import utcnow
-from schemas.documents import Message, SenderInfo
+from schemas.documents import Message, SenderInfo, User
+from tests.fakes import RecordingEmitter
 
 CONV, OTHER_CONV, SENDER = "c" * 24, "d" * 24, "e" * 24
 
@@ -100,17 +104,35 @@ def test_the_embedded_store_answers(embedded):
 needs_mongo = pytest.mark.skipif(not os.environ.get("MONGO_URL"), reason="needs a real MongoDB: set MONGO_URL")
 
 
+class FindCommands(monitoring.CommandListener):
+    """Keeps every find command the client sends, to ask the server how it ran them."""
+
+    def __init__(self) -> None:
+        self.finds: list[dict] = []
+
+    def started(self, event) -> None:
+        if event.command_name == "find":
+            self.finds.append(dict(event.command))
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def mongodb():
     import pymongo
 
-    client = pymongo.MongoClient(os.environ["MONGO_URL"], tz_aware=True)
+    listener = FindCommands()
+    client = pymongo.MongoClient(os.environ["MONGO_URL"], tz_aware=True, event_listeners=[listener])
     name = f"chat_test_{uuid.uuid4().hex[:8]}"
     store = Store(client[name])
     store.ensure_indexes()
     fill(store)
     try:
-        yield store
+        yield store, listener
     finally:
         client.drop_database(name)
 
@@ -118,8 +140,50 @@ def mongodb():
 @pytest.mark.mongo
 @needs_mongo
 def test_mongodb_gives_the_same_answers(mongodb, embedded):
-    store = mongodb
+    store, _ = mongodb
     assert {query: answers(store, query) for query in ANSWERS} == ANSWERS
     for before, limit in ((None, 1), (20, 2), (8, 50)):  # and the same pages
         assert {q: answers(store, q, before, limit) for q in ANSWERS} == \
             {q: answers(embedded, q, before, limit) for q in ANSWERS}
+
+
+def _plan(explained: dict) -> tuple[set[str], set[str]]:
+    """The stages and index names anywhere in a query plan (their nesting differs between versions)."""
+    stages, indexes = set(), set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("stage"), str):
+                stages.add(node["stage"])
+            if isinstance(node.get("indexName"), str):
+                indexes.add(node["indexName"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(explained["queryPlanner"]["winningPlan"])
+    return stages, indexes
+
+
+@pytest.mark.mongo
+@needs_mongo
+def test_search_and_profile_sync_run_on_their_indexes(mongodb):
+    store, listener = mongodb
+    store.users.insert_one(User(id=SENDER, username="arthur_dev", fname="Arthur J.", createdAt=utcnow(),
+                                updatedAt=utcnow()).to_mongo())
+    listener.finds.clear()
+    store.search(CONV, "gateau -chocolat", before=20, limit=5)
+    result = sync_sender_info(SENDER, store=store, notifier=Notifier(RecordingEmitter()),
+                              enqueue_sync=lambda u: None, batch=10)
+    assert result.updated == 2 * len(CORPUS) and max(result.batches) == 10
+    plans = {}
+    for find in listener.finds:
+        command = {k: v for k, v in find.items() if k in ("find", "filter", "sort", "projection", "limit")}
+        if find["find"] == "messages":
+            plans["search" if "$text" in find["filter"] else "walk"] = _plan(
+                store.db.command("explain", command, verbosity="queryPlanner"))
+    assert "convId_content_text" in plans["search"][1] and "COLLSCAN" not in plans["search"][0]
+    # The walk reads the index in order: no collection scan, no skip, no in-memory sort.
+    assert plans["walk"][1] == {"senderId_createdAt"} and not {"COLLSCAN", "SKIP", "SORT"} & plans["walk"][0]

@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.errors import Code, from_validation_error
-from schemas.payloads import MessageSend, parse_history_query, parse_search_query
+from schemas.payloads import MessageSend, ProfileUpdate, parse_history_query, parse_search_query
 
 CONV = "a" * 24
 
@@ -84,3 +84,19 @@ def test_search_query_defaults_and_values():
     assert (len(q.text), q.before, q.limit) == (200, 12, 50)
 
 
+@pytest.mark.parametrize("data", [
+    {"username": "new_name"},                     # not changeable: mentions are parsed by username
+    {"fname": None},
+    {"fname": "x" * 65},
+    {"avatarUrl": "javascript:alert(1)"},
+    {"avatarUrl": "https://" + "x" * 510},
+])
+def test_bad_profile_updates_are_invalid_payloads(data):
+    with pytest.raises(Exception) as err:
+        ProfileUpdate.model_validate(data)
+    assert from_validation_error(err.value).code == Code.INVALID_PAYLOAD
+
+
+def test_a_profile_update_keeps_what_is_not_given():
+    update = ProfileUpdate.model_validate({"fname": " Zoé ", "avatarUrl": None})
+    assert update.model_dump(exclude_unset=True) == {"fname": "Zoé", "avatarUrl": None}
