@@ -28,6 +28,7 @@ than French and "none" are not emulated: they raise NotImplementedError rather t
 """
 from __future__ import annotations
 
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -85,9 +86,14 @@ def _stem(algorithm: str, word: str) -> str:
     return _stemmer(algorithm).stemWord(word)
 
 
-@lru_cache(maxsize=None)
+_local = threading.local()  # a Snowball stemmer keeps its word in itself while it works: one per thread
+
+
 def _stemmer(algorithm: str):
-    return snowballstemmer.stemmer(algorithm)
+    stemmers = _local.__dict__.setdefault("stemmers", {})
+    if algorithm not in stemmers:
+        stemmers[algorithm] = snowballstemmer.stemmer(algorithm)
+    return stemmers[algorithm]
 
 
 # -- characters ------------------------------------------------------------------------------------
@@ -146,28 +152,17 @@ def analyze(text: str, lang_name: str) -> tuple[frozenset[str], frozenset[str], 
 
 
 # -- queries ---------------------------------------------------------------------------------------
-_QUERY_SPACE = frozenset("\n\v\f\r ")  # MongoDB's query parser splits on these only (not on tabs)
+# MongoDB's query parser (FTSQueryParser) splits on these spaces only (not on tabs), and reads "-" and '"'
+# as tokens of their own; the first token counts as coming after a space.
+_QUERY_SPACE = "\n\v\f\r "
+_QUERY_TOKEN = regex.compile(r'[-"]|[^-"\n\v\f\r ]+')
 
 
 def _query_tokens(search: str):
-    """(kind, text, offset, after_space) like MongoDB's FTSQueryParser: kind is "-", '"' or "text"."""
-    pos, end = 0, len(search)
-    while pos < end and search[pos] in _QUERY_SPACE:
-        pos += 1
-    after_space = True
-    while pos < end:
-        start = pos
-        pos += 1
-        kind = search[start] if search[start] in '-"' else "text"
-        if kind == "text":
-            while pos < end and search[pos] not in _QUERY_SPACE and search[pos] not in '-"':
-                pos += 1
-        token = search[start:pos]
-        token_after_space = after_space
-        while pos < end and search[pos] in _QUERY_SPACE:
-            pos += 1
-        after_space = pos > start + len(token)
-        yield kind, token, start, token_after_space
+    """(kind, text, offset, after_space) for each token: kind is "-", '"' or "text"."""
+    for n, match in enumerate(_QUERY_TOKEN.finditer(search)):
+        text, start = match.group(), match.start()
+        yield (text if text in ('-', '"') else "text"), text, start, n == 0 or search[start - 1] in _QUERY_SPACE
 
 
 @dataclass(frozen=True)

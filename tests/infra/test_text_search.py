@@ -89,6 +89,8 @@ def test_a_text_query_needs_the_index_and_its_prefix(coll):
     ("- chat", {"chat"}, set(), (), ()),                           # nor is a hyphen before a space
     ('-"Au Revoir" salut', {"salut"}, set(), (), ("au revoir",)),  # negated phrase: its words are no terms
     ('"Très Élevé"', {"elev"}, set(), ("tres eleve",), ()),        # "très" is a stop word, not in the phrase
+    ('-"a b"-"c d" vu', set(), set(), (), ("a b", "c d")),         # both phrases negated ("vu": stop word)
+    ("chat\t-chien", {"chat", "chien"}, set(), (), ()),            # a tab is no space to the query parser
 ])
 def test_query_parsing(search, positive, negated, phrases, negated_phrases):
     query = text_search.parse_query(search, FRENCH)
