@@ -28,18 +28,17 @@ from schemas.payloads import ProfileUpdate
 def do_update_profile(store: Store, enqueue_sync: Callable[[str], None], user: User,
                       update: ProfileUpdate) -> User:
     """Write the fields given and answer the updated user; the messages follow in the background."""
-    changes = update.model_dump(exclude_unset=True)
+    changes = {k: v for k, v in update.model_dump(exclude_unset=True).items() if getattr(user, k) != v}
     if not changes:
-        return user
+        return user  # nothing changes: no write, no sync
     updated = store.update_user_profile(user.id, changes, utcnow())
     if updated is None:
         raise ApiError(Code.NOT_FOUND, "this account no longer exists")
-    before, after = SenderInfo.of(user), SenderInfo.of(updated)
-    if after != before:
-        store.log_activity(ActivityLog(id=new_id(), userId=user.id, action="update", resource="user",
-                                       resourceId=user.id, timestamp=updated.updatedAt,
-                                       changes={"before": before.model_dump(), "after": after.model_dump()}))
-        enqueue_sync(user.id)
+    store.log_activity(ActivityLog(id=new_id(), userId=user.id, action="update", resource="user",
+                                   resourceId=user.id, timestamp=updated.updatedAt,
+                                   changes={"before": SenderInfo.of(user).model_dump(),
+                                            "after": SenderInfo.of(updated).model_dump()}))
+    enqueue_sync(user.id)
     return updated
 
 
