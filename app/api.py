@@ -11,12 +11,14 @@ from pydantic import BaseModel, ValidationError
 from app.auth import issue_token, login_required
 from app.sockets import move_user_sockets
 from infra.runtime import get_runtime
-from pipelines import directory, messages, presence
+from pipelines import directory, messages, presence, profiles
 from schemas import events
+from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error
 from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
-                              GroupMemberAdd, RestMessageSend, parse_history_query)
-from workers.messages import enqueue_drain
+                              GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
+                              parse_search_query)
+from workers.messages import enqueue_drain, enqueue_profile_sync
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -64,6 +66,14 @@ def dev_token():
 @login_required
 def me():
     return jsonify(g.user.public())
+
+
+@api.patch("/me")
+@login_required
+def update_me():
+    """The new user at once; their messages' senderInfo is updated by a worker (user:updated when done)."""
+    user = profiles.do_update_profile(get_runtime().store, enqueue_profile_sync, g.user, body(ProfileUpdate))
+    return jsonify(user.public())
 
 
 @api.post("/groups")
@@ -138,6 +148,15 @@ def history(conv_id: str):
     rt = get_runtime()
     window = parse_history_query(request.args, rt.settings.history_max_limit, rt.settings.history_default_limit)
     page = messages.read_history(rt.store, g.user, conv_id, window)
+    render = Message.for_moderators if window.view == "moderation" else Message.public
+    return jsonify(messages=[render(m) for m in page.messages], hasMore=page.has_more)
+
+
+@api.get("/conversations/<conv_id>/search")
+@login_required
+def search(conv_id: str):
+    """Newest first; the next page: before = the seq of the last message received."""
+    page = messages.search_messages(get_runtime().store, g.user, conv_id, parse_search_query(request.args))
     return jsonify(messages=[m.public() for m in page.messages], hasMore=page.has_more)
 
 

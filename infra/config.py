@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # Backlog beyond which acks are paced (delayed) so that the front does not outrun the workers.
     inbox_soft_backlog: int = Field(50, ge=1)
 
+    # Profile changes: the user's messages get the new senderInfo in batches of at most this many
+    # (one update_many each), so one prolific user's change never holds a huge write.
+    profile_sync_batch: int = Field(500, ge=1, le=10_000)
+
     # Typing indicators: they end by themselves this long after the last typing:start.
     typing_ttl_seconds: float = Field(5.0, gt=0, le=60)
     # Per user, across web processes (limits' notation).

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import pymongo
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, ReturnDocument
 from pymongo.database import Database
 
 from schemas.documents import (ActivityLog, Conversation, ConversationMember, Group, GroupMember, Message,
-                               Reaction, User)
+                               Reaction, SenderInfo, User)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Idempotency: one message per client retry key.
         IndexModel([("convId", ASC), ("senderId", ASC), ("clientId", ASC)], name="convId_sender_clientId",
                    unique=True),
+        # A sender's messages: the profile sync walks them by range on createdAt.
         IndexModel([("senderId", ASC), ("createdAt", DESC)], name="senderId_createdAt"),
+        # Search (seed 001: French by default). convId first, so a search reads one conversation's
+        # entries only (a $text query must then pin convId). One text index per collection is allowed.
+        IndexModel([("convId", ASC), ("content", TEXT)], name="convId_content_text", default_language="french"),
     ],
     "activity_logs": [
         IndexModel([("userId", ASC), ("timestamp", DESC)], name="userId_timestamp"),
@@ -91,6 +95,11 @@ class Store:
 
     def users_by_ids(self, user_ids: Iterable[str]) -> dict[str, User]:
         return {d["_id"]: User.from_mongo(d) for d in self.users.find({"_id": {"$in": list(set(user_ids))}})}
+
+    def update_user_profile(self, user_id: str, changes: dict[str, Any], at) -> User | None:
+        doc = self.users.find_one_and_update({"_id": user_id}, {"$set": {**changes, "updatedAt": at}},
+                                             return_document=ReturnDocument.AFTER)
+        return User.from_mongo(doc) if doc else None
 
     def insert_user_if_absent(self, user: User) -> User:
         """Create the user unless the username exists; either way return the stored one."""
@@ -255,6 +264,32 @@ class Store:
             docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
             page = docs[:limit][::-1]
         return Page([Message.from_mongo(d) for d in page], has_more=len(docs) > limit)
+
+    def search(self, conv_id: str, text: str, *, before: int | None, limit: int) -> Page:
+        """Newest first: the conversation's messages matching ``text`` (MongoDB $text syntax) with seq below
+        ``before``; never deleted or system messages. The text index's convId prefix bounds the search to
+        the conversation's own index entries. ``has_more``: older matches remain."""
+        query: dict[str, Any] = {"convId": conv_id, "$text": {"$search": text}, "isDeleted": False,
+                                 "type": {"$ne": "system"}}
+        if before is not None:
+            query["seq"] = {"$lt": before}
+        docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
+        return Page([Message.from_mongo(d) for d in docs[:limit]], has_more=len(docs) > limit)
+
+    def stale_sender_messages(self, sender_id: str, info: SenderInfo, *, until, limit: int) -> list[dict]:
+        """Up to ``limit`` of the sender's messages whose senderInfo is not ``info``, created at or before
+        ``until`` (None: any time), newest first, as ``{_id, createdAt}``. A range walk down the
+        (senderId, createdAt) index: the caller passes the last createdAt it got as the next ``until``
+        (inclusive, and safe with ties: the messages it has updated no longer match)."""
+        query: dict[str, Any] = {"senderId": sender_id, "senderInfo": {"$ne": info.model_dump()}}
+        if until is not None:
+            query["createdAt"] = {"$lte": until}
+        return list(self.messages.find(query, {"createdAt": 1}).sort("createdAt", DESC).limit(limit))
+
+    def set_sender_info(self, message_ids: list[str], info: SenderInfo) -> int:
+        """One write for a batch of messages; the number changed."""
+        return self.messages.update_many({"_id": {"$in": message_ids}},
+                                         {"$set": {"senderInfo": info.model_dump()}}).modified_count
 
     # -- audit ---------------------------------------------------------------------------------
     def log_activity(self, entry: ActivityLog) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from infra.emitter import Emitter
 from schemas import events
 from schemas.documents import Conversation, Message, User
-from schemas.events import ConversationLeft, GroupMemberJoined, MessageRead, MessageRejected, Typing
+from schemas.events import ConversationLeft, GroupMemberJoined, MessageRead, MessageRejected, Typing, UserUpdated
 
 
 class Notifier:
@@ -55,3 +55,10 @@ class Notifier:
         self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.group_room(group_id))
         # The new member's sockets are not in the group room until they reconnect.
         self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.user_room(user.id))
+
+    def notify_user_updated(self, user: User, group_ids: list[str]) -> None:
+        """To each of the user's groups, once their messages carry the new profile."""
+        data = UserUpdated(user=user.public()).model_dump()
+        with self.batch():
+            for group_id in group_ids:
+                self.emitter.emit(events.USER_UPDATED, data, events.group_room(group_id))

@@ -176,11 +176,16 @@ class Message(Document):
     def public(self) -> dict[str, Any]:
         """What members see: a deleted message keeps its place but not its content (which stays stored
         for moderators and exports)."""
-        out = self.model_dump(mode="json")
-        out["metadata"] = self.metadata.model_dump(mode="json", exclude_none=True)
+        out = self.for_moderators()
         if self.isDeleted:
             out["content"], out["editHistory"] = "", []
             out["metadata"].pop("quote", None)
+        return out
+
+    def for_moderators(self) -> dict[str, Any]:
+        """Everything stored, deleted content and its edit history included (the moderation view)."""
+        out = self.model_dump(mode="json")
+        out["metadata"] = self.metadata.model_dump(mode="json", exclude_none=True)
         return out
 
 

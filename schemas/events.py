@@ -19,6 +19,7 @@ GROUP_MEMBER_JOINED = "group:member_joined"
 CONVERSATION_JOINED = "conversation:joined"      # extension: to user:{id} when added to a conversation
 CONVERSATION_LEFT = "conversation:left"          # extension: to user:{id} when leaving or removed
 PRESENCE_UPDATE = "presence:update"
+USER_UPDATED = "user:updated"
 
 
 def user_room(user_id: str) -> str:
@@ -53,6 +54,12 @@ class GroupMemberJoined(BaseModel):
     groupId: str
     user: dict[str, Any]
     role: Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"]
+
+
+class UserUpdated(BaseModel):
+    """To group:{id} of each of the user's groups: the user's profile changed, and the copies of it in
+    their messages (senderInfo) have been brought up to date. Sent instead of a message:updated per message."""
+    user: dict[str, Any]
 
 
 class MessageRead(BaseModel):
