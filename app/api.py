@@ -1,19 +1,26 @@
 """REST routes of the v1 contract: thin wrappers that validate, call a pipeline and answer JSON."""
 from __future__ import annotations
 
+import logging
+from functools import partial
 from typing import TypeVar
 
 from flask import Blueprint, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.auth import issue_token, login_required
+from app.sockets import move_user_sockets
 from infra.runtime import get_runtime
-from pipelines import directory, messages
+from pipelines import directory, messages, presence, profiles
+from schemas import events
+from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error
 from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
-                              GroupMemberAdd, RestMessageSend, parse_history_query)
-from workers.messages import enqueue_drain
+                              GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
+                              parse_search_query)
+from workers.messages import enqueue_drain, enqueue_profile_sync
 
+log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 M = TypeVar("M", bound=BaseModel)
 
@@ -26,6 +33,20 @@ def body(model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(exc) from None
+
+
+def announce():
+    """Queue a system message in a conversation (pipelines.directory.Announce). The membership change
+    it records is already stored: if Redis is away the note is skipped (and logged), not the change,
+    so a client never retries a change that was made."""
+    submit = partial(messages.submit_system, get_runtime().inbox, enqueue_drain)
+
+    def post(conv_id: str, actor, action: str, data: dict) -> None:
+        try:
+            submit(conv_id, actor, action, data)
+        except Exception:  # noqa: BLE001
+            log.exception("could not queue the %s system message of conversation %s", action, conv_id)
+    return post
 
 
 def context() -> dict:
@@ -47,6 +68,14 @@ def me():
     return jsonify(g.user.public())
 
 
+@api.patch("/me")
+@login_required
+def update_me():
+    """The new user at once; their messages' senderInfo is updated by a worker (user:updated when done)."""
+    user = profiles.do_update_profile(get_runtime().store, enqueue_profile_sync, g.user, body(ProfileUpdate))
+    return jsonify(user.public())
+
+
 @api.post("/groups")
 @login_required
 def create_group():
@@ -57,14 +86,29 @@ def create_group():
 @login_required
 def add_group_member(group_id: str):
     rt = get_runtime()
-    return jsonify(directory.do_add_group_member(rt.store, rt.notifier, g.user, group_id, body(GroupMemberAdd))), 201
+    added = directory.do_add_group_member(rt.store, rt.notifier, g.user, group_id, body(GroupMemberAdd))
+    move_user_sockets(added["user"]["id"], events.group_room(group_id), enter=True)
+    return jsonify(added), 201
+
+
+@api.get("/groups/<group_id>/presence")
+@login_required
+def group_presence(group_id: str):
+    rt = get_runtime()
+    return jsonify(presence.group_presence(rt.store, rt.presence, g.user, group_id))
+
+
+@api.get("/groups/<group_id>/members")
+@login_required
+def group_members(group_id: str):
+    return jsonify(directory.list_group_members(get_runtime().store, g.user, group_id))
 
 
 @api.post("/groups/<group_id>/conversations")
 @login_required
 def create_conversation(group_id: str):
     rt = get_runtime()
-    return jsonify(directory.do_create_conversation(rt.store, rt.notifier, g.user, group_id,
+    return jsonify(directory.do_create_conversation(rt.store, rt.notifier, announce(), g.user, group_id,
                                                     body(ConversationCreate))), 201
 
 
@@ -77,8 +121,25 @@ def conversations():
 @api.post("/conversations/<conv_id>/members")
 @login_required
 def add_conversation_member(conv_id: str):
-    request_ = body(ConversationMemberAdd)
-    return jsonify(directory.do_add_conversation_member(get_runtime().store, g.user, conv_id, request_.username)), 201
+    rt = get_runtime()
+    return jsonify(directory.do_add_conversation_member(rt.store, rt.notifier, announce(), g.user, conv_id,
+                                                        body(ConversationMemberAdd).username)), 201
+
+
+@api.delete("/conversations/<conv_id>/members/<user_id>")
+@login_required
+def remove_conversation_member(conv_id: str, user_id: str):
+    """Leave (your own id) or remove a member (the conversation's creator or a group admin)."""
+    rt = get_runtime()
+    gone = directory.do_remove_conversation_member(rt.store, rt.notifier, announce(), g.user, conv_id, user_id)
+    move_user_sockets(gone.id, events.conv_room(conv_id), enter=False)
+    return "", 204
+
+
+@api.get("/conversations/<conv_id>/members")
+@login_required
+def conversation_members(conv_id: str):
+    return jsonify(directory.list_conversation_members(get_runtime().store, g.user, conv_id))
 
 
 @api.get("/conversations/<conv_id>/messages")
@@ -87,6 +148,15 @@ def history(conv_id: str):
     rt = get_runtime()
     window = parse_history_query(request.args, rt.settings.history_max_limit, rt.settings.history_default_limit)
     page = messages.read_history(rt.store, g.user, conv_id, window)
+    render = Message.for_moderators if window.view == "moderation" else Message.public
+    return jsonify(messages=[render(m) for m in page.messages], hasMore=page.has_more)
+
+
+@api.get("/conversations/<conv_id>/search")
+@login_required
+def search(conv_id: str):
+    """Newest first; the next page: before = the seq of the last message received."""
+    page = messages.search_messages(get_runtime().store, g.user, conv_id, parse_search_query(request.args))
     return jsonify(messages=[m.public() for m in page.messages], hasMore=page.has_more)
 
 

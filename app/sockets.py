@@ -6,15 +6,16 @@ from functools import lru_cache, wraps
 from typing import Any, Callable
 
 import eventlet
-from flask import request
+from flask import current_app, request
 from limits import parse
-from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_room
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_room, rooms
 from pydantic import BaseModel, ValidationError
 
 from app.auth import authenticate
 from infra.runtime import get_runtime
 from pipelines import directory, messages, reactions, receipts
 from pipelines.access import check_conversation_member
+from pipelines.presence import PresenceTracker
 from pipelines.typing import TypingTracker
 from schemas import events
 from schemas.documents import User
@@ -26,9 +27,8 @@ log = logging.getLogger(__name__)
 
 # sid -> the authenticated user of that socket (this process's sockets only).
 _users: dict[str, User] = {}
-# sid -> the conversations that socket subscribed to (membership checked at subscribe).
-_subscribed: dict[str, set[str]] = {}
 _typing: TypingTracker | None = None
+_presence: PresenceTracker | None = None
 
 
 def _typing_tracker() -> TypingTracker:
@@ -39,13 +39,45 @@ def _typing_tracker() -> TypingTracker:
     return _typing
 
 
+def _presence_tracker(socketio: SocketIO) -> PresenceTracker:
+    """Built at the first connect, with the loop that keeps this process's sockets alive in Redis and
+    sweeps those of web processes that died."""
+    global _presence
+    if _presence is None:
+        rt = get_runtime()
+        _presence = PresenceTracker(rt.presence, rt.store, rt.notifier)
+        socketio.start_background_task(_presence_loop, socketio, _presence, rt.settings.presence_ttl_seconds / 3)
+    return _presence
+
+
+def _presence_loop(socketio: SocketIO, tracker: PresenceTracker, every: float) -> None:
+    while True:
+        socketio.sleep(every)
+        try:
+            tracker.do_heartbeat([(user.id, sid) for sid, user in list(_users.items())])
+            tracker.do_sweep()
+        except Exception:  # noqa: BLE001 - Redis away: the next beat tries again
+            log.warning("presence heartbeat failed", exc_info=True)
+
+
+def move_user_sockets(user_id: str, room: str, *, enter: bool) -> None:
+    """Make every live socket of the user, on any web process, enter or leave ``room`` (membership
+    changed while they were connected)."""
+    manager = current_app.extensions["socketio"].server.manager
+    try:
+        for sid in get_runtime().presence.sids(user_id):
+            (manager.enter_room if enter else manager.leave_room)(sid, "/", room)
+    except Exception:  # noqa: BLE001 - the change is stored; their next connect has the right rooms
+        log.exception("could not move the sockets of %s %s %s", user_id, "into" if enter else "out of", room)
+
+
 _parse_limit = lru_cache(maxsize=4)(parse)  # "20/10 seconds" parsed once, not per typing event
 
 
 def _check_typing(user: User, conv_id: str) -> None:
     """A member of the conversation, within the per-user typing rate."""
     rt = get_runtime()
-    if conv_id not in _subscribed.get(request.sid, ()):
+    if events.conv_room(conv_id) not in rooms():  # subscribed: membership was checked then
         check_conversation_member(rt.store, user, conv_id, _context())
     if not rt.rate_limiter.hit(_parse_limit(rt.settings.typing_rate_limit), "typing", user.id):
         raise ApiError(Code.RATE_LIMITED, f"typing events are limited to {rt.settings.typing_rate_limit}")
@@ -98,6 +130,10 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         join_room(events.user_room(user.id))
         for group in snapshot["groups"]:
             join_room(events.group_room(group["id"]))
+        try:
+            _presence_tracker(socketio).do_connect(user.id, sid)
+        except Exception:  # noqa: BLE001 - presence is best effort; the connection still works
+            log.warning("presence: could not record %s online", user.username, exc_info=True)
         # After the handler returns the CONNECT packet goes out; session:ready must follow it. The socket
         # is on this process, so the event skips the Redis message queue (ignore_queue).
         socketio.start_background_task(socketio.emit, events.SESSION_READY,
@@ -106,23 +142,24 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
         user = _users.pop(request.sid, None)
-        _subscribed.pop(request.sid, None)
         if user:
             _typing_tracker().do_stop_all(user.id, request.sid)
+            try:
+                _presence_tracker(socketio).do_disconnect(user.id, request.sid)
+            except Exception:  # noqa: BLE001 - the sweep announces it once Redis is back
+                log.warning("presence: could not record %s offline", user.username, exc_info=True)
 
     @handler(socketio, "conv:subscribe", ConvRef)
     def conv_subscribe(user: User, ref: ConvRef) -> dict:
         """A member asks for a conversation's live events: joins conv:{id} after the membership check."""
         check_conversation_member(get_runtime().store, user, ref.convId, _context())
         join_room(events.conv_room(ref.convId))
-        _subscribed.setdefault(request.sid, set()).add(ref.convId)
         return {"convId": ref.convId}
 
     @handler(socketio, "conv:unsubscribe", ConvRef)
     def conv_unsubscribe(user: User, ref: ConvRef) -> dict:
         """Stop a conversation's live events."""
         leave_room(events.conv_room(ref.convId))
-        _subscribed.get(request.sid, set()).discard(ref.convId)
         return {"convId": ref.convId}
 
     @handler(socketio, "message:send", MessageSend)

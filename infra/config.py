@@ -51,10 +51,18 @@ class Settings(BaseSettings):
     # Backlog beyond which acks are paced (delayed) so that the front does not outrun the workers.
     inbox_soft_backlog: int = Field(50, ge=1)
 
+    # Profile changes: the user's messages get the new senderInfo in batches of at most this many
+    # (one update_many each), so one prolific user's change never holds a huge write.
+    profile_sync_batch: int = Field(500, ge=1, le=10_000)
+
     # Typing indicators: they end by themselves this long after the last typing:start.
     typing_ttl_seconds: float = Field(5.0, gt=0, le=60)
     # Per user, across web processes (limits' notation).
     typing_rate_limit: str = "20/10 seconds"
+
+    # Presence: a socket counts as live this long after its web process last refreshed it (every third
+    # of it), so the users of a web process that died go offline within this time.
+    presence_ttl_seconds: float = Field(30.0, ge=3, le=600)
 
     log_level: str = "INFO"
 

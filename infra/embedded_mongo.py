@@ -7,19 +7,26 @@ declared with ``create_index`` also gets hash maps on each of its key prefixes (
 a prefix to a plain value scans that bucket only; the full filter is still applied to every
 candidate, so a bucket can hold too much but never too little. Everything else falls back to
 mongomock's own scan. Nothing here changes what a query returns.
+
+It also answers ``$text`` queries, which mongomock does not know: a text index's options are kept
+(mongomock drops ``default_language``), and a ``$text`` filter is matched with MongoDB's semantics
+rebuilt in ``infra.text_search``. As on a server, a compound text index needs equality on its prefix
+fields, which is also what lets the query read one bucket (one conversation) instead of the collection.
 """
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
 from typing import Any
 
 import mongomock
 from bson import ObjectId
 from mongomock import collection as mm_collection
-from mongomock import helpers, store as mm_store
+from mongomock import OperationFailure, helpers, store as mm_store
 from mongomock.filtering import filter_applies
+
+from infra import text_search
 
 _MISSING = object()
 
@@ -52,6 +59,7 @@ class IndexedCollectionStore(mm_store.CollectionStore):
         self._maps: dict[tuple[str, ...], dict[tuple, dict[Any, None]]] = {}
         self._unhashed: dict[tuple[str, ...], dict[Any, None]] = {}
         self._doc_keys: dict[Any, list[tuple[tuple[str, ...], tuple | None]]] = {}
+        self.text_languages: dict[str, str] = {}  # text index name -> default_language
 
     # -- index definitions -------------------------------------------------------------------
     def create_index(self, index_name, index_dict):
@@ -145,6 +153,36 @@ class IndexedCollectionStore(mm_store.CollectionStore):
                 return [d for d in docs if d is not None]
         return None
 
+    # -- $text ---------------------------------------------------------------------------------
+    def text_matcher(self, spec: Any, rest: dict) -> Callable[[dict], bool]:
+        """A predicate answering the ``$text`` part of a filter like MongoDB (see infra.text_search)."""
+        if not isinstance(spec, dict) or not isinstance(spec.get("$search"), str):
+            raise OperationFailure("$text needs a $search string")
+        if spec.get("$caseSensitive") or spec.get("$diacriticSensitive"):
+            raise NotImplementedError("the embedded store's $text is case- and diacritic-insensitive only")
+        texts = [(name, index) for name, index in self.indexes.items()
+                 if any(direction == "text" for _, direction in index["key"])]
+        if not texts:
+            raise OperationFailure("text index required for $text query")
+        [(name, index)] = texts  # MongoDB allows one text index per collection
+        keys = list(index["key"])
+        prefix = [field for field, _ in keys[:[d for _, d in keys].index("text")]]
+        if not all(field in rest and _plain(rest[field]) for field in prefix):
+            raise OperationFailure("failed to use text index to satisfy $text query (if text index is compound, "
+                                   "are equality predicates given for all prefix fields?)")
+        fields = [field for field, direction in keys if direction == "text"]
+        lang = text_search.language(spec.get("$language") or self.text_languages.get(name, "english"))
+        query = text_search.parse_query(spec["$search"], lang)
+
+        def matches(doc: dict) -> bool:
+            if not query.positive:
+                return False
+            values = (_value(doc, f) for f in fields)
+            texts = [t for v in values for t in (v if isinstance(v, list) else [v]) if isinstance(t, str)]
+            return query.matches(texts, lang.name)
+
+        return matches
+
 
 class _DatabaseStore(mm_store.DatabaseStore):
     def __getitem__(self, col_name):
@@ -166,10 +204,15 @@ class _ServerStore(mm_store.ServerStore):
 
 _original_iter_documents = mm_collection.Collection._iter_documents
 _original_ensure_uniques = mm_collection.Collection._ensure_uniques
+_original_create_indexes = mm_collection.Collection.create_indexes
 
 
 def _iter_documents(self, filter):
     store = self._store
+    if isinstance(store, IndexedCollectionStore) and isinstance(filter, dict) and "$text" in filter:
+        rest = {k: v for k, v in filter.items() if k != "$text"}
+        matches = store.text_matcher(filter["$text"], rest)
+        return (doc for doc in _iter_documents(self, rest) if matches(doc))
     if isinstance(store, IndexedCollectionStore):
         store._remove_expired_documents()
         candidates = store.candidates(filter)
@@ -187,8 +230,18 @@ def _ensure_uniques(self, new_data):
     return _original_ensure_uniques(self, new_data)
 
 
+def _create_indexes(self, indexes, session=None):
+    names = _original_create_indexes(self, indexes, session=session)
+    if isinstance(self._store, IndexedCollectionStore):
+        for name, index in zip(names, indexes):
+            if "text" in index.document["key"].values():
+                self._store.text_languages[name] = index.document.get("default_language", "english")
+    return names
+
+
 mm_collection.Collection._iter_documents = _iter_documents
 mm_collection.Collection._ensure_uniques = _ensure_uniques
+mm_collection.Collection.create_indexes = _create_indexes
 
 
 def embedded_client() -> mongomock.MongoClient:

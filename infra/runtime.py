@@ -11,6 +11,7 @@ from infra.config import Settings, get_settings
 from infra.emitter import SocketIOEmitter
 from infra.inbox import Inbox
 from infra.mongo import get_store
+from infra.presence import PresenceRegistry
 from infra.store import Store
 from pipelines.notify import Notifier
 
@@ -32,6 +33,10 @@ class Runtime:
     @cached_property
     def inbox(self) -> Inbox:
         return Inbox(self.redis, lock_seconds=self.settings.inbox_lock_seconds)
+
+    @cached_property
+    def presence(self) -> PresenceRegistry:
+        return PresenceRegistry(self.redis, ttl_seconds=self.settings.presence_ttl_seconds)
 
     @cached_property
     def rate_limiter(self) -> MovingWindowRateLimiter:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import pymongo
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, ReturnDocument
 from pymongo.database import Database
 
 from schemas.documents import (ActivityLog, Conversation, ConversationMember, Group, GroupMember, Message,
-                               Reaction, User)
+                               Reaction, SenderInfo, User)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Idempotency: one message per client retry key.
         IndexModel([("convId", ASC), ("senderId", ASC), ("clientId", ASC)], name="convId_sender_clientId",
                    unique=True),
+        # A sender's messages: the profile sync walks them by range on createdAt.
         IndexModel([("senderId", ASC), ("createdAt", DESC)], name="senderId_createdAt"),
+        # Search (seed 001: French by default). convId first, so a search reads one conversation's
+        # entries only (a $text query must then pin convId). One text index per collection is allowed.
+        IndexModel([("convId", ASC), ("content", TEXT)], name="convId_content_text", default_language="french"),
     ],
     "activity_logs": [
         IndexModel([("userId", ASC), ("timestamp", DESC)], name="userId_timestamp"),
@@ -89,6 +93,14 @@ class Store:
                 found[name] = user
         return found
 
+    def users_by_ids(self, user_ids: Iterable[str]) -> dict[str, User]:
+        return {d["_id"]: User.from_mongo(d) for d in self.users.find({"_id": {"$in": list(set(user_ids))}})}
+
+    def update_user_profile(self, user_id: str, changes: dict[str, Any], at) -> User | None:
+        doc = self.users.find_one_and_update({"_id": user_id}, {"$set": {**changes, "updatedAt": at}},
+                                             return_document=ReturnDocument.AFTER)
+        return User.from_mongo(doc) if doc else None
+
     def insert_user_if_absent(self, user: User) -> User:
         """Create the user unless the username exists; either way return the stored one."""
         doc = self.users.find_one_and_update(
@@ -117,6 +129,15 @@ class Store:
         except pymongo.errors.DuplicateKeyError:
             return False
 
+    def group_members_of(self, group_id: str, limit: int) -> list[GroupMember]:
+        """The group's members in joining order, at most ``limit`` (from the (groupId, userId) index)."""
+        docs = self.group_members.find({"groupId": group_id}).limit(limit)
+        return sorted((GroupMember.from_mongo(d) for d in docs), key=lambda m: m.joinedAt)
+
+    def group_ids_of_user(self, user_id: str) -> list[str]:
+        """From the (userId, groupId) index alone (a covered query)."""
+        return [m["groupId"] for m in self.group_members.find({"userId": user_id}, {"_id": 0, "groupId": 1})]
+
     def groups_of_user(self, user_id: str) -> list[tuple[Group, str]]:
         roles = {m["groupId"]: m["role"] for m in self.group_members.find({"userId": user_id})}
         groups = self.groups.find({"_id": {"$in": list(roles)}})
@@ -142,6 +163,15 @@ class Store:
             return True
         except pymongo.errors.DuplicateKeyError:
             return False
+
+    def conversation_members_of(self, conv_id: str, limit: int) -> list[ConversationMember]:
+        """The conversation's members in joining order, at most ``limit`` (from the (convId, userId) index)."""
+        docs = self.conversation_members.find({"convId": conv_id}).limit(limit)
+        return sorted((ConversationMember.from_mongo(d) for d in docs), key=lambda m: m.joinedAt)
+
+    def remove_conversation_member(self, conv_id: str, user_id: str) -> bool:
+        """False when the user was not a member."""
+        return self.conversation_members.delete_one({"convId": conv_id, "userId": user_id}).deleted_count == 1
 
     def advance_read_mark(self, conv_id: str, user_id: str, seq: int, at) -> bool:
         """Move the member's read mark to ``seq`` if that is forward; True when it moved."""
@@ -234,6 +264,32 @@ class Store:
             docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
             page = docs[:limit][::-1]
         return Page([Message.from_mongo(d) for d in page], has_more=len(docs) > limit)
+
+    def search(self, conv_id: str, text: str, *, before: int | None, limit: int) -> Page:
+        """Newest first: the conversation's messages matching ``text`` (MongoDB $text syntax) with seq below
+        ``before``; never deleted or system messages. The text index's convId prefix bounds the search to
+        the conversation's own index entries. ``has_more``: older matches remain."""
+        query: dict[str, Any] = {"convId": conv_id, "$text": {"$search": text}, "isDeleted": False,
+                                 "type": {"$ne": "system"}}
+        if before is not None:
+            query["seq"] = {"$lt": before}
+        docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
+        return Page([Message.from_mongo(d) for d in docs[:limit]], has_more=len(docs) > limit)
+
+    def stale_sender_messages(self, sender_id: str, info: SenderInfo, *, until, limit: int) -> list[dict]:
+        """Up to ``limit`` of the sender's messages whose senderInfo is not ``info``, created at or before
+        ``until`` (None: any time), newest first, as ``{_id, createdAt}``. A range walk down the
+        (senderId, createdAt) index: the caller passes the last createdAt it got as the next ``until``
+        (inclusive, and safe with ties: the messages it has updated no longer match)."""
+        query: dict[str, Any] = {"senderId": sender_id, "senderInfo": {"$ne": info.model_dump()}}
+        if until is not None:
+            query["createdAt"] = {"$lte": until}
+        return list(self.messages.find(query, {"createdAt": 1}).sort("createdAt", DESC).limit(limit))
+
+    def set_sender_info(self, message_ids: list[str], info: SenderInfo) -> int:
+        """One write for a batch of messages; the number changed."""
+        return self.messages.update_many({"_id": {"$in": message_ids}},
+                                         {"$set": {"senderInfo": info.model_dump()}}).modified_count
 
     # -- audit ---------------------------------------------------------------------------------
     def log_activity(self, entry: ActivityLog) -> None:

@@ -7,6 +7,7 @@ from schemas.common import new_id, utcnow
 from schemas.errors import ApiError, Code
 
 GROUP_MANAGERS = ("GROUP_ADMIN",)
+MODERATING_ROLES = ("MODERATOR", "GROUP_ADMIN")
 
 
 def log_denied(store: Store, user: User, resource: str, resource_id: str, reason: str,
@@ -48,3 +49,23 @@ def check_group_manager(store: Store, user: User, group_id: str) -> Group:
         log_denied(store, user, "group", group_id, "not a group admin")
         raise ApiError(Code.FORBIDDEN, "only the group's admins can do this")
     return group
+
+
+def is_moderator(store: Store, user: User, group_id: str) -> bool:
+    """System admins, and the group's moderators and admins, moderate the group's conversations."""
+    if user.role == "ADMIN":
+        return True
+    member = store.get_group_member(group_id, user.id)
+    return member is not None and member.role in MODERATING_ROLES
+
+
+def check_moderator(store: Store, user: User, conv_id: str) -> Conversation:
+    """The conversation, if the user moderates its group (membership of the conversation is not needed);
+    refusals are written to the activity log."""
+    conv = store.get_conversation(conv_id)
+    if conv is None:
+        raise ApiError(Code.NOT_FOUND, f"no conversation {conv_id}")
+    if not is_moderator(store, user, conv.groupId):
+        log_denied(store, user, "conversation", conv_id, "moderation view without a moderating role")
+        raise ApiError(Code.FORBIDDEN, "only the group's moderators and admins can see deleted content")
+    return conv

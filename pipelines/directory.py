@@ -1,7 +1,7 @@
 """Users, groups, conversations and membership: the writes behind the REST routes, and what a session sees."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from infra.store import Store
 from pipelines.access import check_conversation_member, check_group_manager, check_group_member
@@ -10,6 +10,9 @@ from schemas.common import new_id, utcnow
 from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
 from schemas.errors import ApiError, Code
 from schemas.payloads import ConversationCreate, DevTokenRequest, GroupCreate, GroupMemberAdd
+
+# announce(conv_id, actor, action, data): queue a system message (pipelines.messages.submit_system).
+Announce = Callable[[str, User, str, dict], None]
 
 
 def do_dev_login(store: Store, request: DevTokenRequest, admins: frozenset[str]) -> User:
@@ -47,7 +50,7 @@ def do_add_group_member(store: Store, notifier: Notifier, user: User, group_id: 
     return {"groupId": group_id, "user": new.public(), "role": request.role}
 
 
-def do_create_conversation(store: Store, notifier: Notifier, user: User, group_id: str,
+def do_create_conversation(store: Store, notifier: Notifier, announce: Announce, user: User, group_id: str,
                            request: ConversationCreate) -> dict[str, Any]:
     """Any member of the group may open a conversation with other members of the group."""
     check_group_member(store, user, group_id)
@@ -58,11 +61,14 @@ def do_create_conversation(store: Store, notifier: Notifier, user: User, group_i
     store.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=uid, groupId=group_id,
                                                         joinedAt=now) for uid in member_ids])
     _log(store, user, "create", "conversation", conv.id, {"members": member_ids})
+    announce(conv.id, user, "conversation_created", {"userId": user.id, "username": user.username,
+                                                     "title": conv.title})
     notifier.notify_conversation_created(conv, member_ids)
     return {**conv.public(), "members": member_ids}
 
 
-def do_add_conversation_member(store: Store, user: User, conv_id: str, username: str) -> dict[str, Any]:
+def do_add_conversation_member(store: Store, notifier: Notifier, announce: Announce, user: User, conv_id: str,
+                               username: str) -> dict[str, Any]:
     """The conversation's creator or the group's admins add members; the new member must be in the group."""
     conv, _ = check_conversation_member(store, user, conv_id)
     if conv.createdBy != user.id:
@@ -72,7 +78,47 @@ def do_add_conversation_member(store: Store, user: User, conv_id: str, username:
                                                                groupId=conv.groupId, joinedAt=utcnow())):
         raise ApiError(Code.CONFLICT, f"{new.username} is already a member of this conversation")
     _log(store, user, "add_member", "conversation", conv_id, {"userId": new.id})
+    announce(conv_id, user, "member_joined", {"userId": new.id, "username": new.username, "by": user.username})
+    notifier.notify_conversation_joined(new.id, {**conv.public(), "unread": conv.lastSeq, "lastReadSeq": 0})
     return {"convId": conv_id, "user": new.public()}
+
+
+def do_remove_conversation_member(store: Store, notifier: Notifier, announce: Announce, user: User, conv_id: str,
+                                  member_id: str) -> User:
+    """A member leaves (``member_id`` is their own id), or the conversation's creator or a group admin
+    removes them. Returns the user who left."""
+    conv, _ = check_conversation_member(store, user, conv_id)
+    if member_id != user.id and conv.createdBy != user.id:
+        check_group_manager(store, user, conv.groupId)
+    gone = store.get_user(member_id)
+    if gone is None or not store.remove_conversation_member(conv_id, member_id):
+        raise ApiError(Code.NOT_FOUND, "no such member in this conversation")
+    _log(store, user, "remove_member", "conversation", conv_id, {"userId": member_id})
+    announce(conv_id, user, "member_left", {"userId": gone.id, "username": gone.username, "by": user.username})
+    notifier.notify_conversation_left(gone.id, conv_id, user.id)
+    return gone
+
+
+MEMBERS_LIMIT = 1000  # a member list is one page; groups larger than this need a paginated route
+
+
+def list_group_members(store: Store, user: User, group_id: str) -> dict[str, Any]:
+    """The group's members with their roles, for its members (and system admins)."""
+    check_group_member(store, user, group_id)
+    members = store.group_members_of(group_id, MEMBERS_LIMIT)
+    users = store.users_by_ids(m.userId for m in members)
+    return {"groupId": group_id, "members": [{"user": users[m.userId].public(), "role": m.role}
+                                             for m in members if m.userId in users]}
+
+
+def list_conversation_members(store: Store, user: User, conv_id: str) -> dict[str, Any]:
+    """The conversation's members with their read marks ("seen by", @ suggestions), for its members."""
+    check_conversation_member(store, user, conv_id)
+    members = store.conversation_members_of(conv_id, MEMBERS_LIMIT)
+    users = store.users_by_ids(m.userId for m in members)
+    return {"convId": conv_id, "members": [{"user": users[m.userId].public(), "lastReadSeq": m.lastReadSeq,
+                                            "lastReadAt": m.public()["lastReadAt"]}
+                                           for m in members if m.userId in users]}
 
 
 def list_conversations(store: Store, user: User) -> list[dict[str, Any]]:

@@ -26,13 +26,13 @@ from redis.exceptions import LockError
 
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
-from pipelines.access import check_conversation_member, log_denied
+from pipelines.access import check_conversation_member, check_moderator, is_moderator, log_denied
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
-from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, User
+from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, SystemAction, User, system_text
 from schemas.errors import ApiError, Code
 from schemas.events import MessageRejected
-from schemas.payloads import HistoryWindow, MessageSend
+from schemas.payloads import HistoryWindow, MessageSend, SearchQuery
 from schemas.tasks import InboxEntry
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,6 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     return appended
 
 
-MODERATING_ROLES = ("MODERATOR", "GROUP_ADMIN")
-
-
 def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
                   message_id: str, *, content: str | None = None) -> None:
     """Queue an edit (``content`` given) or a soft delete of a stored message, after the role check.
@@ -83,8 +80,7 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
         raise ApiError(Code.NOT_FOUND, "this message was deleted")
     kind = "edit" if content is not None else "delete"
     if message.senderId != user.id:
-        role = store.get_group_member(conv.groupId, user.id)
-        if kind == "edit" or (user.role != "ADMIN" and (role is None or role.role not in MODERATING_ROLES)):
+        if kind == "edit" or not is_moderator(store, user, conv.groupId):
             log_denied(store, user, "message", message_id, f"{kind} of another member's message")
             raise ApiError(Code.FORBIDDEN, "only the author can edit a message" if kind == "edit" else
                            "only the author, a moderator or an admin of the group can delete a message")
@@ -94,9 +90,31 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
         enqueue_drain(message.convId)
 
 
+def submit_system(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: str, actor: User,
+                  action: SystemAction, data: dict) -> None:
+    """Queue a system message (``type: "system"``) through the conversation's inbox, so it takes its
+    seq in order with the sends. ``actor`` is who did it; ``data`` names who it concerns."""
+    entry = InboxEntry(kind="system", senderId=actor.id, clientId=f"system:{new_id()}", type="system",
+                       content=system_text(action, data), systemAction=action, systemData=data,
+                       receivedAt=utcnow())
+    if inbox.append(conv_id, entry, max_backlog=2**31).schedule:
+        enqueue_drain(conv_id)
+
+
 def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) -> Page:
-    check_conversation_member(store, user, conv_id)
+    """Members read the conversation; the moderation view (deleted content shown by the caller) is for
+    the group's moderators and admins, and system admins."""
+    if window.view == "moderation":
+        check_moderator(store, user, conv_id)
+    else:
+        check_conversation_member(store, user, conv_id)
     return store.history(conv_id, before=window.before, after=window.after, limit=window.limit)
+
+
+def search_messages(store: Store, user: User, conv_id: str, query: SearchQuery) -> Page:
+    """Members search the conversation, newest first; deleted and system messages never match."""
+    check_conversation_member(store, user, conv_id)
+    return store.search(conv_id, query.text, before=query.before, limit=query.limit)
 
 
 # -- worker side ----------------------------------------------------------------------------------
@@ -212,14 +230,32 @@ class _Drain:
             self.members[user_id] = self.store.get_conversation_member(self.conv_id, user_id) is not None
         return self.members[user_id]
 
+    def recheck_senders(self, stored: dict[str, list[Message]]) -> None:
+        """Correct the senderInfo just stored if the sender's profile changed since it was read.
+
+        A profile change that lands between our read of the sender and our insert may have been synced
+        (pipelines.profiles) before the insert, which would leave it stale for good. Re-reading after the
+        insert closes that gap: either the change came first and we see it here, or it came after this read,
+        and its own sync task, enqueued later still, will find our messages. We re-read after writing until
+        the profile holds still, so our correction cannot itself overwrite a newer sync.
+        """
+        for user_id, messages in stored.items():
+            first = messages[0].senderInfo  # (a message found already stored may carry another one)
+            written = first if all(m.senderInfo == first for m in messages) else None
+            while (user := self.store.get_user(user_id)) is not None and SenderInfo.of(user) != written:
+                written = SenderInfo.of(user)
+                self.store.set_sender_info([m.id for m in messages], written)
+            self.users[user_id] = user
+
     def store_entries(self, entries: list[tuple[str, InboxEntry]]) -> None:
         conv_id, store, notifier, result = self.conv_id, self.store, self.notifier, self.result
         last_at = None
+        stored: dict[str, list[Message]] = {}  # author -> their messages stored in this batch, in order
         # Events leave in one round trip once the batch is stored: the database is the source of truth.
         with notifier.batch():
             for _, entry in entries:
                 self.keep_lock()
-                if entry.kind != "send":
+                if entry.kind in ("edit", "delete"):
                     self.apply_change(entry)
                     continue
                 existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
@@ -239,17 +275,24 @@ class _Drain:
                 message = _insert(store, conv_id, self.seq + 1, entry, sender)
                 self.seq, last_at = message.seq, message.createdAt
                 result.stored.append(self.seq)
+                stored.setdefault(message.senderId, []).append(message)
                 notifier.notify_message_new(message)
                 for user_id in message.metadata.mentions or ():
                     notifier.notify_mention(user_id, message)
             if last_at is not None:
+                self.recheck_senders(stored)
                 store.advance_conversation(conv_id, self.seq, last_at)
+                # Authors have read what they wrote: their own messages never count as unread.
+                for author_id, theirs in stored.items():
+                    store.advance_read_mark(conv_id, author_id, theirs[-1].seq, last_at)
 
 
 def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[str, str] | None:
     # The front checked all of this at accept time; it can have changed while the send was queued.
     if not drain.conv_exists:
         return Code.NOT_FOUND, "the conversation no longer exists"
+    if entry.kind == "system":
+        return None  # written by the server about its members: the actor may have just left
     if sender is None or not sender.active:
         return Code.FORBIDDEN, "the sender's account is no longer active"
     if not drain.is_member(entry.senderId):
@@ -272,10 +315,13 @@ def find_mentions(store: Store, conv_id: str, content: str, sender_id: str) -> l
 
 def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: User) -> Message:
     now = utcnow()
-    parent = store.get_message(entry.replyTo) if entry.replyTo else None
-    quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
-    metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote,
-                               mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
+    if entry.kind == "system":
+        metadata = MessageMetadata(systemAction=entry.systemAction, systemData=entry.systemData)
+    else:
+        parent = store.get_message(entry.replyTo) if entry.replyTo else None
+        quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
+        metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote,
+                                   mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
                       senderInfo=SenderInfo.of(sender), type=entry.type, content=entry.content,
                       metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)

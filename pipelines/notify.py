@@ -4,7 +4,7 @@ from __future__ import annotations
 from infra.emitter import Emitter
 from schemas import events
 from schemas.documents import Conversation, Message, User
-from schemas.events import GroupMemberJoined, MessageRead, MessageRejected, Typing
+from schemas.events import ConversationLeft, GroupMemberJoined, MessageRead, MessageRejected, Typing, UserUpdated
 
 
 class Notifier:
@@ -39,8 +39,26 @@ class Notifier:
         data = conv.public()
         self.emitter.emit(events.CONVERSATION_CREATED, data, events.group_room(conv.groupId))
 
+    def notify_conversation_joined(self, user_id: str, conversation: dict) -> None:
+        """To the added member's own room: their sockets are not in conv:{id} yet."""
+        self.emitter.emit(events.CONVERSATION_JOINED, conversation, events.user_room(user_id))
+
+    def notify_conversation_left(self, user_id: str, conv_id: str, by: str) -> None:
+        data = ConversationLeft(convId=conv_id, userId=user_id, by=by).model_dump()
+        self.emitter.emit(events.CONVERSATION_LEFT, data, events.user_room(user_id))
+
+    def notify_presence(self, group_id: str, update: dict) -> None:
+        self.emitter.emit(events.PRESENCE_UPDATE, update, events.group_room(group_id))
+
     def notify_group_member_joined(self, group_id: str, user: User, role: str) -> None:
         data = GroupMemberJoined(groupId=group_id, user=user.public(), role=role).model_dump()
         self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.group_room(group_id))
         # The new member's sockets are not in the group room until they reconnect.
         self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.user_room(user.id))
+
+    def notify_user_updated(self, user: User, group_ids: list[str]) -> None:
+        """To each of the user's groups, once their messages carry the new profile."""
+        data = UserUpdated(user=user.public()).model_dump()
+        with self.batch():
+            for group_id in group_ids:
+                self.emitter.emit(events.USER_UPDATED, data, events.group_room(group_id))

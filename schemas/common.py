@@ -17,6 +17,8 @@ Username = Annotated[
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+# Rendered by every client as an image source: a web address, nothing else (no javascript: or data:).
+AvatarUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=512, pattern=r"^https?://\S+$")]
 
 
 def new_id() -> str:

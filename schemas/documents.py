@@ -111,6 +111,22 @@ class Quote(BaseModel):
 QUOTE_CHARS = 140
 
 
+SystemAction = Literal["conversation_created", "member_joined", "member_left"]
+
+
+def system_text(action: str, data: dict[str, Any]) -> str:
+    """The plain-English content of a system message; clients render their own text from
+    ``metadata.systemAction`` and ``metadata.systemData``, this is the fallback (and what exports show)."""
+    who, by = data.get("username", "someone"), data.get("by")
+    if action == "conversation_created":
+        return f'{who} created the conversation "{data.get("title", "")}"'
+    if action == "member_joined":
+        return f"{by} added {who}" if by and by != who else f"{who} joined"
+    if action == "member_left":
+        return f"{by} removed {who}" if by and by != who else f"{who} left"
+    return action
+
+
 class MessageMetadata(BaseModel):
     model_config = ConfigDict(extra="allow")
     replyTo: str | None = None
@@ -160,11 +176,16 @@ class Message(Document):
     def public(self) -> dict[str, Any]:
         """What members see: a deleted message keeps its place but not its content (which stays stored
         for moderators and exports)."""
-        out = self.model_dump(mode="json")
-        out["metadata"] = self.metadata.model_dump(mode="json", exclude_none=True)
+        out = self.for_moderators()
         if self.isDeleted:
             out["content"], out["editHistory"] = "", []
             out["metadata"].pop("quote", None)
+        return out
+
+    def for_moderators(self) -> dict[str, Any]:
+        """Everything stored, deleted content and its edit history included (the moderation view)."""
+        out = self.model_dump(mode="json")
+        out["metadata"] = self.metadata.model_dump(mode="json", exclude_none=True)
         return out
 
 

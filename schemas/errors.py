@@ -13,7 +13,8 @@ class Code(StrEnum):
     CONTENT_TOO_LONG = "content_too_long"    # over MAX_MESSAGE_CHARS
     UNSUPPORTED_TYPE = "unsupported_type"    # a message type this version does not accept
     INVALID_CURSOR = "invalid_cursor"        # before/after not a positive integer, or both given
-    INVALID_LIMIT = "invalid_limit"          # limit not an integer in 1..HISTORY_MAX_LIMIT
+    INVALID_LIMIT = "invalid_limit"          # limit not an integer in 1..HISTORY_MAX_LIMIT (or the search's 50)
+    INVALID_QUERY = "invalid_query"          # a search text that is blank or over 200 characters
     UNAUTHORIZED = "unauthorized"            # no, forged or expired token
     FORBIDDEN = "forbidden"                  # authenticated, but not allowed
     NOT_FOUND = "not_found"                  # no such conversation, group, user or message

@@ -16,6 +16,10 @@ TYPING_START = "typing:start"
 TYPING_STOP = "typing:stop"
 CONVERSATION_CREATED = "conversation:created"
 GROUP_MEMBER_JOINED = "group:member_joined"
+CONVERSATION_JOINED = "conversation:joined"      # extension: to user:{id} when added to a conversation
+CONVERSATION_LEFT = "conversation:left"          # extension: to user:{id} when leaving or removed
+PRESENCE_UPDATE = "presence:update"
+USER_UPDATED = "user:updated"
 
 
 def user_room(user_id: str) -> str:
@@ -52,6 +56,12 @@ class GroupMemberJoined(BaseModel):
     role: Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"]
 
 
+class UserUpdated(BaseModel):
+    """To group:{id} of each of the user's groups: the user's profile changed, and the copies of it in
+    their messages (senderInfo) have been brought up to date. Sent instead of a message:updated per message."""
+    user: dict[str, Any]
+
+
 class MessageRead(BaseModel):
     """To conv:{id}: a member's read mark moved forward (read receipts)."""
     convId: str
@@ -63,3 +73,17 @@ class Typing(BaseModel):
     """typing:start / typing:stop to conv:{id} (not to the typist's own socket)."""
     convId: str
     userId: str
+
+
+class ConversationLeft(BaseModel):
+    """To ``user:{userId}`` when they left a conversation (``by`` themselves) or were removed."""
+    convId: str
+    userId: str
+    by: str
+
+
+class PresenceUpdate(BaseModel):
+    """To each group:{id} of the user: online (first socket opened) or offline (last socket closed)."""
+    userId: str
+    status: Literal["online", "offline"]
+    lastSeen: str  # ISO-8601 UTC: now when online, when the last socket closed when offline

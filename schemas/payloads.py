@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic_core import PydanticCustomError
 
 from infra.config import get_settings
-from schemas.common import ClientId, Id, Name, Title, Username
+from schemas.common import AvatarUrl, ClientId, Id, Name, Title, Username
 from schemas.errors import ApiError, Code
 
 
@@ -109,7 +109,7 @@ class DevTokenRequest(Payload):
     username: Username
     fname: Name = ""
     lname: Name = ""
-    avatarUrl: str | None = Field(None, max_length=512)
+    avatarUrl: AvatarUrl | None = None
 
 
 class GroupCreate(Payload):
@@ -130,33 +130,84 @@ class ConversationMemberAdd(Payload):
     username: Username
 
 
-def parse_history_query(args: Mapping[str, str], max_limit: int, default_limit: int) -> HistoryWindow:
-    """GET /api/conversations/{convId}/messages?before=&after=&limit= -> a window, or a specific error."""
-    unknown = set(args) - {"before", "after", "limit"}
+class ProfileUpdate(Payload):
+    """PATCH /api/me: the fields given change; the others stay. ``avatarUrl: null`` removes the avatar.
+
+    The username is not among them (an unknown field, refused): mentions are parsed by username, so
+    renaming would silently change who an old ``@name`` in stored messages refers to, and free the old
+    name for someone else to take.
+    """
+    fname: Name = ""
+    lname: Name = ""
+    avatarUrl: AvatarUrl | None = None
+
+
+def _only(args: Mapping[str, str], allowed: set[str]) -> None:
+    unknown = set(args) - allowed
     if unknown:
         raise ApiError(Code.INVALID_PAYLOAD, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
-    cursors = {}
-    for name in ("before", "after"):
-        raw = args.get(name)
-        if raw is None or raw == "":
-            continue
-        if not raw.isdigit() or int(raw) > 2**62:
-            raise ApiError(Code.INVALID_CURSOR, f"{name} must be a message seq (a whole number >= 0), got {raw!r}")
-        cursors[name] = int(raw)
-    if len(cursors) == 2:
+
+
+def _cursor(args: Mapping[str, str], name: str) -> int | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) > 2**62:
+        raise ApiError(Code.INVALID_CURSOR, f"{name} must be a message seq (a whole number >= 0), got {raw!r}")
+    return int(raw)
+
+
+def _limit(args: Mapping[str, str], max_limit: int, default_limit: int) -> int:
+    raw = args.get("limit")
+    if raw is None or raw == "":
+        return default_limit
+    if not raw.isdigit() or not 1 <= int(raw) <= max_limit:
+        raise ApiError(Code.INVALID_LIMIT, f"limit must be a whole number from 1 to {max_limit}, got {raw!r}")
+    return int(raw)
+
+
+HISTORY_VIEWS = ("member", "moderation")
+
+
+def parse_history_query(args: Mapping[str, str], max_limit: int, default_limit: int) -> HistoryWindow:
+    """GET /api/conversations/{convId}/messages?before=&after=&limit=&view= -> a window, or a specific error."""
+    _only(args, {"before", "after", "limit", "view"})
+    before, after = _cursor(args, "before"), _cursor(args, "after")
+    if before is not None and after is not None:
         raise ApiError(Code.INVALID_CURSOR, "give either before or after, not both")
-    raw_limit = args.get("limit")
-    if raw_limit is None or raw_limit == "":
-        limit = default_limit
-    elif not raw_limit.isdigit() or not 1 <= int(raw_limit) <= max_limit:
-        raise ApiError(Code.INVALID_LIMIT, f"limit must be a whole number from 1 to {max_limit}, got {raw_limit!r}")
-    else:
-        limit = int(raw_limit)
-    return HistoryWindow(before=cursors.get("before"), after=cursors.get("after"), limit=limit)
+    view = args.get("view") or "member"
+    if view not in HISTORY_VIEWS:
+        raise ApiError(Code.INVALID_PAYLOAD, f"view must be one of {', '.join(HISTORY_VIEWS)}, got {view!r}")
+    return HistoryWindow(before=before, after=after, limit=_limit(args, max_limit, default_limit), view=view)
 
 
 @dataclass(frozen=True)
 class HistoryWindow:
     before: int | None
     after: int | None
+    limit: int
+    view: str = "member"  # "moderation": deleted messages with their content (moderators only)
+
+
+SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 50
+SEARCH_MAX_QUERY_CHARS = 200
+
+
+def parse_search_query(args: Mapping[str, str]) -> SearchQuery:
+    """GET /api/conversations/{convId}/search?q=&before=&limit= -> a query, or a specific error."""
+    _only(args, {"q", "before", "limit"})
+    text = (args.get("q") or "").strip()
+    if not text:
+        raise ApiError(Code.INVALID_QUERY, "q (the words to search for) is required and must not be blank")
+    if len(text) > SEARCH_MAX_QUERY_CHARS:
+        raise ApiError(Code.INVALID_QUERY, f"q is {len(text)} characters; the limit is {SEARCH_MAX_QUERY_CHARS}",
+                       {"length": len(text), "limit": SEARCH_MAX_QUERY_CHARS})
+    return SearchQuery(text=text, before=_cursor(args, "before"),
+                       limit=_limit(args, SEARCH_MAX_LIMIT, SEARCH_DEFAULT_LIMIT))
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str            # MongoDB $text syntax: words (any of them), "a phrase" (required), -word (excluded)
+    before: int | None   # only messages with seq < before (the next page: the last seq received)
     limit: int

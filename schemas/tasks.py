@@ -1,11 +1,11 @@
 """What travels on queues and in conversation inboxes: ids and small values, never whole documents."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.documents import Timestamp
+from schemas.documents import SystemAction, Timestamp
 
 
 class InboxEntry(BaseModel):
@@ -17,11 +17,13 @@ class InboxEntry(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["send", "edit", "delete"] = "send"
+    kind: Literal["send", "edit", "delete", "system"] = "send"
     senderId: str
     clientId: str
     content: str
     type: str = "text"
     replyTo: str | None = None
     messageId: str | None = None  # edit and delete: the stored message they change
+    systemAction: SystemAction | None = None  # system: what happened
+    systemData: dict[str, Any] | None = None
     receivedAt: Timestamp

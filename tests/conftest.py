@@ -1,14 +1,23 @@
-"""Shared fixtures: a fresh embedded store, and helpers to make users, groups and conversations in it."""
+"""Shared fixtures: a real redis-server, a fresh embedded store, and helpers to make users, groups and conversations in it."""
 from __future__ import annotations
 
 import pytest
 
 from infra.embedded_mongo import embedded_client
+from infra.redis_server import RedisServer
 from infra.store import Store
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import Conversation, ConversationMember, Group, GroupMember, User
 from tests.fakes import MemoryInbox, RecordingEmitter
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One real redis-server for the session (tests use their own keys or flush what they use)."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The ``messages`` queue: store accepted sends in order, then announce them."""
+"""The ``messages`` queue: store accepted sends in order, then announce them; copy profile changes into messages."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,7 @@ from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from infra.runtime import get_runtime
-from pipelines import messages
+from pipelines import messages, profiles
 from workers.celery_app import celery
 
 log = logging.getLogger(__name__)
@@ -34,3 +34,20 @@ def drain(conv_id: str) -> dict:
 def enqueue_drain(conv_id: str) -> None:
     """What the web front calls after appending to a conversation's inbox."""
     drain.apply_async(args=[conv_id])
+
+
+@celery.task(name="messages.sync_profile", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True,
+             retry_backoff_max=30, max_retries=10)
+def sync_profile(user_id: str) -> dict:
+    """Copy a user's current profile into their messages' senderInfo (see pipelines.profiles)."""
+    rt = get_runtime()
+    result = profiles.sync_sender_info(user_id, store=rt.store, notifier=rt.notifier,
+                                       enqueue_sync=enqueue_profile_sync, batch=rt.settings.profile_sync_batch)
+    log.info("profile of %s synced: %d messages in %d batches, %d pass(es)", user_id, result.updated,
+             len(result.batches), result.passes)
+    return asdict(result)
+
+
+def enqueue_profile_sync(user_id: str) -> None:
+    """What the web front calls after changing a user's profile."""
+    sync_profile.apply_async(args=[user_id])

@@ -1,17 +1,9 @@
-"""Session fixtures for end-to-end tests: one real redis-server and one running system."""
+"""Session fixtures for end-to-end tests: one running system (on the session's redis-server)."""
 from __future__ import annotations
 
 import pytest
 
-from infra.redis_server import RedisServer
 from tests.e2e.harness import System
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    server = RedisServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -89,6 +89,11 @@ class Api:
         assert r.status_code < 300, (r.status_code, r.text)
         return r.json()
 
+    def chat(self, conv_id: str, query: str = "") -> list[dict]:
+        """The conversation's history without its system messages (member joined, created...)."""
+        page = self.ok("GET", f"/api/conversations/{conv_id}/messages?{query}")
+        return [m for m in page["messages"] if m["type"] != "system"]
+
     def socket(self) -> "Client":
         return Client(self.system, self.token)
 
@@ -139,6 +144,10 @@ def make_conversation(owner: Api, *members: Api, title: str = "general") -> tupl
         owner.ok("POST", f"/api/groups/{group['id']}/members", json={"username": m.username})
     conv = owner.ok("POST", f"/api/groups/{group['id']}/conversations",
                     json={"title": title, "members": [m.username for m in members]})
+    # Its first message, seq 1, is the "conversation created" system message: wait until it is stored,
+    # so tests start from a settled conversation whose next message is seq 2.
+    wait_until(lambda: owner.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"],
+               what="the conversation_created system message")
     return group, conv
 
 

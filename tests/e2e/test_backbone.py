@@ -60,7 +60,10 @@ def test_session_ready_lists_the_users_groups_and_conversations(system, clients)
     ready = _connect(clients, bob).got("session:ready")[0]
     assert ready["user"]["username"] == bob.username
     assert [(g["id"], g["role"]) for g in ready["groups"]] == [(group["id"], "MEMBER")]
-    assert [(c["id"], c["unread"], c["lastSeq"]) for c in ready["conversations"]] == [(conv["id"], 0, 0)]
+    # The conversation_created system message (seq 1) is unread for bob, but not for alice who created it.
+    assert [(c["id"], c["unread"], c["lastSeq"]) for c in ready["conversations"]] == [(conv["id"], 1, 1)]
+    [mine] = alice.ok("GET", "/api/conversations")["conversations"]
+    assert (mine["unread"], mine["lastReadSeq"]) == (0, 1)
     assert alice.ok("GET", "/api/me")["username"] == alice.username
 
 
@@ -74,14 +77,14 @@ def test_send_is_acked_queued_then_stored_and_delivered_to_members(system, clien
     assert ack == {"ok": True, "clientId": "first", "status": "queued"}
 
     [msg] = b.wait_for("message:new")
-    assert (msg["seq"], msg["clientId"], msg["senderId"], msg["content"]) == (1, "first", alice.id,
+    assert (msg["seq"], msg["clientId"], msg["senderId"], msg["content"]) == (2, "first", alice.id,
                                                                              "Salut tout le monde ! 👋")
     assert msg["senderInfo"]["username"] == alice.username and msg["type"] == "text"
     assert a.wait_for("message:new")[0]["id"] == msg["id"]  # the sender reconciles by clientId
     history = bob.ok("GET", f"/api/conversations/{conv['id']}/messages")
-    assert history == {"messages": [msg], "hasMore": False}  # what was announced is what is stored
+    assert history["messages"][1:] == [msg] and not history["hasMore"]  # what was announced is what is stored
     [listed] = bob.ok("GET", "/api/conversations")["conversations"]
-    assert (listed["lastSeq"], listed["unread"]) == (1, 1)
+    assert (listed["lastSeq"], listed["unread"]) == (2, 2)
 
 
 def test_rest_send_takes_the_same_path(system, clients):
@@ -101,13 +104,13 @@ def test_same_client_id_twice_stores_one_message(system, clients):
         assert a.call("message:send", {"convId": conv["id"], "clientId": "dup", "content": "once"})["ok"]
     a.call("message:send", {"convId": conv["id"], "clientId": "after", "content": "next"})
     wait_until(lambda: any(m["clientId"] == "after" for m in a.got("message:new")), what="the last message")
-    stored = alice.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"]
-    assert [(m["seq"], m["clientId"]) for m in stored] == [(1, "dup"), (2, "after")]
+    stored = alice.chat(conv["id"])
+    assert [(m["seq"], m["clientId"]) for m in stored] == [(2, "dup"), (3, "after")]
     assert {m["id"] for m in a.got("message:new") if m["clientId"] == "dup"} == {stored[0]["id"]}
 
 
 def test_order_with_concurrent_senders_and_worker_pool(system, clients):
-    """Five senders at once, the worker pool at 4 threads: seq 1..N without gaps, one order for all,
+    """Five senders at once, the worker pool at 4 threads: seq 2..N+1 (after the system message) without gaps, one order for all,
     each sender's messages in its send order."""
     owner = Api(system)
     senders = [Api(system) for _ in range(5)]
@@ -132,12 +135,12 @@ def test_order_with_concurrent_senders_and_worker_pool(system, clients):
     # test's lists is not the wire order; the order under test is seq, carried by every message.
     seen = [sorted(r.wait_for("message:new", total, timeout=30), key=lambda m: m["seq"]) for r in receivers]
 
-    assert [m["seq"] for m in seen[0]] == list(range(1, total + 1))  # no gap, no repeat
+    assert [m["seq"] for m in seen[0]] == list(range(2, total + 2))  # no gap, no repeat
     assert [m["id"] for m in seen[0]] == [m["id"] for m in seen[1]]  # everybody sees the same order
     for i, s in enumerate(senders):
         mine = [m["clientId"] for m in seen[0] if m["senderId"] == s.id]
         assert mine == [f"s{i}-{n:03d}" for n in range(per_sender)]
-    history = owner.ok("GET", f"/api/conversations/{conv['id']}/messages?limit=200")["messages"]
+    history = owner.chat(conv["id"], "limit=200")
     assert [m["id"] for m in history] == [m["id"] for m in seen[0]]
 
 
@@ -161,7 +164,7 @@ def test_non_member_neither_receives_nor_reads_a_conversation(system, clients):
     a.wait_for("message:new")
     time.sleep(0.3)
     assert e.got("message:new") == []
-    assert [m["clientId"] for m in alice.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"]] == ["secret"]
+    assert [m["clientId"] for m in alice.chat(conv["id"])] == ["secret"]
 
 
 def test_only_group_admins_manage_members(system):
@@ -207,9 +210,9 @@ def test_bad_input_gets_a_specific_code_and_enqueues_nothing(system, clients, re
     assert alice.call("POST", f"/api/conversations/{conv['id']}/messages", data="{oops",
                       headers={"Content-Type": "application/json"}).json()["error"]["code"] == "invalid_payload"
 
-    # Nothing was stored: the next good message is seq 1 and nobody was told of a rejection.
+    # Nothing was stored: the next good message follows the system message (seq 2), nobody was told of a rejection.
     a.call("message:send", {"convId": conv["id"], "clientId": "good", "content": "finally"})
-    assert [m["seq"] for m in a.wait_for("message:new")] == [1]
+    assert [m["seq"] for m in a.wait_for("message:new")] == [2]
     assert a.got("message:rejected") == []
 
 
@@ -236,12 +239,13 @@ def test_history_pages_and_polling_catch_up(system, clients):
         page = bob.ok("GET", f"{path}?{q}")
         return [m["seq"] for m in page["messages"]], page["hasMore"]
 
-    assert seqs("limit=3") == ([5, 6, 7], True)
-    assert seqs("limit=3&before=5") == ([2, 3, 4], True)
-    assert seqs("limit=3&before=2") == ([1], False)
-    assert seqs("after=4") == ([5, 6, 7], False)      # the polling fallback / reconnect catch-up
-    assert seqs("after=2&limit=2") == ([3, 4], True)
-    assert seqs("after=7") == ([], False)
+    # seq 1 is the conversation_created system message, then m0..m6 are seq 2..8.
+    assert seqs("limit=3") == ([6, 7, 8], True)
+    assert seqs("limit=3&before=6") == ([3, 4, 5], True)
+    assert seqs("limit=3&before=3") == ([1, 2], False)
+    assert seqs("after=5") == ([6, 7, 8], False)      # the polling fallback / reconnect catch-up
+    assert seqs("after=3&limit=2") == ([4, 5], True)
+    assert seqs("after=8") == ([], False)
 
 
 def test_healthz_reports_each_part(system):

@@ -33,7 +33,7 @@ def test_redis_outage_gives_clear_errors_and_the_system_recovers():
         health = requests.get(system.url + "/healthz", timeout=10)
         assert health.status_code == 503 and health.json()["redis"].startswith("error")
         # History is served from MongoDB and does not need Redis.
-        assert [m["clientId"] for m in bob.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"]] == ["before"]
+        assert [m["clientId"] for m in bob.chat(conv["id"])] == ["before"]
 
         redis_server = RedisServer(port=port).start()  # Redis comes back (empty, like a restart without AOF)
         wait_until(lambda: requests.get(system.url + "/healthz", timeout=5).status_code == 200, 30,
@@ -41,7 +41,7 @@ def test_redis_outage_gives_clear_errors_and_the_system_recovers():
         # The client retries with the same clientId, as the error told it to.
         wait_until(lambda: a.call("message:send", {"convId": conv["id"], "clientId": "during", "content": "2"})["ok"],
                    30, 0.5, what="sends to be accepted again")
-        wait_until(lambda: [m["clientId"] for m in bob.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"]]
+        wait_until(lambda: [m["clientId"] for m in bob.chat(conv["id"])]
                    == ["before", "during"], 30, what="the retried message to be stored once")
         # Live events flow again: the web process's Socket.IO listener re-subscribed to Redis.
         wait_until(lambda: any(m["clientId"] == "during" for m in a.got("message:new")), 30,

@@ -33,7 +33,7 @@ def test_reactions_from_many_members_at_once(system, clients):
         t.start()
     for t in threads:
         t.join()
-    stored = owner.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"][0]
+    stored = owner.chat(conv["id"])[0]
     assert sorted((r["userId"], r["emoji"]) for r in stored["reactions"]) == \
         sorted((m.id, e) for m in members for e in ("👍", "🎉"))
     wait_until(lambda: len(o.got("message:updated")) == 12, what="one message:updated per change")

@@ -19,7 +19,9 @@ def test_read_receipts_reach_the_room_and_update_unread(system, clients):
     assert b.call("message:read", {"convId": conv["id"], "seq": 3}) == {"ok": True, "convId": conv["id"], "seq": 3}
     assert a.wait_for("message:read")[0] == {"convId": conv["id"], "userId": bob.id, "seq": 3}
     [listed] = bob.ok("GET", "/api/conversations")["conversations"]
-    assert (listed["lastSeq"], listed["lastReadSeq"], listed["unread"]) == (4, 3, 1)
+    assert (listed["lastSeq"], listed["lastReadSeq"], listed["unread"]) == (5, 3, 2)  # seq 1: the system message
+    [own] = alice.ok("GET", "/api/conversations")["conversations"]
+    assert (own["lastReadSeq"], own["unread"]) == (5, 0)  # an author has read what they wrote
 
     assert b.call("message:read", {"convId": conv["id"], "seq": 1})["seq"] == 3  # never backwards
     bad = b.call("message:read", {"convId": conv["id"], "seq": 0})

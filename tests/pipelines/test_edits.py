@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.messages import drain_inbox, submit_change, submit_message
+from pipelines.messages import drain_inbox, read_history, submit_change, submit_message
 from schemas.common import utcnow
 from schemas.errors import ApiError, Code
-from schemas.payloads import MessageSend
+from schemas.payloads import HistoryWindow, MessageSend
 from tests.conftest import make_conversation, make_user
 
 
@@ -82,3 +82,41 @@ def test_a_deleted_message_cannot_be_edited_or_deleted_again(store, inbox, notif
     with pytest.raises(ApiError) as err:
         submit_change(store, inbox, lambda c: None, alice, mid, content="resurrect")
     assert err.value.code == Code.NOT_FOUND
+
+
+MODERATION = HistoryWindow(None, None, 10, view="moderation")
+
+
+@pytest.fixture
+def edited_then_deleted(store, inbox, notifier, chat):
+    alice, bob, mod, conv, mid = chat
+    submit_change(store, inbox, lambda c: None, alice, mid, content="second")
+    submit_change(store, inbox, lambda c: None, alice, mid)
+    drain(store, inbox, notifier, conv)
+    return chat
+
+
+@pytest.mark.parametrize("who", ["mod", "alice", "root"])  # MODERATOR, GROUP_ADMIN, system ADMIN (no member)
+def test_the_moderation_view_shows_deleted_content(store, edited_then_deleted, who):
+    alice, bob, mod, conv, mid = edited_then_deleted
+    user = {"mod": mod, "alice": alice, "root": make_user(store, "root", role="ADMIN")}[who]
+    [message] = read_history(store, user, conv.id, MODERATION).messages
+    shown = message.for_moderators()
+    assert (shown["isDeleted"], shown["deletedBy"], shown["content"]) == (True, alice.id, "second")
+    assert [e["content"] for e in shown["editHistory"]] == ["first"]
+    # The default view is unchanged: members see the deleted message without its content.
+    [member_view] = read_history(store, bob, conv.id, HistoryWindow(None, None, 10)).messages
+    assert (member_view.public()["content"], member_view.public()["editHistory"]) == ("", [])
+
+
+def test_members_and_other_groups_moderators_are_refused_the_moderation_view(store, edited_then_deleted):
+    alice, bob, mod, conv, mid = edited_then_deleted
+    elsewhere = make_user(store, "elsewhere")
+    other = make_conversation(store, [elsewhere])  # elsewhere is GROUP_ADMIN of another group
+    for user in (bob, elsewhere):
+        with pytest.raises(ApiError) as err:
+            read_history(store, user, conv.id, MODERATION)
+        assert err.value.code == Code.FORBIDDEN
+        assert store.activity_logs.count_documents({"userId": user.id, "action": "denied",
+                                                    "resourceId": conv.id}) == 1
+    assert len(read_history(store, elsewhere, other.id, MODERATION).messages) == 0

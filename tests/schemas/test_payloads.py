@@ -5,7 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.errors import Code, from_validation_error
-from schemas.payloads import MessageSend, parse_history_query
+from schemas.payloads import MessageSend, ProfileUpdate, parse_history_query, parse_search_query
 
 CONV = "a" * 24
 
@@ -46,6 +46,7 @@ def test_good_send_at_the_limit():
     ({"limit": "201"}, Code.INVALID_LIMIT),
     ({"limit": "ten"}, Code.INVALID_LIMIT),
     ({"page": "2"}, Code.INVALID_PAYLOAD),
+    ({"view": "all"}, Code.INVALID_PAYLOAD),
 ])
 def test_bad_history_queries(args, code):
     with pytest.raises(Exception) as err:
@@ -57,3 +58,45 @@ def test_history_query_defaults_and_values():
     assert parse_history_query({}, 200, 50).limit == 50
     w = parse_history_query({"after": "7", "limit": "200"}, 200, 50)
     assert (w.before, w.after, w.limit) == (None, 7, 200)
+    assert parse_history_query({"view": "moderation", "before": "9"}, 200, 50).view == "moderation"
+    assert parse_history_query({}, 200, 50).view == "member"
+
+
+@pytest.mark.parametrize("args, code", [
+    ({}, Code.INVALID_QUERY),
+    ({"q": "   "}, Code.INVALID_QUERY),
+    ({"q": "x" * 201}, Code.INVALID_QUERY),
+    ({"q": "ok", "limit": "51"}, Code.INVALID_LIMIT),
+    ({"q": "ok", "limit": "0"}, Code.INVALID_LIMIT),
+    ({"q": "ok", "before": "x"}, Code.INVALID_CURSOR),
+    ({"q": "ok", "after": "3"}, Code.INVALID_PAYLOAD),  # search pages backwards only
+])
+def test_bad_search_queries(args, code):
+    with pytest.raises(Exception) as err:
+        parse_search_query(args)
+    assert err.value.code == code
+
+
+def test_search_query_defaults_and_values():
+    q = parse_search_query({"q": "  réunion  "})
+    assert (q.text, q.before, q.limit) == ("réunion", None, 20)
+    q = parse_search_query({"q": "x" * 200, "before": "12", "limit": "50"})
+    assert (len(q.text), q.before, q.limit) == (200, 12, 50)
+
+
+@pytest.mark.parametrize("data", [
+    {"username": "new_name"},                     # not changeable: mentions are parsed by username
+    {"fname": None},
+    {"fname": "x" * 65},
+    {"avatarUrl": "javascript:alert(1)"},
+    {"avatarUrl": "https://" + "x" * 510},
+])
+def test_bad_profile_updates_are_invalid_payloads(data):
+    with pytest.raises(Exception) as err:
+        ProfileUpdate.model_validate(data)
+    assert from_validation_error(err.value).code == Code.INVALID_PAYLOAD
+
+
+def test_a_profile_update_keeps_what_is_not_given():
+    update = ProfileUpdate.model_validate({"fname": " Zoé ", "avatarUrl": None})
+    assert update.model_dump(exclude_unset=True) == {"fname": "Zoé", "avatarUrl": None}

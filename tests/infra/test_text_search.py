@@ -1,0 +1,98 @@
+"""The embedded store's $text: MongoDB's text semantics (French), through plain collection queries."""
+from __future__ import annotations
+
+import pytest
+from mongomock import OperationFailure
+from pymongo import IndexModel
+
+from infra import text_search
+from infra.embedded_mongo import embedded_client
+
+FRENCH = text_search.language("french")
+
+
+@pytest.fixture
+def coll():
+    c = embedded_client()["t"]["m"]
+    c.create_indexes([IndexModel([("convId", 1), ("content", "text")], name="text", default_language="french")])
+    return c
+
+
+def found(coll, search: str, corpus: list[str], conv: str = "c1") -> list[str]:
+    """The texts of ``corpus`` (stored in one conversation) that a $text search returns."""
+    if coll.count_documents({}) == 0:
+        coll.insert_many([{"_id": i, "convId": conv, "content": text} for i, text in enumerate(corpus)])
+    return [d["content"] for d in coll.find({"convId": conv, "$text": {"$search": search}}).sort("_id", 1)]
+
+
+def test_stemming_finds_other_forms_of_a_word(coll):
+    corpus = ["un message important", "deux messages", "messagerie en panne", "rien à voir"]
+    assert found(coll, "messages", corpus) == ["un message important", "deux messages"]
+    assert found(coll, "message", corpus) == ["un message important", "deux messages"]
+
+
+def test_case_and_accents_do_not_matter(coll):
+    corpus = ["Un niveau ÉLEVÉ", "l'élève est là", "elevage de chèvres"]
+    assert found(coll, "eleve", corpus) == ["Un niveau ÉLEVÉ", "l'élève est là"]
+    assert found(coll, "ÉLÈVES", corpus) == ["Un niveau ÉLEVÉ", "l'élève est là"]
+
+
+def test_stop_words_are_never_terms(coll):
+    corpus = ["le chien", "un chat", "la souris"]
+    assert found(coll, "le", corpus) == []              # only stop words: nothing to look for
+    assert found(coll, "le chat", corpus) == ["un chat"]  # "le" adds no match
+
+
+def test_words_are_or_ed(coll):
+    corpus = ["pizza ce soir", "cinéma demain", "réunion lundi"]
+    assert found(coll, "pizza cinema", corpus) == ["pizza ce soir", "cinéma demain"]
+
+
+def test_a_phrase_is_required_and_matched_as_written(coll):
+    corpus = ["Un GÂTEAU au chocolat !", "du chocolat au gâteau", "gâteau aux fraises"]
+    assert found(coll, '"gateau au chocolat"', corpus) == ["Un GÂTEAU au chocolat !"]
+    # Words and a phrase: the words are OR-ed, the phrase must be there as well.
+    assert found(coll, 'fraises "au gâteau"', corpus) == ["du chocolat au gâteau"]
+
+
+def test_negation_excludes_documents_holding_the_word(coll):
+    corpus = ["gâteau au chocolat", "gâteau aux fraises", "des chocolats", "tarte"]
+    assert found(coll, "gâteau -chocolat", corpus) == ["gâteau aux fraises"]
+    assert found(coll, "gâteau tarte -chocolats", corpus) == ["gâteau aux fraises", "tarte"]  # stemmed too
+    assert found(coll, "-chocolat", corpus) == []   # negations alone match nothing
+    assert found(coll, 'gâteau -"aux fraises"', corpus) == ["gâteau au chocolat"]
+
+
+def test_only_the_conversation_searched_is_read(coll, monkeypatch):
+    """The compound index's convId prefix: a search examines that conversation's messages only."""
+    import infra.embedded_mongo as em
+
+    coll.insert_many([{"convId": f"c{i % 10}", "content": f"message {i}"} for i in range(1000)])
+    examined = []
+    real = em.filter_applies
+    monkeypatch.setattr(em, "filter_applies", lambda f, d: examined.append(d) or real(f, d))
+    assert len(list(coll.find({"convId": "c3", "$text": {"$search": "message"}}))) == 100
+    assert len(examined) == 100
+
+
+def test_a_text_query_needs_the_index_and_its_prefix(coll):
+    with pytest.raises(OperationFailure):
+        list(coll.find({"$text": {"$search": "chat"}}))           # convId missing: a server refuses too
+    with pytest.raises(OperationFailure):
+        list(embedded_client()["t"]["other"].find({"convId": "c", "$text": {"$search": "chat"}}))  # no index
+
+
+@pytest.mark.parametrize("search, positive, negated, phrases, negated_phrases", [
+    ("l'élève", {"elev"}, set(), (), ()),                          # apostrophe: "l" is a stop word
+    ("-foo-bar baz", {"baz"}, {"foo", "bar"}, (), ()),             # a negation lasts until a space
+    ("pre-market", {"pre", "market"}, set(), (), ()),              # a hyphen inside a word is not one
+    ("- chat", {"chat"}, set(), (), ()),                           # nor is a hyphen before a space
+    ('-"Au Revoir" salut', {"salut"}, set(), (), ("au revoir",)),  # negated phrase: its words are no terms
+    ('"Très Élevé"', {"elev"}, set(), ("tres eleve",), ()),        # "très" is a stop word, not in the phrase
+    ('-"a b"-"c d" vu', set(), set(), (), ("a b", "c d")),         # both phrases negated ("vu": stop word)
+    ("chat\t-chien", {"chat", "chien"}, set(), (), ()),            # a tab is no space to the query parser
+])
+def test_query_parsing(search, positive, negated, phrases, negated_phrases):
+    query = text_search.parse_query(search, FRENCH)
+    assert (set(query.positive), set(query.negated), query.phrases, query.negated_phrases) == \
+        (positive, negated, phrases, negated_phrases)

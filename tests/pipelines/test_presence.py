@@ -1,0 +1,124 @@
+"""Presence on a real redis-server: several tabs, several web processes, a web process that dies.
+
+Each ``PresenceTracker`` here plays one web process: they share nothing but Redis, as in production.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from infra.presence import PresenceRegistry
+from pipelines.presence import PresenceTracker, group_presence
+from schemas.common import new_id
+from schemas.errors import ApiError
+from tests.conftest import make_conversation, make_user
+
+
+@pytest.fixture
+def client(redis_server):
+    r = redis.Redis.from_url(redis_server.url)
+    r.flushdb()
+    return r
+
+
+@pytest.fixture
+def team(store):
+    alice, bob = make_user(store, "alice"), make_user(store, "bob")
+    conv = make_conversation(store, [alice, bob])
+    return alice, bob, conv.groupId
+
+
+def web_process(client, store, notifier, ttl=60.0) -> PresenceTracker:
+    return PresenceTracker(PresenceRegistry(client, ttl_seconds=ttl), store, notifier)
+
+
+def updates(emitter):
+    return [(room, d["userId"], d["status"]) for e, d, room in emitter.events if e == "presence:update"]
+
+
+def test_online_at_the_first_tab_offline_after_the_last(client, store, notifier, emitter, team):
+    alice, bob, group_id = team
+    web = web_process(client, store, notifier)
+    assert web.do_connect(bob.id, "tab-1") is True
+    assert web.do_connect(bob.id, "tab-2") is False          # already online: nothing announced
+    assert web.do_disconnect(bob.id, "tab-1") is False       # one tab still open
+    assert updates(emitter) == [(f"group:{group_id}", bob.id, "online")]
+    assert web.do_disconnect(bob.id, "tab-2") is True
+    assert updates(emitter)[-1] == (f"group:{group_id}", bob.id, "offline")
+    assert web.do_disconnect(bob.id, "tab-2") is False       # a repeated close announces nothing more
+    assert len(updates(emitter)) == 2
+
+
+def test_tabs_on_different_web_processes_share_one_state(client, store, notifier, emitter, team):
+    alice, bob, _ = team
+    web1, web2 = web_process(client, store, notifier), web_process(client, store, notifier)
+    web1.do_connect(bob.id, "a")
+    web2.do_connect(bob.id, "b")
+    web1.do_disconnect(bob.id, "a")
+    assert [s for _, _, s in updates(emitter)] == ["online"]  # bob is still online through web2
+    web2.do_disconnect(bob.id, "b")
+    assert [s for _, _, s in updates(emitter)] == ["online", "offline"]
+
+
+def test_tabs_opening_and_closing_at_once_announce_each_transition_once(client, store, notifier, emitter, team):
+    _, bob, _ = team
+    webs = [web_process(client, store, notifier) for _ in range(8)]
+    barrier = threading.Barrier(len(webs))
+
+    def tab(i):
+        barrier.wait()
+        webs[i].do_connect(bob.id, f"tab-{i}")
+        barrier.wait()
+        webs[i].do_disconnect(bob.id, f"tab-{i}")
+
+    threads = [threading.Thread(target=tab, args=(i,)) for i in range(len(webs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [s for _, _, s in updates(emitter)] == ["online", "offline"]
+
+
+def test_the_users_of_a_dead_web_process_go_offline_by_the_sweep(client, store, notifier, emitter, team):
+    alice, bob, _ = team
+    dead = web_process(client, store, notifier, ttl=0.3)
+    alive = web_process(client, store, notifier, ttl=0.3)
+    dead.do_connect(bob.id, "on-dead")
+    alive.do_connect(alice.id, "on-alive")
+    assert alive.do_sweep() == 0
+    for _ in range(3):  # the living process refreshes its sockets; the dead one no longer does
+        time.sleep(0.15)
+        alive.do_heartbeat([(alice.id, "on-alive")])
+    assert alive.do_sweep() == 1
+    assert updates(emitter)[-1][1:] == (bob.id, "offline")
+    status = alive.registry.status([alice.id, bob.id])
+    assert status[alice.id].online and not status[bob.id].online and status[bob.id].last_seen
+    assert alive.do_sweep() == 0                              # announced once
+
+
+def test_group_presence_answers_members_only(client, store, notifier, team):
+    alice, bob, group_id = team
+    registry = PresenceRegistry(client)
+    PresenceTracker(registry, store, notifier).do_connect(bob.id, "x")
+    got = {p["userId"]: p for p in group_presence(store, registry, alice, group_id)["presence"]}
+    assert got[bob.id]["status"] == "online" and got[alice.id] == {"userId": alice.id, "status": "offline",
+                                                                      "lastSeen": None}
+    outsider = make_user(store, "mallory")
+    with pytest.raises(ApiError) as refused:
+        group_presence(store, registry, outsider, group_id)
+    assert refused.value.code == "forbidden"
+    with pytest.raises(ApiError) as missing:
+        group_presence(store, registry, alice, new_id())
+    assert missing.value.code == "not_found"
+
+
+def test_presence_reaches_only_the_users_groups(client, store, notifier, emitter, team):
+    alice, bob, group_id = team
+    loner = make_user(store, "loner")  # in no group: nobody to tell
+    web = web_process(client, store, notifier)
+    web.do_connect(loner.id, "l")
+    web.do_connect(bob.id, "b")
+    assert updates(emitter) == [(f"group:{group_id}", bob.id, "online")]
