@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from infra.redis_server import RedisServer
 from tests.browser.chat import ChatPage
 from tests.browser.proxy import Proxy
-from tests.e2e.conftest import redis_server, system  # noqa: F401  (the same real system as the e2e tests)
-from tests.e2e.harness import Api
+from tests.e2e.harness import Api, System
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As root, in a sandbox, with no network but loopback (see the machine notes): no sandbox, no GPU, no QUIC,
 # and none of Chromium's own background connections.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def own_system(**env):
+    """A real system (`python -m app`, embedded store and worker) on a redis-server of its own: two
+    systems sharing one Redis would take each other's queued work, each with its own in-memory store."""
+    redis = RedisServer().start()
+    system = None
+    try:
+        system = System(redis.url, env=env).start()
+        yield system
+    finally:
+        if system:
+            system.stop()
+        redis.stop()
+
+
+@pytest.fixture(scope="session")
+def system():
+    with own_system() as s:
+        yield s
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +89,8 @@ def proxy(system):
 def person(system, name: str) -> Api:
     """A user with a readable name (screenshots) that no other test uses: alice-3f9c."""
     return Api(system, f"{name}-{uuid.uuid4().hex[:4]}")
+
+
+def unread(api: Api, title: str) -> int:
+    """The server's unread count of the user's conversation of that title."""
+    return next(c["unread"] for c in api.ok("GET", "/api/conversations")["conversations"] if c["title"] == title)

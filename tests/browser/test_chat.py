@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import person
-from tests.e2e.harness import System, make_conversation, wait_until
+from tests.browser.conftest import own_system, person, unread
+from tests.e2e.harness import make_conversation, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -55,17 +55,13 @@ def test_unread_counts_and_live_list(system, open_chat):
     expect(b.conversation_link("news")).to_be_visible()
     for i in range(3):
         alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": f"n{i}", "content": f"item {i}"})
-    wait_until(lambda: unread(bob, conv["id"]) >= 3, what="three unread messages")   # (and any system message)
-    expect(b.conversation_link("news").locator(".badge")).to_have_text(str(unread(bob, conv["id"])))
+    wait_until(lambda: unread(bob, "news") == 4, what="four unread messages (the first is the system message)")
+    expect(b.conversation_link("news").locator(".badge")).to_have_text("4")
     b.screenshot("unread")
     b.open_conversation("news")
     expect(b.message("item 2")).to_be_visible()
     expect(b.conversation_link("news").locator(".badge")).to_have_count(0)
-    wait_until(lambda: unread(bob, conv["id"]) == 0, what="the read mark to reach the server")
-
-
-def unread(api, conv_id: str) -> int:
-    return next(c for c in api.ok("GET", "/api/conversations")["conversations"] if c["id"] == conv_id)["unread"]
+    wait_until(lambda: unread(bob, "news") == 0, what="the read mark to reach the server")
 
 
 def test_reply_edit_delete(system, open_chat):
@@ -140,17 +136,14 @@ def test_a_non_member_cannot_open_the_conversation(system, open_chat):
     c.screenshot("not-a-member")
 
 
-def test_dev_login_disabled_is_explained(redis_server, open_chat):
-    closed = System(redis_server.url, env={"DEV_LOGIN": "0"}).start()
-    try:
+def test_dev_login_disabled_is_explained(open_chat):
+    with own_system(DEV_LOGIN="0") as closed:
         c = open_chat(base_url=closed.url)
         c.page.fill("#username", "dora")
         c.page.click("#signin-form button[type=submit]")
         expect(c.page.locator("#signin-error")).to_contain_text("turned off on this server")
         expect(c.page.locator("#app")).to_be_hidden()
         c.screenshot("dev-login-disabled")
-    finally:
-        closed.stop()
 
 
 def test_mentions_are_suggested_highlighted_and_announced(system, open_chat):

@@ -2,10 +2,13 @@
 same on a phone, where the list and the conversation are two screens."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import person
+from tests.browser.conftest import person, unread
+from tests.e2e.harness import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +45,8 @@ def test_create_a_group_and_a_conversation_then_chat_from_a_phone(system, open_c
     a.wait_loaded()
     a.send("Welcome Bob")
     link = b.conversation_link("launch")
-    expect(link.locator(".badge")).to_have_text("1")
+    wait_until(lambda: unread(bob, "launch") == 2, what="bob's two unread messages (the system message first)")
+    expect(link.locator(".badge")).to_have_text("2")
     b.screenshot("phone-list")
 
     link.click()
@@ -56,9 +60,12 @@ def test_create_a_group_and_a_conversation_then_chat_from_a_phone(system, open_c
     expect(b.page.locator(".sidebar")).to_be_visible()
     expect(b.page.locator("#conv")).to_be_hidden()
 
+    c = open_chat().sign_in(carol.username)
     a.page.click("#members-button")
     fill_dialog(a.page, username=carol.username)
     expect(a.page.locator("#toasts")).to_contain_text(f"{carol.username} was added to the conversation")
+    expect(a.page.locator("#messages li.msg.system").last).to_have_text(
+        re.compile(f"^{alice.username} added {carol.username} · "))
     a.screenshot("desktop")
-    c = open_chat().sign_in(carol.username).open_conversation("launch")
+    c.open_conversation("launch")   # appeared in carol's list as she was added
     expect(c.message("Welcome Bob")).to_be_visible()

@@ -1,5 +1,5 @@
-"""The features that need the server additions being merged into main: conversation and group members,
-presence, system messages, search, profile updates. xfail(strict=False) ONLY until those routes land."""
+"""The features built on the server's later routes: conversation members ("seen by", @ suggestions, typing
+by name), presence, system messages, search, profile changes."""
 from __future__ import annotations
 
 import re
@@ -10,9 +10,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import person
 from tests.e2e.harness import make_conversation
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.xfail(reason="needs the members/presence/system-message/search/profile routes of main",
-                                strict=False)]
+pytestmark = pytest.mark.browser
 
 
 def test_members_presence_and_typing_by_name(system, open_chat):

@@ -171,10 +171,16 @@ class App {
       await this.view.catchUp().catch(() => {});
     }
     this.outbox.flush({includeQueued: true});
-    for (const id of [...state.convs.keys()].slice(0, MAX_SUBSCRIPTIONS)) {
-      if (id !== open) this.subscribe(id).catch(() => {});
-    }
+    await this.subscribeAll([...state.convs.keys()].slice(0, MAX_SUBSCRIPTIONS).filter((id) => id !== open));
     this.loadPresence(groups);
+  }
+
+  /** Subscribe, then read the counters again: a message stored between the list and the subscription
+   * would otherwise be missing from them. */
+  async subscribeAll(ids) {
+    if (!ids.length || !this.conn.live) return;
+    await Promise.all(ids.map((id) => this.subscribe(id).catch(() => {})));
+    await this.refreshConversations().catch(() => {});
   }
 
   /** While the socket is down: the open conversation's new messages, waiting sends, and now and then the list. */
@@ -196,7 +202,7 @@ class App {
     const before = new Set(state.convs.keys());
     const {conversations} = await this.api.get("/api/conversations");
     this.setConversations(conversations);
-    for (const id of state.convs.keys()) if (!before.has(id)) this.subscribe(id).catch(() => {});
+    await this.subscribeAll([...state.convs.keys()].filter((id) => !before.has(id)));
   }
 
   onEvent(name, data) {
@@ -210,6 +216,8 @@ class App {
       case "typing:stop": return this.view.onTyping(name === "typing:start", data);
       case "mention:new": return this.onMention(data);
       case "conversation:created": return this.refreshConversations().catch(() => {});
+      case "conversation:joined": return this.onConversationJoined(data);
+      case "conversation:left": return this.onConversationLeft(data);
       case "group:member_joined": return this.onMemberJoined(data);
       case "presence:update": return this.onPresence(data);
       case "user:updated": return this.onUserUpdated(data.user);
@@ -244,11 +252,24 @@ class App {
     this.toast(t("mention.toast", {name: displayName(m.senderInfo), title: conv.title}), `#/c/${m.convId}`);
   }
 
+  onConversationJoined(conv) {
+    state.convs.set(conv.id, {...conv, unread: conv.unread ?? 0});
+    this.sidebar.render();
+    this.subscribeAll([conv.id]);
+  }
+
+  /** Left or removed: the conversation goes from the list, and from the screen if it is open. */
+  onConversationLeft({convId}) {
+    state.convs.delete(convId);
+    this.sidebar.render();
+    if (convId === this.activeId) this.view.showUnavailable(new ApiError(403, "forbidden"));
+  }
+
   onMemberJoined({groupId, user}) {
     rememberUser(user.id, user);
     if (user.id !== state.me.id || state.groups.has(groupId)) return;
     this.toast(t("group.joined"));
-    this.conn.restart();   // the server joins group rooms at connect: reconnect to be in the new one
+    this.conn.restart();   // a fresh session:ready: the new group's name and conversations
   }
 
   onPresence({userId, status}) {
