@@ -142,6 +142,8 @@ export class ConversationView {
   renderHeader() {
     const conv = state.convs.get(this.convId);
     replace($("#conv-title"), conv ? conv.title : "…");
+    const beginning = $(".beginning strong", this.top);   // drawn before the list said the title
+    if (beginning) beginning.textContent = conv?.title || "";
     const sub = $("#conv-sub");
     const group = state.groups.get(conv?.groupId);
     if (!this.members) return replace(sub, group ? t("conv.openedIn", {group: group.name}) : "");
@@ -249,10 +251,10 @@ export class ConversationView {
               h("span.quote-name", quote.username), h("span.quote-text", quote.excerpt)) : null,
             h("div.text", m.isDeleted ? t("msg.deleted") : richText(m.content, mentionKind(m))),
             m.isEdited && !m.isDeleted ? h("span.edited", {title: m.editedAt ? formatDateTime(new Date(m.editedAt)) : ""}, t("msg.edited")) : null),
-          m.isDeleted ? null : this.renderReactions(m)),
-        m.isDeleted ? null : h("div.actions",
-          act("react", "smile"), act("reply", "reply"),
-          mine ? [act("edit", "edit"), act("delete", "trash")] : null)));
+          m.isDeleted ? null : this.renderReactions(m),
+          m.isDeleted ? null : h("div.actions",
+            act("react", "smile"), act("reply", "reply"),
+            mine ? [act("edit", "edit"), act("delete", "trash")] : null))));
   }
 
   renderReactions(m) {
