@@ -2,9 +2,8 @@
 // from the conversation's members; typing:start / typing:stop; a draft kept per conversation.
 import { $, avatar, displayName, h, replace } from "./dom.js";
 import { icon } from "./icons.js";
-import { t } from "./i18n.js";
+import { errorText, t } from "./i18n.js";
 import { state } from "./state.js";
-import { errorText } from "./conversation.js";
 
 const TYPING_REFRESH_MS = 2000;   // repeats keep the indicator alive (the server forgets after its TTL)
 const TYPING_IDLE_MS = 4000;      // no keystroke for this long: typing:stop
@@ -36,7 +35,7 @@ export class Composer {
   }
 
   reset(convId) {
-    if (this.convId) this.drafts.set(this.convId, this.input.value);
+    if (this.convId && this.mode?.kind !== "edit") this.drafts.set(this.convId, this.input.value);
     this.stopTyping();
     this.convId = convId;
     this.cancel();

@@ -6,7 +6,7 @@
 import { io } from "/vendor/socket.io.esm.min.js";
 import { ApiError } from "./api.js";
 
-export const POLL_MS = 2000;
+const POLL_MS = 2000;
 // Ack errors worth retrying with the same clientId; any other error marks the send failed.
 const TRANSIENT = new Set(["network", "unavailable", "rate_limited"]);
 
@@ -17,6 +17,7 @@ export class Connection {
     this.handlers = handlers;
     this.mode = "connecting";   // connecting → live | reconnecting → polling | offline
     this.pollTimer = null;
+    this.stopped = false;
   }
 
   get live() {
@@ -55,7 +56,9 @@ export class Connection {
     this.socket.disconnect().connect();
   }
 
+  /** Signed out: no more polling or sending through this connection. */
   stop() {
+    this.stopped = true;
     clearTimeout(this.pollTimer);
     this.pollTimer = null;
     this.socket?.disconnect();
@@ -68,7 +71,7 @@ export class Connection {
   }
 
   schedulePoll(delay) {
-    if (this.live || this.pollTimer) return;
+    if (this.stopped || this.live || this.pollTimer) return;
     this.pollTimer = setTimeout(async () => {
       try {
         await this.handlers.poll();
@@ -152,6 +155,7 @@ export class Outbox {
   /** Send what waits; after a reconnect also what was acked but not seen stored (the server stores a
    * clientId once and announces it again, so a repeat is harmless). */
   flush({includeQueued = false} = {}) {
+    if (this.conn.stopped) return;
     for (const entry of this.entries.values()) {
       if (entry.state === "pending" || (includeQueued && entry.state === "queued")) this.send(entry);
     }

@@ -2,14 +2,14 @@
 // edits and deletes, typing, "seen by", and marking what is on screen as read.
 import { $, $$, avatar, displayName, h, replace, richText } from "./dom.js";
 import { icon } from "./icons.js";
-import { formatDateTime, formatDay, formatTime, t } from "./i18n.js";
+import { errorText, formatDateTime, formatDay, formatTime, t } from "./i18n.js";
 import { rememberUser, state, userName } from "./state.js";
 
 const PAGE = 50;
 const CATCH_UP_PAGE = 200;
 const GROUP_WITHIN_MS = 5 * 60 * 1000;   // a sender's messages this close together share one header
 const LOAD_OLDER_PX = 600;               // start loading the previous page this far from the top
-export const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
+const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
 
 export class ConversationView {
   constructor(app) {
@@ -49,6 +49,8 @@ export class ConversationView {
     this.minSeq = Infinity;
     this.maxSeq = 0;
     this.hasMore = false;
+    this.loadingOlder = null;    // the older page or the catch-up under way (see single())
+    this.catching = null;
     this.members = null;         // [{user, lastReadSeq}] once the server told us
     this.reads = new Map();      // userId → read up to seq
     this.visibleSeq = 0;
@@ -103,6 +105,7 @@ export class ConversationView {
 
   /** Not a member (or no such conversation): say so, show nothing of it. */
   showUnavailable(exc) {
+    this.reset(this.convId);   // nothing of it stays on screen (it may have been open when access ended)
     this.unavailable = exc;
     const denied = exc.code === "forbidden" || exc.code === "not_found";
     this.root.classList.add("forbidden");
@@ -191,8 +194,7 @@ export class ConversationView {
       this.decorate(m.seq);
       const next = this.neighbour(m.seq, +1);
       if (next) this.decorate(next);
-      // Only what could move the read mark is watched: scrolling back costs no intersection checks.
-      if (m.seq > readUpTo) this.observer.observe(this.els.get(m.seq));
+      this.watch(m.seq, readUpTo);
     }
     if (newerThanAll) {
       const fromOthers = fresh.some((m) => m.senderId !== state.me.id);
@@ -200,6 +202,11 @@ export class ConversationView {
       else this.jump.hidden = false;
     }
     this.renderSeen();
+  }
+
+  /** Only what could move the read mark is watched: scrolling back costs no intersection checks. */
+  watch(seq, readUpTo = this.readMark()) {
+    if (seq > readUpTo) this.observer.observe(this.els.get(seq));
   }
 
   /** The nearest loaded seq before (-1) or after (+1) this one. */
@@ -281,7 +288,7 @@ export class ConversationView {
   // -- live events --------------------------------------------------------------------------------
   onNew(m) {
     if (m.convId !== this.convId || !this.loaded) return;   // open() catches up after its first page
-    if (m.seq > this.maxSeq + 1) return this.catchUp();      // a gap: fetch it, this one comes with it
+    if (m.seq > this.maxSeq + 1) return this.catchUp().catch(() => {});   // a gap: fetch it, this one with it
     this.insertMessages([m]);
   }
 
@@ -329,7 +336,7 @@ export class ConversationView {
       this.observer.unobserve(el);
       el.replaceWith(fresh);
       this.els.set(seq, fresh);
-      this.observer.observe(fresh);
+      this.watch(seq);
     }
     for (const seq of this.els.keys()) this.decorate(seq);
     this.renderHeader();
@@ -340,15 +347,13 @@ export class ConversationView {
     this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
   }
 
-  /** Everything after the newest message held (reconnect, poll tick, gap): until the server has no more. */
+  /** Everything after the newest message held (reconnect, poll tick, gap): until the server has no more.
+   * A call while one runs makes it go round once more, and gets its promise. */
   catchUp() {
     if (!this.loaded) return Promise.resolve();
-    if (this.catching) {
-      this.catchAgain = true;
-      return this.catching;
-    }
-    const gen = this.generation;
-    this.catching = (async () => {
+    this.catchAgain = Boolean(this.catching);
+    return this.single("catching", async () => {
+      const gen = this.generation;
       do {
         this.catchAgain = false;
         let more = true;
@@ -359,8 +364,17 @@ export class ConversationView {
           more = page.hasMore && page.messages.length > 0;
         }
       } while (this.catchAgain && gen === this.generation);
-    })().finally(() => { this.catching = null; });
-    return this.catching;
+    });
+  }
+
+  /** One at a time: a call while `this[key]` runs gets the same promise. reset() forgets it. */
+  single(key, run) {
+    if (!this[key]) {
+      const promise = this[key] = run().finally(() => {
+        if (this[key] === promise) this[key] = null;
+      });
+    }
+    return this[key];
   }
 
   // -- scrolling, older pages, reading -------------------------------------------------------------
@@ -387,15 +401,20 @@ export class ConversationView {
     });
   }
 
-  /** The page before the oldest message held; what is on screen stays where it is. */
-  async loadOlder(limit = PAGE) {
-    if (!this.loaded || !this.hasMore || this.loadingOlder) return;
-    this.loadingOlder = true;
-    const gen = this.generation;
-    const started = performance.now();
-    try {
-      const page = await this.app.api.history(this.convId, {before: this.minSeq, limit});
-      if (gen !== this.generation) return;
+  /** The page before the oldest message held, one at a time; resolves true if it brought messages. */
+  loadOlder(limit = PAGE) {
+    if (!this.loaded || !this.hasMore) return Promise.resolve(false);
+    return this.single("loadingOlder", async () => {
+      const gen = this.generation;
+      const started = performance.now();
+      let page;
+      try {
+        page = await this.app.api.history(this.convId, {before: this.minSeq, limit});
+      } catch {
+        if (gen === this.generation) this.app.toast(t("conv.loadFailed"));
+        return false;
+      }
+      if (gen !== this.generation) return false;
       // What is on screen stays where it is: the page (and, at the end, the "beginning" banner) goes
       // above it, and the distance from the bottom is kept.
       const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
@@ -404,18 +423,15 @@ export class ConversationView {
       this.renderTop();
       this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
       performance.measure("chat:older", {start: started, end: performance.now()});
-    } catch (exc) {
-      if (gen === this.generation) this.app.toast(t("conv.loadFailed"));
-    } finally {
-      if (gen === this.generation) this.loadingOlder = false;
-    }
+      return page.messages.length > 0;
+    });
   }
 
   /** A short first page leaves nothing to scroll: load more until there is, or nothing is left. */
   async fillScreen() {
     const gen = this.generation;
     while (gen === this.generation && this.hasMore && this.scroller.scrollHeight <= this.scroller.clientHeight + LOAD_OLDER_PX) {
-      await this.loadOlder();
+      if (!(await this.loadOlder())) return;   // failed (and said so): the next scroll tries again
     }
   }
 
@@ -429,7 +445,9 @@ export class ConversationView {
   /** Scroll to a message, loading older pages until it is there (a quote, a search result). */
   async goTo(seq) {
     const gen = this.generation;
-    while (gen === this.generation && seq < this.minSeq && this.hasMore) await this.loadOlder(CATCH_UP_PAGE);
+    while (gen === this.generation && seq < this.minSeq && this.hasMore) {
+      if (!(await this.loadOlder(CATCH_UP_PAGE))) break;
+    }
     const el = this.els.get(seq);
     if (!el) return this.app.toast(t("conv.messageGone"));
     el.scrollIntoView({block: "center"});
@@ -587,7 +605,7 @@ function mentionKind(m) {
 }
 
 /** System messages are written from their action and data in the reader's language. */
-export function systemText(m) {
+function systemText(m) {
   const action = m.metadata?.systemAction;
   const data = m.metadata?.systemData || {};
   const name = data.username || userName(data.userId) || t("system.someone");
@@ -598,10 +616,4 @@ export function systemText(m) {
     case "member_left": return t("system.left", {name});
     default: return m.content;
   }
-}
-
-/** An error code in the reader's language, or the code itself when the catalogue has no text for it. */
-export function errorText(code) {
-  const text = t(`error.${code}`);
-  return text === `error.${code}` ? t("error.other", {code}) : text;
 }

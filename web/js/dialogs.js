@@ -1,7 +1,6 @@
 // Modal forms on the native <dialog>: create a group or a conversation, add people, edit a profile, confirm.
 import { $, h, replace } from "./dom.js";
-import { t } from "./i18n.js";
-import { errorText } from "./conversation.js";
+import { errorText, t } from "./i18n.js";
 
 export class Dialogs {
   constructor() {

@@ -13,7 +13,6 @@ export function h(spec, props, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "dataset") Object.assign(el.dataset, value);
     else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-    else if (key === "class") el.classList.add(...value.split(" ").filter(Boolean));
     else if (key in el && typeof value !== "string") el[key] = value;
     else el.setAttribute(key, value === true ? "" : value);
   }

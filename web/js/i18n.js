@@ -44,6 +44,12 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (name in params ? String(params[name]) : `{${name}}`));
 }
 
+/** An error code in the reader's language; a code the catalogue does not know is named in a generic sentence. */
+export function errorText(code) {
+  const text = t(`error.${code}`);
+  return text === `error.${code}` ? t("error.other", {code}) : text;
+}
+
 /** Static text in the page: data-i18n (text), data-i18n-placeholder, -title and -label (aria-label). */
 export function translatePage(root = document) {
   for (const el of $$("[data-i18n]", root)) el.textContent = t(el.dataset.i18n);

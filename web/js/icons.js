@@ -22,10 +22,10 @@ const PATHS = {
 
 const NS = "http://www.w3.org/2000/svg";
 
-export function icon(name, className = "icon") {
+export function icon(name) {
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("class", className);
+  svg.setAttribute("class", "icon");
   svg.setAttribute("aria-hidden", "true");
   const path = document.createElementNS(NS, "path");
   path.setAttribute("d", PATHS[name]);

@@ -2,10 +2,11 @@
 import { Api, ApiError, devLogin } from "./api.js";
 import { Composer } from "./composer.js";
 import { Connection, Outbox } from "./connection.js";
-import { ConversationView, errorText } from "./conversation.js";
+import { ConversationView } from "./conversation.js";
 import { Dialogs } from "./dialogs.js";
+import { icon } from "./icons.js";
 import { $, $$, avatar, displayName, h, newClientId, replace, safeUrl } from "./dom.js";
-import { LANGUAGES, currentLanguage, preferredLanguage, setLanguage, t } from "./i18n.js";
+import { LANGUAGES, currentLanguage, errorText, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar, cleanName } from "./sidebar.js";
 import { countMessage, countRead, rememberUser, setConversations, state } from "./state.js";
@@ -32,6 +33,7 @@ class App {
     $("#back").addEventListener("click", () => { location.hash = "#/"; });
     window.addEventListener("hashchange", () => this.route());
     window.addEventListener("focus", () => this.conn?.live && this.refreshConversations().catch(() => {}));
+    for (const el of $$("[data-icon]")) el.replaceWith(icon(el.dataset.icon));
     for (const select of $$("select.language")) {
       select.append(...Object.entries(LANGUAGES).map(([code, name]) => h("option", {value: code}, name)));
       select.addEventListener("change", () => this.changeLanguage(select.value));
@@ -101,7 +103,6 @@ class App {
 
   signOut(message = "") {
     this.conn?.stop();
-    this.conn = null;
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(USER_KEY);
     Object.assign(state, {me: null, groups: new Map(), convs: new Map(), users: new Map(), presence: new Map()});
@@ -171,8 +172,8 @@ class App {
       await this.view.catchUp().catch(() => {});
     }
     this.outbox.flush({includeQueued: true});
-    await this.subscribeAll([...state.convs.keys()].slice(0, MAX_SUBSCRIPTIONS).filter((id) => id !== open));
     this.loadPresence(groups);
+    await this.subscribeAll([...state.convs.keys()].slice(0, MAX_SUBSCRIPTIONS).filter((id) => id !== open));
   }
 
   /** Subscribe, then read the counters again: a message stored between the list and the subscription
@@ -219,7 +220,7 @@ class App {
       case "conversation:joined": return this.onConversationJoined(data);
       case "conversation:left": return this.onConversationLeft(data);
       case "group:member_joined": return this.onMemberJoined(data);
-      case "presence:update": return this.onPresence(data);
+      case "presence:update": return this.setPresence([data]);
       case "user:updated": return this.onUserUpdated(data.user);
     }
   }
@@ -272,10 +273,11 @@ class App {
     this.conn.restart();   // a fresh session:ready: the new group's name and conversations
   }
 
-  onPresence({userId, status}) {
-    state.presence.set(userId, status);
+  /** [{userId, status}] → every presence dot on the page follows. */
+  setPresence(entries) {
+    for (const {userId, status} of entries) state.presence.set(userId, status);
     for (const el of $$(".avatar.presence")) {
-      if (el.dataset.user !== userId) continue;
+      const status = state.presence.get(el.dataset.user);
       el.classList.toggle("online", status === "online");
       el.classList.toggle("offline", status !== "online");
     }
@@ -286,8 +288,7 @@ class App {
     for (const group of groups.slice(0, 20)) {
       if (!state.features.presence) return;
       try {
-        const {presence} = await this.api.get(`/api/groups/${group.id}/presence`);
-        for (const p of presence) this.onPresence(p);
+        this.setPresence((await this.api.get(`/api/groups/${group.id}/presence`)).presence);
       } catch (exc) {
         if (exc.missingRoute) state.features.presence = false;   // no presence route on this server yet
       }
