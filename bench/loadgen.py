@@ -123,12 +123,22 @@ def machine_info() -> dict[str, Any]:
 
 
 class CpuMeter:
-    """CPU seconds of this process and (when spawned) of the server and its children over an interval."""
+    """CPU seconds of this process and (when spawned) of the server and its children over an interval,
+    and of everything else on the machine (on a shared machine, what the measurement competed with)."""
 
     def __init__(self, server_pid: int | None) -> None:
         self.server = psutil.Process(server_pid) if (psutil and server_pid) else None
         self.start_wall = self.start_self = 0.0
+        self.start_machine: float | None = None
         self.start_server: dict[str, float] = {}
+
+    @staticmethod
+    def _machine_time() -> float | None:
+        """CPU seconds used by all processes of the machine (``/proc/stat``: all but idle and iowait)."""
+        with contextlib.suppress(OSError, ValueError):
+            ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+            return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+        return None
 
     def _server_times(self) -> dict[str, float]:
         if self.server is None:
@@ -149,13 +159,17 @@ class CpuMeter:
 
     def begin(self) -> None:
         self.start_wall, self.start_self, self.start_server = now(), self._self_time(), self._server_times()
+        self.start_machine = self._machine_time()
 
     def end(self) -> dict[str, float]:
-        """Percent of one core used by each process during the interval."""
+        """Percent of one core used by each process during the interval, and by all the others."""
         wall = max(now() - self.start_wall, 1e-9)
         out = {"loadgen": round(100 * (self._self_time() - self.start_self) / wall, 1)}
         for name, secs in self._server_times().items():
             out[name] = round(100 * (secs - self.start_server.get(name, 0.0)) / wall, 1)
+        machine = self._machine_time()
+        if machine is not None and self.start_machine is not None:
+            out["others"] = round(max(0.0, 100 * (machine - self.start_machine) / wall - sum(out.values())), 1)
         return out
 
 
@@ -841,6 +855,13 @@ def params_of(args, name: str) -> dict[str, Any]:
             "grace": args.grace}
 
 
+def log_counts(text: str) -> dict[str, int]:
+    return {"errors": text.count(" ERROR ") + text.count(" CRITICAL "), "warnings": text.count(" WARNING "),
+            "tracebacks": text.count("Traceback"),
+            "publish_retries": text.count("ERROR socketio.server: Cannot publish"),
+            "pubsub_listen_drops": text.count("ERROR socketio.server: Cannot receive")}
+
+
 # -- driver ----------------------------------------------------------------------------------------
 RUNNERS = {"throughput": scenario_throughput, "latency": scenario_latency, "connections": scenario_connections}
 
@@ -874,14 +895,13 @@ async def run_one(name: str, args, http: aiohttp.ClientSession) -> dict:
         if server:
             stop_info = await asyncio.get_running_loop().run_in_executor(None, server.stop)
     if server:
-        # The server's own complaints during the run (tracebacks, lock expiry, retries) are evidence.
+        # The server's own complaints during the run (tracebacks, lock expiry, retries) are evidence;
+        # what it logs once told to stop is counted apart.
         log_text = server.log_path.read_text(errors="replace")
-        res["server_log"] = {"path": str(server.log_path.relative_to(REPO_ROOT)),
-                             "errors": log_text.count(" ERROR "), "warnings": log_text.count(" WARNING "),
-                             "tracebacks": log_text.count("Traceback"),
-                             "publish_retries": log_text.count("ERROR socketio.server: Cannot publish"),
-                             "pubsub_listen_drops": log_text.count("ERROR socketio.server: Cannot receive"),
-                             "stop": stop_info}
+        cut = log_text.find(" app: stopping")
+        cut = len(log_text) if cut < 0 else cut
+        res["server_log"] = {"path": str(server.log_path.relative_to(REPO_ROOT)), **log_counts(log_text[:cut]),
+                             "after_stop": log_counts(log_text[cut:]), "stop": stop_info}
     doc = {"scenario": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "target": "spawn" if args.spawn else url,
            "params": params_of(args, name), "server_env": extra_env, "machine": machine_info(),
            "code": code_version(),
@@ -892,9 +912,11 @@ async def run_one(name: str, args, http: aiohttp.ClientSession) -> dict:
     print_table(f"== {name} ==  ({out.relative_to(REPO_ROOT)})", report(name, res))
     if "server_log" in res:
         sl = res["server_log"]
-        print(f"server log: {sl['path']}  errors={sl['errors']} (redis publish retries "
+        print(f"server log: {sl['path']}  until stop: errors={sl['errors']} (redis publish retries "
               f"{sl['publish_retries']}, pubsub listener drops {sl['pubsub_listen_drops']}) "
-              f"warnings={sl['warnings']} tracebacks={sl['tracebacks']}; stop: {sl['stop']}", flush=True)
+              f"warnings={sl['warnings']} tracebacks={sl['tracebacks']}; after stop: errors="
+              f"{sl['after_stop']['errors']} tracebacks={sl['after_stop']['tracebacks']}; stop: {sl['stop']}",
+              flush=True)
     return doc
 
 
