@@ -863,7 +863,7 @@ class TypingProbe:
         while t0 < self.t_end:
             await sleep_until(t0)
             if await self.emit(c, "typing:start"):
-                await sleep_until(t0 + self.period / 2)
+                await sleep_until(min(t0 + self.period / 2, self.t_end))
                 await self.emit(c, "typing:stop")
             t0 = max(t0 + self.period, now() + self.period / 2)  # after a slow arrival, slower, never a burst
 
