@@ -1,4 +1,4 @@
-"""Load generator for the chat backend: throughput, mixed, latency, connections and typing scenarios.
+"""Load generator for the chat backend: throughput, mixed, typing, latency and connections scenarios.
 
 One asyncio process drives everything: REST setup through aiohttp, clients through
 ``socketio.AsyncClient`` on the websocket transport only. Latency is send -> ``message:new`` at a
@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import os
@@ -344,7 +345,7 @@ class Sent:
 
 @dataclass
 class Op:
-    """A reaction or read receipt (mixed scenario)."""
+    """A reaction or read receipt (the mixed load)."""
     kind: str                   # reaction:add, reaction:remove or message:read
     conv: int
     reader: int                 # the client's index (read marks are per reader)
@@ -903,14 +904,19 @@ async def check_ops(args, tracker: Tracker, pop: Population, t_begin: float, t_e
     (each is a real change, see MixedEvents.react), one message:read per distinct mark a reader's acks
     report (an ack reports the mark after the call, so the values it moved to are exactly the marks)."""
     members = Counter(c.conv for c in pop.clients)
-    marks: dict[tuple[int, int], set[int]] = {}
-    for op in tracker.ops:
-        if op.ok and op.kind == "message:read":
-            marks.setdefault((op.conv, op.reader), set()).add(op.mark)
-    expected = {"message:updated": sum(members[op.conv] for op in tracker.ops if op.ok and op.kind != "message:read"),
+
+    def expected() -> dict[str, int]:
+        marks: dict[tuple[int, int], set[int]] = {}
+        for op in tracker.ops:
+            if op.ok and op.kind == "message:read":
+                marks.setdefault((op.conv, op.reader), set()).add(op.mark)
+        return {"message:updated": sum(members[op.conv] for op in tracker.ops
+                                       if op.ok and op.kind != "message:read"),
                 "message:read": sum(len(m) * members[conv] for (conv, _), m in marks.items())}
+
     received = lambda: sum((c.changes for c in pop.clients), Counter())  # noqa: E731
-    settled = await settle(lambda: all(received()[e] >= n for e, n in expected.items()),
+    settled = await settle(lambda: all(op.ok is not None for op in tracker.ops)
+                           and all(received()[e] >= n for e, n in expected().items()),
                            lambda: sum(received().values()), args.grace, args.drain_cap)
     got = received()
     span = t_end - t_begin
@@ -929,7 +935,7 @@ async def check_ops(args, tracker: Tracker, pop: Population, t_begin: float, t_e
                                         if in_window(op.t_send) and op.t_ack is not None]),
         "sent": len(tracker.ops), "acked_ok": sum(1 for op in tracker.ops if op.ok),
         "no_ack": sum(1 for op in tracker.ops if op.ok is None),
-        "announced": {e: {"expected": n, "received": got[e]} for e, n in expected.items()},
+        "announced": {e: {"expected": n, "received": got[e]} for e, n in expected().items()},
         "settle": settled,
     }
 
@@ -950,14 +956,6 @@ async def closed_loop_scenario(args, api: Api, url: str, http, tracker: Tracker,
     if mixed:
         res["mixed"] = await check_ops(args, tracker, pop, t_begin, t_end)
     return res
-
-
-async def scenario_throughput(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
-    return await closed_loop_scenario(args, api, url, http, tracker, cpu, mixed=False)
-
-
-async def scenario_mixed(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
-    return await closed_loop_scenario(args, api, url, http, tracker, cpu, mixed=True)
 
 
 async def scenario_typing(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
@@ -1332,7 +1330,6 @@ def params_of(args, name: str) -> dict[str, Any]:
     common = {"duration": args.duration, "warmup": args.warmup, "message_size": args.message_size,
               "grace": args.grace}
     pop = {"senders": args.senders, "receivers": args.receivers, "conversations": args.conversations}
-    typing = {"typing_period": args.typing_period, "typing_timeout": args.typing_timeout}
     if name == "throughput":
         return {**pop, **common, "window": args.window}
     if name == "mixed":
@@ -1342,7 +1339,8 @@ def params_of(args, name: str) -> dict[str, Any]:
         return {**pop, **common, "rate": args.rate}
     if name == "typing":
         return {**pop, **common, "window": args.window, "typing_load_rate": args.typing_load_rate,
-                "reaction_share": args.reaction_share, "read_share": args.read_share, **typing}
+                "reaction_share": args.reaction_share, "read_share": args.read_share,
+                "typing_period": args.typing_period, "typing_timeout": args.typing_timeout}
     return {"connections": args.connections, "conn_users": args.conn_users, "hold": args.hold,
             "pings": args.pings, "connect_concurrency": args.connect_concurrency, "storm_rate": args.storm_rate,
             "grace": args.grace}
@@ -1356,8 +1354,9 @@ def log_counts(text: str) -> dict[str, int]:
 
 
 # -- driver ----------------------------------------------------------------------------------------
-RUNNERS = {"throughput": scenario_throughput, "mixed": scenario_mixed, "latency": scenario_latency,
-           "connections": scenario_connections, "typing": scenario_typing}
+RUNNERS = {"throughput": functools.partial(closed_loop_scenario, mixed=False),
+           "mixed": functools.partial(closed_loop_scenario, mixed=True), "typing": scenario_typing,
+           "latency": scenario_latency, "connections": scenario_connections}
 
 
 async def run_one(name: str, args, http: aiohttp.ClientSession, stem: str, baseline: dict | None) -> dict:
