@@ -1,16 +1,25 @@
-"""Load generator for the chat backend: throughput, latency and connection-count scenarios.
+"""Load generator for the chat backend: throughput, mixed, typing, latency and connections scenarios.
 
 One asyncio process drives everything: REST setup through aiohttp, clients through
 ``socketio.AsyncClient`` on the websocket transport only. Latency is send -> ``message:new`` at a
 receiver of the same conversation, both stamped with ``time.perf_counter`` in this process and
 matched by ``clientId``, so no clock needs to agree with the server's.
 
-Scenarios (``--scenario all`` runs them in this order):
+Scenarios (``--scenario all`` runs them in this order; ``--scenario mixed`` runs ``throughput`` first):
 
 * ``throughput``  S senders keep at most ``--window`` unacknowledged sends each, for ``--warmup``
   then ``--duration`` seconds. Reported over the steady window only: messages delivered per second
   (distinct messages whose first ``message:new`` reached a receiver in the window), deliveries per
   second (every receiver counted), acks per second, and delivery latency percentiles.
+* ``mixed``       the same closed loop, but of the events in each sender's window ``--reaction-share``
+  (15 %) are ``reaction:add``/``reaction:remove`` on messages the sender has seen and ``--read-share``
+  (15 %) are ``message:read`` up to the newest seq it has seen; the rest are sends. It runs right
+  after a ``throughput`` run with the same parameters (``--scenario mixed`` runs both) and reports the
+  drop in messages delivered per second against it.
+* ``typing``      the same sockets; the receivers type (``typing:start``, then ``typing:stop``, every
+  ``--typing-period`` s) in three phases on one server: nothing else going on; a light open-loop mixed
+  load (``--typing-load-rate`` events/s); the mixed scenario's closed loop. Latency is emit -> arrival
+  at each other socket of the conversation.
 * ``latency``     an open-loop schedule at ``--rate`` msg/s spread round-robin over the senders;
   sends do not wait for acks. Latency is taken from the *scheduled* send time, so a generator that
   falls behind cannot hide queueing (coordinated omission); the worst schedule lag is reported.
@@ -22,6 +31,9 @@ After sending stops, every scenario waits until each acknowledged message has re
 receiver of its conversation (or nothing new arrived for ``--grace`` s) and then checks: exactly
 once per receiver, no message from another conversation, seq increasing per receiver; then it reads
 the history back over REST, so a missing delivery shows as stored-but-not-announced or never stored.
+With reactions and reads, each acked change must reach every socket of its conversation once
+(``message:updated``, ``message:read``); a typing event that has not arrived after
+``--typing-timeout`` s is missing.
 
 With ``--spawn`` each scenario gets a freshly started system (``python -m app`` with this
 interpreter): the embedded store is in memory and grows with every message, and a backlog left by
@@ -34,17 +46,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import os
 import platform
+import random
 import resource
 import secrets
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,8 +76,14 @@ except ImportError:  # pragma: no cover
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-SCENARIOS = ("throughput", "latency", "connections")
-TARGETS = {"throughput_msgs_per_s_min": 500.0, "latency_p99_ms_max": 50.0, "latency_offered_rate": 200.0}
+SCENARIOS = ("throughput", "mixed", "typing", "latency", "connections")
+TARGETS = {"throughput_msgs_per_s_min": 500.0, "latency_p99_ms_max": 50.0, "latency_offered_rate": 200.0,
+           "mixed_message_drop_percent_max": 20.0, "typing_p99_ms_max": 20.0}
+# Reactions come from this set: 8 emoji, under the server's 10 different emoji per user per message,
+# so ``limit_reached`` is never expected (any is counted with the other errors).
+EMOJI = ("\U0001F44D", "\u2764\uFE0F", "\U0001F602", "\U0001F389", "\U0001F62E", "\U0001F622",
+         "\U0001F64F", "\U0001F525")
+TYPING_EVENTS = ("typing:start", "typing:stop")
 
 now = time.perf_counter
 
@@ -81,6 +103,21 @@ def latency_summary(samples_s: list[float]) -> dict[str, float | int | None]:
     return {"samples": len(values), "p50_ms": ms(percentile(values, 50)), "p95_ms": ms(percentile(values, 95)),
             "p99_ms": ms(percentile(values, 99)), "max_ms": ms(values[-1] if values else None),
             "mean_ms": ms(sum(values) / len(values) if values else None)}
+
+
+async def sleep_until(t: float) -> None:
+    await asyncio.sleep(max(0.0, t - now()))
+
+
+async def loop_lag(t_begin: float, t_end: float, interval: float = 0.005) -> list[float]:
+    """How late this process's event loop wakes up a task over [t_begin, t_end]: every arrival time here
+    is stamped by a task of this loop, so this is the load generator's own share of any latency."""
+    samples: list[float] = []
+    while (t := now()) < t_end:
+        await asyncio.sleep(interval)
+        if t >= t_begin:
+            samples.append(now() - t - interval)
+    return samples
 
 
 def free_port() -> int:
@@ -123,12 +160,22 @@ def machine_info() -> dict[str, Any]:
 
 
 class CpuMeter:
-    """CPU seconds of this process and (when spawned) of the server and its children over an interval."""
+    """CPU seconds of this process and (when spawned) of the server and its children over an interval,
+    and of everything else on the machine (on a shared machine, what the measurement competed with)."""
 
     def __init__(self, server_pid: int | None) -> None:
         self.server = psutil.Process(server_pid) if (psutil and server_pid) else None
         self.start_wall = self.start_self = 0.0
+        self.start_machine: float | None = None
         self.start_server: dict[str, float] = {}
+
+    @staticmethod
+    def _machine_time() -> float | None:
+        """CPU seconds used by all processes of the machine (``/proc/stat``: all but idle and iowait)."""
+        with contextlib.suppress(OSError, ValueError):
+            ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+            return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+        return None
 
     def _server_times(self) -> dict[str, float]:
         if self.server is None:
@@ -149,13 +196,17 @@ class CpuMeter:
 
     def begin(self) -> None:
         self.start_wall, self.start_self, self.start_server = now(), self._self_time(), self._server_times()
+        self.start_machine = self._machine_time()
 
     def end(self) -> dict[str, float]:
-        """Percent of one core used by each process during the interval."""
+        """Percent of one core used by each process during the interval, and by all the others."""
         wall = max(now() - self.start_wall, 1e-9)
         out = {"loadgen": round(100 * (self._self_time() - self.start_self) / wall, 1)}
         for name, secs in self._server_times().items():
             out[name] = round(100 * (secs - self.start_server.get(name, 0.0)) / wall, 1)
+        machine = self._machine_time()
+        if machine is not None and self.start_machine is not None:
+            out["others"] = round(max(0.0, 100 * (machine - self.start_machine) / wall - sum(out.values())), 1)
         return out
 
 
@@ -293,14 +344,28 @@ class Sent:
 
 
 @dataclass
+class Op:
+    """A reaction or read receipt (the mixed load)."""
+    kind: str                   # reaction:add, reaction:remove or message:read
+    conv: int
+    reader: int                 # the client's index (read marks are per reader)
+    t_send: float
+    t_ack: float | None = None
+    ok: bool | None = None
+    mark: int | None = None     # message:read: the reader's mark the ack reports
+
+
+@dataclass
 class Tracker:
     """Everything sent and received in one scenario; handlers only append, analysis comes after."""
     run_id: str
     sent: dict[str, Sent] = field(default_factory=dict)
-    ack_errors: Counter = field(default_factory=Counter)
+    ops: list[Op] = field(default_factory=list)
+    ack_errors: Counter = field(default_factory=Counter)  # refusals, by "<event> <code>"
     rejected: Counter = field(default_factory=Counter)      # message:rejected events, by code
     first_delivery: dict[str, float] = field(default_factory=dict)  # clientId -> earliest receiver time
     clients: list["Client"] = field(default_factory=list)  # every socket made, to close them all at the end
+    typing: "TypingProbe | None" = None  # set by the scenarios that measure typing
     deliveries: int = 0
     last_delivery_at: float = 0.0
 
@@ -309,33 +374,55 @@ class Tracker:
         if rec is None:
             return
         rec.t_ack = now()
-        rec.ack_ok = isinstance(resp, dict) and resp.get("ok") is True
-        if not rec.ack_ok:
-            code = resp.get("error", {}).get("code") if isinstance(resp, dict) else repr(resp)
-            self.ack_errors[str(code)] += 1
+        rec.ack_ok = self.ack_ok(resp, "message:send")
+
+    def ack_ok(self, resp: Any, event: str) -> bool:
+        """Whether an ack says ok; a refusal is counted by event and code."""
+        if isinstance(resp, dict) and resp.get("ok") is True:
+            return True
+        code = resp.get("error", {}).get("code") if isinstance(resp, dict) else repr(resp)
+        self.ack_errors[f"{event} {code}"] += 1
+        return False
+
+    def on_op_ack(self, op: Op, resp: Any) -> None:
+        op.t_ack = now()
+        op.ok = self.ack_ok(resp, op.kind)
+        if op.ok and op.kind == "message:read":
+            op.mark = resp.get("seq")
 
 
 class Client:
     """One socket: a sender or a receiver of one conversation (both subscribe to it)."""
 
     def __init__(self, tracker: Tracker, token: str, conv: int, conv_id: str, role: str, index: int,
-                 http: aiohttp.ClientSession) -> None:
-        self.tracker, self.token, self.conv, self.conv_id, self.role, self.index = \
-            tracker, token, conv, conv_id, role, index
+                 http: aiohttp.ClientSession, user_id: str = "") -> None:
+        self.tracker, self.token, self.conv, self.conv_id, self.role, self.index, self.user_id = \
+            tracker, token, conv, conv_id, role, index, user_id
         self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False, http_session=http,
                                         request_timeout=30)
         self.ready = asyncio.Event()
         self.seen: dict[str, float] = {}   # clientId -> first arrival (receivers)
         self.duplicates = 0
-        self.foreign = 0                   # message:new of a conversation this socket did not subscribe to
+        self.foreign = 0                   # an event of a conversation this socket did not subscribe to
         self.out_of_order = 0              # seq not above the previous one
         self.echoes = 0                    # sender's own copies (counted, not used for latency)
         self.disconnects = 0
         self._last_seq = 0
+        # Senders remember the conversation's newest messages: what they react to, how far they read.
+        self.recent: deque[str] = deque(maxlen=64)  # ids of the last message:new seen
+        self.max_seq = 0
+        self.reacted: set[tuple[str, str]] = set()  # (messageId, emoji) this user has on, as acked
+        self.reacting: set[tuple[str, str]] = set()  # in flight: never two changes of one at once
+        self.changes: Counter = Counter()            # message:updated / message:read received
+        self.own_seqs: set[int] = set()              # seqs of this user's own stored messages
         self.sio.on("session:ready", self._on_ready)
         self.sio.on("message:new", self._on_new if role == "receiver" else self._on_echo)
         self.sio.on("message:rejected", self._on_rejected)
         self.sio.on("disconnect", self._on_disconnect)
+        for event in ("message:updated", "message:read"):
+            self.sio.on(event, lambda data, _event=event: self._on_change(_event, data))
+        for event in TYPING_EVENTS:
+            self.sio.on(event, lambda data, _event=event: self._on_typing(_event, data))
         tracker.clients.append(self)
 
     def _on_ready(self, _data=None) -> None:
@@ -347,8 +434,22 @@ class Client:
     def _on_rejected(self, data) -> None:
         self.tracker.rejected[str(data.get("code") if isinstance(data, dict) else data)] += 1
 
-    def _on_echo(self, _data) -> None:
+    def _on_echo(self, data: dict) -> None:
         self.echoes += 1
+        if data.get("convId") == self.conv_id:
+            self.recent.append(data["id"])
+            self.max_seq = max(self.max_seq, data.get("seq") or 0)
+            self.own_seqs.add(data.get("seq"))
+
+    def _on_change(self, event: str, data: dict) -> None:
+        if data.get("convId") != self.conv_id:
+            self.foreign += 1
+        else:
+            self.changes[event] += 1
+
+    def _on_typing(self, event: str, data: dict) -> None:
+        if self.tracker.typing:
+            self.tracker.typing.on_arrival(self, event, data)
 
     def _on_new(self, data: dict) -> None:
         t = now()
@@ -384,6 +485,17 @@ class Client:
         await self.sio.emit("message:send", {"convId": self.conv_id, "clientId": client_id, "content": content},
                             callback=on_ack)
 
+    async def emit_op(self, kind: str, data: dict, on_ack) -> None:
+        """A reaction or read receipt, recorded like a send; ``on_ack(op, resp)`` after the tracker's."""
+        op = Op(kind, self.conv, self.index, now())
+        self.tracker.ops.append(op)
+
+        def ack(resp=None) -> None:
+            self.tracker.on_op_ack(op, resp)
+            on_ack(op, resp)
+
+        await self.sio.emit(kind, data, callback=ack)
+
 
 @dataclass
 class Population:
@@ -412,36 +524,47 @@ async def build_population(api: Api, url: str, http: aiohttp.ClientSession, trac
         members[j % n_convs].append(f"b{run}r{j}")
     conv_ids = await bounded_gather(8, (api.create_conversation(admin_token, group_id, f"bench {run} #{c}", members[c])
                                         for c in range(n_convs)))
-    senders = [Client(tracker, tokens[f"b{run}s{i}"][0], i % n_convs, conv_ids[i % n_convs], "sender", i, http)
-               for i in range(n_senders)]
-    receivers = [Client(tracker, tokens[f"b{run}r{j}"][0], j % n_convs, conv_ids[j % n_convs], "receiver", j, http)
-                 for j in range(n_receivers)]
+
+    def client(name: str, role: str, index: int) -> Client:
+        token, user_id = tokens[name]
+        conv = index % n_convs
+        return Client(tracker, token, conv, conv_ids[conv], role, index, http, user_id=user_id)
+
+    senders = [client(f"b{run}s{i}", "sender", i) for i in range(n_senders)]
+    receivers = [client(f"b{run}r{j}", "receiver", j) for j in range(n_receivers)]
     clients = senders + receivers
     await bounded_gather(50, (c.connect(url) for c in clients))
     await bounded_gather(50, (c.subscribe() for c in clients))
     return Population(clients, senders, receivers, conv_ids, now() - t0)
 
 
+async def settle(done, progress, grace: float, cap: float) -> dict[str, Any]:
+    """Wait until ``done()``, or until ``progress()`` has not changed for ``grace`` seconds (something
+    still arriving keeps us waiting, up to ``cap``). Returns how long that took."""
+    t0 = now()
+    last_progress, last_count = t0, None
+    while True:
+        await asyncio.sleep(0.1)
+        t = now()
+        if done():
+            return {"drain_seconds": round(t - t0, 2), "complete": True}
+        if progress() != last_count:
+            last_count, last_progress = progress(), t
+        if t - last_progress > grace or t - t0 > cap:
+            return {"drain_seconds": round(t - t0, 2), "complete": False}
+
+
 async def wait_for_delivery(tracker: Tracker, pop: Population, grace: float, cap: float) -> dict[str, Any]:
     """After the last send: wait until every acked message reached every receiver of its conversation,
     or until nothing new arrived for ``grace`` seconds (a backlog still draining keeps us waiting, up to
-    ``cap``). Returns how long that took."""
+    ``cap``)."""
     receivers_of: dict[int, list[Client]] = {}
     for r in pop.receivers:
         receivers_of.setdefault(r.conv, []).append(r)
     expected = lambda: sum(len(receivers_of.get(s.conv, ())) for s in tracker.sent.values() if s.ack_ok)  # noqa: E731
-    t0 = now()
-    last_progress, last_count = t0, -1
-    while True:
-        await asyncio.sleep(0.1)
-        t = now()
-        unacked = sum(1 for s in tracker.sent.values() if s.ack_ok is None)
-        if tracker.deliveries >= expected() and unacked == 0:
-            return {"drain_seconds": round(t - t0, 2), "complete": True}
-        if tracker.deliveries != last_count:
-            last_count, last_progress = tracker.deliveries, t
-        if t - last_progress > grace or t - t0 > cap:
-            return {"drain_seconds": round(t - t0, 2), "complete": False}
+    return await settle(lambda: tracker.deliveries >= expected()
+                        and not any(s.ack_ok is None for s in tracker.sent.values()),
+                        lambda: tracker.deliveries, grace, cap)
 
 
 async def check_storage(api: Api, pop: Population, tracker: Tracker, missing: set[str]) -> dict[str, Any]:
@@ -541,85 +664,354 @@ def payload(size: int) -> str:
     return ("bench " + "x" * size)[:size]
 
 
-async def scenario_throughput(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
-    pop = await build_population(api, url, http, tracker, args.senders, args.receivers, args.conversations)
-    content = payload(args.message_size)
-    t_start = now()
-    t_begin, t_end = t_start + args.warmup, t_start + args.warmup + args.duration
+def steady_window(args) -> tuple[float, float]:
+    """(t_begin, t_end): ``--warmup`` seconds from now, then ``--duration`` seconds measured."""
+    t_begin = now() + args.warmup
+    return t_begin, t_begin + args.duration
 
-    async def sender(c: Client) -> None:
-        window = asyncio.Semaphore(args.window)
-        n = 0
+
+async def cpu_over(cpu: CpuMeter, t_begin: float, t_end: float) -> dict[str, float]:
+    await sleep_until(t_begin)
+    cpu.begin()
+    await sleep_until(t_end)
+    return cpu.end()
+
+
+async def closed_loop(clients: list[Client], window: int, t_end: float, emit_next) -> None:
+    """Each client keeps at most ``window`` events unacknowledged until ``t_end``:
+    ``await emit_next(client, release, now())`` emits one event, whose ack must call ``release()``."""
+
+    async def run(c: Client) -> None:
+        slots = asyncio.Semaphore(window)
         while True:
             remaining = t_end - now()
             if remaining <= 0:
                 return
-            try:  # a send whose ack never comes must not hang the run past its end
-                await asyncio.wait_for(window.acquire(), remaining)
+            try:  # an event whose ack never comes must not hang the run past its end
+                await asyncio.wait_for(slots.acquire(), remaining)
             except asyncio.TimeoutError:
                 return
             if now() >= t_end:
-                window.release()
+                slots.release()
                 return
-            cid = f"{tracker.run_id}:{c.index}:{n}"
-            n += 1
+            await emit_next(c, slots.release, now())
 
-            def on_ack(resp=None, _cid=cid):
-                tracker.on_ack(_cid, resp)
-                window.release()
+    await asyncio.gather(*(run(c) for c in clients))
 
-            await c.send(cid, content, now(), on_ack)
 
-    async def meter() -> dict:
-        await asyncio.sleep(max(0.0, t_begin - now()))
-        cpu.begin()
-        await asyncio.sleep(max(0.0, t_end - now()))
-        return cpu.end()
+async def open_loop(clients: list[Client], rate: float, t_start: float, t_begin: float, t_end: float,
+                    emit_next) -> float:
+    """``rate`` events per second from ``t_start`` to ``t_end``, round-robin over the clients, never
+    waiting for acks: ``await emit_next(client, release, t)`` with the event's *scheduled* time, which
+    latency is measured from (no coordinated omission). Returns the worst lag behind the schedule in
+    [t_begin, t_end)."""
+    max_lag = 0.0
+    k = 0
+    next_t = t_start
+    while next_t < t_end:
+        t = now()
+        # Everything due is sent now (catching up if the loop was late), then sleep to the next slot.
+        while next_t <= t and next_t < t_end:
+            if next_t >= t_begin:
+                max_lag = max(max_lag, t - next_t)
+            await emit_next(clients[k % len(clients)], lambda: None, next_t)
+            k += 1
+            next_t = t_start + k / rate
+        await sleep_until(next_t)
+    return max_lag
 
-    cpu_task = asyncio.create_task(meter())
-    await asyncio.gather(*(sender(c) for c in pop.senders))
-    cpu_pct = await cpu_task
+
+def sends(tracker: Tracker, content: str):
+    """``emit_next`` of the throughput and latency scenarios: a message:send with a fresh clientId
+    (a clientId used twice is a retry, which the server answers with the stored message again)."""
+    ids = itertools.count()
+
+    async def emit(c: Client, release, t_send: float) -> None:
+        cid = f"{tracker.run_id}:{c.index}:{next(ids)}"
+
+        def on_ack(resp=None):
+            tracker.on_ack(cid, resp)
+            release()
+
+        await c.send(cid, content, t_send, on_ack)
+
+    return emit
+
+
+class MixedEvents:
+    """``emit_next`` of the mixed load: each event is drawn at random, a read receipt with probability
+    ``read_share``, a reaction change with ``reaction_share``, else a send. A sender that has seen no
+    message yet (its first events) sends."""
+
+    def __init__(self, send, reaction_share: float, read_share: float) -> None:
+        self.send, self.reaction_share, self.read_share = send, reaction_share, read_share
+        self.rng = random.Random()
+
+    async def __call__(self, c: Client, release, t_send: float) -> None:
+        r = self.rng.random()
+        if r < self.read_share and c.max_seq:
+            # Up to the newest seq this sender has seen: the mark moves forward whenever one arrived since.
+            await c.emit_op("message:read", {"convId": c.conv_id, "seq": c.max_seq}, lambda _op, _r: release())
+        elif not (r < self.read_share + self.reaction_share and await self.react(c, release)):
+            await self.send(c, release, t_send)
+
+    async def react(self, c: Client, release) -> bool:
+        """Half the time take back one of this user's reactions, else put an emoji on one of the last
+        messages seen (or take it back if this user has it on). Never two changes of one (message,
+        emoji) in flight, so that every acked change is a real one, announced once, even if the server
+        ran a socket's events concurrently (it runs them in order today: ``async_handlers=False``).
+        False (nothing sent) when the pair drawn is in flight."""
+        if c.reacted and self.rng.random() < 0.5:
+            key = self.rng.choice(tuple(c.reacted))
+        elif c.recent:
+            key = (self.rng.choice(c.recent), self.rng.choice(EMOJI))
+        else:
+            return False
+        if key in c.reacting:
+            return False
+        add = key not in c.reacted
+        c.reacting.add(key)
+
+        def on_ack(op: Op, _resp) -> None:
+            c.reacting.discard(key)
+            if op.ok:
+                (c.reacted.add if add else c.reacted.discard)(key)
+            release()
+
+        await c.emit_op("reaction:add" if add else "reaction:remove", {"messageId": key[0], "emoji": key[1]},
+                        on_ack)
+        return True
+
+
+@dataclass
+class Typed:
+    """A typing event waiting for its arrivals."""
+    event: str
+    t_emit: float
+    waiting: set            # the sockets it has not reached yet
+    measured: bool          # emitted in the steady window
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    refused: bool = False
+
+
+class TypingProbe:
+    """Typing latency: a typist's ``typing:start`` / ``typing:stop`` -> its arrival at each other socket
+    of the conversation (the server skips the typist's own). The events carry only {convId, userId}, so a
+    typist has one in flight at a time: it waits for every arrival (or ``timeout``) before its next,
+    and an arrival matches its emit without ambiguity."""
+
+    def __init__(self, tracker: Tracker, pop: Population, t_begin: float, t_end: float, period: float,
+                 timeout: float) -> None:
+        self.tracker, self.t_begin, self.t_end, self.period, self.timeout = tracker, t_begin, t_end, period, timeout
+        self.room: dict[str, list[Client]] = {}
+        for c in pop.clients:
+            self.room.setdefault(c.conv_id, []).append(c)
+        self.in_flight: dict[tuple[str, str], Typed] = {}  # (convId, typist's userId) -> its event
+        self.samples: dict[str, list[float]] = {e: [] for e in TYPING_EVENTS}
+        self.emitted: Counter = Counter()  # in the window, by event
+        self.slow_seconds: Counter = Counter()  # arrivals over the target, by second of the window emitted in
+        self.typists = 0
+        self.refused = 0      # acks not ok (counted by code in the tracker's ack errors)
+        self.missing = 0      # (event, socket) pairs that did not arrive within the timeout
+        self.unmatched = 0    # arrivals no emit was waiting for (late ones, or a stop/start never sent)
+        self.echoes = 0       # the typist's own socket received its event
+        self.foreign = 0      # an event of another conversation
+        tracker.typing = self
+
+    def on_arrival(self, c: Client, event: str, data: Any) -> None:
+        t = now()
+        if not isinstance(data, dict) or data.get("convId") != c.conv_id:
+            self.foreign += 1
+            return
+        if data.get("userId") == c.user_id:
+            self.echoes += 1
+            return
+        typed = self.in_flight.get((c.conv_id, data.get("userId")))
+        if typed is None or typed.event != event or c not in typed.waiting:
+            self.unmatched += 1
+            return
+        typed.waiting.discard(c)
+        if typed.measured:
+            self.samples[event].append(t - typed.t_emit)
+            if t - typed.t_emit > TARGETS["typing_p99_ms_max"] / 1000:
+                self.slow_seconds[int(typed.t_emit - self.t_begin)] += 1
+        if not typed.waiting:
+            typed.done.set()
+
+    async def emit(self, c: Client, event: str) -> bool:
+        """One typing event, then wait for its arrivals; True when the server accepted it."""
+        t = now()
+        typed = Typed(event, t, {o for o in self.room[c.conv_id] if o is not c}, self.t_begin <= t < self.t_end)
+        self.in_flight[(c.conv_id, c.user_id)] = typed
+
+        def on_ack(resp=None) -> None:
+            if not self.tracker.ack_ok(resp, event):
+                typed.refused = True
+                typed.done.set()
+
+        await c.sio.emit(event, {"convId": c.conv_id}, callback=on_ack)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(typed.done.wait(), self.timeout)
+        del self.in_flight[(c.conv_id, c.user_id)]
+        if typed.measured:
+            self.emitted[event] += 1
+            self.refused += typed.refused
+            self.missing += 0 if typed.refused else len(typed.waiting)
+        return not typed.refused
+
+    async def typist(self, c: Client, t_first: float) -> None:
+        """Every ``period`` s a typing:start, and a typing:stop half a period later (2 events per period,
+        per user: the default TYPING_RATE_LIMIT of 20/10 s allows a period down to 1 s)."""
+        t0 = t_first
+        while t0 < self.t_end:
+            await sleep_until(t0)
+            if await self.emit(c, "typing:start"):
+                await sleep_until(min(t0 + self.period / 2, self.t_end))
+                await self.emit(c, "typing:stop")
+            t0 = max(t0 + self.period, now() + self.period / 2)  # after a slow arrival, slower, never a burst
+
+    async def run(self, typists: list[Client]) -> None:
+        """The typists start spread over the first period."""
+        self.typists = len(typists)
+        t_start = now()
+        await asyncio.gather(*(self.typist(c, t_start + i * self.period / len(typists))
+                               for i, c in enumerate(typists)))
+
+    def summary(self) -> dict[str, Any]:
+        starts, stops = self.samples["typing:start"], self.samples["typing:stop"]
+        return {"typists": self.typists, "period_s": self.period, "timeout_s": self.timeout,
+                "window_s": round(self.t_end - self.t_begin, 2),
+                "emitted_in_window": dict(self.emitted),
+                "events_per_s": round(sum(self.emitted.values()) / (self.t_end - self.t_begin), 1),
+                "latency": latency_summary(starts + stops), "start": latency_summary(starts),
+                "stop": latency_summary(stops), "refused": self.refused, "missing": self.missing,
+                "unmatched": self.unmatched, "echoes_to_typist": self.echoes, "foreign": self.foreign,
+                # A stall of the server shows as many slow arrivals within one second, queueing as a spread.
+                "over_target_by_second": dict(sorted(self.slow_seconds.items()))}
+
+
+async def check_sends(args, api: Api, tracker: Tracker, pop: Population, t_begin: float, t_end: float) -> dict:
+    """After the last send: wait for the deliveries, check them exactly once and in storage; the rates
+    and latencies of the steady window."""
     drain = await wait_for_delivery(tracker, pop, args.grace, args.drain_cap)
     checked = verify(tracker, pop)
     checked["storage"] = await check_storage(api, pop, tracker, set(checked.pop("lost_ids")))
-    fig = window_figures(tracker, pop, t_begin, t_end)
-    return {"setup_seconds": round(pop.setup_seconds, 2), **fig, "cpu_percent_of_one_core": cpu_pct,
+    return {"setup_seconds": round(pop.setup_seconds, 2), **window_figures(tracker, pop, t_begin, t_end),
             "drain": drain, "verify": checked, "population": describe(pop)}
+
+
+async def check_ops(args, tracker: Tracker, pop: Population, t_begin: float, t_end: float) -> dict:
+    """Reactions and read receipts: rates over the window, the mix actually sent, and each change
+    announced to every socket of its conversation exactly once: one message:updated per acked reaction
+    (each is a real change, see MixedEvents.react), one message:read per distinct mark a reader's acks
+    report (an ack reports the mark after the call, so the values it moved to are exactly the marks).
+    The one exception: the server moves an author's mark to their own newest message without an event
+    (docs/api.md), so a mark at one of the reader's own seqs may have been reached silently; those are
+    counted apart, as announcements that may or may not come."""
+    members = Counter(c.conv for c in pop.clients)
+
+    def expected(optional: bool = False) -> dict[str, int]:
+        marks: dict[tuple[int, int], set[int]] = {}
+        for op in tracker.ops:
+            if op.ok and op.kind == "message:read":
+                marks.setdefault((op.conv, op.reader), set()).add(op.mark)
+        reads = sum(len({m for m in ms if (m in pop.senders[reader].own_seqs) == optional}) * members[conv]
+                    for (conv, reader), ms in marks.items())
+        if optional:
+            return {"message:read": reads}
+        return {"message:updated": sum(members[op.conv] for op in tracker.ops
+                                       if op.ok and op.kind != "message:read"),
+                "message:read": reads}
+
+    received = lambda: sum((c.changes for c in pop.clients), Counter())  # noqa: E731
+    settled = await settle(lambda: all(op.ok is not None for op in tracker.ops)
+                           and all(received()[e] >= n for e, n in expected().items()),
+                           lambda: sum(received().values()), args.grace, args.drain_cap)
+    got = received()
+    span = t_end - t_begin
+    in_window = lambda t: t is not None and t_begin <= t < t_end  # noqa: E731
+    sent = Counter(op.kind for op in tracker.ops if in_window(op.t_send))
+    sent["message:send"] = sum(1 for s in tracker.sent.values() if in_window(s.t_send))
+    acked_ok = Counter(op.kind for op in tracker.ops if op.ok and in_window(op.t_ack))
+    acks = sum(1 for op in tracker.ops if in_window(op.t_ack)) + sum(
+        1 for s in tracker.sent.values() if in_window(s.t_ack))
+    return {
+        "event_mix_percent": {k: round(100 * v / max(1, sum(sent.values())), 1) for k, v in sorted(sent.items())},
+        "reactions_acked_ok_per_s": round((acked_ok["reaction:add"] + acked_ok["reaction:remove"]) / span, 1),
+        "reads_acked_ok_per_s": round(acked_ok["message:read"] / span, 1),
+        "events_acked_per_s": round(acks / span, 1),
+        "ack_latency": latency_summary([op.t_ack - op.t_send for op in tracker.ops
+                                        if in_window(op.t_send) and op.t_ack is not None]),
+        "sent": len(tracker.ops), "acked_ok": sum(1 for op in tracker.ops if op.ok),
+        "no_ack": sum(1 for op in tracker.ops if op.ok is None),
+        "announced": {e: {"expected": n, "maybe": expected(optional=True).get(e, 0), "received": got[e]}
+                      for e, n in expected().items()},
+        "settle": settled,
+    }
+
+
+async def closed_loop_scenario(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter,
+                               mixed: bool) -> dict:
+    """throughput (sends only) or mixed (sends, reactions and reads)."""
+    pop = await build_population(api, url, http, tracker, args.senders, args.receivers, args.conversations)
+    t_begin, t_end = steady_window(args)
+    emit_next = sends(tracker, payload(args.message_size))
+    if mixed:
+        emit_next = MixedEvents(emit_next, args.reaction_share, args.read_share)
+    side = [asyncio.create_task(loop_lag(t_begin, t_end)), asyncio.create_task(cpu_over(cpu, t_begin, t_end))]
+    await closed_loop(pop.senders, args.window, t_end, emit_next)
+    lag, cpu_pct = await asyncio.gather(*side)
+    res = await check_sends(args, api, tracker, pop, t_begin, t_end)
+    res.update(cpu_percent_of_one_core=cpu_pct, loadgen_loop_lag=latency_summary(lag))
+    if mixed:
+        res["mixed"] = await check_ops(args, tracker, pop, t_begin, t_end)
+    return res
+
+
+async def scenario_typing(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
+    """The receivers type, on one server, in three phases of --warmup + --duration s each: with nothing
+    else going on; while the senders keep a light open-loop mixed load of ``--typing-load-rate``
+    events/s going; and during the mixed scenario's closed loop, which saturates the server."""
+    pop = await build_population(api, url, http, tracker, args.senders, args.receivers, args.conversations)
+    mixed = MixedEvents(sends(tracker, payload(args.message_size)), args.reaction_share, args.read_share)
+
+    async def phase(load=None) -> dict:
+        """Typing over one steady window with ``await load(t_start, t_begin, t_end)`` going on, if any
+        (it returns figures of its own); then the load's messages, reactions and reads are checked like
+        in the other scenarios."""
+        t_start = now()
+        t_begin, t_end = steady_window(args)
+        probe = TypingProbe(tracker, pop, t_begin, t_end, args.typing_period, args.typing_timeout)
+        lag, cpu_pct, _, *load_figures = await asyncio.gather(
+            loop_lag(t_begin, t_end), cpu_over(cpu, t_begin, t_end), probe.run(pop.receivers),
+            *([load(t_start, t_begin, t_end)] if load else []))
+        res = {"typing": probe.summary(), "cpu_percent_of_one_core": cpu_pct, "loadgen_loop_lag": latency_summary(lag)}
+        if load:  # the checks are of everything sent so far; the rates are the window's
+            res.update(**load_figures[0], sends=await check_sends(args, api, tracker, pop, t_begin, t_end),
+                       mixed=await check_ops(args, tracker, pop, t_begin, t_end))
+        return res
+
+    async def light(t_start: float, t_begin: float, t_end: float) -> dict:
+        max_lag = await open_loop(pop.senders, args.typing_load_rate, t_start, t_begin, t_end, mixed)
+        return {"load": f"open loop, {args.typing_load_rate:g} events/s", "max_schedule_lag_ms": round(max_lag * 1000, 2)}
+
+    async def saturating(_t_start: float, _t_begin: float, t_end: float) -> dict:
+        await closed_loop(pop.senders, args.window, t_end, mixed)
+        return {"load": f"closed loop, {len(pop.senders)} senders x {args.window} unacked events (as in mixed)"}
+
+    return {"setup_seconds": round(pop.setup_seconds, 2), "idle": await phase(), "light": await phase(light),
+            "saturated": await phase(saturating), "ack_errors": dict(tracker.ack_errors)}
 
 
 async def scenario_latency(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
     pop = await build_population(api, url, http, tracker, args.senders, args.receivers, args.conversations)
-    content = payload(args.message_size)
-    interval = 1.0 / args.rate
     t_start = now() + 0.05
     t_begin, t_end = t_start + args.warmup, t_start + args.warmup + args.duration
-    max_lag = 0.0
-    k = 0
-    cpu_started = False
-    next_t = t_start
-    while next_t < t_end:
-        t = now()
-        if not cpu_started and t >= t_begin:
-            cpu.begin()
-            cpu_started = True
-        # Everything due is sent now (catching up if the loop was late), then sleep to the next slot.
-        while next_t <= t and next_t < t_end:
-            c = pop.senders[k % len(pop.senders)]
-            cid = f"{tracker.run_id}:{c.index}:{k}"
-            max_lag = max(max_lag, t - next_t) if next_t >= t_begin else max_lag
-            await c.send(cid, content, next_t, lambda resp=None, _cid=cid: tracker.on_ack(_cid, resp))
-            k += 1
-            next_t = t_start + k * interval
-        await asyncio.sleep(max(0.0, next_t - now()))
-    cpu_pct = cpu.end()
-    drain = await wait_for_delivery(tracker, pop, args.grace, args.drain_cap)
-    checked = verify(tracker, pop)
-    checked["storage"] = await check_storage(api, pop, tracker, set(checked.pop("lost_ids")))
-    fig = window_figures(tracker, pop, t_begin, t_end)
-    fig["offered_rate"] = args.rate
-    fig["max_schedule_lag_ms"] = round(max_lag * 1000, 2)
-    return {"setup_seconds": round(pop.setup_seconds, 2), **fig, "cpu_percent_of_one_core": cpu_pct,
-            "drain": drain, "verify": checked, "population": describe(pop)}
+    cpu_task = asyncio.create_task(cpu_over(cpu, t_begin, t_end))
+    max_lag = await open_loop(pop.senders, args.rate, t_start, t_begin, t_end, sends(tracker, payload(args.message_size)))
+    res = await check_sends(args, api, tracker, pop, t_begin, t_end)
+    return {**res, "offered_rate": args.rate, "max_schedule_lag_ms": round(max_lag * 1000, 2),
+            "cpu_percent_of_one_core": await cpu_task}
 
 
 async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
@@ -770,27 +1162,39 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
-def report(name: str, res: dict) -> list[tuple[str, Any]]:
-    if name == "connections":
-        rt = res["round_trip"]
-        return [
-            ("requested sockets", res["requested"]),
-            ("connected / session:ready", f"{res['connected']} / {res['session_ready']}"),
-            (f"still connected after {res['hold_seconds']}s idle", res["still_connected_after_hold"]),
-            ("failed", f"{res['failed']} {res['errors'] or ''}".strip()),
-            ("open time / rate", f"{res['open_seconds']} s / {res['connects_per_s']} connects/s"),
-            ("connect p50 / p99", f"{res['connect_p50_ms']} / {res['connect_p99_ms']} ms"),
-            ("server open fds", res["server_open_fds"]),
-            ("healthz while open", res["healthz_while_open"][0]),
-            ("round trips (send -> message:new)",
-             f"{rt.get('received', 0)}/{rt.get('sent', 0)} ok, p50 {rt.get('p50_ms')} / max {rt.get('max_ms')} ms"),
-            ("traffic during the storm", storm_row(res["storm_traffic"])),
-            ("cpu % of one core", res["cpu_percent_of_one_core"]),
-            ("over 1024, round trips ok, storm traffic complete",
-             verdict(res["still_connected_after_hold"] > 1024 and rt.get("ok", False)
-                     and res["storm_traffic"].get("missing", 0) == 0
-                     and res["storm_traffic"].get("duplicates", 0) == 0)),
-        ]
+def connection_rows(res: dict) -> list[tuple[str, Any]]:
+    rt = res["round_trip"]
+    return [
+        ("requested sockets", res["requested"]),
+        ("connected / session:ready", f"{res['connected']} / {res['session_ready']}"),
+        (f"still connected after {res['hold_seconds']}s idle", res["still_connected_after_hold"]),
+        ("failed", f"{res['failed']} {res['errors'] or ''}".strip()),
+        ("open time / rate", f"{res['open_seconds']} s / {res['connects_per_s']} connects/s"),
+        ("connect p50 / p99", f"{res['connect_p50_ms']} / {res['connect_p99_ms']} ms"),
+        ("server open fds", res["server_open_fds"]),
+        ("healthz while open", res["healthz_while_open"][0]),
+        ("round trips (send -> message:new)",
+         f"{rt.get('received', 0)}/{rt.get('sent', 0)} ok, p50 {rt.get('p50_ms')} / max {rt.get('max_ms')} ms"),
+        ("traffic during the storm", storm_row(res["storm_traffic"])),
+        ("cpu % of one core", res["cpu_percent_of_one_core"]),
+        ("over 1024, round trips ok, storm traffic complete",
+         verdict(res["still_connected_after_hold"] > 1024 and rt.get("ok", False)
+                 and res["storm_traffic"].get("missing", 0) == 0
+                 and res["storm_traffic"].get("duplicates", 0) == 0)),
+    ]
+
+
+def exactly_once(v: dict) -> bool:
+    return v["missing_deliveries"] == 0 and v["duplicates"] == 0 and v["foreign_conversation"] == 0
+
+
+def changes_announced(m: dict) -> bool:
+    """Every reaction and read acked, and announced once to every socket of its conversation."""
+    return m["no_ack"] == 0 and all(a["expected"] <= a["received"] <= a["expected"] + a["maybe"]
+                                    for a in m["announced"].values())
+
+
+def send_rows(name: str, res: dict) -> list[tuple[str, Any]]:
     v = res["verify"]
     rows = [
         ("steady window", f"{res['window_seconds']} s"),
@@ -805,7 +1209,7 @@ def report(name: str, res: dict) -> list[tuple[str, Any]]:
         ("backlog at window end", res["backlog_at_window_end"]),
         ("drain after last send", f"{res['drain']['drain_seconds']} s, complete={res['drain']['complete']}"),
         ("sent / acked ok / no ack", f"{v['sent']} / {v['acked_ok']} / {v['no_ack']}"),
-        ("ack errors / rejected", f"{v['ack_errors'] or 0} / {v['rejected_events'] or 0}"),
+        ("ack errors (all events) / rejected", f"{v['ack_errors'] or 0} / {v['rejected_events'] or 0}"),
         ("deliveries expected / got", f"{v['expected_deliveries']} / {v['deliveries']}"),
         ("missing / lost msgs / duplicates", f"{v['missing_deliveries']} / {v['lost_messages']} / {v['duplicates']}"),
         ("out of order / foreign / disconnects", f"{v['out_of_order']} / {v['foreign_conversation']} / {v['disconnects']}"),
@@ -814,18 +1218,123 @@ def report(name: str, res: dict) -> list[tuple[str, Any]]:
          f"{v['storage']['stored_more_than_once']} / {v['storage']['seq_gaps']}"),
         ("cpu % of one core", res["cpu_percent_of_one_core"]),
     ]
+    if "loadgen_loop_lag" in res:
+        rows.append(("load generator event-loop lag", lat_row(res["loadgen_loop_lag"])))
     if name == "latency":
         rows.insert(0, ("offered rate", f"{res['offered_rate']} msg/s (max schedule lag {res['max_schedule_lag_ms']} ms)"))
-    exact = v["missing_deliveries"] == 0 and v["duplicates"] == 0 and v["foreign_conversation"] == 0
-    if name == "throughput":
-        rows.append((f"target >= {TARGETS['throughput_msgs_per_s_min']:.0f} msg/s, exactly once",
-                     verdict(res["messages_delivered_per_s"] >= TARGETS["throughput_msgs_per_s_min"] and exact)))
-    else:
         p99 = res["latency"]["p99_ms"]
         rows.append((f"target p99 <= {TARGETS['latency_p99_ms_max']:.0f} ms, none lost",
-                     verdict(p99 is not None and p99 <= TARGETS["latency_p99_ms_max"] and exact
+                     verdict(p99 is not None and p99 <= TARGETS["latency_p99_ms_max"] and exactly_once(v)
                              and v["no_ack"] == 0)))
+    elif name == "throughput":
+        rows.append((f"target >= {TARGETS['throughput_msgs_per_s_min']:.0f} msg/s, exactly once",
+                     verdict(res["messages_delivered_per_s"] >= TARGETS["throughput_msgs_per_s_min"]
+                             and exactly_once(v))))
     return rows
+
+
+def mixed_rows(res: dict) -> list[tuple[str, Any]]:
+    m, c = res["mixed"], res["comparison"]
+    rows = [
+        ("events sent in the window", ", ".join(f"{k} {v} %" for k, v in m["event_mix_percent"].items())),
+        ("reactions / reads acked ok per s", f"{m['reactions_acked_ok_per_s']} / {m['reads_acked_ok_per_s']}"),
+        ("events acked/s (all kinds)", m["events_acked_per_s"]),
+        ("reaction/read ack latency", lat_row(m["ack_latency"])),
+        ("reactions+reads sent / acked ok / no ack", f"{m['sent']} / {m['acked_ok']} / {m['no_ack']}"),
+        *((f"{e} received / expected", f"{a['received']} / {a['expected']}") for e, a in m["announced"].items()),
+    ]
+    if c is None:
+        rows.append(("message throughput drop", "no throughput run to compare with"))
+    else:
+        rows += [
+            ("baseline: the throughput run just before",
+             f"{c['baseline_messages_delivered_per_s']} msg/s, {c['baseline_events_acked_per_s']} events acked/s, "
+             f"cpu {c['baseline_cpu_percent_of_one_core']} ({c['baseline_file']})"),
+            ("drop in messages delivered/s (the target)", f"{c['message_drop_percent']} %"),
+            ("drop in events acked/s (for comparison)", f"{c['event_drop_percent']} %"),
+            ("drop in messages per server CPU-second", f"{c['per_server_cpu_second_drop_percent']} % "
+             f"({c['baseline_messages_per_server_cpu_second']} -> {c['messages_per_server_cpu_second']})"),
+            (f"target drop <= {TARGETS['mixed_message_drop_percent_max']:.0f} %, sends exactly once, "
+             f"changes announced once", verdict(c["message_drop_percent"] <= TARGETS["mixed_message_drop_percent_max"]
+                                               and exactly_once(res["verify"]) and changes_announced(m))),
+        ]
+    return rows
+
+
+def typing_rows(t: dict, label: str) -> list[tuple[str, Any]]:
+    clean = t["refused"] == t["missing"] == t["unmatched"] == t["echoes_to_typist"] == t["foreign"] == 0
+    p99 = t["latency"]["p99_ms"]
+    return [
+        (f"{label}: typists", f"{t['typists']} (the receivers), a start and a stop every {t['period_s']} s each: "
+                              f"{t['events_per_s']} typing events/s"),
+        (f"{label}: typing:start -> others", lat_row(t["start"])),
+        (f"{label}: typing:stop -> others", lat_row(t["stop"])),
+        (f"{label}: refused / missing / unmatched / echoed / foreign",
+         f"{t['refused']} / {t['missing']} / {t['unmatched']} / {t['echoes_to_typist']} / {t['foreign']}"),
+        (f"{label}: arrivals over target", f"{sum(t['over_target_by_second'].values())} in "
+         f"{len(t['over_target_by_second'])} of {int(t['window_s'])} s of the window"),
+        (f"{label}: typing target p99 <= {TARGETS['typing_p99_ms_max']:.0f} ms (start and stop), all arrived",
+         f"{verdict(p99 is not None and p99 <= TARGETS['typing_p99_ms_max'] and clean)} (p99 {p99} ms)"),
+    ]
+
+
+def typing_scenario_rows(res: dict) -> list[tuple[str, Any]]:
+    rows = [*typing_rows(res["idle"]["typing"], "idle server"),
+            ("idle server: cpu % of one core", res["idle"]["cpu_percent_of_one_core"]),
+            ("idle server: load generator event-loop lag", lat_row(res["idle"]["loadgen_loop_lag"]))]
+    for key, label in (("light", "light load"), ("saturated", "saturating load")):
+        ph = res[key]
+        sends_, m = ph["sends"], ph["mixed"]
+        lag = f" (max schedule lag {ph['max_schedule_lag_ms']} ms)" if "max_schedule_lag_ms" in ph else ""
+        rows += [
+            (f"{label}: mixed events", f"{ph['load']}{lag}: " + ", ".join(
+                f"{k} {p} %" for k, p in m["event_mix_percent"].items())),
+            (f"{label}: messages delivered/s, latency", f"{sends_['messages_delivered_per_s']}; "
+                                                        + lat_row(sends_["latency"])),
+            (f"{label}: all sends so far exactly once and stored, changes announced once",
+             verdict(exactly_once(sends_["verify"]) and sends_["verify"]["no_ack"] == 0
+                     and sends_["verify"]["storage"]["acked_not_stored"] == 0 and changes_announced(m))),
+            *typing_rows(ph["typing"], label),
+            (f"{label}: cpu % of one core", ph["cpu_percent_of_one_core"]),
+            (f"{label}: load generator event-loop lag", lat_row(ph["loadgen_loop_lag"])),
+        ]
+    return rows + [("ack errors (all events)", res["ack_errors"] or 0)]
+
+
+def report(name: str, res: dict) -> list[tuple[str, Any]]:
+    if name == "connections":
+        return connection_rows(res)
+    if name == "typing":
+        return typing_scenario_rows(res)
+    return send_rows(name, res) + (mixed_rows(res) if name == "mixed" else [])
+
+
+def compare_with_baseline(baseline: dict | None, res: dict) -> dict | None:
+    """The issue's comparison: messages stored and delivered per second when 30 % of the events are
+    reactions and reads, against the throughput run just before (same parameters, its own fresh server
+    with --spawn). Both are closed loops of the same windows, so each run takes what the server gives."""
+    if baseline is None:
+        return None
+    base = baseline["results"]
+    drop = lambda b, m: round(100 * (1 - m / b), 1) if b else None  # noqa: E731
+
+    def per_server_cpu_second(r: dict) -> float | None:
+        """Messages per CPU-second of the server's processes: less sensitive to other processes taking
+        CPU from a CPU-bound server (a shared machine) than messages per second."""
+        cpu = sum(v for k, v in r["cpu_percent_of_one_core"].items() if k not in ("loadgen", "others")) / 100
+        return round(r["messages_delivered_per_s"] / cpu, 1) if cpu > 0 else None
+
+    b_cpu, m_cpu = per_server_cpu_second(base), per_server_cpu_second(res)
+    return {"baseline_file": baseline["file"],
+            "baseline_messages_delivered_per_s": base["messages_delivered_per_s"],
+            "messages_delivered_per_s": res["messages_delivered_per_s"],
+            "message_drop_percent": drop(base["messages_delivered_per_s"], res["messages_delivered_per_s"]),
+            "baseline_events_acked_per_s": base["acks_per_s"],
+            "events_acked_per_s": res["mixed"]["events_acked_per_s"],
+            "event_drop_percent": drop(base["acks_per_s"], res["mixed"]["events_acked_per_s"]),
+            "baseline_messages_per_server_cpu_second": b_cpu, "messages_per_server_cpu_second": m_cpu,
+            "per_server_cpu_second_drop_percent": drop(b_cpu, m_cpu) if b_cpu and m_cpu else None,
+            "baseline_cpu_percent_of_one_core": base["cpu_percent_of_one_core"]}
 
 
 def params_of(args, name: str) -> dict[str, Any]:
@@ -834,18 +1343,34 @@ def params_of(args, name: str) -> dict[str, Any]:
     pop = {"senders": args.senders, "receivers": args.receivers, "conversations": args.conversations}
     if name == "throughput":
         return {**pop, **common, "window": args.window}
+    if name == "mixed":
+        return {**pop, **common, "window": args.window, "reaction_share": args.reaction_share,
+                "read_share": args.read_share}
     if name == "latency":
         return {**pop, **common, "rate": args.rate}
+    if name == "typing":
+        return {**pop, **common, "window": args.window, "typing_load_rate": args.typing_load_rate,
+                "reaction_share": args.reaction_share, "read_share": args.read_share,
+                "typing_period": args.typing_period, "typing_timeout": args.typing_timeout}
     return {"connections": args.connections, "conn_users": args.conn_users, "hold": args.hold,
             "pings": args.pings, "connect_concurrency": args.connect_concurrency, "storm_rate": args.storm_rate,
             "grace": args.grace}
 
 
+def log_counts(text: str) -> dict[str, int]:
+    return {"errors": text.count(" ERROR ") + text.count(" CRITICAL "), "warnings": text.count(" WARNING "),
+            "tracebacks": text.count("Traceback"),
+            "publish_retries": text.count("ERROR socketio.server: Cannot publish"),
+            "pubsub_listen_drops": text.count("ERROR socketio.server: Cannot receive")}
+
+
 # -- driver ----------------------------------------------------------------------------------------
-RUNNERS = {"throughput": scenario_throughput, "latency": scenario_latency, "connections": scenario_connections}
+RUNNERS = {"throughput": functools.partial(closed_loop_scenario, mixed=False),
+           "mixed": functools.partial(closed_loop_scenario, mixed=True), "typing": scenario_typing,
+           "latency": scenario_latency, "connections": scenario_connections}
 
 
-async def run_one(name: str, args, http: aiohttp.ClientSession) -> dict:
+async def run_one(name: str, args, http: aiohttp.ClientSession, stem: str, baseline: dict | None) -> dict:
     tracker = Tracker(run_id=secrets.token_hex(3))
     server: SpawnedServer | None = None
     extra_env = dict(kv.split("=", 1) for kv in args.server_env)
@@ -853,7 +1378,7 @@ async def run_one(name: str, args, http: aiohttp.ClientSession) -> dict:
         extra_env["WORKER_CONCURRENCY"] = str(args.worker_concurrency)
     try:
         if args.spawn:
-            server = SpawnedServer(RESULTS_DIR / f"{args.name or name}.server.log", extra_env)
+            server = SpawnedServer(RESULTS_DIR / f"{stem}.server.log", extra_env)
             print(f"[{name}] starting server on {server.url} (log {server.log_path.relative_to(REPO_ROOT)})",
                   flush=True)
             t = now()
@@ -867,6 +1392,8 @@ async def run_one(name: str, args, http: aiohttp.ClientSession) -> dict:
         print(f"[{name}] running (warm-up {args.warmup}s, window {args.duration}s)" if name != "connections"
               else f"[{name}] opening {args.connections} sockets", flush=True)
         res = await RUNNERS[name](args, api, url, http, tracker, cpu)
+        if name == "mixed":
+            res["comparison"] = compare_with_baseline(baseline, res)
     finally:
         # Close our sockets before the server goes (and always with --url, where the server stays up).
         with contextlib.suppress(Exception):
@@ -874,32 +1401,60 @@ async def run_one(name: str, args, http: aiohttp.ClientSession) -> dict:
         if server:
             stop_info = await asyncio.get_running_loop().run_in_executor(None, server.stop)
     if server:
-        # The server's own complaints during the run (tracebacks, lock expiry, retries) are evidence.
+        # The server's own complaints during the run (tracebacks, lock expiry, retries) are evidence;
+        # what it logs once told to stop is counted apart.
         log_text = server.log_path.read_text(errors="replace")
-        res["server_log"] = {"path": str(server.log_path.relative_to(REPO_ROOT)),
-                             "errors": log_text.count(" ERROR "), "warnings": log_text.count(" WARNING "),
-                             "tracebacks": log_text.count("Traceback"),
-                             "publish_retries": log_text.count("ERROR socketio.server: Cannot publish"),
-                             "pubsub_listen_drops": log_text.count("ERROR socketio.server: Cannot receive"),
-                             "stop": stop_info}
-    doc = {"scenario": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "target": "spawn" if args.spawn else url,
-           "params": params_of(args, name), "server_env": extra_env, "machine": machine_info(),
-           "code": code_version(),
-           "targets": TARGETS, "results": res}
+        cut = log_text.find(" app: stopping")
+        cut = len(log_text) if cut < 0 else cut
+        res["server_log"] = {"path": str(server.log_path.relative_to(REPO_ROOT)), **log_counts(log_text[:cut]),
+                             "after_stop": log_counts(log_text[cut:]), "stop": stop_info}
+    out = RESULTS_DIR / f"{stem}.json"
+    doc = {"scenario": name, "file": str(out.relative_to(REPO_ROOT)), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+           "target": "spawn" if args.spawn else url, "params": params_of(args, name), "server_env": extra_env,
+           "machine": machine_info(), "code": code_version(), "targets": TARGETS, "results": res}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"{args.name + '-' if args.name else ''}{name}.json"
     out.write_text(json.dumps(doc, indent=2))
     print_table(f"== {name} ==  ({out.relative_to(REPO_ROOT)})", report(name, res))
     if "server_log" in res:
         sl = res["server_log"]
-        print(f"server log: {sl['path']}  errors={sl['errors']} (redis publish retries "
+        print(f"server log: {sl['path']}  until stop: errors={sl['errors']} (redis publish retries "
               f"{sl['publish_retries']}, pubsub listener drops {sl['pubsub_listen_drops']}) "
-              f"warnings={sl['warnings']} tracebacks={sl['tracebacks']}; stop: {sl['stop']}", flush=True)
+              f"warnings={sl['warnings']} tracebacks={sl['tracebacks']}; after stop: errors="
+              f"{sl['after_stop']['errors']} tracebacks={sl['after_stop']['tracebacks']}; stop: {sl['stop']}",
+              flush=True)
     return doc
 
 
+def rounds_summary(docs: list[dict]) -> list[tuple[str, Any]]:
+    """With --repeat: the headline figures of every round, and their medians."""
+    series: dict[str, list[float]] = {}
+
+    def add(label: str, value: float | None) -> None:
+        if value is not None:
+            series.setdefault(label, []).append(value)
+
+    for doc in docs:
+        res = doc["results"]
+        if doc["scenario"] == "throughput":
+            add("throughput: messages delivered/s", res["messages_delivered_per_s"])
+        elif doc["scenario"] == "mixed":
+            add("mixed: messages delivered/s", res["messages_delivered_per_s"])
+            add("mixed: drop in messages delivered/s, %", (res["comparison"] or {}).get("message_drop_percent"))
+            add("mixed: drop in messages per server CPU-second, %",
+                (res["comparison"] or {}).get("per_server_cpu_second_drop_percent"))
+        elif doc["scenario"] == "typing":
+            for phase in ("idle", "light", "saturated"):
+                add(f"typing p99 ms, {phase}", res[phase]["typing"]["latency"]["p99_ms"])
+        elif doc["scenario"] == "latency":
+            add("latency: p99 ms", res["latency"]["p99_ms"])
+    return [(label, f"median {statistics.median(values):g}  (each: {', '.join(f'{v:g}' for v in values)})")
+            for label, values in series.items()]
+
+
 async def main_async(args) -> int:
-    names = SCENARIOS if args.scenario == "all" else (args.scenario,)
+    # mixed is measured against a throughput run of the same round, so asking for it runs both.
+    names = SCENARIOS if args.scenario == "all" else ("throughput", "mixed") if args.scenario == "mixed" \
+        else (args.scenario,)
     raise_nofile_limit()
     m = machine_info()
     print(f"machine: {m['nproc']} cpus ({m['cpu_model']}), python {m['python']}; "
@@ -908,8 +1463,16 @@ async def main_async(args) -> int:
     # silently queue the 101st socket.
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
-        for name in names:
-            await run_one(name, args, http)
+        docs = []
+        for round_no in range(1, args.repeat + 1):
+            baseline = None
+            for name in names:
+                stem = f"{args.name + '-' if args.name else ''}{name}{f'.r{round_no}' if args.repeat > 1 else ''}"
+                docs.append(await run_one(name, args, http, stem, baseline))
+                if name == "throughput":
+                    baseline = docs[-1]
+        if args.repeat > 1:
+            print_table(f"== {args.repeat} rounds ==", rounds_summary(docs))
     return 0
 
 
@@ -939,14 +1502,31 @@ def parse_args(argv=None):
     p.add_argument("--pings", type=int, default=20, help="connections: round trips with all sockets open")
     p.add_argument("--storm-rate", type=float, default=50.0,
                    help="connections: msg/s sent between two clients while the others connect (0: off)")
+    p.add_argument("--reaction-share", type=float, default=0.15,
+                   help="mixed, typing's load: share of the events that are reaction:add/remove")
+    p.add_argument("--read-share", type=float, default=0.15,
+                   help="mixed, typing's load: share of the events that are message:read")
+    p.add_argument("--typing-period", type=float, default=1.5,
+                   help="typing: each receiver sends typing:start then typing:stop every this many seconds")
+    p.add_argument("--typing-load-rate", type=float, default=50.0,
+                   help="typing: events/s of the light open-loop mixed load of the second phase")
+    p.add_argument("--typing-timeout", type=float, default=3.0,
+                   help="typing: a typing event not arrived after this long is missing")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the scenarios this many rounds (results/<scenario>.r<N>.json) and summarise them")
     p.add_argument("--worker-concurrency", type=int, default=0, help="spawn: WORKER_CONCURRENCY (0: server default)")
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="spawn: extra environment for the server (repeatable)")
     args = p.parse_args(argv)
     if args.senders < args.conversations or args.receivers < args.conversations:
         p.error("need at least one sender and one receiver per conversation (S >= C and R >= C)")
-    if min(args.senders, args.receivers, args.conversations, args.window) < 1 or args.rate <= 0:
-        p.error("senders, receivers, conversations, window and rate must be positive")
+    if min(args.senders, args.receivers, args.conversations, args.window, args.repeat) < 1 \
+            or min(args.rate, args.typing_load_rate) <= 0:
+        p.error("senders, receivers, conversations, window, repeat and rates must be positive")
+    if min(args.reaction_share, args.read_share) < 0 or args.reaction_share + args.read_share > 1:
+        p.error("--reaction-share and --read-share must be >= 0 and add up to at most 1")
+    if args.typing_period <= 0:
+        p.error("--typing-period must be positive")
     return args
 
 
