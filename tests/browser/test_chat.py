@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from tests.browser.conftest import own_system, person, unread
@@ -118,6 +119,8 @@ def test_html_in_a_message_is_shown_as_text(system, open_chat):
     expect(links).to_have_attribute("target", "_blank")
     b.page.wait_for_timeout(300)     # an onerror would have fired by now; the fixture asserts no dialog opened
     b.screenshot("html-as-text")
+    policy = requests.get(system.url + "/", timeout=5).headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
 
 
 def test_a_non_member_cannot_open_the_conversation(system, open_chat):
@@ -169,3 +172,18 @@ def test_mentions_are_suggested_highlighted_and_announced(system, open_chat):
     mention = b.message(f"@{bob.username} can you review?").locator(".mention.self")
     expect(mention).to_have_text(f"@{bob.username}")
     b.screenshot("mentioned")
+
+
+def test_a_refused_send_is_marked_failed_with_the_reason(open_chat):
+    with own_system(MAX_MESSAGE_CHARS="100") as strict:   # the page does not know the server's limit
+        alice, bob = person(strict, "alice"), person(strict, "bob")
+        make_conversation(alice, bob, title="limits")
+        a = open_chat(base_url=strict.url).sign_in(alice.username).open_conversation("limits")
+        a.send("x" * 101)
+        failed = a.page.locator("#outbox li.echo.failed")
+        expect(failed.locator(".echo-status")).to_contain_text("Not sent: the message is too long")
+        a.screenshot("failed-send")
+        failed.locator("[data-action=discard]").click()
+        expect(a.echoes()).to_have_count(0)
+        a.send("shorter")
+        expect(a.message("shorter")).to_be_visible()
