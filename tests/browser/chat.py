@@ -51,7 +51,8 @@ class ChatPage:
         return self
 
     def conversation_link(self, title: str) -> Locator:
-        return self.page.locator("#conv-list a.conv-item", has=self.page.locator(".conv-title", has_text=re.compile(f"^{re.escape(title)}$")))
+        title_is = self.page.locator(".conv-title", has_text=exactly(title))
+        return self.page.locator("#conv-list a.conv-item", has=title_is)
 
     def open_conversation(self, title: str) -> "ChatPage":
         self.conversation_link(title).click()
@@ -73,13 +74,13 @@ class ChatPage:
 
     def message(self, text: str) -> Locator:
         """The stored message whose text is exactly this."""
-        return self.page.locator("#messages li.msg", has=self.page.locator(".text", has_text=re.compile(f"^{re.escape(text)}$")))
+        return self.page.locator("#messages li.msg", has=self.page.locator(".text", has_text=exactly(text)))
 
     def texts(self) -> list[str]:
         return self.page.locator("#messages li.msg:not(.system) .text").all_inner_texts()
 
     def seqs(self) -> list[int]:
-        return [int(s) for s in self.page.locator("#messages li.msg").evaluate_all("els => els.map(e => e.dataset.seq)")]
+        return self.page.locator("#messages li.msg").evaluate_all("els => els.map(e => Number(e.dataset.seq))")
 
     def echoes(self) -> Locator:
         return self.page.locator("#outbox li.echo")
@@ -89,3 +90,7 @@ class ChatPage:
         message = self.message(text)
         message.hover()
         message.locator(f"[data-action={action}]").click()
+
+
+def exactly(text: str) -> re.Pattern:
+    return re.compile(f"^{re.escape(text)}$")

@@ -1,5 +1,5 @@
 """Browser tests: Debian's Chromium driven by Playwright (sync API) against the real running system
-(the e2e fixtures: a real redis-server and `python -m app`). Never a downloaded browser."""
+(a real redis-server and `python -m app`, started as the e2e tests start it). Never a downloaded browser."""
 from __future__ import annotations
 
 import uuid
@@ -89,6 +89,11 @@ def proxy(system):
 def person(system, name: str) -> Api:
     """A user with a readable name (screenshots) that no other test uses: alice-3f9c."""
     return Api(system, f"{name}-{uuid.uuid4().hex[:4]}")
+
+
+def post(api: Api, conv_id: str, client_id: str, content: str) -> None:
+    """A message sent by someone who is not at the page (REST, the same path as the socket's)."""
+    api.ok("POST", f"/api/conversations/{conv_id}/messages", json={"clientId": client_id, "content": content})
 
 
 def unread(api: Api, title: str) -> int:

@@ -8,7 +8,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import own_system, person, unread
+from tests.browser.conftest import own_system, person, post, unread
 from tests.e2e.harness import make_conversation, wait_until
 
 pytestmark = pytest.mark.browser
@@ -55,7 +55,7 @@ def test_unread_counts_and_live_list(system, open_chat):
     b = open_chat().sign_in(bob.username)
     expect(b.conversation_link("news")).to_be_visible()
     for i in range(3):
-        alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": f"n{i}", "content": f"item {i}"})
+        post(alice, conv["id"], f"n{i}", f"item {i}")
     wait_until(lambda: unread(bob, "news") == 4, what="four unread messages (the first is the system message)")
     expect(b.conversation_link("news").locator(".badge")).to_have_text("4")
     b.screenshot("unread")
@@ -107,7 +107,7 @@ def test_html_in_a_message_is_shown_as_text(system, open_chat):
     payloads = ["<img src=x onerror=alert(1)>", "<script>alert(2)</script>",
                 "see javascript:alert(3) and https://example.org/a?b=<c>"]
     for i, text in enumerate(payloads):
-        alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": f"x{i}", "content": text})
+        post(alice, conv["id"], f"x{i}", text)
     for text in payloads[:2]:
         expect(b.message(text)).to_be_visible()
     expect(b.page.locator("#messages li.msg:not(.system)")).to_have_count(3)
@@ -127,7 +127,7 @@ def test_a_non_member_cannot_open_the_conversation(system, open_chat):
     alice, bob, carol = person(system, "alice"), person(system, "bob"), person(system, "carol")
     group, conv = make_conversation(alice, bob, title="private")
     alice.ok("POST", f"/api/groups/{group['id']}/members", json={"username": carol.username})
-    alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": "s1", "content": "top secret"})
+    post(alice, conv["id"], "s1", "top secret")
     c = open_chat().sign_in(carol.username)
     expect(c.conversation_link("private")).to_have_count(0)
     c.goto_conversation(conv["id"])
@@ -153,7 +153,7 @@ def test_mentions_are_suggested_highlighted_and_announced(system, open_chat):
     alice, bob = person(system, "alice"), person(system, "bob")
     group, conv = make_conversation(alice, bob, title="design")
     alice.ok("POST", f"/api/groups/{group['id']}/conversations", json={"title": "random", "members": [bob.username]})
-    bob.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": "b1", "content": "I'm here"})
+    post(bob, conv["id"], "b1", "I'm here")
     b = open_chat().sign_in(bob.username).open_conversation("random")
     a = open_chat().sign_in(alice.username).open_conversation("design")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import person
+from tests.browser.conftest import person, post
 from tests.e2e.harness import make_conversation, wait_until
 
 pytestmark = pytest.mark.browser
@@ -14,7 +14,8 @@ pytestmark = pytest.mark.browser
 FIRST_VISIBLE_TOP = """(toTop) => {
   const s = document.querySelector('#scroller'), box = s.getBoundingClientRect();
   if (toTop) s.scrollTop = 0;   // the same turn as the measure: no page can arrive in between
-  const el = [...document.querySelectorAll('#messages li.msg .text')].find((t) => t.getBoundingClientRect().top >= box.top);
+  const el = [...document.querySelectorAll('#messages li.msg .text')]
+    .find((t) => t.getBoundingClientRect().top >= box.top);
   return {seq: Number(el.closest('li').dataset.seq), top: el.getBoundingClientRect().top};
 }"""
 TOP_OF = "seq => document.querySelector(`#messages li[data-seq='${seq}'] .text`).getBoundingClientRect().top"
@@ -24,8 +25,7 @@ def test_older_pages_load_on_scroll_up_without_jumping(system, open_chat):
     alice, bob = person(system, "alice"), person(system, "bob")
     _, conv = make_conversation(alice, bob, title="history")
     for i in range(1, 131):
-        (alice if i % 4 else bob).ok("POST", f"/api/conversations/{conv['id']}/messages",
-                                     json={"clientId": f"h{i}", "content": f"message {i}"})
+        post(alice if i % 4 else bob, conv["id"], f"h{i}", f"message {i}")
     wait_until(lambda: alice.ok("GET", f"/api/conversations/{conv['id']}/messages?limit=1")["messages"][0]["content"]
                == "message 130", what="130 messages stored")
     a = open_chat().sign_in(alice.username).open_conversation("history")
@@ -46,7 +46,7 @@ def test_older_pages_load_on_scroll_up_without_jumping(system, open_chat):
 
     # Scrolled up, a new message does not pull the view down: a button offers to jump to it.
     before = a.page.evaluate(FIRST_VISIBLE_TOP, False)
-    bob.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": "late", "content": "anyone there?"})
+    post(bob, conv["id"], "late", "anyone there?")
     expect(a.page.locator("#jump")).to_be_visible()
     assert abs(a.page.evaluate(TOP_OF, before["seq"]) - before["top"]) <= 1
     a.page.click("#jump")

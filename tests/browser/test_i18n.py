@@ -7,11 +7,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import person
+from tests.browser.conftest import person, post
 from tests.e2e.harness import ROOT, make_conversation
 
 pytestmark = pytest.mark.browser
-CATALOGUES = {lang: json.loads((ROOT / "web" / "i18n" / f"{lang}.json").read_text()) for lang in ("en", "fr", "es", "de")}
+CATALOGUES = {lang: json.loads((ROOT / "web" / "i18n" / f"{lang}.json").read_text())
+              for lang in ("en", "fr", "es", "de")}
 
 
 def placeholders(text) -> set[str]:
@@ -33,7 +34,7 @@ def test_every_catalogue_has_every_text_with_the_same_placeholders(lang):
 def test_every_text_the_page_uses_is_in_the_catalogue():
     web = ROOT / "web"
     source = "\n".join(p.read_text() for p in [web / "index.html", *sorted((web / "js").glob("*.js"))])
-    used = set(re.findall(r'\bt\("([a-zA-Z]+\.[\w.]+)"', source)) | set(re.findall(r'data-i18n[a-z-]*="([^"]+)"', source))
+    used = {*re.findall(r'\bt\("([a-zA-Z]+\.[\w.]+)"', source), *re.findall(r'data-i18n[a-z-]*="([^"]+)"', source)}
     assert used and used <= set(CATALOGUES["en"]), used - set(CATALOGUES["en"])
 
 
@@ -47,7 +48,7 @@ def test_the_language_comes_from_the_browser(open_chat, locale, title):
 def test_switch_language_and_it_is_remembered(system, open_chat):
     alice, bob = person(system, "alice"), person(system, "bob")
     _, conv = make_conversation(alice, bob, title="i18n")
-    bob.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": "b1", "content": "Bonjour !"})
+    post(bob, conv["id"], "b1", "Bonjour !")
     c = open_chat(locale="fr-FR")
     c.screenshot("signin-fr")
     c.sign_in(alice.username).open_conversation("i18n")

@@ -7,14 +7,10 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import person
+from tests.browser.conftest import person, post
 from tests.e2e.harness import make_conversation
 
 pytestmark = pytest.mark.browser
-
-
-def post(api, conv_id: str, client_id: str, content: str) -> None:
-    api.ok("POST", f"/api/conversations/{conv_id}/messages", json={"clientId": client_id, "content": content})
 
 
 def stored(api, conv_id: str) -> list[dict]:
@@ -58,7 +54,8 @@ def test_every_message_once_after_the_connection_drops(system, open_chat, proxy)
     texts = [m["content"] for m in server if m["type"] != "system"]
     assert len(texts) == 17 and [m["seq"] for m in server] == list(range(1, len(server) + 1))
     mine = [m for m in server if m["senderId"] == alice.id and m["type"] != "system"]
-    assert [(m["clientId"], m["content"]) for m in mine] == [(client_id, "written while offline")]   # retried, stored once
+    # Retried with its clientId, stored once.
+    assert [(m["clientId"], m["content"]) for m in mine] == [(client_id, "written while offline")]
     assert a.seqs() == [m["seq"] for m in server]                         # nothing missing, nothing doubled
     assert a.texts() == texts
 
@@ -81,5 +78,6 @@ def test_polling_fallback_when_websockets_are_blocked(system, open_chat, proxy):
     expect(a.echoes()).to_have_count(0)
     a.screenshot("polling")
     server = stored(bob, conv["id"])
-    assert [m["content"] for m in server if m["type"] != "system"] == ["Can you read me?", "Polling works", "Loud and clear"]
+    texts = [m["content"] for m in server if m["type"] != "system"]
+    assert texts == ["Can you read me?", "Polling works", "Loud and clear"]
     assert a.seqs() == [m["seq"] for m in server]

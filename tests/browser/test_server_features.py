@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import person
+from tests.browser.conftest import person, post
 from tests.e2e.harness import make_conversation
 
 pytestmark = pytest.mark.browser
@@ -52,9 +52,9 @@ def test_search_in_the_conversation(system, open_chat):
     _, conv = make_conversation(alice, bob, title="fruit")
     for i in range(30):
         word = "apple" if i % 6 else "banana"
-        alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": f"f{i}", "content": f"{word} number {i}"})
+        post(alice, conv["id"], f"f{i}", f"{word} number {i}")
     for i in range(60):
-        alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": f"g{i}", "content": f"filler {i}"})
+        post(alice, conv["id"], f"g{i}", f"filler {i}")
     a = open_chat().sign_in(bob.username).open_conversation("fruit")
     expect(a.message("filler 59")).to_be_visible()
     a.page.click("#search-toggle")
@@ -76,7 +76,7 @@ def test_search_in_the_conversation(system, open_chat):
 def test_a_profile_change_shows_to_the_others(system, open_chat):
     alice, bob = person(system, "alice"), person(system, "bob")
     _, conv = make_conversation(alice, bob, title="names")
-    alice.ok("POST", f"/api/conversations/{conv['id']}/messages", json={"clientId": "n1", "content": "Who am I?"})
+    post(alice, conv["id"], "n1", "Who am I?")
     a = open_chat().sign_in(alice.username)
     b = open_chat().sign_in(bob.username).open_conversation("names")
     a.page.click("#profile")

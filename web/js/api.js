@@ -30,7 +30,8 @@ export class Api {
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let response;
     try {
-      response = await fetch(path, {method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store"});
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      response = await fetch(path, {method, headers, body: payload, cache: "no-store"});
     } catch (exc) {
       throw new ApiError(0, "network", String(exc));
     }

@@ -62,7 +62,8 @@ export class Composer {
     replace(this.context,
       icon(kind === "edit" ? "edit" : "reply"),
       h("div.context-text", h("strong", label), h("span", message.content)),
-      h("button.icon-button", {type: "button", title: t("action.cancel"), "aria-label": t("action.cancel"), onclick: () => this.cancel()}, icon("close")));
+      h("button.icon-button", {type: "button", title: t("action.cancel"), "aria-label": t("action.cancel"),
+        onclick: () => this.cancel()}, icon("close")));
     this.context.hidden = false;
     if (kind === "edit") this.input.value = message.content;
     this.autosize();

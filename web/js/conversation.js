@@ -234,7 +234,7 @@ export class ConversationView {
     const at = new Date(m.createdAt);
     if (m.type === "system") {
       return h("li.msg.system", {id: `m-${m.seq}`, dataset: {seq: m.seq, id: m.id}},
-        h("div.system-text", systemText(m), " · ", h("time", {datetime: m.createdAt, title: formatDateTime(at)}, formatTime(at))));
+        h("div.system-text", systemText(m), " · ", timeOf(m.createdAt, at)));
     }
     const mine = m.senderId === state.me.id;
     const li = h(`li.msg${mine ? ".mine" : ""}`, {id: `m-${m.seq}`, dataset: {seq: m.seq, id: m.id, sender: m.senderId}});
@@ -245,19 +245,20 @@ export class ConversationView {
   fillMessage(li, m, at = new Date(m.createdAt), mine = m.senderId === state.me.id) {
     li.classList.toggle("deleted", m.isDeleted);
     const quote = m.metadata?.quote;
-    const act = (action, name) => h("button.act", {type: "button", dataset: {action}, title: t(`action.${action}`), "aria-label": t(`action.${action}`)}, icon(name));
+    const act = (action, name) => h("button.act",
+      {type: "button", dataset: {action}, title: t(`action.${action}`), "aria-label": t(`action.${action}`)}, icon(name));
     const day = li.firstElementChild?.classList.contains("day") ? li.firstElementChild : null;
     replace(li, day,
       h("div.row",
         avatar(m.senderInfo, m.senderId),
         h("div.body",
-          h("div.meta", h("span.name", displayName(m.senderInfo)),
-            h("time", {datetime: m.createdAt, title: formatDateTime(at)}, formatTime(at))),
+          h("div.meta", h("span.name", displayName(m.senderInfo)), timeOf(m.createdAt, at)),
           h("div.bubble",
-            quote && !m.isDeleted ? h("button.quote", {type: "button", dataset: {action: "goto", seq: quote.seq}},
-              h("span.quote-name", quote.username), h("span.quote-text", quote.excerpt)) : null,
+            quote && !m.isDeleted
+              ? quoteOf(quote, "button.quote", {type: "button", dataset: {action: "goto", seq: quote.seq}}) : null,
             h("div.text", m.isDeleted ? t("msg.deleted") : richText(m.content, mentionKind(m))),
-            m.isEdited && !m.isDeleted ? h("span.edited", {title: m.editedAt ? formatDateTime(new Date(m.editedAt)) : ""}, t("msg.edited")) : null),
+            m.isEdited && !m.isDeleted
+              ? h("span.edited", {title: m.editedAt ? formatDateTime(new Date(m.editedAt)) : ""}, t("msg.edited")) : null),
           m.isDeleted ? null : this.renderReactions(m),
           m.isDeleted ? null : h("div.actions",
             act("react", "smile"), act("reply", "reply"),
@@ -430,7 +431,8 @@ export class ConversationView {
   /** A short first page leaves nothing to scroll: load more until there is, or nothing is left. */
   async fillScreen() {
     const gen = this.generation;
-    while (gen === this.generation && this.hasMore && this.scroller.scrollHeight <= this.scroller.clientHeight + LOAD_OLDER_PX) {
+    const short = () => this.scroller.scrollHeight <= this.scroller.clientHeight + LOAD_OLDER_PX;
+    while (gen === this.generation && this.hasMore && short()) {
       if (!(await this.loadOlder())) return;   // failed (and said so): the next scroll tries again
     }
   }
@@ -484,7 +486,8 @@ export class ConversationView {
 
   renderSeen() {
     const last = this.messages.get(this.maxSeq);
-    const readers = last ? [...this.reads].filter(([id, seq]) => seq >= last.seq && id !== state.me.id && id !== last.senderId).map(([id]) => id) : [];
+    const readers = last ? [...this.reads].filter(([id, seq]) => seq >= last.seq && id !== state.me.id && id !== last.senderId)
+      .map(([id]) => id) : [];
     if (!readers.length) return replace(this.seenBy);
     const names = readers.map((id) => userName(id) || "?");
     replace(this.seenBy,
@@ -507,7 +510,7 @@ export class ConversationView {
     return h(`li.msg.mine.echo.${entry.state}`, {dataset: {clientId: entry.clientId}},
       h("div.row", h("div.body",
         h("div.bubble",
-          entry.quote ? h("div.quote", h("span.quote-name", entry.quote.username), h("span.quote-text", entry.quote.excerpt)) : null,
+          entry.quote ? quoteOf(entry.quote, "div.quote") : null,
           h("div.text", richText(entry.content))),
         h("div.echo-status", status))));
   }
@@ -597,6 +600,12 @@ export class ConversationView {
     }
   }
 }
+
+const timeOf = (iso, at = new Date(iso)) => h("time", {datetime: iso, title: formatDateTime(at)}, formatTime(at));
+
+/** A reply's copy of its parent: who wrote it, its first words. */
+const quoteOf = (quote, spec, props = {}) =>
+  h(spec, props, h("span.quote-name", quote.username), h("span.quote-text", quote.excerpt));
 
 /** Which @names in a message stand out: the reader's own, and the members the server found named. */
 function mentionKind(m) {

@@ -82,7 +82,9 @@ export function formatDay(date, now = new Date()) {
 export function formatActivity(date, now = new Date()) {
   const seconds = (now - date) / 1000;
   if (seconds < 60) return t("time.now");
-  if (seconds < 3600) return format("relative", {style: "narrow", numeric: "always"}).format(-Math.floor(seconds / 60), "minute");
+  if (seconds < 3600) {
+    return format("relative", {style: "narrow", numeric: "always"}).format(-Math.floor(seconds / 60), "minute");
+  }
   if (startOfDay(now) - startOfDay(date) === 0) return formatTime(date);
   return format("short", {day: "numeric", month: "short"}).format(date);
 }

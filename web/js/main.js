@@ -242,7 +242,8 @@ class App {
   }
 
   markRead(convId, seq) {
-    this.conn.emit("message:read", {convId, seq}).then((ack) => this.onRead({convId, userId: state.me.id, seq: ack.seq}), () => {});
+    this.conn.emit("message:read", {convId, seq})
+      .then((ack) => this.onRead({convId, userId: state.me.id, seq: ack.seq}), () => {});
   }
 
   onMention(m) {
@@ -339,7 +340,8 @@ class App {
     const members = this.view.members || [];
     const list = members.length ? h("ul.member-list", members.map(({user}) => {
       const status = state.presence.get(user.id);
-      return h("li", avatar(user, user.id, "", status), h("span.member-names", h("strong", displayName(user)), h("span.handle", "@" + user.username)),
+      return h("li", avatar(user, user.id, "", status),
+        h("span.member-names", h("strong", displayName(user)), h("span.handle", "@" + user.username)),
         status ? h(`span.status.${status}`, t(`presence.${status}`)) : null);
     })) : null;
     const added = await this.dialogs.form({

@@ -41,8 +41,8 @@ export class Sidebar {
   section(group, convs) {
     const latest = (c) => Date.parse(c.lastMessageAt || c.createdAt || 0) || 0;
     convs.sort((a, b) => latest(b) - latest(a));
-    const action = (name, iconName, label) => h("button.icon-button.small", {type: "button", dataset: {action: name, group: group.id},
-      title: label, "aria-label": label}, icon(iconName));
+    const action = (name, iconName, label) => h("button.icon-button.small",
+      {type: "button", dataset: {action: name, group: group.id}, title: label, "aria-label": label}, icon(iconName));
     return h("section.group", {dataset: {group: group.id || ""}},
       h("header.group-head",
         h("span.group-name", group.name),
@@ -82,7 +82,8 @@ export class Sidebar {
       title: t("group.addMember", {group: group.name}), submit: t("action.add"),
       fields: [{name: "username", label: t("field.username"), required: true, placeholder: "bob"},
         {name: "role", label: t("field.role"), value: "MEMBER", options: ROLES.map((r) => [r, t(`role.${r}`)])}],
-      onSubmit: ({username, role}) => this.app.api.post(`/api/groups/${group.id}/members`, {username: cleanName(username), role}),
+      onSubmit: ({username, role}) =>
+        this.app.api.post(`/api/groups/${group.id}/members`, {username: cleanName(username), role}),
     });
     if (added) this.app.toast(t("group.memberAdded", {name: added.user.username, group: group.name}));
   }
