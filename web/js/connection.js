@@ -70,9 +70,10 @@ export class Connection {
     this.handlers.mode(mode);
   }
 
+  /** One chain of polls while the socket is down; a connect ends it (it clears pollTimer). */
   schedulePoll(delay) {
     if (this.stopped || this.live || this.pollTimer) return;
-    this.pollTimer = setTimeout(async () => {
+    const timer = this.pollTimer = setTimeout(async () => {
       try {
         await this.handlers.poll();
         if (!this.live) this.setMode("polling");
@@ -80,6 +81,7 @@ export class Connection {
         if (!exc.network) console.error(exc);
         if (!this.live) this.setMode(exc.network ? "offline" : "polling");
       }
+      if (this.pollTimer !== timer) return;   // connected meanwhile (and maybe a newer chain began)
       this.pollTimer = null;
       this.schedulePoll(POLL_MS);
     }, delay);

@@ -226,6 +226,7 @@ class App {
   }
 
   onMessage(m) {
+    this.outbox.reconcile(m);   // whichever conversation is open: a send is done once stored
     const conv = state.convs.get(m.convId);
     if (!conv) this.refreshConversations().catch(() => {});
     else if (countMessage(conv, m)) this.sidebar.render();
