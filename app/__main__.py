@@ -9,6 +9,7 @@ import eventlet
 eventlet.monkey_patch()  # first, before anything imports socket, threading or ssl
 
 import eventlet.hubs  # noqa: E402
+import gc  # noqa: E402
 import greenlet  # noqa: E402
 import logging  # noqa: E402
 import resource  # noqa: E402
@@ -50,6 +51,13 @@ def main() -> int:
     if settings.run_embedded_workers:
         from app.embedded_worker import EmbeddedWorker
         worker = EmbeddedWorker(concurrency=settings.worker_concurrency).start()
+
+    # What start-up built (modules, classes, the app, the worker) lives as long as the process. Keep it
+    # out of every future full collection: a full collection stops the whole process (every socket of
+    # it) for as long as it takes to walk every tracked object.
+    gc.collect()
+    gc.freeze()
+    log.info("%d start-up objects left out of garbage collection", gc.get_freeze_count())
 
     main_greenlet = greenlet.getcurrent()
 

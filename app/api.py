@@ -9,7 +9,7 @@ from flask import Blueprint, g, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from app.auth import issue_token, login_required
-from app.sockets import move_user_sockets
+from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
 from pipelines import directory, messages, presence, profiles
 from schemas import events
@@ -86,7 +86,7 @@ def create_group():
 @login_required
 def add_group_member(group_id: str):
     rt = get_runtime()
-    added = directory.do_add_group_member(rt.store, rt.notifier, g.user, group_id, body(GroupMemberAdd))
+    added = directory.do_add_group_member(rt.store, web_notifier(), g.user, group_id, body(GroupMemberAdd))
     move_user_sockets(added["user"]["id"], events.group_room(group_id), enter=True)
     return jsonify(added), 201
 
@@ -108,7 +108,7 @@ def group_members(group_id: str):
 @login_required
 def create_conversation(group_id: str):
     rt = get_runtime()
-    return jsonify(directory.do_create_conversation(rt.store, rt.notifier, announce(), g.user, group_id,
+    return jsonify(directory.do_create_conversation(rt.store, web_notifier(), announce(), g.user, group_id,
                                                     body(ConversationCreate))), 201
 
 
@@ -122,7 +122,7 @@ def conversations():
 @login_required
 def add_conversation_member(conv_id: str):
     rt = get_runtime()
-    return jsonify(directory.do_add_conversation_member(rt.store, rt.notifier, announce(), g.user, conv_id,
+    return jsonify(directory.do_add_conversation_member(rt.store, web_notifier(), announce(), g.user, conv_id,
                                                         body(ConversationMemberAdd).username)), 201
 
 
@@ -131,7 +131,7 @@ def add_conversation_member(conv_id: str):
 def remove_conversation_member(conv_id: str, user_id: str):
     """Leave (your own id) or remove a member (the conversation's creator or a group admin)."""
     rt = get_runtime()
-    gone = directory.do_remove_conversation_member(rt.store, rt.notifier, announce(), g.user, conv_id, user_id)
+    gone = directory.do_remove_conversation_member(rt.store, web_notifier(), announce(), g.user, conv_id, user_id)
     move_user_sockets(gone.id, events.conv_room(conv_id), enter=False)
     return "", 204
 

@@ -51,6 +51,9 @@ class EmbeddedWorker:
                 pass
             time.sleep(RESTART_DELAY)
 
+    def _quiet_at_exit(self, record: logging.LogRecord) -> bool:
+        return not (self._stopping.is_set() and record.getMessage().startswith("Unrecoverable error"))
+
     def start(self) -> "EmbeddedWorker":
         self._thread.start()
         log.info("Celery worker started in-process: queues %s, %d threads", ",".join(QUEUES), self.concurrency)
@@ -58,6 +61,9 @@ class EmbeddedWorker:
 
     def stop(self) -> None:
         self._stopping.set()
+        # Closing the broker connection under the consumer's blocking read makes Celery log it as an
+        # "Unrecoverable error" (CRITICAL, with a traceback) although nothing is wrong: we asked for it.
+        logging.getLogger("celery.worker").addFilter(self._quiet_at_exit)
         # Tasks cut short here are redelivered by the broker (acks_late); closing the consumer while
         # its green thread sits in a blocking read can raise, which changes nothing at exit.
         try:

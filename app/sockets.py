@@ -12,9 +12,11 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_ro
 from pydantic import BaseModel, ValidationError
 
 from app.auth import authenticate
+from infra.emitter import ServerEmitter
 from infra.runtime import get_runtime
 from pipelines import directory, messages, reactions, receipts
 from pipelines.access import check_conversation_member
+from pipelines.notify import Notifier
 from pipelines.presence import PresenceTracker
 from pipelines.typing import TypingTracker
 from schemas import events
@@ -29,13 +31,20 @@ log = logging.getLogger(__name__)
 _users: dict[str, User] = {}
 _typing: TypingTracker | None = None
 _presence: PresenceTracker | None = None
+_notifier: Notifier | None = None
+
+
+def web_notifier() -> Notifier:
+    """Events that start in this web process go out through its own Socket.IO server (ServerEmitter)."""
+    assert _notifier is not None, "register_socket_handlers() has not run"
+    return _notifier
 
 
 def _typing_tracker() -> TypingTracker:
     global _typing
     if _typing is None:
         rt = get_runtime()
-        _typing = TypingTracker(rt.notifier, eventlet.spawn_after, ttl=rt.settings.typing_ttl_seconds)
+        _typing = TypingTracker(web_notifier(), eventlet.spawn_after, ttl=rt.settings.typing_ttl_seconds)
     return _typing
 
 
@@ -45,7 +54,7 @@ def _presence_tracker(socketio: SocketIO) -> PresenceTracker:
     global _presence
     if _presence is None:
         rt = get_runtime()
-        _presence = PresenceTracker(rt.presence, rt.store, rt.notifier)
+        _presence = PresenceTracker(rt.presence, rt.store, web_notifier())
         socketio.start_background_task(_presence_loop, socketio, _presence, rt.settings.presence_ttl_seconds / 3)
     return _presence
 
@@ -116,6 +125,9 @@ def handler(socketio: SocketIO, event: str, model: type[BaseModel]):
 
 
 def register_socket_handlers(socketio: SocketIO) -> None:
+    global _notifier, _typing, _presence
+    _notifier = Notifier(ServerEmitter(socketio.server))
+    _typing = _presence = None  # rebuilt on first use, with this server's notifier
     @socketio.on("connect")
     def on_connect(auth=None):
         """A client connects with {auth: {token}}: refused unless the token is good; joins user and group rooms."""
@@ -204,21 +216,21 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     def reaction_add(user: User, change: ReactionChange) -> dict:
         """A member reacts: stored at once (one atomic update), message:updated to the room."""
         rt = get_runtime()
-        reactions.do_react(rt.store, rt.notifier, user, change, add=True)
+        reactions.do_react(rt.store, web_notifier(), user, change, add=True)
         return {"messageId": change.messageId}
 
     @handler(socketio, "reaction:remove", ReactionChange)
     def reaction_remove(user: User, change: ReactionChange) -> dict:
         """A member takes a reaction back: message:updated to the room if there was one."""
         rt = get_runtime()
-        reactions.do_react(rt.store, rt.notifier, user, change, add=False)
+        reactions.do_react(rt.store, web_notifier(), user, change, add=False)
         return {"messageId": change.messageId}
 
     @handler(socketio, "message:read", ReadUpTo)
     def message_read(user: User, read: ReadUpTo) -> dict:
         """A member has read up to seq: the mark moves forward only; message:read goes to the room."""
         rt = get_runtime()
-        return {"convId": read.convId, "seq": receipts.do_mark_read(rt.store, rt.notifier, user, read)}
+        return {"convId": read.convId, "seq": receipts.do_mark_read(rt.store, web_notifier(), user, read)}
 
 
 def _pace(socketio: SocketIO, backlog: int, soft_limit: int) -> None:

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
 
     # Typing indicators: they end by themselves this long after the last typing:start.
     typing_ttl_seconds: float = Field(5.0, gt=0, le=60)
-    # Per user, across web processes (limits' notation).
+    # Per user and web process (limits' notation).
     typing_rate_limit: str = "20/10 seconds"
 
     # Presence: a socket counts as live this long after its web process last refreshed it (every third

@@ -33,3 +33,17 @@ def test_a_stopped_worker_is_started_again(monkeypatch):
     assert enough.wait(5)
     worker._thread.join(5)
     assert len(starts) == 3 and not worker._thread.is_alive()
+
+
+def test_the_error_celery_logs_when_we_stop_it_is_silenced_and_only_then(caplog):
+    worker = ew.EmbeddedWorker(concurrency=1)
+    celery_log = ew.logging.getLogger("celery.worker")
+    try:
+        celery_log.critical("Unrecoverable error: AttributeError('boom')")
+        worker.stop()  # no controller yet: only the filter is installed
+        celery_log.critical("Unrecoverable error: AttributeError(\"'NoneType' object has no attribute '_callbacks'\")")
+        celery_log.critical("something else entirely")
+    finally:
+        celery_log.removeFilter(worker._quiet_at_exit)
+    assert [r.getMessage() for r in caplog.records] == ["Unrecoverable error: AttributeError('boom')",
+                                                        "something else entirely"]
