@@ -291,6 +291,8 @@ export class ConversationView {
     if (m.convId !== this.convId || !this.loaded) return;   // open() catches up after its first page
     if (m.seq > this.maxSeq + 1) return this.catchUp().catch(() => {});   // a gap: fetch it, this one with it
     this.insertMessages([m]);
+    // The server moves an author's read mark to their own message without a message:read event.
+    if (m.senderId !== state.me.id) this.onRead({convId: m.convId, userId: m.senderId, seq: m.seq});
   }
 
   onUpdated(m) {
