@@ -40,13 +40,13 @@ def do_create_group(store: Store, user: User, request: GroupCreate) -> dict[str,
 
 def do_add_group_member(store: Store, notifier: Notifier, user: User, group_id: str,
                         request: GroupMemberAdd) -> dict[str, Any]:
-    check_group_manager(store, user, group_id)
+    group = check_group_manager(store, user, group_id)
     new = _user_named(store, request.username)
     if not store.insert_group_member(GroupMember(id=new_id(), groupId=group_id, userId=new.id,
                                                  role=request.role, joinedAt=utcnow())):
         raise ApiError(Code.CONFLICT, f"{new.username} is already a member of this group")
     _log(store, user, "add_member", "group", group_id, {"userId": new.id, "role": request.role})
-    notifier.notify_group_member_joined(group_id, new, request.role)
+    notifier.notify_group_member_joined(group, new, request.role)
     return {"groupId": group_id, "user": new.public(), "role": request.role}
 
 

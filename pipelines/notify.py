@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from infra.emitter import Emitter
 from schemas import events
-from schemas.documents import Conversation, Message, User
+from schemas.documents import Conversation, Group, Message, User
 from schemas.events import ConversationLeft, GroupMemberJoined, MessageRead, MessageRejected, Typing, UserUpdated
 
 
@@ -50,10 +50,10 @@ class Notifier:
     def notify_presence(self, group_id: str, update: dict) -> None:
         self.emitter.emit(events.PRESENCE_UPDATE, update, events.group_room(group_id))
 
-    def notify_group_member_joined(self, group_id: str, user: User, role: str) -> None:
-        data = GroupMemberJoined(groupId=group_id, user=user.public(), role=role).model_dump()
-        self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.group_room(group_id))
-        # The new member's sockets are not in the group room until they reconnect.
+    def notify_group_member_joined(self, group: Group, user: User, role: str) -> None:
+        data = GroupMemberJoined(groupId=group.id, user=user.public(), role=role, group=group.public()).model_dump()
+        self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.group_room(group.id))
+        # The new member's sockets enter the group room only after this (app.sockets.move_user_sockets).
         self.emitter.emit(events.GROUP_MEMBER_JOINED, data, events.user_room(user.id))
 
     def notify_user_updated(self, user: User, group_ids: list[str]) -> None:

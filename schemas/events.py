@@ -50,10 +50,11 @@ class MessageRejected(BaseModel):
 
 
 class GroupMemberJoined(BaseModel):
-    """To group:{id} (and user:{id} of the new member, whose socket is not in the group room yet)."""
+    """To group:{id} (and user:{id} of the new member, whose sockets join the group room just after)."""
     groupId: str
     user: dict[str, Any]
     role: Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"]
+    group: dict[str, Any]  # extension: the group itself, so the new member can show it at once
 
 
 class UserUpdated(BaseModel):

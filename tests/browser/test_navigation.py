@@ -38,6 +38,7 @@ def test_create_a_group_and_a_conversation_then_chat_from_a_phone(system, open_c
         fill_dialog(a.page, username=who.username)
         expect(a.page.locator("#toasts")).to_contain_text(f"{who.username} is now in Design team")
     expect(b.page.locator("section.group", has_text="Design team")).to_be_visible()   # bob's page joins it live
+    expect(b.page.locator("#toasts")).to_contain_text("You were added to Design team")
 
     group.locator("[data-action=new-conversation]").click()
     fill_dialog(a.page, title="launch", members=f"@{bob.username}")
@@ -69,3 +70,21 @@ def test_create_a_group_and_a_conversation_then_chat_from_a_phone(system, open_c
     a.screenshot("desktop")
     c.open_conversation("launch")   # appeared in carol's list as she was added
     expect(c.message("Welcome Bob")).to_be_visible()
+
+
+def test_leave_a_conversation(system, open_chat):
+    alice, bob = person(system, "alice"), person(system, "bob")
+    group = alice.ok("POST", "/api/groups", json={"name": "Book club"})
+    alice.ok("POST", f"/api/groups/{group['id']}/members", json={"username": bob.username})
+    alice.ok("POST", f"/api/groups/{group['id']}/conversations", json={"title": "novels", "members": [bob.username]})
+    a = open_chat().sign_in(alice.username).open_conversation("novels")
+    b = open_chat().sign_in(bob.username).open_conversation("novels")
+    b.page.click("#leave-button")
+    expect(b.page.locator("#dialog")).to_contain_text("Leave novels?")
+    b.page.locator("#dialog button[type=submit]").click()
+    expect(b.conversation_link("novels")).to_have_count(0)
+    expect(a.page.locator("#messages li.msg.system").last).to_have_text(re.compile(f"^{bob.username} left the conversation · "))
+    assert bob.call("GET", "/api/conversations").json()["conversations"] == []
+    a.send("still there?")
+    expect(a.message("still there?")).to_be_visible()
+    expect(b.page.get_by_text("still there?")).to_have_count(0)

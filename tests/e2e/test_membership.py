@@ -75,7 +75,7 @@ def test_a_new_group_member_hears_the_group_without_reconnecting(system, clients
     clients.append(b)
     b.wait_for("session:ready")
     alice.ok("POST", f"/api/groups/{group['id']}/members", json={"username": bob.username})
-    b.wait_for("group:member_joined")
+    assert b.wait_for("group:member_joined")[0]["group"]["name"] == "live"  # shown at once by the page
     created = alice.ok("POST", f"/api/groups/{group['id']}/conversations", json={"title": "t", "members": []})
     # Sent to group:{id} only: bob's socket entered that room when he was added.
     assert b.wait_for("conversation:created")[0]["id"] == created["id"]

@@ -47,6 +47,7 @@ export class Api {
   get(path) { return this.request("GET", path); }
   post(path, body) { return this.request("POST", path, body); }
   patch(path, body) { return this.request("PATCH", path, body); }
+  del(path) { return this.request("DELETE", path); }
 
   /** The conversation's messages, oldest first: {messages, hasMore}. */
   history(convId, {before, after, limit = 50} = {}) {

@@ -30,6 +30,7 @@ class App {
     $("#sign-out").addEventListener("click", () => this.signOut());
     $("#profile").addEventListener("click", () => this.editProfile());
     $("#members-button").addEventListener("click", () => this.showMembers());
+    $("#leave-button").addEventListener("click", () => this.leaveConversation());
     $("#back").addEventListener("click", () => { location.hash = "#/"; });
     window.addEventListener("hashchange", () => this.route());
     window.addEventListener("focus", () => this.conn?.live && this.refreshConversations().catch(() => {}));
@@ -268,11 +269,24 @@ class App {
     if (convId === this.activeId) this.view.showUnavailable(new ApiError(403, "forbidden"));
   }
 
-  onMemberJoined({groupId, user}) {
+  onMemberJoined({groupId, user, group}) {
     rememberUser(user.id, user);
     if (user.id !== state.me.id || state.groups.has(groupId)) return;
-    this.toast(t("group.joined"));
-    this.conn.restart();   // a fresh session:ready: the new group's name and conversations
+    this.toast(group?.name ? t("group.joinedNamed", {name: group.name}) : t("group.joined"));
+    this.conn.restart();   // a fresh session:ready: the new group with the user's role, and its conversations
+  }
+
+  /** Leave the open conversation (the server then sends conversation:left, which removes it here). */
+  async leaveConversation() {
+    const conv = state.convs.get(this.view.convId);
+    if (!conv) return;
+    const left = await this.dialogs.form({
+      title: t("leave.title", {title: conv.title}), text: t("leave.text"), submit: t("leave.confirm"), danger: true,
+      onSubmit: () => this.api.del(`/api/conversations/${conv.id}/members/${state.me.id}`),
+    });
+    if (!left) return;
+    this.onConversationLeft({convId: conv.id});
+    location.hash = "#/";
   }
 
   /** [{userId, status}] → every presence dot on the page follows. */
