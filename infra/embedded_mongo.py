@@ -15,6 +15,7 @@ fields, which is also what lets the query read one bucket (one conversation) ins
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
@@ -239,9 +240,27 @@ def _create_indexes(self, indexes, session=None):
     return names
 
 
+_original_compute_results = mm_collection.Cursor._compute_results
+
+
+def _compute_results(self, with_limit_and_skip=False):
+    # mongomock copies every matching document before applying the limit (a newest-50 history page
+    # of a 1,000-message conversation copied all 1,000: 38 ms). Its dataset is sorted before the
+    # copies are made, lazily, so a limited read needs to copy only the documents it returns.
+    if not (with_limit_and_skip and self._limit and not self._results):
+        return _original_compute_results(self, with_limit_and_skip)
+    if getattr(self, "_limited_for", None) is not self._factory:
+        docs = itertools.islice(self._factory(), self._skip + abs(self._limit))
+        if self.collection.codec_options.tz_aware:
+            docs = (helpers.make_datetime_timezone_aware_in_document(d) for d in docs)
+        self._limited, self._limited_for = list(docs)[self._skip:], self._factory
+    return self._limited
+
+
 mm_collection.Collection._iter_documents = _iter_documents
 mm_collection.Collection._ensure_uniques = _ensure_uniques
 mm_collection.Collection.create_indexes = _create_indexes
+mm_collection.Cursor._compute_results = _compute_results
 
 
 def embedded_client() -> mongomock.MongoClient:

@@ -55,6 +55,12 @@ def test_random_operations_agree_with_plain_mongomock():
         for query in ({"convId": conv}, {"convId": conv, "seq": seq}, {"tag": "a"}, {"tag": None},
                       {"tag": "x"}, {"convId": conv, "seq": {"$lt": seq}}):
             assert list(plain.find(query).sort("_id", 1)) == list(indexed.find(query).sort("_id", 1)), query
+        # A limited read (copies only what it returns) gives the slice of the unlimited one.
+        skip, limit = rnd.randrange(3), rnd.choice([1, 2, 5, -1])
+        page = {"convId": conv, "seq": {"$gte": seq // 2}}
+        everything = list(indexed.find(page).sort([("seq", -1), ("_id", 1)]))
+        assert list(indexed.find(page).sort([("seq", -1), ("_id", 1)]).skip(skip).limit(limit)) == \
+            everything[skip:skip + abs(limit)]
 
 
 def test_unique_insert_and_lookup_do_not_scan_the_collection(monkeypatch):
@@ -79,3 +85,17 @@ def test_unique_insert_and_lookup_do_not_scan_the_collection(monkeypatch):
 def _applies(f, d):
     from mongomock.filtering import filter_applies
     return filter_applies(f, d)
+
+
+def test_a_limited_read_copies_only_the_documents_it_returns(monkeypatch):
+    coll = embedded_client()["t"]["m"]
+    coll.create_index([("convId", 1), ("seq", 1)], unique=True)
+    coll.insert_many([{"convId": "c", "seq": i} for i in range(500)])
+    copies = []
+    original = mongomock.collection.Collection._copy_only_fields
+    monkeypatch.setattr(mongomock.collection.Collection, "_copy_only_fields",
+                        lambda self, doc, *a: copies.append(doc["seq"]) or original(self, doc, *a))
+    newest = list(coll.find({"convId": "c"}).sort("seq", -1).limit(50))
+    assert [d["seq"] for d in newest] == list(range(499, 449, -1))
+    assert sorted(copies) == list(range(450, 500))
+    assert coll.find_one({"convId": "c", "seq": 7})["seq"] == 7
