@@ -6,7 +6,7 @@ from typing import Any, Callable
 from infra.store import Store
 from pipelines.access import check_conversation_member, check_group_manager, check_group_member
 from pipelines.notify import Notifier
-from schemas.common import new_id, utcnow
+from schemas.common import iso, new_id, utcnow
 from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
 from schemas.errors import ApiError, Code
 from schemas.payloads import ConversationCreate, DevTokenRequest, GroupCreate, GroupMemberAdd
@@ -63,7 +63,7 @@ def do_create_conversation(store: Store, notifier: Notifier, announce: Announce,
     _log(store, user, "create", "conversation", conv.id, {"members": member_ids})
     announce(conv.id, user, "conversation_created", {"userId": user.id, "username": user.username,
                                                      "title": conv.title})
-    notifier.notify_conversation_created(conv, member_ids)
+    notifier.notify_conversation_created(conv)
     return {**conv.public(), "members": member_ids}
 
 
@@ -117,7 +117,7 @@ def list_conversation_members(store: Store, user: User, conv_id: str) -> dict[st
     members = store.conversation_members_of(conv_id, MEMBERS_LIMIT)
     users = store.users_by_ids(m.userId for m in members)
     return {"convId": conv_id, "members": [{"user": users[m.userId].public(), "lastReadSeq": m.lastReadSeq,
-                                            "lastReadAt": m.public()["lastReadAt"]}
+                                            "lastReadAt": iso(m.lastReadAt)}
                                            for m in members if m.userId in users]}
 
 

@@ -35,9 +35,8 @@ class Notifier:
         event = events.TYPING_START if started else events.TYPING_STOP
         self.emitter.emit(event, typing.model_dump(), events.conv_room(typing.convId), skip_sid=skip_sid)
 
-    def notify_conversation_created(self, conv: Conversation, member_ids: list[str]) -> None:
-        data = conv.public()
-        self.emitter.emit(events.CONVERSATION_CREATED, data, events.group_room(conv.groupId))
+    def notify_conversation_created(self, conv: Conversation) -> None:
+        self.emitter.emit(events.CONVERSATION_CREATED, conv.public(), events.group_room(conv.groupId))
 
     def notify_conversation_joined(self, user_id: str, conversation: dict) -> None:
         """To the added member's own room: their sockets are not in conv:{id} yet."""

@@ -13,7 +13,7 @@ from infra.store import Store
 from pipelines.access import check_group_member
 from pipelines.directory import MEMBERS_LIMIT
 from pipelines.notify import Notifier
-from schemas.common import utcnow
+from schemas.common import iso, utcnow
 from schemas.documents import User
 from schemas.events import PresenceUpdate
 
@@ -26,12 +26,12 @@ class PresenceTracker:
         """A socket opened; announces ``online`` when it is the user's first. True when announced."""
         if not self.registry.connect(user_id, sid):
             return False
-        self._announce(user_id, "online", utcnow().isoformat())
+        self._announce(user_id, "online", iso(utcnow()))
         return True
 
     def do_disconnect(self, user_id: str, sid: str) -> bool:
         """A socket closed; announces ``offline`` when it was the user's last. True when announced."""
-        now = utcnow().isoformat()
+        now = iso(utcnow())
         if not self.registry.disconnect(user_id, sid, now):
             return False
         self._announce(user_id, "offline", now)
@@ -57,7 +57,7 @@ def group_presence(store: Store, registry: PresenceRegistry, user: User, group_i
     """The current presence of a group's members, for its members."""
     check_group_member(store, user, group_id)
     member_ids = [m.userId for m in store.group_members_of(group_id, MEMBERS_LIMIT)]
-    now = utcnow().isoformat()
+    now = iso(utcnow())
     return {"groupId": group_id, "presence": [
         {"userId": uid, "status": "online" if s.online else "offline", "lastSeen": now if s.online else s.last_seen}
         for uid, s in registry.status(member_ids).items()]}

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from infra.redis_server import RedisServer
 from tests.browser.chat import ChatPage
 from tests.browser.proxy import Proxy
-from tests.e2e.harness import Api, System
+from tests.e2e.harness import Api, own_system
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As root, in a sandbox, with no network but loopback (see the machine notes): no sandbox, no GPU, no QUIC,
 # and none of Chromium's own background connections.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@contextmanager
-def own_system(**env):
-    """A real system (`python -m app`, embedded store and worker) on a redis-server of its own: two
-    systems sharing one Redis would take each other's queued work, each with its own in-memory store."""
-    redis = RedisServer().start()
-    system = None
-    try:
-        system = System(redis.url, env=env).start()
-        yield system
-    finally:
-        if system:
-            system.stop()
-        redis.stop()
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,14 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 import socketio
 
-from infra.redis_server import free_port, stop_process
+from infra.redis_server import RedisServer, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -37,6 +38,7 @@ class System:
     """One `python -m app` process."""
     redis_url: str
     env: dict = field(default_factory=dict)
+    ready: tuple[int, ...] = (200,)   # /healthz statuses that mean "started" (503: started without workers)
     port: int = 0
     process: subprocess.Popen | None = None
     log_path: Path | None = None
@@ -61,12 +63,27 @@ class System:
         if self.process.poll() is not None:
             raise AssertionError(f"server exited with {self.process.returncode}; log: {self.log_path.read_text()[-3000:]}")
         try:
-            return requests.get(self.url + "/healthz", timeout=1).status_code == 200
+            return requests.get(self.url + "/healthz", timeout=1).status_code in self.ready
         except requests.ConnectionError:
             return False
 
     def stop(self) -> None:
         stop_process(self.process, timeout=10)
+
+
+@contextmanager
+def own_system(ready: tuple[int, ...] = (200,), **env):
+    """A real system (`python -m app`, embedded store and worker) on a redis-server of its own: two
+    systems sharing one Redis would take each other's queued work, each with its own in-memory store."""
+    redis = RedisServer().start()
+    system = None
+    try:
+        system = System(redis.url, env=env, ready=ready).start()
+        yield system
+    finally:
+        if system:
+            system.stop()
+        redis.stop()
 
 
 class Api:

@@ -11,9 +11,8 @@ import redis
 import requests
 import socketio
 
-from infra.redis_server import RedisServer
 
-from tests.e2e.harness import JWT_SECRET, Api, Client, System, make_conversation, wait_until
+from tests.e2e.harness import JWT_SECRET, Api, Client, make_conversation, own_system, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -252,24 +251,11 @@ def test_healthz_reports_each_part(system):
     assert requests.get(system.url + "/healthz", timeout=5).json() == {"redis": "ok", "mongo": "ok", "workers": "ok"}
 
 
-def test_dev_login_off_and_no_worker_are_reported(tmp_path):
-    own_redis = RedisServer().start()  # its own broker, so no other test's worker answers the ping
-    other = System(own_redis.url, env={"DEV_LOGIN": "0", "EMBEDDED_WORKERS": "0"})
-    other._healthy = lambda: other.process.poll() is None and _responds(other)  # no worker: healthz is 503
-    other.start()
-    try:
+def test_dev_login_off_and_no_worker_are_reported():
+    # Its own broker, so no other test's worker answers the ping; without workers healthz answers 503.
+    with own_system(ready=(200, 503), DEV_LOGIN="0", EMBEDDED_WORKERS="0") as other:
         r = requests.post(other.url + "/api/dev/token", json={"username": "alice"}, timeout=5)
         assert r.status_code == 403 and r.json()["error"]["code"] == "dev_login_disabled"
         health = requests.get(other.url + "/healthz", timeout=5)
         assert health.status_code == 503 and health.json()["workers"].startswith("error")
         assert health.json()["redis"] == "ok" and health.json()["mongo"] == "ok"
-    finally:
-        other.stop()
-        own_redis.stop()
-
-
-def _responds(s: System) -> bool:
-    try:
-        return requests.get(s.url + "/healthz", timeout=2).status_code in (200, 503)
-    except requests.ConnectionError:
-        return False

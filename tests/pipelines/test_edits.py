@@ -43,7 +43,7 @@ def test_an_edit_queued_behind_its_message_applies_after_it_is_stored(store, inb
     assert result.stored == [2] and result.changed == 1
 
 
-def test_a_redelivered_edit_or_delete_changes_nothing_twice(store, inbox, notifier, chat):
+def test_a_redelivered_edit_or_delete_changes_nothing_twice(store, chat):
     alice, _, _, conv, mid = chat
     assert store.edit_message(mid, "again", utcnow()) is not None
     assert store.edit_message(mid, "again", utcnow()) is None  # the same edit delivered twice
