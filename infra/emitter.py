@@ -1,6 +1,7 @@
-"""The write-only Socket.IO emitter: workers (and the web) publish events through Redis to every web process."""
+"""Socket.IO emitters: workers publish events through Redis to every web process (SocketIOEmitter);
+a web process emits through its own server, which reaches its sockets at once and the others through
+Redis (ServerEmitter)."""
 from __future__ import annotations
-
 
 import threading
 from contextlib import contextmanager, nullcontext

@@ -76,7 +76,7 @@ def sync_sender_info(user_id: str, *, store: Store, notifier: Notifier, enqueue_
             result.continued = True
             return result
     if user is not None:
-        group_ids = [g.id for g, _ in store.groups_of_user(user_id)]
+        group_ids = store.group_ids_of_user(user_id)
         notifier.notify_user_updated(user, group_ids)
         result.notified_groups = len(group_ids)
     return result

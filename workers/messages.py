@@ -14,10 +14,11 @@ from workers.celery_app import celery
 log = logging.getLogger(__name__)
 
 TRANSIENT = (messages.TransientError, ConnectionFailure, RedisConnectionError, RedisTimeoutError)
+# Redelivered if the worker dies (acks_late); retried with backoff while a service is briefly away.
+RELIABLE = dict(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=30, max_retries=10)
 
 
-@celery.task(name="messages.drain", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True,
-             retry_backoff_max=30, max_retries=10)
+@celery.task(name="messages.drain", **RELIABLE)
 def drain(conv_id: str) -> dict:
     """Store every pending send of one conversation (see pipelines.messages.drain_inbox)."""
     rt = get_runtime()
@@ -36,8 +37,7 @@ def enqueue_drain(conv_id: str) -> None:
     drain.apply_async(args=[conv_id])
 
 
-@celery.task(name="messages.sync_profile", acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True,
-             retry_backoff_max=30, max_retries=10)
+@celery.task(name="messages.sync_profile", **RELIABLE)
 def sync_profile(user_id: str) -> dict:
     """Copy a user's current profile into their messages' senderInfo (see pipelines.profiles)."""
     rt = get_runtime()
