@@ -18,7 +18,9 @@ Prints a table; writes bench/results/front.json (git-ignored).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -32,9 +34,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from infra.redis_server import RedisServer  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, post  # noqa: E402
-from tests.e2e.harness import Api, System, make_conversation, wait_until  # noqa: E402
+from tests.e2e.harness import Api, System, make_conversation, own_system, wait_until  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "front.json"
 TARGET_USABLE_MS = 1000
@@ -134,7 +135,8 @@ def summary(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
     ordered = sorted(values)
-    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)  # noqa: E731
+    # Nearest rank, as in loadgen.py: the ceil(q * n)-th value (int(q * n) took the upper one of 2 for p50).
+    pick = lambda q: round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 1)  # noqa: E731
     return {"n": len(values), "p50": pick(0.5), "p95": pick(0.95), "max": round(ordered[-1], 1),
             "mean": round(statistics.fmean(values), 1)}
 
@@ -146,13 +148,9 @@ def main() -> int:
     parser.add_argument("--url", help="a running server (dev login on); default: start redis-server and python -m app")
     args = parser.parse_args()
 
-    redis = system = None
-    if args.url:
-        system = SimpleNamespace(url=args.url.rstrip("/"))
-    else:
-        redis = RedisServer().start()
-        system = System(redis.url).start()
-    try:
+    with contextlib.ExitStack() as stack:
+        # own_system stops the server and its redis-server even when the start or the run fails.
+        system = SimpleNamespace(url=args.url.rstrip("/")) if args.url else stack.enter_context(own_system())
         print(f"seeding {args.messages} messages…", flush=True)
         started = time.perf_counter()
         alice, _, conv = seed(system, args.messages)
@@ -170,10 +168,6 @@ def main() -> int:
             context.close()
             browser_version = browser.version
             browser.close()
-    finally:
-        if redis:
-            system.stop()
-            redis.stop()
 
     usable = [r["usable_ms"] for r in runs]
     result = {
