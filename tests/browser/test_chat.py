@@ -9,8 +9,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.browser.conftest import person, post, unread
-from tests.e2e.harness import own_system
-from tests.e2e.harness import make_conversation, wait_until
+from tests.e2e.harness import make_conversation, own_system, wait_until
 
 pytestmark = pytest.mark.browser
 

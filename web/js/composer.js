@@ -1,7 +1,7 @@
 // The message input: Enter sends, Shift+Enter breaks the line; replying and editing; @ suggestions
 // from the conversation's members; typing:start / typing:stop; a draft kept per conversation.
 import { $, avatar, displayName, h, replace } from "./dom.js";
-import { icon } from "./icons.js";
+import { icon, iconButton } from "./icons.js";
 import { errorText, t } from "./i18n.js";
 import { state } from "./state.js";
 
@@ -62,8 +62,7 @@ export class Composer {
     replace(this.context,
       icon(kind === "edit" ? "edit" : "reply"),
       h("div.context-text", h("strong", label), h("span", message.content)),
-      h("button.icon-button", {type: "button", title: t("action.cancel"), "aria-label": t("action.cancel"),
-        onclick: () => this.cancel()}, icon("close")));
+      iconButton("button.icon-button", t("action.cancel"), "close", {onclick: () => this.cancel()}));
     this.context.hidden = false;
     if (kind === "edit") this.input.value = message.content;
     this.autosize();

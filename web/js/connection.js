@@ -123,15 +123,12 @@ export class Outbox {
     this.save();
     this.onChange(added, false);
     this.send(added);
-    return added;
   }
 
-  /** A stored message came back: its send is done. True when it was one of ours. */
+  /** A stored message came back: if it was one of ours, its send is done. */
   reconcile(message) {
     const entry = this.entries.get(message.clientId);
-    if (!entry || entry.convId !== message.convId || message.senderId !== this.userId) return false;
-    this.remove(entry.clientId);
-    return true;
+    if (entry && entry.convId === message.convId && message.senderId === this.userId) this.remove(entry.clientId);
   }
 
   /** message:rejected: the send was acked but not stored. */

@@ -1,7 +1,7 @@
 // The open conversation: history in pages of 50, live messages, local echoes, reactions, replies,
 // edits and deletes, typing, "seen by", and marking what is on screen as read.
 import { $, $$, avatar, displayName, h, replace, richText } from "./dom.js";
-import { icon } from "./icons.js";
+import { icon, iconButton } from "./icons.js";
 import { errorText, formatDateTime, formatDay, formatTime, t } from "./i18n.js";
 import { rememberUser, state, userName } from "./state.js";
 
@@ -225,7 +225,7 @@ export class ConversationView {
     const continued = Boolean(prev && !newDay && prev.senderId === m.senderId && prev.type !== "system" &&
       m.type !== "system" && at - new Date(prev.createdAt) < GROUP_WITHIN_MS && !m.metadata?.quote);
     el.classList.toggle("continued", continued);
-    const divider = el.firstElementChild?.classList.contains("day") ? el.firstElementChild : null;
+    const divider = dayDivider(el);
     if (newDay && !divider) el.prepend(h("div.day", h("span", formatDay(at))));
     else if (!newDay && divider) divider.remove();
   }
@@ -245,10 +245,8 @@ export class ConversationView {
   fillMessage(li, m, at = new Date(m.createdAt), mine = m.senderId === state.me.id) {
     li.classList.toggle("deleted", m.isDeleted);
     const quote = m.metadata?.quote;
-    const act = (action, name) => h("button.act",
-      {type: "button", dataset: {action}, title: t(`action.${action}`), "aria-label": t(`action.${action}`)}, icon(name));
-    const day = li.firstElementChild?.classList.contains("day") ? li.firstElementChild : null;
-    replace(li, day,
+    const act = (action, name) => iconButton("button.act", t(`action.${action}`), name, {dataset: {action}});
+    replace(li, dayDivider(li),
       h("div.row",
         avatar(m.senderInfo, m.senderId),
         h("div.body",
@@ -333,21 +331,21 @@ export class ConversationView {
   rerender() {
     if (this.unavailable) return this.showUnavailable(this.unavailable);
     if (!this.loaded) return;
-    const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
-    for (const [seq, el] of this.els) {
-      const fresh = this.renderMessage(this.messages.get(seq));
-      this.observer.unobserve(el);
-      el.replaceWith(fresh);
-      this.els.set(seq, fresh);
-      this.watch(seq);
-    }
-    for (const seq of this.els.keys()) this.decorate(seq);
-    this.renderHeader();
-    this.renderTop();
-    this.renderEchoes();
-    this.renderSeen();
-    this.renderTyping();
-    this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
+    this.keepScroll(() => {
+      for (const [seq, el] of this.els) {
+        const fresh = this.renderMessage(this.messages.get(seq));
+        this.observer.unobserve(el);
+        el.replaceWith(fresh);
+        this.els.set(seq, fresh);
+        this.watch(seq);
+      }
+      for (const seq of this.els.keys()) this.decorate(seq);
+      this.renderHeader();
+      this.renderTop();
+      this.renderEchoes();
+      this.renderSeen();
+      this.renderTyping();
+    });
   }
 
   /** Everything after the newest message held (reconnect, poll tick, gap): until the server has no more.
@@ -386,6 +384,13 @@ export class ConversationView {
     return s.scrollHeight - s.scrollTop - s.clientHeight <= slack;
   }
 
+  /** Run `change` keeping the distance from the bottom: what is on screen does not move. */
+  keepScroll(change) {
+    const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
+    change();
+    this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
+  }
+
   scrollToBottom() {
     this.scroller.scrollTop = this.scroller.scrollHeight;
     this.jump.hidden = true;
@@ -418,13 +423,12 @@ export class ConversationView {
         return false;
       }
       if (gen !== this.generation) return false;
-      // What is on screen stays where it is: the page (and, at the end, the "beginning" banner) goes
-      // above it, and the distance from the bottom is kept.
-      const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
-      this.hasMore = page.hasMore;
-      this.insertMessages(page.messages);
-      this.renderTop();
-      this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
+      // What is on screen stays where it is: the page (and, at the end, the "beginning" banner) goes above it.
+      this.keepScroll(() => {
+        this.hasMore = page.hasMore;
+        this.insertMessages(page.messages);
+        this.renderTop();
+      });
       performance.measure("chat:older", {start: started, end: performance.now()});
       return page.messages.length > 0;
     });
@@ -602,6 +606,9 @@ export class ConversationView {
     }
   }
 }
+
+/** The day divider a message's <li> starts with, if it has one. */
+const dayDivider = (li) => (li.firstElementChild?.classList.contains("day") ? li.firstElementChild : null);
 
 const timeOf = (iso, at = new Date(iso)) => h("time", {datetime: iso, title: formatDateTime(at)}, formatTime(at));
 

@@ -51,11 +51,11 @@ export function errorText(code) {
 }
 
 /** Static text in the page: data-i18n (text), data-i18n-placeholder, -title and -label (aria-label). */
-export function translatePage(root = document) {
-  for (const el of $$("[data-i18n]", root)) el.textContent = t(el.dataset.i18n);
-  for (const el of $$("[data-i18n-placeholder]", root)) el.placeholder = t(el.dataset.i18nPlaceholder);
-  for (const el of $$("[data-i18n-title]", root)) el.title = t(el.dataset.i18nTitle);
-  for (const el of $$("[data-i18n-label]", root)) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+function translatePage() {
+  for (const el of $$("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of $$("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of $$("[data-i18n-title]")) el.title = t(el.dataset.i18nTitle);
+  for (const el of $$("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
 }
 
 const formats = {};

@@ -1,4 +1,6 @@
 // Stroke icons (24×24), built as SVG elements: no icon font, no third-party file.
+import { h } from "./dom.js";
+
 const PATHS = {
   send: "M4 12 20 4l-4 16-4-7-8-1Z M12 13l8-9",
   search: "M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14Z M20 20l-4-4",
@@ -14,9 +16,7 @@ const PATHS = {
   user: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8Z M4 21v-1a7 7 0 0 1 16 0v1",
   clock: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M12 7v5l3 2",
   alert: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M12 8v5 M12 16h.01",
-  chat: "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12Z",
   down: "M12 5v14 M6 13l6 6 6-6",
-  retry: "M4 12a8 8 0 0 1 14-5.3L20 9 M20 4v5h-5 M20 12a8 8 0 0 1-14 5.3L4 15 M4 20v-5h5",
   hash: "M5 9h14 M5 15h14 M10 4 8 20 M16 4l-2 16",
 };
 
@@ -31,4 +31,9 @@ export function icon(name) {
   path.setAttribute("d", PATHS[name]);
   svg.append(path);
   return svg;
+}
+
+/** An icon-only button: its label is both the tooltip and the accessible name. */
+export function iconButton(spec, label, name, props = {}) {
+  return h(spec, {type: "button", title: label, "aria-label": label, ...props}, icon(name));
 }

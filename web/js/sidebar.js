@@ -1,7 +1,7 @@
 // The list: the user's groups and their conversations (unread counts, last activity), and the forms
 // that create a group, add someone to it, and open a conversation in it.
 import { $, h, replace } from "./dom.js";
-import { icon } from "./icons.js";
+import { icon, iconButton } from "./icons.js";
 import { formatActivity, t } from "./i18n.js";
 import { state } from "./state.js";
 
@@ -41,8 +41,8 @@ export class Sidebar {
   section(group, convs) {
     const latest = (c) => Date.parse(c.lastMessageAt || c.createdAt || 0) || 0;
     convs.sort((a, b) => latest(b) - latest(a));
-    const action = (name, iconName, label) => h("button.icon-button.small",
-      {type: "button", dataset: {action: name, group: group.id}, title: label, "aria-label": label}, icon(iconName));
+    const action = (name, iconName, label) =>
+      iconButton("button.icon-button.small", label, iconName, {dataset: {action: name, group: group.id}});
     return h("section.group", {dataset: {group: group.id || ""}},
       h("header.group-head",
         h("span.group-name", group.name),

@@ -17,7 +17,7 @@ export function rememberUser(id, user) {
 export const userName = (id) => (state.users.has(id) ? displayName(state.users.get(id)) : null);
 
 export function setConversations(list) {
-  state.convs = new Map(list.map((c) => [c.id, {...c, unread: c.unread ?? Math.max(0, c.lastSeq - (c.lastReadSeq || 0))}]));
+  state.convs = new Map(list.map((c) => [c.id, {...c, unread: c.unread ?? unreadOf(c)}]));
 }
 
 /** A stored message moves the conversation's counters; read marks come from the server only. */
@@ -25,11 +25,13 @@ export function countMessage(conv, message) {
   if (message.seq <= (conv.lastSeq || 0)) return false;
   conv.lastSeq = message.seq;
   conv.lastMessageAt = message.createdAt;
-  conv.unread = Math.max(0, conv.lastSeq - (conv.lastReadSeq || 0));
+  conv.unread = unreadOf(conv);
   return true;
 }
 
 export function countRead(conv, seq) {
   conv.lastReadSeq = Math.max(conv.lastReadSeq || 0, seq);
-  conv.unread = Math.max(0, (conv.lastSeq || 0) - conv.lastReadSeq);
+  conv.unread = unreadOf(conv);
 }
+
+const unreadOf = (conv) => Math.max(0, (conv.lastSeq || 0) - (conv.lastReadSeq || 0));
