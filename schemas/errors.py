@@ -24,6 +24,14 @@ class Code(StrEnum):
     RATE_LIMITED = "rate_limited"            # too much at once; retry shortly (same clientId)
     UNAVAILABLE = "unavailable"              # a backing service (Redis, MongoDB) did not answer
     NOT_A_MEMBER = "not_a_member"            # (rejection) sender left the conversation before storage
+    REQUEST_TOO_LARGE = "request_too_large"  # a request body over MAX_REQUEST_BYTES
+    INVALID_PATTERN = "invalid_pattern"      # a filter rule that does not compile or cannot be bounded
+    INVALID_DECISION = "invalid_decision"    # a review decision that does not apply to that item
+    ALREADY_DECIDED = "already_decided"      # a review item that another moderator decided first
+    CONTENT_BLOCKED = "content_blocked"      # (rejection) a filter rule blocks the message
+    REJECTED_BY_MODERATOR = "rejected_by_moderator"  # (rejection) a held message was rejected
+    MUTED = "muted"                          # the sender is muted in the group (until a time)
+    BANNED = "banned"                        # the user is banned from the group
 
 
 _STATUS = {
@@ -33,6 +41,10 @@ _STATUS = {
     Code.NOT_FOUND: 404,
     Code.CONFLICT: 409,
     Code.CONTENT_TOO_LONG: 413,
+    Code.REQUEST_TOO_LARGE: 413,
+    Code.ALREADY_DECIDED: 409,
+    Code.MUTED: 403,
+    Code.BANNED: 403,
     Code.RATE_LIMITED: 429,
     Code.UNAVAILABLE: 503,
 }
