@@ -158,6 +158,9 @@ def main() -> int:
 
     rules = all_rules()
     t0 = time.perf_counter()
+    compile_rules(rules)    # the first compile of a process also loads the Public Suffix List snapshot
+    first_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
     full = compile_rules(rules, allowlist=["contact", "second", "concours"])
     compile_ms = (time.perf_counter() - t0) * 1000
     empty = compile_rules([])
@@ -183,12 +186,14 @@ def main() -> int:
     everything = [r["added_median_us"] for r in rows]
     summary = {
         "rules": {"word": 200, "regex": 20, "link": len(LINKS)}, "compile_ms": round(compile_ms, 1),
+        "first_compile_ms": round(first_ms, 1),
         "added_median_us_clean": max(clean), "added_median_us_worst": max(everything),
         "target_added_us": TARGET_ADDED_US, "pass": max(clean) <= TARGET_ADDED_US,
     }
     m = machine_info()
     print(f"machine: {m['nproc']} cpus ({m['cpu_model']}), python {m['python']}")
-    print(f"rules: 200 word, 20 regex, {len(LINKS)} link; compiled in {compile_ms:.1f} ms; {args.rounds} scans each")
+    print(f"rules: 200 word, 20 regex, {len(LINKS)} link; compiled in {compile_ms:.1f} ms "
+          f"({first_ms:.1f} ms the first time in a process); {args.rounds} scans each")
     print(f"{'message':8} {'chars':>5} {'hits':>4} {'action':>6} {'median µs':>10} {'p99 µs':>8} "
           f"{'empty med':>9} {'added med':>9}")
     for r in rows:
