@@ -204,7 +204,17 @@ class FilterCache:
         # The version was read before the rules: a change landing in between is compiled now and seen as a
         # new version at the next batch, never missed.
         rules = _enabled_rules(self.store, group_id)
-        ruleset = compile_rules(rules, self.store.group_moderation_of(group_id).allowlist) if rules else None
+        allowlist = self.store.group_moderation_of(group_id).allowlist
+        while True:
+            try:
+                ruleset = compile_rules(rules, allowlist) if rules else None
+                break
+            except ApiError as exc:  # saved rules were checked; one written by other means must not stop the group
+                bad = (exc.details or {}).get("ruleId")
+                log.error("group %s: filter rule %s skipped: %s", group_id, bad, exc.message)
+                if bad is None:
+                    raise
+                rules = [r for r in rules if r.id != bad]
         with self._lock:
             self._compiled[group_id] = (version, ruleset)
         return ruleset

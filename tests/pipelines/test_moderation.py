@@ -228,6 +228,17 @@ def test_a_rule_change_applies_to_the_next_send_on_another_worker_process(store,
     assert [m["clientId"] for m in _stored(store, mod.conv)] == ["r1", "r3"]
 
 
+def test_a_broken_rule_in_the_store_is_skipped_and_the_others_apply(store, mod):
+    mod.rule("word", "idiot", "block")
+    bad = mod.rule("word", "placeholder", "block")
+    store.filter_rules.update_one({"_id": bad.id}, {"$set": {"kind": "regex", "pattern": "(unclosed"}})
+    store.bump_rules_version(mod.group)
+    mod.send(mod.bob, "k1", "idiot")
+    mod.send(mod.bob, "k2", "(unclosed")
+    result = mod.drain()
+    assert result.rejected == 1 and [m["clientId"] for m in _stored(store, mod.conv)] == ["k2"]
+
+
 def test_a_pathological_regex_costs_a_bounded_time(store, mod):
     mod.rule("regex", "(a+)+$", "flag")
     text = "a" * 9_999 + "!"
