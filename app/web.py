@@ -1,10 +1,11 @@
 """The web front: Flask + Flask-SocketIO. Transport only: authenticate, validate, ack, enqueue, read."""
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, send_from_directory
+from flask import Flask, abort, jsonify, request, send_from_directory
 from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
@@ -13,7 +14,7 @@ from app.health import health
 from app.sockets import register_socket_handlers
 from infra.config import Settings, get_settings, use_settings
 from infra.emitter import redis_manager
-from schemas.errors import ApiError
+from schemas.errors import ApiError, Code
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.register_blueprint(api)
     app.register_blueprint(health)
+    # Bodies are bounded: one that declares more is refused before a byte of it is read; one sent without
+    # a length (chunked) is read up to one byte past the limit, at most, and refused if it has that byte.
+    limit = settings.max_request_bytes
+    app.config["MAX_CONTENT_LENGTH"] = limit
+
+    @app.before_request
+    def bounded_body():
+        length = request.content_length
+        if length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            # (werkzeug reads a chunked body under eventlet as empty, or cut silently at the limit)
+            data = request.environ["wsgi.input"].read(limit + 1)
+            length = len(data)
+            request.environ.pop("HTTP_TRANSFER_ENCODING")  # from here on, a body of known length
+            request.environ.update({"wsgi.input": io.BytesIO(data), "CONTENT_LENGTH": str(length)})
+        if (length or 0) > limit:
+            raise ApiError(Code.REQUEST_TOO_LARGE,
+                           f"the request body is {'over ' if length == limit + 1 else ''}{length} bytes; the limit "
+                           f"is {limit}", {"length": length, "limit": limit})
 
     def html(name: str):
         response = send_from_directory(WEB, name)
@@ -64,7 +83,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code, "bad_request")
+        code = {404: "not_found", 405: "method_not_allowed", 413: Code.REQUEST_TOO_LARGE.value}.get(exc.code,
+                                                                                                 "bad_request")
         return jsonify(error={"code": code, "message": exc.description}), exc.code
 
     @app.errorhandler(Exception)
@@ -76,6 +96,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                       # One client's events are handled in arrival order: a sender's sends are
                       # queued in the order it emitted them.
                       async_handlers=False,
+                      # The same bound as REST bodies: a larger packet (or WebSocket frame) closes the socket.
+                      max_http_buffer_size=settings.max_request_bytes,
                       logger=False, engineio_logger=False)
     register_socket_handlers(socketio)
     return app

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Worker pool inside the embedded single process (threads are green under eventlet).
     embedded_workers: bool | None = None  # default: on when MONGO_URL is unset
 
+    # The largest request body (REST JSON, Socket.IO packet) read at all: 413 before reading past it.
+    max_request_bytes: int = Field(1 << 20, ge=16 * 1024)
+
     # Messages.
     max_message_chars: int = Field(10_000, ge=1)
     history_default_limit: int = Field(50, ge=1)
@@ -70,6 +73,8 @@ class Settings(BaseSettings):
     def _check(self) -> "Settings":
         if self.history_default_limit > self.history_max_limit:
             raise ValueError("HISTORY_DEFAULT_LIMIT must not exceed HISTORY_MAX_LIMIT")
+        if self.max_message_chars * 4 + 4096 > self.max_request_bytes:  # 4 bytes per character in UTF-8
+            raise ValueError("MAX_REQUEST_BYTES must leave room for a message of MAX_MESSAGE_CHARS characters")
         if self.inbox_lock_seconds >= self.broker_visibility_timeout:
             raise ValueError("INBOX_LOCK_SECONDS must be shorter than BROKER_VISIBILITY_TIMEOUT")
         return self

@@ -9,7 +9,10 @@ Ordering and exactly-once, in short:
   messages keep their send order whatever the size of the worker pool. It removes an entry from the
   stream only after its message is stored, so a worker killed mid-drain loses nothing.
 - Idempotency: a unique (convId, senderId, clientId) index. A redelivered task or a client retry finds
-  the stored message and re-announces it instead of storing a second one.
+  the stored message instead of storing a second one. The room hears a message once: a retry of an
+  announced message is answered to the retrying socket only; a message stored by a drain that died
+  before announcing it (its seq is past the conversation's ``lastSeq``, which moves only after the
+  batch's events are published) is announced to the room then.
 - Edits and deletes travel through the same inbox (``submit_change``), so they apply in order with the
   sends, and are written so that applying one twice changes nothing.
 """
@@ -55,7 +58,8 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
-                       type=send.type, replyTo=send.replyTo, receivedAt=utcnow())
+                       type=send.type, replyTo=send.replyTo, receivedAt=utcnow(),
+                       sid=(context or {}).get("sid"))
     appended = inbox.append(send.convId, entry, max_backlog=max_backlog)
     if appended.schedule:
         enqueue_drain(send.convId)
@@ -207,6 +211,10 @@ class _Drain:
         conv = store.get_conversation(conv_id)
         self.conv_exists = conv is not None
         self.seq = conv.lastSeq if conv else 0
+        # lastSeq moves only once a batch's events are published: every seq up to it was announced.
+        # Past it, a stored message was announced only if this drain did it (``announced``).
+        self.announced_upto = self.seq
+        self.announced: set[int] = set()
         self.users: dict[str, User | None] = {}
         self.members: dict[str, bool] = {}
 
@@ -260,10 +268,17 @@ class _Drain:
                     continue
                 existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
                 if existing is not None:
-                    # A client retry or a redelivery: announce the stored message again, store nothing.
+                    # A client retry or a redelivery: store nothing. The room hears it only if nobody
+                    # announced it yet (a drain died between storing and publishing); otherwise only the
+                    # retrying sender is answered, so that it can reconcile its pending copy.
                     result.duplicates += 1
                     self.seq = max(self.seq, existing.seq)
-                    notifier.notify_message_new(existing)
+                    if existing.seq > self.announced_upto and existing.seq not in self.announced:
+                        self.announced.add(existing.seq)
+                        notifier.notify_message_new(existing)
+                        last_at = max(last_at or existing.createdAt, existing.createdAt)  # lastSeq catches up
+                    else:
+                        notifier.notify_message_to_sender(existing, entry.sid)
                     continue
                 sender = self.sender(entry.senderId)
                 problem = _rejection(self, sender, entry)
@@ -276,15 +291,20 @@ class _Drain:
                 self.seq, last_at = message.seq, message.createdAt
                 result.stored.append(self.seq)
                 stored.setdefault(message.senderId, []).append(message)
+                self.announced.add(message.seq)
                 notifier.notify_message_new(message)
                 for user_id in message.metadata.mentions or ():
                     notifier.notify_mention(user_id, message)
-            if last_at is not None:
+            if stored:
                 self.recheck_senders(stored)
-                store.advance_conversation(conv_id, self.seq, last_at)
-                # Authors have read what they wrote: their own messages never count as unread.
-                for author_id, theirs in stored.items():
-                    store.advance_read_mark(conv_id, author_id, theirs[-1].seq, last_at)
+        # The batch's events are out (the block above published them): only now may lastSeq move, so
+        # that it also marks what was announced. A drain that dies before this leaves lastSeq behind,
+        # and the next one announces what it finds stored past it.
+        if last_at is not None:
+            store.advance_conversation(conv_id, self.seq, last_at)
+            # Authors have read what they wrote: their own messages never count as unread.
+            for author_id, theirs in stored.items():
+                store.advance_read_mark(conv_id, author_id, theirs[-1].seq, last_at)
 
 
 def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[str, str] | None:

@@ -18,6 +18,11 @@ class Notifier:
     def notify_message_new(self, message: Message) -> None:
         self.emitter.emit(events.MESSAGE_NEW, message.public(), events.conv_room(message.convId))
 
+    def notify_message_to_sender(self, message: Message, sid: str | None) -> None:
+        """A retried send that was already stored and announced: ``message:new`` again, to the retrying
+        socket only (every socket is a room of its own), or to the sender's sockets for a REST retry."""
+        self.emitter.emit(events.MESSAGE_NEW, message.public(), sid or events.user_room(message.senderId))
+
     def notify_mention(self, user_id: str, message: Message) -> None:
         """To the mentioned member's own room: reaches them even when not subscribed to the conversation."""
         self.emitter.emit(events.MENTION_NEW, message.public(), events.user_room(user_id))

@@ -27,3 +27,4 @@ class InboxEntry(BaseModel):
     systemAction: SystemAction | None = None  # system: what happened
     systemData: dict[str, Any] | None = None
     receivedAt: Timestamp
+    sid: str | None = None  # the socket that sent it, if any: a retry of a stored message answers it alone

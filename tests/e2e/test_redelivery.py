@@ -40,6 +40,7 @@ class Announcements:
         self.pubsub = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
         self.pubsub.subscribe(SOCKETIO_CHANNEL)
         self.messages: list[dict] = []
+        self.rooms: list[str] = []  # the room of each message
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -52,6 +53,7 @@ class Announcements:
                 if event.get("event") == "message:new":
                     data = event["data"]
                     self.messages.append(data[0] if isinstance(data, list) else data)
+                    self.rooms.append(event.get("room"))
 
     def client_ids(self) -> set[str]:
         return {m["clientId"] for m in self.messages}
@@ -135,8 +137,11 @@ def test_sigkilled_worker_loses_no_acked_message(tmp_path):
     """Embedded store: the killed worker's memory is gone, so this proves redelivery, not storage."""
     store = Store(embedded_client()["redelivery"])
     store.ensure_indexes()
-    _, sent, announced = _run_kill_scenario(tmp_path, store, None)
+    conv, sent, announced = _run_kill_scenario(tmp_path, store, None)
     assert announced.client_ids() == set(sent)
+    # The killed worker had stored some of them without announcing them: the room hears each once.
+    to_room = [m["clientId"] for m, room in zip(announced.messages, announced.rooms) if room == f"conv:{conv.id}"]
+    assert sorted(to_room) == sorted(sent)
 
 
 @pytest.mark.mongo

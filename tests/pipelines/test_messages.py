@@ -75,18 +75,20 @@ def test_a_drain_out_of_time_hands_over_to_a_follow_up_task(store, inbox, notifi
     assert rest.stored == list(range(11, 31)) and not rest.continued
 
 
-def test_same_client_id_twice_stores_one_message_and_reannounces_it(store, inbox, notifier, emitter, people):
+def test_a_retry_of_an_announced_message_answers_the_retrying_socket_only(store, inbox, notifier, emitter, people):
     alice, _, _, conv = people
-    for _ in range(2):  # a client retry: same clientId
-        submit_message(store, inbox, lambda c: None, alice, send(conv, "retry-1", "once"))
+    for _ in range(2):  # a client retry before the first was stored: same clientId
+        submit_message(store, inbox, lambda c: None, alice, send(conv, "retry-1", "once"), {"sid": "sock-a"})
     drain(conv, store, inbox, notifier)
-    submit_message(store, inbox, lambda c: None, alice, send(conv, "retry-1", "once"))
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "retry-1", "once"), {"sid": "sock-b"})
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "retry-1", "once"))  # by REST: no socket
     result = drain(conv, store, inbox, notifier)
 
     assert store.messages.count_documents({"convId": conv.id}) == 1
-    assert result.stored == [] and result.duplicates == 1
-    ids = {d["id"] for d, _ in emitter.of("message:new")}
-    assert len(ids) == 1 and len(emitter.of("message:new")) == 3
+    assert result.stored == [] and result.duplicates == 2
+    announced = emitter.of("message:new")
+    assert len({d["id"] for d, _ in announced}) == 1
+    assert [room for _, room in announced] == [f"conv:{conv.id}", "sock-a", "sock-b", f"user:{alice.id}"]
 
 
 def test_redelivered_drain_changes_nothing(store, inbox, notifier, people):
@@ -98,7 +100,7 @@ def test_redelivered_drain_changes_nothing(store, inbox, notifier, people):
     assert store.messages.count_documents({}) == 1
 
 
-def test_drain_that_died_after_storing_resumes_without_duplicates_or_gaps(store, inbox, notifier, people):
+def test_drain_that_died_after_storing_resumes_without_duplicates_or_gaps(store, inbox, notifier, emitter, people):
     alice, _, _, conv = people
     for i in range(5):
         submit_message(store, inbox, lambda c: None, alice, send(conv, f"k{i}"))
@@ -115,6 +117,25 @@ def test_drain_that_died_after_storing_resumes_without_duplicates_or_gaps(store,
 
     assert result.duplicates == 2 and result.stored == [8]
     assert [m["seq"] for m in store.messages.find({"convId": conv.id}).sort("seq", 1)] == list(range(1, 9))
+    # Nobody had heard 6 and 7: the room hears them now, once, in order, and every seq exactly once.
+    to_room = [d["seq"] for d, room in emitter.of("message:new") if room == f"conv:{conv.id}"]
+    assert to_room == list(range(1, 9))
+    assert store.get_conversation(conv.id).lastSeq == 8
+
+
+def test_a_drain_that_died_before_announcing_only_duplicates_catches_lastseq_up(store, inbox, notifier, emitter,
+                                                                                people):
+    alice, _, _, conv = people
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "d1"))
+    (_, entry), = inbox.claim(conv.id, 10)
+    _insert(store, conv.id, 1, entry, alice)  # stored, then the worker died: not announced, lastSeq 0
+    drain(conv, store, inbox, notifier)
+    assert [room for _, room in emitter.of("message:new")] == [f"conv:{conv.id}"]
+    assert store.get_conversation(conv.id).lastSeq == 1
+    # So a later retry of it is now answered to the sender alone.
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "d1"), {"sid": "sock"})
+    drain(conv, store, inbox, notifier)
+    assert [room for _, room in emitter.of("message:new")] == [f"conv:{conv.id}", "sock"]
 
 
 def test_stale_last_seq_is_resynchronised_from_the_messages(store, inbox, notifier, people):
