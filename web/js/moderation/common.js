@@ -114,20 +114,24 @@ export class PagedList {
   }
 }
 
-/** Text with the [start, end) ranges wrapped in <mark>, as nodes (overlapping ranges are merged). */
+/** Text with the [start, end) ranges wrapped in <mark>, as nodes (overlapping ranges are merged). The
+ * server counts positions in code points (Python indexes), not in JavaScript's UTF-16 units: an emoji
+ * before a match must not shift it. */
 export function markRanges(text, ranges) {
+  const chars = Array.from(text);
+  const slice = (a, b) => chars.slice(a, b).join("");
   const sorted = ranges.filter((r) => Number.isInteger(r.start) && r.end > r.start)
-    .map((r) => ({start: Math.max(0, r.start), end: Math.min(text.length, r.end), title: r.title}))
+    .map((r) => ({start: Math.max(0, r.start), end: Math.min(chars.length, r.end), title: r.title}))
     .sort((a, b) => a.start - b.start);
   const nodes = [];
   let last = 0;
   for (const r of sorted) {
     if (r.end <= last) continue;
     const start = Math.max(r.start, last);
-    nodes.push(text.slice(last, start), h("mark.hit", {title: r.title || null}, text.slice(start, r.end)));
+    nodes.push(slice(last, start), h("mark.hit", {title: r.title || null}, slice(start, r.end)));
     last = r.end;
   }
-  nodes.push(text.slice(last));
+  nodes.push(slice(last));
   return nodes.filter((n) => n !== "");
 }
 
