@@ -58,6 +58,7 @@ class Dashboard {
       unauthorized: () => this.gate("expired"),
       poll: () => this.poll(),
     });
+    this.onMode(this.conn.mode);
     this.route();
     this.conn.start();
   }
