@@ -12,6 +12,7 @@ from app.auth import issue_token, login_required
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
 from pipelines import directory, messages, presence, profiles
+from pipelines.access import MODERATING_ROLES
 from schemas import events
 from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error
@@ -88,6 +89,8 @@ def add_group_member(group_id: str):
     rt = get_runtime()
     added = directory.do_add_group_member(rt.store, web_notifier(), g.user, group_id, body(GroupMemberAdd))
     move_user_sockets(added["user"]["id"], events.group_room(group_id), enter=True)
+    if added["role"] in MODERATING_ROLES:
+        move_user_sockets(added["user"]["id"], events.mod_room(group_id), enter=True)
     return jsonify(added), 201
 
 
@@ -170,5 +173,5 @@ def send(conv_id: str):
         raise ApiError(Code.INVALID_PAYLOAD, "convId in the body differs from the path")
     payload.convId = conv_id
     messages.submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context(),
-                            rt.settings.inbox_max_backlog)
+                            rt.settings.inbox_max_backlog, rt.send_flood_guard)
     return jsonify(clientId=payload.clientId, status="queued"), 202

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from app.auth import authenticate
 from infra.emitter import ServerEmitter
 from infra.runtime import get_runtime
-from pipelines import directory, messages, reactions, receipts
+from pipelines import directory, messages, moderation, reactions, receipts
 from pipelines.access import check_conversation_member
 from pipelines.notify import Notifier
 from pipelines.presence import PresenceTracker
@@ -142,6 +142,8 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         join_room(events.user_room(user.id))
         for group in snapshot["groups"]:
             join_room(events.group_room(group["id"]))
+        for room in moderation.moderator_rooms(user, snapshot["groups"]):  # content-filter results, reports
+            join_room(room)
         try:
             _presence_tracker(socketio).do_connect(user.id, sid)
         except Exception:  # noqa: BLE001 - presence is best effort; the connection still works
@@ -179,7 +181,7 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         """A member sends: queued at once; message:new (or message:rejected) follows from the worker."""
         rt = get_runtime()
         appended = messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context(),
-                                           rt.settings.inbox_max_backlog)
+                                           rt.settings.inbox_max_backlog, rt.send_flood_guard)
         _pace(socketio, appended.backlog, rt.settings.inbox_soft_backlog)
         return {"clientId": send.clientId, "status": "queued"}
 

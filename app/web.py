@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.api import api
 from app.health import health
+from app.moderation import moderation_api
 from app.sockets import register_socket_handlers
 from infra.config import Settings, get_settings, use_settings
 from infra.emitter import redis_manager
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(moderation_api)
     # Bodies are bounded: one that declares more is refused before a byte of it is read; one sent without
     # a length (chunked) is read up to one byte past the limit, at most, and refused if it has that byte.
     limit = settings.max_request_bytes
@@ -79,7 +81,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
-        return jsonify(error=exc.to_dict()), exc.status
+        response = jsonify(error=exc.to_dict())
+        if isinstance(exc.details, dict) and "retryAfter" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retryAfter"])
+        return response, exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # (one update_many each), so one prolific user's change never holds a huge write.
     profile_sync_batch: int = Field(500, ge=1, le=10_000)
 
+    # Flood control: sends per user, shared by every web process (limits' notation, a moving window).
+    send_rate_limit: str = "30/10 seconds"
+
     # Typing indicators: they end by themselves this long after the last typing:start.
     typing_ttl_seconds: float = Field(5.0, gt=0, le=60)
     # Per user and web process (limits' notation).

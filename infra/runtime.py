@@ -1,4 +1,5 @@
-"""The process's connections, built once from the settings: the store, Redis, the inbox, the notifier."""
+"""The process's connections, built once from the settings: the store, Redis, the inbox, the notifier,
+the send rate limiter and the compiled filter rules."""
 from __future__ import annotations
 
 from functools import cached_property
@@ -13,6 +14,7 @@ from infra.inbox import Inbox
 from infra.mongo import get_store
 from infra.presence import PresenceRegistry
 from infra.store import Store
+from pipelines.moderation import FilterCache, FloodGuard
 from pipelines.notify import Notifier
 
 
@@ -44,6 +46,17 @@ class Runtime:
         trip. A user whose tabs sit on k web processes gets k times the limit, which is fine for a guard
         against floods."""
         return MovingWindowRateLimiter(storage_from_string("memory://"))
+
+    @cached_property
+    def send_flood_guard(self) -> FloodGuard:
+        """The per-user send rate, in Redis so that every web process counts the same sends."""
+        storage = storage_from_string(self.settings.redis_url)
+        return FloodGuard(MovingWindowRateLimiter(storage), self.settings.send_rate_limit)
+
+    @cached_property
+    def filter_cache(self) -> FilterCache:
+        """Compiled filter rules per group, for this process's drains (checked against rulesVersion per batch)."""
+        return FilterCache(self.store)
 
     @cached_property
     def notifier(self) -> Notifier:

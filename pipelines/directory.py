@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 from infra.store import Store
 from pipelines.access import check_conversation_member, check_group_manager, check_group_member
+from pipelines.moderation import active_mute_until, check_not_banned
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
@@ -42,6 +43,7 @@ def do_add_group_member(store: Store, notifier: Notifier, user: User, group_id: 
                         request: GroupMemberAdd) -> dict[str, Any]:
     group = check_group_manager(store, user, group_id)
     new = _user_named(store, request.username)
+    check_not_banned(store, group_id, new)
     if not store.insert_group_member(GroupMember(id=new_id(), groupId=group_id, userId=new.id,
                                                  role=request.role, joinedAt=utcnow())):
         raise ApiError(Code.CONFLICT, f"{new.username} is already a member of this group")
@@ -59,7 +61,8 @@ def do_create_conversation(store: Store, notifier: Notifier, announce: Announce,
     conv = Conversation(id=new_id(), groupId=group_id, title=request.title, createdBy=user.id, createdAt=now)
     member_ids = list(dict.fromkeys([user.id, *(u.id for u in others)]))
     store.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=uid, groupId=group_id,
-                                                        joinedAt=now) for uid in member_ids])
+                                                        joinedAt=now, mutedUntil=active_mute_until(store, group_id, uid))
+                                     for uid in member_ids])
     _log(store, user, "create", "conversation", conv.id, {"members": member_ids})
     announce(conv.id, user, "conversation_created", {"userId": user.id, "username": user.username,
                                                      "title": conv.title})
@@ -74,8 +77,9 @@ def do_add_conversation_member(store: Store, notifier: Notifier, announce: Annou
     if conv.createdBy != user.id:
         check_group_manager(store, user, conv.groupId)
     [new] = _group_members_named(store, conv.groupId, [username])
-    if not store.insert_conversation_member(ConversationMember(id=new_id(), convId=conv_id, userId=new.id,
-                                                               groupId=conv.groupId, joinedAt=utcnow())):
+    if not store.insert_conversation_member(ConversationMember(
+            id=new_id(), convId=conv_id, userId=new.id, groupId=conv.groupId, joinedAt=utcnow(),
+            mutedUntil=active_mute_until(store, conv.groupId, new.id))):
         raise ApiError(Code.CONFLICT, f"{new.username} is already a member of this conversation")
     _log(store, user, "add_member", "conversation", conv_id, {"userId": new.id})
     announce(conv_id, user, "member_joined", {"userId": new.id, "username": new.username, "by": user.username})

@@ -30,13 +30,16 @@ from redis.exceptions import LockError
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
 from pipelines.access import check_conversation_member, check_moderator, is_moderator, log_denied
+from pipelines.content_filter import RuleSet, Verdict
+from pipelines.moderation import FloodGuard, Screening, blocked_reason, hits_of
 from pipelines.notify import Notifier
-from schemas.common import new_id, utcnow
-from schemas.documents import Message, MessageMetadata, Quote, SenderInfo, SystemAction, User, system_text
+from schemas.common import iso, new_id, utcnow
+from schemas.documents import (ConversationMember, Message, MessageMetadata, Quote, SenderInfo, SystemAction, User,
+                               system_text)
 from schemas.errors import ApiError, Code
 from schemas.events import MessageRejected
 from schemas.payloads import HistoryWindow, MessageSend, SearchQuery
-from schemas.tasks import InboxEntry
+from schemas.tasks import InboxEntry, ReviewRequest
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +50,19 @@ class TransientError(Exception):
 
 # -- web side -------------------------------------------------------------------------------------
 def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
-                   send: MessageSend, context: dict | None = None, max_backlog: int = 5000) -> Appended:
+                   send: MessageSend, context: dict | None = None, max_backlog: int = 5000,
+                   flood: FloodGuard | None = None) -> Appended:
     """Authorize and queue a send; returns where it went and the backlog behind it. Nothing is queued
     when a check fails.
 
     A conversation whose inbox already holds ``max_backlog`` sends refuses more (``rate_limited``):
-    the workers are behind, and growing the queue without bound only makes every message later.
+    the workers are behind, and growing the queue without bound only makes every message later. A
+    sender over the per-user rate (``flood``) is refused too, with when to retry.
     """
-    check_conversation_member(store, user, send.convId, context)
+    _, member = check_conversation_member(store, user, send.convId, context)
+    check_not_muted(member)
+    if flood is not None:
+        flood.check(user)
     if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
@@ -79,7 +87,9 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
     message = store.get_message(message_id)
     if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {message_id}")
-    conv, _ = check_conversation_member(store, user, message.convId)
+    conv, member = check_conversation_member(store, user, message.convId)
+    if content is not None:
+        check_not_muted(member)
     if message.isDeleted:
         raise ApiError(Code.NOT_FOUND, "this message was deleted")
     kind = "edit" if content is not None else "delete"
@@ -88,19 +98,30 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
             log_denied(store, user, "message", message_id, f"{kind} of another member's message")
             raise ApiError(Code.FORBIDDEN, "only the author can edit a message" if kind == "edit" else
                            "only the author, a moderator or an admin of the group can delete a message")
-    entry = InboxEntry(kind=kind, senderId=user.id, clientId=f"{kind}:{new_id()}", content=content or "",
-                       messageId=message_id, receivedAt=utcnow())
-    if inbox.append(message.convId, entry, max_backlog=2**31).schedule:
-        enqueue_drain(message.convId)
+    submit_entry(inbox, enqueue_drain, message.convId, InboxEntry(
+        kind=kind, senderId=user.id, clientId=f"{kind}:{new_id()}", content=content or "", messageId=message_id,
+        receivedAt=utcnow()))
+
+
+def check_not_muted(member: ConversationMember) -> None:
+    """A muted member's sends and edits are refused at once, saying until when."""
+    if member.mutedUntil is not None and member.mutedUntil > utcnow():
+        raise ApiError(Code.MUTED, f"you are muted in this group until {iso(member.mutedUntil)}",
+                       {"until": iso(member.mutedUntil)})
 
 
 def submit_system(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: str, actor: User,
                   action: SystemAction, data: dict) -> None:
     """Queue a system message (``type: "system"``) through the conversation's inbox, so it takes its
     seq in order with the sends. ``actor`` is who did it; ``data`` names who it concerns."""
-    entry = InboxEntry(kind="system", senderId=actor.id, clientId=f"system:{new_id()}", type="system",
-                       content=system_text(action, data), systemAction=action, systemData=data,
-                       receivedAt=utcnow())
+    submit_entry(inbox, enqueue_drain, conv_id, InboxEntry(
+        kind="system", senderId=actor.id, clientId=f"system:{new_id()}", type="system",
+        content=system_text(action, data), systemAction=action, systemData=data, receivedAt=utcnow()))
+
+
+def submit_entry(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: str, entry: InboxEntry) -> None:
+    """Queue an entry the server writes itself (a system message, a moderator's approval or deletion):
+    never refused for the backlog, in order with the sends."""
     if inbox.append(conv_id, entry, max_backlog=2**31).schedule:
         enqueue_drain(conv_id)
 
@@ -131,18 +152,20 @@ class DrainResult:
     rejected: int = 0
     continued: bool = False      # the time budget ran out; a follow-up task was enqueued
     changed: int = 0             # edits and deletes applied
+    held: int = 0                # sends and edits held for a moderator (review items, not messages)
 
 
 def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
                 enqueue_drain: Callable[[str], None], batch: int = 50, budget_seconds: float = 0.5,
-                linger_ms: int = 0) -> DrainResult:
+                linger_ms: int = 0, screening: Screening | None = None) -> DrainResult:
     """Store the pending sends of the conversation, in inbox order. Safe to run twice, or concurrently.
 
     The "drain scheduled" flag stays set while this runs, so senders do not enqueue more tasks. When
     the inbox is empty the drain lingers up to ``linger_ms`` for more (a chatty conversation then costs
     one task per burst, not one per message), clears the flag, reads once more, and stops. After
     ``budget_seconds`` it hands over to a follow-up task, so one busy conversation cannot hold a
-    worker while others wait.
+    worker while others wait. With ``screening``, each send and edit passes the group's content filter
+    before anything is stored or announced (see ``_Drain.screen``).
     """
     result = DrainResult(conv_id)
     deadline = time.monotonic() + budget_seconds
@@ -152,7 +175,7 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
                 # The holder re-checks after releasing (below), so it will read what we were sent for.
                 result.locked_out = True
                 return result
-            drain = _Drain(conv_id, store, notifier, result, _Renewer(lock))
+            drain = _Drain(conv_id, store, notifier, result, _Renewer(lock), screening)
             unscheduled = False
             entries = inbox.claim(conv_id, batch)
             while True:
@@ -206,36 +229,74 @@ class _Drain:
     costs one conversation, user and membership lookup, however many batches it takes."""
 
     def __init__(self, conv_id: str, store: Store, notifier: Notifier, result: DrainResult,
-                 keep_lock: Callable[[], None]) -> None:
+                 keep_lock: Callable[[], None], screening: Screening | None = None) -> None:
         self.conv_id, self.store, self.notifier, self.result, self.keep_lock = conv_id, store, notifier, result, keep_lock
+        self.screening = screening
+        self.rules: RuleSet | None = None  # the group's compiled filter rules, current as of this batch
         conv = store.get_conversation(conv_id)
         self.conv_exists = conv is not None
+        self.group_id = conv.groupId if conv else None
         self.seq = conv.lastSeq if conv else 0
         # lastSeq moves only once a batch's events are published: every seq up to it was announced.
         # Past it, a stored message was announced only if this drain did it (``announced``).
         self.announced_upto = self.seq
         self.announced: set[int] = set()
         self.users: dict[str, User | None] = {}
-        self.members: dict[str, bool] = {}
+        self.members: dict[str, ConversationMember | None] = {}
+
+    def screen(self, entry: InboxEntry) -> Verdict | None:
+        """The content filter's verdict on a send or an edit; None when clean, when the group has no rule,
+        or when a moderator approved this entry. ``block`` and ``hold`` keep it from being stored at all;
+        ``mask`` and ``flag`` store it (masked) and open a review item."""
+        if self.rules is None or entry.approvedBy or entry.kind not in ("send", "edit"):
+            return None
+        verdict = self.rules.scan(entry.content)
+        return verdict if verdict.action else None
+
+    def withhold(self, entry: InboxEntry, verdict: Verdict) -> None:
+        """A blocked or held send or edit: nothing stored, nothing announced to the room."""
+        if verdict.action == "block":
+            self.result.rejected += 1
+            hit = next(h for h in verdict.hits if h.action == "block")
+            self.notifier.notify_message_rejected(entry.senderId, MessageRejected(
+                clientId=entry.clientId, convId=self.conv_id, code=Code.CONTENT_BLOCKED, reason=blocked_reason(verdict),
+                messageId=entry.messageId, details={"match": hit.match, "filterId": hit.rule_id}))
+            self.screening.record_block(self.group_id, self.conv_id, entry.senderId, entry.clientId, hit.match)
+        else:
+            self.result.held += 1
+            self.review("held", entry, verdict, entry.messageId)
+
+    def review(self, kind: str, entry: InboxEntry, verdict: Verdict, message_id: str | None) -> None:
+        """Queue the review item (moderation worker): for ``held``, the text is kept there only."""
+        self.screening.open_review(ReviewRequest(
+            kind=kind, groupId=self.group_id, convId=self.conv_id, senderId=entry.senderId, clientId=entry.clientId,
+            content=entry.content, messageId=message_id, edit=entry.kind == "edit", replyTo=entry.replyTo,
+            receivedAt=entry.receivedAt, hits=hits_of(verdict)))
 
     def apply_change(self, entry: InboxEntry) -> None:
         now = utcnow()
+        verdict = self.screen(entry)
+        if verdict is not None and verdict.action in ("block", "hold"):
+            self.withhold(entry, verdict)
+            return
         if entry.kind == "edit":
-            changed = self.store.edit_message(entry.messageId, entry.content, now)
+            changed = self.store.edit_message(entry.messageId, verdict.masked if verdict else entry.content, now)
         else:
             changed = self.store.delete_message(entry.messageId, entry.senderId, now)
         if changed is not None:  # None: already applied (a redelivery) or deleted meanwhile
             self.result.changed += 1
             self.notifier.notify_message_updated(changed)
+            if verdict is not None:
+                self.review("filter", entry, verdict, changed.id)
 
     def sender(self, user_id: str) -> User | None:
         if user_id not in self.users:
             self.users[user_id] = self.store.get_user(user_id)
         return self.users[user_id]
 
-    def is_member(self, user_id: str) -> bool:
+    def member(self, user_id: str) -> ConversationMember | None:
         if user_id not in self.members:
-            self.members[user_id] = self.store.get_conversation_member(self.conv_id, user_id) is not None
+            self.members[user_id] = self.store.get_conversation_member(self.conv_id, user_id)
         return self.members[user_id]
 
     def recheck_senders(self, stored: dict[str, list[Message]]) -> None:
@@ -259,6 +320,9 @@ class _Drain:
         conv_id, store, notifier, result = self.conv_id, self.store, self.notifier, self.result
         last_at = None
         stored: dict[str, list[Message]] = {}  # author -> their messages stored in this batch, in order
+        if self.screening is not None and self.conv_exists:
+            # Read after the batch was claimed: any send accepted after a rule change meets the new rules.
+            self.rules = self.screening.cache.rules_for(self.group_id)
         # Events leave in one round trip once the batch is stored: the database is the source of truth.
         with notifier.batch():
             for _, entry in entries:
@@ -277,6 +341,8 @@ class _Drain:
                         self.announced.add(existing.seq)
                         notifier.notify_message_new(existing)
                         last_at = max(last_at or existing.createdAt, existing.createdAt)  # lastSeq catches up
+                        if (verdict := self.screen(entry)) is not None:  # its review may not have been queued
+                            self.review("filter", entry, verdict, existing.id)
                     else:
                         notifier.notify_message_to_sender(existing, entry.sid)
                     continue
@@ -287,7 +353,14 @@ class _Drain:
                     notifier.notify_message_rejected(entry.senderId, MessageRejected(
                         clientId=entry.clientId, convId=conv_id, code=problem[0], reason=problem[1]))
                     continue
-                message = _insert(store, conv_id, self.seq + 1, entry, sender)
+                verdict = self.screen(entry)
+                if verdict is not None and verdict.action in ("block", "hold"):
+                    self.withhold(entry, verdict)
+                    continue
+                written = entry.model_copy(update={"content": verdict.masked}) if verdict else entry
+                message = _insert(store, conv_id, self.seq + 1, written, sender)
+                if verdict is not None:  # masked or flagged: stored, and reviewed with the original text
+                    self.review("filter", entry, verdict, message.id)
                 self.seq, last_at = message.seq, message.createdAt
                 result.stored.append(self.seq)
                 stored.setdefault(message.senderId, []).append(message)
@@ -315,8 +388,11 @@ def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[s
         return None  # written by the server about its members: the actor may have just left
     if sender is None or not sender.active:
         return Code.FORBIDDEN, "the sender's account is no longer active"
-    if not drain.is_member(entry.senderId):
+    member = drain.member(entry.senderId)
+    if member is None:
         return Code.NOT_A_MEMBER, "the sender is no longer a member of the conversation"
+    if member.mutedUntil is not None and member.mutedUntil > utcnow():
+        return Code.MUTED, f"the sender is muted in this group until {iso(member.mutedUntil)}"
     return None
 
 

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from infra.emitter import Emitter
 from schemas import events
-from schemas.documents import Conversation, Group, Message, User
-from schemas.events import ConversationLeft, GroupMemberJoined, MessageRead, MessageRejected, Typing, UserUpdated
+from pydantic import BaseModel
+
+from schemas.documents import Conversation, Group, Message, ReviewItem, User
+from schemas.events import (ConversationLeft, GroupMemberJoined, MessageHeld, MessageRead, MessageRejected, Typing,
+                            UserUpdated)
 
 
 class Notifier:
@@ -31,7 +34,7 @@ class Notifier:
         self.emitter.emit(events.MESSAGE_UPDATED, message.public(), events.conv_room(message.convId))
 
     def notify_message_rejected(self, sender_id: str, rejected: MessageRejected) -> None:
-        self.emitter.emit(events.MESSAGE_REJECTED, rejected.model_dump(), events.user_room(sender_id))
+        self.emitter.emit(events.MESSAGE_REJECTED, rejected.model_dump(exclude_none=True), events.user_room(sender_id))
 
     def notify_message_read(self, read: MessageRead) -> None:
         self.emitter.emit(events.MESSAGE_READ, read.model_dump(), events.conv_room(read.convId))
@@ -66,3 +69,19 @@ class Notifier:
         with self.batch():
             for group_id in group_ids:
                 self.emitter.emit(events.USER_UPDATED, data, events.group_room(group_id))
+
+    # -- moderation ----------------------------------------------------------------------------
+    def notify_review(self, item: ReviewItem, *, flagged: bool) -> None:
+        """moderation:flagged (new or grown) or moderation:decided, to the group's moderators only."""
+        event = events.MODERATION_FLAGGED if flagged else events.MODERATION_DECIDED
+        self.emitter.emit(event, item.public(), events.mod_rooms(item.groupId))
+
+    def notify_moderation_action(self, group_id: str, entry: dict) -> None:
+        self.emitter.emit(events.MODERATION_ACTION, entry, events.mod_rooms(group_id))
+
+    def notify_message_held(self, sender_id: str, held: MessageHeld) -> None:
+        self.emitter.emit(events.MESSAGE_HELD, held.model_dump(), events.user_room(sender_id))
+
+    def notify_sanction(self, event: str, user_id: str, data: BaseModel) -> None:
+        """moderation:muted, moderation:banned or moderation:lifted, to the user concerned."""
+        self.emitter.emit(event, data.model_dump(), events.user_room(user_id))

@@ -1,7 +1,8 @@
 """Stored documents (MongoDB collections) and their public rendering. Times are UTC; ids are strings.
 
 Collections, after seed 001: users, groups, group_members, conversations, conversation_members,
-messages (the seed's event_messages), activity_logs.
+messages (the seed's event_messages), activity_logs; for moderation (seed 002): filter_rules,
+group_moderation, reviews, mutes, bans.
 """
 from __future__ import annotations
 
@@ -90,6 +91,9 @@ class ConversationMember(Document):
     lastReadSeq: int = 0          # read up to and including this seq
     lastReadAt: Timestamp | None = None
     joinedAt: Timestamp
+    # Copied from the group's mute (the ``mutes`` collection is the record), so the send path refuses a
+    # muted member with the membership read it does anyway.
+    mutedUntil: Timestamp | None = None
 
 
 class Quote(BaseModel):
@@ -196,7 +200,8 @@ class Edit(BaseModel):
 
 
 class ActivityLog(Document):
-    """Audit trail (seed 001 activity_logs): refusals, logins, membership changes."""
+    """Audit trail (seed 001 activity_logs): refusals, logins, membership changes; with ``groupId``, the
+    group's moderation history (rule changes, decisions, mutes, bans, lifts, blocked messages)."""
     userId: str | None
     action: str                   # e.g. "login", "create", "add_member", "denied"
     resource: str                 # "conversation", "group", "user", "message"
@@ -204,3 +209,120 @@ class ActivityLog(Document):
     changes: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)  # ip, userAgent, platform, reason
     timestamp: Timestamp
+    groupId: str | None = None    # set on moderation actions: the group's moderation log
+
+    def moderation_entry(self) -> dict[str, Any]:
+        """An entry of GET /api/groups/{id}/moderation/log: who did what, to whom, when and why."""
+        meta = self.metadata
+        return {"id": self.id, "groupId": self.groupId, "action": self.action, "actorId": self.userId,
+                "actorName": meta.get("actorName"), "targetType": self.resource, "targetId": self.resourceId,
+                "targetName": meta.get("targetName"), "reason": meta.get("reason"), "changes": self.changes,
+                "at": iso(self.timestamp)}
+
+
+# -- moderation (seed 002) ------------------------------------------------------------------------
+FilterKind = Literal["word", "regex", "link"]
+FilterAction = Literal["mask", "block", "flag", "hold"]
+ReviewKind = Literal["filter", "report", "held"]
+ReviewStatus = Literal["pending", "approved", "rejected", "dismissed", "deleted"]
+
+
+class FilterRule(Document):
+    """A group's content-filter rule (``link``: a domain, or ``*`` for any link)."""
+    groupId: str
+    kind: FilterKind
+    pattern: str
+    action: FilterAction
+    enabled: bool = True
+    createdBy: str
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+
+class AutoMute(BaseModel):
+    """Escalation: mute a member for ``muteMinutes`` after ``blocked`` blocked messages in ``windowMinutes``."""
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = False
+    blocked: int = Field(3, ge=1, le=100)
+    windowMinutes: int = Field(10, ge=1, le=1440)
+    muteMinutes: int = Field(30, ge=1, le=525_600)
+
+
+class GroupModeration(Document):
+    """Per group (``_id`` is the group's id): the filter's allowlist and escalation, and ``rulesVersion``,
+    moved by every change of the group's rules or allowlist, which is how every worker process knows,
+    with one point read per batch, that its compiled rules are stale."""
+    rulesVersion: int = 0
+    allowlist: list[str] = Field(default_factory=list)
+    autoMute: AutoMute = Field(default_factory=AutoMute)
+
+    def public(self) -> dict[str, Any]:
+        return {"groupId": self.id, "allowlist": self.allowlist, "autoMute": self.autoMute.model_dump()}
+
+
+class ReviewReason(BaseModel):
+    """Why an item is in the review queue: a filter hit (positions index ``message.content``) or a report."""
+    kind: Literal["filter", "report"]
+    key: str                      # one reason per filter hit or per reporter, however often it arrives
+    filterId: str | None = None
+    action: FilterAction | None = None
+    match: str | None = None
+    start: int | None = None
+    end: int | None = None
+    reporterId: str | None = None
+    reporterName: str | None = None
+    reason: str | None = None
+    at: Timestamp
+
+
+class ReviewMessage(BaseModel):
+    """The message as the sender wrote it (a masked message's original text is only here)."""
+    senderId: str
+    senderInfo: SenderInfo
+    content: str
+    createdAt: Timestamp
+    seq: int | None = None        # None while held: it takes a seq only when approved
+    clientId: str | None = None
+    replyTo: str | None = None
+
+
+class ReviewItem(Document):
+    """One per message (``key``): a filter hit, reports, or a held message or edit awaiting a moderator."""
+    key: str
+    groupId: str
+    convId: str
+    convTitle: str = ""
+    messageId: str | None = None  # the stored message (for a held edit: the message it would change)
+    kind: ReviewKind
+    edit: bool = False            # a held edit rather than a held new message
+    status: ReviewStatus = "pending"
+    reasons: list[ReviewReason] = Field(default_factory=list)
+    message: ReviewMessage
+    decidedBy: str | None = None
+    decidedByName: str | None = None
+    decidedAt: Timestamp | None = None
+    note: str | None = None
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+    def public(self) -> dict[str, Any]:
+        out = self.model_dump(mode="json", exclude={"key"})
+        for reason in out["reasons"]:
+            reason.pop("key", None)
+        return out
+
+
+class Sanction(Document):
+    """A mute or a ban (collections ``mutes`` and ``bans``); ``_id`` is ``{groupId}:{userId}``, one each."""
+    groupId: str
+    userId: str
+    username: str
+    until: Timestamp | None = None  # None: until lifted (bans only)
+    reason: str
+    by: str
+    byName: str
+    createdAt: Timestamp
+
+    @staticmethod
+    def key(group_id: str, user_id: str) -> str:
+        return f"{group_id}:{user_id}"

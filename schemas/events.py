@@ -20,6 +20,14 @@ CONVERSATION_JOINED = "conversation:joined"      # extension: to user:{id} when 
 CONVERSATION_LEFT = "conversation:left"          # extension: to user:{id} when leaving or removed
 PRESENCE_UPDATE = "presence:update"
 USER_UPDATED = "user:updated"
+# Moderation (contract v2).
+MODERATION_FLAGGED = "moderation:flagged"      # mod:{groupId}: a new review item, or one with another reason
+MODERATION_DECIDED = "moderation:decided"      # mod:{groupId}: the review item after a decision
+MODERATION_ACTION = "moderation:action"        # extension, mod:{groupId}: a new entry of the moderation log
+MESSAGE_HELD = "message:held"                  # user:{senderId}: a send (or edit) awaits a moderator
+MODERATION_MUTED = "moderation:muted"          # user:{userId}
+MODERATION_BANNED = "moderation:banned"        # user:{userId}
+MODERATION_LIFTED = "moderation:lifted"        # extension, user:{userId}: a mute or ban lifted early
 
 
 def user_room(user_id: str) -> str:
@@ -34,6 +42,20 @@ def conv_room(conv_id: str) -> str:
     return f"conv:{conv_id}"
 
 
+def mod_room(group_id: str) -> str:
+    """The group's moderators (its MODERATORs and GROUP_ADMINs)."""
+    return f"mod:{group_id}"
+
+
+# System ADMINs moderate every group: their sockets join this one room instead of one per group in the
+# system, and every moderation event goes to both (python-socketio sends once per socket).
+MOD_ALL = "mod:all"
+
+
+def mod_rooms(group_id: str) -> list[str]:
+    return [mod_room(group_id), MOD_ALL]
+
+
 class SessionReady(BaseModel):
     """To the socket, right after connect."""
     user: dict[str, Any]
@@ -42,11 +64,34 @@ class SessionReady(BaseModel):
 
 
 class MessageRejected(BaseModel):
-    """To user:{sender}: an acked message that was not stored, and why."""
+    """To user:{sender}: an acked message that was not stored (or an edit not applied), and why."""
     clientId: str
     convId: str
     code: str
     reason: str
+    messageId: str | None = None       # extension: for a refused edit, the message it would have changed
+    details: dict[str, Any] | None = None  # extension: e.g. {match} for content_blocked, {until} for muted
+
+
+class MessageHeld(BaseModel):
+    """To user:{sender}: the send (or, with messageId, the edit) waits for a moderator's decision."""
+    clientId: str
+    convId: str
+    reviewId: str
+    messageId: str | None = None
+
+
+class Sanctioned(BaseModel):
+    """moderation:muted / moderation:banned, to the user concerned."""
+    groupId: str
+    until: str | None   # ISO-8601; None: until lifted
+    reason: str
+
+
+class Lifted(BaseModel):
+    """moderation:lifted, to the user concerned: a mute or ban ended early."""
+    groupId: str
+    kind: Literal["mute", "ban"]
 
 
 class GroupMemberJoined(BaseModel):

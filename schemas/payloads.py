@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from infra.config import get_settings
 from schemas.common import AvatarUrl, ClientId, Id, Name, Title, Username
+from schemas.documents import AutoMute, FilterAction, FilterKind
 from schemas.errors import ApiError, Code
 
 
@@ -211,3 +212,114 @@ class SearchQuery:
     text: str            # MongoDB $text syntax: words (any of them), "a phrase" (required), -word (excluded)
     before: int | None   # only messages with seq < before (the next page: the last seq received)
     limit: int
+
+
+# -- moderation (contract v2) --------------------------------------------------------------------
+# Patterns are not bounded here: check_pattern (pipelines.content_filter) refuses what is too long or
+# does not compile with a reason a moderator can act on (invalid_pattern); the body limit bounds the rest.
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+AllowWord = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+MINUTES_MAX = 525_600  # a year
+
+
+class FilterCreate(Payload):
+    kind: FilterKind
+    pattern: str
+    action: FilterAction
+    enabled: bool = True
+
+
+class FilterUpdate(Payload):
+    """PATCH: the fields given change."""
+    kind: FilterKind | None = None
+    pattern: str | None = None
+    action: FilterAction | None = None
+    enabled: bool | None = None
+
+
+class FilterCandidate(Payload):
+    kind: FilterKind
+    pattern: str
+    action: FilterAction = "flag"
+
+
+class FilterTest(Payload):
+    """POST /api/groups/{id}/filters/test: the group's rules (and a candidate rule) on a sample text."""
+    text: str = Field(max_length=10_000)
+    rule: FilterCandidate | None = None
+
+
+class ModerationSettingsUpdate(Payload):
+    allowlist: list[AllowWord] | None = Field(None, max_length=500)
+    autoMute: AutoMute | None = None
+
+
+class ReportCreate(Payload):
+    reason: Reason
+
+
+class ReviewDecision(Payload):
+    decision: Literal["approve", "reject", "dismiss", "delete"]
+    note: Note | None = None
+
+
+class MuteCreate(Payload):
+    username: Username
+    minutes: int = Field(ge=1, le=MINUTES_MAX)
+    reason: Reason
+
+
+class BanCreate(Payload):
+    username: Username
+    reason: Reason
+    minutes: int | None = Field(None, ge=1, le=MINUTES_MAX)  # None: until lifted
+
+
+class RoleChange(Payload):
+    role: Literal["GROUP_ADMIN", "MODERATOR", "MEMBER"]
+
+
+REVIEW_STATUSES = ("pending", "approved", "rejected", "dismissed", "deleted")
+REVIEW_KINDS = ("filter", "report", "held")
+
+
+@dataclass(frozen=True)
+class IdPage:
+    """A page of a list newest first, by id: ``before`` is the id of the last item received."""
+    before: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class ReviewQuery:
+    statuses: tuple[str, ...]
+    kind: str | None
+    page: IdPage
+
+
+def parse_id_page(args: Mapping[str, str], allowed: set[str] = frozenset(), max_limit: int = 100,
+                  default_limit: int = 50) -> IdPage:
+    _only(args, {"before", "limit"} | set(allowed))
+    before = args.get("before") or None
+    if before is not None and not _is_id(before):
+        raise ApiError(Code.INVALID_CURSOR, f"before must be an id (24 hex characters), got {before!r}")
+    return IdPage(before=before, limit=_limit(args, max_limit, default_limit))
+
+
+def parse_review_query(args: Mapping[str, str]) -> ReviewQuery:
+    """?status=pending|approved|rejected|dismissed|deleted|decided|all&kind=filter|report|held&before=&limit="""
+    page = parse_id_page(args, {"status", "kind"})
+    status = args.get("status") or "pending"
+    statuses = {"decided": REVIEW_STATUSES[1:], "all": REVIEW_STATUSES}.get(status, (status,))
+    if not set(statuses) <= set(REVIEW_STATUSES):
+        raise ApiError(Code.INVALID_PAYLOAD, f"status must be one of {', '.join(REVIEW_STATUSES)}, decided or all, "
+                                             f"got {status!r}")
+    kind = args.get("kind") or None
+    if kind is not None and kind not in REVIEW_KINDS:
+        raise ApiError(Code.INVALID_PAYLOAD, f"kind must be one of {', '.join(REVIEW_KINDS)}, got {kind!r}")
+    return ReviewQuery(statuses=statuses, kind=kind, page=page)
+
+
+def _is_id(value: str) -> bool:
+    return len(value) == 24 and all(c in "0123456789abcdef" for c in value)

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.documents import SystemAction, Timestamp
+from schemas.documents import FilterAction, FilterKind, SystemAction, Timestamp
 
 
 class InboxEntry(BaseModel):
@@ -28,3 +28,33 @@ class InboxEntry(BaseModel):
     systemData: dict[str, Any] | None = None
     receivedAt: Timestamp
     sid: str | None = None  # the socket that sent it, if any: a retry of a stored message answers it alone
+    approvedBy: str | None = None  # a held send or edit that a moderator approved (this review id): not filtered again
+
+
+class FilterHit(BaseModel):
+    """One match of a filter rule, positions in the text as the sender wrote it."""
+    filterId: str | None
+    kind: FilterKind
+    action: FilterAction
+    start: int
+    end: int
+    match: str
+
+
+class ReviewRequest(BaseModel):
+    """messages worker -> moderation.open_review: the filter found something in a send or an edit.
+
+    ``kind: held`` carries the text, which is stored nowhere else until a moderator approves it (a
+    message's text, as the inbox entry carried it; bounded by MAX_MESSAGE_CHARS)."""
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["filter", "held"]
+    groupId: str
+    convId: str
+    senderId: str
+    clientId: str
+    content: str                  # the original text
+    messageId: str | None = None  # the stored message (filter), or the one a held edit would change
+    edit: bool = False
+    replyTo: str | None = None
+    receivedAt: Timestamp
+    hits: list[FilterHit]

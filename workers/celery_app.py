@@ -7,7 +7,7 @@ from celery import Celery
 
 from infra.config import get_settings
 
-QUEUES = ("messages",)
+QUEUES = ("messages", "moderation")
 
 
 def celery_config() -> dict:

@@ -9,6 +9,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutErr
 
 from infra.runtime import get_runtime
 from pipelines import messages, profiles
+from pipelines.moderation import Screening
 from workers.celery_app import celery
 
 log = logging.getLogger(__name__)
@@ -20,16 +21,24 @@ RELIABLE = dict(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, ret
 
 @celery.task(name="messages.drain", **RELIABLE)
 def drain(conv_id: str) -> dict:
-    """Store every pending send of one conversation (see pipelines.messages.drain_inbox)."""
+    """Store every pending send of one conversation (see pipelines.messages.drain_inbox), through the
+    group's content filter."""
     rt = get_runtime()
     result = messages.drain_inbox(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
                                   enqueue_drain=enqueue_drain, batch=rt.settings.inbox_batch,
                                   budget_seconds=rt.settings.inbox_budget_ms / 1000,
-                                  linger_ms=rt.settings.inbox_linger_ms)
-    if result.duplicates or result.rejected:
-        log.info("drained %s: stored %d, duplicates %d, rejected %d", conv_id, len(result.stored),
-                 result.duplicates, result.rejected)
+                                  linger_ms=rt.settings.inbox_linger_ms, screening=_screening())
+    if result.duplicates or result.rejected or result.held:
+        log.info("drained %s: stored %d, duplicates %d, rejected %d, held %d", conv_id, len(result.stored),
+                 result.duplicates, result.rejected, result.held)
     return asdict(result)
+
+
+def _screening() -> Screening:
+    from workers import moderation as queue  # the moderation queue's module imports this one
+
+    rt = get_runtime()
+    return Screening(cache=rt.filter_cache, open_review=queue.enqueue_review, record_block=queue.enqueue_block)
 
 
 def enqueue_drain(conv_id: str) -> None:

@@ -53,7 +53,9 @@ class System:
         self.log_path = ARTIFACTS / f"server-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if k != "MONGO_URL"}
         env.update({"PORT": str(self.port), "REDIS_URL": self.redis_url, "JWT_SECRET": JWT_SECRET,
-                    "WORKER_CONCURRENCY": "4", "LOG_LEVEL": "INFO", "TYPING_TTL_SECONDS": "1", "PYTHONUNBUFFERED": "1", **self.env})
+                    "WORKER_CONCURRENCY": "4", "LOG_LEVEL": "INFO", "TYPING_TTL_SECONDS": "1", "PYTHONUNBUFFERED": "1",
+                    # Tests send bursts far above a person's rate; flood control has its own test.
+                    "SEND_RATE_LIMIT": "100000/second", **self.env})
         self.process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env,
                                         stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         wait_until(self._healthy, 30, 0.1, f"the server on port {self.port} (log: {self.log_path})")

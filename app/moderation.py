@@ -1,0 +1,160 @@
+"""REST routes of moderation (contract v2): rules, the review queue, reports, mutes, bans, the log."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from app.api import announce, body
+from app.auth import login_required
+from app.sockets import move_user_sockets, web_notifier
+from infra.runtime import get_runtime
+from pipelines import moderation, reviews
+from schemas.payloads import (BanCreate, FilterCreate, FilterTest, FilterUpdate, ModerationSettingsUpdate, MuteCreate,
+                              ReportCreate, ReviewDecision, RoleChange, parse_id_page, parse_review_query)
+from workers.moderation import enqueue_decision
+
+moderation_api = Blueprint("moderation", __name__, url_prefix="/api")
+
+
+def _move(user_id: str, room: str, enter: bool) -> None:
+    move_user_sockets(user_id, room, enter=enter)
+
+
+def _store():
+    return get_runtime().store
+
+
+@moderation_api.get("/moderation/groups")
+@login_required
+def moderated_groups():
+    return jsonify(groups=moderation.moderated_groups(_store(), g.user))
+
+
+# -- filter rules and settings -----------------------------------------------------------------------
+@moderation_api.get("/groups/<group_id>/filters")
+@login_required
+def list_filters(group_id: str):
+    return jsonify(moderation.list_filters(_store(), g.user, group_id, parse_id_page(request.args, max_limit=200)))
+
+
+@moderation_api.post("/groups/<group_id>/filters")
+@login_required
+def create_filter(group_id: str):
+    rule = moderation.do_create_filter(_store(), web_notifier(), g.user, group_id, body(FilterCreate))
+    return jsonify(rule.public()), 201
+
+
+@moderation_api.patch("/groups/<group_id>/filters/<filter_id>")
+@login_required
+def update_filter(group_id: str, filter_id: str):
+    rule = moderation.do_update_filter(_store(), web_notifier(), g.user, group_id, filter_id, body(FilterUpdate))
+    return jsonify(rule.public())
+
+
+@moderation_api.delete("/groups/<group_id>/filters/<filter_id>")
+@login_required
+def delete_filter(group_id: str, filter_id: str):
+    moderation.do_delete_filter(_store(), web_notifier(), g.user, group_id, filter_id)
+    return "", 204
+
+
+@moderation_api.post("/groups/<group_id>/filters/test")
+@login_required
+def test_filter(group_id: str):
+    return jsonify(moderation.do_test_filter(_store(), g.user, group_id, body(FilterTest)))
+
+
+@moderation_api.get("/groups/<group_id>/moderation/settings")
+@login_required
+def get_settings(group_id: str):
+    return jsonify(moderation.get_moderation_settings(_store(), g.user, group_id))
+
+
+@moderation_api.patch("/groups/<group_id>/moderation/settings")
+@login_required
+def update_settings(group_id: str):
+    return jsonify(moderation.do_update_moderation_settings(_store(), web_notifier(), g.user, group_id,
+                                                            body(ModerationSettingsUpdate)))
+
+
+# -- reports and the review queue --------------------------------------------------------------------
+@moderation_api.post("/messages/<message_id>/reports")
+@login_required
+def report(message_id: str):
+    item = reviews.do_report(_store(), web_notifier(), g.user, message_id, body(ReportCreate).reason)
+    return jsonify(item.public()), 201
+
+
+@moderation_api.get("/groups/<group_id>/reviews")
+@login_required
+def list_reviews(group_id: str):
+    return jsonify(reviews.list_reviews(_store(), g.user, group_id, parse_review_query(request.args)))
+
+
+@moderation_api.get("/reviews/<review_id>")
+@login_required
+def get_review(review_id: str):
+    return jsonify(reviews.get_review(_store(), g.user, review_id).public())
+
+
+@moderation_api.post("/reviews/<review_id>/decision")
+@login_required
+def decide(review_id: str):
+    """The item after the decision at once; its effects (delivery, deletion, notices) follow from the
+    moderation queue."""
+    item = reviews.do_decide(_store(), enqueue_decision, g.user, review_id, body(ReviewDecision))
+    return jsonify(item.public())
+
+
+# -- mutes, bans, roles, the log -----------------------------------------------------------------------
+@moderation_api.get("/groups/<group_id>/mutes")
+@login_required
+def list_mutes(group_id: str):
+    parse_id_page(request.args)
+    return jsonify(moderation.list_sanctions(_store(), g.user, group_id, "mutes"))
+
+
+@moderation_api.post("/groups/<group_id>/mutes")
+@login_required
+def mute(group_id: str):
+    return jsonify(moderation.do_mute(_store(), web_notifier(), g.user, group_id, body(MuteCreate)).public()), 201
+
+
+@moderation_api.delete("/groups/<group_id>/mutes/<user_id>")
+@login_required
+def unmute(group_id: str, user_id: str):
+    moderation.do_lift(_store(), web_notifier(), g.user, group_id, user_id, "mute")
+    return "", 204
+
+
+@moderation_api.get("/groups/<group_id>/bans")
+@login_required
+def list_bans(group_id: str):
+    parse_id_page(request.args)
+    return jsonify(moderation.list_sanctions(_store(), g.user, group_id, "bans"))
+
+
+@moderation_api.post("/groups/<group_id>/bans")
+@login_required
+def ban(group_id: str):
+    sanction = moderation.do_ban(_store(), web_notifier(), _move, announce(), g.user, group_id, body(BanCreate))
+    return jsonify(sanction.public()), 201
+
+
+@moderation_api.delete("/groups/<group_id>/bans/<user_id>")
+@login_required
+def unban(group_id: str, user_id: str):
+    moderation.do_lift(_store(), web_notifier(), g.user, group_id, user_id, "ban")
+    return "", 204
+
+
+@moderation_api.patch("/groups/<group_id>/members/<user_id>")
+@login_required
+def change_role(group_id: str, user_id: str):
+    return jsonify(moderation.do_change_role(_store(), web_notifier(), _move, g.user, group_id, user_id,
+                                             body(RoleChange)))
+
+
+@moderation_api.get("/groups/<group_id>/moderation/log")
+@login_required
+def moderation_log(group_id: str):
+    return jsonify(moderation.list_log(_store(), g.user, group_id, parse_id_page(request.args)))
