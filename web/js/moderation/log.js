@@ -48,7 +48,7 @@ export class LogPanel {
       h("div.entry-main",
         h("p.entry-text", t(`mod.log.${key}`, params)),
         e.reason ? h("q.small", e.reason) : null,
-        changesOf(e.changes)),
+        e.targetType === "review" ? null : changesOf(e.changes)),   // a review's changes are ids
       h("time.muted.small", {datetime: at.toISOString(), title: formatDateTime(at)}, formatActivity(at)));
   }
 }
