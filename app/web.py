@@ -57,13 +57,21 @@ def create_app(settings: Settings | None = None) -> Flask:
                            f"the request body is {'over ' if length == limit + 1 else ''}{length} bytes; the limit "
                            f"is {limit}", {"length": length, "limit": limit})
 
-    @app.get("/")
-    def page():
-        """The chat page (web/): plain ES modules, no build step."""
-        response = send_from_directory(WEB, "index.html")
+    def html(name: str):
+        response = send_from_directory(WEB, name)
         response.headers.update({"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer",
                                  "X-Content-Type-Options": "nosniff"})
         return response
+
+    @app.get("/")
+    def page():
+        """The chat page (web/): plain ES modules, no build step."""
+        return html("index.html")
+
+    @app.get("/moderation")
+    def moderation_page():
+        """The moderator dashboard (web/moderation.html, web/js/moderation/), same rules as the chat page."""
+        return html("moderation.html")
 
     @app.get("/vendor/<name>")
     def vendor(name: str):

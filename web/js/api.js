@@ -2,10 +2,12 @@
 // a request that never reached the server has code "network".
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  /** details: the server's `error.details` (e.g. `{until}` for muted), if any. */
+  constructor(status, code, message, details = null) {
     super(message || code);
     this.status = status;
     this.code = code;
+    this.details = details;
   }
   get network() {
     return this.code === "network";
@@ -39,7 +41,8 @@ export class Api {
     if (response.status === 401 && this.onUnauthorized) this.onUnauthorized();
     if (!response.ok) {
       const error = data?.error || {};
-      throw new ApiError(response.status, error.code || (response.status >= 500 ? "unavailable" : "error"), error.message);
+      throw new ApiError(response.status, error.code || (response.status >= 500 ? "unavailable" : "error"),
+        error.message, error.details);
     }
     return data;
   }
@@ -57,6 +60,29 @@ export class Api {
     return this.get(`/api/conversations/${convId}/messages?${query}`);
   }
 }
+
+/** The signed-in session, kept in sessionStorage: this tab only, never in a URL. The chat page writes it;
+ * the moderator dashboard opened in the same tab reads it. */
+export const session = {
+  load() {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const user = JSON.parse(sessionStorage.getItem(USER_KEY) || "null");
+    return token && user ? {token, user} : null;
+  },
+  save(token, user) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    this.saveUser(user);
+  },
+  saveUser(user) {
+    sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+  },
+  clear() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(USER_KEY);
+  },
+};
+const TOKEN_KEY = "chat.token";
+const USER_KEY = "chat.user";
 
 /** Sign in with the dev login: {token, user}. */
 export function devLogin(username) {

@@ -94,7 +94,7 @@ export class Connection {
       this.socket.timeout(timeout).emit(event, payload, (err, ack) => {
         if (err) reject(new ApiError(0, "network", "no answer in time"));
         else if (ack?.ok) resolve(ack);
-        else reject(new ApiError(0, ack?.error?.code || "error", ack?.error?.message));
+        else reject(new ApiError(0, ack?.error?.code || "error", ack?.error?.message, ack?.error?.details));
       });
     });
   }
@@ -131,15 +131,22 @@ export class Outbox {
     if (entry && entry.convId === message.convId && message.senderId === this.userId) this.remove(entry.clientId);
   }
 
-  /** message:rejected: the send was acked but not stored. */
-  reject({clientId, code}) {
+  /** message:rejected: the send was acked but not stored (reason: the server's own words, e.g. which word
+   * a filter blocked, or a moderator's note). */
+  reject({clientId, code, reason}) {
     const entry = this.entries.get(clientId);
-    if (entry) this.update(entry, {state: "failed", error: code});
+    if (entry) this.update(entry, {state: "failed", error: code, detail: reason || null});
+  }
+
+  /** message:held: a moderator must approve it first; then it comes back as message:new like any send. */
+  hold({clientId, reviewId}) {
+    const entry = this.entries.get(clientId);
+    if (entry) this.update(entry, {state: "held", reviewId: reviewId || null});
   }
 
   retry(clientId) {
     const entry = this.entries.get(clientId);
-    if (entry) this.update(entry, {state: "pending", error: null});
+    if (entry) this.update(entry, {state: "pending", error: null, detail: null, until: null});
     this.flush();
   }
 
@@ -165,9 +172,11 @@ export class Outbox {
     this.inFlight.add(entry.clientId);
     const body = {clientId: entry.clientId, content: entry.content, ...(entry.replyTo ? {replyTo: entry.replyTo} : {})};
     try {
-      if (this.conn.live) await this.conn.emit("message:send", {convId: entry.convId, ...body});
-      else await this.api.post(`/api/conversations/${entry.convId}/messages`, body);
-      if (this.entries.has(entry.clientId) && entry.state !== "failed") this.update(entry, {state: "queued"});
+      const ack = this.conn.live ? await this.conn.emit("message:send", {convId: entry.convId, ...body})
+        : await this.api.post(`/api/conversations/${entry.convId}/messages`, body);
+      // A held send is never sent again: it waits for a moderator (message:new or message:rejected follows).
+      const held = ack?.status === "held" || entry.state === "held";
+      if (this.entries.has(entry.clientId) && entry.state !== "failed") this.update(entry, {state: held ? "held" : "queued"});
     } catch (exc) {
       if (!this.entries.has(entry.clientId)) return;
       if (TRANSIENT.has(exc.code)) {
@@ -175,7 +184,8 @@ export class Outbox {
         // Offline, the next poll or the reconnect flushes; live, a busy server is asked again shortly.
         if (this.conn.live) this.retryLater();
       } else {
-        this.update(entry, {state: "failed", error: exc.code});
+        // muted: the ack says until when (details.until); the server's message says why.
+        this.update(entry, {state: "failed", error: exc.code, detail: exc.message || null, until: exc.details?.until || null});
       }
     } finally {
       this.inFlight.delete(entry.clientId);

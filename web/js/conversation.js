@@ -260,7 +260,7 @@ export class ConversationView {
           m.isDeleted ? null : this.renderReactions(m),
           m.isDeleted ? null : h("div.actions",
             act("react", "smile"), act("reply", "reply"),
-            mine ? [act("edit", "edit"), act("delete", "trash")] : null))));
+            mine ? [act("edit", "edit"), act("delete", "trash")] : act("report", "flag")))));
   }
 
   renderReactions(m) {
@@ -509,9 +509,10 @@ export class ConversationView {
 
   renderEcho(entry) {
     const status = entry.state === "failed"
-      ? [icon("alert"), t("echo.failed", {reason: errorText(entry.error)}),
+      ? [icon("alert"), t("echo.failed", {reason: refusalText(entry)}),
          h("button.link", {type: "button", dataset: {action: "retry"}}, t("action.retry")),
          h("button.link", {type: "button", dataset: {action: "discard"}}, t("action.discard"))]
+      : entry.state === "held" ? [icon("shield"), t("echo.held")]
       : [icon("clock"), this.app.conn.live ? t("echo.sending") : t("echo.waiting")];
     return h(`li.msg.mine.echo.${entry.state}`, {dataset: {clientId: entry.clientId}},
       h("div.row", h("div.body",
@@ -558,6 +559,7 @@ export class ConversationView {
     if (action === "goto") return this.goTo(Number(target.dataset.seq));
     if (action === "reply") return this.app.composer.start("reply", m);
     if (action === "react") return this.openPicker(target, m);
+    if (action === "report") return this.report(m);
     if (!this.app.requireLive()) return;
     if (action === "toggle-reaction") this.react(m, target.dataset.emoji);
     else if (action === "edit") this.app.composer.start("edit", m);
@@ -596,6 +598,16 @@ export class ConversationView {
     }
   }
 
+  /** Tell the group's moderators about someone else's message (REST: it works while polling too). */
+  async report(m) {
+    const reported = await this.app.dialogs.form({
+      title: t("report.title"), text: t("report.text", {name: displayName(m.senderInfo)}), submit: t("report.submit"),
+      fields: [{name: "reason", label: t("report.reason"), required: true, placeholder: t("report.placeholder")}],
+      onSubmit: ({reason}) => this.app.api.post(`/api/messages/${m.id}/reports`, {reason: reason.trim()}),
+    });
+    if (reported) this.app.toast(t("report.done"));
+  }
+
   async confirmDelete(m) {
     const ok = await this.app.dialogs.confirm({title: t("delete.title"), text: t("delete.text"), confirm: t("action.delete")});
     if (!ok) return;
@@ -605,6 +617,17 @@ export class ConversationView {
       this.app.toast(errorText(exc.code));
     }
   }
+}
+
+/** Why a send was refused, in the reader's words: until when a mute lasts, and the server's own reason
+ * (which word a filter blocked, a moderator's note) where it says more than the code. */
+function refusalText(entry) {
+  const text = errorText(entry.error);
+  if (entry.error === "muted" && entry.until) return t("echo.mutedUntil", {until: formatDateTime(new Date(entry.until))});
+  if (["content_blocked", "rejected_by_moderator", "banned"].includes(entry.error) && entry.detail) {
+    return `${text} (${entry.detail})`;
+  }
+  return text;
 }
 
 /** The day divider a message's <li> starts with, if it has one. */

@@ -18,6 +18,14 @@ const PATHS = {
   alert: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M12 8v5 M12 16h.01",
   down: "M12 5v14 M6 13l6 6 6-6",
   hash: "M5 9h14 M5 15h14 M10 4 8 20 M16 4l-2 16",
+  shield: "M12 3 5 6v5c0 4.5 3 8.3 7 10 4-1.7 7-5.5 7-10V6l-7-3Z",
+  flag: "M5 21V4 M5 4h11l-2 4 2 4H5",
+  check: "M5 12.5 10 17l9-10",
+  filter: "M4 5h16l-6 8v6l-4 2v-8L4 5Z",
+  sliders: "M4 7h10 M18 7h2 M4 17h4 M12 17h8 M16 5v4 M10 15v4",
+  history: "M3 12a9 9 0 1 0 3-6.7L3 8 M3 3v5h5 M12 7v5l3 2",
+  mute: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M5.6 5.6l12.8 12.8",
+  inbox: "M4 13h4l2 3h4l2-3h4 M4 13l2-8h12l2 8v6H4v-6Z",
 };
 
 const NS = "http://www.w3.org/2000/svg";

@@ -1,21 +1,20 @@
 // The chat page: sign-in, the session (events in, sends out), routing between the list and a conversation.
-import { Api, ApiError, devLogin } from "./api.js";
+import { Api, ApiError, devLogin, session } from "./api.js";
 import { Composer } from "./composer.js";
 import { Connection, Outbox } from "./connection.js";
 import { ConversationView } from "./conversation.js";
 import { Dialogs } from "./dialogs.js";
 import { icon } from "./icons.js";
 import { $, $$, avatar, displayName, h, newClientId, replace, safeUrl } from "./dom.js";
-import { LANGUAGES, currentLanguage, errorText, preferredLanguage, setLanguage, t } from "./i18n.js";
+import { LANGUAGES, currentLanguage, errorText, formatDateTime, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar, cleanName } from "./sidebar.js";
 import { countMessage, countRead, rememberUser, setConversations, state } from "./state.js";
 
-const TOKEN_KEY = "chat.token";   // sessionStorage: this tab only, never in a URL
-const USER_KEY = "chat.user";
 const MAX_SUBSCRIPTIONS = 100;    // conversations kept live for their unread counts, newest first
 const LIST_EVERY_POLLS = 5;       // while polling, the conversation list is refreshed every 5th tick (10 s)
 const CONV_HASH = /^#\/c\/([0-9a-f]{24})$/;
+const MODERATING = new Set(["MODERATOR", "GROUP_ADMIN"]);   // group roles that see the moderator dashboard
 
 class App {
   constructor() {
@@ -26,6 +25,7 @@ class App {
     this.search = new SearchPanel(this);
     this.activeId = null;
     this.conn = null;
+    this.sanctions = new Map();   // "groupId:muted|banned" → {groupId, kind, until, reason, timer}
     $("#signin-form").addEventListener("submit", (e) => this.signIn(e));
     $("#sign-out").addEventListener("click", () => this.signOut());
     $("#profile").addEventListener("click", () => this.editProfile());
@@ -44,9 +44,8 @@ class App {
   async boot() {
     await setLanguage(preferredLanguage());
     this.syncLanguageSelects();
-    const token = sessionStorage.getItem(TOKEN_KEY);
-    const user = JSON.parse(sessionStorage.getItem(USER_KEY) || "null");
-    if (token && user) this.start(token, user);
+    const saved = session.load();
+    if (saved) this.start(saved.token, saved.user);
     else this.showSignIn();
     $("#boot").hidden = true;
   }
@@ -70,8 +69,7 @@ class App {
     error.textContent = "";
     try {
       const {token, user} = await devLogin(cleanName($("#username").value));
-      sessionStorage.setItem(TOKEN_KEY, token);
-      sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+      session.save(token, user);
       this.start(token, user);
     } catch (exc) {
       error.textContent = exc.code === "dev_login_disabled" ? t("signin.disabled")
@@ -104,8 +102,11 @@ class App {
 
   signOut(message = "") {
     this.conn?.stop();
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(USER_KEY);
+    session.clear();
+    for (const s of this.sanctions.values()) clearTimeout(s.timer);
+    this.sanctions.clear();
+    this.renderSanctions();
+    $("#moderation-link").hidden = true;
     Object.assign(state, {me: null, groups: new Map(), convs: new Map(), users: new Map(), presence: new Map()});
     this.view.close();
     this.activeId = null;
@@ -163,9 +164,10 @@ class App {
   /** Every (re)connect: fresh lists, the open conversation re-subscribed and caught up, waiting sends sent. */
   async onSession({user, groups, conversations}) {
     state.me = user;
-    sessionStorage.setItem(USER_KEY, JSON.stringify(user));
+    session.saveUser(user);
     this.renderMe();
     state.groups = new Map(groups.map((g) => [g.id, g]));
+    $("#moderation-link").hidden = !(user.role === "ADMIN" || groups.some((g) => MODERATING.has(g.role)));
     this.setConversations(conversations);
     const open = this.activeId;
     if (open) {
@@ -213,6 +215,10 @@ class App {
       case "message:new": return this.onMessage(data);
       case "message:updated": return this.view.onUpdated(data);
       case "message:rejected": return this.outbox.reject(data);
+      case "message:held": return this.outbox.hold(data);
+      case "moderation:muted": return this.onSanction("muted", data);
+      case "moderation:banned": return this.onSanction("banned", data);
+      case "moderation:lifted": return this.onSanctionLifted(data);
       case "message:read": return this.onRead(data);
       case "typing:start":
       case "typing:stop": return this.view.onTyping(name === "typing:start", data);
@@ -320,6 +326,42 @@ class App {
     this.view.onUserUpdated(user);
   }
 
+  // -- moderation of the user: mutes and bans in a banner, until they end or are lifted --------------
+  onSanction(kind, {groupId, until, reason}) {
+    const key = `${groupId}:${kind}`;
+    clearTimeout(this.sanctions.get(key)?.timer);
+    const ms = until ? Date.parse(until) - Date.now() : Infinity;
+    if (ms <= 0) return;
+    // setTimeout holds at most ~24.8 days; a longer sanction stays until the page reloads or it is lifted.
+    const timer = ms < 2 ** 31 ? setTimeout(() => this.onSanctionLifted({groupId, kind}, false), ms) : null;
+    this.sanctions.set(key, {groupId, kind, until, reason, timer});
+    this.renderSanctions();
+    this.toast(this.sanctionText(this.sanctions.get(key)));
+  }
+
+  onSanctionLifted({groupId, kind}, announce = true) {
+    // kind: "mute" or "ban" (or "muted", "banned"); none: both.
+    const kinds = /^ban/.test(kind || "") ? ["banned"] : /^mut/.test(kind || "") ? ["muted"] : ["muted", "banned"];
+    const had = kinds.filter((k) => this.sanctions.delete(`${groupId}:${k}`)).length;
+    this.renderSanctions();
+    if (announce && had) this.toast(t("sanction.lifted", {group: state.groups.get(groupId)?.name || "…"}));
+    if (kinds.includes("banned") && had) this.conn.restart();   // back in the group's rooms and list
+  }
+
+  sanctionText({groupId, kind, until, reason}) {
+    const group = state.groups.get(groupId)?.name || t("sanction.aGroup");
+    const text = until ? t(`sanction.${kind}Until`, {group, until: formatDateTime(new Date(until))})
+      : t(`sanction.${kind}`, {group});
+    return reason ? `${text} ${t("sanction.reason", {reason})}` : text;
+  }
+
+  renderSanctions() {
+    const banner = $("#sanctions");
+    const list = [...this.sanctions.values()];
+    banner.hidden = !list.length;
+    replace(banner, list.map((s) => h("p.sanction-note", {dataset: {kind: s.kind}}, icon(s.kind === "muted" ? "mute" : "shield"), this.sanctionText(s))));
+  }
+
   // -- sending --------------------------------------------------------------------------------------
   send(convId, content, parent) {
     this.outbox.add({
@@ -396,6 +438,7 @@ class App {
     if (!state.me) return;
     this.sidebar.render();
     this.view.rerender();
+    this.renderSanctions();
     if (this.conn) this.onMode(this.conn.mode);
   }
 

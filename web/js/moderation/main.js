@@ -1,0 +1,173 @@
+// The moderator dashboard (/moderation): the groups the user moderates, each with its review queue,
+// filter rules, mutes and bans, settings and history. Same session as the chat page (this tab's
+// sessionStorage), same socket: the server puts a moderator's sockets in mod:{groupId} at connect.
+import { Api, session } from "../api.js";
+import { Connection } from "../connection.js";
+import { Dialogs } from "../dialogs.js";
+import { $, $$, h, replace } from "../dom.js";
+import { icon } from "../icons.js";
+import { LANGUAGES, currentLanguage, errorText, preferredLanguage, setLanguage, t } from "../i18n.js";
+import { FiltersPanel } from "./filters.js";
+import { LogPanel } from "./log.js";
+import { QueuePanel } from "./queue.js";
+import { SanctionsPanel } from "./sanctions.js";
+import { SettingsPanel } from "./settings.js";
+
+const TABS = ["queue", "filters", "sanctions", "settings", "log"];
+const HASH = /^#\/([0-9a-f]{24})\/(\w+)$/;
+const POLL_EVERY = 5;   // while the socket is down, the open panel is read again every 5th tick (10 s)
+
+class Dashboard {
+  constructor() {
+    this.dialogs = new Dialogs();
+    this.panels = {queue: new QueuePanel(this), filters: new FiltersPanel(this), sanctions: new SanctionsPanel(this),
+      settings: new SettingsPanel(this), log: new LogPanel(this)};
+    this.group = null;
+    this.tab = null;
+    this.ticks = 0;
+    for (const el of $$("[data-icon]")) el.replaceWith(icon(el.dataset.icon));
+    for (const select of $$("select.language")) {
+      select.append(...Object.entries(LANGUAGES).map(([code, name]) => h("option", {value: code}, name)));
+      select.addEventListener("change", () => this.changeLanguage(select.value));
+    }
+    $("#group").addEventListener("change", (e) => { location.hash = `#/${e.target.value}/${this.tab || "queue"}`; });
+    window.addEventListener("hashchange", () => this.route());
+  }
+
+  async boot() {
+    await setLanguage(preferredLanguage());
+    this.syncLanguageSelects();
+    const saved = session.load();
+    $("#boot").hidden = true;
+    if (!saved) return this.gate("signedOut");
+    this.me = saved.user;
+    this.api = new Api(saved.token, () => this.gate("expired"));
+    let groups;
+    try {
+      ({groups} = await this.api.get("/api/moderation/groups"));
+    } catch (exc) {
+      return this.gate(exc.code === "forbidden" ? "notModerator" : exc.code === "unauthorized" ? "expired" : "failed", exc);
+    }
+    if (!groups.length) return this.gate("notModerator");
+    this.groups = new Map(groups.map((g) => [g.id, g]));
+    replace($("#group"), groups.map((g) => h("option", {value: g.id}, g.name)));
+    $("#mod").hidden = false;
+    this.conn = new Connection(saved.token, {
+      event: (name, data) => this.onEvent(name, data),
+      mode: (mode) => this.onMode(mode),
+      unauthorized: () => this.gate("expired"),
+      poll: () => this.poll(),
+    });
+    this.onMode(this.conn.mode);
+    this.route();
+    this.conn.start();
+  }
+
+  /** Instead of the dashboard: signed out, not a moderator, session over, or the server unreachable. */
+  gate(reason, exc = null) {
+    this.conn?.stop();
+    $("#mod").hidden = true;
+    $("#gate").hidden = false;
+    $("#gate").dataset.reason = reason;
+    replace($("#gate-title"), t(`mod.gate.${reason}Title`));
+    replace($("#gate-text"), reason === "failed" ? errorText(exc?.code) : t(`mod.gate.${reason}`));
+  }
+
+  /** #/{groupId}/{tab}; anything else opens the first group's queue. */
+  route() {
+    if (!this.groups) return;
+    const [, groupId, tab] = location.hash.match(HASH) || [];
+    if (!this.groups.has(groupId) || !TABS.includes(tab)) {
+      const id = this.groups.has(groupId) ? groupId : this.groups.keys().next().value;
+      return history.replaceState(null, "", `#/${id}/${TABS.includes(tab) ? tab : "queue"}`) || this.route();
+    }
+    const changed = groupId !== this.group?.id;
+    if (changed || tab !== this.tab) window.scrollTo(0, 0);
+    this.group = this.groups.get(groupId);
+    this.tab = tab;
+    $("#group").value = groupId;
+    for (const link of $$("#tabs a")) {
+      link.href = `#/${groupId}/${link.dataset.tab}`;
+      link.classList.toggle("active", link.dataset.tab === tab);
+      if (link.dataset.tab === tab) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    document.title = `${t("mod.title")} · ${this.group.name}`;
+    for (const [name, panel] of Object.entries(this.panels)) {
+      $(`#tab-${name}`).hidden = name !== tab;
+      if (changed) panel.opened = false;
+    }
+    const panel = this.panels[tab];
+    // Panels read their data once the socket is in the group's mod: room (or polling began), so that
+    // nothing flagged between the read and the room is missed.
+    if (this.started && !panel.opened) {
+      panel.opened = true;
+      panel.open(this.group);
+    }
+    if (this.started && changed && tab !== "queue") this.panels.queue.countPending(this.group);
+  }
+
+  /** group admins (and system admins) may ban; moderators may not. */
+  get isGroupAdmin() {
+    return this.group?.role === "GROUP_ADMIN" || this.me?.role === "ADMIN";
+  }
+
+  // -- the connection ------------------------------------------------------------------------------
+  onEvent(name, data) {
+    if (name === "session:ready") {
+      this.me = data.user;
+      return this.refreshOpen();   // (re)connected: whatever happened meanwhile
+    }
+    if (!name.startsWith("moderation:") || data?.groupId !== this.group?.id) return;
+    switch (name) {
+      case "moderation:flagged": return this.panels.queue.onFlagged(data);
+      case "moderation:decided": return this.panels.queue.onDecided(data);
+      case "moderation:action":
+        this.panels.log.onAction(data);
+        return this.panels.sanctions.onAction(data);
+    }
+  }
+
+  onMode(mode) {
+    const live = $("#live");
+    live.dataset.mode = mode;
+    replace(live, h("span.dot"), t(`mod.mode.${mode}`));
+  }
+
+  /** Every panel that was shown reads its data again when next shown; the open one now. */
+  refreshOpen() {
+    this.started = true;
+    for (const panel of Object.values(this.panels)) panel.opened = false;
+    this.route();
+    if (this.tab !== "queue") this.panels.queue.countPending(this.group);
+  }
+
+  async poll() {
+    if (this.ticks++ % POLL_EVERY) return;
+    await this.api.get("/api/moderation/groups");   // throws on a network error: the page says offline
+    this.refreshOpen();
+  }
+
+  // -- language, notices ---------------------------------------------------------------------------------
+  async changeLanguage(code) {
+    await setLanguage(code, true);
+    this.syncLanguageSelects();
+    if ($("#gate").hidden === false) return this.gate($("#gate").dataset.reason);
+    if (!this.group) return;
+    document.title = `${t("mod.title")} · ${this.group.name}`;
+    this.onMode(this.conn.mode);
+    for (const panel of Object.values(this.panels)) if (panel.opened) panel.rerender();
+  }
+
+  syncLanguageSelects() {
+    for (const select of $$("select.language")) select.value = currentLanguage();
+  }
+
+  toast(text) {
+    const el = h("div.toast", {role: "status"}, text);
+    $("#toasts").append(el);
+    setTimeout(() => el.remove(), 5000);
+  }
+}
+
+new Dashboard().boot();
