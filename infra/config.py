@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # (one update_many each), so one prolific user's change never holds a huge write.
     profile_sync_batch: int = Field(500, ge=1, le=10_000)
 
+    # CPU-bound steps (Pillow, reportlab) in the embedded default run in this many child processes, so
+    # that the web process's event loop is never blocked by them (infra/cpu.py).
+    cpu_workers: int = Field(1, ge=1, le=64)
+
     # Flood control: sends per user, shared by every web process (limits' notation, a moving window).
     send_rate_limit: str = "30/10 seconds"
 
