@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # (one update_many each), so one prolific user's change never holds a huge write.
     profile_sync_batch: int = Field(500, ge=1, le=10_000)
 
+    # Uploads: the largest file, each user's total, how long an upload may take before it is abandoned.
+    max_upload_bytes: int = Field(200 << 20, ge=1)
+    upload_quota_bytes: int = Field(2 << 30, ge=1)
+    upload_ttl_minutes: int = Field(60, ge=5, le=24 * 60)
+
     # CPU-bound steps (Pillow, reportlab) in the embedded default run in this many child processes, so
     # that the web process's event loop is never blocked by them (infra/cpu.py).
     cpu_workers: int = Field(1, ge=1, le=64)

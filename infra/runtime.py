@@ -2,6 +2,7 @@
 the send rate limiter and the compiled filter rules."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 
 import redis
@@ -52,6 +53,13 @@ class Runtime:
         """The per-user send rate, in Redis so that every web process counts the same sends."""
         storage = storage_from_string(self.settings.redis_url)
         return FloodGuard(MovingWindowRateLimiter(storage), self.settings.send_rate_limit)
+
+    @cached_property
+    def media_limits(self):
+        from pipelines.media import Limits
+        s = self.settings
+        return Limits(max_upload_bytes=s.max_upload_bytes, quota_bytes=s.upload_quota_bytes,
+                      upload_ttl=timedelta(minutes=s.upload_ttl_minutes), presign_seconds=s.s3_presign_seconds)
 
     @cached_property
     def filter_cache(self) -> FilterCache:

@@ -29,6 +29,7 @@ from redis.exceptions import LockError
 
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
+from pipelines import media
 from pipelines.access import check_conversation_member, check_moderator, is_moderator, log_denied
 from pipelines.content_filter import RuleSet, Verdict
 from pipelines.moderation import FloodGuard, Screening, blocked_reason, hits_of
@@ -65,9 +66,11 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
         flood.check(user)
     if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
+    if send.attachments:
+        media.check_attachments(store, user, send.convId, send.attachments)
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
                        type=send.type, replyTo=send.replyTo, receivedAt=utcnow(),
-                       sid=(context or {}).get("sid"))
+                       sid=(context or {}).get("sid"), attachments=send.attachments)
     appended = inbox.append(send.convId, entry, max_backlog=max_backlog)
     if appended.schedule:
         enqueue_drain(send.convId)
@@ -359,6 +362,8 @@ class _Drain:
                     continue
                 written = entry.model_copy(update={"content": verdict.masked}) if verdict else entry
                 message = _insert(store, conv_id, self.seq + 1, written, sender)
+                if entry.attachments:
+                    media.attach_to_message(store, notifier, message, entry.attachments)
                 if verdict is not None:  # masked or flagged: stored, and reviewed with the original text
                     self.review("filter", entry, verdict, message.id)
                 self.seq, last_at = message.seq, message.createdAt
@@ -416,11 +421,15 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
     else:
         parent = store.get_message(entry.replyTo) if entry.replyTo else None
         quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
-        metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote,
+        files = None
+        if entry.attachments:
+            found = store.media_by_ids(entry.attachments)
+            files = [found[i].summary() for i in entry.attachments if i in found] or None
+        metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote, files=files,
                                    mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
-                      senderInfo=SenderInfo.of(sender), type=entry.type, content=entry.content,
-                      metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)
+                      senderInfo=SenderInfo.of(sender), type=media.message_type(files) if files else entry.type,
+                      content=entry.content, metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)
     try:
         store.insert_message(message)
         return message

@@ -5,7 +5,7 @@ from infra.emitter import Emitter
 from schemas import events
 from pydantic import BaseModel
 
-from schemas.documents import Conversation, Group, Message, ReviewItem, User
+from schemas.documents import Conversation, Group, Media, Message, ReviewItem, User
 from schemas.events import (ConversationLeft, GroupMemberJoined, MessageHeld, MessageRead, MessageRejected, Typing,
                             UserUpdated)
 
@@ -85,3 +85,8 @@ class Notifier:
     def notify_sanction(self, event: str, user_id: str, data: BaseModel) -> None:
         """moderation:muted, moderation:banned or moderation:lifted, to the user concerned."""
         self.emitter.emit(event, data.model_dump(), events.user_room(user_id))
+
+    # -- media -----------------------------------------------------------------------------------
+    def notify_media_updated(self, media: Media) -> None:
+        """To the uploader, after each processing step (``status`` ends ready, failed or quarantined)."""
+        self.emitter.emit(events.MEDIA_UPDATED, media.public(), events.user_room(media.uploadedBy))

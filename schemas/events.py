@@ -28,6 +28,7 @@ MESSAGE_HELD = "message:held"                  # user:{senderId}: a send (or edi
 MODERATION_MUTED = "moderation:muted"          # user:{userId}
 MODERATION_BANNED = "moderation:banned"        # user:{userId}
 MODERATION_LIFTED = "moderation:lifted"        # extension, user:{userId}: a mute or ban lifted early
+MEDIA_UPDATED = "media:updated"                # user:{uploaderId}: the media document after each step
 
 
 def user_room(user_id: str) -> str:

@@ -7,7 +7,7 @@ from celery import Celery
 
 from infra.config import get_settings
 
-QUEUES = ("messages", "moderation")
+QUEUES = ("messages", "moderation", "media")
 
 
 def celery_config() -> dict:
