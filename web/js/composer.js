@@ -1,9 +1,15 @@
 // The message input: Enter sends, Shift+Enter breaks the line; replying and editing; @ suggestions
 // from the conversation's members; typing:start / typing:stop; a draft kept per conversation.
-import { $, avatar, displayName, h, replace } from "./dom.js";
+// Files: the attach button, drag and drop onto the conversation, paste; each file starts uploading at once
+// and waits in the tray (progress, cancel) until the message is sent. Voice messages: the microphone button.
+import { $, $$, avatar, displayName, h, replace } from "./dom.js";
 import { icon, iconButton } from "./icons.js";
 import { errorText, t } from "./i18n.js";
+import { formatDuration, refreshChip, uploadChip } from "./media.js";
+import { VoiceRecorder, canRecord } from "./recorder.js";
 import { state } from "./state.js";
+
+const MAX_ATTACHMENTS = 10;
 
 const TYPING_REFRESH_MS = 2000;   // repeats keep the indicator alive (the server forgets after its TTL)
 const TYPING_IDLE_MS = 4000;      // no keystroke for this long: typing:stop
@@ -26,6 +32,23 @@ export class Composer {
     this.input.addEventListener("keydown", (e) => this.onKey(e));
     this.input.addEventListener("input", () => this.onInput());
     this.input.addEventListener("blur", () => this.stopTyping());
+    this.tray = $("#tray");
+    this.fileInput = $("#file-input");
+    this.dropZone = $("#drop-zone");
+    $("#attach").addEventListener("click", () => this.fileInput.click());
+    this.fileInput.addEventListener("change", () => {
+      this.addFiles([...this.fileInput.files]);
+      this.fileInput.value = "";
+    });
+    this.input.addEventListener("paste", (e) => this.onPaste(e));
+    this.tray.addEventListener("click", (e) => this.onTrayClick(e));
+    this.watchDrops($(".conv-main"));
+    this.voice = new VoiceRecorder({onTick: (s) => { $("#rec-time").textContent = formatDuration(Math.floor(s)); },
+      onLimit: () => this.finishVoice(true)});
+    $("#record").hidden = !canRecord();
+    $("#record").addEventListener("click", () => this.startVoice());
+    $("#rec-cancel").addEventListener("click", () => this.finishVoice(false));
+    $("#rec-send").addEventListener("click", () => this.finishVoice(true));
     this.suggestions.addEventListener("mousedown", (e) => {
       const item = e.target.closest("li");
       if (!item) return;
@@ -37,17 +60,19 @@ export class Composer {
   reset(convId) {
     if (this.convId && this.mode?.kind !== "edit") this.drafts.set(this.convId, this.input.value);
     this.stopTyping();
+    if (this.voice.active) this.finishVoice(false);
     this.convId = convId;
     this.cancel();
     this.input.value = this.drafts.get(convId) || "";
     this.closeSuggestions();
     this.enable(false);
     this.autosize();
+    this.renderTray();
   }
 
   enable(on) {
     this.input.disabled = !on;
-    this.form.querySelector("button[type=submit]").disabled = !on;
+    for (const b of $$(".composer-row button", this.form)) b.disabled = !on;
   }
 
   focus() {
@@ -78,7 +103,8 @@ export class Composer {
 
   async submit() {
     const content = this.input.value;
-    if (!content.trim() || this.input.disabled) return;
+    const files = this.mode?.kind === "edit" ? [] : this.app.uploader.tray(this.convId).filter((i) => i.state !== "error");
+    if ((!content.trim() && !files.length) || this.input.disabled) return;
     const mode = this.mode;
     this.stopTyping();
     if (mode?.kind === "edit") {
@@ -90,7 +116,8 @@ export class Composer {
         return this.app.toast(errorText(exc.code));
       }
     } else {
-      this.app.send(this.convId, content, mode?.kind === "reply" ? mode.message : null);
+      this.app.send(this.convId, content, mode?.kind === "reply" ? mode.message : null, files.map((i) => i.key));
+      for (const item of this.app.uploader.tray(this.convId)) if (item.state === "error") this.app.uploader.forget(item.key);
     }
     this.input.value = "";
     this.drafts.delete(this.convId);
@@ -145,6 +172,117 @@ export class Composer {
   autosize() {
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(this.input.scrollHeight, 180)}px`;
+  }
+
+  // -- files ----------------------------------------------------------------------------------------
+  /** Files picked, dropped or pasted: each starts uploading now (or resumes, if it is the file of an
+   * interrupted upload) and waits in the tray for the send. */
+  addFiles(files) {
+    if (!this.convId || this.input.disabled || !files.length) return;
+    const room = MAX_ATTACHMENTS - this.app.uploader.tray(this.convId).filter((i) => i.state !== "paused").length;
+    const resumable = (f) => this.app.uploader.tray(this.convId).some((i) => i.state === "paused" &&
+      i.name === f.name && i.size === f.size && i.lastModified === f.lastModified);
+    let taken = 0;
+    for (const file of files) {
+      if (!file.size) {
+        this.app.toast(t("upload.empty", {name: file.name}));
+      } else if (resumable(file) || taken < room) {
+        if (!resumable(file)) taken += 1;
+        this.app.uploader.add(this.convId, file);
+      } else {
+        this.app.toast(t("upload.tooMany", {count: MAX_ATTACHMENTS}));
+        break;
+      }
+    }
+    this.focus();
+  }
+
+  onPaste(e) {
+    const files = [...(e.clipboardData?.files || [])];
+    if (!files.length) return;
+    e.preventDefault();
+    // A pasted screenshot is called image.png by every browser: give it a name worth keeping.
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+    this.addFiles(files.map((f, i) => (f.name === "image.png" || !f.name
+      ? new File([f], `pasted-${stamp}${files.length > 1 ? `-${i + 1}` : ""}.${(f.type.split("/")[1] || "png").replace("jpeg", "jpg")}`,
+        {type: f.type, lastModified: f.lastModified}) : f)));
+  }
+
+  watchDrops(area) {
+    let depth = 0;
+    const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
+    area.addEventListener("dragenter", (e) => {
+      if (!hasFiles(e) || this.input.disabled) return;
+      e.preventDefault();
+      depth += 1;
+      this.dropZone.hidden = false;
+    });
+    area.addEventListener("dragover", (e) => {
+      if (!hasFiles(e) || this.input.disabled) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+    });
+    area.addEventListener("dragleave", () => {
+      depth = Math.max(0, depth - 1);
+      if (!depth) this.dropZone.hidden = true;
+    });
+    area.addEventListener("drop", (e) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      this.dropZone.hidden = true;
+      this.addFiles([...e.dataTransfer.files]);
+    });
+  }
+
+  onTrayClick(e) {
+    const button = e.target.closest("[data-action]");
+    if (!button) return;
+    if (button.dataset.action === "cancel-upload") this.app.uploader.cancel(button.dataset.key);
+    if (button.dataset.action === "resume-upload") this.fileInput.click();
+  }
+
+  renderTray() {
+    const items = this.convId ? this.app.uploader.tray(this.convId) : [];
+    replace(this.tray, items.map((item) => uploadChip(item)));
+    this.tray.hidden = !items.length;
+  }
+
+  /** An upload moved: its chip in the tray (if it is there) follows. */
+  onUpload(item, removed) {
+    if (item.convId !== this.convId) return;
+    const el = $$(".chip", this.tray).find((c) => c.dataset.upload === item.key);
+    if (removed || item.clientId) return el ? this.renderTray() : undefined;
+    if (!el) return this.renderTray();
+    refreshChip(el, item);
+  }
+
+  // -- voice messages ---------------------------------------------------------------------------------
+  async startVoice() {
+    if (this.voice.active || !this.convId) return;
+    try {
+      await this.voice.start();
+    } catch (exc) {
+      return this.app.toast(exc?.name === "NotAllowedError" ? t("voice.denied") : t("voice.unavailable"));
+    }
+    this.stopTyping();
+    $(".composer-row", this.form).hidden = true;
+    $("#recorder").hidden = false;
+    $("#rec-send").focus();
+  }
+
+  /** Stop recording; send: the recording is uploaded and sent as a voice message (nothing to wait for). */
+  async finishVoice(send) {
+    const convId = this.convId;
+    $("#recorder").hidden = true;
+    $(".composer-row", this.form).hidden = false;
+    const recording = await this.voice.finish(send);
+    if (send && recording && convId) {
+      if (recording.seconds < 0.5) return this.app.toast(t("voice.tooShort"));
+      const item = this.app.uploader.add(convId, recording.file);
+      this.app.send(convId, "", null, [item.key]);
+    }
+    this.focus();
   }
 
   // -- @ suggestions ---------------------------------------------------------------------------------

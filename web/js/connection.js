@@ -102,7 +102,10 @@ export class Connection {
 
 /** Sends not yet seen stored, by clientId; kept in sessionStorage so a reload does not lose them. */
 export class Outbox {
-  constructor(userId, conn, api, onChange) {
+  /** files (optional): {prepare(entry) → {wait, ids}}: a send with attachments (upload keys) waits until
+   * every file is on the server, then carries their media ids. */
+  constructor(userId, conn, api, onChange, files = null) {
+    this.files = files;
     this.userId = userId;
     this.key = `chat.outbox.${userId}`;
     this.conn = conn;
@@ -163,14 +166,29 @@ export class Outbox {
   flush({includeQueued = false} = {}) {
     if (this.conn.stopped) return;
     for (const entry of this.entries.values()) {
-      if (entry.state === "pending" || (includeQueued && entry.state === "queued")) this.send(entry);
+      if (["pending", "uploading"].includes(entry.state) || (includeQueued && entry.state === "queued")) this.send(entry);
     }
   }
 
   async send(entry) {
     if (this.inFlight.has(entry.clientId)) return;
+    let attachments = null;
+    if (entry.attachments?.length && this.files) {
+      const files = this.files.prepare(entry);
+      if (files.wait) {
+        if (entry.state !== "uploading" && entry.state !== "failed") this.update(entry, {state: "uploading"});
+        return;
+      }
+      attachments = files.ids;
+      if (!attachments.length && !entry.content.trim()) {
+        // Every file was refused or cancelled: there is nothing left to send.
+        if (!files.errors) return this.remove(entry.clientId);
+        return this.update(entry, {state: "failed", error: files.errors[0].code, detail: files.errors[0].message || null});
+      }
+    }
     this.inFlight.add(entry.clientId);
-    const body = {clientId: entry.clientId, content: entry.content, ...(entry.replyTo ? {replyTo: entry.replyTo} : {})};
+    const body = {clientId: entry.clientId, content: entry.content, ...(entry.replyTo ? {replyTo: entry.replyTo} : {}),
+      ...(attachments?.length ? {attachments} : {})};
     try {
       const ack = this.conn.live ? await this.conn.emit("message:send", {convId: entry.convId, ...body})
         : await this.api.post(`/api/conversations/${entry.convId}/messages`, body);

@@ -3,6 +3,7 @@
 import { $, $$, avatar, displayName, h, replace, richText } from "./dom.js";
 import { icon, iconButton } from "./icons.js";
 import { errorText, formatDateTime, formatDay, formatTime, t } from "./i18n.js";
+import { refreshChip, renderFiles, uploadChip } from "./media.js";
 import { rememberUser, state, userName } from "./state.js";
 
 const PAGE = 50;
@@ -57,6 +58,7 @@ export class ConversationView {
     this.sentRead = 0;
     for (const timer of this.typing?.values() || []) clearTimeout(timer);
     this.typing = new Map();     // userId → timer that forgets them
+    this.players = new Map();    // audio players kept across redraws of their message (playback goes on)
     this.observer.disconnect();
     this.closePicker();
     replace(this.list);
@@ -245,6 +247,10 @@ export class ConversationView {
   fillMessage(li, m, at = new Date(m.createdAt), mine = m.senderId === state.me.id) {
     li.classList.toggle("deleted", m.isDeleted);
     const quote = m.metadata?.quote;
+    const files = m.isDeleted ? [] : m.metadata?.files || [];
+    const text = m.isDeleted || m.content || !files.length;
+    li.classList.toggle("has-files", files.length > 0);
+    li.classList.toggle("files-only", files.length > 0 && !text && !quote);
     const act = (action, name) => iconButton("button.act", t(`action.${action}`), name, {dataset: {action}});
     replace(li, dayDivider(li),
       h("div.row",
@@ -254,7 +260,8 @@ export class ConversationView {
           h("div.bubble",
             quote && !m.isDeleted
               ? quoteOf(quote, "button.quote", {type: "button", dataset: {action: "goto", seq: quote.seq}}) : null,
-            h("div.text", m.isDeleted ? t("msg.deleted") : richText(m.content, mentionKind(m))),
+            files.length ? renderFiles(files, {urls: this.app.mediaUrls, players: this.players}) : null,
+            text ? h("div.text", m.isDeleted ? t("msg.deleted") : richText(m.content, mentionKind(m))) : null,
             m.isEdited && !m.isDeleted
               ? h("span.edited", {title: m.editedAt ? formatDateTime(new Date(m.editedAt)) : ""}, t("msg.edited")) : null),
           m.isDeleted ? null : this.renderReactions(m),
@@ -513,12 +520,15 @@ export class ConversationView {
          h("button.link", {type: "button", dataset: {action: "retry"}}, t("action.retry")),
          h("button.link", {type: "button", dataset: {action: "discard"}}, t("action.discard"))]
       : entry.state === "held" ? [icon("shield"), t("echo.held")]
+      : entry.state === "uploading" ? [icon("upload"), t("echo.uploading")]
       : [icon("clock"), this.app.conn.live ? t("echo.sending") : t("echo.waiting")];
     return h(`li.msg.mine.echo.${entry.state}`, {dataset: {clientId: entry.clientId}},
       h("div.row", h("div.body",
         h("div.bubble",
           entry.quote ? quoteOf(entry.quote, "div.quote") : null,
-          h("div.text", richText(entry.content))),
+          entry.attachments?.length ? h("div.chips", entry.attachments.map((key) => this.app.uploader.get(key))
+            .filter(Boolean).map((item) => uploadChip(item))) : null,
+          entry.content ? h("div.text", richText(entry.content)) : null),
         h("div.echo-status", status))));
   }
 
@@ -538,8 +548,39 @@ export class ConversationView {
     const button = e.target.closest("[data-action]");
     const clientId = e.target.closest("li.echo")?.dataset.clientId;
     if (!button || !clientId) return;
-    if (button.dataset.action === "retry") this.app.outbox.retry(clientId);
-    else this.app.outbox.remove(clientId);
+    const action = button.dataset.action;
+    if (action === "retry") return this.app.outbox.retry(clientId);
+    if (action === "resume-upload") return this.app.composer.fileInput.click();
+    if (action === "cancel-upload") {
+      return this.app.uploader.cancel(button.dataset.key).then(() => this.app.outbox.flush());
+    }
+    // Discard: what is still uploading for it stops, and the server drops it.
+    for (const key of this.app.outbox.entries.get(clientId)?.attachments || []) this.app.uploader.cancel(key);
+    this.app.outbox.remove(clientId);
+  }
+
+  /** An upload moved: its chip in an echo follows. */
+  onUpload(item, removed) {
+    if (item.convId !== this.convId || !item.clientId) return;
+    for (const el of $$(".chip", this.echoes).filter((c) => c.dataset.upload === item.key)) {
+      if (removed) el.remove();
+      else refreshChip(el, item);
+    }
+  }
+
+  /** The loaded conversation's images, oldest first, for the lightbox. */
+  images() {
+    const items = [];
+    for (const seq of [...this.messages.keys()].sort((a, b) => a - b)) {
+      const m = this.messages.get(seq);
+      if (m.isDeleted) continue;
+      for (const f of m.metadata?.files || []) {
+        if (f.fileType === "image" && f.status === "ready" && f.variants?.small) {
+          items.push({mediaId: f.mediaId, filename: f.filename, by: displayName(m.senderInfo), at: m.createdAt});
+        }
+      }
+    }
+    return items;
   }
 
   // -- actions on a message -------------------------------------------------------------------------
@@ -548,8 +589,15 @@ export class ConversationView {
     const m = li && this.messages.get(Number(li.dataset.seq));
     if (!m || m.type === "system") return;
     const target = e.target.closest("[data-action]");
-    if (!target) {
-      if (!e.target.closest("a")) {
+    if (target?.dataset.action === "lightbox") {
+      const images = this.images();
+      return this.app.lightbox.open(images, images.findIndex((i) => i.mediaId === target.dataset.mediaId));
+    }
+    if (target?.dataset.action === "download") {
+      return this.app.mediaUrls.download(target.dataset.mediaId).catch((exc) => this.app.toast(errorText(exc.code)));
+    }
+    if (!target || !target.dataset.action) {
+      if (!e.target.closest("a, button, .audio-player")) {
         for (const other of $$("li.msg.selected", this.list)) if (other !== li) other.classList.remove("selected");
         li.classList.toggle("selected");   // touch screens: a tap shows the message's actions
       }

@@ -4,6 +4,9 @@ import { Composer } from "./composer.js";
 import { Connection, Outbox } from "./connection.js";
 import { ConversationView } from "./conversation.js";
 import { Dialogs } from "./dialogs.js";
+import { GalleryPanel } from "./gallery.js";
+import { Lightbox, MediaUrls } from "./media.js";
+import { Uploader } from "./uploads.js";
 import { icon } from "./icons.js";
 import { $, $$, avatar, displayName, h, newClientId, replace, safeUrl } from "./dom.js";
 import { LANGUAGES, currentLanguage, errorText, formatDateTime, preferredLanguage, setLanguage, t } from "./i18n.js";
@@ -23,6 +26,8 @@ class App {
     this.composer = new Composer(this);
     this.view = new ConversationView(this);
     this.search = new SearchPanel(this);
+    this.gallery = new GalleryPanel(this);
+    this.lightbox = new Lightbox(null);
     this.activeId = null;
     this.conn = null;
     this.sanctions = new Map();   // "groupId:muted|banned" → {groupId, kind, until, reason, timer}
@@ -90,7 +95,10 @@ class App {
       unauthorized: () => this.signOut(t("signin.expired")),
       poll: () => this.poll(),
     });
-    this.outbox = new Outbox(user.id, this.conn, this.api, (entry, removed) => this.view.onOutboxChange(entry, removed));
+    this.mediaUrls = this.lightbox.urls = new MediaUrls(this.api);
+    this.uploader = new Uploader(user.id, this.api, (item, removed) => this.onUpload(item, removed));
+    this.outbox = new Outbox(user.id, this.conn, this.api, (entry, removed) => this.onOutboxChange(entry, removed),
+      {prepare: (entry) => this.prepareFiles(entry)});
     this.pollTicks = 0;
     $("#signin").hidden = true;
     $("#app").hidden = false;
@@ -102,6 +110,8 @@ class App {
 
   signOut(message = "") {
     this.conn?.stop();
+    this.uploader?.stop();
+    this.lightbox.close();
     session.clear();
     for (const s of this.sanctions.values()) clearTimeout(s.timer);
     this.sanctions.clear();
@@ -127,6 +137,7 @@ class App {
     $("#app").dataset.view = convId ? "conv" : "list";
     $("#empty").hidden = Boolean(convId);
     this.search.reset();
+    this.gallery.reset();
     if (convId) {
       const conv = state.convs.get(convId);
       if (conv) conv.mentioned = false;
@@ -214,6 +225,7 @@ class App {
       case "session:ready": return this.onSession(data);
       case "message:new": return this.onMessage(data);
       case "message:updated": return this.view.onUpdated(data);
+      case "media:updated": return this.onMediaUpdated(data);
       case "message:rejected": return this.outbox.reject(data);
       case "message:held": return this.outbox.hold(data);
       case "moderation:muted": return this.onSanction("muted", data);
@@ -363,12 +375,43 @@ class App {
   }
 
   // -- sending --------------------------------------------------------------------------------------
-  send(convId, content, parent) {
+  /** attachments: keys of uploads (the send waits for them to reach the server, then carries their ids). */
+  send(convId, content, parent, attachments = []) {
+    const clientId = newClientId();
+    this.uploader.claim(attachments, clientId);
     this.outbox.add({
-      clientId: newClientId(), convId, content,
+      clientId, convId, content,
       replyTo: parent?.id || null,
       quote: parent ? {username: parent.senderInfo.username, excerpt: parent.content.slice(0, 140)} : null,
+      ...(attachments.length ? {attachments} : {}),
     });
+  }
+
+  /** Can a send with files go? Not while one is still on its way; then with the ids of those the server has. */
+  prepareFiles(entry) {
+    const items = entry.attachments.map((key) => this.uploader.get(key)).filter(Boolean);
+    if (items.some((i) => this.uploader.pending(i))) return {wait: true};
+    const refused = items.filter((i) => !this.uploader.attachable(i));
+    return {wait: false, ids: items.filter((i) => this.uploader.attachable(i)).map((i) => i.id),
+      errors: refused.length ? refused.map((i) => i.error || {code: i.state}) : null};
+  }
+
+  onUpload(item, removed) {
+    this.composer.onUpload(item, removed);
+    this.view.onUpload(item, removed);
+    // A send waiting for its files may go now (or, if its last file was cancelled, vanish).
+    if (item.clientId && (removed || !this.uploader.pending(item))) this.outbox.flush();
+  }
+
+  onOutboxChange(entry, removed) {
+    // Stored (or discarded): its files are the message's now, the uploader no longer follows them.
+    if (removed) for (const key of entry.attachments || []) this.uploader.forget(key);
+    this.view.onOutboxChange(entry, removed);
+  }
+
+  onMediaUpdated(media) {
+    this.uploader.onMedia(media);
+    this.gallery.onMedia(media);
   }
 
   /** Edits, deletes and reactions need the live connection (they have no REST route). */
@@ -438,6 +481,8 @@ class App {
     if (!state.me) return;
     this.sidebar.render();
     this.view.rerender();
+    this.composer.renderTray();
+    this.gallery.rerender();
     this.renderSanctions();
     if (this.conn) this.onMode(this.conn.mode);
   }

@@ -46,6 +46,7 @@ export class SearchPanel {
   }
 
   open() {
+    if (this.app.gallery?.isOpen) this.app.gallery.close();
     this.panel.hidden = false;
     this.input.focus();
   }
