@@ -246,6 +246,25 @@ def test_renditions_oriented_sized_and_clean(phone_jpeg):
         _no_gps(v.data)
 
 
+def test_jpeg_is_decoded_once_at_the_scale_the_large_rendition_needs(monkeypatch):
+    from PIL import JpegImagePlugin
+
+    calls = []
+    real = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        result = real(self, mode, size)
+        calls.append((size, self.size))
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    data = _save(Image.new("RGB", (3000, 2000), (90, 120, 200)), "JPEG", exif=photo_exif(6))
+    result = mp.make_renditions(data)
+    # shown 2000x3000 -> large 853x1280, i.e. 1280x853 as stored: 1/2 scale (1500x1000) still covers it
+    assert calls == [((1280, 853), (1500, 1000))]
+    assert (result.variants["large"].width, result.variants["large"].height) == (853, 1280)
+
+
 def test_orientation_turns_the_right_way():
     """A picture whose top half is red, stored rotated as a camera held upright would store it."""
     upright = Image.new("RGB", (300, 400), "blue")
