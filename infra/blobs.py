@@ -171,6 +171,9 @@ class S3Blobs:
         self._signer = (session.client("s3", endpoint_url=public_url, config=config)
                         if public_url and public_url != endpoint_url else self.s3)
         self._region = region
+        # /healthz's probe: one attempt, a short timeout (the main client retries and waits longer).
+        self._probe = session.client("s3", endpoint_url=endpoint_url, config=config.merge(Config(
+            retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2)))
 
     # -- the bucket ---------------------------------------------------------------------------------
     def ensure_bucket(self, cors_origins: list[str]) -> None:
@@ -194,7 +197,7 @@ class S3Blobs:
 
     def ping(self) -> None:
         with _translated():
-            self.s3.head_bucket(Bucket=self.bucket)
+            self._probe.head_bucket(Bucket=self.bucket)
 
     # -- multipart uploads (browsers send the parts) --------------------------------------------------
     def create_multipart(self, key: str, content_type: str) -> str:
