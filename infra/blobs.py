@@ -105,7 +105,7 @@ def content_disposition(filename: str, attachment: bool) -> str:
 
 
 _TRANSIENT_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
-                    "ThrottlingException", "RequestTimeTooSkewed"}
+                    "ThrottlingException"}
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
 
 

@@ -10,7 +10,6 @@ accepted. Tests of expiry or signing must not rely on it.
 from __future__ import annotations
 
 import http.client
-import os
 import subprocess
 import sys
 import time
@@ -31,7 +30,8 @@ class MotoS3Server:
 
     def start(self, timeout: float = 30.0) -> "MotoS3Server":
         self.port = self.port or free_port()
-        env = {**os.environ, "MOTO_DISABLE_GLOBAL_CORS": "1", "MOTO_PORT": str(self.port)}
+        # Its own small environment (not this process's: no credentials or settings of ours leak into it).
+        env = {"MOTO_DISABLE_GLOBAL_CORS": "1", "MOTO_PORT": str(self.port), "LANG": "C.UTF-8"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
