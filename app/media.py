@@ -1,12 +1,15 @@
 """REST routes of uploads and media (contract v2): the bytes go straight to S3; this only signs and reads."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, g, jsonify, redirect, request
 
 from app.api import body
 from app.auth import login_required
 from infra.runtime import get_runtime
 from pipelines import media
+from schemas.common import iso, utcnow
 from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumAdd, AlbumCreate, CommentCreate, GroupSettingsUpdate, PartUrls, UploadCreate,
                               parse_gallery_query, parse_id_page)
@@ -69,7 +72,12 @@ def media_content(media_id: str):
     if variant not in ("original", "small", "large"):
         raise ApiError(Code.INVALID_PAYLOAD, f"variant must be original, small or large, got {variant!r}")
     rt = get_runtime()
-    response = redirect(media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant), code=302)
+    url = media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant)
+    if request.args.get("redirect") == "0":   # for <img>/<audio>, which cannot send the Bearer header
+        response = jsonify(url=url, expiresAt=iso(utcnow() + timedelta(seconds=_limits().presign_seconds)))
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+    response = redirect(url, code=302)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -32,6 +32,17 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
+def page_csp(settings: Settings) -> str:
+    """The page's CSP with the origin browsers reach S3 by: parts are PUT there (connect-src), thumbnails and
+    voice messages load from presigned URLs (img-src, media-src); blob: for previews of files being sent."""
+    from urllib.parse import urlsplit
+    s3 = settings.s3_public_url or settings.s3_endpoint_url
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(s3)) if s3 else ""
+    return (CSP.replace("img-src 'self' https: http: data:", "img-src 'self' https: http: data: blob:")
+            .replace("connect-src 'self'", f"connect-src 'self' {origin}".rstrip())
+            + f"; media-src 'self' blob: {origin}".rstrip())
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = use_settings(settings) if settings else get_settings()
     app = Flask(__name__, static_folder=WEB, static_url_path="/static")
@@ -59,9 +70,11 @@ def create_app(settings: Settings | None = None) -> Flask:
                            f"the request body is {'over ' if length == limit + 1 else ''}{length} bytes; the limit "
                            f"is {limit}", {"length": length, "limit": limit})
 
+    csp = page_csp(settings)
+
     def html(name: str):
         response = send_from_directory(WEB, name)
-        response.headers.update({"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer",
+        response.headers.update({"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer",
                                  "X-Content-Type-Options": "nosniff"})
         return response
 

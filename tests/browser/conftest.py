@@ -16,7 +16,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 # As root, in a sandbox, with no network but loopback (see the machine notes): no sandbox, no GPU, no QUIC,
 # and none of Chromium's own background connections.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 # Voice messages (test_media.py): a fake microphone (a beep), allowed without asking.
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
 @pytest.fixture(scope="session")
