@@ -65,11 +65,18 @@ def get_media(media_id: str):
 @login_required
 def media_content(media_id: str):
     """302 to a short-lived presigned URL, after the membership check."""
+    unknown = set(request.args) - {"variant", "redirect"}
+    if unknown:
+        raise ApiError(Code.INVALID_PAYLOAD, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
     variant = request.args.get("variant", "original")
     if variant not in ("original", "small", "large"):
         raise ApiError(Code.INVALID_PAYLOAD, f"variant must be original, small or large, got {variant!r}")
     rt = get_runtime()
-    response = redirect(media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant), code=302)
+    url = media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant)
+    if request.args.get("redirect") == "0":  # (extension) for <img>/<audio>, which cannot send the token
+        response = jsonify(url=url, expiresIn=_limits().presign_seconds)
+    else:
+        response = redirect(url, code=302)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -478,6 +478,9 @@ def do_cleanup(store: Store, blobs: Blobs, *, now=None, grace: timedelta = timed
             continue
         media_id = pending.key.split("/")[2] if pending.key.count("/") >= 3 else None
         upload = store.get_upload(media_id) if media_id else None
+        media = store.get_media(media_id) if media_id and upload is None else None
+        if media is not None and media.createdAt > now - grace:
+            continue  # (its record is written just after S3 opens the upload; moto dates every upload 2010)
         if upload is None or upload.status != "uploading":
             blobs.abort_multipart(pending.key, pending.upload_id)
             aborted += 1
