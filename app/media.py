@@ -1,15 +1,12 @@
 """REST routes of uploads and media (contract v2): the bytes go straight to S3; this only signs and reads."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, g, jsonify, redirect, request
 
 from app.api import body
 from app.auth import login_required
 from infra.runtime import get_runtime
 from pipelines import media
-from schemas.common import iso, utcnow
 from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumAdd, AlbumCreate, CommentCreate, GroupSettingsUpdate, PartUrls, UploadCreate,
                               parse_gallery_query, parse_id_page)
@@ -68,16 +65,18 @@ def get_media(media_id: str):
 @login_required
 def media_content(media_id: str):
     """302 to a short-lived presigned URL, after the membership check."""
+    unknown = set(request.args) - {"variant", "redirect"}
+    if unknown:
+        raise ApiError(Code.INVALID_PAYLOAD, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
     variant = request.args.get("variant", "original")
     if variant not in ("original", "small", "large"):
         raise ApiError(Code.INVALID_PAYLOAD, f"variant must be original, small or large, got {variant!r}")
     rt = get_runtime()
     url = media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant)
-    if request.args.get("redirect") == "0":   # for <img>/<audio>, which cannot send the Bearer header
-        response = jsonify(url=url, expiresAt=iso(utcnow() + timedelta(seconds=_limits().presign_seconds)))
-        response.headers["Cache-Control"] = "private, no-store"
-        return response
-    response = redirect(url, code=302)
+    if request.args.get("redirect") == "0":  # (extension) for <img>/<audio>, which cannot send the token
+        response = jsonify(url=url, expiresIn=_limits().presign_seconds)
+    else:
+        response = redirect(url, code=302)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, jsonify, request, send_from_directory
 from flask_socketio import SocketIO
@@ -26,21 +27,18 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 # The only third-party files the page loads, served from node_modules (npm ci, package-lock.json).
 VENDOR = {"socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js"}
-# The page runs its own modules only: no inline script or style, no plugin, not framed; avatars may be
-# any http(s) image. 'self' in connect-src covers the same-origin WebSocket.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
-def page_csp(settings: Settings) -> str:
-    """The page's CSP with the origin browsers reach S3 by: parts are PUT there (connect-src), thumbnails and
-    voice messages load from presigned URLs (img-src, media-src); blob: for previews of files being sent."""
-    from urllib.parse import urlsplit
-    s3 = settings.s3_public_url or settings.s3_endpoint_url
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(s3)) if s3 else ""
-    return (CSP.replace("img-src 'self' https: http: data:", "img-src 'self' https: http: data: blob:")
-            .replace("connect-src 'self'", f"connect-src 'self' {origin}".rstrip())
-            + f"; media-src 'self' blob: {origin}".rstrip())
+def content_security_policy(settings: Settings) -> str:
+    """The page runs its own modules only: no inline script or style, no plugin, not framed; avatars may be
+    any http(s) image. 'self' in connect-src covers the same-origin WebSocket. Files are PUT to S3 and
+    shown from it (presigned URLs): its public origin (and its subdomains, for virtual-hosted buckets) is
+    allowed for connections, images, audio and video (blob: for a voice message being recorded)."""
+    s3 = urlsplit(settings.s3_public_url or settings.s3_endpoint_url or "")
+    origins = f"{s3.scheme}://{s3.netloc} {s3.scheme}://*.{s3.hostname}" if s3.netloc else ""
+    return (f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data: blob: {origins}; "
+            f"media-src 'self' blob: {origins}; connect-src 'self' {origins}; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'").replace("  ", " ")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -70,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                            f"the request body is {'over ' if length == limit + 1 else ''}{length} bytes; the limit "
                            f"is {limit}", {"length": length, "limit": limit})
 
-    csp = page_csp(settings)
+    csp = content_security_policy(settings)
 
     def html(name: str):
         response = send_from_directory(WEB, name)

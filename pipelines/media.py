@@ -49,8 +49,9 @@ class Limits:
 def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, request: UploadCreate) -> dict[str, Any]:
     """Check membership, type, size and quota, then open the S3 multipart upload and its records."""
     conv, _ = check_conversation_member(store, user, request.convId)
+    mime = proc.normalize_mime(request.mimeType)
     try:
-        file_type = proc.file_type(request.mimeType)
+        file_type = proc.file_type(mime)
     except proc.MediaRefused as exc:
         raise ApiError(Code.UNSUPPORTED_TYPE, exc.message) from None
     if request.size > limits.max_upload_bytes:
@@ -63,7 +64,7 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
     media_id, now = new_id(), utcnow()
     key = f"media/{conv.id}/{media_id}/original"
     try:
-        upload_id = blobs.create_multipart(key, request.mimeType)
+        upload_id = blobs.create_multipart(key, mime)
     except Exception:
         store.release_quota(user.id, request.size)
         raise
@@ -73,7 +74,7 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
     name = _safe_filename(request.filename)
     media = Media(id=media_id, convId=conv.id, groupId=conv.groupId, uploadedBy=user.id,
                   uploaderInfo=SenderInfo.of(user), filename=name, originalFilename=request.filename,
-                  mimeType=request.mimeType, fileType=file_type, fileSize=request.size, key=key,
+                  mimeType=mime, fileType=file_type, fileSize=request.size, key=key,
                   createdAt=now, updatedAt=now)
     store.insert_upload(upload, media)
     return {"id": media_id, "partSize": part_size, "partCount": part_count, "expiresAt": iso(upload.expiresAt)}
@@ -477,6 +478,9 @@ def do_cleanup(store: Store, blobs: Blobs, *, now=None, grace: timedelta = timed
             continue
         media_id = pending.key.split("/")[2] if pending.key.count("/") >= 3 else None
         upload = store.get_upload(media_id) if media_id else None
+        media = store.get_media(media_id) if media_id and upload is None else None
+        if media is not None and media.createdAt > now - grace:
+            continue  # (its record is written just after S3 opens the upload; moto dates every upload 2010)
         if upload is None or upload.status != "uploading":
             blobs.abort_multipart(pending.key, pending.upload_id)
             aborted += 1

@@ -225,7 +225,7 @@ class Screening:
     """What the message path needs of moderation, its I/O passed in: this process's compiled rules, and
     the moderation queue (review items and blocked-message records are made there)."""
     cache: FilterCache
-    open_review: Callable[[ReviewRequest], None]
+    open_reviews: Callable[[list[ReviewRequest]], None]      # one task for a drain batch's review requests
     record_block: Callable[[str, str, str, str, str], None]  # (groupId, convId, senderId, clientId, match)
 
 

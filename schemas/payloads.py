@@ -331,8 +331,9 @@ def _is_id(value: str) -> bool:
 
 # -- uploads and media (contract v2) ----------------------------------------------------------------
 Filename = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+# "audio/webm;codecs=opus" (what MediaRecorder says) is accepted; the parameters are dropped.
 MimeType = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=127,
-                                            pattern=r"^[a-z0-9.+-]+/[a-z0-9.+-]+$")]
+                                            pattern=r"^[a-z0-9.+-]+/[a-z0-9.+-]+(\s*;.*)?$")]
 
 
 class UploadCreate(Payload):
