@@ -197,7 +197,7 @@ export class GalleryPanel {
           icon("download"), t("gallery.download")) : null),
       albums.length ? h("form.album-add", {dataset: {form: "album"}},
         h("label.sr-only", {for: "album-pick"}, t("gallery.addToAlbum")),
-        h("select#album-pick", {name: "albumId"}, albums.map((a) => h("option", {value: a.id, selected: a.id === m.albumId}, a.name))),
+        h("select", {id: "album-pick", name: "albumId"}, albums.map((a) => h("option", {value: a.id, selected: a.id === m.albumId}, a.name))),
         h("button.button", {type: "submit"}, t("gallery.addToAlbum"))) : null,
       h("section.comments",
         h("h4", t("gallery.comments", {count: (m.comments || []).length})),

@@ -26,8 +26,9 @@ export class MediaUrls {
     if (hit instanceof Promise) return hit;
     if (hit && hit.expires - URL_MARGIN_MS > Date.now()) return hit.url;
     const promise = this.limited(() => this.api.get(`/api/media/${id}/content?variant=${variant}&redirect=0`))
-      .then(({url, expiresAt}) => {
-        this.cache.set(key, {url, expires: expiresAt ? Date.parse(expiresAt) : Date.now() + 5 * 60_000});
+      .then(({url, expiresAt, expiresIn}) => {
+        const expires = expiresAt ? Date.parse(expiresAt) : Date.now() + (expiresIn || 300) * 1000;
+        this.cache.set(key, {url, expires});
         return url;
       }, (exc) => {
         this.cache.delete(key);
@@ -236,9 +237,10 @@ export function uploadChip(item) {
   const fraction = item.size ? item.loaded / item.size : 0;
   const bar = h("span.chip-bar", h("span.chip-fill"));
   bar.firstChild.style.width = `${Math.round(fraction * 100)}%`;
-  const fileType = item.type.split("/")[0];
+  const major = item.type.split("/")[0];
+  const fileType = ["image", "audio", "video"].includes(major) ? major : "document";
   const thumbEl = item.preview ? h("img.chip-preview", {src: item.preview, alt: ""})
-    : h(`span.file-icon.${fileType}`, icon(typeIcon(fileType === "application" || fileType === "text" ? "document" : fileType)));
+    : h(`span.file-icon.${fileType}`, icon(typeIcon(fileType)));
   const chip = h(`div.chip.${item.state}`, {dataset: {upload: item.key, state: item.state}},
     thumbEl,
     h("div.chip-text", h("strong", {title: item.name}, item.name), h("span.chip-status", chipStatus(item)),
@@ -342,7 +344,7 @@ export class Lightbox {
           {onclick: () => this.urls.download(item.mediaId).catch(() => {})}),
         iconButton("button.icon-button.lb-close", t("action.close"), "close", {onclick: () => this.close()})),
       h("div.lb-stage", img),
-      this.items.length > 1 ? [nav(-1, "back", t("media.previous")), nav(+1, "forward", t("media.next"))] : null);
+      ...(this.items.length > 1 ? [nav(-1, "back", t("media.previous")), nav(+1, "forward", t("media.next"))] : []));
     this.dialog.querySelector(".lb-close").focus();
   }
 }
