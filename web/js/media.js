@@ -58,7 +58,10 @@ export class MediaUrls {
   /** Show the variant in the <img> (the smaller one first, if we have it, while the larger one comes). */
   async show(img, id, variant) {
     const now = this.cached(id, variant);
-    if (now) return void (img.src = now);
+    if (now) {
+      img.classList.add("instant");   // seen before (a redraw): no fade-in
+      return void (img.src = now);
+    }
     try {
       const url = await this.url(id, variant);
       if (img.isConnected || !img.src) img.src = url;
@@ -244,10 +247,10 @@ export function uploadChip(item) {
   const chip = h(`div.chip.${item.state}`, {dataset: {upload: item.key, state: item.state}},
     thumbEl,
     h("div.chip-text", h("strong", {title: item.name}, item.name), h("span.chip-status", chipStatus(item)),
-      ["starting", "uploading", "waiting", "completing"].includes(item.state) ? bar : null),
-    item.state === "paused"
-      ? h("button.chip-resume.link", {type: "button", dataset: {action: "resume-upload", key: item.key}}, t("upload.choose"))
-      : null,
+      ["starting", "uploading", "waiting", "completing"].includes(item.state) ? bar : null,
+      item.state === "paused"
+        ? h("button.chip-resume.link", {type: "button", dataset: {action: "resume-upload", key: item.key}}, t("upload.choose"))
+        : null),
     iconButton("button.icon-button.small.chip-cancel", item.state === "error" ? t("action.discard") : t("upload.cancel"),
       "close", {dataset: {action: "cancel-upload", key: item.key}}));
   return chip;

@@ -41,7 +41,7 @@ export class Uploader {
     for (const saved of JSON.parse(sessionStorage.getItem(this.key) || "[]")) {
       // Reloaded: the File is gone; an unfinished upload waits for the same file to be chosen again.
       const unfinished = !["processing", "ready", "failed", "quarantined"].includes(saved.state);
-      this.items.set(saved.key, this.fresh({...saved, state: unfinished ? "paused" : saved.state}));
+      this.items.set(saved.key, this.fresh({...saved, loaded: saved.loaded || 0, state: unfinished ? "paused" : saved.state}));
     }
     this.onOnline = () => { for (const item of this.items.values()) if (item.state === "waiting") this.run(item); };
     window.addEventListener("online", this.onOnline);
@@ -196,6 +196,8 @@ export class Uploader {
           item.partLoaded.delete(n);
           this.progress(item);
         } catch (exc) {
+          item.partLoaded.delete(n);   // what it had sent of that part counts for nothing
+          this.progress(item);
           failure ||= exc;
         }
       }
@@ -292,7 +294,7 @@ export class Uploader {
   save() {
     const keep = [...this.items.values()].filter((i) => i.id && i.state !== "error").map((i) => ({
       key: i.key, id: i.id, convId: i.convId, name: i.name, size: i.size, lastModified: i.lastModified, type: i.type,
-      partSize: i.partSize, partCount: i.partCount, state: i.state, clientId: i.clientId}));
+      partSize: i.partSize, partCount: i.partCount, state: i.state, clientId: i.clientId, loaded: i.loaded}));
     sessionStorage.setItem(this.key, JSON.stringify(keep));
   }
 }
