@@ -156,7 +156,9 @@ def test_bad_input_gets_a_specific_error_and_changes_nothing(system, clients):
     assert t.send("bob", "s1", "spoiler")["ok"]
     [held] = t.sockets["bob"].wait_for("message:held")
     t.carol.ok("POST", f"/api/reviews/{held['reviewId']}/decision", json={"decision": "reject"})
-    log_before = t.carol.ok("GET", f"{g}/moderation/log")["entries"]
+    t.sockets["bob"].wait_for("message:rejected")  # the decision's effects (and their log entry) are done
+    log_before = wait_until(lambda: (e := t.carol.ok("GET", f"{g}/moderation/log")["entries"])
+                            and e[0]["action"] == "review_rejected" and e, what="the decision in the log")
     cases = [
         ("POST", f"{g}/filters", {"kind": "word", "pattern": "x", "action": "explode"}, 400, "invalid_payload"),
         ("POST", f"{g}/filters", {"kind": "glob", "pattern": "x", "action": "flag"}, 400, "invalid_payload"),
