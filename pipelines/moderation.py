@@ -299,7 +299,8 @@ def do_lift(store: Store, notifier: Notifier, actor: User, group_id: str, user_i
 
 
 def list_sanctions(store: Store, user: User, group_id: str, collection: str) -> dict[str, Any]:
-    check_group_moderator(store, user, group_id)
+    """Mutes (for the group's moderators) or bans (for its admins) in force."""
+    (check_group_moderator if collection == "mutes" else check_group_manager)(store, user, group_id)
     items, more = store.sanctions_of_group(collection, group_id, utcnow(), SANCTIONS_LIMIT)
     return {collection: [s.public() for s in items], "hasMore": more}
 

@@ -140,7 +140,7 @@ def test_every_moderation_route_refuses_non_moderators(system, clients):
         r = t.dan.call(method, path, json=body)
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", (method, path, r.text)
     # A mere moderator cannot ban or change roles (group admins only).
-    for method, path, body in routes[14:17]:
+    for method, path, body in routes[13:17]:
         r = t.carol.call(method, path, json=body)
         assert r.status_code == 403, (method, path, r.text)
     assert t.dan.ok("GET", "/api/moderation/groups")["groups"] == []
