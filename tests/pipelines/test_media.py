@@ -156,9 +156,13 @@ def test_without_a_scanner_the_step_says_skipped_never_clean(store, world):
     assert step.status == "skipped" and step.result != "clean"
 
 
-def test_a_worker_that_dies_mid_way_finishes_with_one_set_of_thumbnails(store, world, monkeypatch):
+def test_a_worker_that_dies_mid_way_finishes_with_one_set_of_thumbnails(store, inbox, notifier, emitter, world,
+                                                                        monkeypatch):
     created = world.upload(photo_jpeg((1000, 800)), "image/jpeg")
     media.do_complete_upload(store, lambda m: None, world.alice, created["id"])
+    submit_message(store, inbox, lambda c: None, world.alice, MessageSend(
+        convId=world.conv.id, clientId="pic", content="", attachments=[created["id"]]))
+    drain_inbox(world.conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=lambda c: None)
     real_update = store.update_media
 
     def die_after_thumbnails(media_id, changes, **kw):
@@ -175,6 +179,8 @@ def test_a_worker_that_dies_mid_way_finishes_with_one_set_of_thumbnails(store, w
     keys = sorted(world.blobs.keys(f"media/{world.conv.id}/{created['id']}/"))
     assert [k.rsplit("/", 1)[1] for k in keys] == ["large.webp", "original", "small.webp"]
     assert media.process_media(created["id"], world.io).ran == []  # and once more: nothing to do
+    [(updated, _)] = emitter.of("message:updated")  # one message update, with the ready file
+    assert updated["metadata"]["files"][0]["status"] == "ready"
 
 
 def test_a_message_with_files_is_delivered_at_once_then_updated_when_ready(store, inbox, notifier, emitter, world):
