@@ -717,41 +717,40 @@ class Store:
         """Conversations whose queue has something due, or a claim whose lease ran out."""
         convs: dict[str, None] = {}
         for doc in self.scheduled_messages.find({"status": "pending", "sendAt": {"$lte": now}},
-                                                {"convId": 1}).sort("sendAt", ASC).limit(limit):
+                                                {"convId": 1}).limit(limit):
             convs[doc["convId"]] = None
         for doc in self.scheduled_messages.find({"status": "claimed", "claimedUntil": {"$lt": now}},
                                                 {"convId": 1}).limit(limit):
             convs[doc["convId"]] = None
         return list(convs)
 
-    def scheduled_head(self, conv_id: str) -> ScheduledMessage | None:
-        """The first open item of the conversation's queue (sendAt, then id): only it may be sent, so the
-        conversation gets its scheduled messages in order however many dispatchers run."""
-        heads = []
+    def scheduled_queue(self, conv_id: str, now, limit: int) -> list[ScheduledMessage]:
+        """The conversation's open items (pending or claimed) due by ``now``, in queue order (sendAt, then
+        id), at most ``limit``. Only the first may be claimed (see pipelines.scheduling)."""
+        items = []
         for status in SCHEDULED_OPEN:
-            doc = self.scheduled_messages.find_one({"convId": conv_id, "status": status},
-                                                   sort=[("sendAt", ASC), ("_id", ASC)])
-            if doc:
-                heads.append(ScheduledMessage.from_mongo(doc))
-        return min(heads, key=lambda i: (i.sendAt, i.id)) if heads else None
+            docs = self.scheduled_messages.find({"convId": conv_id, "status": status, "sendAt": {"$lte": now}})
+            items += [ScheduledMessage.from_mongo(d) for d in docs.sort([("sendAt", ASC), ("_id", ASC)]).limit(limit)]
+        return sorted(items, key=lambda i: (i.sendAt, i.id))[:limit]
 
     def claim_scheduled(self, item: ScheduledMessage, now, lease_until, token: str) -> ScheduledMessage | None:
-        """Take the item as read (pending, or claimed with an expired lease): one dispatcher wins."""
+        """Take the item as read (pending, or claimed with an expired lease): one dispatcher wins. (One
+        conditional update_one: the claimed item is built here rather than read back.)"""
         query: dict[str, Any] = {"_id": item.id, "status": item.status}
         if item.status == "claimed":
-            query["claimedUntil"] = {"$lt": now}
-        doc = self.scheduled_messages.find_one_and_update(
-            query, {"$set": {"status": "claimed", "claimedUntil": lease_until, "claimToken": token, "updatedAt": now},
-                    "$inc": {"attempts": 1}}, return_document=ReturnDocument.AFTER)
-        return ScheduledMessage.from_mongo(doc) if doc else None
+            query["claimedUntil"] = item.claimedUntil
+        changes = {"status": "claimed", "claimedUntil": lease_until, "claimToken": token, "updatedAt": now}
+        if self.scheduled_messages.update_one(query, {"$set": changes, "$inc": {"attempts": 1}}).modified_count != 1:
+            return None
+        return item.model_copy(update={**changes, "attempts": item.attempts + 1})
 
-    def finish_scheduled(self, item_id: str, token: str, status: str, at, **fields) -> ScheduledMessage | None:
+    def finish_scheduled(self, item: ScheduledMessage, token: str, status: str, at, **fields) -> ScheduledMessage | None:
         """claimed -> sent/failed (or back to pending), by the claim's holder only."""
-        doc = self.scheduled_messages.find_one_and_update(
-            {"_id": item_id, "status": "claimed", "claimToken": token},
-            {"$set": {"status": status, "updatedAt": at, "claimedUntil": None, **fields}},
-            return_document=ReturnDocument.AFTER)
-        return ScheduledMessage.from_mongo(doc) if doc else None
+        changes = {"status": status, "updatedAt": at, "claimedUntil": None, **fields}
+        if self.scheduled_messages.update_one({"_id": item.id, "status": "claimed", "claimToken": token},
+                                              {"$set": changes}).modified_count != 1:
+            return None
+        return item.model_copy(update=changes)
 
     # -- upkeep: repair and retention ------------------------------------------------------------
     def conversations_page(self, after_id: str | None, limit: int) -> list[Conversation]:

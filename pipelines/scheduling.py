@@ -3,11 +3,13 @@
 Delivery (docs/notifications.md, "Exactly once"): beat runs ``dispatch_due`` every few seconds; it
 finds conversations whose queue has something due and hands each to a worker (``send_due``). A
 conversation's scheduled messages form a queue ordered by (sendAt, id), and only its head may go:
-a worker claims the head in the database (pending -> claimed, with a lease ``claimedUntil`` and a
+a worker reads the due part of the queue, then claims its items one by one in the database (pending -> claimed, with a lease ``claimedUntil`` and a
 token; one conditional update, so of two dispatchers one wins), submits it through the conversation's
 inbox exactly like a send (``pipelines.messages.submit_message``: same validation, membership checked
 now, moderation in the drain), then marks it sent. The next item is the head only once this one is
-final, so the conversation gets them in order whatever the number of beats and worker threads.
+final, and a worker stops at the first claim it loses, so the conversation gets them in order whatever
+the number of beats and worker threads. (An item created now is due later than anything due now:
+sendAt must be in the future.)
 
 A worker that dies holding a claim blocks its conversation's queue until the lease expires; then any
 dispatcher re-claims the item and submits it again with the same clientId, which the drain's unique
@@ -122,25 +124,34 @@ class SendDueResult:
     failed: list[str] = field(default_factory=list)
     blocked: bool = False        # the head is claimed by another (live, or crashed: wait for its lease)
     deferred: bool = False       # the inbox is full: left for the next tick
+    more: bool = False           # the budget ran out with more due: the worker queues a follow-up
 
 
 def send_due(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier, enqueue_drain: Callable[[str], None],
              notify: Callable[[list[NotificationRequest]], None], clock: Callable[[], datetime], limits: Limits,
-             budget: int = 1000) -> SendDueResult:
-    """Send the conversation's due scheduled messages, head first, each once."""
+             budget: int = 200) -> SendDueResult:
+    """Send the conversation's due scheduled messages, head first, each once; at most ``budget`` per call
+    (``more`` says to queue a follow-up), so one long queue does not hold a worker while others wait."""
     result = SendDueResult(conv_id)
     token = new_id()
-    for _ in range(budget):
+    queue = store.scheduled_queue(conv_id, clock(), budget)
+    with notifier.batch():   # the senders' scheduled:updated events leave together
+        _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, clock, limits, token)
+    result.more = len(queue) == budget and not (result.blocked or result.deferred)
+    return result
+
+
+def _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, clock, limits, token) -> None:
+    for head in queue:
+        # ``queue`` was read once; each claim re-checks the item as read. Whoever fails a claim stops, so
+        # nobody gets past an item another dispatcher holds (live, or dead until its lease expires).
         now = clock()
-        head = store.scheduled_head(conv_id)
-        if head is None or head.sendAt > now:
-            break
         if head.status == "claimed" and head.claimedUntil is not None and head.claimedUntil >= now:
             result.blocked = True
             break
         item = store.claim_scheduled(head, now, now + timedelta(seconds=limits.lease_seconds), token)
         if item is None:
-            result.blocked = True   # another dispatcher won the head: it carries on with the queue
+            result.blocked = True   # another dispatcher took it (or it was edited): it carries on
             break
         late = (now - item.sendAt).total_seconds()
         if late > limits.max_lateness_seconds:
@@ -152,28 +163,27 @@ def send_due(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier, en
         try:
             if user is None or not user.active:
                 raise ApiError(Code.FORBIDDEN, "the sender's account is no longer active")
-            send = MessageSend(convId=conv_id, clientId=item.clientId, content=item.content, replyTo=item.replyTo)
+            send = MessageSend(convId=item.convId, clientId=item.clientId, content=item.content, replyTo=item.replyTo)
             submit_message(store, inbox, enqueue_drain, user, send, {"platform": "scheduled"}, limits.max_backlog)
         except ApiError as exc:
             if exc.code == Code.RATE_LIMITED:
                 # The conversation's inbox is full: give the claim back, the next tick tries again.
-                store.finish_scheduled(item.id, token, "pending", now)
+                store.finish_scheduled(item, token, "pending", now)
                 result.deferred = True
                 break
             code = Code.NOT_A_MEMBER if exc.code == Code.FORBIDDEN and user is not None and user.active else exc.code
             _fail(store, notifier, notify, item, token, now, code, exc.message)
             result.failed.append(item.id)
             continue
-        sent = store.finish_scheduled(item.id, token, "sent", now, sentAt=now)
+        sent = store.finish_scheduled(item, token, "sent", now, sentAt=now)
         if sent is not None:
             notifier.notify_scheduled(sent)
         result.sent.append(item.id)
-    return result
 
 
 def _fail(store: Store, notifier: Notifier, notify: Callable[[list[NotificationRequest]], None],
           item: ScheduledMessage, token: str, now: datetime, code: str, message: str) -> None:
-    failed = store.finish_scheduled(item.id, token, "failed", now, error={"code": str(code), "message": message})
+    failed = store.finish_scheduled(item, token, "failed", now, error={"code": str(code), "message": message})
     if failed is None:
         return  # our lease ran out and someone else holds it now: theirs to finish
     conv = store.get_conversation(item.convId)

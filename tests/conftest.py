@@ -20,6 +20,15 @@ def redis_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def smtp_server():
+    """One real SMTP server process (aiosmtpd) for the session; tests read what arrived from its Maildir."""
+    from tests.smtp import SmtpServer
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def store() -> Store:
     s = Store(embedded_client()["test"])

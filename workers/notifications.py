@@ -82,6 +82,8 @@ def send_due(conv_id: str) -> dict:
                                      enqueue_drain=enqueue_drain, notify=notify_now, clock=utcnow, limits=_limits())
     finally:
         rt.redis.delete(_queued_flag(conv_id))
+    if result.more:
+        enqueue_send_due(conv_id)
     if result.failed or result.deferred:
         log.info("scheduled messages of %s: sent %d, failed %d, deferred %s", conv_id, len(result.sent),
                  len(result.failed), result.deferred)
