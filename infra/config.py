@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     # The page a digest links back to (a conversation: {app_url}/#conv={convId}).
     app_url: str = "http://127.0.0.1:5000"
     email_default_delay_minutes: int = Field(5, ge=0, le=1440)
+    # The length of one of emailDelayMinutes' minutes, in seconds: 60, except in tests that cannot wait.
+    email_minute_seconds: float = Field(60.0, gt=0, le=60)
     email_max_retries: int = Field(6, ge=0, le=50)     # then the digest is failed, with the reason
     email_retry_backoff_seconds: float = Field(5.0, gt=0, le=300)
     # Scheduled messages and reminders: claimed in the database with a lease that a crashed worker outlives.

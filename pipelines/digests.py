@@ -51,7 +51,7 @@ class SweepResult:
 
 
 def sweep_email_windows(store: Store, enqueue_digest: Callable[[str], None], *, now: datetime, default_delay: int,
-                        lease_seconds: int, limit: int = 500) -> SweepResult:
+                        lease_seconds: int, limit: int = 500, minute: timedelta = timedelta(minutes=1)) -> SweepResult:
     result = SweepResult()
     for window in store.due_email_windows(now, limit):
         settings = store.notification_settings_of(window.userId, default_delay)
@@ -61,7 +61,7 @@ def sweep_email_windows(store: Store, enqueue_digest: Callable[[str], None], *, 
         digest = Digest(id=digest_id(window.userId, window.openedAt), userId=window.userId, since=since,
                         upTo=window.dueAt, createdAt=now, updatedAt=now)
         store.insert_digest_once(digest)   # a second sweep of the same window finds it there
-        store.close_email_window(window, window.lastEventAt + timedelta(minutes=settings.emailDelayMinutes))
+        store.close_email_window(window, window.lastEventAt + minute * settings.emailDelayMinutes)
         enqueue_digest(digest.id)
         result.digests.append(digest.id)
     # A digest task lost on the way (it should not be: acks_late) is queued again.

@@ -75,8 +75,8 @@ def do_notify(store: Store, notifier: Notifier, requests: list[NotificationReque
     # The database first (stored above), then the events; a crash in between leaves them pending, and the
     # redelivered task emits them (the client dedupes by id).
     with notifier.batch():
-        for n in to_emit:
-            notifier.notify_notification_new(n)
+        for n in to_emit:  # as it is once marked (below): sent
+            notifier.notify_notification_new(n.model_copy(update={"status": "sent", "sentAt": now}))
     for n in to_emit:
         store.mark_notification_sent(n.id, now)
         result.stored.append(n.id)
@@ -93,7 +93,7 @@ class MessagesResult:
 
 def notify_from_messages(store: Store, notifier: Notifier, conv_id: str, message_ids: list[str], *, now: datetime,
                          ttl_days: int, default_delay: int, is_online: Callable[[list[str]], dict[str, bool]] | None,
-                         email_enabled: bool) -> MessagesResult:
+                         email_enabled: bool, minute: timedelta = timedelta(minutes=1)) -> MessagesResult:
     """Mentions and replies in a stored batch become notifications; with email on, each recipient who is
     offline (and each offline member of a direct conversation, i.e. one of exactly two members) opens or
     feeds an email window (pipelines.digests)."""
@@ -137,12 +137,13 @@ def notify_from_messages(store: Store, notifier: Notifier, conv_id: str, message
     outcome = do_notify(store, notifier, requests, now=now, ttl_days=ttl_days, default_delay=default_delay)
     result.notified, result.skipped = outcome.stored, outcome.skipped
     if email_enabled and events and is_online is not None:
-        _note_missed(store, conv_id, events, is_online, default_delay, result)
+        _note_missed(store, conv_id, events, is_online, default_delay, result, minute)
     return result
 
 
 def _note_missed(store: Store, conv_id: str, events: list[tuple[str, datetime, str]],
-                 is_online: Callable[[list[str]], dict[str, bool]], default_delay: int, result: MessagesResult) -> None:
+                 is_online: Callable[[list[str]], dict[str, bool]], default_delay: int, result: MessagesResult,
+                 minute: timedelta) -> None:
     online = is_online(sorted({u for u, _, _ in events}))
     for user_id, at, kind in events:
         if online.get(user_id, False):
@@ -151,7 +152,7 @@ def _note_missed(store: Store, conv_id: str, events: list[tuple[str, datetime, s
         level = settings.level(conv_id)
         if not settings.email or level == "none" or (level == "mentions" and kind == "message"):
             continue
-        store.touch_email_window(user_id, at, at + timedelta(minutes=settings.emailDelayMinutes))
+        store.touch_email_window(user_id, at, at + minute * settings.emailDelayMinutes)
         result.missed[user_id] = min(result.missed.get(user_id, at), at)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 
 from infra.runtime import get_runtime
 from pipelines import digests, notifications, scheduling, upkeep
@@ -53,7 +54,7 @@ def from_messages(conv_id: str, message_ids: list[str]) -> dict:
     result = notifications.notify_from_messages(
         rt.store, rt.notifier, conv_id, message_ids, now=utcnow(), ttl_days=rt.settings.notification_ttl_days,
         default_delay=rt.settings.email_default_delay_minutes, is_online=_is_online,
-        email_enabled=rt.mailer is not None)
+        email_enabled=rt.mailer is not None, minute=timedelta(seconds=rt.settings.email_minute_seconds))
     return {"notified": len(result.notified), "skipped": result.skipped, "missed": len(result.missed)}
 
 
@@ -109,25 +110,26 @@ def sweep_email() -> dict:
     rt = get_runtime()
     result = digests.sweep_email_windows(rt.store, enqueue_digest, now=utcnow(),
                                          default_delay=rt.settings.email_default_delay_minutes,
-                                         lease_seconds=rt.settings.scheduled_lease_seconds)
+                                         lease_seconds=rt.settings.scheduled_lease_seconds,
+                                         minute=timedelta(seconds=rt.settings.email_minute_seconds))
     return {"digests": len(result.digests), "resent": len(result.resent)}
 
 
-@celery.task(name="notifications.send_digest", bind=True, acks_late=True, max_retries=None)
-def send_digest(self, digest_id: str) -> dict:
-    """One email for one digest. SMTP away: retried with exponential backoff (a short countdown, well
-    under the broker's visibility timeout), then failed with the reason after EMAIL_MAX_RETRIES."""
+@celery.task(name="notifications.send_digest", **RELIABLE)
+def send_digest(digest_id: str, attempt: int = 0) -> dict:
+    """One email for one digest. SMTP away: tried again with exponential backoff (a short countdown, well
+    under the broker's visibility timeout, and a new task carrying the attempt number), then failed with
+    the reason after EMAIL_MAX_RETRIES retries."""
     rt = get_runtime()
     s = rt.settings
-    final = self.request.retries >= s.email_max_retries
     result = digests.deliver_digest(
         rt.store, rt.mailer, lambda uid: _is_online([uid]).get(uid, False), digest_id, now=utcnow(),
         lease_seconds=s.scheduled_lease_seconds, default_delay=s.email_default_delay_minutes, app_url=s.app_url,
-        mail_from=s.mail_from, final_attempt=final)
+        mail_from=s.mail_from, final_attempt=attempt >= s.email_max_retries)
     if result.status == "retry":
-        countdown = min(s.email_retry_backoff_seconds * 2 ** self.request.retries, s.broker_visibility_timeout / 2)
-        log.info("digest %s: %s; retry %d in %.1f s", digest_id, result.reason, self.request.retries + 1, countdown)
-        raise self.retry(countdown=countdown)
+        countdown = min(s.email_retry_backoff_seconds * 2 ** attempt, s.broker_visibility_timeout / 2)
+        log.info("digest %s: %s; retry %d in %.1f s", digest_id, result.reason, attempt + 1, countdown)
+        send_digest.apply_async(args=[digest_id, attempt + 1], countdown=countdown)
     return asdict(result)
 
 
