@@ -106,8 +106,6 @@ class Settings(BaseSettings):
             raise ValueError("HISTORY_DEFAULT_LIMIT must not exceed HISTORY_MAX_LIMIT")
         if self.max_message_chars * 4 + 4096 > self.max_request_bytes:  # 4 bytes per character in UTF-8
             raise ValueError("MAX_REQUEST_BYTES must leave room for a message of MAX_MESSAGE_CHARS characters")
-        if self.scheduled_lease_seconds >= self.broker_visibility_timeout:
-            raise ValueError("SCHEDULED_LEASE_SECONDS must be shorter than BROKER_VISIBILITY_TIMEOUT")
         if self.inbox_lock_seconds >= self.broker_visibility_timeout:
             raise ValueError("INBOX_LOCK_SECONDS must be shorter than BROKER_VISIBILITY_TIMEOUT")
         return self
