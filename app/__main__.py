@@ -1,8 +1,8 @@
 """Entry point of the web process: ``python -m app``.
 
-With the embedded defaults (no REDIS_URL, no MONGO_URL) it also starts a real redis-server and a
-Celery worker pool inside this process (the in-memory store cannot be shared between processes),
-so one command runs the whole system. Ctrl-C stops all of it.
+With the embedded defaults (no REDIS_URL, no MONGO_URL, no S3_ENDPOINT_URL) it also starts a real
+redis-server, a moto S3 server and a Celery worker pool inside this process (the in-memory store cannot
+be shared between processes), so one command runs the whole system. Ctrl-C stops all of it.
 """
 import eventlet
 
@@ -40,12 +40,24 @@ def main() -> int:
         redis_server = RedisServer(port=settings.embedded_redis_port).start()
         settings = use_settings(settings.model_copy(update={"redis_url": redis_server.url}))
         log.info("started redis-server on %s (embedded, not persistent)", redis_server.url)
+    s3_server = None
+    if settings.embedded_s3:
+        from infra.s3_server import MotoS3Server
+        s3_server = MotoS3Server(port=settings.embedded_s3_port).start()
+        settings = use_settings(settings.model_copy(update={
+            "s3_endpoint_url": s3_server.url,
+            "aws_access_key_id": settings.aws_access_key_id or "test",
+            "aws_secret_access_key": settings.aws_secret_access_key or "test"}))
+        log.info("started moto S3 on %s (embedded, not persistent)", s3_server.url)
 
     from app.web import create_app, socketio
     from infra.runtime import get_runtime
 
     app = create_app(settings)
     get_runtime().store.ping()  # connect, create indexes, announce an embedded store: now, not at the first request
+    _ensure_bucket(settings)
+    if not settings.clamd_url:
+        log.info("no CLAMD_URL: uploads are not scanned for viruses (their scan step is recorded as skipped)")
 
     worker = None
     if settings.run_embedded_workers:
@@ -95,7 +107,21 @@ def main() -> int:
             worker.stop()
         if redis_server:
             redis_server.stop()
+        if s3_server:
+            s3_server.stop()
     return 0
+
+
+def _ensure_bucket(settings) -> None:
+    """Create the bucket and its CORS rule (idempotent, on MinIO and AWS too); S3 being away does not stop
+    the chat: /healthz says so, and uploads fail until it is back."""
+    from infra.runtime import get_runtime
+    try:
+        get_runtime().blobs.ensure_bucket(settings.cors_origins)
+        log.info("S3 bucket %s ready at %s (CORS for %s)", settings.s3_bucket, settings.s3_endpoint_url,
+                 ", ".join(settings.cors_origins))
+    except Exception:  # noqa: BLE001 - log and go on
+        log.exception("could not prepare the S3 bucket %s at %s", settings.s3_bucket, settings.s3_endpoint_url)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""GET /healthz: can this web process reach Redis and MongoDB, and is a worker consuming?"""
+"""GET /healthz: can this web process reach Redis, MongoDB and S3, and is a worker consuming?"""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -13,7 +13,8 @@ health = Blueprint("health", __name__)
 def healthz():
     rt = get_runtime()
     report = {}
-    for name, probe in (("redis", rt.redis.ping), ("mongo", rt.store.ping), ("workers", _workers)):
+    for name, probe in (("redis", rt.redis.ping), ("mongo", rt.store.ping), ("s3", lambda: rt.blobs.ping()),
+                        ("workers", _workers)):
         try:
             probe()
             report[name] = "ok"

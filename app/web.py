@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, jsonify, request, send_from_directory
 from flask_socketio import SocketIO
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.api import api
 from app.health import health
+from app.media import media_api
 from app.moderation import moderation_api
 from app.notifications import notifications_api
 from app.sockets import register_socket_handlers
@@ -26,10 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 # The only third-party files the page loads, served from node_modules (npm ci, package-lock.json).
 VENDOR = {"socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js"}
-# The page runs its own modules only: no inline script or style, no plugin, not framed; avatars may be
-# any http(s) image. 'self' in connect-src covers the same-origin WebSocket.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data:; "
-       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def content_security_policy(settings: Settings) -> str:
+    """The page runs its own modules only: no inline script or style, no plugin, not framed; avatars may be
+    any http(s) image. 'self' in connect-src covers the same-origin WebSocket. Files are PUT to S3 and
+    shown from it (presigned URLs): its public origin (and its subdomains, for virtual-hosted buckets) is
+    allowed for connections, images, audio and video (blob: for a voice message being recorded)."""
+    s3 = urlsplit(settings.s3_public_url or settings.s3_endpoint_url or "")
+    origins = f"{s3.scheme}://{s3.netloc} {s3.scheme}://*.{s3.hostname}" if s3.netloc else ""
+    return (f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: http: data: blob: {origins}; "
+            f"media-src 'self' blob: {origins}; connect-src 'self' {origins}; object-src 'none'; base-uri 'none'; "
+            "form-action 'self'; frame-ancestors 'none'").replace("  ", " ")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -40,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health)
     app.register_blueprint(moderation_api)
     app.register_blueprint(notifications_api)
+    app.register_blueprint(media_api)
     # Bodies are bounded: one that declares more is refused before a byte of it is read; one sent without
     # a length (chunked) is read up to one byte past the limit, at most, and refused if it has that byte.
     limit = settings.max_request_bytes
@@ -59,9 +70,11 @@ def create_app(settings: Settings | None = None) -> Flask:
                            f"the request body is {'over ' if length == limit + 1 else ''}{length} bytes; the limit "
                            f"is {limit}", {"length": length, "limit": limit})
 
+    csp = content_security_policy(settings)
+
     def html(name: str):
         response = send_from_directory(WEB, name)
-        response.headers.update({"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer",
+        response.headers.update({"Content-Security-Policy": csp, "Referrer-Policy": "no-referrer",
                                  "X-Content-Type-Options": "nosniff"})
         return response
 

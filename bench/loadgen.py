@@ -1,4 +1,4 @@
-"""Load generator for the chat backend: throughput, mixed, typing, latency and connections scenarios.
+"""Load generator for the chat backend: throughput, mixed, typing, latency, connections and moderation scenarios.
 
 One asyncio process drives everything: REST setup through aiohttp, clients through
 ``socketio.AsyncClient`` on the websocket transport only. Latency is send -> ``message:new`` at a
@@ -26,6 +26,13 @@ Scenarios (``--scenario all`` runs them in this order; ``--scenario mixed`` runs
 * ``connections`` N idle authenticated sockets (no 1,024 cap), then messages must still round-trip.
   While the sockets connect, one client keeps sending to another at ``--storm-rate`` msg/s: live
   traffic must survive a connection storm too.
+* ``moderation``  the ``throughput`` closed loop twice, each on a fresh server with the same parameters,
+  on 500-character French messages (``bench/corpus.py``: clean ones, and at ``--hit-share`` (5 %) of the
+  sends one hitting a ``mask`` or a ``flag`` rule, never ``block`` nor ``hold``): once with no filter rule,
+  once with the 220 rules of ``bench/filters.py`` (200 word, 20 regex) created over REST on the group
+  before the warm-up. Reports the drop in messages delivered per second (target <= 10 %) and the server's
+  CPU per message; with ``--repeat`` the order alternates (none/rules, rules/none) and the median counts.
+  Masked texts are checked by clientId: masked at every receiver with the rules, never without.
 
 After sending stops, every scenario waits until each acknowledged message has reached every
 receiver of its conversation (or nothing new arrived for ``--grace`` s) and then checks: exactly
@@ -38,6 +45,9 @@ With reactions and reads, each acked change must reach every socket of its conve
 With ``--spawn`` each scenario gets a freshly started system (``python -m app`` with this
 interpreter): the embedded store is in memory and grows with every message, and a backlog left by
 one scenario must not be charged to the next. With ``--url`` all scenarios share that server.
+A spawned server gets ``SEND_RATE_LIMIT=1000000/second`` (``SPAWN_ENV``; ``--server-env`` overrides it):
+the default per-user flood limit, 30 sends per 10 s, would refuse most of a closed loop's sends. A server
+started by hand for ``--url`` needs the same.
 
 Usage: python bench/loadgen.py --spawn --scenario all --duration 15   (see bench/README.md)
 """
@@ -75,10 +85,23 @@ except ImportError:  # pragma: no cover
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench.corpus import group_rules, send_texts  # noqa: E402  (plain data, no server code)
+
 RESULTS_DIR = BENCH_DIR / "results"
-SCENARIOS = ("throughput", "mixed", "typing", "latency", "connections")
+SCENARIOS = ("throughput", "mixed", "typing", "latency", "connections", "moderation")
 TARGETS = {"throughput_msgs_per_s_min": 500.0, "latency_p99_ms_max": 50.0, "latency_offered_rate": 200.0,
-           "mixed_message_drop_percent_max": 20.0, "typing_p99_ms_max": 20.0}
+           "mixed_message_drop_percent_max": 20.0, "typing_p99_ms_max": 20.0,
+           "moderation_message_drop_percent_max": 10.0}
+# Every spawned server gets these unless --server-env says otherwise: the per-user flood limit (default
+# 30 sends per 10 s) would otherwise refuse most of a closed loop's sends as ``rate_limited``.
+SPAWN_ENV = {"SEND_RATE_LIMIT": "1000000/second"}
+# The moderation summary also gives the rounds in which every other process of the machine used less than
+# this much of a core during both measurements.
+QUIET_OTHERS_PERCENT = 25.0
+# The filter of the moderation scenario's "rules" runs masks with this character (pipelines.content_filter).
+MASK_CHAR = "\u2022"
 # Reactions come from this set: 8 emoji, under the server's 10 different emoji per user per message,
 # so ``limit_reached`` is never expected (any is counted with the other errors).
 EMOJI = ("\U0001F44D", "\u2764\uFE0F", "\U0001F602", "\U0001F389", "\U0001F62E", "\U0001F622",
@@ -303,6 +326,13 @@ class Api:
         return (await self._post(f"/api/groups/{group_id}/conversations",
                                  {"title": title, "members": members}, token))["id"]
 
+    async def create_filter(self, token: str, group_id: str, rule: dict) -> str:
+        return (await self._post(f"/api/groups/{group_id}/filters", rule, token))["id"]
+
+    async def test_filter(self, token: str, group_id: str, text: str) -> dict:
+        """The group's rules on a text: {action, hits, masked, ...}."""
+        return await self._post(f"/api/groups/{group_id}/filters/test", {"text": text}, token)
+
     async def stored(self, token: str, conv_id: str) -> list[tuple[int, str]]:
         """(seq, clientId) of every stored message of the conversation, oldest first (history pages)."""
         out: list[tuple[int, str]] = []
@@ -341,6 +371,7 @@ class Sent:
     t_send: float              # perf_counter the latency is measured from
     t_ack: float | None = None
     ack_ok: bool | None = None  # None: no ack yet
+    label: str | None = None    # the moderation scenario's kind of text: clean, masked or flagged
 
 
 @dataclass
@@ -366,6 +397,7 @@ class Tracker:
     first_delivery: dict[str, float] = field(default_factory=dict)  # clientId -> earliest receiver time
     clients: list["Client"] = field(default_factory=list)  # every socket made, to close them all at the end
     typing: "TypingProbe | None" = None  # set by the scenarios that measure typing
+    masking: bool = False  # the group has the moderation scenario's rules: "masked" texts arrive masked
 
     def on_ack(self, client_id: str, resp: Any) -> None:
         rec = self.sent.get(client_id)
@@ -400,6 +432,7 @@ class Client:
                                         request_timeout=30)
         self.ready = asyncio.Event()
         self.seen: dict[str, float] = {}   # clientId -> first arrival (receivers)
+        self.masked: set[str] = set()      # clientIds whose content arrived with masked characters
         self.duplicates = 0
         self.foreign = 0                   # an event of a conversation this socket did not subscribe to
         self.out_of_order = 0              # seq not above the previous one
@@ -462,6 +495,8 @@ class Client:
             self.duplicates += 1
             return
         self.seen[cid] = t
+        if MASK_CHAR in (data.get("content") or ""):
+            self.masked.add(cid)
         seq = data.get("seq") or 0
         if seq <= self._last_seq:
             self.out_of_order += 1
@@ -476,9 +511,9 @@ class Client:
         if not (isinstance(ack, dict) and ack.get("ok")):
             raise RuntimeError(f"conv:subscribe refused: {ack}")
 
-    async def send(self, client_id: str, content: str, t_send: float, on_ack) -> None:
+    async def send(self, client_id: str, content: str, t_send: float, on_ack, label: str | None = None) -> None:
         """Record, then emit; the emit only queues the packet for the writer task, so it is cheap."""
-        self.tracker.sent[client_id] = Sent(self.conv, t_send)
+        self.tracker.sent[client_id] = Sent(self.conv, t_send, label=label)
         await self.sio.emit("message:send", {"convId": self.conv_id, "clientId": client_id, "content": content},
                             callback=on_ack)
 
@@ -500,6 +535,8 @@ class Population:
     receivers: list[Client]
     conv_ids: list[str]
     setup_seconds: float
+    group_id: str = ""
+    admin_token: str = ""      # the group's creator, its GROUP_ADMIN
 
     @property
     def clients(self) -> list[Client]:
@@ -539,7 +576,7 @@ async def build_population(api: Api, url: str, http: aiohttp.ClientSession, trac
 
     senders = [client(f"b{run}s{i}", "sender", i) for i in range(n_senders)]
     receivers = [client(f"b{run}r{j}", "receiver", j) for j in range(n_receivers)]
-    pop = Population(senders, receivers, conv_ids, 0.0)
+    pop = Population(senders, receivers, conv_ids, 0.0, group_id, admin_token)
     await bounded_gather(50, (c.connect(url) for c in pop.clients))
     await bounded_gather(50, (c.subscribe() for c in pop.clients))
     pop.setup_seconds = now() - t0
@@ -606,6 +643,9 @@ def verify(tracker: Tracker, pop: Population) -> dict[str, Any]:
             lost.add(cid)
     unexpected = sum(1 for r in pop.receivers for cid in r.seen
                      if cid not in tracker.sent or not tracker.sent[cid].ack_ok)
+    labelled = {}
+    if any(s.label for s in tracker.sent.values()):
+        labelled["masked_deliveries"] = masked_deliveries(tracker, pop)
     return {
         "sent": len(tracker.sent),
         "acked_ok": len(acked),
@@ -623,7 +663,22 @@ def verify(tracker: Tracker, pop: Population) -> dict[str, Any]:
         "delivered_without_ok_ack": unexpected,
         "sender_echoes": sum(s.echoes for s in pop.senders),
         "disconnects": sum(c.disconnects for c in pop.clients),
+        **labelled,
     }
+
+
+def masked_deliveries(tracker: Tracker, pop: Population) -> dict[str, int]:
+    """The moderation scenario's texts as they arrived, by clientId: with the rules, each delivery of a
+    "masked" text must carry the mask and no other text may; without them, none may."""
+    expected = got = wrong = 0
+    for r in pop.receivers:
+        for cid in r.seen:
+            s = tracker.sent.get(cid)
+            should = tracker.masking and s is not None and s.label == "masked"
+            expected += should
+            got += should and cid in r.masked
+            wrong += not should and cid in r.masked
+    return {"expected": expected, "masked": got, "masked_wrongly": wrong}
 
 
 def window_figures(tracker: Tracker, pop: Population, t_begin: float, t_end: float) -> dict[str, Any]:
@@ -726,19 +781,24 @@ async def open_loop(clients: list[Client], rate: float, t_start: float, t_begin:
     return max_lag
 
 
-def sends(tracker: Tracker, content: str):
+def sends(tracker: Tracker, content: str | list[tuple[str, str]]):
     """``emit_next`` of the throughput and latency scenarios: a message:send with a fresh clientId
-    (a clientId used twice is a retry, which the server answers with the stored message again)."""
+    (a clientId used twice is a retry, which the server answers with the stored message again).
+    ``content`` is one text, or (label, text) pairs that each sender cycles through from its own offset."""
     ids = itertools.count()
+    texts = [(None, content)] if isinstance(content, str) else content
+    turn: Counter = Counter()  # sends so far, per client
 
     async def emit(c: Client, release, t_send: float) -> None:
         cid = f"{tracker.run_id}:{c.index}:{next(ids)}"
+        label, text = texts[(7 * c.index + turn[c.index]) % len(texts)]
+        turn[c.index] += 1
 
         def on_ack(resp=None):
             tracker.on_ack(cid, resp)
             release()
 
-        await c.send(cid, content, t_send, on_ack)
+        await c.send(cid, text, t_send, on_ack, label)
 
     return emit
 
@@ -956,11 +1016,14 @@ async def check_ops(args, tracker: Tracker, pop: Population, t_begin: float, t_e
 
 
 async def closed_loop_scenario(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter,
-                               mixed: bool) -> dict:
-    """throughput (sends only) or mixed (sends, reactions and reads)."""
+                               mixed: bool, content: list[tuple[str, str]] | None = None, prepare=None) -> dict:
+    """throughput (sends only) or mixed (sends, reactions and reads). ``content``: the texts to send
+    instead of ``--message-size`` filler; ``await prepare(pop)``, run before the warm-up starts, returns
+    figures of its own (the moderation scenario's rules)."""
     pop = await build_population(api, url, http, tracker, args.senders, args.receivers, args.conversations)
+    prepared = await prepare(pop) if prepare else None
     t_begin, t_end = steady_window(args)
-    emit_next = sends(tracker, payload(args.message_size))
+    emit_next = sends(tracker, content or payload(args.message_size))
     if mixed:
         emit_next = MixedEvents(emit_next, args.reaction_share, args.read_share)
     side = [asyncio.create_task(loop_lag(t_begin, t_end)), asyncio.create_task(cpu_over(cpu, t_begin, t_end))]
@@ -970,7 +1033,42 @@ async def closed_loop_scenario(args, api: Api, url: str, http, tracker: Tracker,
     res.update(cpu_percent_of_one_core=cpu_pct, loadgen_loop_lag=latency_summary(lag))
     if mixed:
         res["mixed"] = await check_ops(args, tracker, pop, t_begin, t_end)
+    if prepared is not None:
+        res["moderation"] = prepared
     return res
+
+
+async def scenario_moderation(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter, rules: bool) -> dict:
+    """The throughput closed loop on 500-character French messages (bench/corpus.py: clean ones, and at
+    ``--hit-share`` of the sends one with a ``mask`` or a ``flag`` hit), without rules or with the 220 rules
+    of bench/filters.py (200 word, 20 regex) created over REST on the group of every conversation before the
+    warm-up. Each text's verdict is checked first with ``filters/test``: none may be blocked or held, so
+    that both runs store and deliver the same messages."""
+    texts = send_texts(args.hit_share)
+
+    async def prepare(pop: Population) -> dict:
+        info: dict[str, Any] = {"rules": 0, "texts": dict(Counter(label for label, _ in texts)),
+                                "chars": [min(len(t) for _, t in texts), max(len(t) for _, t in texts)]}
+        if not rules:
+            return info
+        t0 = now()
+        specs = group_rules()
+        await bounded_gather(8, (api.create_filter(pop.admin_token, pop.group_id, r) for r in specs))
+        info.update(rules=len(specs), rules_by_kind=dict(Counter(r["kind"] for r in specs)),
+                    rules_setup_seconds=round(now() - t0, 2))
+        expected = {"clean": None, "masked": "mask", "flagged": "flag"}
+        verdicts: dict[str, Counter] = {}
+        for text, label in {t: lbl for lbl, t in texts}.items():
+            got = (await api.test_filter(pop.admin_token, pop.group_id, text))["action"]
+            if got != expected[label]:
+                raise RuntimeError(f"a {label} text of the moderation scenario gets {got!r} from the rules, "
+                                   f"not {expected[label]!r}: {text[:60]}...")
+            verdicts.setdefault(label, Counter())[str(got)] += 1
+        info["verdicts_checked"] = {k: dict(v) for k, v in verdicts.items()}
+        tracker.masking = True
+        return info
+
+    return await closed_loop_scenario(args, api, url, http, tracker, cpu, mixed=False, content=texts, prepare=prepare)
 
 
 async def scenario_typing(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
@@ -1312,12 +1410,117 @@ def typing_scenario_rows(res: dict) -> list[tuple[str, Any]]:
     return rows + [("ack errors (all events)", res["ack_errors"] or 0)]
 
 
+def server_cpu_us_per_message(r: dict) -> float | None:
+    """Microseconds of the server's processes' CPU (web, workers, redis-server) per message delivered."""
+    per_s = per_server_cpu_second(r)
+    return round(1e6 / per_s, 1) if per_s else None
+
+
+def masking_ok(v: dict) -> bool:
+    m = v.get("masked_deliveries")
+    return m is None or (m["masked"] == m["expected"] and m["masked_wrongly"] == 0)
+
+
+def moderation_rows(res: dict) -> list[tuple[str, Any]]:
+    m, v = res["moderation"], res["verify"]
+    md = v["masked_deliveries"]
+    rules = (f"{m['rules']} ({', '.join(f'{k} {n}' for k, n in m['rules_by_kind'].items())}), created over REST "
+             f"in {m['rules_setup_seconds']} s before the warm-up; texts' verdicts {m['verdicts_checked']}"
+             if m["rules"] else "none")
+    return [
+        ("moderation: rules on the group", rules),
+        ("moderation: texts cycled by each sender", f"{', '.join(f'{k} {n}' for k, n in m['texts'].items())} "
+                                                    f"({m['chars'][0]}-{m['chars'][1]} characters)"),
+        ("deliveries expected masked / masked / masked wrongly",
+         f"{md['expected']} / {md['masked']} / {md['masked_wrongly']}"),
+        ("server CPU per message (server + redis-server)", f"{server_cpu_us_per_message(res)} µs"),
+        ("sends exactly once and stored, masks where expected",
+         verdict(exactly_once(v) and v["storage"]["acked_not_stored"] == 0 and masking_ok(v))),
+    ]
+
+
 def report(name: str, res: dict) -> list[tuple[str, Any]]:
     if name == "connections":
         return connection_rows(res)
     if name == "typing":
         return typing_scenario_rows(res)
+    if name.startswith("moderation"):
+        return send_rows(name, res) + moderation_rows(res)
     return send_rows(name, res) + (mixed_rows(res) if name == "mixed" else [])
+
+
+def moderation_summary(pairs: list[dict[str, dict]]) -> tuple[dict, list[tuple[str, Any]]]:
+    """The issue's comparison: messages delivered/s of the throughput loop with the 220 rules on the group
+    against without, each run on its own fresh server, per round (the order alternates), and the median."""
+    target = TARGETS["moderation_message_drop_percent_max"]
+    rounds, rows = [], []
+    for k, pair in enumerate(pairs, 1):
+        runs = {}
+        for variant, doc in pair.items():
+            r = doc["results"]
+            runs[variant] = {"file": doc["file"], "messages_delivered_per_s": r["messages_delivered_per_s"],
+                             "messages_per_server_cpu_second": per_server_cpu_second(r),
+                             "server_cpu_us_per_message": server_cpu_us_per_message(r),
+                             "cpu_percent_of_one_core": r["cpu_percent_of_one_core"],
+                             "latency_p99_ms": r["latency"]["p99_ms"],
+                             "checks_ok": exactly_once(r["verify"]) and r["verify"]["storage"]["acked_not_stored"] == 0
+                             and masking_ok(r["verify"]),
+                             "masked_deliveries": r["verify"]["masked_deliveries"]}
+        none, ruled = runs["none"], runs["rules"]
+        cpu_none, cpu_rules = none["server_cpu_us_per_message"], ruled["server_cpu_us_per_message"]
+        entry = {"round": k, "order": list(pair), "none": none, "rules": ruled,
+                 "message_drop_percent": drop(none["messages_delivered_per_s"], ruled["messages_delivered_per_s"]),
+                 "per_server_cpu_second_drop_percent": drop(none["messages_per_server_cpu_second"],
+                                                            ruled["messages_per_server_cpu_second"]),
+                 "server_cpu_us_added_per_message": round(cpu_rules - cpu_none, 1) if cpu_none and cpu_rules else None}
+        rounds.append(entry)
+        rows.append((f"round {k} ({' then '.join(pair)})",
+                     f"none {none['messages_delivered_per_s']} msg/s, rules {ruled['messages_delivered_per_s']} msg/s: "
+                     f"drop {entry['message_drop_percent']} %; server CPU/msg {cpu_none} -> {cpu_rules} µs "
+                     f"(drop per CPU-second {entry['per_server_cpu_second_drop_percent']} %); others' CPU "
+                     f"{none['cpu_percent_of_one_core'].get('others')} / {ruled['cpu_percent_of_one_core'].get('others')} %"))
+    def med(key: str, of: list[dict] = rounds) -> float | None:
+        vals = [e[key] for e in of if e[key] is not None]
+        return round(statistics.median(vals), 1) if vals else None
+
+    # On a shared machine: the rounds where other processes left the server alone in both runs.
+    quiet = [e for e in rounds if all((e[v]["cpu_percent_of_one_core"].get("others") or 0) < QUIET_OTHERS_PERCENT
+                                      for v in ("none", "rules"))]
+    checks = all(e[v]["checks_ok"] for e in rounds for v in ("none", "rules"))
+    summary = {"rounds": rounds, "median_message_drop_percent": med("message_drop_percent"),
+               "quiet_rounds": [e["round"] for e in quiet],
+               "quiet_median_message_drop_percent": med("message_drop_percent", quiet),
+               "median_per_server_cpu_second_drop_percent": med("per_server_cpu_second_drop_percent"),
+               "median_server_cpu_us_added_per_message": med("server_cpu_us_added_per_message"),
+               "median_messages_delivered_per_s": {v: statistics.median(e[v]["messages_delivered_per_s"] for e in rounds)
+                                                   for v in ("none", "rules")},
+               "target_drop_percent_max": target, "checks_ok_all_runs": checks}
+    summary["target_met"] = summary["median_message_drop_percent"] is not None \
+        and summary["median_message_drop_percent"] <= target and checks
+    rows += [
+        ("median messages delivered/s, none / rules", " / ".join(
+            f"{v:g}" for v in summary["median_messages_delivered_per_s"].values())),
+        ("median drop in messages delivered/s (the target)", f"{summary['median_message_drop_percent']} %"),
+        (f"the same over the quiet rounds (others < {QUIET_OTHERS_PERCENT} % of a core in both runs)",
+         f"{summary['quiet_median_message_drop_percent']} % (rounds {summary['quiet_rounds'] or 'none'})"),
+        ("median drop in messages per server CPU-second", f"{summary['median_per_server_cpu_second_drop_percent']} %"),
+        ("median server CPU added per message by the rules", f"{summary['median_server_cpu_us_added_per_message']} µs"),
+        (f"target drop <= {target:.0f} %, every run exactly once, stored, masks where expected",
+         verdict(summary["target_met"])),
+    ]
+    return summary, rows
+
+
+def drop(base: float | None, value: float | None) -> float | None:
+    """Percent lost from ``base`` to ``value``."""
+    return round(100 * (1 - value / base), 1) if base and value is not None else None
+
+
+def per_server_cpu_second(r: dict) -> float | None:
+    """Messages per CPU-second of the server's processes: less sensitive to other processes taking
+    CPU from a CPU-bound server (a shared machine) than messages per second."""
+    cpu = sum(v for k, v in r["cpu_percent_of_one_core"].items() if k not in ("loadgen", "others")) / 100
+    return round(r["messages_delivered_per_s"] / cpu, 1) if cpu > 0 else None
 
 
 def compare_with_baseline(baseline: dict | None, res: dict) -> dict | None:
@@ -1327,14 +1530,6 @@ def compare_with_baseline(baseline: dict | None, res: dict) -> dict | None:
     if baseline is None:
         return None
     base = baseline["results"]
-    drop = lambda b, m: round(100 * (1 - m / b), 1) if b else None  # noqa: E731
-
-    def per_server_cpu_second(r: dict) -> float | None:
-        """Messages per CPU-second of the server's processes: less sensitive to other processes taking
-        CPU from a CPU-bound server (a shared machine) than messages per second."""
-        cpu = sum(v for k, v in r["cpu_percent_of_one_core"].items() if k not in ("loadgen", "others")) / 100
-        return round(r["messages_delivered_per_s"] / cpu, 1) if cpu > 0 else None
-
     b_cpu, m_cpu = per_server_cpu_second(base), per_server_cpu_second(res)
     return {"baseline_file": baseline["file"],
             "baseline_messages_delivered_per_s": base["messages_delivered_per_s"],
@@ -1359,6 +1554,9 @@ def params_of(args, name: str) -> dict[str, Any]:
                 "read_share": args.read_share}
     if name == "latency":
         return {**pop, **common, "rate": args.rate}
+    if name.startswith("moderation"):
+        return {**pop, **{k: v for k, v in common.items() if k != "message_size"}, "window": args.window,
+                "hit_share": args.hit_share, "texts": "bench/corpus.py send_texts"}
     if name == "typing":
         return {**pop, **common, "window": args.window, "typing_load_rate": args.typing_load_rate,
                 "reaction_share": args.reaction_share, "read_share": args.read_share,
@@ -1378,13 +1576,16 @@ def log_counts(text: str) -> dict[str, int]:
 # -- driver ----------------------------------------------------------------------------------------
 RUNNERS = {"throughput": functools.partial(closed_loop_scenario, mixed=False),
            "mixed": functools.partial(closed_loop_scenario, mixed=True), "typing": scenario_typing,
-           "latency": scenario_latency, "connections": scenario_connections}
+           "latency": scenario_latency, "connections": scenario_connections,
+           # --scenario moderation runs both, on fresh servers, and compares them
+           "moderation:none": functools.partial(scenario_moderation, rules=False),
+           "moderation:rules": functools.partial(scenario_moderation, rules=True)}
 
 
 async def run_one(name: str, args, http: aiohttp.ClientSession, stem: str, baseline: dict | None) -> dict:
     tracker = Tracker(run_id=secrets.token_hex(3))
     server: SpawnedServer | None = None
-    extra_env = dict(kv.split("=", 1) for kv in args.server_env)
+    extra_env = {**SPAWN_ENV, **dict(kv.split("=", 1) for kv in args.server_env)}
     if args.worker_concurrency:
         extra_env["WORKER_CONCURRENCY"] = str(args.worker_concurrency)
     try:
@@ -1475,16 +1676,42 @@ async def main_async(args) -> int:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
         docs = []
+        pairs: list[dict[str, dict]] = []  # the moderation scenario's runs, by round
+        prefix = f"{args.name}-" if args.name else ""
         for round_no in range(1, args.repeat + 1):
             baseline = None
+            suffix = f".r{round_no}" if args.repeat > 1 else ""
             for name in names:
-                stem = f"{args.name + '-' if args.name else ''}{name}{f'.r{round_no}' if args.repeat > 1 else ''}"
-                docs.append(await run_one(name, args, http, stem, baseline))
+                if name == "moderation":
+                    # Without rules, then with them; the other way round in even rounds, to cancel drift.
+                    pair = {}
+                    for variant in ("none", "rules") if round_no % 2 else ("rules", "none"):
+                        pair[variant] = await run_one(f"moderation:{variant}", args, http,
+                                                      f"{prefix}moderation.{variant}{suffix}", None)
+                    pairs.append(pair)
+                    continue
+                docs.append(await run_one(name, args, http, f"{prefix}{name}{suffix}", baseline))
                 if name == "throughput":
                     baseline = docs[-1]
-        if args.repeat > 1:
+        if args.repeat > 1 and docs:
             print_table(f"== {args.repeat} rounds ==", rounds_summary(docs))
+        if pairs:
+            write_moderation_summary(args, pairs, RESULTS_DIR / f"{prefix}moderation.json")
     return 0
+
+
+def write_moderation_summary(args, pairs: list[dict[str, dict]], out: Path) -> None:
+    summary, rows = moderation_summary(pairs)
+    first = pairs[0]["none"]
+    doc = {"scenario": "moderation", "file": str(out.relative_to(REPO_ROOT)),
+           "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "target": first["target"],
+           "params": first["params"], "server_env": first["server_env"], "rules": "bench/corpus.py group_rules "
+           "(200 word, 20 regex)", "machine": machine_info(), "code": code_version(), "targets": TARGETS,
+           "results": summary}
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False))
+    print_table(f"== moderation: throughput with 220 rules vs none, {len(pairs)} round(s) ==  "
+                f"({out.relative_to(REPO_ROOT)})", rows)
 
 
 def parse_args(argv=None):
@@ -1494,6 +1721,8 @@ def parse_args(argv=None):
     target.add_argument("--spawn", action="store_true", help="start `python -m app` per scenario and stop it after")
     target.add_argument("--url", help="an already running server, e.g. http://127.0.0.1:5000")
     p.add_argument("--scenario", choices=(*SCENARIOS, "all"), default="all")
+    p.add_argument("--hit-share", type=float, default=0.05,
+                   help="moderation: share of the sends whose text hits a mask or a flag rule (half each)")
     p.add_argument("--name", default="", help="prefix of the result files: results/<name>-<scenario>.json")
     p.add_argument("--duration", type=float, default=20.0, help="steady measurement window, seconds")
     p.add_argument("--warmup", type=float, default=3.0, help="load before the window that is not measured")
@@ -1538,6 +1767,8 @@ def parse_args(argv=None):
         p.error("--reaction-share and --read-share must be >= 0 and add up to at most 1")
     if args.typing_period <= 0:
         p.error("--typing-period must be positive")
+    if not 0 <= args.hit_share <= 1:
+        p.error("--hit-share must be between 0 and 1")
     return args
 
 

@@ -21,6 +21,27 @@ class Settings(BaseSettings):
     mongo_url: str | None = None
     mongo_db: str = "chat"
 
+    # S3 (file bytes: uploads, thumbnails, exports). Unset endpoint -> an embedded moto S3 server is started
+    # (not persistent). For AWS set it too (https://s3.<region>.amazonaws.com).
+    s3_endpoint_url: str | None = None
+    # The endpoint browsers reach (presigned URLs are signed for it): default the endpoint itself.
+    s3_public_url: str | None = None
+    s3_bucket: str = "chat-media"
+    s3_region: str = "us-east-1"
+    # Unset -> boto3's own credential chain (an IAM role, say); the embedded moto gets test/test.
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    s3_presign_seconds: int = Field(300, ge=1, le=7 * 24 * 3600)
+    embedded_s3_port: int = Field(0, ge=0, le=65535)  # 0: any free port
+    # Origins allowed by the bucket's CORS rule (comma-separated): default this web process's own
+    # origin, as http://127.0.0.1:PORT and http://localhost:PORT.
+    app_origin: str | None = None
+
+    # Virus scanner: clamd at tcp://host:port or unix:///path. Unset -> no scanner (the scan step is
+    # recorded as "skipped", never as "clean").
+    clamd_url: str | None = None
+    clamd_timeout_seconds: float = Field(120.0, gt=0)
+
     # Identity. Unset secret is only allowed in the embedded default (a random one per run).
     jwt_secret: str | None = None
     jwt_ttl_seconds: int = Field(12 * 3600, ge=60)
@@ -57,6 +78,15 @@ class Settings(BaseSettings):
     # Profile changes: the user's messages get the new senderInfo in batches of at most this many
     # (one update_many each), so one prolific user's change never holds a huge write.
     profile_sync_batch: int = Field(500, ge=1, le=10_000)
+
+    # Uploads: the largest file, each user's total, how long an upload may take before it is abandoned.
+    max_upload_bytes: int = Field(200 << 20, ge=1)
+    upload_quota_bytes: int = Field(2 << 30, ge=1)
+    upload_ttl_minutes: int = Field(60, ge=5, le=24 * 60)
+
+    # CPU-bound steps (Pillow, reportlab) in the embedded default run in this many child processes, so
+    # that the web process's event loop is never blocked by them (infra/cpu.py).
+    cpu_workers: int = Field(1, ge=1, le=64)
 
     # Flood control: sends per user, shared by every web process (limits' notation, a moving window).
     send_rate_limit: str = "30/10 seconds"
@@ -108,6 +138,8 @@ class Settings(BaseSettings):
             raise ValueError("MAX_REQUEST_BYTES must leave room for a message of MAX_MESSAGE_CHARS characters")
         if self.inbox_lock_seconds >= self.broker_visibility_timeout:
             raise ValueError("INBOX_LOCK_SECONDS must be shorter than BROKER_VISIBILITY_TIMEOUT")
+        if self.clamd_url and not self.clamd_url.startswith(("tcp://", "unix://")):
+            raise ValueError("CLAMD_URL must be tcp://host:port or unix:///path")
         return self
 
     @property
@@ -125,6 +157,18 @@ class Settings(BaseSettings):
     @property
     def run_embedded_beat(self) -> bool:
         return self.run_embedded_workers if self.embedded_beat is None else self.embedded_beat
+
+    @property
+    def embedded_s3(self) -> bool:
+        return not self.s3_endpoint_url
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """The browser origins the bucket's CORS rule allows (the page that PUTs the parts)."""
+        if self.app_origin:
+            return [o.strip().rstrip("/") for o in self.app_origin.split(",") if o.strip()]
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return list(dict.fromkeys([f"http://{host}:{self.port}", f"http://localhost:{self.port}"]))
 
     @property
     def admins(self) -> frozenset[str]:

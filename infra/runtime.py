@@ -1,19 +1,22 @@
 """The process's connections, built once from the settings: the store, Redis, the inbox, the notifier,
-the send rate limiter and the compiled filter rules."""
+the send rate limiter, the compiled filter rules, the S3 bucket (blobs) and the virus scanner."""
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 
 import redis
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from infra.blobs import S3Blobs
 from infra.config import Settings, get_settings
 from infra.emitter import SocketIOEmitter
 from infra.inbox import Inbox
 from infra.mailer import SmtpMailer
 from infra.mongo import get_store
 from infra.presence import PresenceRegistry
+from infra.scanner import ClamdScanner
 from infra.store import Store
 from pipelines.moderation import FilterCache, FloodGuard
 from pipelines.notify import Notifier
@@ -55,6 +58,13 @@ class Runtime:
         return FloodGuard(MovingWindowRateLimiter(storage), self.settings.send_rate_limit)
 
     @cached_property
+    def media_limits(self):
+        from pipelines.media import Limits
+        s = self.settings
+        return Limits(max_upload_bytes=s.max_upload_bytes, quota_bytes=s.upload_quota_bytes,
+                      upload_ttl=timedelta(minutes=s.upload_ttl_minutes), presign_seconds=s.s3_presign_seconds)
+
+    @cached_property
     def filter_cache(self) -> FilterCache:
         """Compiled filter rules per group, for this process's drains (checked against rulesVersion per batch)."""
         return FilterCache(self.store)
@@ -69,6 +79,22 @@ class Runtime:
     @cached_property
     def notifier(self) -> Notifier:
         return Notifier(SocketIOEmitter(self.settings.redis_url))
+
+    @cached_property
+    def blobs(self) -> S3Blobs:
+        s = self.settings
+        if not s.s3_endpoint_url:
+            raise RuntimeError("S3_ENDPOINT_URL is not set (the embedded entry point starts moto: python -m app)")
+        return S3Blobs(endpoint_url=s.s3_endpoint_url, public_url=s.s3_public_url, bucket=s.s3_bucket,
+                       region=s.s3_region, access_key_id=s.aws_access_key_id,
+                       secret_access_key=s.aws_secret_access_key, presign_seconds=s.s3_presign_seconds)
+
+    @cached_property
+    def scanner(self) -> ClamdScanner | None:
+        """None without CLAMD_URL: the scan step is then recorded as "skipped", never as "clean"."""
+        if not self.settings.clamd_url:
+            return None
+        return ClamdScanner(self.settings.clamd_url, timeout=self.settings.clamd_timeout_seconds)
 
 
 _runtime: Runtime | None = None

@@ -14,10 +14,10 @@ import pymongo
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, ReturnDocument
 from pymongo.database import Database
 
-from schemas.documents import (SCHEDULED_OPEN, UNREAD, ActivityLog, Conversation, ConversationMember, Digest,
-                               EmailWindow, FilterRule, Group, GroupMember, GroupModeration, Message, Notification,
-                               NotificationSettings, Reaction, RetentionPolicy, ReviewItem, ReviewReason, Sanction,
-                               ScheduledMessage, SenderInfo, User)
+from schemas.documents import (SCHEDULED_OPEN, UNREAD, ActivityLog, Album, Conversation, ConversationMember, Digest,
+                               EmailWindow, FilterRule, Group, GroupMember, GroupModeration, Media, Message,
+                               Notification, NotificationSettings, Reaction, RetentionPolicy, ReviewItem, ReviewReason,
+                               Sanction, ScheduledMessage, SenderInfo, Upload, User)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("resource", ASC), ("resourceId", ASC), ("timestamp", DESC)], name="resource_timestamp"),
         # A group's moderation log, newest first (entries without groupId are not moderation actions).
         IndexModel([("groupId", ASC), ("_id", DESC)], name="groupId_id"),
+        # An entry recorded by a task that may be redelivered carries a key derived from what it records.
+        IndexModel([("key", ASC)], name="key", unique=True, sparse=True),
     ],
     # Moderation (seed 002). Lists are newest first by _id (ObjectIds grow with time), paged with before=id.
     "filter_rules": [IndexModel([("groupId", ASC), ("_id", DESC)], name="groupId_id")],
@@ -59,6 +61,21 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("groupId", ASC), ("status", ASC), ("_id", DESC)], name="groupId_status_id"),
         IndexModel([("groupId", ASC), ("kind", ASC), ("status", ASC), ("_id", DESC)], name="groupId_kind_status_id"),
     ],
+    # Media (seed 001 event_media): a conversation's gallery newest first, filterable by type.
+    "media": [
+        IndexModel([("convId", ASC), ("isDeleted", ASC), ("_id", DESC)], name="convId_isDeleted_id"),
+        IndexModel([("convId", ASC), ("isDeleted", ASC), ("fileType", ASC), ("_id", DESC)],
+                   name="convId_isDeleted_fileType_id"),
+        IndexModel([("uploadedBy", ASC), ("createdAt", DESC)], name="uploadedBy_createdAt"),
+        IndexModel([("albumId", ASC), ("_id", DESC)], name="albumId_id", sparse=True),
+        IndexModel([("status", ASC), ("updatedAt", ASC)], name="status_updatedAt"),
+    ],
+    # Uploads in progress (seed 001 file_uploads): gone an hour after creation (the clean-up job aborts
+    # the multipart uploads S3 still holds for them).
+    "uploads": [IndexModel([("expiresAt", ASC)], name="expiresAt_ttl", expireAfterSeconds=0)],
+    "albums": [IndexModel([("convId", ASC), ("_id", DESC)], name="convId_id")],
+    # _id is the user's id: bytes of files held or being uploaded, against UPLOAD_QUOTA_BYTES.
+    "upload_usage": [],
     # _id is {groupId}:{userId}: one mute and one ban per member of a group.
     "mutes": [IndexModel([("groupId", ASC), ("until", DESC)], name="groupId_until")],
     "bans": [IndexModel([("groupId", ASC), ("createdAt", DESC)], name="groupId_createdAt")],
@@ -120,6 +137,10 @@ class Store:
         self.scheduled_messages = db["scheduled_messages"]
         self.retention_policies = db["retention_policies"]
         self.messages_archive = db["messages_archive"]
+        self.media = db["media"]
+        self.uploads = db["uploads"]
+        self.albums = db["albums"]
+        self.upload_usage = db["upload_usage"]
 
     def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -358,7 +379,8 @@ class Store:
         return [ActivityLog.from_mongo(d) for d in docs[:limit]], len(docs) > limit
 
     def insert_activity_once(self, entry: ActivityLog) -> bool:
-        """An entry whose id is derived from what it records: a redelivered task writes it once."""
+        """With a ``key`` derived from what it records, a redelivered task writes the entry once (its id
+        stays an ObjectId: the log is read in id order, which is time order)."""
         try:
             self.activity_logs.insert_one(entry.to_mongo())
             return True
@@ -816,3 +838,131 @@ class Store:
         """Members of the conversation who are no longer members of its group."""
         return [m for m in self.conversation_members_of(conv.id, limit)
                 if self.get_group_member(conv.groupId, m.userId) is None]
+    # -- media -----------------------------------------------------------------------------------
+    def reserve_quota(self, user_id: str, size: int, quota: int) -> bool:
+        """Count ``size`` more bytes against the user's quota, atomically, unless that would pass it."""
+        self.upload_usage.update_one({"_id": user_id}, {"$setOnInsert": {"bytes": 0}}, upsert=True)
+        return self.upload_usage.update_one({"_id": user_id, "bytes": {"$lte": quota - size}},
+                                            {"$inc": {"bytes": size}}).modified_count == 1
+
+    def release_quota(self, user_id: str, size: int) -> None:
+        self.upload_usage.update_one({"_id": user_id}, {"$inc": {"bytes": -size}})
+
+    def insert_upload(self, upload: Upload, media: Media) -> None:
+        self.media.insert_one(media.to_mongo())
+        self.uploads.insert_one(upload.to_mongo())
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        doc = self.uploads.find_one({"_id": upload_id})
+        return Upload.from_mongo(doc) if doc else None
+
+    def close_upload(self, upload_id: str, status: str, at) -> Upload | None:
+        """uploading -> completed or cancelled, once: None when it was no longer uploading."""
+        doc = self.uploads.find_one_and_update({"_id": upload_id, "status": "uploading"},
+                                               {"$set": {"status": status, "completedAt": at}},
+                                               return_document=ReturnDocument.AFTER)
+        return Upload.from_mongo(doc) if doc else None
+
+    def expired_uploads(self, now, limit: int) -> list[Upload]:
+        """Uploads past their expiry still open (the TTL index deletes them later: run before it does)."""
+        return [Upload.from_mongo(d) for d in self.uploads.find({"expiresAt": {"$lte": now}}).limit(limit)]
+
+    def delete_upload(self, upload_id: str) -> None:
+        self.uploads.delete_one({"_id": upload_id})
+
+    def get_media(self, media_id: str) -> Media | None:
+        doc = self.media.find_one({"_id": media_id})
+        return Media.from_mongo(doc) if doc else None
+
+    def media_by_ids(self, media_ids: list[str]) -> dict[str, Media]:
+        return {d["_id"]: Media.from_mongo(d) for d in self.media.find({"_id": {"$in": media_ids}})}
+
+    def update_media(self, media_id: str, changes: dict[str, Any], *, unless_status: tuple[str, ...] = ()) -> Media | None:
+        query: dict[str, Any] = {"_id": media_id}
+        if unless_status:
+            query["status"] = {"$nin": list(unless_status)}
+        doc = self.media.find_one_and_update(query, {"$set": changes}, return_document=ReturnDocument.AFTER)
+        return Media.from_mongo(doc) if doc else None
+
+    def attach_message(self, media_id: str, message_id: str) -> Media | None:
+        """Record that a message carries the file; the document as of that moment (see pipelines.media)."""
+        doc = self.media.find_one_and_update({"_id": media_id}, {"$addToSet": {"messageIds": message_id}},
+                                             return_document=ReturnDocument.AFTER)
+        return Media.from_mongo(doc) if doc else None
+
+    def delete_media(self, media_id: str) -> None:
+        self.media.delete_one({"_id": media_id})
+
+    def gallery(self, conv_id: str, file_type: str | None, *, before: str | None, limit: int) -> tuple[list[Media], bool]:
+        """The conversation's files that are not deleted, newest first, all or of one type."""
+        query: dict[str, Any] = {"convId": conv_id, "isDeleted": False, "status": {"$nin": ["uploading"]}}
+        if file_type:
+            query["fileType"] = file_type
+        if before:
+            query["_id"] = {"$lt": before}
+        docs = list(self.media.find(query).sort("_id", DESC).limit(limit + 1))
+        return [Media.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+
+    def album_media(self, album_id: str, limit: int) -> list[Media]:
+        return [Media.from_mongo(d) for d in self.media.find({"albumId": album_id, "isDeleted": False})
+                .sort("_id", DESC).limit(limit)]
+
+    def media_keys_exist(self, media_ids: list[str]) -> set[str]:
+        return {d["_id"] for d in self.media.find({"_id": {"$in": media_ids}}, {"_id": 1})}
+
+    def like_media(self, media_id: str, user_id: str, at, add: bool) -> Media | None:
+        if add:
+            doc = self.media.find_one_and_update(
+                {"_id": media_id, "likes.userId": {"$ne": user_id}},
+                {"$push": {"likes": {"userId": user_id, "at": at}}}, return_document=ReturnDocument.AFTER)
+        else:
+            doc = self.media.find_one_and_update({"_id": media_id, "likes.userId": user_id},
+                                                 {"$pull": {"likes": {"userId": user_id}}},
+                                                 return_document=ReturnDocument.AFTER)
+        return Media.from_mongo(doc) if doc else None
+
+    def comment_media(self, media_id: str, comment: dict[str, Any], max_comments: int) -> Media | None:
+        doc = self.media.find_one_and_update(
+            {"_id": media_id, f"comments.{max_comments - 1}": {"$exists": False}},
+            {"$push": {"comments": comment}}, return_document=ReturnDocument.AFTER)
+        return Media.from_mongo(doc) if doc else None
+
+    def insert_album(self, album: Album) -> None:
+        self.albums.insert_one(album.to_mongo())
+
+    def get_album(self, album_id: str) -> Album | None:
+        doc = self.albums.find_one({"_id": album_id})
+        return Album.from_mongo(doc) if doc else None
+
+    def albums_of(self, conv_id: str, *, before: str | None, limit: int) -> tuple[list[Album], bool]:
+        query: dict[str, Any] = {"convId": conv_id}
+        if before:
+            query["_id"] = {"$lt": before}
+        docs = list(self.albums.find(query).sort("_id", DESC).limit(limit + 1))
+        return [Album.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+
+    def add_to_album(self, album: Album, media: Media, at) -> Album | None:
+        """Move the file into the album (once): the counts follow in the same step for the album."""
+        if self.media.update_one({"_id": media.id, "albumId": {"$ne": album.id}},
+                                 {"$set": {"albumId": album.id}}).modified_count == 0:
+            return None
+        if media.albumId:  # it left another album
+            self.albums.update_one({"_id": media.albumId}, {"$inc": {"mediaCount": -1, "totalSize": -media.fileSize}})
+        doc = self.albums.find_one_and_update(
+            {"_id": album.id}, {"$inc": {"mediaCount": 1, "totalSize": media.fileSize},
+                                "$addToSet": {"mediaTypes": media.fileType}, "$set": {"updatedAt": at},
+                                **({"$set": {"updatedAt": at, "coverMediaId": media.id}}
+                                   if album.coverMediaId is None and media.fileType == "image" else {})},
+            return_document=ReturnDocument.AFTER)
+        return Album.from_mongo(doc) if doc else None
+
+    def set_message_files(self, message_id: str, files: list[dict[str, Any]], at) -> Message | None:
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "metadata.files": {"$ne": files}},
+            {"$set": {"metadata.files": files, "updatedAt": at}}, return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
+    def set_group_settings(self, group_id: str, changes: dict[str, Any]) -> Group | None:
+        doc = self.groups.find_one_and_update({"_id": group_id}, {"$set": {f"settings.{k}": v for k, v in changes.items()}},
+                                              return_document=ReturnDocument.AFTER)
+        return Group.from_mongo(doc) if doc else None

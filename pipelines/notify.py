@@ -5,7 +5,7 @@ from infra.emitter import Emitter
 from schemas import events
 from pydantic import BaseModel
 
-from schemas.documents import Conversation, Group, Message, Notification, ReviewItem, ScheduledMessage, User
+from schemas.documents import Conversation, Group, Media, Message, Notification, ReviewItem, ScheduledMessage, User
 from schemas.events import (ConversationLeft, GroupMemberJoined, MessageHeld, MessageRead, MessageRejected,
                             NotificationRead, Typing, UserUpdated)
 
@@ -97,3 +97,7 @@ class Notifier:
     def notify_scheduled(self, item: ScheduledMessage) -> None:
         """scheduled:updated to the sender: their scheduled message was sent, failed, edited or cancelled."""
         self.emitter.emit(events.SCHEDULED_UPDATED, item.public(), events.user_room(item.senderId))
+    # -- media -----------------------------------------------------------------------------------
+    def notify_media_updated(self, media: Media) -> None:
+        """To the uploader, after each processing step (``status`` ends ready, failed or quarantined)."""
+        self.emitter.emit(events.MEDIA_UPDATED, media.public(), events.user_room(media.uploadedBy))

@@ -73,10 +73,15 @@ class SenderInfo(BaseModel):
         return cls(username=user.username, fname=user.fname, lname=user.lname, avatarUrl=user.avatarUrl)
 
 
+class GroupSettings(BaseModel):
+    keepOriginalMetadata: bool = False  # originals keep their EXIF (GPS included) when others download them
+
+
 class Group(Document):
     name: str
     createdBy: str
     createdAt: Timestamp
+    settings: GroupSettings = Field(default_factory=GroupSettings)
 
 
 class GroupMember(Document):
@@ -221,6 +226,13 @@ class ActivityLog(Document):
     metadata: dict[str, Any] = Field(default_factory=dict)  # ip, userAgent, platform, reason
     timestamp: Timestamp
     groupId: str | None = None    # set on moderation actions: the group's moderation log
+    key: str | None = None        # unique when set: what a redelivered task must not record twice
+
+    def to_mongo(self) -> dict[str, Any]:
+        doc = super().to_mongo()
+        if doc.get("key") is None:
+            doc.pop("key", None)  # absent, not null: the unique index is sparse
+        return doc
 
     def moderation_entry(self) -> dict[str, Any]:
         """An entry of GET /api/groups/{id}/moderation/log: who did what, to whom, when and why."""
@@ -458,3 +470,117 @@ class RetentionPolicy(Document):
     def public(self) -> dict[str, Any]:
         return {"groupId": self.id, "days": self.days, "maxMessages": self.maxMessages,
                 "updatedAt": self.model_dump(mode="json")["updatedAt"]}
+# -- media (seed 001 file_uploads, event_media, media_albums) ------------------------------------------
+FileType = Literal["image", "video", "audio", "document"]
+MediaStatus = Literal["uploading", "processing", "ready", "failed", "quarantined"]
+STEP_NAMES = ("upload", "verification", "virusScan", "metadata", "thumbnails")  # in the order they run
+
+
+class Step(BaseModel):
+    """One processing step's outcome; a rerun of the task skips the steps that are ``done`` or ``skipped``."""
+    status: Literal["pending", "done", "skipped", "failed"] = "pending"
+    at: Timestamp | None = None
+    result: str | None = None     # e.g. the virus scan's "clean", or why a step was skipped
+
+
+class Variant(BaseModel):
+    """A rendition the worker made (thumbnails): where it is, and what it is."""
+    width: int
+    height: int
+    mimeType: str
+    size: int
+    key: str
+
+
+class MediaLike(BaseModel):
+    userId: str
+    at: Timestamp
+
+
+class MediaComment(BaseModel):
+    id: str
+    userId: str
+    userInfo: SenderInfo
+    content: str
+    at: Timestamp
+
+
+class Media(Document):
+    """A file of a conversation (seed 001 event_media): its upload, its processing, what others see of it."""
+    convId: str
+    groupId: str
+    uploadedBy: str
+    uploaderInfo: SenderInfo
+    filename: str                 # safe to show and to download as
+    originalFilename: str
+    mimeType: str
+    fileType: FileType
+    fileSize: int
+    status: MediaStatus = "uploading"
+    processingSteps: dict[str, Step] = Field(default_factory=lambda: {n: Step() for n in STEP_NAMES})
+    metadata: dict[str, Any] = Field(default_factory=dict)   # dimensions, exif, duration, codec, pages
+    variants: dict[str, Variant] = Field(default_factory=dict)
+    error: dict[str, str] | None = None                       # {code, message} when failed or quarantined
+    caption: str | None = None
+    albumId: str | None = None
+    likes: list[MediaLike] = Field(default_factory=list)
+    comments: list[MediaComment] = Field(default_factory=list)
+    messageIds: list[str] = Field(default_factory=list)       # the messages it is attached to
+    key: str                                                   # the original's S3 key
+    isDeleted: bool = False
+    createdAt: Timestamp
+    updatedAt: Timestamp
+
+    def _private(self) -> set[str]:
+        return {"key", "messageIds"}
+
+    def public(self) -> dict[str, Any]:
+        out = super().public()
+        out["variants"] = {name: {k: v for k, v in variant.items() if k != "key"}
+                           for name, variant in out["variants"].items()}
+        out["likeCount"], out["commentCount"] = len(self.likes), len(self.comments)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """What a message carries of each attached file (``metadata.files``)."""
+        out: dict[str, Any] = {"mediaId": self.id, "filename": self.filename, "mimeType": self.mimeType,
+                               "fileType": self.fileType, "fileSize": self.fileSize, "status": self.status}
+        for name in ("dimensions", "duration"):
+            if name in self.metadata:
+                out[name] = self.metadata[name]
+        if self.variants:
+            out["variants"] = {n: {"width": v.width, "height": v.height, "mimeType": v.mimeType, "size": v.size}
+                               for n, v in self.variants.items()}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+class Upload(Document):
+    """A resumable upload in progress (seed 001 file_uploads); ``_id`` is the media's id. Expires (TTL) an
+    hour after creation: the clean-up job aborts what S3 still holds of an abandoned one."""
+    userId: str
+    convId: str
+    key: str
+    s3UploadId: str
+    size: int
+    partSize: int
+    partCount: int
+    status: Literal["uploading", "completed", "cancelled"] = "uploading"
+    createdAt: Timestamp
+    completedAt: Timestamp | None = None
+    expiresAt: Timestamp
+
+
+class Album(Document):
+    """A conversation's album (seed 001 media_albums)."""
+    convId: str
+    name: str
+    description: str = ""
+    coverMediaId: str | None = None
+    mediaCount: int = 0
+    totalSize: int = 0
+    mediaTypes: list[str] = Field(default_factory=list)
+    createdBy: str
+    createdAt: Timestamp
+    updatedAt: Timestamp

@@ -11,7 +11,7 @@ class Code(StrEnum):
     INVALID_PAYLOAD = "invalid_payload"      # missing field, wrong type, unknown field
     CONTENT_REQUIRED = "content_required"    # a text message with nothing in it
     CONTENT_TOO_LONG = "content_too_long"    # over MAX_MESSAGE_CHARS
-    UNSUPPORTED_TYPE = "unsupported_type"    # a message type this version does not accept
+    UNSUPPORTED_TYPE = "unsupported_type"    # a message type, or a file type, that is not accepted
     INVALID_CURSOR = "invalid_cursor"        # before/after not a positive integer, or both given
     INVALID_LIMIT = "invalid_limit"          # limit not an integer in 1..HISTORY_MAX_LIMIT (or the search's 50)
     INVALID_QUERY = "invalid_query"          # a search text that is blank or over 200 characters
@@ -38,6 +38,12 @@ class Code(StrEnum):
     INVALID_SETTINGS = "invalid_settings"    # notification settings out of range (emailDelayMinutes 0..1440)
     INVALID_STATE = "invalid_state"          # a scheduled message already sent, failed or cancelled
     SCHEDULED_LATE = "scheduled_late"        # (scheduled_failed) due too long ago: never sent stale
+    FILE_TOO_LARGE = "file_too_large"        # an upload over MAX_UPLOAD_BYTES
+    QUOTA_EXCEEDED = "quota_exceeded"        # the uploader's files would pass UPLOAD_QUOTA_BYTES
+    INVALID_PART = "invalid_part"            # a part number outside 1..partCount
+    ALREADY_COMPLETED = "already_completed"  # completing (or cancelling) an upload that is no longer open
+    NOT_READY = "not_ready"                  # a file (or export) still being processed, or refused
+    INVALID_ATTACHMENT = "invalid_attachment"  # attaching another's media, another conversation's, or a failed one
 
 
 _STATUS = {
@@ -49,6 +55,11 @@ _STATUS = {
     Code.CONTENT_TOO_LONG: 413,
     Code.REQUEST_TOO_LARGE: 413,
     Code.ALREADY_DECIDED: 409,
+    Code.FILE_TOO_LARGE: 413,
+    Code.QUOTA_EXCEEDED: 413,
+    Code.UNSUPPORTED_TYPE: 415,
+    Code.ALREADY_COMPLETED: 409,
+    Code.NOT_READY: 409,
     Code.MUTED: 403,
     Code.BANNED: 403,
     Code.RATE_LIMITED: 429,

@@ -33,6 +33,7 @@ NOTIFICATION_NEW = "notification:new"          # user:{userId}: the stored notif
 NOTIFICATION_READ = "notification:read"        # user:{userId}: {ids | all, unread}
 NOTIFICATION_DELIVERED = "notification:delivered"  # extension, client -> server: {ids} a socket received
 SCHEDULED_UPDATED = "scheduled:updated"        # extension, user:{senderId}: a scheduled message sent/failed
+MEDIA_UPDATED = "media:updated"                # user:{uploaderId}: the media document after each step
 
 
 def user_room(user_id: str) -> str:

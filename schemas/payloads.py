@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from infra.config import get_settings
@@ -19,6 +19,7 @@ from schemas.errors import ApiError, Code
 # A mail address: one @, no white space or angle brackets (it goes into a To: header), bounded.
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
                                          pattern=r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")]
+MAX_ATTACHMENTS = 10
 
 
 class Payload(BaseModel):
@@ -60,35 +61,35 @@ class ReactionChange(Payload):
 
 
 class MessageSend(Payload):
-    """message:send and POST /api/conversations/{convId}/messages."""
+    """message:send and POST /api/conversations/{convId}/messages. With ``attachments`` (the sender's own
+    media of that conversation) the content may be empty, and the server sets the type from the files."""
     convId: Id
     clientId: ClientId
-    content: str | None = Field(None, validate_default=True)
+    content: str | None = None
     type: Literal["text", "image", "file", "system", "media"] = "text"
     replyTo: Id | None = None
-    attachments: list[Any] | None = None
+    attachments: list[Id] | None = Field(None, max_length=MAX_ATTACHMENTS)
 
     @field_validator("type")
     @classmethod
     def _only_text(cls, value: str) -> str:
-        # Media messages arrive with the upload pipeline; system messages are written by the server.
+        # System messages are written by the server; a media message's type follows its attachments.
         if value != "text":
             raise PydanticCustomError(Code.UNSUPPORTED_TYPE.value,
-                                      "only 'text' messages can be sent in this version")
+                                      "a message is sent as 'text'; with attachments the server sets its type")
         return value
 
-    @field_validator("content")
-    @classmethod
-    def _content(cls, value: str | None) -> str | None:
-        return check_content(value)
-
-    @field_validator("attachments")
-    @classmethod
-    def _no_attachments(cls, value: list[Any] | None) -> list[Any] | None:
-        if value:
-            raise PydanticCustomError(Code.UNSUPPORTED_TYPE.value,
-                                      "attachments are not accepted in this version")
-        return None
+    @model_validator(mode="after")
+    def _content(self) -> "MessageSend":
+        if self.attachments:
+            self.attachments = list(dict.fromkeys(self.attachments))
+            if self.content is not None and self.content.strip():
+                check_content(self.content)
+            else:
+                self.content = ""
+        else:
+            self.content = check_content(self.content)
+        return self
 
 
 class MessageEdit(Payload):
@@ -451,3 +452,46 @@ def parse_notification_query(args: Mapping[str, str]) -> NotificationQuery:
         raise ApiError(Code.INVALID_PAYLOAD, f"status must be one of {', '.join(NOTIFICATION_LIST_STATUSES)}, "
                                              f"got {status!r}")
     return NotificationQuery(status=status, page=page)
+
+# -- uploads and media (contract v2) ----------------------------------------------------------------
+Filename = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+# "audio/webm;codecs=opus" (what MediaRecorder says) is accepted; the parameters are dropped.
+MimeType = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=127,
+                                            pattern=r"^[a-z0-9.+-]+/[a-z0-9.+-]+(\s*;.*)?$")]
+
+
+class UploadCreate(Payload):
+    convId: Id
+    filename: Filename
+    size: int = Field(ge=1)
+    mimeType: MimeType
+
+
+class PartUrls(Payload):
+    parts: list[int] = Field(min_length=1, max_length=100)
+
+
+class AlbumCreate(Payload):
+    name: Title
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+
+class AlbumAdd(Payload):
+    mediaId: Id
+
+
+class CommentCreate(Payload):
+    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class GroupSettingsUpdate(Payload):
+    """PATCH /api/groups/{id}/settings (group admins)."""
+    keepOriginalMetadata: bool
+
+
+def parse_gallery_query(args: Mapping[str, str]) -> tuple[str | None, IdPage]:
+    page = parse_id_page(args, {"type"})
+    kind = args.get("type") or None
+    if kind is not None and kind not in ("image", "video", "audio", "document"):
+        raise ApiError(Code.INVALID_PAYLOAD, f"type must be image, video, audio or document, got {kind!r}")
+    return kind, page

@@ -29,6 +29,7 @@ class InboxEntry(BaseModel):
     receivedAt: Timestamp
     sid: str | None = None  # the socket that sent it, if any: a retry of a stored message answers it alone
     approvedBy: str | None = None  # a held send or edit that a moderator approved (this review id): not filtered again
+    attachments: list[str] | None = None  # media ids (the sender's own, of this conversation)
 
 
 class FilterHit(BaseModel):

@@ -1,5 +1,8 @@
-"""Shared fixtures: a real redis-server, a fresh embedded store, and helpers to make users, groups and conversations in it."""
+"""Shared fixtures: a real redis-server, a real (moto) S3 server, a fresh embedded store, and helpers to
+make users, groups and conversations in it."""
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -9,7 +12,9 @@ from infra.store import Store
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import Conversation, ConversationMember, Group, GroupMember, User
+from tests.clamd_server import ClamdServer, clamd_binary
 from tests.fakes import MemoryInbox, RecordingEmitter
+from tests.servers import session_s3_server
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +30,25 @@ def smtp_server():
     """One real SMTP server process (aiosmtpd) for the session; tests read what arrived from its Maildir."""
     from tests.smtp import SmtpServer
     server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One real moto S3 server (HTTP) for the session, shared with the systems the e2e tests start."""
+    return session_s3_server()
+
+
+@pytest.fixture(scope="session")
+def clamd_server():
+    """Debian's real clamd with the tests' EICAR signature database. Skipped without the binary on a
+    developer's machine; a failure in CI (REQUIRE_CLAMD=1, set by .ci/run)."""
+    if clamd_binary() is None:
+        if os.environ.get("REQUIRE_CLAMD"):
+            pytest.fail("clamd is not installed (apt-get install clamav-daemon), and REQUIRE_CLAMD is set")
+        pytest.skip("clamd is not installed (`make test` installs clamav-daemon)")
+    server = ClamdServer().start()
     yield server
     server.stop()
 

@@ -8,7 +8,7 @@ from celery import Celery
 from infra.config import get_settings
 from workers.schedule import beat_schedule
 
-QUEUES = ("messages", "moderation", "notifications")
+QUEUES = ("messages", "moderation", "media", "notifications")
 
 
 def celery_config() -> dict:

@@ -39,7 +39,7 @@ def _screening() -> Screening:
     from workers import moderation as queue  # the moderation queue's module imports this one
 
     rt = get_runtime()
-    return Screening(cache=rt.filter_cache, open_review=queue.enqueue_review, record_block=queue.enqueue_block)
+    return Screening(cache=rt.filter_cache, open_reviews=queue.enqueue_reviews, record_block=queue.enqueue_block)
 
 
 def _enqueue_notifications(conv_id: str, message_ids: list[str]) -> None:

@@ -14,16 +14,16 @@ from workers.messages import RELIABLE, enqueue_drain
 log = logging.getLogger(__name__)
 
 
-@celery.task(name="moderation.open_review", **RELIABLE)
-def open_review(request: dict) -> str | None:
-    """The filter flagged, masked or held a send or an edit: open or grow its review item."""
+@celery.task(name="moderation.open_reviews", **RELIABLE)
+def open_reviews(requests: list[dict]) -> list[str | None]:
+    """The filter flagged, masked or held sends or edits (a drain batch's): open or grow their review items."""
     rt = get_runtime()
-    item = reviews.do_open_review(rt.store, rt.notifier, ReviewRequest.model_validate(request))
-    return item.id if item else None
+    items = [reviews.do_open_review(rt.store, rt.notifier, ReviewRequest.model_validate(r)) for r in requests]
+    return [item.id if item else None for item in items]
 
 
-def enqueue_review(request: ReviewRequest) -> None:
-    open_review.apply_async(args=[request.model_dump(mode="json")])
+def enqueue_reviews(requests: list[ReviewRequest]) -> None:
+    open_reviews.apply_async(args=[[r.model_dump(mode="json") for r in requests]])
 
 
 @celery.task(name="moderation.apply_decision", **RELIABLE)

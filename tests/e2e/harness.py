@@ -17,6 +17,7 @@ import requests
 import socketio
 
 from infra.redis_server import RedisServer, free_port, stop_process
+from tests.servers import session_s3_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -55,7 +56,10 @@ class System:
         env.update({"PORT": str(self.port), "REDIS_URL": self.redis_url, "JWT_SECRET": JWT_SECRET,
                     "WORKER_CONCURRENCY": "4", "LOG_LEVEL": "INFO", "TYPING_TTL_SECONDS": "1", "PYTHONUNBUFFERED": "1",
                     # Tests send bursts far above a person's rate; flood control has its own test.
-                    "SEND_RATE_LIMIT": "100000/second", **self.env})
+                    "SEND_RATE_LIMIT": "100000/second",
+                    # The session's moto S3 (not one per system), a bucket per system (its own CORS rule).
+                    "S3_ENDPOINT_URL": session_s3_server().url, "S3_BUCKET": f"chat-media-{self.port}",
+                    "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", **self.env})
         self.process = subprocess.Popen([sys.executable, "-m", "app"], cwd=ROOT, env=env,
                                         stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         wait_until(self._healthy, 30, 0.1, f"the server on port {self.port} (log: {self.log_path})")
@@ -165,7 +169,9 @@ def make_conversation(owner: Api, *members: Api, title: str = "general") -> tupl
                     json={"title": title, "members": [m.username for m in members]})
     # Its first message, seq 1, is the "conversation created" system message: wait until it is stored,
     # so tests start from a settled conversation whose next message is seq 2.
-    wait_until(lambda: owner.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"],
+    # (lastSeq moves just after the message is announced, so wait for it rather than for the history.)
+    wait_until(lambda: any(c["id"] == conv["id"] and c["lastSeq"] >= 1
+                           for c in owner.ok("GET", "/api/conversations")["conversations"]),
                what="the conversation_created system message")
     return group, conv
 

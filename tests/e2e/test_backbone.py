@@ -12,6 +12,7 @@ import requests
 import socketio
 
 
+from infra.redis_server import free_port
 from tests.e2e.harness import JWT_SECRET, Api, Client, make_conversation, own_system, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -248,7 +249,7 @@ def test_history_pages_and_polling_catch_up(system, clients):
 
 
 def test_healthz_reports_each_part(system):
-    assert requests.get(system.url + "/healthz", timeout=5).json() == {"redis": "ok", "mongo": "ok", "workers": "ok"}
+    assert requests.get(system.url + "/healthz", timeout=5).json() == {"redis": "ok", "mongo": "ok", "s3": "ok", "workers": "ok"}
 
 
 def test_dev_login_off_and_no_worker_are_reported():
@@ -259,3 +260,19 @@ def test_dev_login_off_and_no_worker_are_reported():
         health = requests.get(other.url + "/healthz", timeout=5)
         assert health.status_code == 503 and health.json()["workers"].startswith("error")
         assert health.json()["redis"] == "ok" and health.json()["mongo"] == "ok"
+
+
+def test_without_s3_endpoint_the_app_starts_its_own_moto():
+    with own_system(S3_ENDPOINT_URL="", S3_BUCKET="chat-media") as other:
+        log = other.log_path.read_text()
+        assert "started moto S3 on http://127.0.0.1:" in log and "(embedded, not persistent)" in log
+        assert requests.get(other.url + "/healthz", timeout=5).json()["s3"] == "ok"
+
+
+def test_s3_away_at_start_up_is_logged_and_reported_not_fatal():
+    with own_system(ready=(503,), S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}") as other:
+        assert "could not prepare the S3 bucket" in other.log_path.read_text()
+        health = requests.get(other.url + "/healthz", timeout=10)
+        assert health.status_code == 503 and health.json()["s3"].startswith("error: StorageUnavailable")
+        assert health.json()["redis"] == "ok" and health.json()["workers"] == "ok"
+        Api(other)  # the chat itself works

@@ -25,11 +25,14 @@ class Queue:
     def __init__(self, store, notifier) -> None:
         self.store, self.notifier = store, notifier
         self.reviews: list = []
+        self.batches: list[int] = []  # requests per queued task
         self.blocks: list = []
 
-    def open_review(self, request) -> None:
-        self.reviews.append(request)
-        reviews.do_open_review(self.store, self.notifier, request)
+    def open_reviews(self, requests) -> None:
+        self.batches.append(len(requests))
+        for request in requests:
+            self.reviews.append(request)
+            reviews.do_open_review(self.store, self.notifier, request)
 
     def record_block(self, *args) -> None:
         self.blocks.append(args)
@@ -42,7 +45,7 @@ def mod(store, inbox, notifier, emitter):
     conv = make_conversation(store, [admin, bob, carol, dan])
     store.set_group_role(conv.groupId, carol.id, "MODERATOR")
     queue = Queue(store, notifier)
-    screening = Screening(FilterCache(store), queue.open_review, queue.record_block)
+    screening = Screening(FilterCache(store), queue.open_reviews, queue.record_block)
 
     class World:
         pass
@@ -111,6 +114,10 @@ def test_a_masked_message_is_stored_masked_and_the_original_is_only_in_the_revie
     assert [(r["match"], r["start"], r["end"]) for r in item["reasons"]] == [("connard", 5, 12)]
     [(flagged, rooms)] = emitter.of("moderation:flagged")
     assert flagged["id"] == item["id"] and rooms == [f"mod:{mod.group}", "mod:all"]
+    for i in range(3):
+        mod.send(mod.bob, f"m{i + 2}", f"connard n°{i}")
+    mod.drain()
+    assert mod.queue.batches == [1, 3]  # one task per drain batch, whatever the number of hits in it
 
 
 def test_a_flagged_message_is_delivered_and_reviewed_once_however_often_reported(store, emitter, mod):
@@ -216,7 +223,7 @@ def test_a_decision_that_does_not_apply_and_a_non_moderator_change_nothing(store
 
 
 def test_a_rule_change_applies_to_the_next_send_on_another_worker_process(store, inbox, notifier, mod):
-    other_process = Screening(FilterCache(store), mod.queue.open_review, mod.queue.record_block)
+    other_process = Screening(FilterCache(store), mod.queue.open_reviews, mod.queue.record_block)
     mod.send(mod.bob, "r1", "un gros mot")
     mod.drain(other_process)             # compiled (no rules) in the other process
     rule = mod.rule("word", "gros mot", "block")

@@ -1,0 +1,131 @@
+"""REST routes of uploads and media (contract v2): the bytes go straight to S3; this only signs and reads."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, redirect, request
+
+from app.api import body
+from app.auth import login_required
+from infra.runtime import get_runtime
+from pipelines import media
+from schemas.errors import ApiError, Code
+from schemas.payloads import (AlbumAdd, AlbumCreate, CommentCreate, GroupSettingsUpdate, PartUrls, UploadCreate,
+                              parse_gallery_query, parse_id_page)
+from workers.media import enqueue_process
+
+media_api = Blueprint("media", __name__, url_prefix="/api")
+
+
+def _limits() -> media.Limits:
+    return get_runtime().media_limits
+
+
+@media_api.post("/uploads")
+@login_required
+def create_upload():
+    rt = get_runtime()
+    return jsonify(media.do_create_upload(rt.store, rt.blobs, _limits(), g.user, body(UploadCreate))), 201
+
+
+@media_api.post("/uploads/<upload_id>/part-urls")
+@login_required
+def part_urls(upload_id: str):
+    rt = get_runtime()
+    return jsonify(media.part_urls(rt.store, rt.blobs, _limits(), g.user, upload_id, body(PartUrls).parts))
+
+
+@media_api.get("/uploads/<upload_id>")
+@login_required
+def upload_status(upload_id: str):
+    rt = get_runtime()
+    return jsonify(media.upload_status(rt.store, rt.blobs, g.user, upload_id))
+
+
+@media_api.post("/uploads/<upload_id>/complete")
+@login_required
+def complete_upload(upload_id: str):
+    """202 at once: the media worker completes the upload from S3's own list of parts, then processes it."""
+    return jsonify(media.do_complete_upload(get_runtime().store, enqueue_process, g.user, upload_id)), 202
+
+
+@media_api.delete("/uploads/<upload_id>")
+@login_required
+def cancel_upload(upload_id: str):
+    rt = get_runtime()
+    media.do_cancel_upload(rt.store, rt.blobs, g.user, upload_id)
+    return "", 204
+
+
+@media_api.get("/media/<media_id>")
+@login_required
+def get_media(media_id: str):
+    return jsonify(media.get_media(get_runtime().store, g.user, media_id).public())
+
+
+@media_api.get("/media/<media_id>/content")
+@login_required
+def media_content(media_id: str):
+    """302 to a short-lived presigned URL, after the membership check."""
+    unknown = set(request.args) - {"variant", "redirect"}
+    if unknown:
+        raise ApiError(Code.INVALID_PAYLOAD, f"unknown query parameter(s): {', '.join(sorted(unknown))}")
+    variant = request.args.get("variant", "original")
+    if variant not in ("original", "small", "large"):
+        raise ApiError(Code.INVALID_PAYLOAD, f"variant must be original, small or large, got {variant!r}")
+    rt = get_runtime()
+    url = media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant)
+    if request.args.get("redirect") == "0":  # (extension) for <img>/<audio>, which cannot send the token
+        response = jsonify(url=url, expiresIn=_limits().presign_seconds)
+    else:
+        response = redirect(url, code=302)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@media_api.get("/conversations/<conv_id>/media")
+@login_required
+def conversation_gallery(conv_id: str):
+    file_type, page = parse_gallery_query(request.args)
+    return jsonify(media.gallery(get_runtime().store, g.user, conv_id, file_type, page))
+
+
+@media_api.get("/conversations/<conv_id>/albums")
+@login_required
+def list_albums(conv_id: str):
+    return jsonify(media.list_albums(get_runtime().store, g.user, conv_id, parse_id_page(request.args)))
+
+
+@media_api.post("/conversations/<conv_id>/albums")
+@login_required
+def create_album(conv_id: str):
+    return jsonify(media.do_create_album(get_runtime().store, g.user, conv_id, body(AlbumCreate)).public()), 201
+
+
+@media_api.post("/albums/<album_id>/media")
+@login_required
+def add_to_album(album_id: str):
+    return jsonify(media.do_add_to_album(get_runtime().store, g.user, album_id, body(AlbumAdd).mediaId).public())
+
+
+@media_api.post("/media/<media_id>/likes")
+@login_required
+def like(media_id: str):
+    return jsonify(media.do_like(get_runtime().store, g.user, media_id, add=True))
+
+
+@media_api.delete("/media/<media_id>/likes")
+@login_required
+def unlike(media_id: str):
+    return jsonify(media.do_like(get_runtime().store, g.user, media_id, add=False))
+
+
+@media_api.post("/media/<media_id>/comments")
+@login_required
+def comment(media_id: str):
+    return jsonify(media.do_comment(get_runtime().store, g.user, media_id, body(CommentCreate).content)), 201
+
+
+@media_api.patch("/groups/<group_id>/settings")
+@login_required
+def group_settings(group_id: str):
+    changes = body(GroupSettingsUpdate).model_dump()
+    return jsonify(media.do_group_settings(get_runtime().store, g.user, group_id, changes))

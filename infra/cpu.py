@@ -1,0 +1,143 @@
+"""CPU-bound work (Pillow, reportlab) off the event loop: a small pool of child processes.
+
+In production the CPU-heavy worker roles run Celery's prefork pool, and ``run_cpu`` just calls the
+function. In the embedded default the workers are green threads of the web process, where a Pillow decode
+or a reportlab page would stop every socket of the process for as long as it runs. There ``run_cpu``
+sends the call to a child process and waits on its pipe, which under eventlet yields to the hub: the
+sockets go on while another core does the work.
+
+Why not ``multiprocessing`` or ``concurrent.futures.ProcessPoolExecutor``: under eventlet's monkey
+patching their locks, feeder threads and resource tracker become green and fail ("Second simultaneous
+write", "Cannot switch to a different thread"; tried). A child here is a plain ``python -m
+infra.cpu_child`` that reads pickled calls ``(module, function, args, kwargs)`` as length-prefixed frames on
+stdin and answers ``(ok, value)`` frames on stdout: only pipes, which eventlet handles well. Functions are
+named by module and name, so only importable top-level functions can be sent (what a process pool needs
+anyway); arguments and results should be small (paths, not file contents, for anything large).
+"""
+from __future__ import annotations
+
+import logging
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">Q")
+
+
+class CpuWorkerDied(Exception):
+    """The child process died or did not answer in time: worth retrying (transient)."""
+
+
+def _green() -> bool:
+    try:
+        from eventlet import patcher
+    except ImportError:  # pragma: no cover - eventlet is a dependency
+        return False
+    return patcher.is_monkey_patched("socket")
+
+
+def write_frame(stream, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def read_frame(stream) -> Any:
+    header = _read_exactly(stream, _HEADER.size)
+    return pickle.loads(_read_exactly(stream, _HEADER.unpack(header)[0]))
+
+
+def _read_exactly(stream, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise EOFError("the other end closed the pipe")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class _Child:
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "infra.cpu_child"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, bufsize=0)
+
+    def call(self, fn: Callable, args: tuple, kwargs: dict, timeout: float) -> Any:
+        import eventlet
+
+        try:
+            with eventlet.Timeout(timeout):
+                write_frame(self.process.stdin, (fn.__module__, fn.__qualname__, args, kwargs))
+                ok, value = read_frame(self.process.stdout)
+        except (eventlet.Timeout, EOFError, BrokenPipeError, OSError) as exc:
+            self.kill()
+            raise CpuWorkerDied(f"{fn.__qualname__}: the CPU worker process died or timed out ({exc!r})") from None
+        if not ok:
+            raise value
+        return value
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+
+
+class CpuPool:
+    """At most ``size`` calls at once, each in a child process (started on first use, kept for the next)."""
+
+    def __init__(self, size: int, timeout: float = 300.0) -> None:
+        import eventlet.queue
+
+        self.size, self.timeout = size, timeout
+        self._idle: eventlet.queue.LightQueue = eventlet.queue.LightQueue()
+        for _ in range(size):
+            self._idle.put(None)  # a slot; its child is started when first needed
+
+    def run(self, fn: Callable, *args, **kwargs) -> Any:
+        child = self._idle.get()
+        try:
+            if child is None or not child.alive():
+                child = _Child()
+            return child.call(fn, args, kwargs, self.timeout)
+        finally:
+            self._idle.put(child if child is not None and child.alive() else None)
+
+    def close(self) -> None:
+        while not self._idle.empty():
+            child = self._idle.get_nowait()
+            if child is not None:
+                child.process.stdin.close()
+                child.kill()
+
+
+_pool: CpuPool | None = None
+_lock = threading.Lock()
+
+
+def run_cpu(fn: Callable, *args, **kwargs) -> Any:
+    """``fn(*args, **kwargs)``, off the event loop when there is one (the embedded default): in one of
+    ``CPU_WORKERS`` child processes. Elsewhere (a prefork worker) it is a plain call."""
+    if not _green():
+        return fn(*args, **kwargs)
+    global _pool
+    with _lock:
+        if _pool is None:
+            from infra.config import get_settings
+            _pool = CpuPool(get_settings().cpu_workers)
+    return _pool.run(fn, *args, **kwargs)
+
+
+def close_pool() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.close()
+        _pool = None

@@ -1,0 +1,51 @@
+"""The ``media`` queue: complete, verify, scan and process uploaded files; clean up what was abandoned.
+
+CPU-bound steps (Pillow, PDF and audio parsing) go through ``infra.cpu.run_cpu``: in production this role
+runs Celery's prefork pool and the call is direct; in the embedded default it runs in a child process, so
+the web process's sockets are not stalled.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+from infra.blobs import StorageUnavailable
+from infra.cpu import CpuWorkerDied, run_cpu
+from infra.runtime import get_runtime
+from infra.scanner import ScannerUnavailable
+from pipelines import media
+from workers.celery_app import celery
+from workers.messages import TRANSIENT
+
+log = logging.getLogger(__name__)
+
+# Redelivered if the worker dies (acks late); retried while S3, the scanner or a CPU child is away.
+RELIABLE = dict(acks_late=True, autoretry_for=(*TRANSIENT, StorageUnavailable, ScannerUnavailable, CpuWorkerDied),
+                retry_backoff=True, retry_backoff_max=60, max_retries=8)
+
+
+def processing() -> media.Processing:
+    rt = get_runtime()
+    return media.Processing(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, scanner=rt.scanner, run_cpu=run_cpu)
+
+
+@celery.task(name="media.process", **RELIABLE)
+def process(media_id: str) -> dict:
+    """Run the media's processing steps that are not done yet (see pipelines.media.process_media)."""
+    result = media.process_media(media_id, processing())
+    log.info("media %s: %s after %s", media_id, result.status, ",".join(result.ran) or "nothing to do")
+    return asdict(result)
+
+
+def enqueue_process(media_id: str) -> None:
+    process.apply_async(args=[media_id])
+
+
+@celery.task(name="media.cleanup", **RELIABLE)
+def cleanup() -> dict:
+    """Beat: abort abandoned multipart uploads, drop expired upload records, delete orphaned objects."""
+    rt = get_runtime()
+    report = media.do_cleanup(rt.store, rt.blobs)
+    if any(report.values()):
+        log.info("media clean-up: %s", report)
+    return report
