@@ -63,6 +63,14 @@ def main() -> int:
     if settings.run_embedded_workers:
         from app.embedded_worker import EmbeddedWorker
         worker = EmbeddedWorker(concurrency=settings.worker_concurrency).start()
+    beat = None
+    if settings.run_embedded_beat:
+        from app.embedded_worker import EmbeddedBeat
+        beat = EmbeddedBeat().start()
+    if not settings.smtp_url:
+        log.warning("SMTP_URL is not set: notifications are delivered in-app only (no email digests)")
+    else:
+        log.info("email digests through %s, from %s", get_runtime().mailer, settings.mail_from)
 
     # What start-up built (modules, classes, the app, the worker) lives as long as the process. Keep it
     # out of every future full collection: a full collection stops the whole process (every socket of
@@ -93,6 +101,8 @@ def main() -> int:
         pass  # eventlet's server usually catches it and returns
     finally:
         log.info("stopping")
+        if beat:
+            beat.stop()
         if worker:
             worker.stop()
         if redis_server:

@@ -19,7 +19,10 @@ from schemas.errors import ApiError, Code, from_validation_error
 from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
                               GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
                               parse_search_query)
+from schemas.common import new_id
+from schemas.tasks import NotificationRequest
 from workers.messages import enqueue_drain, enqueue_profile_sync
+from workers.notifications import enqueue_notify
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -50,6 +53,18 @@ def announce():
     return post
 
 
+def notify_added(user_id: str, kind: str, target_id: str, name: str, conv_id: str | None = None) -> None:
+    """An ``added`` notification for who was added (notifications queue); the addition is stored already,
+    so if Redis is away this is skipped and logged, never the addition."""
+    try:
+        enqueue_notify(NotificationRequest(
+            userId=user_id, type="added", key=f"added:{kind}:{target_id}:{user_id}:{new_id()}", convId=conv_id,
+            title=f"{g.user.username} added you to {name}", data={f"{kind}Id": target_id, "by": g.user.id,
+                                                                   "byName": g.user.username}))
+    except Exception:  # noqa: BLE001
+        log.exception("could not queue the added notification of %s", user_id)
+
+
 def context() -> dict:
     return {"ip": request.remote_addr, "userAgent": request.user_agent.string, "platform": "api"}
 
@@ -60,13 +75,13 @@ def dev_token():
     if not rt.settings.dev_login_enabled:
         raise ApiError(Code.DEV_LOGIN_DISABLED, "dev login is disabled on this server (DEV_LOGIN=0)")
     user = directory.do_dev_login(rt.store, body(DevTokenRequest), rt.settings.admins)
-    return jsonify(token=issue_token(user), user=user.public())
+    return jsonify(token=issue_token(user), user=user.for_self())
 
 
 @api.get("/me")
 @login_required
 def me():
-    return jsonify(g.user.public())
+    return jsonify(g.user.for_self())  # with the user's own email (public() leaves it out)
 
 
 @api.patch("/me")
@@ -74,7 +89,7 @@ def me():
 def update_me():
     """The new user at once; their messages' senderInfo is updated by a worker (user:updated when done)."""
     user = profiles.do_update_profile(get_runtime().store, enqueue_profile_sync, g.user, body(ProfileUpdate))
-    return jsonify(user.public())
+    return jsonify(user.for_self())
 
 
 @api.post("/groups")
@@ -89,6 +104,8 @@ def add_group_member(group_id: str):
     rt = get_runtime()
     added = directory.do_add_group_member(rt.store, web_notifier(), g.user, group_id, body(GroupMemberAdd))
     move_user_sockets(added["user"]["id"], events.group_room(group_id), enter=True)
+    group = rt.store.get_group(group_id)
+    notify_added(added["user"]["id"], "group", group_id, group.name if group else "a group")
     if added["role"] in MODERATING_ROLES:
         move_user_sockets(added["user"]["id"], events.mod_room(group_id), enter=True)
     return jsonify(added), 201
@@ -125,8 +142,11 @@ def conversations():
 @login_required
 def add_conversation_member(conv_id: str):
     rt = get_runtime()
-    return jsonify(directory.do_add_conversation_member(rt.store, web_notifier(), announce(), g.user, conv_id,
-                                                        body(ConversationMemberAdd).username)), 201
+    added = directory.do_add_conversation_member(rt.store, web_notifier(), announce(), g.user, conv_id,
+                                                 body(ConversationMemberAdd).username)
+    conv = rt.store.get_conversation(conv_id)
+    notify_added(added["user"]["id"], "conversation", conv_id, conv.title if conv else "a conversation", conv_id)
+    return jsonify(added), 201
 
 
 @api.delete("/conversations/<conv_id>/members/<user_id>")

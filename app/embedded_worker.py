@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 
+from celery.beat import EmbeddedService
 from celery.worker import WorkController
 
 from workers.celery_app import QUEUES, celery
@@ -71,3 +72,24 @@ class EmbeddedWorker:
                 self.controller.stop(in_sighandler=False)
         except Exception as exc:  # noqa: BLE001
             log.debug("worker stop: %s", exc)
+
+
+class EmbeddedBeat:
+    """Celery's own beat service (``celery.beat.Service``, the in-memory ``Scheduler``: nothing to persist
+    in a process whose store is in memory), in a thread of this process, green under eventlet. It reads
+    the same ``beat_schedule`` as the ``beat`` role (workers/schedule.py) and sends the same tasks."""
+
+    def __init__(self) -> None:
+        self.service = EmbeddedService(celery, thread=True, scheduler_cls="celery.beat:Scheduler")
+
+    def start(self) -> "EmbeddedBeat":
+        self.service.start()
+        log.info("Celery beat started in-process: %s", ", ".join(
+            f"{name} every {entry['schedule']:g} s" for name, entry in celery.conf.beat_schedule.items()))
+        return self
+
+    def stop(self) -> None:
+        try:
+            self.service.service.stop(wait=False)
+        except Exception as exc:  # noqa: BLE001 - exiting anyway
+            log.debug("beat stop: %s", exc)

@@ -14,15 +14,17 @@ from pydantic import BaseModel, ValidationError
 from app.auth import authenticate
 from infra.emitter import ServerEmitter
 from infra.runtime import get_runtime
-from pipelines import directory, messages, moderation, reactions, receipts
+from pipelines import directory, messages, moderation, notifications, reactions, receipts
 from pipelines.access import check_conversation_member
 from pipelines.notify import Notifier
 from pipelines.presence import PresenceTracker
 from pipelines.typing import TypingTracker
 from schemas import events
+from schemas.common import utcnow
 from schemas.documents import User
 from schemas.errors import ApiError, Code, from_validation_error
-from schemas.payloads import ConvRef, MessageDelete, MessageEdit, MessageSend, ReactionChange, ReadUpTo
+from schemas.payloads import (ConvRef, MessageDelete, MessageEdit, MessageSend, NotificationsDelivered, ReactionChange,
+                              ReadUpTo)
 from workers.messages import enqueue_drain
 
 log = logging.getLogger(__name__)
@@ -233,6 +235,11 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         """A member has read up to seq: the mark moves forward only; message:read goes to the room."""
         rt = get_runtime()
         return {"convId": read.convId, "seq": receipts.do_mark_read(rt.store, web_notifier(), user, read)}
+
+    @handler(socketio, events.NOTIFICATION_DELIVERED, NotificationsDelivered)
+    def notification_delivered(user: User, delivered: NotificationsDelivered) -> dict:
+        """A socket received notification:new (or listed them): sent -> delivered; ack {ok, delivered: n}."""
+        return {"delivered": notifications.do_mark_delivered(get_runtime().store, user, delivered.ids, utcnow())}
 
 
 def _pace(socketio: SocketIO, backlog: int, soft_limit: int) -> None:

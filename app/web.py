@@ -14,6 +14,7 @@ from app.api import api
 from app.health import health
 from app.media import media_api
 from app.moderation import moderation_api
+from app.notifications import notifications_api
 from app.sockets import register_socket_handlers
 from infra.config import Settings, get_settings, use_settings
 from infra.emitter import redis_manager
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.register_blueprint(moderation_api)
+    app.register_blueprint(notifications_api)
     app.register_blueprint(media_api)
     # Bodies are bounded: one that declares more is refused before a byte of it is read; one sent without
     # a length (chunked) is read up to one byte past the limit, at most, and refused if it has that byte.

@@ -100,6 +100,34 @@ class Settings(BaseSettings):
     # of it), so the users of a web process that died go offline within this time.
     presence_ttl_seconds: float = Field(30.0, ge=3, le=600)
 
+    # -- notifications and scheduling (docs/notifications.md) ------------------------------------
+    # Stored notifications disappear this long after they were created (the TTL index on expiresAt).
+    notification_ttl_days: int = Field(30, ge=1, le=3650)
+    # Email: unset SMTP_URL -> notifications are in-app only (said at start-up). smtp://host:port,
+    # smtps://user:password@host:port, or smtp+starttls://...
+    smtp_url: str | None = None
+    mail_from: str = "Chat <chat@localhost>"
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    # The page a digest links back to (a conversation: {app_url}/#conv={convId}).
+    app_url: str = "http://127.0.0.1:5000"
+    email_default_delay_minutes: int = Field(5, ge=0, le=1440)
+    # The length of one of emailDelayMinutes' minutes, in seconds: 60, except in tests that cannot wait.
+    email_minute_seconds: float = Field(60.0, gt=0, le=60)
+    email_max_retries: int = Field(6, ge=0, le=50)     # then the digest is failed, with the reason
+    email_retry_backoff_seconds: float = Field(5.0, gt=0, le=300)
+    # Scheduled messages and reminders: claimed in the database with a lease that a crashed worker outlives.
+    scheduled_lease_seconds: int = Field(60, ge=1, le=3600)
+    scheduled_max_lateness_seconds: int = Field(300, ge=1)   # later than this: failed, never sent stale
+    scheduled_max_days_ahead: int = Field(365, ge=1, le=3650)
+    scheduled_per_user_limit: int = Field(500, ge=1)          # pending scheduled messages per sender
+    # Beat's schedule (workers/schedule.py): how often each periodic task runs.
+    dispatch_every_seconds: float = Field(2.0, gt=0, le=300)
+    email_sweep_every_seconds: float = Field(15.0, gt=0, le=3600)
+    repair_every_seconds: float = Field(900.0, gt=0)
+    retention_every_seconds: float = Field(3600.0, gt=0)
+    # Beat inside the embedded process (default: with the embedded workers).
+    embedded_beat: bool | None = None
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -125,6 +153,10 @@ class Settings(BaseSettings):
     @property
     def run_embedded_workers(self) -> bool:
         return self.embedded_store if self.embedded_workers is None else self.embedded_workers
+
+    @property
+    def run_embedded_beat(self) -> bool:
+        return self.run_embedded_workers if self.embedded_beat is None else self.embedded_beat
 
     @property
     def embedded_s3(self) -> bool:

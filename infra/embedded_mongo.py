@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
 from typing import Any
@@ -61,6 +62,19 @@ class IndexedCollectionStore(mm_store.CollectionStore):
         self._unhashed: dict[tuple[str, ...], dict[Any, None]] = {}
         self._doc_keys: dict[Any, list[tuple[tuple[str, ...], tuple | None]]] = {}
         self.text_languages: dict[str, str] = {}  # text index name -> default_language
+
+    # mongomock walks every document of a collection with a TTL index on *every* read to drop expired
+    # ones (O(n) per query). Reads that care filter expired documents themselves (as they must on
+    # MongoDB, whose TTL monitor runs once a minute), so once every few seconds is plenty here.
+    TTL_SWEEP_SECONDS = 5.0
+    _ttl_swept_at = 0.0
+
+    def _remove_expired_documents(self):
+        now = time.monotonic()
+        if now - self._ttl_swept_at < self.TTL_SWEEP_SECONDS:
+            return
+        self._ttl_swept_at = now
+        super()._remove_expired_documents()
 
     # -- index definitions -------------------------------------------------------------------
     def create_index(self, index_name, index_dict):

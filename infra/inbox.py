@@ -140,3 +140,21 @@ class Inbox:
             except LockError:
                 log.warning("drain lock of %s expired before release (a drain outlived %ss)",
                             conv_id, self.lock_seconds)
+
+    # -- upkeep (pipelines.upkeep.repair) ----------------------------------------------------------
+    def stranded(self, limit: int = 1000) -> list[str]:
+        """Conversations whose inbox holds entries while no drain is scheduled or running (a lost task
+        whose flag expired): SCAN, then one round trip for the flags and locks of what it found."""
+        convs = []
+        for key in self.redis.scan_iter(match="inbox:conv:*", count=500):
+            convs.append(key.decode().removeprefix("inbox:conv:"))
+            if len(convs) >= limit:
+                break
+        if not convs:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for conv_id in convs:
+            pipe.xlen(_key(conv_id))
+            pipe.exists(_flag(conv_id), f"inbox:lock:{conv_id}")
+        replies = pipe.execute()
+        return [c for c, pending, busy in zip(convs, replies[::2], replies[1::2]) if pending and not busy]

@@ -13,6 +13,7 @@ from infra.blobs import S3Blobs
 from infra.config import Settings, get_settings
 from infra.emitter import SocketIOEmitter
 from infra.inbox import Inbox
+from infra.mailer import SmtpMailer
 from infra.mongo import get_store
 from infra.presence import PresenceRegistry
 from infra.scanner import ClamdScanner
@@ -67,6 +68,13 @@ class Runtime:
     def filter_cache(self) -> FilterCache:
         """Compiled filter rules per group, for this process's drains (checked against rulesVersion per batch)."""
         return FilterCache(self.store)
+
+    @cached_property
+    def mailer(self) -> SmtpMailer | None:
+        """None without SMTP_URL: notifications are then in-app only (said at start-up)."""
+        if not self.settings.smtp_url:
+            return None
+        return SmtpMailer(self.settings.smtp_url, timeout=self.settings.smtp_timeout_seconds)
 
     @cached_property
     def notifier(self) -> Notifier:

@@ -14,9 +14,10 @@ import pymongo
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, ReturnDocument
 from pymongo.database import Database
 
-from schemas.documents import (ActivityLog, Album, Conversation, ConversationMember, FilterRule, Group, GroupMember,
-                               GroupModeration, Media, Message, Reaction, ReviewItem, ReviewReason, Sanction,
-                               SenderInfo, Upload, User)
+from schemas.documents import (SCHEDULED_OPEN, UNREAD, ActivityLog, Album, Conversation, ConversationMember, Digest,
+                               EmailWindow, FilterRule, Group, GroupMember, GroupModeration, Media, Message,
+                               Notification, NotificationSettings, Reaction, RetentionPolicy, ReviewItem, ReviewReason,
+                               Sanction, ScheduledMessage, SenderInfo, Upload, User)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,31 @@ INDEXES: dict[str, list[IndexModel]] = {
     # _id is {groupId}:{userId}: one mute and one ban per member of a group.
     "mutes": [IndexModel([("groupId", ASC), ("until", DESC)], name="groupId_until")],
     "bans": [IndexModel([("groupId", ASC), ("createdAt", DESC)], name="groupId_createdAt")],
+    # Notifications and scheduling (seed 001 notifications; docs/notifications.md).
+    "notifications": [
+        IndexModel([("userId", ASC), ("status", ASC), ("createdAt", DESC)], name="userId_status_created"),
+        IndexModel([("scheduledFor", ASC)], name="scheduledFor"),
+        # The dispatcher's question: due reminders still pending (scheduledFor alone keeps sent ones too).
+        IndexModel([("status", ASC), ("scheduledFor", ASC)], name="status_scheduledFor"),
+        # One notification per fact (a redelivered task stores nothing twice).
+        IndexModel([("key", ASC)], name="key", unique=True),
+        # TTL: MongoDB deletes a notification once expiresAt passes (its monitor runs about once a minute,
+        # so every read also filters expiresAt > now itself).
+        IndexModel([("expiresAt", ASC)], name="auto_expire", expireAfterSeconds=0),
+    ],
+    "email_windows": [IndexModel([("dueAt", ASC)], name="dueAt")],
+    "digests": [IndexModel([("status", ASC), ("createdAt", ASC)], name="status_createdAt")],
+    "scheduled_messages": [
+        # The dispatcher: what is due, by status (pending, or claimed with an expired lease).
+        IndexModel([("status", ASC), ("sendAt", ASC)], name="status_sendAt"),
+        # A conversation's queue in order: the head is the only one that may go.
+        IndexModel([("convId", ASC), ("status", ASC), ("sendAt", ASC), ("_id", ASC)], name="convId_status_sendAt"),
+        # The sender's own list, and one scheduled message per (sender, conversation, clientId).
+        IndexModel([("senderId", ASC), ("convId", ASC), ("clientId", ASC)], name="sender_conv_clientId", unique=True),
+        IndexModel([("senderId", ASC), ("status", ASC)], name="senderId_status"),
+    ],
+    # Retention (seed 000: old messages archived in a separate collection, same shape, same seq index).
+    "messages_archive": [IndexModel([("convId", ASC), ("seq", ASC)], name="convId_seq", unique=True)],
 }
 
 
@@ -104,6 +130,13 @@ class Store:
         self.reviews = db["reviews"]
         self.mutes = db["mutes"]
         self.bans = db["bans"]
+        self.notifications = db["notifications"]
+        self.notification_settings = db["notification_settings"]
+        self.email_windows = db["email_windows"]
+        self.digests = db["digests"]
+        self.scheduled_messages = db["scheduled_messages"]
+        self.retention_policies = db["retention_policies"]
+        self.messages_archive = db["messages_archive"]
         self.media = db["media"]
         self.uploads = db["uploads"]
         self.albums = db["albums"]
@@ -498,6 +531,313 @@ class Store:
         """Newest first (system admins moderate every group)."""
         return [Group.from_mongo(d) for d in self.groups.find().sort("_id", DESC).limit(limit)]
 
+    # -- notifications ---------------------------------------------------------------------------
+    def insert_notification(self, n: Notification) -> Notification:
+        """Store it unless its key exists; either way return the stored one (idempotent)."""
+        try:
+            self.notifications.insert_one(n.to_mongo())
+            return n
+        except pymongo.errors.DuplicateKeyError:
+            doc = self.notifications.find_one({"key": n.key})
+            return Notification.from_mongo(doc) if doc else n
+
+    def get_notification(self, notification_id: str) -> Notification | None:
+        doc = self.notifications.find_one({"_id": notification_id})
+        return Notification.from_mongo(doc) if doc else None
+
+    def mark_notification_sent(self, notification_id: str, at, *, claimed_until=None) -> bool:
+        """pending -> sent (emitted); with ``claimed_until``, only for the dispatcher holding that lease."""
+        query: dict[str, Any] = {"_id": notification_id, "status": "pending"}
+        if claimed_until is not None:
+            query["claimedUntil"] = claimed_until
+        return self.notifications.update_one(query, {"$set": {"status": "sent", "sentAt": at, "updatedAt": at}}
+                                             ).modified_count == 1
+
+    def notifications_of_user(self, user_id: str, statuses: tuple[str, ...], now, *, before: Notification | None,
+                              limit: int) -> tuple[list[Notification], bool]:
+        """Newest first (createdAt, then id), never expired ones; ``before``: the last one of the previous page."""
+        query: dict[str, Any] = {"userId": user_id, "status": {"$in": list(statuses)}, "expiresAt": {"$gt": now}}
+        if before is not None:
+            query["$or"] = [{"createdAt": {"$lt": before.createdAt}},
+                            {"createdAt": before.createdAt, "_id": {"$lt": before.id}}]
+        docs = list(self.notifications.find(query).sort([("createdAt", DESC), ("_id", DESC)]).limit(limit + 1))
+        return [Notification.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+
+    def count_unread(self, user_id: str, now) -> int:
+        return sum(self.notifications.count_documents({"userId": user_id, "status": s, "expiresAt": {"$gt": now}})
+                   for s in UNREAD)
+
+    def own_live_notifications(self, user_id: str, ids: list[str], now) -> list[Notification]:
+        """Those of ``ids`` that are the user's and not expired (one point read each)."""
+        found = []
+        for i in dict.fromkeys(ids):
+            doc = self.notifications.find_one({"_id": i, "userId": user_id, "expiresAt": {"$gt": now}})
+            if doc:
+                found.append(Notification.from_mongo(doc))
+        return found
+
+    def mark_notifications(self, user_id: str, ids: list[str] | None, to: str, at, now) -> int:
+        """sent -> delivered, or sent/delivered -> read, for the user's own (``ids``, or all unread ones).
+        Conditional on the status, so a move never goes backwards and doing it twice changes nothing."""
+        field = {"delivered": "deliveredAt", "read": "readAt"}[to]
+        sources = ["sent"] if to == "delivered" else list(UNREAD)
+        update = {"$set": {"status": to, field: at, "updatedAt": at}}
+        if ids is None:
+            return sum(self.notifications.update_many({"userId": user_id, "status": s, "expiresAt": {"$gt": now}},
+                                                      update).modified_count for s in sources)
+        return sum(self.notifications.update_one({"_id": i, "userId": user_id, "status": {"$in": sources}},
+                                                 update).modified_count for i in dict.fromkeys(ids))
+
+    def claim_due_notification(self, now, lease_until) -> Notification | None:
+        """A due scheduled notification (a reminder) nobody holds, with a lease on it; None when none is due."""
+        doc = self.notifications.find_one_and_update(
+            {"status": "pending", "scheduledFor": {"$lte": now},
+             "$or": [{"claimedUntil": None}, {"claimedUntil": {"$lt": now}}]},
+            {"$set": {"claimedUntil": lease_until}}, sort=[("scheduledFor", ASC)],
+            return_document=ReturnDocument.AFTER)
+        return Notification.from_mongo(doc) if doc else None
+
+    def drop_claimed_notification(self, notification_id: str, claimed_until) -> None:
+        """A due reminder that no longer applies (the user left, the message is gone), by its lease holder."""
+        self.notifications.delete_one({"_id": notification_id, "claimedUntil": claimed_until})
+
+    def notifications_since(self, user_id: str, types: tuple[str, ...], since, up_to, now, limit: int
+                            ) -> list[Notification]:
+        """The user's unread notifications of those types created in (since, up_to], oldest first."""
+        docs = self.notifications.find({"userId": user_id, "status": {"$in": list(UNREAD)}, "type": {"$in": list(types)},
+                                         "createdAt": {"$gt": since, "$lte": up_to}, "expiresAt": {"$gt": now}})
+        return [Notification.from_mongo(d) for d in docs.sort("createdAt", ASC).limit(limit)]
+
+    def delete_expired_notifications(self, now, limit: int) -> int:
+        """What the TTL monitor does on MongoDB (the embedded store has none): bounded per call."""
+        ids = [d["_id"] for d in self.notifications.find({"expiresAt": {"$lte": now}}, {"_id": 1}).limit(limit)]
+        return self.notifications.delete_many({"_id": {"$in": ids}}).deleted_count if ids else 0
+
+    # -- notification settings -------------------------------------------------------------------
+    def notification_settings_of(self, user_id: str, default_delay: int) -> NotificationSettings:
+        doc = self.notification_settings.find_one({"_id": user_id})
+        return NotificationSettings.from_mongo(doc) if doc else NotificationSettings(
+            id=user_id, emailDelayMinutes=default_delay)
+
+    def update_notification_settings(self, user_id: str, changes: dict[str, Any], default_delay: int
+                                     ) -> NotificationSettings:
+        doc = self.notification_settings.find_one_and_update(
+            {"_id": user_id}, {"$set": changes} if changes else {"$setOnInsert": {"emailDelayMinutes": default_delay}},
+            upsert=True, return_document=ReturnDocument.AFTER)
+        if "emailDelayMinutes" not in doc:
+            doc = self.notification_settings.find_one_and_update(
+                {"_id": user_id, "emailDelayMinutes": None}, {"$set": {"emailDelayMinutes": default_delay}},
+                return_document=ReturnDocument.AFTER) or doc
+        return NotificationSettings.from_mongo(doc)
+
+    # -- email windows and digests ---------------------------------------------------------------
+    def touch_email_window(self, user_id: str, at, due_at) -> None:
+        """Open the user's window at ``at`` (due at ``due_at``) unless one is open; record the event."""
+        for _ in range(2):  # two first events at once: one inserts, the other updates
+            try:
+                self.email_windows.update_one(
+                    {"_id": user_id}, {"$setOnInsert": {"userId": user_id, "openedAt": at, "dueAt": due_at},
+                                       "$max": {"lastEventAt": at}}, upsert=True)
+                return
+            except pymongo.errors.DuplicateKeyError:
+                continue
+
+    def due_email_windows(self, now, limit: int) -> list[EmailWindow]:
+        docs = self.email_windows.find({"dueAt": {"$lte": now}}).sort("dueAt", ASC).limit(limit)
+        return [EmailWindow.from_mongo(d) for d in docs]
+
+    def close_email_window(self, window: EmailWindow, next_due) -> bool:
+        """The window as read is closed: deleted if no event came after its due time, otherwise moved on
+        to start at its due time (the next digest covers what came later). False if it changed meanwhile."""
+        if self.email_windows.delete_one({"_id": window.id, "openedAt": window.openedAt,
+                                          "lastEventAt": {"$lte": window.dueAt}}).deleted_count:
+            return True
+        return self.email_windows.update_one(
+            {"_id": window.id, "openedAt": window.openedAt},
+            {"$set": {"openedAt": window.dueAt, "dueAt": next_due}}).modified_count == 1
+
+    def insert_digest_once(self, digest: Digest) -> bool:
+        try:
+            self.digests.insert_one(digest.to_mongo())
+            return True
+        except pymongo.errors.DuplicateKeyError:
+            return False
+
+    def get_digest(self, digest_id: str) -> Digest | None:
+        doc = self.digests.find_one({"_id": digest_id})
+        return Digest.from_mongo(doc) if doc else None
+
+    def claim_digest(self, digest_id: str, now, lease_until) -> Digest | None:
+        """pending (or claimed by a worker whose lease ran out) -> claimed, one attempt more."""
+        doc = self.digests.find_one_and_update(
+            {"_id": digest_id, "$or": [{"status": "pending"}, {"status": "claimed", "claimedUntil": {"$lt": now}}]},
+            {"$set": {"status": "claimed", "claimedUntil": lease_until, "updatedAt": now}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER)
+        return Digest.from_mongo(doc) if doc else None
+
+    def finish_digest(self, digest_id: str, status: str, at, **fields) -> None:
+        self.digests.update_one({"_id": digest_id, "status": {"$in": ["pending", "claimed"]}},
+                                {"$set": {"status": status, "updatedAt": at, "claimedUntil": None, **fields}})
+
+    def release_digest(self, digest_id: str, error: str, at) -> None:
+        """A failed attempt that will be retried: claimable again at once, the reason kept."""
+        self.digests.update_one({"_id": digest_id, "status": "claimed"},
+                                {"$set": {"status": "pending", "claimedUntil": None, "error": error, "updatedAt": at}})
+
+    def open_digests(self, older_than, limit: int) -> list[Digest]:
+        """Digests still pending (or claimed) since before ``older_than``: a lost task, for the sweep to resend."""
+        docs = []
+        for status in ("pending", "claimed"):
+            docs += list(self.digests.find({"status": status, "createdAt": {"$lt": older_than}}).limit(limit))
+        return [Digest.from_mongo(d) for d in docs[:limit]]
+
+    def record_email_outcome(self, user_id: str, up_to, outcome: dict[str, Any]) -> None:
+        self.notification_settings.update_one({"_id": user_id}, {"$max": {"emailedUpTo": up_to},
+                                                                 "$set": {"lastEmail": outcome}}, upsert=True)
+
+    def direct_unread_since(self, conv_id: str, user_id: str, after_seq: int, since, up_to, limit: int
+                            ) -> list[Message]:
+        """Others' messages past ``after_seq`` (the reader's mark), created in (since, up_to], not deleted."""
+        docs = self.messages.find({"convId": conv_id, "seq": {"$gt": after_seq}, "senderId": {"$ne": user_id},
+                                   "isDeleted": False, "type": {"$ne": "system"},
+                                   "createdAt": {"$gt": since, "$lte": up_to}})
+        return [Message.from_mongo(d) for d in docs.sort("seq", ASC).limit(limit)]
+
+    # -- scheduled messages ----------------------------------------------------------------------
+    def insert_scheduled(self, item: ScheduledMessage) -> tuple[ScheduledMessage, bool]:
+        """Idempotent on (sender, conversation, clientId): a retried create returns the first one."""
+        try:
+            self.scheduled_messages.insert_one(item.to_mongo())
+            return item, True
+        except pymongo.errors.DuplicateKeyError:
+            doc = self.scheduled_messages.find_one({"senderId": item.senderId, "convId": item.convId,
+                                                    "clientId": item.clientId})
+            return ScheduledMessage.from_mongo(doc), False
+
+    def get_scheduled(self, item_id: str) -> ScheduledMessage | None:
+        doc = self.scheduled_messages.find_one({"_id": item_id})
+        return ScheduledMessage.from_mongo(doc) if doc else None
+
+    def count_open_scheduled(self, sender_id: str) -> int:
+        return sum(self.scheduled_messages.count_documents({"senderId": sender_id, "status": s}) for s in SCHEDULED_OPEN)
+
+    def scheduled_of_sender(self, sender_id: str, conv_id: str, *, before: str | None, limit: int
+                            ) -> tuple[list[ScheduledMessage], bool]:
+        query: dict[str, Any] = {"senderId": sender_id, "convId": conv_id}
+        if before:
+            query["_id"] = {"$lt": before}
+        docs = list(self.scheduled_messages.find(query).sort("_id", DESC).limit(limit + 1))
+        return [ScheduledMessage.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+
+    def update_pending_scheduled(self, item_id: str, sender_id: str, changes: dict[str, Any]) -> ScheduledMessage | None:
+        """Edit or cancel, only while nobody has claimed it (so a send in progress is never changed under it)."""
+        doc = self.scheduled_messages.find_one_and_update({"_id": item_id, "senderId": sender_id, "status": "pending"},
+                                                          {"$set": changes}, return_document=ReturnDocument.AFTER)
+        return ScheduledMessage.from_mongo(doc) if doc else None
+
+    def due_scheduled_conversations(self, now, limit: int) -> list[str]:
+        """Conversations whose queue has something due, or a claim whose lease ran out."""
+        convs: dict[str, None] = {}
+        for doc in self.scheduled_messages.find({"status": "pending", "sendAt": {"$lte": now}},
+                                                {"convId": 1}).limit(limit):
+            convs[doc["convId"]] = None
+        for doc in self.scheduled_messages.find({"status": "claimed", "claimedUntil": {"$lt": now}},
+                                                {"convId": 1}).limit(limit):
+            convs[doc["convId"]] = None
+        return list(convs)
+
+    def scheduled_queue(self, conv_id: str, now, limit: int) -> list[ScheduledMessage]:
+        """The conversation's open items (pending or claimed) due by ``now``, in queue order (sendAt, then
+        id), at most ``limit``. Only the first may be claimed (see pipelines.scheduling)."""
+        items = []
+        for status in SCHEDULED_OPEN:
+            docs = self.scheduled_messages.find({"convId": conv_id, "status": status, "sendAt": {"$lte": now}})
+            items += [ScheduledMessage.from_mongo(d) for d in docs.sort([("sendAt", ASC), ("_id", ASC)]).limit(limit)]
+        return sorted(items, key=lambda i: (i.sendAt, i.id))[:limit]
+
+    def claim_scheduled(self, item: ScheduledMessage, now, lease_until, token: str) -> ScheduledMessage | None:
+        """Take the item as read (pending, or claimed with an expired lease): one dispatcher wins. (One
+        conditional update_one: the claimed item is built here rather than read back.)"""
+        query: dict[str, Any] = {"_id": item.id, "status": item.status}
+        if item.status == "claimed":
+            query["claimedUntil"] = item.claimedUntil
+        changes = {"status": "claimed", "claimedUntil": lease_until, "claimToken": token, "updatedAt": now}
+        if self.scheduled_messages.update_one(query, {"$set": changes, "$inc": {"attempts": 1}}).modified_count != 1:
+            return None
+        return item.model_copy(update={**changes, "attempts": item.attempts + 1})
+
+    def finish_scheduled(self, item: ScheduledMessage, token: str, status: str, at, **fields) -> ScheduledMessage | None:
+        """claimed -> sent/failed (or back to pending), by the claim's holder only."""
+        changes = {"status": status, "updatedAt": at, "claimedUntil": None, **fields}
+        if self.scheduled_messages.update_one({"_id": item.id, "status": "claimed", "claimToken": token},
+                                              {"$set": changes}).modified_count != 1:
+            return None
+        return item.model_copy(update=changes)
+
+    # -- upkeep: repair and retention ------------------------------------------------------------
+    def conversations_page(self, after_id: str | None, limit: int) -> list[Conversation]:
+        query = {"_id": {"$gt": after_id}} if after_id else {}
+        return [Conversation.from_mongo(d) for d in self.conversations.find(query).sort("_id", ASC).limit(limit)]
+
+    def newest_message(self, conv_id: str) -> Message | None:
+        doc = self.messages.find_one({"convId": conv_id}, sort=[("seq", DESC)])
+        return Message.from_mongo(doc) if doc else None
+
+    def repair_last_seq(self, conv_id: str, last_seq: int, last_at) -> bool:
+        """Move lastSeq forward to the newest stored message (never back)."""
+        return self.conversations.update_one({"_id": conv_id, "lastSeq": {"$lt": last_seq}},
+                                             {"$set": {"lastSeq": last_seq, "lastMessageAt": last_at}}
+                                             ).modified_count == 1
+
+    def retention_policy(self, group_id: str) -> RetentionPolicy | None:
+        doc = self.retention_policies.find_one({"_id": group_id})
+        return RetentionPolicy.from_mongo(doc) if doc else None
+
+    def put_retention_policy(self, policy: RetentionPolicy) -> None:
+        self.retention_policies.replace_one({"_id": policy.id}, policy.to_mongo(), upsert=True)
+
+    def retention_policies_all(self, limit: int) -> list[RetentionPolicy]:
+        return [RetentionPolicy.from_mongo(d) for d in self.retention_policies.find().limit(limit)]
+
+    def conversations_of_group(self, group_id: str, limit: int) -> list[Conversation]:
+        return [Conversation.from_mongo(d) for d in self.conversations.find({"groupId": group_id}).limit(limit)]
+
+    def messages_to_archive(self, conv_id: str, *, below_seq: int | None, before, limit: int) -> list[dict]:
+        """The oldest messages of the conversation with seq < below_seq or created before ``before``."""
+        ors = []
+        if below_seq is not None:
+            ors.append({"seq": {"$lt": below_seq}})
+        if before is not None:
+            ors.append({"createdAt": {"$lt": before}})
+        if not ors:
+            return []
+        return list(self.messages.find({"convId": conv_id, "$or": ors}).sort("seq", ASC).limit(limit))
+
+    def archive_messages(self, docs: list[dict]) -> int:
+        """Copy to messages_archive (a copy already there is fine: a rerun), then delete from messages."""
+        if not docs:
+            return 0
+        try:
+            self.messages_archive.insert_many(docs, ordered=False)
+        except pymongo.errors.BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+        return self.messages.delete_many({"_id": {"$in": [d["_id"] for d in docs]}}).deleted_count
+
+    def iter_conversation_messages(self, conv_id: str, batch: int = 500) -> Iterable[Message]:
+        """Every message of the conversation in seq order, the archived ones first (what an export reads):
+        retention moves the oldest seqs, so the archive's seqs all precede the live ones."""
+        for collection in (self.messages_archive, self.messages):
+            after = 0
+            while docs := list(collection.find({"convId": conv_id, "seq": {"$gt": after}}).sort("seq", ASC).limit(batch)):
+                for d in docs:
+                    yield Message.from_mongo(d)
+                after = docs[-1]["seq"]
+
+    def members_outside_group(self, conv: Conversation, limit: int) -> list[ConversationMember]:
+        """Members of the conversation who are no longer members of its group."""
+        return [m for m in self.conversation_members_of(conv.id, limit)
+                if self.get_group_member(conv.groupId, m.userId) is None]
     # -- media -----------------------------------------------------------------------------------
     def reserve_quota(self, user_id: str, size: int, quota: int) -> bool:
         """Count ``size`` more bytes against the user's quota, atomically, unless that would pass it."""

@@ -21,7 +21,7 @@ def do_dev_login(store: Store, request: DevTokenRequest, admins: frozenset[str])
     now = utcnow()
     user = store.insert_user_if_absent(User(
         id=new_id(), username=request.username, fname=request.fname, lname=request.lname,
-        avatarUrl=request.avatarUrl, role="ADMIN" if request.username in admins else "USER",
+        avatarUrl=request.avatarUrl, role="ADMIN" if request.username in admins else "USER", email=request.email,
         createdAt=now, updatedAt=now))
     if not user.active:
         raise ApiError(Code.FORBIDDEN, "this account is deactivated")

@@ -160,7 +160,8 @@ class DrainResult:
 
 def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
                 enqueue_drain: Callable[[str], None], batch: int = 50, budget_seconds: float = 0.5,
-                linger_ms: int = 0, screening: Screening | None = None) -> DrainResult:
+                linger_ms: int = 0, screening: Screening | None = None,
+                on_stored: Callable[[str, list[str]], None] | None = None) -> DrainResult:
     """Store the pending sends of the conversation, in inbox order. Safe to run twice, or concurrently.
 
     The "drain scheduled" flag stays set while this runs, so senders do not enqueue more tasks. When
@@ -168,7 +169,9 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
     one task per burst, not one per message), clears the flag, reads once more, and stops. After
     ``budget_seconds`` it hands over to a follow-up task, so one busy conversation cannot hold a
     worker while others wait. With ``screening``, each send and edit passes the group's content filter
-    before anything is stored or announced (see ``_Drain.screen``).
+    before anything is stored or announced (see ``_Drain.screen``). ``on_stored(convId, messageIds)``
+    is called once per stored batch with the ids that may notify someone (mentions, replies, and every
+    message of a direct conversation): the notifications worker does the rest, off the drain.
     """
     result = DrainResult(conv_id)
     deadline = time.monotonic() + budget_seconds
@@ -179,6 +182,7 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
                 result.locked_out = True
                 return result
             drain = _Drain(conv_id, store, notifier, result, _Renewer(lock), screening)
+            drain.on_stored = on_stored
             unscheduled = False
             entries = inbox.claim(conv_id, batch)
             while True:
@@ -247,6 +251,23 @@ class _Drain:
         self.announced: set[int] = set()
         self.users: dict[str, User | None] = {}
         self.members: dict[str, ConversationMember | None] = {}
+        # Notifications (pipelines.notifications): set by drain_inbox; ``direct`` read once per drain.
+        self.on_stored: Callable[[str, list[str]], None] | None = None
+        self._direct: bool | None = None
+
+    def notify_stored(self, messages: list[Message]) -> None:
+        """One task per batch, ids only: mentions, replies, and a direct conversation's messages."""
+        if self.on_stored is None or not messages:
+            return
+        if self._direct is None:
+            self._direct = len(self.store.conversation_members_of(self.conv_id, 3)) == 2
+        ids = [m.id for m in messages if m.type != "system" and
+               (self._direct or m.metadata.mentions or m.metadata.replyTo)]
+        if ids:
+            try:
+                self.on_stored(self.conv_id, ids)
+            except Exception:  # noqa: BLE001 - the messages are stored and announced; notifications are extra
+                log.exception("could not queue the notifications of %d messages of %s", len(ids), self.conv_id)
 
     def screen(self, entry: InboxEntry) -> Verdict | None:
         """The content filter's verdict on a send or an edit; None when clean, when the group has no rule,
@@ -390,6 +411,7 @@ class _Drain:
             # Authors have read what they wrote: their own messages never count as unread.
             for author_id, theirs in stored.items():
                 store.advance_read_mark(conv_id, author_id, theirs[-1].seq, last_at)
+        self.notify_stored([m for theirs in stored.values() for m in theirs])
 
 
 def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[str, str] | None:
@@ -408,6 +430,7 @@ def _rejection(drain: _Drain, sender: User | None, entry: InboxEntry) -> tuple[s
     return None
 
 
+MAX_MENTIONS = 256  # names looked up per message (each a point read); a larger group needs @here-style mentions
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9_.-]{2,32})", re.IGNORECASE)
 
 
@@ -416,7 +439,7 @@ def find_mentions(store: Store, conv_id: str, content: str, sender_id: str) -> l
     names = {m.lower().rstrip(".") for m in MENTION.findall(content)}
     if not names:
         return []
-    users = store.users_by_usernames(list(names)[:50])
+    users = store.users_by_usernames(sorted(names)[:MAX_MENTIONS])
     return sorted(u.id for u in users.values()
                   if u.id != sender_id and store.get_conversation_member(conv_id, u.id) is not None)
 

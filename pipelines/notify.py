@@ -5,9 +5,9 @@ from infra.emitter import Emitter
 from schemas import events
 from pydantic import BaseModel
 
-from schemas.documents import Conversation, Group, Media, Message, ReviewItem, User
-from schemas.events import (ConversationLeft, GroupMemberJoined, MessageHeld, MessageRead, MessageRejected, Typing,
-                            UserUpdated)
+from schemas.documents import Conversation, Group, Media, Message, Notification, ReviewItem, ScheduledMessage, User
+from schemas.events import (ConversationLeft, GroupMemberJoined, MessageHeld, MessageRead, MessageRejected,
+                            NotificationRead, Typing, UserUpdated)
 
 
 class Notifier:
@@ -86,6 +86,17 @@ class Notifier:
         """moderation:muted, moderation:banned or moderation:lifted, to the user concerned."""
         self.emitter.emit(event, data.model_dump(), events.user_room(user_id))
 
+    # -- notifications and scheduling ------------------------------------------------------------
+    def notify_notification_new(self, notification: Notification) -> None:
+        self.emitter.emit(events.NOTIFICATION_NEW, notification.public(), events.user_room(notification.userId))
+
+    def notify_notification_read(self, user_id: str, read: NotificationRead) -> None:
+        """To every socket of the user, so each device shows the same unread count."""
+        self.emitter.emit(events.NOTIFICATION_READ, read.model_dump(exclude_none=True), events.user_room(user_id))
+
+    def notify_scheduled(self, item: ScheduledMessage) -> None:
+        """scheduled:updated to the sender: their scheduled message was sent, failed, edited or cancelled."""
+        self.emitter.emit(events.SCHEDULED_UPDATED, item.public(), events.user_room(item.senderId))
     # -- media -----------------------------------------------------------------------------------
     def notify_media_updated(self, media: Media) -> None:
         """To the uploader, after each processing step (``status`` ends ready, failed or quarantined)."""

@@ -38,7 +38,8 @@ def do_update_profile(store: Store, enqueue_sync: Callable[[str], None], user: U
                                    resourceId=user.id, timestamp=updated.updatedAt,
                                    changes={"before": SenderInfo.of(user).model_dump(),
                                             "after": SenderInfo.of(updated).model_dump()}))
-    enqueue_sync(user.id)
+    if SenderInfo.of(updated) != SenderInfo.of(user):  # email and language are not copied into messages
+        enqueue_sync(user.id)
     return updated
 
 

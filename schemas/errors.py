@@ -32,6 +32,12 @@ class Code(StrEnum):
     REJECTED_BY_MODERATOR = "rejected_by_moderator"  # (rejection) a held message was rejected
     MUTED = "muted"                          # the sender is muted in the group (until a time)
     BANNED = "banned"                        # the user is banned from the group
+    # Notifications and scheduling (contract v2).
+    INVALID_TIME = "invalid_time"            # sendAt/at not a time, in the past, or too far ahead
+    INVALID_TIME_ZONE = "invalid_time_zone"  # timeZone is not an IANA zone name
+    INVALID_SETTINGS = "invalid_settings"    # notification settings out of range (emailDelayMinutes 0..1440)
+    INVALID_STATE = "invalid_state"          # a scheduled message already sent, failed or cancelled
+    SCHEDULED_LATE = "scheduled_late"        # (scheduled_failed) due too long ago: never sent stale
     FILE_TOO_LARGE = "file_too_large"        # an upload over MAX_UPLOAD_BYTES
     QUOTA_EXCEEDED = "quota_exceeded"        # the uploader's files would pass UPLOAD_QUOTA_BYTES
     INVALID_PART = "invalid_part"            # a part number outside 1..partCount

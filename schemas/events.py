@@ -28,6 +28,11 @@ MESSAGE_HELD = "message:held"                  # user:{senderId}: a send (or edi
 MODERATION_MUTED = "moderation:muted"          # user:{userId}
 MODERATION_BANNED = "moderation:banned"        # user:{userId}
 MODERATION_LIFTED = "moderation:lifted"        # extension, user:{userId}: a mute or ban lifted early
+# Notifications and scheduling (contract v2).
+NOTIFICATION_NEW = "notification:new"          # user:{userId}: the stored notification
+NOTIFICATION_READ = "notification:read"        # user:{userId}: {ids | all, unread}
+NOTIFICATION_DELIVERED = "notification:delivered"  # extension, client -> server: {ids} a socket received
+SCHEDULED_UPDATED = "scheduled:updated"        # extension, user:{senderId}: a scheduled message sent/failed
 MEDIA_UPDATED = "media:updated"                # user:{uploaderId}: the media document after each step
 
 
@@ -134,3 +139,10 @@ class PresenceUpdate(BaseModel):
     userId: str
     status: Literal["online", "offline"]
     lastSeen: str  # ISO-8601 UTC: now when online, when the last socket closed when offline
+
+
+class NotificationRead(BaseModel):
+    """To user:{userId}: notifications were read (on any device), and how many stay unread."""
+    ids: list[str] | None = None
+    all: bool | None = None
+    unread: int

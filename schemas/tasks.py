@@ -59,3 +59,23 @@ class ReviewRequest(BaseModel):
     replyTo: str | None = None
     receivedAt: Timestamp
     hits: list[FilterHit]
+
+
+# -- notifications queue ---------------------------------------------------------------------------
+NotificationType = Literal["mention", "reply", "message", "reminder", "export_ready", "moderation",
+                           "scheduled_failed", "added"]
+
+
+class NotificationRequest(BaseModel):
+    """Any pipeline -> notifications.create: tell one user something (ids and a short text only).
+
+    ``key`` makes the request idempotent: a redelivered task, or the same fact reported twice, stores one
+    notification (e.g. ``export:{exportId}``, ``added:conv:{convId}:{userId}``)."""
+    model_config = ConfigDict(extra="forbid")
+    userId: str
+    type: NotificationType
+    key: str
+    title: str
+    body: str = ""
+    data: dict[str, Any] = {}
+    convId: str | None = None     # preferences per conversation apply when set

@@ -26,6 +26,15 @@ def redis_server():
 
 
 @pytest.fixture(scope="session")
+def smtp_server():
+    """One real SMTP server process (aiosmtpd) for the session; tests read what arrived from its Maildir."""
+    from tests.smtp import SmtpServer
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def s3_server():
     """One real moto S3 server (HTTP) for the session, shared with the systems the e2e tests start."""
     return session_s3_server()

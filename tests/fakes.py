@@ -74,6 +74,11 @@ class MemoryInbox:
         with self._guard:
             return len(self._entries.get(conv_id, {}))
 
+    def stranded(self, limit: int = 1000) -> list[str]:
+        with self._guard:
+            return [c for c, entries in self._entries.items()
+                    if entries and c not in self._scheduled and not self._locks.get(c, threading.Lock()).locked()][:limit]
+
     @contextmanager
     def drain_lock(self, conv_id: str):
         with self._guard:

@@ -6,8 +6,9 @@ import logging
 from celery import Celery
 
 from infra.config import get_settings
+from workers.schedule import beat_schedule
 
-QUEUES = ("messages", "moderation", "media")
+QUEUES = ("messages", "moderation", "media", "notifications")
 
 
 def celery_config() -> dict:
@@ -34,12 +35,15 @@ def celery_config() -> dict:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "imports": [f"workers.{q}" for q in QUEUES],
+        # Beat (its own Procfile role; inside the embedded process): the whole schedule is workers/schedule.py.
+        "beat_schedule": beat_schedule(s),
+        "beat_max_loop_interval": 1,
     }
 
 
 # Celery logs two INFO lines per task (received, succeeded): at hundreds of tasks a second that is
 # noise that costs CPU. Failures and retries are still logged.
-for _name in ("celery.app.trace", "celery.worker.strategy"):
+for _name in ("celery.app.trace", "celery.worker.strategy", "celery.beat"):  # beat: a line per tick
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 celery = Celery("chat")

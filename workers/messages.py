@@ -27,7 +27,8 @@ def drain(conv_id: str) -> dict:
     result = messages.drain_inbox(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
                                   enqueue_drain=enqueue_drain, batch=rt.settings.inbox_batch,
                                   budget_seconds=rt.settings.inbox_budget_ms / 1000,
-                                  linger_ms=rt.settings.inbox_linger_ms, screening=_screening())
+                                  linger_ms=rt.settings.inbox_linger_ms, screening=_screening(),
+                                  on_stored=_enqueue_notifications)
     if result.duplicates or result.rejected or result.held:
         log.info("drained %s: stored %d, duplicates %d, rejected %d, held %d", conv_id, len(result.stored),
                  result.duplicates, result.rejected, result.held)
@@ -39,6 +40,12 @@ def _screening() -> Screening:
 
     rt = get_runtime()
     return Screening(cache=rt.filter_cache, open_reviews=queue.enqueue_reviews, record_block=queue.enqueue_block)
+
+
+def _enqueue_notifications(conv_id: str, message_ids: list[str]) -> None:
+    from workers import notifications  # the notifications queue's module imports this one
+
+    notifications.enqueue_from_messages(conv_id, message_ids)
 
 
 def enqueue_drain(conv_id: str) -> None:

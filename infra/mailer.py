@@ -1,0 +1,51 @@
+"""Sending email over SMTP (smtplib): the one implementation of the mailer the digests use."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+
+class MailError(Exception):
+    """The server refused the message or could not be reached (worth retrying: it may come back)."""
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtpMailer:
+    """``smtp://host:port`` (plain), ``smtp+starttls://`` (STARTTLS), ``smtps://`` (TLS from the start);
+    ``user:password@`` logs in. One connection per message: digests are rare, a pool would be idle."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls") or not parts.hostname:
+            raise ValueError(f"SMTP_URL must look like smtp://host:port, got {url!r}")
+        self.scheme, self.host = parts.scheme, parts.hostname
+        self.port = parts.port or {"smtp": 25, "smtps": 465, "smtp+starttls": 587}[parts.scheme]
+        self.user = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never the password
+        return f"SmtpMailer({self.scheme}://{self.host}:{self.port})"
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            if self.scheme == "smtps":
+                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                          context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with client:
+                if self.scheme == "smtp+starttls":
+                    client.starttls(context=ssl.create_default_context())
+                if self.user:
+                    client.login(self.user, self.password or "")
+                # send_message raises unless every recipient was accepted (we send to one).
+                client.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailError(f"{type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,235 @@
+"""Missed messages by email: one digest per window, never while online, nothing already read.
+
+How it goes (docs/notifications.md, "Email"):
+1. A mention, a reply or a message in a direct conversation (exactly two members) for a user who has
+   no live socket opens the user's **window** (``email_windows``, one per user), due
+   ``emailDelayMinutes`` after that first event; later events in the window only extend nothing.
+2. The sweep (beat) closes each due window into a **digest** whose id is ``{userId}:{openedAt ms}``
+   (so closing twice makes one digest) covering (since, dueAt], and queues ``notifications.send_digest``.
+3. The digest task claims it (a lease), checks the user is still offline and still has the address and
+   the setting, gathers what is still unread and not deleted in that range, and sends one multipart
+   email (text + HTML, the user's language) with a ``Message-ID`` derived from the digest's id: a
+   retried send after a crash is the same message, which receiving servers and clients deduplicate.
+   Nothing left to tell (read meanwhile) or the user online: ``skipped``, no email.
+4. SMTP failures are retried with backoff by the task; after the last attempt the digest is ``failed``
+   with the reason (also shown in the user's settings as ``lastEmail``). The notifications stay in-app.
+"""
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Callable
+
+from infra.mailer import Mailer, MailError
+from infra.store import Store
+from schemas.common import iso
+from schemas.documents import Digest, User
+
+log = logging.getLogger(__name__)
+MAX_ITEMS = 50          # per email; the rest is "and N more"
+
+
+def digest_id(user_id: str, opened_at: datetime) -> str:
+    return f"{user_id}:{int(opened_at.timestamp() * 1000)}"
+
+
+def message_id_header(digest: str, mail_from: str) -> str:
+    """Deterministic, so a retried send carries the same Message-ID (RFC 5322 msg-id)."""
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+    return f"<digest.{digest.replace(':', '.')}@{domain}>"
+
+
+# -- the sweep -----------------------------------------------------------------------------------
+@dataclass
+class SweepResult:
+    digests: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+
+
+def sweep_email_windows(store: Store, enqueue_digest: Callable[[str], None], *, now: datetime, default_delay: int,
+                        lease_seconds: int, limit: int = 500, minute: timedelta = timedelta(minutes=1)) -> SweepResult:
+    result = SweepResult()
+    for window in store.due_email_windows(now, limit):
+        settings = store.notification_settings_of(window.userId, default_delay)
+        since = window.openedAt - timedelta(milliseconds=1)
+        if settings.emailedUpTo is not None and settings.emailedUpTo > since:
+            since = settings.emailedUpTo
+        digest = Digest(id=digest_id(window.userId, window.openedAt), userId=window.userId, since=since,
+                        upTo=window.dueAt, createdAt=now, updatedAt=now)
+        store.insert_digest_once(digest)   # a second sweep of the same window finds it there
+        store.close_email_window(window, window.lastEventAt + minute * settings.emailDelayMinutes)
+        enqueue_digest(digest.id)
+        result.digests.append(digest.id)
+    # A digest task lost on the way (it should not be: acks_late) is queued again.
+    for digest in store.open_digests(now - timedelta(seconds=lease_seconds * 2), limit):
+        enqueue_digest(digest.id)
+        result.resent.append(digest.id)
+    return result
+
+
+# -- one digest ----------------------------------------------------------------------------------
+@dataclass
+class DigestResult:
+    digest_id: str
+    status: str                  # sent | skipped | retry | failed | busy (another worker has it) | done
+    reason: str | None = None
+    items: int = 0
+
+
+@dataclass
+class Item:
+    conv_id: str
+    conv_title: str
+    seq: int
+    sender: str
+    text: str
+    kind: str                    # mention | reply | message
+
+
+def collect_items(store: Store, user: User, digest: Digest, default_delay: int, now: datetime) -> list[Item]:
+    """What is still worth telling: unread (past the member's lastReadSeq), not deleted, in range."""
+    settings = store.notification_settings_of(user.id, default_delay)
+    items: dict[tuple[str, int], Item] = {}
+    marks: dict[str, int | None] = {}
+
+    def mark(conv_id: str) -> int | None:
+        if conv_id not in marks:
+            member = store.get_conversation_member(conv_id, user.id)
+            marks[conv_id] = member.lastReadSeq if member else None
+        return marks[conv_id]
+
+    for n in store.notifications_since(user.id, ("mention", "reply"), digest.since, digest.upTo, now, MAX_ITEMS * 2):
+        conv_id, seq = n.data.get("convId"), n.data.get("seq", 0)
+        read_upto = mark(conv_id) if conv_id else None
+        if read_upto is None or seq <= read_upto:
+            continue   # read in the conversation, or no longer a member
+        message = store.get_message(n.data.get("messageId", ""))
+        if message is None or message.isDeleted:
+            continue
+        items[(conv_id, seq)] = Item(conv_id, n.data.get("convTitle", ""), seq, message.senderInfo.username,
+                                     message.content, n.type)
+    for conv, member in store.conversations_of_user(user.id):
+        if settings.level(conv.id) != "all" or conv.lastSeq <= member.lastReadSeq:
+            continue
+        if len(store.conversation_members_of(conv.id, 3)) != 2:
+            continue
+        for m in store.direct_unread_since(conv.id, user.id, member.lastReadSeq, digest.since, digest.upTo, MAX_ITEMS):
+            items.setdefault((conv.id, m.seq), Item(conv.id, conv.title, m.seq, m.senderInfo.username, m.content,
+                                                    "message"))
+    return sorted(items.values(), key=lambda i: (i.conv_id, i.seq))
+
+
+def deliver_digest(store: Store, mailer: Mailer | None, is_online: Callable[[str], bool], digest_id_: str, *,
+                   now: datetime, lease_seconds: int, default_delay: int, app_url: str, mail_from: str,
+                   final_attempt: bool) -> DigestResult:
+    digest = store.claim_digest(digest_id_, now, now + timedelta(seconds=lease_seconds))
+    if digest is None:
+        current = store.get_digest(digest_id_)
+        return DigestResult(digest_id_, "done" if current is None or current.status not in ("pending", "claimed")
+                            else "busy")
+    user = store.get_user(digest.userId)
+    settings = store.notification_settings_of(digest.userId, default_delay)
+    reason = None
+    if mailer is None:
+        reason = "no SMTP server configured"
+    elif user is None or not user.active or not user.email:
+        reason = "no email address"
+    elif not settings.email:
+        reason = "email notifications are off"
+    elif is_online(digest.userId):
+        reason = "online"   # never an email while they are online
+    items: list[Item] = []
+    if reason is None:
+        items = collect_items(store, user, digest, default_delay, now)
+        if not items:
+            reason = "nothing unread"
+    if reason is not None:
+        store.finish_digest(digest.id, "skipped", now, reason=reason)
+        store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "skipped",
+                                                                "reason": reason, "at": iso(now)})
+        return DigestResult(digest.id, "skipped", reason)
+    header = message_id_header(digest.id, mail_from)
+    message = render_digest(user, items, app_url=app_url, mail_from=mail_from, message_id=header, now=now)
+    try:
+        mailer.send(message)
+    except MailError as exc:
+        error = str(exc)[:500]
+        if final_attempt:
+            store.finish_digest(digest.id, "failed", now, error=error, items=len(items))
+            store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "failed",
+                                                                    "error": error, "at": iso(now)})
+            log.warning("digest %s failed after %d attempt(s): %s", digest.id, digest.attempts, error)
+            return DigestResult(digest.id, "failed", error, len(items))
+        store.release_digest(digest.id, error, now)
+        return DigestResult(digest.id, "retry", error, len(items))
+    store.finish_digest(digest.id, "sent", now, sentAt=now, items=len(items), messageIdHeader=header, error=None)
+    store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "sent",
+                                                            "items": len(items), "at": iso(now)})
+    return DigestResult(digest.id, "sent", None, len(items))
+
+
+# -- rendering (pure) ----------------------------------------------------------------------------
+TEXT = {
+    "en": {"subject": "{n} new message(s) while you were away", "hello": "Hello {name},",
+           "intro": "Here is what you missed:", "open": "Open the conversation", "more": "and {n} more",
+           "kinds": {"mention": "mentioned you", "reply": "replied to you", "message": "wrote"},
+           "footer": "You get this email because you were offline. Change it in your notification settings."},
+    "fr": {"subject": "{n} nouveau(x) message(s) pendant votre absence", "hello": "Bonjour {name},",
+           "intro": "Voici ce que vous avez manqué :", "open": "Ouvrir la conversation", "more": "et {n} de plus",
+           "kinds": {"mention": "vous a mentionné", "reply": "vous a répondu", "message": "a écrit"},
+           "footer": "Vous recevez cet e-mail car vous étiez hors ligne. Modifiez-le dans vos réglages de notification."},
+    "es": {"subject": "{n} mensaje(s) nuevo(s) mientras no estabas", "hello": "Hola {name}:",
+           "intro": "Esto es lo que te perdiste:", "open": "Abrir la conversación", "more": "y {n} más",
+           "kinds": {"mention": "te mencionó", "reply": "te respondió", "message": "escribió"},
+           "footer": "Recibes este correo porque estabas desconectado. Cámbialo en tus ajustes de notificaciones."},
+    "de": {"subject": "{n} neue Nachricht(en) während deiner Abwesenheit", "hello": "Hallo {name},",
+           "intro": "Das hast du verpasst:", "open": "Unterhaltung öffnen", "more": "und {n} weitere",
+           "kinds": {"mention": "hat dich erwähnt", "reply": "hat dir geantwortet", "message": "schrieb"},
+           "footer": "Du bekommst diese E-Mail, weil du offline warst. Ändere das in deinen Benachrichtigungseinstellungen."},
+}
+
+
+def render_digest(user: User, items: list[Item], *, app_url: str, mail_from: str, message_id: str,
+                  now: datetime) -> EmailMessage:
+    t = TEXT.get(user.language, TEXT["en"])
+    shown, hidden = items[:MAX_ITEMS], len(items) - min(len(items), MAX_ITEMS)
+    name = user.fname or user.username
+    by_conv: dict[str, list[Item]] = {}
+    for item in shown:
+        by_conv.setdefault(item.conv_id, []).append(item)
+    base = app_url.rstrip("/")
+    text = [t["hello"].format(name=name), "", t["intro"], ""]
+    parts = [f"<p>{html.escape(t['hello'].format(name=name))}</p>", f"<p>{html.escape(t['intro'])}</p>"]
+    for conv_id, conv_items in by_conv.items():
+        link = f"{base}/#conv={conv_id}&seq={conv_items[0].seq}"
+        title = conv_items[0].conv_title
+        text.append(f"# {title}")
+        parts.append(f"<h3>{html.escape(title)}</h3><ul>")
+        for i in conv_items:
+            line = f"{i.sender} {t['kinds'][i.kind]}: {i.text}"
+            text.append(f"  {line}")
+            parts.append(f"<li><b>{html.escape(i.sender)}</b> {html.escape(t['kinds'][i.kind])}: "
+                         f"{html.escape(i.text)}</li>")
+        text += [f"  {t['open']}: {link}", ""]
+        parts.append(f'</ul><p><a href="{html.escape(link, quote=True)}">{html.escape(t["open"])}</a></p>')
+    if hidden:
+        text.append(t["more"].format(n=hidden))
+        parts.append(f"<p>{html.escape(t['more'].format(n=hidden))}</p>")
+    text += ["--", t["footer"]]
+    parts.append(f"<hr><p><small>{html.escape(t['footer'])}</small></p>")
+    message = EmailMessage()
+    message["Subject"] = t["subject"].format(n=len(items))
+    message["From"] = mail_from
+    message["To"] = user.email
+    message["Message-ID"] = message_id
+    message["Date"] = format_datetime(now)
+    message["Content-Language"] = user.language
+    message["Auto-Submitted"] = "auto-generated"   # RFC 3834: no vacation auto-replies to this
+    message.set_content("\n".join(text))
+    message.add_alternative(f'<!doctype html><html lang="{user.language}"><body>{"".join(parts)}</body></html>',
+                            subtype="html")
+    return message

@@ -1,0 +1,218 @@
+"""Stored notifications and email digests: sources, preferences, statuses, visibility, one email per window."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from infra.mailer import MailError, SmtpMailer
+from pipelines import digests, notifications
+from schemas.common import new_id, utcnow
+from schemas.documents import Message, MessageMetadata, SenderInfo
+from schemas.errors import ApiError, Code
+from schemas.payloads import NotificationQuery, NotificationsRead, NotificationSettingsUpdate, IdPage, ReminderCreate
+from tests.conftest import make_conversation, make_user
+
+TTL = 30
+
+
+def post(store, conv, sender, content, *, mentions=None, reply_to=None, at=None):
+    seq = store.max_seq(conv.id) + 1
+    message = Message(id=new_id(), convId=conv.id, seq=seq, clientId=new_id(), senderId=sender.id,
+                      senderInfo=SenderInfo.of(sender), content=content,
+                      metadata=MessageMetadata(mentions=mentions, replyTo=reply_to),
+                      createdAt=at or utcnow(), updatedAt=utcnow())
+    store.insert_message(message)
+    store.advance_conversation(conv.id, seq, message.createdAt)
+    return message
+
+
+def from_messages(store, notifier, conv, messages, online=(), email=True, now=None):
+    return notifications.notify_from_messages(
+        store, notifier, conv.id, [m.id for m in messages], now=now or utcnow(), ttl_days=TTL, default_delay=5,
+        is_online=lambda ids: {i: i in online for i in ids}, email_enabled=email)
+
+
+def listing(store, user, status="all", now=None):
+    return notifications.list_notifications(store, user, NotificationQuery(status, IdPage(None, 50)), now or utcnow())
+
+
+def test_mentions_and_replies_are_stored_emitted_sent_and_only_visible_to_their_user(store, notifier):
+    alice, bob, carol = (make_user(store, n) for n in ("alice", "bob", "carol"))
+    conv = make_conversation(store, [alice, bob, carol])
+    first = post(store, conv, bob, "hello")
+    reply = post(store, conv, alice, "@carol see this", mentions=[carol.id], reply_to=first.id)
+    from_messages(store, notifier, conv, [reply])
+    from_messages(store, notifier, conv, [reply])   # a redelivered task: nothing twice
+    events = notifier.emitter.of("notification:new")
+    assert sorted((d["type"], r) for d, r in events) == [("mention", f"user:{carol.id}"), ("reply", f"user:{bob.id}")]
+    [bobs] = listing(store, bob)["notifications"]
+    assert bobs["status"] == "sent" and bobs["data"]["messageId"] == reply.id and "key" not in bobs
+    assert listing(store, alice)["notifications"] == [] and listing(store, carol)["unread"] == 1
+    with pytest.raises(ApiError) as err:   # someone else's notification: unknown to you, nothing changes
+        notifications.do_mark_read(store, notifier, alice, NotificationsRead(ids=[bobs["id"]]), utcnow())
+    assert err.value.code == Code.NOT_FOUND and listing(store, bob)["unread"] == 1
+    with pytest.raises(ApiError) as err:   # one unknown id among good ones: nothing changes
+        notifications.do_mark_read(store, notifier, bob, NotificationsRead(ids=[bobs["id"], new_id()]), utcnow())
+    assert listing(store, bob)["unread"] == 1
+    assert notifications.do_mark_delivered(store, bob, [bobs["id"]], utcnow()) == 1
+    assert notifications.do_mark_read(store, notifier, bob, NotificationsRead(ids=[bobs["id"]]), utcnow()) == 0
+    [(read, room)] = notifier.emitter.of("notification:read")
+    assert read == {"ids": [bobs["id"]], "unread": 0} and room == f"user:{bob.id}"
+    assert notifications.do_mark_delivered(store, bob, [bobs["id"]], utcnow()) == 0   # read never goes back
+    assert listing(store, bob)["notifications"][0]["status"] == "read"
+
+
+def test_expired_notifications_are_never_returned(store, notifier):
+    alice, bob = make_user(store, "alice"), make_user(store, "bob")
+    conv = make_conversation(store, [alice, bob, make_user(store, "carol")])
+    from_messages(store, notifier, conv, [post(store, conv, alice, "@bob", mentions=[bob.id])])
+    later = utcnow() + timedelta(days=TTL + 1)   # past expiresAt, before any TTL monitor ran
+    assert listing(store, bob, now=later) == {"notifications": [], "hasMore": False, "unread": 0}
+    [n] = listing(store, bob)["notifications"]
+    with pytest.raises(ApiError):
+        notifications.do_mark_read(store, notifier, bob, NotificationsRead(ids=[n["id"]]), later)
+
+
+def test_conversation_preferences_none_and_mentions(store, notifier):
+    alice, bob = make_user(store, "alice"), make_user(store, "bob")
+    conv = make_conversation(store, [alice, bob])   # direct: two members
+    notifications.do_update_settings(store, bob, NotificationSettingsUpdate(conversations={conv.id: "none"}), 5)
+    from_messages(store, notifier, conv, [post(store, conv, alice, "@bob hi", mentions=[bob.id])])
+    assert notifier.emitter.of("notification:new") == [] and store.due_email_windows(utcnow() + timedelta(hours=1), 9) == []
+    notifications.do_update_settings(store, bob, NotificationSettingsUpdate(conversations={conv.id: "mentions"}), 5)
+    from_messages(store, notifier, conv, [post(store, conv, alice, "no mention")])
+    assert store.due_email_windows(utcnow() + timedelta(hours=1), 9) == []   # a direct message, but mentions only
+    from_messages(store, notifier, conv, [post(store, conv, alice, "@bob now", mentions=[bob.id])])
+    assert len(notifier.emitter.of("notification:new")) == 1
+    for bad in ({"emailDelayMinutes": 1441}, {"emailDelayMinutes": -1}):
+        with pytest.raises(Exception):
+            NotificationSettingsUpdate(**bad)
+    carol = make_user(store, "carol")
+    with pytest.raises(ApiError) as err:   # not one of carol's conversations: refused, nothing stored
+        notifications.do_update_settings(store, carol, NotificationSettingsUpdate(conversations={conv.id: "none"}), 5)
+    assert err.value.code == Code.FORBIDDEN and notifications.get_settings(store, carol, 5)["conversations"] == {}
+
+
+def test_a_reminder_is_sent_once_at_its_time(store, notifier):
+    alice, bob = make_user(store, "alice"), make_user(store, "bob")
+    conv = make_conversation(store, [alice, bob])
+    message = post(store, conv, alice, "the plan")
+    now = utcnow()
+    reminder = notifications.do_create_reminder(store, bob, message.id, ReminderCreate(at=(now + timedelta(minutes=5)).isoformat()),
+                                                now=now, max_days_ahead=365, ttl_days=TTL)
+    assert reminder.status == "pending" and listing(store, bob)["notifications"] == []
+    assert listing(store, bob, "scheduled")["notifications"][0]["id"] == reminder.id
+    for at in (now, now + timedelta(minutes=4)):   # none early
+        assert notifications.dispatch_due_reminders(store, notifier, now=at, lease_seconds=30).reminders == 0
+    due = now + timedelta(minutes=5, seconds=1)
+    # A dispatcher claims it and dies: nothing is sent until its lease expires, then once.
+    assert store.claim_due_notification(due, due + timedelta(seconds=30)) is not None
+    assert notifications.dispatch_due_reminders(store, notifier, now=due, lease_seconds=30).reminders == 0
+    after = due + timedelta(seconds=31)
+    assert notifications.dispatch_due_reminders(store, notifier, now=after, lease_seconds=30).reminders == 1
+    assert notifications.dispatch_due_reminders(store, notifier, now=after, lease_seconds=30).reminders == 0
+    [(sent, room)] = notifier.emitter.of("notification:new")
+    assert sent["type"] == "reminder" and room == f"user:{bob.id}"
+    carol = make_user(store, "carol")
+    for user, body, code in [(carol, {"at": (now + timedelta(hours=1)).isoformat()}, Code.FORBIDDEN),
+                             (bob, {"at": (now - timedelta(hours=1)).isoformat()}, Code.INVALID_TIME),
+                             (bob, {"at": "2099-01-01T10:00", "timeZone": "Nowhere/Land"}, Code.INVALID_TIME_ZONE)]:
+        with pytest.raises(ApiError) as err:
+            notifications.do_create_reminder(store, user, message.id, ReminderCreate(**body), now=now,
+                                             max_days_ahead=365, ttl_days=TTL)
+        assert err.value.code == code
+
+
+# -- email ---------------------------------------------------------------------------------------
+class DownMailer:
+    def __init__(self):
+        self.tries = 0
+
+    def send(self, message):
+        self.tries += 1
+        raise MailError("ConnectionRefusedError: [Errno 111] Connection refused")
+
+
+def deliver(store, mailer, digest_id, now, online=(), final=False):
+    return digests.deliver_digest(store, mailer, lambda uid: uid in online, digest_id, now=now, lease_seconds=30,
+                                  default_delay=5, app_url="http://chat.test", mail_from="Chat <chat@chat.test>",
+                                  final_attempt=final)
+
+
+def sweep(store, now):
+    queued = []
+    digests.sweep_email_windows(store, queued.append, now=now, default_delay=5, lease_seconds=30)
+    return queued
+
+
+@pytest.fixture
+def direct(store):
+    alice = make_user(store, "alice")
+    bob = make_user(store, "bob", email="bob@example.com", language="fr", fname="Bob")
+    return alice, bob, make_conversation(store, [alice, bob], title="Alice & Bob")
+
+
+def test_one_email_per_window_in_the_users_language_and_the_same_message_id_on_a_retry(store, notifier, smtp_server, direct):
+    alice, bob, conv = direct
+    smtp_server.clear()
+    t0 = utcnow()
+    msgs = [post(store, conv, alice, f"message {i} <b>", at=t0 + timedelta(seconds=i)) for i in range(3)]
+    from_messages(store, notifier, conv, msgs[:2])
+    from_messages(store, notifier, conv, msgs[2:])
+    assert sweep(store, t0 + timedelta(minutes=4)) == []   # not due yet
+    [digest_id] = sweep(store, t0 + timedelta(minutes=6))
+    assert sweep(store, t0 + timedelta(minutes=6)) == []   # the window is closed: one digest
+    mailer = SmtpMailer(smtp_server.url)
+    now = t0 + timedelta(minutes=6)
+    # The worker sends, then dies before recording it: the task is redelivered after the lease.
+    assert deliver(store, mailer, digest_id, now).status == "sent"
+    store.digests.update_one({"_id": digest_id}, {"$set": {"status": "claimed", "claimedUntil": now}})
+    assert deliver(store, mailer, digest_id, now + timedelta(seconds=31)).status == "sent"
+    assert deliver(store, mailer, digest_id, now + timedelta(seconds=62)).status == "done"
+    mails = smtp_server.to("bob@example.com")
+    assert len(mails) == 2 and mails[0]["Message-ID"] == mails[1]["Message-ID"] == digests.message_id_header(
+        digest_id, "chat@chat.test")
+    mail = mails[0]
+    assert mail["Subject"].startswith("3 nouveau") and mail.get_content_type() == "multipart/alternative"
+    text = mail.get_body(("plain",)).get_content()
+    html_part = mail.get_body(("html",)).get_content()
+    assert all(f"message {i} <b>" in text for i in range(3)) and "message 0 &lt;b&gt;" in html_part
+    assert f"http://chat.test/#conv={conv.id}" in text and "Ouvrir la conversation" in text
+
+
+def test_no_email_while_online_or_once_read_or_deleted(store, notifier, direct):
+    alice, bob, conv = direct
+    t0 = utcnow()
+    from_messages(store, notifier, conv, [post(store, conv, alice, "seen live", at=t0)], online={bob.id})
+    assert sweep(store, t0 + timedelta(hours=1)) == []   # online when it arrived: no window at all
+    read = post(store, conv, alice, "read later", at=t0)
+    from_messages(store, notifier, conv, [read])
+    [digest_id] = sweep(store, t0 + timedelta(minutes=6))
+    assert deliver(store, DownMailer(), digest_id, t0 + timedelta(minutes=6), online={bob.id}).reason == "online"
+    gone = post(store, conv, alice, "deleted later", at=t0 + timedelta(minutes=10))
+    from_messages(store, notifier, conv, [gone])
+    store.advance_read_mark(conv.id, bob.id, read.seq, utcnow())   # read the first meanwhile
+    store.delete_message(gone.id, alice.id, utcnow())             # and the second was deleted
+    [digest_id] = sweep(store, t0 + timedelta(minutes=16))
+    mailer = DownMailer()
+    result = deliver(store, mailer, digest_id, t0 + timedelta(minutes=16))
+    assert result.status == "skipped" and result.reason == "nothing unread" and mailer.tries == 0
+
+
+def test_smtp_down_is_retried_then_failed_with_the_reason(store, notifier, direct):
+    alice, bob, conv = direct
+    t0 = utcnow()
+    from_messages(store, notifier, conv, [post(store, conv, alice, "are you there?", at=t0)])
+    [digest_id] = sweep(store, t0 + timedelta(minutes=6))
+    mailer = DownMailer()
+    now = t0 + timedelta(minutes=6)
+    assert [deliver(store, mailer, digest_id, now).status for _ in range(2)] == ["retry", "retry"]
+    assert store.get_digest(digest_id).error.startswith("ConnectionRefusedError")
+    final = deliver(store, mailer, digest_id, now, final=True)
+    assert final.status == "failed" and mailer.tries == 3
+    digest = store.get_digest(digest_id)
+    assert digest.status == "failed" and "Connection refused" in digest.error and digest.attempts == 3
+    assert notifications.get_settings(store, bob, 5)["lastEmail"]["status"] == "failed"
+    assert listing(store, bob)["notifications"] == []   # a direct message: nothing lost, it is still unread
+    assert store.history(conv.id, before=None, after=0, limit=10).messages[-1].content == "are you there?"

@@ -1,0 +1,48 @@
+"""Periodic upkeep: the repair job fixes what drifted (and a second run finds nothing); retention archives."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pipelines import upkeep
+from pipelines.messages import submit_message
+from schemas.common import utcnow
+from schemas.payloads import MessageSend
+from tests.conftest import make_conversation, make_user
+from tests.pipelines.test_notifications import post
+
+
+def test_repair_fixes_last_seq_strays_and_stranded_inboxes_once(store, inbox):
+    alice, bob, carol = (make_user(store, n) for n in ("alice", "bob", "carol"))
+    conv = make_conversation(store, [alice, bob, carol])
+    for i in range(3):
+        post(store, conv, alice, f"m{i}")
+    store.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": 1}})   # a drain died before recording it
+    store.group_members.delete_one({"groupId": conv.groupId, "userId": carol.id})  # removal cut short
+    submit_message(store, inbox, lambda c: None, alice, MessageSend(convId=conv.id, clientId="x", content="hi"))
+    inbox.unschedule_and_claim(conv.id, 1)   # its drain task was lost and the flag expired
+    drains = []
+    result = upkeep.repair(store, stranded_inboxes=inbox.stranded, enqueue_drain=drains.append, now=utcnow())
+    assert result.last_seq_fixed == {conv.id: (1, 3)} and store.get_conversation(conv.id).lastSeq == 3
+    assert result.members_removed == [(conv.id, carol.id)] and store.get_conversation_member(conv.id, carol.id) is None
+    assert drains == [conv.id]
+    inbox._scheduled.add(conv.id)   # the drain is scheduled now
+    again = upkeep.repair(store, stranded_inboxes=inbox.stranded, enqueue_drain=drains.append, now=utcnow())
+    assert again.summary() == {**again.summary(), "last_seq_fixed": 0, "members_removed": 0, "drains_scheduled": 0}
+
+
+def test_retention_moves_old_and_excess_messages_to_the_archive_and_exports_read_both(store):
+    alice = make_user(store, "alice")
+    conv = make_conversation(store, [alice, make_user(store, "bob")])
+    old = utcnow() - timedelta(days=40)
+    for i in range(5):
+        post(store, conv, alice, f"old {i}", at=old)
+    for i in range(200):
+        post(store, conv, alice, f"new {i}")
+    from schemas.payloads import RetentionUpdate
+    upkeep.do_set_retention(store, alice, conv.groupId, RetentionUpdate(days=30, maxMessages=150), utcnow())
+    result = upkeep.apply_retention(store, now=utcnow())
+    assert result.archived == {conv.id: 55}   # 5 older than 30 days, then down to the newest 150
+    live = store.history(conv.id, before=None, after=0, limit=1000).messages
+    assert len(live) == 150 and live[0].seq == 56
+    assert upkeep.apply_retention(store, now=utcnow()).archived == {}   # idempotent
+    assert [m.seq for m in store.iter_conversation_messages(conv.id)] == list(range(1, 206))

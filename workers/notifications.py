@@ -1,0 +1,151 @@
+"""The ``notifications`` queue: create notifications (from any pipeline), send what is due (scheduled
+messages, reminders), email digests, and the periodic upkeep that beat triggers (workers/schedule.py)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import timedelta
+
+from infra.runtime import get_runtime
+from pipelines import digests, notifications, scheduling, upkeep
+from schemas.common import utcnow
+from schemas.tasks import NotificationRequest
+from workers.celery_app import celery
+from workers.messages import RELIABLE, enqueue_drain
+
+log = logging.getLogger(__name__)
+
+
+def _limits() -> scheduling.Limits:
+    s = get_runtime().settings
+    return scheduling.Limits(max_days_ahead=s.scheduled_max_days_ahead, per_user=s.scheduled_per_user_limit,
+                             lease_seconds=s.scheduled_lease_seconds, max_lateness_seconds=s.scheduled_max_lateness_seconds,
+                             max_backlog=s.inbox_max_backlog)
+
+
+def _is_online(user_ids: list[str]) -> dict[str, bool]:
+    return {uid: status.online for uid, status in get_runtime().presence.status(user_ids).items()}
+
+
+def notify_now(requests: list[NotificationRequest]) -> notifications.NotifyResult:
+    """do_notify with this process's store, notifier and settings (for tasks of this module)."""
+    rt = get_runtime()
+    return notifications.do_notify(rt.store, rt.notifier, requests, now=utcnow(), ttl_days=rt.settings.notification_ttl_days,
+                                   default_delay=rt.settings.email_default_delay_minutes)
+
+
+# -- creating notifications ------------------------------------------------------------------------
+@celery.task(name="notifications.create", **RELIABLE)
+def create(requests: list[dict]) -> list[str]:
+    """Any pipeline tells users something (export_ready, moderation, added...): see enqueue_notify."""
+    return notify_now([NotificationRequest.model_validate(r) for r in requests]).stored
+
+
+def enqueue_notify(*requests: NotificationRequest) -> None:
+    """What other pipelines call (exports' export_ready, moderation's decisions): one task, ids and short text."""
+    if requests:
+        create.apply_async(args=[[r.model_dump(mode="json") for r in requests]])
+
+
+@celery.task(name="notifications.from_messages", **RELIABLE)
+def from_messages(conv_id: str, message_ids: list[str]) -> dict:
+    """A stored batch (the drain queues one task per batch): mentions, replies, direct messages."""
+    rt = get_runtime()
+    result = notifications.notify_from_messages(
+        rt.store, rt.notifier, conv_id, message_ids, now=utcnow(), ttl_days=rt.settings.notification_ttl_days,
+        default_delay=rt.settings.email_default_delay_minutes, is_online=_is_online,
+        email_enabled=rt.mailer is not None, minute=timedelta(seconds=rt.settings.email_minute_seconds))
+    return {"notified": len(result.notified), "skipped": result.skipped, "missed": len(result.missed)}
+
+
+def enqueue_from_messages(conv_id: str, message_ids: list[str]) -> None:
+    from_messages.apply_async(args=[conv_id, message_ids])
+
+
+# -- what is due (beat: every DISPATCH_EVERY_SECONDS) -------------------------------------------
+@celery.task(name="notifications.dispatch_due", **RELIABLE)
+def dispatch_due() -> dict:
+    """Claim due reminders and emit them; hand each conversation with due scheduled messages to send_due.
+    Never an ETA task: what is due is in the database, and this runs every few seconds."""
+    rt = get_runtime()
+    now = utcnow()
+    result = notifications.dispatch_due_reminders(rt.store, rt.notifier, now=now,
+                                                  lease_seconds=rt.settings.scheduled_lease_seconds)
+    result.conversations = scheduling.dispatch_due_scheduled(rt.store, enqueue_send_due, now=now)
+    return {"reminders": result.reminders, "dropped": result.dropped, "conversations": len(result.conversations)}
+
+
+@celery.task(name="notifications.send_due", **RELIABLE)
+def send_due(conv_id: str) -> dict:
+    rt = get_runtime()
+    try:
+        result = scheduling.send_due(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
+                                     enqueue_drain=enqueue_drain, notify=notify_now, clock=utcnow, limits=_limits())
+    finally:
+        rt.redis.delete(_queued_flag(conv_id))
+    if result.more:
+        enqueue_send_due(conv_id)
+    if result.failed or result.deferred:
+        log.info("scheduled messages of %s: sent %d, failed %d, deferred %s", conv_id, len(result.sent),
+                 len(result.failed), result.deferred)
+    return {"sent": len(result.sent), "failed": len(result.failed), "blocked": result.blocked}
+
+
+def _queued_flag(conv_id: str) -> str:
+    return f"scheduled:queued:{conv_id}"
+
+
+def enqueue_send_due(conv_id: str) -> None:
+    """One send_due task per conversation at a time (a flag with the lease as expiry): a tick that finds
+    the conversation already queued adds nothing. A duplicate would be harmless, only wasted."""
+    rt = get_runtime()
+    if rt.redis.set(_queued_flag(conv_id), 1, nx=True, ex=rt.settings.scheduled_lease_seconds):
+        send_due.apply_async(args=[conv_id])
+
+
+# -- email ---------------------------------------------------------------------------------------
+@celery.task(name="notifications.sweep_email", **RELIABLE)
+def sweep_email() -> dict:
+    """Close due email windows into digests and queue them (beat: every EMAIL_SWEEP_EVERY_SECONDS)."""
+    rt = get_runtime()
+    result = digests.sweep_email_windows(rt.store, enqueue_digest, now=utcnow(),
+                                         default_delay=rt.settings.email_default_delay_minutes,
+                                         lease_seconds=rt.settings.scheduled_lease_seconds,
+                                         minute=timedelta(seconds=rt.settings.email_minute_seconds))
+    return {"digests": len(result.digests), "resent": len(result.resent)}
+
+
+@celery.task(name="notifications.send_digest", **RELIABLE)
+def send_digest(digest_id: str, attempt: int = 0) -> dict:
+    """One email for one digest. SMTP away: tried again with exponential backoff (a short countdown, well
+    under the broker's visibility timeout, and a new task carrying the attempt number), then failed with
+    the reason after EMAIL_MAX_RETRIES retries."""
+    rt = get_runtime()
+    s = rt.settings
+    result = digests.deliver_digest(
+        rt.store, rt.mailer, lambda uid: _is_online([uid]).get(uid, False), digest_id, now=utcnow(),
+        lease_seconds=s.scheduled_lease_seconds, default_delay=s.email_default_delay_minutes, app_url=s.app_url,
+        mail_from=s.mail_from, final_attempt=attempt >= s.email_max_retries)
+    if result.status == "retry":
+        countdown = min(s.email_retry_backoff_seconds * 2 ** attempt, s.broker_visibility_timeout / 2)
+        log.info("digest %s: %s; retry %d in %.1f s", digest_id, result.reason, attempt + 1, countdown)
+        send_digest.apply_async(args=[digest_id, attempt + 1], countdown=countdown)
+    return asdict(result)
+
+
+def enqueue_digest(digest_id: str) -> None:
+    send_digest.apply_async(args=[digest_id])
+
+
+# -- upkeep --------------------------------------------------------------------------------------
+@celery.task(name="notifications.repair", **RELIABLE)
+def repair() -> dict:
+    rt = get_runtime()
+    return upkeep.repair(rt.store, stranded_inboxes=rt.inbox.stranded, enqueue_drain=enqueue_drain,
+                         now=utcnow()).summary()
+
+
+@celery.task(name="notifications.retention", **RELIABLE)
+def retention() -> dict:
+    result = upkeep.apply_retention(get_runtime().store, now=utcnow())
+    return {"groups": result.groups, "archived": sum(result.archived.values())}
