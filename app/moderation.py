@@ -11,6 +11,7 @@ from pipelines import moderation, reviews
 from schemas.payloads import (BanCreate, FilterCreate, FilterTest, FilterUpdate, ModerationSettingsUpdate, MuteCreate,
                               ReportCreate, ReviewDecision, RoleChange, parse_id_page, parse_review_query)
 from workers.moderation import enqueue_decision
+from workers.notifications import enqueue_notify
 
 moderation_api = Blueprint("moderation", __name__, url_prefix="/api")
 
@@ -117,13 +118,15 @@ def list_sanctions(group_id: str, kind: str):
 @moderation_api.post("/groups/<group_id>/mutes")
 @login_required
 def mute(group_id: str):
-    return jsonify(moderation.do_mute(_store(), web_notifier(), g.user, group_id, body(MuteCreate)).public()), 201
+    mute = moderation.do_mute(_store(), web_notifier(), g.user, group_id, body(MuteCreate), tell=enqueue_notify)
+    return jsonify(mute.public()), 201
 
 
 @moderation_api.post("/groups/<group_id>/bans")
 @login_required
 def ban(group_id: str):
-    sanction = moderation.do_ban(_store(), web_notifier(), _move, announce(), g.user, group_id, body(BanCreate))
+    sanction = moderation.do_ban(_store(), web_notifier(), _move, announce(), g.user, group_id, body(BanCreate),
+                                 tell=enqueue_notify)
     return jsonify(sanction.public()), 201
 
 

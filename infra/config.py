@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(200 << 20, ge=1)
     upload_quota_bytes: int = Field(2 << 30, ge=1)
     upload_ttl_minutes: int = Field(60, ge=5, le=24 * 60)
+    media_cleanup_every_seconds: float = Field(900, ge=10)
 
     # CPU-bound steps (Pillow, reportlab) in the embedded default run in this many child processes, so
     # that the web process's event loop is never blocked by them (infra/cpu.py).

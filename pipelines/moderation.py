@@ -28,7 +28,7 @@ from schemas.errors import ApiError, Code
 from schemas.events import Lifted, Sanctioned
 from schemas.payloads import (BanCreate, FilterCreate, FilterTest, FilterUpdate, IdPage, ModerationSettingsUpdate,
                               MuteCreate, RoleChange)
-from schemas.tasks import FilterHit, ReviewRequest
+from schemas.tasks import FilterHit, NotificationRequest, ReviewRequest
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,15 @@ SYSTEM_ACTOR = "filter"  # the actor name of what the filter does by itself (blo
 MoveSockets = Callable[[str, str, bool], None]
 # announce(conv_id, actor, action, data): queue a system message (pipelines.messages.submit_system).
 Announce = Callable[[str, User, str, dict], None]
+# tell(request): leave the user a notification (workers.notifications.enqueue_notify).
+Tell = Callable[[NotificationRequest], None]
+
+
+def tell_user(tell: Tell | None, user_id: str, key: str, title: str, body: str, group_id: str) -> None:
+    """A ``moderation`` notification about the user: it outlives the live event they may not see."""
+    if tell is not None:
+        tell(NotificationRequest(userId=user_id, type="moderation", key=key, title=title, body=body,
+                                 data={"groupId": group_id}))
 
 
 # -- who ------------------------------------------------------------------------------------------
@@ -265,7 +274,7 @@ def _sanction(group_id: str, target: User, until, reason: str, actor: User | Non
 
 
 def do_mute(store: Store, notifier: Notifier, actor: User | None, group_id: str, request: MuteCreate,
-            target: User | None = None) -> Sanction:
+            target: User | None = None, tell: Tell | None = None) -> Sanction:
     """Mute a member for ``minutes``: their sends are refused (``muted``, with ``until``) on every path
     until then, when the mute ends by itself. A second mute replaces the first. ``actor`` None: the
     filter's escalation (``target`` given)."""
@@ -282,6 +291,8 @@ def do_mute(store: Store, notifier: Notifier, actor: User | None, group_id: str,
     do_log_action(store, notifier, actor, group_id, "muted" if actor else "auto_muted", "user", target.id,
                   target_name=target.username, reason=request.reason,
                   changes={"minutes": request.minutes, "until": iso(until)})
+    tell_user(tell, target.id, f"muted:{mute.id}:{iso(until)}", "You are muted",
+          f"You cannot send messages in this group until {iso(until)}: {request.reason}", group_id)
     return mute
 
 
@@ -321,7 +332,7 @@ def check_not_banned(store: Store, group_id: str, user: User) -> None:
 
 
 def do_ban(store: Store, notifier: Notifier, move: MoveSockets, announce: Announce, actor: User, group_id: str,
-           request: BanCreate) -> Sanction:
+           request: BanCreate, tell: Tell | None = None) -> Sanction:
     """Ban a member: they leave the group, its conversations and its rooms at once (every live socket),
     and cannot be added again until the ban ends (``minutes``) or is lifted."""
     check_group_manager(store, actor, group_id)
@@ -342,6 +353,8 @@ def do_ban(store: Store, notifier: Notifier, move: MoveSockets, announce: Announ
     do_log_action(store, notifier, actor, group_id, "banned", "user", target.id, target_name=target.username,
                   reason=request.reason, changes={"minutes": request.minutes, "until": iso(until),
                                                   "conversations": len(conv_ids)})
+    tell_user(tell, target.id, f"banned:{ban.id}:{iso(ban.createdAt)}", "You were banned from a group",
+          f"{request.reason}" + (f" (until {iso(until)})" if until else ""), group_id)
     return ban
 
 
@@ -362,7 +375,7 @@ def do_change_role(store: Store, notifier: Notifier, move: MoveSockets, actor: U
 
 # -- escalation and flood control -------------------------------------------------------------------
 def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: str, sender_id: str, client_id: str,
-                    match: str) -> bool:
+                    match: str, tell: Tell | None = None) -> bool:
     """Log a blocked message (once per send) and apply the group's escalation: True when the sender was
     muted automatically for reaching ``autoMute.blocked`` blocked messages within its window."""
     sender = store.get_user(sender_id)
@@ -378,7 +391,7 @@ def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: st
     if store.count_activity("user", sender_id, "message_blocked", group_id, since) < auto.blocked:
         return False
     do_mute(store, notifier, None, group_id, MuteCreate(username=sender.username, minutes=auto.muteMinutes,
-            reason=f"{auto.blocked} blocked messages within {auto.windowMinutes} minutes"), target=sender)
+            reason=f"{auto.blocked} blocked messages within {auto.windowMinutes} minutes"), target=sender, tell=tell)
     return True
 
 

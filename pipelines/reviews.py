@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from infra.store import Store
 from pipelines.access import check_conversation_member
-from pipelines.moderation import check_group_moderator, do_log_action
+from pipelines.moderation import Tell, check_group_moderator, do_log_action, tell_user
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import ReviewItem, ReviewMessage, ReviewReason, SenderInfo, User
@@ -131,7 +131,7 @@ def do_decide(store: Store, enqueue_effects: Callable[[str], None], user: User, 
 
 
 def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, InboxEntry], None],
-                      review_id: str) -> str | None:
+                      review_id: str, tell: Tell | None = None) -> str | None:
     """The effects of a decision (moderation worker), each safe to repeat: a held message or edit goes
     through the conversation's inbox (its clientId kept, so the drain stores it once; it takes the next
     seq); a rejected one is told to its sender; a deleted message is deleted through the inbox (in order
@@ -150,9 +150,13 @@ def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, I
         notifier.notify_message_rejected(msg.senderId, MessageRejected(
             clientId=msg.clientId, convId=item.convId, code=Code.REJECTED_BY_MODERATOR, reason=why,
             messageId=item.messageId if item.edit else None))
+        tell_user(tell, msg.senderId, f"review:{item.id}:rejected", "A moderator did not approve your message", why,
+                  item.groupId)
     elif item.status == "deleted" and item.messageId:
         submit(item.convId, InboxEntry(kind="delete", senderId=item.decidedBy, clientId=f"delete:review:{item.id}",
                                        content="", messageId=item.messageId, receivedAt=utcnow()))
+        tell_user(tell, msg.senderId, f"review:{item.id}:deleted", "A moderator deleted your message",
+                  item.note or "", item.groupId)
     notifier.notify_review(item, flagged=False)
     decider = store.get_user(item.decidedBy) if item.decidedBy else None
     do_log_action(store, notifier, decider, item.groupId, f"review_{item.status}", "review", item.id,

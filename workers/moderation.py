@@ -10,6 +10,7 @@ from pipelines.messages import submit_entry
 from schemas.tasks import ReviewRequest
 from workers.celery_app import celery
 from workers.messages import RELIABLE, enqueue_drain
+from workers.notifications import enqueue_notify
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def apply_decision(review_id: str) -> str | None:
     def submit(conv_id, entry):
         submit_entry(rt.inbox, enqueue_drain, conv_id, entry)
 
-    status = reviews.do_apply_decision(rt.store, rt.notifier, submit, review_id)
+    status = reviews.do_apply_decision(rt.store, rt.notifier, submit, review_id, tell=enqueue_notify)
     log.info("review %s: %s applied", review_id, status)
     return status
 
@@ -47,7 +48,8 @@ def enqueue_decision(review_id: str) -> None:
 def record_block(group_id: str, conv_id: str, sender_id: str, client_id: str, match: str) -> bool:
     """Log a blocked message; mute its sender if the group's escalation says so."""
     rt = get_runtime()
-    return moderation.do_record_block(rt.store, rt.notifier, group_id, conv_id, sender_id, client_id, match)
+    return moderation.do_record_block(rt.store, rt.notifier, group_id, conv_id, sender_id, client_id, match,
+                                      tell=enqueue_notify)
 
 
 def enqueue_block(group_id: str, conv_id: str, sender_id: str, client_id: str, match: str) -> None:

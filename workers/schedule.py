@@ -21,4 +21,7 @@ def beat_schedule(s: Settings) -> dict:
         "repair": {"task": "notifications.repair", "schedule": s.repair_every_seconds},
         # Each group's retention: old messages to messages_archive.
         "retention": {"task": "notifications.retention", "schedule": s.retention_every_seconds},
+        # Abandoned multipart uploads aborted, expired upload records dropped, orphaned objects deleted.
+        "media-cleanup": {"task": "media.cleanup", "schedule": s.media_cleanup_every_seconds,
+                          "options": {"expires": 600}},
     }
