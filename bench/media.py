@@ -5,8 +5,9 @@ Two measurements (issue 10, "Speed", targets 2 and 3), each side by side in one 
 1. **Upload throughput.** ``--upload-mib`` (100) MiB, a ``application/zip`` file (``PK\\x03\\x04`` then random
    bytes, so the worker's verification passes), through the whole upload API as the page does it:
    ``POST /api/uploads``, ``POST /api/uploads/{id}/part-urls``, the presigned part PUTs straight to S3 with
-   ``--concurrency`` (4) in flight, ``POST /api/uploads/{id}/complete``, then ``GET /api/media/{id}`` every
-   ``--poll`` s until the media worker has completed the multipart upload from S3's ListParts, checked its
+   ``--concurrency`` (4) in flight, ``POST /api/uploads/{id}/complete``, then until the uploader's socket
+   hears ``media:updated`` (the page's way; ``GET /api/media/{id}`` every ``--poll`` s is only a safety net)
+   that the media worker has completed the multipart upload from S3's ListParts, checked its
    size and first bytes and says ``ready``. Against ``upload_fileobj`` of the same bytes to the same S3
    endpoint with boto3's default ``TransferConfig`` (8 MiB parts, 10 threads) and with that config at the
    API's concurrency. The endpoint and bucket are read from the server's own presigned part URLs (the
@@ -49,6 +50,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import socketio
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
@@ -66,7 +68,33 @@ now = lg.now
 # -- the upload API, as the page uses it ---------------------------------------------------------------
 class UploadClient:
     def __init__(self, http: aiohttp.ClientSession, base: str, token: str) -> None:
-        self.http, self.base, self.headers = http, base, {"Authorization": f"Bearer {token}"}
+        self.http, self.base, self.token, self.headers = http, base, token, {"Authorization": f"Bearer {token}"}
+        self.done: dict[str, asyncio.Future] = {}  # media id -> its final media:updated payload
+        self.steps: dict[str, dict[str, float]] = {}  # media id -> step -> when its media:updated arrived
+        self.sio: socketio.AsyncClient | None = None
+
+    async def connect(self) -> None:
+        """The uploader's socket, as the page has: the worker's ``media:updated`` says when a file is done
+        (polling ``GET /api/media`` for 20 files would itself be a load on the server)."""
+        self.sio = socketio.AsyncClient(reconnection=False, handle_sigint=False, http_session=self.http)
+        self.sio.on("media:updated", self._on_media)
+        await self.sio.connect(self.base, auth={"token": self.token}, transports=["websocket"], wait_timeout=30)
+
+    def _on_media(self, data: dict) -> None:
+        seen = self.steps.setdefault(data.get("id", ""), {})
+        for name, step in (data.get("processingSteps") or {}).items():
+            if isinstance(step, dict) and step.get("status") in ("done", "skipped", "failed"):
+                seen.setdefault(name, now())
+        fut = self._future(data.get("id", ""))
+        if data.get("status") in DONE and not fut.done():
+            fut.set_result((now(), data))
+
+    def _future(self, media_id: str) -> asyncio.Future:
+        return self.done.setdefault(media_id, asyncio.get_running_loop().create_future())
+
+    async def close(self) -> None:
+        if self.sio and self.sio.connected:
+            await self.sio.disconnect()
 
     async def _json(self, method: str, path: str, body: dict | None = None, expect: int = 200) -> dict:
         async with self.http.request(method, f"{self.base}{path}", json=body, headers=self.headers) as r:
@@ -103,17 +131,22 @@ class UploadClient:
                 "endpoint": f"{parsed.scheme}://{parsed.netloc}", "bucket": bucket, "key": key}
 
     async def wait_ready(self, sent: dict[str, Any], poll: float, timeout: float = 300.0) -> float:
-        """Poll ``GET /api/media/{id}`` until the worker is done; the time it said ``ready``."""
-        while True:
-            media = await self._json("GET", f"/api/media/{sent['id']}")
-            if media["status"] in DONE:
+        """When the worker said the media is done (``media:updated``); ``GET /api/media/{id}`` every ``poll``
+        s only in case the event was missed. Raises unless it ended ``ready``."""
+        fut = self._future(sent["id"])
+        while not fut.done():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(fut), poll)
                 break
+            media = await self._json("GET", f"/api/media/{sent['id']}")
+            if media["status"] in DONE and not fut.done():
+                fut.set_result((now(), media))
             if now() - sent["t0"] > timeout:
                 raise RuntimeError(f"media {sent['id']} still {media['status']} after {timeout:.0f}s")
-            await asyncio.sleep(poll)
+        t_done, media = fut.result()
         if media["status"] != "ready":
             raise RuntimeError(f"media {sent['id']} ended {media['status']}: {media.get('error')}")
-        return now()
+        return t_done
 
     async def upload(self, conv_id: str, filename: str, data: bytes, mime: str, concurrency: int,
                      poll: float) -> dict[str, Any]:
@@ -121,7 +154,9 @@ class UploadClient:
         t_done = await self.wait_ready(sent, poll)
         t0 = sent["t0"]
         return {**sent, "seconds": t_done - t0, "puts_done_at_s": round(sent["t_put"] - t0, 3),
-                "complete_202_at_s": round(sent["t_complete"] - t0, 3), "ready_at_s": round(t_done - t0, 3)}
+                "complete_202_at_s": round(sent["t_complete"] - t0, 3),
+                "step_events_at_s": {k: round(t - t0, 3) for k, t in self.steps.get(sent["id"], {}).items()},
+                "ready_at_s": round(t_done - t0, 3)}
 
 
 async def uploader(api: lg.Api, http: aiohttp.ClientSession, base: str, name: str) -> tuple[UploadClient, str]:
@@ -129,7 +164,9 @@ async def uploader(api: lg.Api, http: aiohttp.ClientSession, base: str, name: st
     token, _ = await api.token(name)
     group = await api.create_group(token, f"{name} media")
     conv = await api.create_conversation(token, group, f"{name} files", [])
-    return UploadClient(http, base, token), conv
+    client = UploadClient(http, base, token)
+    await client.connect()
+    return client, conv
 
 
 def zip_bytes(size: int) -> bytes:
@@ -161,6 +198,7 @@ async def measure_uploads(args, http: aiohttp.ClientSession) -> dict[str, Any]:
     await server.start(http)
     loop = asyncio.get_running_loop()
     rounds: list[dict[str, Any]] = []
+    client = None
     try:
         api = lg.Api(http, server.url)
         client, conv = await uploader(api, http, server.url, f"up{secrets.token_hex(3)}")
@@ -188,7 +226,7 @@ async def measure_uploads(args, http: aiohttp.ClientSession) -> dict[str, Any]:
                                               args.poll)
                     seconds, key = res["seconds"], res["key"]
                     row["api_detail"] = {k: res[k] for k in ("parts", "part_size", "puts_done_at_s",
-                                                             "complete_202_at_s", "ready_at_s")}
+                                                             "complete_202_at_s", "step_events_at_s", "ready_at_s")}
                 else:
                     key = f"bench/{m}-{r}"
                     seconds = await loop.run_in_executor(None, boto3_upload, s3, bucket, key, data,
@@ -206,6 +244,8 @@ async def measure_uploads(args, http: aiohttp.ClientSession) -> dict[str, Any]:
                 f" / {row[f'ratio_vs_{methods[2]}']}; others {row['others_max_percent']} %"
                 + (" DISTURBED" if row["disturbed"] else ""), flush=True)
     finally:
+        if client:
+            await client.close()
         stop = await loop.run_in_executor(None, server.stop)
     med = lambda xs: round(statistics.median(xs), 3) if xs else None  # noqa: E731
     quiet = [r for r in rounds if not r["disturbed"]]
@@ -237,7 +277,7 @@ async def probe_rtt(http: aiohttp.ClientSession, base: str, t_begin: float, t_en
 async def upload_images(client: UploadClient, conv: str, jpeg: bytes, n: int, concurrency: int, poll: float,
                         t_at: float) -> dict[str, Any]:
     """``n`` uploads of the photo, all started at ``t_at``, at most ``concurrency`` files sending at once (one
-    part each), as the page does; then every one is polled until ``ready``."""
+    part each), as the page does; each is then awaited until its ``media:updated`` says ``ready``."""
     await lg.sleep_until(t_at)
     t0 = now()
     sem = asyncio.Semaphore(concurrency)
@@ -263,6 +303,7 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
                         "--duration", str(args.duration), "--warmup", str(args.warmup)])
     tracker = lg.Tracker(run_id=secrets.token_hex(3))
     loop = asyncio.get_running_loop()
+    client = None
     try:
         api = lg.Api(http, server.url)
         client, conv = await uploader(api, http, server.url, f"img{tracker.run_id}")
@@ -276,6 +317,7 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
         lag_task = asyncio.create_task(lg.loop_lag(t_begin, t_end))
         images_task = asyncio.create_task(upload_images(client, conv, jpeg, args.images, args.concurrency,
                                                         args.poll, t_begin)) if with_images else None
+        spy = await start_profile(args, server, label, round_no, t_begin, la.duration) if args.profile else None
         max_lag = await lg.open_loop(pop.senders, la.rate, t_start, t_begin, t_end,
                                      lg.sends(tracker, lg.payload(la.message_size)))
         res = await lg.check_sends(la, api, tracker, pop, t_begin, t_end)
@@ -287,8 +329,13 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
             images = await images_task
             images["all_ready_within_window"] = images.pop("t_all_ready") <= t_end
             res["images"] = images
+        if spy:
+            await loop.run_in_executor(None, spy[0].wait)
+            res["profile"] = spy[1]
     finally:
         with contextlib.suppress(Exception):
+            if client:
+                await client.close()
             await lg.bounded_gather(200, (c.sio.disconnect() for c in tracker.clients if c.sio.connected))
         stop = await loop.run_in_executor(None, server.stop)
     log_text = server.log_path.read_text(errors="replace")
@@ -304,6 +351,21 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
           + (f"{res['images']['images']} images ready in {res['images']['all_ready_s']} s; " if with_images else "")
           + f"cpu {res['cpu_percent_of_one_core']}" + (" DISTURBED" if res["disturbed"] else ""), flush=True)
     return res
+
+
+async def start_profile(args, server: lg.SpawnedServer, label: str, round_no: int, t_begin: float,
+                        duration: float):
+    """py-spy on the server and its children over the window (``--idle``: a blocked call shows too), raw
+    collapsed stacks to bench/results/media-chat.<label>.r<N>.pyspy.txt."""
+    import subprocess
+
+    out = lg.RESULTS_DIR / f"media-chat.{label}.r{round_no}.pyspy.txt"
+    await lg.sleep_until(t_begin)
+    spy = Path(sys.executable).with_name("py-spy")
+    proc = subprocess.Popen([str(spy), "record", "--pid", str(server.proc.pid), "--subprocesses", "--idle",
+                             "--nonblocking", "--rate", "200", "--format", "raw", "--duration", str(int(duration)),
+                             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    return proc, str(out.relative_to(REPO_ROOT))
 
 
 async def measure_chat(args, http: aiohttp.ClientSession) -> dict[str, Any]:
@@ -347,7 +409,8 @@ def print_uploads(u: dict) -> None:
     s = u["summary"]
     print(f"{'median':<40}" + "".join(f"{s[f'median_{x}_mib_per_s']:>20}" for x in m)
           + f"{s['median_ratio_vs_' + m[1]]:>13}{s['median_ratio_vs_' + m[2]]:>10}")
-    print(f"API phases, round 1: {u['rounds'][0]['api_detail']}")
+    for r in u["rounds"]:
+        print(f"API round {r['round']}, seconds from create: {r['api_detail']}")
     print(f"target API / boto3 default >= {TARGET_RATIO}: {'PASS' if s['target_met'] else 'FAIL'}")
 
 
@@ -403,12 +466,15 @@ def parse_args(argv=None):
     p.add_argument("--upload-mib", type=int, default=100)
     p.add_argument("--upload-rounds", type=int, default=3, help="rounds of API, boto3 default, boto3 at --concurrency")
     p.add_argument("--concurrency", type=int, default=4, help="PUTs in flight (the page's), boto3's second config")
-    p.add_argument("--poll", type=float, default=0.02, help="seconds between GET /api/media/{id}")
+    p.add_argument("--poll", type=float, default=1.0,
+                   help="seconds between GET /api/media/{id}, in case a media:updated was missed")
     p.add_argument("--chat-rounds", type=int, default=2, help="pairs without/with images, order alternating")
     p.add_argument("--rate", type=float, default=100.0, help="offered msg/s of the latency open loop")
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--duration", type=float, default=20.0)
     p.add_argument("--images", type=int, default=20)
+    p.add_argument("--profile", action="store_true",
+                   help="py-spy record (pip install py-spy into the venv) on each chat run's server over its window")
     p.add_argument("--probe-interval", type=float, default=0.02, help="seconds between static GETs (loop probe)")
     return p.parse_args(argv)
 
