@@ -65,6 +65,11 @@ DONE = ("ready", "failed", "quarantined")
 now = lg.now
 
 
+def server_env(args) -> dict[str, str]:
+    """loadgen's SPAWN_ENV (SEND_RATE_LIMIT=1000000/second) and any --server-env."""
+    return {**lg.SPAWN_ENV, **dict(kv.split("=", 1) for kv in args.server_env)}
+
+
 # -- the upload API, as the page uses it ---------------------------------------------------------------
 class UploadClient:
     def __init__(self, http: aiohttp.ClientSession, base: str, token: str) -> None:
@@ -193,7 +198,7 @@ def boto3_upload(s3, bucket: str, key: str, data: bytes, max_concurrency: int | 
 
 # -- 1. upload throughput ------------------------------------------------------------------------------
 async def measure_uploads(args, http: aiohttp.ClientSession) -> dict[str, Any]:
-    server = lg.SpawnedServer(lg.RESULTS_DIR / "media-upload.server.log", dict(lg.SPAWN_ENV))
+    server = lg.SpawnedServer(lg.RESULTS_DIR / "media-upload.server.log", server_env(args))
     print(f"[upload] starting server on {server.url}", flush=True)
     await server.start(http)
     loop = asyncio.get_running_loop()
@@ -296,7 +301,7 @@ async def upload_images(client: UploadClient, conv: str, jpeg: bytes, n: int, co
 async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: bool, round_no: int) -> dict:
     """One fresh embedded server, loadgen's latency open loop, and (``with_images``) the photos at once."""
     label = "with_images" if with_images else "without"
-    server = lg.SpawnedServer(lg.RESULTS_DIR / f"media-chat.{label}.r{round_no}.server.log", dict(lg.SPAWN_ENV))
+    server = lg.SpawnedServer(lg.RESULTS_DIR / f"media-chat.{label}.r{round_no}.server.log", server_env(args))
     print(f"[chat r{round_no} {label}] starting server on {server.url}", flush=True)
     await server.start(http)
     la = lg.parse_args(["--url", server.url, "--scenario", "latency", "--rate", str(args.rate),
@@ -417,7 +422,7 @@ def print_uploads(u: dict) -> None:
 def print_chat(c: dict) -> None:
     print(f"\n== chat latency at {c['rate']} msg/s ({c['warmup']} s warm-up + {c['duration']} s), without vs while "
           f"{c['images']} 12-MP JPEGs are uploaded and processed ==")
-    head = (f"{'round':<6}{'run':<13}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}{'lost':>6}{'probe p99':>11}"
+    head = (f"{'round':<6}{'run':<13}{'p50':>10}{'p95':>10}{'p99':>10}{'max':>10}{'lost':>6}{'probe p99':>11}"
             f"{'probe max':>11}{'sched lag':>11}{'images ready':>14}{'others %':>10}")
     print(head + "   (ms)\n" + "-" * len(head))
     for r in c["rounds"]:
@@ -425,7 +430,7 @@ def print_chat(c: dict) -> None:
             x = r["runs"][name]
             lat, pr = x["latency"], x["server_loop_probe"]
             img = x.get("images")
-            print(f"{r['round']:<6}{name:<13}{lat['p50_ms']:>8}{lat['p95_ms']:>8}{lat['p99_ms']:>8}{lat['max_ms']:>8}"
+            print(f"{r['round']:<6}{name:<13}{lat['p50_ms']:>10}{lat['p95_ms']:>10}{lat['p99_ms']:>10}{lat['max_ms']:>10}"
                   f"{x['verify']['lost_messages']:>6}{pr['p99_ms']:>11}{pr['max_ms']:>11}{x['max_schedule_lag_ms']:>11}"
                   f"{(str(img['all_ready_s']) + ' s') if img else '-':>14}"
                   f"{x['cpu_percent_of_one_core'].get('others', 0.0):>10}" + ("  disturbed" if x["disturbed"] else ""))
@@ -441,7 +446,7 @@ async def main_async(args) -> int:
     print(f"machine: {m['nproc']} cpus ({m['cpu_model']}), python {m['python']}, load {m['loadavg_at_start']}",
           flush=True)
     doc: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": m, "code": lg.code_version(),
-                           "server_env": lg.SPAWN_ENV, "targets": {"upload_ratio_min": TARGET_RATIO,
+                           "server_env": server_env(args), "targets": {"upload_ratio_min": TARGET_RATIO,
                                                                    "chat_p99_ratio_max": TARGET_P99_RATIO}}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
@@ -473,6 +478,8 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--duration", type=float, default=20.0)
     p.add_argument("--images", type=int, default=20)
+    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the spawned servers (repeatable), e.g. WORKER_CONCURRENCY=48")
     p.add_argument("--profile", action="store_true",
                    help="py-spy record (pip install py-spy into the venv) on each chat run's server over its window")
     p.add_argument("--probe-interval", type=float, default=0.02, help="seconds between static GETs (loop probe)")
