@@ -59,10 +59,13 @@ def main() -> int:
     if not settings.clamd_url:
         log.info("no CLAMD_URL: uploads are not scanned for viruses (their scan step is recorded as skipped)")
 
-    worker = None
+    workers = []
     if settings.run_embedded_workers:
         from app.embedded_worker import EmbeddedWorker
-        worker = EmbeddedWorker(concurrency=settings.worker_concurrency).start()
+        from workers.celery_app import CPU_QUEUES, QUEUES
+        workers = [EmbeddedWorker(settings.worker_concurrency, tuple(q for q in QUEUES if q not in CPU_QUEUES)).start(),
+                   # Two slots per CPU child: one may download or upload while the other computes.
+                   EmbeddedWorker(2 * settings.cpu_workers, CPU_QUEUES, name="embedded-cpu").start()]
     beat = None
     if settings.run_embedded_beat:
         from app.embedded_worker import EmbeddedBeat
@@ -103,7 +106,7 @@ def main() -> int:
         log.info("stopping")
         if beat:
             beat.stop()
-        if worker:
+        for worker in workers:
             worker.stop()
         if redis_server:
             redis_server.stop()

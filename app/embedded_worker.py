@@ -16,24 +16,24 @@ import time
 from celery.beat import EmbeddedService
 from celery.worker import WorkController
 
-from workers.celery_app import QUEUES, celery
+from workers.celery_app import celery
 
 log = logging.getLogger(__name__)
 RESTART_DELAY = 1.0
 
 
 class EmbeddedWorker:
-    def __init__(self, concurrency: int) -> None:
+    def __init__(self, concurrency: int, queues: tuple[str, ...], name: str = "embedded") -> None:
         celery.loader.import_default_modules()
-        self.concurrency = concurrency
+        self.concurrency, self.queues, self.name = concurrency, queues, name
         self.controller: WorkController | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._supervise, name="celery-worker", daemon=True)
 
     def _new_controller(self) -> WorkController:
         return WorkController(
-            app=celery, hostname="embedded@localhost", pool_cls="threads", concurrency=self.concurrency,
-            queues=list(QUEUES), without_heartbeat=True, without_mingle=True, without_gossip=True,
+            app=celery, hostname=f"{self.name}@localhost", pool_cls="threads", concurrency=self.concurrency,
+            queues=list(self.queues), without_heartbeat=True, without_mingle=True, without_gossip=True,
             loglevel=logging.WARNING)
 
     def _supervise(self) -> None:
@@ -57,7 +57,8 @@ class EmbeddedWorker:
 
     def start(self) -> "EmbeddedWorker":
         self._thread.start()
-        log.info("Celery worker started in-process: queues %s, %d threads", ",".join(QUEUES), self.concurrency)
+        log.info("Celery worker %s started in-process: queues %s, %d threads", self.name, ",".join(self.queues),
+                 self.concurrency)
         return self
 
     def stop(self) -> None:

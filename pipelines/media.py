@@ -245,16 +245,16 @@ def _step_scan(io: Processing, media: Media, local: _Local):
 def _step_metadata(io: Processing, media: Media, local: _Local):
     """Facts about the file (dimensions, duration, codec, pages); an image's header is checked for
     decompression bombs here, before anything decodes it."""
-    path, meta = local.file(), {}
+    meta: dict = {}
     try:
         if media.fileType == "image":
-            info = io.run_cpu(proc.image_info, path)
+            info = io.run_cpu(proc.image_info, local.file())
             meta = {"dimensions": {"width": info.width, "height": info.height}, "format": info.format,
                     "frames": info.frames, "animated": info.animated}
         elif media.fileType in ("audio", "video"):
-            meta = io.run_cpu(proc.audio_info if media.fileType == "audio" else proc.video_info, path)
+            meta = io.run_cpu(proc.audio_info if media.fileType == "audio" else proc.video_info, local.file())
         elif media.mimeType == "application/pdf":
-            meta = io.run_cpu(proc.pdf_info, path)
+            meta = io.run_cpu(proc.pdf_info, local.file())
     except proc.MediaRefused as exc:
         raise _Refused("failed", exc.code, exc.message) from None
     return Step(status="done", at=utcnow()), {"metadata": {**media.metadata, **meta}}
