@@ -61,11 +61,11 @@ def main() -> int:
 
     workers = []
     if settings.run_embedded_workers:
-        from app.embedded_worker import EmbeddedWorker
+        from app.embedded_worker import EmbeddedWorker, worker_app
         from workers.celery_app import CPU_QUEUES, QUEUES
         workers = [EmbeddedWorker(settings.worker_concurrency, tuple(q for q in QUEUES if q not in CPU_QUEUES)).start(),
                    # Two slots per CPU child: one may download or upload while the other computes.
-                   EmbeddedWorker(2 * settings.cpu_workers, CPU_QUEUES, name="embedded-cpu").start()]
+                   EmbeddedWorker(2 * settings.cpu_workers, CPU_QUEUES, name="embedded-cpu", app=worker_app()).start()]
     beat = None
     if settings.run_embedded_beat:
         from app.embedded_worker import EmbeddedBeat

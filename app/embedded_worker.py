@@ -16,15 +16,21 @@ import time
 from celery.beat import EmbeddedService
 from celery.worker import WorkController
 
-from workers.celery_app import celery
+from celery import Celery
+
+from workers.celery_app import celery, celery_config
 
 log = logging.getLogger(__name__)
 RESTART_DELAY = 1.0
 
 
 class EmbeddedWorker:
-    def __init__(self, concurrency: int, queues: tuple[str, ...], name: str = "embedded") -> None:
+    def __init__(self, concurrency: int, queues: tuple[str, ...], name: str = "embedded",
+                 app: Celery | None = None) -> None:
         celery.loader.import_default_modules()
+        # A worker selects its queues on its app (app.amqp.queues, shared by every worker of that app), so
+        # a second embedded worker with other queues needs an app of its own: see worker_app().
+        self.app = app or celery
         self.concurrency, self.queues, self.name = concurrency, queues, name
         self.controller: WorkController | None = None
         self._stopping = threading.Event()
@@ -32,7 +38,7 @@ class EmbeddedWorker:
 
     def _new_controller(self) -> WorkController:
         return WorkController(
-            app=celery, hostname=f"{self.name}@localhost", pool_cls="threads", concurrency=self.concurrency,
+            app=self.app, hostname=f"{self.name}@localhost", pool_cls="threads", concurrency=self.concurrency,
             queues=list(self.queues), without_heartbeat=True, without_mingle=True, without_gossip=True,
             loglevel=logging.WARNING)
 
@@ -73,6 +79,15 @@ class EmbeddedWorker:
                 self.controller.stop(in_sighandler=False)
         except Exception as exc:  # noqa: BLE001
             log.debug("worker stop: %s", exc)
+
+
+def worker_app() -> Celery:
+    """Another Celery app with the same settings and the same tasks (the registry is shared), for a second
+    worker in this process that consumes other queues."""
+    celery.loader.import_default_modules()
+    app = Celery("chat", tasks=celery.tasks, set_as_current=False)
+    app.add_defaults(celery_config)
+    return app
 
 
 class EmbeddedBeat:
