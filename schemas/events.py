@@ -29,6 +29,10 @@ MODERATION_MUTED = "moderation:muted"          # user:{userId}
 MODERATION_BANNED = "moderation:banned"        # user:{userId}
 MODERATION_LIFTED = "moderation:lifted"        # extension, user:{userId}: a mute or ban lifted early
 MEDIA_UPDATED = "media:updated"                # user:{uploaderId}: the media document after each step
+# Exports (contract v2), to user:{requesterId}.
+EXPORT_PROGRESS = "export:progress"
+EXPORT_READY = "export:ready"
+EXPORT_FAILED = "export:failed"
 
 
 def user_room(user_id: str) -> str:
@@ -134,3 +138,24 @@ class PresenceUpdate(BaseModel):
     userId: str
     status: Literal["online", "offline"]
     lastSeen: str  # ISO-8601 UTC: now when online, when the last socket closed when offline
+
+
+class ExportProgress(BaseModel):
+    """export:progress, at least every 2 s or 5 % while the job runs."""
+    id: str
+    progress: int
+    processed: int
+    total: int
+
+
+class ExportReady(BaseModel):
+    id: str
+    format: str
+    size: int
+    expiresAt: str
+
+
+class ExportFailed(BaseModel):
+    id: str
+    code: str
+    message: str

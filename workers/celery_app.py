@@ -7,7 +7,7 @@ from celery import Celery
 
 from infra.config import get_settings
 
-QUEUES = ("messages", "moderation", "media")
+QUEUES = ("messages", "moderation", "media", "exports")
 
 
 def celery_config() -> dict:
