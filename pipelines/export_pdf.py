@@ -273,16 +273,15 @@ class Renderer:
 
     # -- text --------------------------------------------------------------------------------------
     def _draw_runs(self, runs: list[tuple[str, str]], x: float, y: float, size: float, align: str) -> None:
-        widths = [self.fonts.stringWidth(t, f, size) for f, t in runs] if len(runs) > 1 or align != "left" else [0]
-        if align == "right":
-            x -= sum(widths)
-        elif align == "center":
-            x -= sum(widths) / 2
-        c = self.canvas
-        for (font, text), w in zip(runs, widths):
-            c.setFont(font, size)
-            c.drawString(x, y, text)
-            x += w
+        """One text object per line (font changes inside it), so that text extraction reads one line."""
+        if align != "left":
+            total = sum(self.fonts.stringWidth(t, f, size) for f, t in runs)
+            x -= total if align == "right" else total / 2
+        text = self.canvas.beginText(x, y)
+        for font, chars in runs:
+            text.setFont(font, size)
+            text.textOut(chars)
+        self.canvas.drawText(text)
 
     def draw(self, line: Line) -> None:
         height = line.size * LEADING
