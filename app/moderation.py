@@ -106,31 +106,18 @@ def decide(review_id: str):
 
 
 # -- mutes, bans, roles, the log -----------------------------------------------------------------------
-@moderation_api.get("/groups/<group_id>/mutes")
+@moderation_api.get("/groups/<group_id>/<any(mutes, bans):kind>")
 @login_required
-def list_mutes(group_id: str):
+def list_sanctions(group_id: str, kind: str):
+    """Mutes (the group's moderators) or bans (its admins) in force."""
     parse_id_page(request.args)
-    return jsonify(moderation.list_sanctions(_store(), g.user, group_id, "mutes"))
+    return jsonify(moderation.list_sanctions(_store(), g.user, group_id, kind))
 
 
 @moderation_api.post("/groups/<group_id>/mutes")
 @login_required
 def mute(group_id: str):
     return jsonify(moderation.do_mute(_store(), web_notifier(), g.user, group_id, body(MuteCreate)).public()), 201
-
-
-@moderation_api.delete("/groups/<group_id>/mutes/<user_id>")
-@login_required
-def unmute(group_id: str, user_id: str):
-    moderation.do_lift(_store(), web_notifier(), g.user, group_id, user_id, "mute")
-    return "", 204
-
-
-@moderation_api.get("/groups/<group_id>/bans")
-@login_required
-def list_bans(group_id: str):
-    parse_id_page(request.args)
-    return jsonify(moderation.list_sanctions(_store(), g.user, group_id, "bans"))
 
 
 @moderation_api.post("/groups/<group_id>/bans")
@@ -140,10 +127,10 @@ def ban(group_id: str):
     return jsonify(sanction.public()), 201
 
 
-@moderation_api.delete("/groups/<group_id>/bans/<user_id>")
+@moderation_api.delete("/groups/<group_id>/<any(mutes, bans):kind>/<user_id>")
 @login_required
-def unban(group_id: str, user_id: str):
-    moderation.do_lift(_store(), web_notifier(), g.user, group_id, user_id, "ban")
+def lift(group_id: str, kind: str, user_id: str):
+    moderation.do_lift(_store(), web_notifier(), g.user, group_id, user_id, kind[:-1])
     return "", 204
 
 

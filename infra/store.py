@@ -49,6 +49,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("resource", ASC), ("resourceId", ASC), ("timestamp", DESC)], name="resource_timestamp"),
         # A group's moderation log, newest first (entries without groupId are not moderation actions).
         IndexModel([("groupId", ASC), ("_id", DESC)], name="groupId_id"),
+        # An entry recorded by a task that may be redelivered carries a key derived from what it records.
+        IndexModel([("key", ASC)], name="key", unique=True, sparse=True),
     ],
     # Moderation (seed 002). Lists are newest first by _id (ObjectIds grow with time), paged with before=id.
     "filter_rules": [IndexModel([("groupId", ASC), ("_id", DESC)], name="groupId_id")],
@@ -353,7 +355,8 @@ class Store:
         return [ActivityLog.from_mongo(d) for d in docs[:limit]], len(docs) > limit
 
     def insert_activity_once(self, entry: ActivityLog) -> bool:
-        """An entry whose id is derived from what it records: a redelivered task writes it once."""
+        """With a ``key`` derived from what it records, a redelivered task writes the entry once (its id
+        stays an ObjectId: the log is read in id order, which is time order)."""
         try:
             self.activity_logs.insert_one(entry.to_mongo())
             return True

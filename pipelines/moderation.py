@@ -72,10 +72,10 @@ def moderator_rooms(user: User, groups: list[dict[str, Any]]) -> list[str]:
 # -- the moderation log ----------------------------------------------------------------------------
 def do_log_action(store: Store, notifier: Notifier, actor: User | None, group_id: str, action: str,
                   target_type: str, target_id: str | None, *, target_name: str | None = None,
-                  reason: str | None = None, changes: dict | None = None, entry_id: str | None = None) -> None:
-    """Record a moderation action and show it live to the group's moderators. ``entry_id``, derived from
+                  reason: str | None = None, changes: dict | None = None, once: str | None = None) -> None:
+    """Record a moderation action and show it live to the group's moderators. ``once``, a key derived from
     what happened, makes a redelivered task record it once."""
-    entry = ActivityLog(id=entry_id or new_id(), userId=actor.id if actor else None, action=action,
+    entry = ActivityLog(id=new_id(), key=once, userId=actor.id if actor else None, action=action,
                         resource=target_type, resourceId=target_id, changes=changes, groupId=group_id,
                         metadata={"actorName": actor.username if actor else SYSTEM_ACTOR,
                                   "targetName": target_name, "reason": reason},
@@ -299,7 +299,8 @@ def do_lift(store: Store, notifier: Notifier, actor: User, group_id: str, user_i
 
 
 def list_sanctions(store: Store, user: User, group_id: str, collection: str) -> dict[str, Any]:
-    check_group_moderator(store, user, group_id)
+    """Mutes (for the group's moderators) or bans (for its admins) in force."""
+    (check_group_moderator if collection == "mutes" else check_group_manager)(store, user, group_id)
     items, more = store.sanctions_of_group(collection, group_id, utcnow(), SANCTIONS_LIMIT)
     return {collection: [s.public() for s in items], "hasMore": more}
 
@@ -369,7 +370,7 @@ def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: st
         return False
     do_log_action(store, notifier, None, group_id, "message_blocked", "user", sender_id,
                   target_name=sender.username, reason=f"blocked: {match}", changes={"convId": conv_id},
-                  entry_id=f"blocked:{conv_id}:{sender_id}:{client_id}")
+                  once=f"blocked:{conv_id}:{sender_id}:{client_id}")
     auto = store.group_moderation_of(group_id).autoMute
     if not auto.enabled or active_mute_until(store, group_id, sender_id) is not None:
         return False

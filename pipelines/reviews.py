@@ -157,7 +157,7 @@ def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, I
     decider = store.get_user(item.decidedBy) if item.decidedBy else None
     do_log_action(store, notifier, decider, item.groupId, f"review_{item.status}", "review", item.id,
                   target_name=msg.senderInfo.username, reason=item.note,
-                  changes={"kind": item.kind, "messageId": item.messageId}, entry_id=f"review:{item.id}:{item.status}")
+                  changes={"kind": item.kind, "messageId": item.messageId}, once=f"review:{item.id}:{item.status}")
     return item.status
 
 

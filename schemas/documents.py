@@ -215,6 +215,13 @@ class ActivityLog(Document):
     metadata: dict[str, Any] = Field(default_factory=dict)  # ip, userAgent, platform, reason
     timestamp: Timestamp
     groupId: str | None = None    # set on moderation actions: the group's moderation log
+    key: str | None = None        # unique when set: what a redelivered task must not record twice
+
+    def to_mongo(self) -> dict[str, Any]:
+        doc = super().to_mongo()
+        if doc.get("key") is None:
+            doc.pop("key", None)  # absent, not null: the unique index is sparse
+        return doc
 
     def moderation_entry(self) -> dict[str, Any]:
         """An entry of GET /api/groups/{id}/moderation/log: who did what, to whom, when and why."""

@@ -169,7 +169,9 @@ def make_conversation(owner: Api, *members: Api, title: str = "general") -> tupl
                     json={"title": title, "members": [m.username for m in members]})
     # Its first message, seq 1, is the "conversation created" system message: wait until it is stored,
     # so tests start from a settled conversation whose next message is seq 2.
-    wait_until(lambda: owner.ok("GET", f"/api/conversations/{conv['id']}/messages")["messages"],
+    # (lastSeq moves just after the message is announced, so wait for it rather than for the history.)
+    wait_until(lambda: any(c["id"] == conv["id"] and c["lastSeq"] >= 1
+                           for c in owner.ok("GET", "/api/conversations")["conversations"]),
                what="the conversation_created system message")
     return group, conv
 

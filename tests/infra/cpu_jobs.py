@@ -17,3 +17,9 @@ def fail(message: str) -> None:
 
 def die() -> None:
     os._exit(3)
+
+
+def burn_span(seconds: float) -> tuple[int, float, float]:
+    """burn(), and when it ran (wall clock, comparable between processes)."""
+    start = time.time()
+    return burn(seconds), start, time.time()
