@@ -471,12 +471,16 @@ def _records(io: ExportIO, export: Export, low: int, high: int, hb: Heartbeat, w
     """The messages of [low, high] as records, one window of ``batch`` seqs at a time; between windows the
     event loop gets a turn (the embedded default) and a cancel or a lost lease stops the walk."""
     store, batch = io.store, io.settings.batch
+    green = _green()
+    if green:
+        batch = min(batch, GREEN_BATCH)
     names: dict[str, str] = {}
     thumbs = os.path.join(workdir, "thumbs")
     r = export.range
     start = low
     while start <= high:
         hb.check()
+        began = time.monotonic()
         end = min(start + batch - 1, high)
         messages = store.message_window(export.convId, start, end,
                                         created_from=r.fromTime if r.kind == "time" else None,
@@ -496,7 +500,21 @@ def _records(io: ExportIO, export: Export, low: int, high: int, hb: Heartbeat, w
         hb.processed += len(messages)
         hb.maybe_beat()
         start = end + 1
-        time.sleep(0)  # under eventlet: let the sockets have the loop between windows
+        # Under eventlet (the embedded default: this runs on the web process's event loop, the store is in
+        # its memory) the sockets get the loop for as long as the window took: an export takes at most
+        # half of it, and no stall is longer than one small window.
+        time.sleep(time.monotonic() - began if green else 0)
+
+
+GREEN_BATCH = 100  # the window under eventlet: a few milliseconds of the event loop at a time
+
+
+def _green() -> bool:
+    try:
+        from eventlet import patcher
+    except ImportError:  # pragma: no cover
+        return False
+    return patcher.is_monkey_patched("socket")
 
 
 def _thumbnails(io: ExportIO, messages, folder: str) -> dict[str, dict]:
