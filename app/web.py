@@ -11,6 +11,7 @@ from flask_socketio import SocketIO
 from werkzeug.exceptions import HTTPException
 
 from app.api import api
+from app.exports import exports_api
 from app.health import health
 from app.media import media_api
 from app.moderation import moderation_api
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(moderation_api)
     app.register_blueprint(notifications_api)
     app.register_blueprint(media_api)
+    app.register_blueprint(exports_api)
     # Bodies are bounded: one that declares more is refused before a byte of it is read; one sent without
     # a length (chunked) is read up to one byte past the limit, at most, and refused if it has that byte.
     limit = settings.max_request_bytes

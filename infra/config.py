@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     # that the web process's event loop is never blocked by them (infra/cpu.py).
     cpu_workers: int = Field(1, ge=1, le=64)
 
+    # Exports: how long a finished file (and its download) is kept; whether conversation members (not
+    # only group and system admins) may export; messages read per batch; the worker's lease on a job
+    # (renewed every few seconds while it works: a redelivered task finding a live lease does nothing).
+    export_ttl_hours: float = Field(48, gt=0, le=24 * 365)
+    exports_for_members: bool = False
+    export_batch: int = Field(500, ge=10, le=5000)
+    export_lease_seconds: int = Field(60, ge=3, le=3600)
+
     # Flood control: sends per user, shared by every web process (limits' notation, a moving window).
     send_rate_limit: str = "30/10 seconds"
 

@@ -8,6 +8,12 @@ a prefix to a plain value scans that bucket only; the full filter is still appli
 candidate, so a bucket can hold too much but never too little. Everything else falls back to
 mongomock's own scan. Nothing here changes what a query returns.
 
+A bounded range of integers on the field that follows a pinned prefix (``{convId: c, seq: {$gte: 1,
+$lte: 500}}``, how exports walk a conversation) is answered by one point lookup per integer in the
+``(convId, seq)`` map, when the range spans at most ``RANGE_LOOKUPS`` values: a conversation of 100,000
+messages read 500 at a time examined all 100,000 per batch (2.5 s) before this. Documents whose value
+there is a non-integer number (which such a range could match) are kept aside and always examined.
+
 It also answers ``$text`` queries, which mongomock does not know: a text index's options are kept
 (mongomock drops ``default_language``), and a ``$text`` filter is matched with MongoDB's semantics
 rebuilt in ``infra.text_search``. As on a server, a compound text index needs equality on its prefix
@@ -23,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 import mongomock
-from bson import ObjectId
+from bson import Decimal128, ObjectId
 from mongomock import collection as mm_collection
 from mongomock import OperationFailure, helpers, store as mm_store
 from mongomock.filtering import filter_applies
@@ -34,6 +40,28 @@ _MISSING = object()
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None), ObjectId, datetime})
+RANGE_LOOKUPS = 10_000
+
+
+def _int_bounds(condition: Any) -> tuple[int, int] | None:
+    """``(low, high)`` inclusive when ``condition`` is only $gt/$gte/$lt/$lte on integers, bounded on
+    both sides and spanning at most RANGE_LOOKUPS integers; otherwise None."""
+    if not isinstance(condition, dict) or not condition or not set(condition) <= {"$gt", "$gte", "$lt", "$lte"}:
+        return None
+    if any(type(v) is not int for v in condition.values()):
+        return None
+    lows = [condition["$gte"]] if "$gte" in condition else []
+    lows += [condition["$gt"] + 1] if "$gt" in condition else []
+    highs = [condition["$lte"]] if "$lte" in condition else []
+    highs += [condition["$lt"] - 1] if "$lt" in condition else []
+    if not lows or not highs:
+        return None
+    low, high = max(lows), min(highs)
+    return (low, high) if high - low < RANGE_LOOKUPS else None
+
+
+def _numeric_not_int(value: Any) -> bool:
+    return isinstance(value, (float, Decimal128)) and not isinstance(value, bool)
 
 
 def _value(doc: dict, field: str) -> Any:
@@ -60,6 +88,8 @@ class IndexedCollectionStore(mm_store.CollectionStore):
         self._fields: list[str] = []
         self._maps: dict[tuple[str, ...], dict[tuple, dict[Any, None]]] = {}
         self._unhashed: dict[tuple[str, ...], dict[Any, None]] = {}
+        # Per prefix: documents whose last field holds a non-integer number (seen by integer ranges).
+        self._fractional: dict[tuple[str, ...], dict[Any, None]] = {}
         self._doc_keys: dict[Any, list[tuple[tuple[str, ...], tuple | None]]] = {}
         self.text_languages: dict[str, str] = {}  # text index name -> default_language
 
@@ -103,6 +133,7 @@ class IndexedCollectionStore(mm_store.CollectionStore):
             self._fields = sorted({f for p in prefixes for f in p})
             self._maps = {p: {} for p in self._prefixes}
             self._unhashed = {p: {} for p in self._prefixes}
+            self._fractional = {p: {} for p in self._prefixes}
             self._doc_keys = {}
             for doc in list(self._documents.values()):
                 self._index(doc["_id"], doc)
@@ -138,10 +169,13 @@ class IndexedCollectionStore(mm_store.CollectionStore):
                 self._unhashed[prefix][key] = None
             else:
                 self._maps[prefix].setdefault(values, {})[key] = None
+                if _numeric_not_int(values[-1]):
+                    self._fractional[prefix][key] = None
         self._doc_keys[key] = entries
 
     def _unindex(self, key) -> None:
         for prefix, values in self._doc_keys.pop(key, ()):
+            self._fractional[prefix].pop(key, None)
             if values is None:
                 self._unhashed[prefix].pop(key, None)
                 continue
@@ -165,6 +199,14 @@ class IndexedCollectionStore(mm_store.CollectionStore):
                 with self._lock:
                     ids = list(self._maps[prefix].get(values, ())) + list(self._unhashed[prefix])
                 docs = (self._documents.get(i) for i in ids)
+                return [d for d in docs if d is not None]
+            bounds = _int_bounds(values[-1]) if len(prefix) > 1 else None
+            if bounds is not None and all(v is not _MISSING and _plain(v) for v in values[:-1]):
+                head, buckets = values[:-1], self._maps[prefix]
+                with self._lock:
+                    ids = [i for n in range(bounds[0], bounds[1] + 1) for i in buckets.get((*head, n), ())]
+                    ids += list(self._unhashed[prefix]) + list(self._fractional[prefix])
+                docs = (self._documents.get(i) for i in dict.fromkeys(ids))
                 return [d for d in docs if d is not None]
         return None
 

@@ -15,7 +15,7 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, Retu
 from pymongo.database import Database
 
 from schemas.documents import (SCHEDULED_OPEN, UNREAD, ActivityLog, Album, Conversation, ConversationMember, Digest,
-                               EmailWindow, FilterRule, Group, GroupMember, GroupModeration, Media, Message,
+                               EmailWindow, Export, FilterRule, Group, GroupMember, GroupModeration, Media, Message,
                                Notification, NotificationSettings, Reaction, RetentionPolicy, ReviewItem, ReviewReason,
                                Sanction, ScheduledMessage, SenderInfo, Upload, User)
 
@@ -104,6 +104,14 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     # Retention (seed 000: old messages archived in a separate collection, same shape, same seq index).
     "messages_archive": [IndexModel([("convId", ASC), ("seq", ASC)], name="convId_seq", unique=True)],
+    # Exports: a requester's jobs newest first; the clean-up's two questions (done ones past their expiry,
+    # running ones whose lease ran out); the records go a while after they ended (purgeAt, TTL).
+    "exports": [
+        IndexModel([("requestedBy", ASC), ("_id", DESC)], name="requestedBy_id"),
+        IndexModel([("status", ASC), ("expiresAt", ASC)], name="status_expiresAt"),
+        IndexModel([("status", ASC), ("lease.until", ASC)], name="status_leaseUntil"),
+        IndexModel([("purgeAt", ASC)], name="purgeAt_ttl", expireAfterSeconds=0),
+    ],
 }
 
 
@@ -141,6 +149,7 @@ class Store:
         self.uploads = db["uploads"]
         self.albums = db["albums"]
         self.upload_usage = db["upload_usage"]
+        self.exports = db["exports"]
 
     def ensure_indexes(self) -> None:
         for name, models in INDEXES.items():
@@ -966,3 +975,92 @@ class Store:
         doc = self.groups.find_one_and_update({"_id": group_id}, {"$set": {f"settings.{k}": v for k, v in changes.items()}},
                                               return_document=ReturnDocument.AFTER)
         return Group.from_mongo(doc) if doc else None
+
+    # -- exports ---------------------------------------------------------------------------------
+    def message_window(self, conv_id: str, low: int, high: int, *, created_from=None, created_to=None) -> list[Message]:
+        """The conversation's messages with low <= seq <= high (and createdAt in the bounds given), in seq
+        order: one bounded range on the (convId, seq) index, so an export walks a conversation of any size
+        in windows of constant memory. Where retention has moved old messages to ``messages_archive``
+        (same shape, same index) both are read, the live collection first: a move copies to the archive
+        before it deletes, so a message moving during the read is found in one or the other (or both:
+        kept once)."""
+        query: dict[str, Any] = {"convId": conv_id, "seq": {"$gte": low, "$lte": high}}
+        if created_from is not None or created_to is not None:
+            query["createdAt"] = {**({"$gte": created_from} if created_from is not None else {}),
+                                  **({"$lte": created_to} if created_to is not None else {})}
+        # (sorted here rather than by the server: the window is small, and the embedded store's sort
+        # compares with BSON semantics, a third of its cost per document)
+        found = {d["seq"]: d for d in self.messages.find(query)}
+        if "messages_archive" in INDEXES:
+            for d in self.db["messages_archive"].find(query):
+                found.setdefault(d["seq"], d)
+        return [Message.from_mongo(found[seq]) for seq in sorted(found)]
+
+    def count_messages_created(self, conv_id: str, created_from, created_to) -> int:
+        """How many messages of the conversation were created in the bounds (a time-range export's total)."""
+        query: dict[str, Any] = {"convId": conv_id, "createdAt": {
+            **({"$gte": created_from} if created_from is not None else {}),
+            **({"$lte": created_to} if created_to is not None else {})}}
+        total = self.messages.count_documents(query)
+        if "messages_archive" in INDEXES:
+            total += self.db["messages_archive"].count_documents(query)
+        return total
+
+    def min_seq(self, conv_id: str) -> int:
+        """The lowest seq still stored (1 unless retention archived or dropped the oldest)."""
+        lows = [doc["seq"] for coll in (self.messages, self.db["messages_archive"]) if coll.name in INDEXES
+                for doc in [coll.find_one({"convId": conv_id}, {"seq": 1}, sort=[("seq", ASC)])] if doc]
+        return min(lows) if lows else 1
+
+    def insert_export(self, export: Export) -> None:
+        self.exports.insert_one(export.to_mongo())
+
+    def get_export(self, export_id: str) -> Export | None:
+        doc = self.exports.find_one({"_id": export_id})
+        return Export.from_mongo(doc) if doc else None
+
+    def exports_of_user(self, user_id: str, *, before: str | None, limit: int) -> tuple[list[Export], bool]:
+        query: dict[str, Any] = {"requestedBy": user_id}
+        if before:
+            query["_id"] = {"$lt": before}
+        docs = list(self.exports.find(query).sort("_id", DESC).limit(limit + 1))
+        return [Export.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+
+    def claim_export(self, export_id: str, owner: str, now, until) -> Export | None:
+        """queued -> running, or a running job whose lease ran out (its worker died) taken over; None when
+        the job is finished or another worker holds a live lease. One conditional update: two
+        deliveries of the same task cannot both win."""
+        doc = self.exports.find_one_and_update(
+            {"_id": export_id, "$or": [{"status": "queued"}, {"status": "running", "lease.until": {"$lt": now}}]},
+            {"$set": {"status": "running", "lease": {"owner": owner, "until": until}, "startedAt": now,
+                      "updatedAt": now}, "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER)
+        return Export.from_mongo(doc) if doc else None
+
+    def renew_export(self, export_id: str, owner: str, until, changes: dict[str, Any]) -> bool:
+        """Extend our lease (with progress and the like); False when the job is no longer ours to run
+        (cancelled, or taken over after our lease ran out)."""
+        return self.exports.update_one({"_id": export_id, "status": "running", "lease.owner": owner},
+                                       {"$set": {"lease.until": until, **changes}}).matched_count == 1
+
+    def end_export(self, export_id: str, owner: str, changes: dict[str, Any], *, status: str = "running") -> Export | None:
+        """The lease holder's last word (done, failed, or back to queued for a retry); None when the job
+        was cancelled or taken over meanwhile."""
+        doc = self.exports.find_one_and_update({"_id": export_id, "status": status, "lease.owner": owner},
+                                               {"$set": {**changes, "lease": None}},
+                                               return_document=ReturnDocument.AFTER)
+        return Export.from_mongo(doc) if doc else None
+
+    def set_export(self, export_id: str, changes: dict[str, Any], *, statuses: tuple[str, ...]) -> Export | None:
+        """Change a job in one of ``statuses``; the job as it was before (None: it was in none of them)."""
+        doc = self.exports.find_one_and_update({"_id": export_id, "status": {"$in": list(statuses)}},
+                                               {"$set": changes}, return_document=ReturnDocument.BEFORE)
+        return Export.from_mongo(doc) if doc else None
+
+    def exports_past_expiry(self, now, limit: int) -> list[Export]:
+        return [Export.from_mongo(d) for d in
+                self.exports.find({"status": "done", "expiresAt": {"$lte": now}}).limit(limit)]
+
+    def exports_with_stale_lease(self, now, limit: int) -> list[Export]:
+        return [Export.from_mongo(d) for d in
+                self.exports.find({"status": "running", "lease.until": {"$lt": now}}).limit(limit)]

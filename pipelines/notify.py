@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from infra.emitter import Emitter
+from schemas.common import iso
 from schemas import events
 from pydantic import BaseModel
 
-from schemas.documents import Conversation, Group, Media, Message, Notification, ReviewItem, ScheduledMessage, User
-from schemas.events import (ConversationLeft, GroupMemberJoined, MessageHeld, MessageRead, MessageRejected,
-                            NotificationRead, Typing, UserUpdated)
+from schemas.documents import Conversation, Export, Group, Media, Message, Notification, ReviewItem, ScheduledMessage, User
+from schemas.events import (ConversationLeft, ExportFailed, ExportProgress, ExportReady, GroupMemberJoined, MessageHeld,
+                            MessageRead, MessageRejected, NotificationRead, Typing, UserUpdated)
 
 
 class Notifier:
@@ -101,3 +102,17 @@ class Notifier:
     def notify_media_updated(self, media: Media) -> None:
         """To the uploader, after each processing step (``status`` ends ready, failed or quarantined)."""
         self.emitter.emit(events.MEDIA_UPDATED, media.public(), events.user_room(media.uploadedBy))
+
+    # -- exports ---------------------------------------------------------------------------------
+    def notify_export_progress(self, export: Export, progress: int, processed: int, total: int) -> None:
+        data = ExportProgress(id=export.id, progress=progress, processed=processed, total=total).model_dump()
+        self.emitter.emit(events.EXPORT_PROGRESS, data, events.user_room(export.requestedBy))
+
+    def notify_export_ready(self, export: Export) -> None:
+        data = ExportReady(id=export.id, format=export.format, size=export.size or 0,
+                           expiresAt=iso(export.expiresAt)).model_dump()
+        self.emitter.emit(events.EXPORT_READY, data, events.user_room(export.requestedBy))
+
+    def notify_export_failed(self, export: Export, code: str, message: str) -> None:
+        data = ExportFailed(id=export.id, code=code, message=message).model_dump()
+        self.emitter.emit(events.EXPORT_FAILED, data, events.user_room(export.requestedBy))

@@ -44,6 +44,12 @@ class Code(StrEnum):
     ALREADY_COMPLETED = "already_completed"  # completing (or cancelling) an upload that is no longer open
     NOT_READY = "not_ready"                  # a file (or export) still being processed, or refused
     INVALID_ATTACHMENT = "invalid_attachment"  # attaching another's media, another conversation's, or a failed one
+    # Exports.
+    INVALID_FORMAT = "invalid_format"        # an export format other than json, csv, pdf
+    INVALID_RANGE = "invalid_range"          # from after to, from and to of different kinds, a bad seq or time
+    INVALID_TIMEZONE = "invalid_timezone"    # not an IANA time zone name (zoneinfo)
+    INVALID_LANGUAGE = "invalid_language"    # an export language other than fr, en, es, de
+    EXPIRED = "expired"                      # an export whose file has expired (410)
 
 
 _STATUS = {
@@ -60,6 +66,7 @@ _STATUS = {
     Code.UNSUPPORTED_TYPE: 415,
     Code.ALREADY_COMPLETED: 409,
     Code.NOT_READY: 409,
+    Code.EXPIRED: 410,
     Code.MUTED: 403,
     Code.BANNED: 403,
     Code.RATE_LIMITED: 429,

@@ -34,6 +34,10 @@ NOTIFICATION_READ = "notification:read"        # user:{userId}: {ids | all, unre
 NOTIFICATION_DELIVERED = "notification:delivered"  # extension, client -> server: {ids} a socket received
 SCHEDULED_UPDATED = "scheduled:updated"        # extension, user:{senderId}: a scheduled message sent/failed
 MEDIA_UPDATED = "media:updated"                # user:{uploaderId}: the media document after each step
+# Exports (contract v2), to user:{requesterId}.
+EXPORT_PROGRESS = "export:progress"
+EXPORT_READY = "export:ready"
+EXPORT_FAILED = "export:failed"
 
 
 def user_room(user_id: str) -> str:
@@ -146,3 +150,24 @@ class NotificationRead(BaseModel):
     ids: list[str] | None = None
     all: bool | None = None
     unread: int
+
+
+class ExportProgress(BaseModel):
+    """export:progress, at least every 2 s or 5 % while the job runs."""
+    id: str
+    progress: int
+    processed: int
+    total: int
+
+
+class ExportReady(BaseModel):
+    id: str
+    format: str
+    size: int
+    expiresAt: str
+
+
+class ExportFailed(BaseModel):
+    id: str
+    code: str
+    message: str

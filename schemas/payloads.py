@@ -495,3 +495,21 @@ def parse_gallery_query(args: Mapping[str, str]) -> tuple[str | None, IdPage]:
     if kind is not None and kind not in ("image", "video", "audio", "document"):
         raise ApiError(Code.INVALID_PAYLOAD, f"type must be image, video, audio or document, got {kind!r}")
     return kind, page
+
+
+# -- exports (contract v2) ---------------------------------------------------------------------------
+EXPORT_FORMATS = ("json", "csv", "pdf")
+EXPORT_LANGUAGES = ("fr", "en", "es", "de")
+
+
+class ExportCreate(Payload):
+    """POST /api/conversations/{convId}/exports. ``from``/``to``: both seqs (integers) or both times
+    (ISO-8601 with an offset), inclusive; either may be left out. Checked in pipelines.exports
+    (check_export_request), which gives each mistake its own code."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    format: Any = None
+    from_: Any = Field(None, alias="from")
+    to: Any = None
+    language: Any = None
+    timezone: Any = None
+    includeDeleted: Any = False

@@ -8,11 +8,11 @@ from celery import Celery
 from infra.config import get_settings
 from workers.schedule import beat_schedule
 
-QUEUES = ("messages", "moderation", "media", "notifications")
+QUEUES = ("messages", "moderation", "media", "notifications", "exports")
 # Queues whose tasks wait on CPU-bound work (Pillow, reportlab: child processes in the embedded default).
 # The embedded default consumes them with a pool of their own, so that their tasks, waiting for a CPU
 # child, never hold the slots the message drains need (bench/media.py: p99 x7 when they shared one).
-CPU_QUEUES = ("media",)
+CPU_QUEUES = ("media", "exports")
 
 
 def celery_config() -> dict:

@@ -24,4 +24,6 @@ def beat_schedule(s: Settings) -> dict:
         # Abandoned multipart uploads aborted, expired upload records dropped, orphaned objects deleted.
         "media-cleanup": {"task": "media.cleanup", "schedule": s.media_cleanup_every_seconds,
                           "options": {"expires": 600}},
+        # Export files past EXPORT_TTL_HOURS deleted; running jobs whose worker died queued again.
+        "exports-expire": {"task": "exports.expire", "schedule": 300, "options": {"expires": 300}},
     }

@@ -26,7 +26,9 @@ def test_random_operations_agree_with_plain_mongomock():
         op = rnd.random()
         conv, seq = f"c{rnd.randrange(6)}", rnd.randrange(40)
         if op < 0.45:
-            doc = {"_id": step, "convId": conv, "seq": seq, "tag": rnd.choice(["a", "b", None, ["x", "y"]])}
+            # (now and then a fractional or missing seq: integer ranges must still find what they match)
+            value = rnd.choice([seq] * 8 + [seq + 0.5, None])
+            doc = {"_id": step, "convId": conv, "seq": value, "tag": rnd.choice(["a", "b", None, ["x", "y"]])}
             outcomes = []
             for coll in (plain, indexed):
                 try:
@@ -53,7 +55,11 @@ def test_random_operations_agree_with_plain_mongomock():
             assert plain.delete_many({"convId": conv, "seq": seq}).deleted_count == \
                 indexed.delete_many({"convId": conv, "seq": seq}).deleted_count
         for query in ({"convId": conv}, {"convId": conv, "seq": seq}, {"tag": "a"}, {"tag": None},
-                      {"tag": "x"}, {"convId": conv, "seq": {"$lt": seq}}):
+                      {"tag": "x"}, {"convId": conv, "seq": {"$lt": seq}},
+                      # bounded integer ranges (answered by point lookups per integer)
+                      {"convId": conv, "seq": {"$gte": seq, "$lte": seq + 7}},
+                      {"convId": conv, "seq": {"$gt": seq - 3, "$lt": seq + 3}},
+                      {"convId": conv, "seq": {"$gte": seq, "$lt": seq}}):
             assert list(plain.find(query).sort("_id", 1)) == list(indexed.find(query).sort("_id", 1)), query
         # A limited read (copies only what it returns) gives the slice of the unlimited one.
         skip, limit = rnd.randrange(3), rnd.choice([1, 2, 5, -1])
@@ -80,6 +86,21 @@ def test_unique_insert_and_lookup_do_not_scan_the_collection(monkeypatch):
         coll.insert_one({"convId": "c7", "seq": 7})
     # 1 (insert's unique check) + 1 (point lookup) + 100 (the conversation) + 2 (duplicate check)
     assert len(examined) <= 110, len(examined)
+
+
+def test_a_bounded_integer_range_examines_only_its_documents(monkeypatch):
+    """Exports read a conversation 500 seqs at a time: each window costs its own documents only."""
+    import infra.embedded_mongo as em
+
+    coll = embedded_client()["t"]["m"]
+    coll.create_index([("convId", 1), ("seq", 1)], unique=True)
+    coll.insert_many([{"convId": "c", "seq": i} for i in range(1, 20_001)] + [{"convId": "c", "seq": 7.5}])
+    examined = []
+    monkeypatch.setattr(em, "filter_applies", lambda f, d: examined.append(d) or _applies(f, d))
+    window = list(coll.find({"convId": "c", "seq": {"$gte": 501, "$lte": 1000}}).sort("seq", 1))
+    assert [d["seq"] for d in window] == list(range(501, 1001))
+    assert len(examined) <= 501, len(examined)  # the window, and the one fractional seq kept aside
+    assert [d["seq"] for d in coll.find({"convId": "c", "seq": {"$gt": 7, "$lt": 8}})] == [7.5]
 
 
 def _applies(f, d):

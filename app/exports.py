@@ -1,0 +1,56 @@
+"""REST routes of exports (contract v2): request, follow, download (a presigned URL), cancel."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, redirect, request
+
+from app.api import body
+from app.auth import login_required
+from infra.runtime import get_runtime
+from pipelines import exports
+from schemas.payloads import ExportCreate, parse_id_page
+from workers.exports import enqueue_run, export_settings
+
+exports_api = Blueprint("exports", __name__, url_prefix="/api")
+
+
+@exports_api.post("/conversations/<conv_id>/exports")
+@login_required
+def request_export(conv_id: str):
+    """202 at once: the exports worker makes the file; export:progress/ready/failed follow."""
+    job = exports.do_request_export(get_runtime().store, enqueue_run, export_settings(), g.user, conv_id,
+                                    body(ExportCreate))
+    return jsonify({"id": job.id, "convId": job.convId, "format": job.format, "status": job.status}), 202
+
+
+@exports_api.get("/exports")
+@login_required
+def list_exports():
+    return jsonify(exports.list_exports(get_runtime().store, g.user, parse_id_page(request.args)))
+
+
+@exports_api.get("/exports/<export_id>")
+@login_required
+def get_export(export_id: str):
+    return jsonify(exports.get_export(get_runtime().store, g.user, export_id))
+
+
+@exports_api.get("/exports/<export_id>/download")
+@login_required
+def download(export_id: str):
+    """302 to a short-lived presigned URL (attachment); ?redirect=0 answers {url, expiresIn} instead."""
+    rt = get_runtime()
+    url = exports.download_url(rt.store, rt.blobs, export_settings(), g.user, export_id)
+    if request.args.get("redirect") == "0":
+        response = jsonify(url=url, expiresIn=min(rt.settings.s3_presign_seconds, 300))
+    else:
+        response = redirect(url, code=302)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@exports_api.delete("/exports/<export_id>")
+@login_required
+def cancel(export_id: str):
+    rt = get_runtime()
+    exports.do_cancel_export(rt.store, rt.blobs, g.user, export_id)
+    return "", 204

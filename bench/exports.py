@@ -1,0 +1,300 @@
+"""Exports: speed and memory of the worker side on 100,000 messages, end to end through the API, and chat
+latency while an export runs on the embedded default.
+
+Two parts (``--part worker|api|all``):
+
+* ``worker``: the export pipeline (``pipelines.exports.run_export``, the real writers, the real S3Blobs on
+  a real moto server) in this process, on an embedded store seeded directly with a realistic
+  conversation (lengths from a few words to 2,000 characters, 10 % replies with their quote, 20 % with
+  reactions, 2 % edited, 1 % deleted, a system message every 1,000). Measured per format: the time from
+  the request (``do_request_export``) to ``export:ready``, and the growth of the process's peak RSS
+  (``VmHWM`` reset through ``/proc/self/clear_refs`` before each run, minus the RSS then): what a prefork
+  ``exports`` worker would see. The PDF renders in this process (``run_cpu`` is a plain call outside
+  eventlet, as in a prefork worker).
+* ``api``: a spawned embedded server (``python -m app``: eventlet, the in-process worker pool, moto), a
+  conversation seeded over REST, each format requested over REST and timed to ``export:ready`` on the
+  requester's socket; then bench/loadgen.py's open-loop latency scenario (its own population and
+  machinery, reused, not copied) at ``--rate`` msg/s, three windows on the same server: without an
+  export, with PDF exports of the seeded conversation running back to back, without again.
+
+Usage: .venv/bin/python bench/exports.py --part all     (results: bench/results/exports.json)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from bench import loadgen as lg  # noqa: E402
+
+OUT = lg.RESULTS_DIR / "exports.json"
+TARGETS = {"json_s": 5.0, "csv_s": 5.0, "json_csv_rss_mb": 50.0, "pdf10k_s": 10.0, "pdf10k_rss_mb": 150.0,
+           "p99_ratio": 2.0}
+WORDS = ("le la les un une et est pour dans avec the and of to in meeting demain projet review merci "
+         "ok bien sûr 👍 voilà release deploy bug fix test café équipe réunion").split()
+
+
+def now() -> float:
+    return time.perf_counter()
+
+
+# -- worker part ---------------------------------------------------------------------------------------------
+def _rss_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> None:
+    with contextlib.suppress(OSError):
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+
+
+def text_of(rnd: random.Random) -> str:
+    kind = rnd.random()
+    n = rnd.randint(1, 10) if kind < 0.6 else rnd.randint(10, 70) if kind < 0.9 else rnd.randint(70, 330)
+    return " ".join(rnd.choice(WORDS) for _ in range(n))
+
+
+def seed(store, conv, users, n: int, rnd: random.Random) -> None:
+    """n messages straight into the store, in chunks (the API would take minutes for 100,000)."""
+    from schemas.common import new_id, utcnow
+    from schemas.documents import Edit, Message, MessageMetadata, Quote, Reaction, SenderInfo
+    from datetime import timedelta
+
+    start = utcnow() - timedelta(seconds=n * 30)
+    recent: list[Message] = []
+    chunk = []
+    for seq in range(1, n + 1):
+        sender = users[rnd.randrange(len(users))]
+        at = start + timedelta(seconds=seq * 30)
+        meta, extra = MessageMetadata(), {}
+        if seq % 1000 == 1:
+            meta = MessageMetadata(systemAction="member_joined", systemData={"username": sender.username})
+            extra["type"] = "system"
+        elif recent and rnd.random() < 0.1:
+            parent = recent[rnd.randrange(len(recent))]
+            meta = MessageMetadata(replyTo=parent.id, quote=Quote.of(parent))
+        if rnd.random() < 0.2:
+            extra["reactions"] = [Reaction(userId=users[rnd.randrange(len(users))].id, emoji=rnd.choice("👍❤😂🎉"), at=at)
+                                  for _ in range(rnd.randint(1, 3))]
+        if rnd.random() < 0.02:
+            extra.update(isEdited=True, editedAt=at, editHistory=[Edit(content=text_of(rnd), replacedAt=at)])
+        if rnd.random() < 0.01:
+            extra.update(isDeleted=True, deletedAt=at, deletedBy=sender.id)
+        m = Message(id=new_id(), convId=conv.id, seq=seq, clientId=f"s{seq}", senderId=sender.id,
+                    senderInfo=SenderInfo.of(sender), content=text_of(rnd), metadata=meta, createdAt=at,
+                    updatedAt=at, **extra)
+        recent = (recent + [m])[-50:]
+        chunk.append(m.to_mongo())
+        if len(chunk) == 5000:
+            store.messages.insert_many(chunk)
+            chunk = []
+    if chunk:
+        store.messages.insert_many(chunk)
+    store.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": n}})
+
+
+def worker_part(args) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from infra.blobs import S3Blobs
+    from infra.embedded_mongo import embedded_client
+    from infra.s3_server import MotoS3Server
+    from infra.store import Store
+    from pipelines import exports
+    from pipelines.notify import Notifier
+    from schemas.payloads import ExportCreate
+    from tests.conftest import make_conversation, make_user
+    from tests.fakes import RecordingEmitter
+
+    rnd = random.Random(11)
+    store = Store(embedded_client()["bench"])
+    store.ensure_indexes()
+    users = [make_user(store, f"user{i}", fname=f"First{i}", lname="Last") for i in range(12)]
+    big, small = make_conversation(store, users, "big"), make_conversation(store, users, "ten thousand")
+    t = now()
+    seed(store, big, users, args.messages, rnd)
+    seed(store, small, users, args.pdf_messages, rnd)
+    seeded = round(now() - t, 1)
+    print(f"[worker] seeded {args.messages} + {args.pdf_messages} messages in {seeded} s", flush=True)
+    s3 = MotoS3Server().start()
+    try:
+        blobs = S3Blobs(endpoint_url=s3.url, bucket="bench-exports", access_key_id="test", secret_access_key="test")
+        blobs.ensure_bucket(["http://127.0.0.1"])
+        emitter = RecordingEmitter()
+        settings = exports.ExportSettings(ttl=timedelta(hours=48), for_members=False, batch=500, lease_seconds=60,
+                                          presign_seconds=300)
+        io = exports.ExportIO(store=store, blobs=blobs, notifier=Notifier(emitter), settings=settings,
+                              run_cpu=lambda fn, *a, **k: fn(*a, **k))
+        runs = {}
+        plan = [("json", big, args.messages), ("csv", big, args.messages), ("pdf", small, args.pdf_messages)]
+        if args.pdf_full:
+            plan.append(("pdf", big, args.messages))
+        for fmt, conv, n in plan:
+            _reset_peak()
+            base = _rss_kb("VmRSS")
+            t = now()
+            job = exports.do_request_export(store, lambda _id: None, settings, users[0], conv.id,
+                                            ExportCreate.model_validate({"format": fmt, "language": "fr",
+                                                                         "timezone": "Europe/Paris"}))
+            result = exports.run_export(job.id, io)
+            elapsed = now() - t
+            assert result.status == "done", result
+            assert any(d["id"] == job.id for d, _ in emitter.of("export:ready"))
+            peak = _rss_kb("VmHWM")
+            name = f"{fmt}_{n // 1000}k"
+            runs[name] = {"messages": result.messages, "seconds": round(elapsed, 2), "bytes": result.size,
+                          "rss_growth_mb": round((peak - base) / 1024, 1), "rss_before_mb": round(base / 1024, 1)}
+            print(f"[worker] {name}: {runs[name]}", flush=True)
+        return {"seed_seconds": seeded, "runs": runs}
+    finally:
+        s3.stop()
+
+
+# -- api part --------------------------------------------------------------------------------------------------
+async def api_part(args) -> dict[str, Any]:
+    import aiohttp
+    import socketio
+
+    server = lg.SpawnedServer(lg.RESULTS_DIR / "exports.server.log", dict(lg.SPAWN_ENV))
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        await server.start(http)
+        print(f"[api] server on {server.url}", flush=True)
+        try:
+            api = lg.Api(http, server.url)
+            tag = secrets.token_hex(3)
+            token, _ = await api.token(f"exp{tag}")
+            btoken, _ = await api.token(f"mem{tag}")
+            group = await api.create_group(token, f"exports {tag}")
+            await api.add_group_member(token, group, f"mem{tag}")
+            conv = await api.create_conversation(token, group, "bench export", [f"mem{tag}"])
+            rnd = random.Random(5)
+            t = now()
+
+            async def send(i: int) -> None:
+                await api._post(f"/api/conversations/{conv}/messages",
+                                {"clientId": f"b{i}", "content": text_of(rnd)}, token if i % 2 else btoken)
+            await lg.bounded_gather(40, (send(i) for i in range(args.api_messages)))
+            while len(await api.stored(token, conv)) < args.api_messages + 1:
+                await asyncio.sleep(0.5)
+            print(f"[api] seeded {args.api_messages} messages over REST in {now() - t:.1f} s", flush=True)
+            sio = socketio.AsyncClient(reconnection=False)
+            ready: dict[str, float] = {}
+            sio.on("export:ready", lambda data: ready.setdefault(data["id"], now()))
+            await sio.connect(server.url, auth={"token": token}, transports=["websocket"])
+
+            async def export(fmt: str) -> float:
+                t0 = now()
+                job = await api._post(f"/api/conversations/{conv}/exports", {"format": fmt}, token)
+                while job["id"] not in ready:
+                    await asyncio.sleep(0.01)
+                return ready[job["id"]] - t0
+
+            timings = {fmt: round(await export(fmt), 2) for fmt in ("json", "csv", "pdf")}
+            print(f"[api] request -> export:ready on {args.api_messages} messages: {timings}", flush=True)
+
+            async def latency_window(with_exports: bool) -> dict:
+                la = lg.parse_args(["--url", server.url, "--scenario", "latency", "--rate", str(args.rate),
+                                    "--duration", str(args.duration), "--warmup", "3"])
+                tracker = lg.Tracker(run_id=secrets.token_hex(3))
+                pop = await lg.build_population(api, server.url, http, tracker, la.senders, la.receivers,
+                                                la.conversations)
+                cpu = lg.CpuMeter(server.proc.pid)
+                t_start = now() + 0.05
+                t_begin, t_end = t_start + la.warmup, t_start + la.warmup + la.duration
+                cpu_task = asyncio.create_task(lg.cpu_over(cpu, t_begin, t_end))
+                done_exports = []
+
+                async def exports_loop():
+                    while now() < t_end:
+                        done_exports.append(await export("pdf"))
+                loop_task = asyncio.create_task(exports_loop()) if with_exports else None
+                await lg.open_loop(pop.senders, la.rate, t_start, t_begin, t_end, lg.sends(tracker, lg.payload(la.message_size)))
+                res = await lg.check_sends(la, api, tracker, pop, t_begin, t_end)
+                if loop_task:
+                    await loop_task
+                await lg.bounded_gather(200, (c.sio.disconnect() for c in tracker.clients if c.sio.connected))
+                lat = res["latency"]
+                out = {"latency": lat, "exactly_once": lg.exactly_once(res["verify"]),
+                       "cpu_percent_of_one_core": await cpu_task, "pdf_exports_done": len(done_exports),
+                       "pdf_export_seconds": [round(x, 2) for x in done_exports]}
+                print(f"[api] latency {'with' if with_exports else 'without'} exports: p50 {lat['p50_ms']} "
+                      f"p99 {lat['p99_ms']} max {lat['max_ms']} ms; exports {len(done_exports)}", flush=True)
+                return out
+
+            windows = {"without_1": await latency_window(False), "with_pdf_exports": await latency_window(True),
+                       "without_2": await latency_window(False)}
+            await sio.disconnect()
+            base = max(windows["without_1"]["latency"]["p99_ms"], windows["without_2"]["latency"]["p99_ms"])
+            low = min(windows["without_1"]["latency"]["p99_ms"], windows["without_2"]["latency"]["p99_ms"])
+            with_p99 = windows["with_pdf_exports"]["latency"]["p99_ms"]
+            return {"messages": args.api_messages, "request_to_ready_s": timings, "rate": args.rate,
+                    "windows": windows, "p99_ratio_vs_best_without": round(with_p99 / low, 2) if low else None,
+                    "p99_ratio_vs_worst_without": round(with_p99 / base, 2) if base else None}
+        finally:
+            server.stop()
+
+
+# -- report ------------------------------------------------------------------------------------------------------
+def report(results: dict[str, Any]) -> None:
+    rows = []
+    w = results.get("worker", {}).get("runs", {})
+    for name, r in w.items():
+        rows.append((f"worker {name}", f"{r['seconds']} s", f"{r['rss_growth_mb']} MB", f"{r['bytes'] / 1e6:.1f} MB"))
+    a = results.get("api")
+    if a:
+        for fmt, s in a["request_to_ready_s"].items():
+            rows.append((f"api {fmt} {a['messages']} msgs", f"{s} s", "", ""))
+        for name, win in a["windows"].items():
+            lat = win["latency"]
+            rows.append((f"latency {name} @{a['rate']}/s", f"p99 {lat['p99_ms']} ms", f"p50 {lat['p50_ms']} ms",
+                         f"{win['pdf_exports_done']} exports"))
+        rows.append(("p99 ratio with/without (best, worst)", f"{a['p99_ratio_vs_best_without']}",
+                     f"{a['p99_ratio_vs_worst_without']}", f"target <= {TARGETS['p99_ratio']}"))
+    width = max(len(r[0]) for r in rows) if rows else 10
+    print("\n== exports ==")
+    for r in rows:
+        print(f"{r[0]:<{width}}  {r[1]:>14}  {r[2]:>12}  {r[3]:>14}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--part", choices=["worker", "api", "all"], default="all")
+    p.add_argument("--messages", type=int, default=100_000)
+    p.add_argument("--pdf-messages", type=int, default=10_000)
+    p.add_argument("--no-pdf-full", dest="pdf_full", action="store_false", help="skip the 100,000-message PDF")
+    p.add_argument("--api-messages", type=int, default=3_000)
+    p.add_argument("--rate", type=float, default=100)
+    p.add_argument("--duration", type=float, default=15)
+    args = p.parse_args(argv)
+    results: dict[str, Any] = {"machine": lg.machine_info(), "code": lg.code_version(), "targets": TARGETS,
+                               "args": vars(args)}
+    if args.part in ("worker", "all"):
+        results["worker"] = worker_part(args)
+    if args.part in ("api", "all"):
+        results["api"] = asyncio.run(api_part(args))
+    lg.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(OUT.read_text()) if OUT.exists() else {}
+    OUT.write_text(json.dumps({**previous, **results}, indent=1, ensure_ascii=False))
+    report(results)
+    print(f"\nresults: {OUT.relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Export writers as plain functions over an iterator: records (plain dicts) -> a binary sink.
+
+They know nothing of MongoDB or S3: ``pipelines.exports`` turns stored messages into records
+(``build_record``) batch by batch and hands the writers a generator, and the sink is whatever has a
+``write(bytes)`` (the S3 multipart writer, a file, a BytesIO in tests). Memory is a batch of records and
+a small text buffer, whatever the conversation's size.
+
+The PDF writer is ``pipelines.export_pdf.render_pdf`` (it reads records from a JSON-lines file, so it
+can run in a child process).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any, Iterable, Protocol
+from zoneinfo import ZoneInfo
+
+from schemas.common import iso
+from schemas.documents import Message, system_text
+
+FLUSH_EVERY = 256  # records buffered as text before one write to the sink
+
+
+class Sink(Protocol):
+    def write(self, data: bytes) -> Any: ...
+
+
+# -- records ---------------------------------------------------------------------------------------------
+def display_name(username: str, fname: str = "", lname: str = "") -> str:
+    full = f"{fname} {lname}".strip()
+    return f"{full} ({username})" if full else username
+
+
+def build_record(message: Message, *, usernames: dict[str, str], include_deleted: bool) -> dict[str, Any]:
+    """One message as every format sees it. A deleted message keeps its place (seq, sender, time) but not
+    its content, edits or quote unless ``include_deleted`` (moderators' exports). ``usernames`` maps the
+    ids of reacting users to names (ids not in it are shown as ids)."""
+    info = message.senderInfo
+    deleted = message.isDeleted
+    hidden = deleted and not include_deleted
+    meta = message.metadata
+    record: dict[str, Any] = {
+        "seq": message.seq, "id": message.id, "createdAt": iso(message.createdAt), "type": message.type,
+        "sender": {"id": message.senderId, "username": info.username,
+                   "name": display_name(info.username, info.fname, info.lname)},
+        "content": None if hidden else message.content,
+        "deleted": deleted,
+    }
+    if deleted:
+        record["deletedAt"] = iso(message.deletedAt)
+    if message.type == "system":
+        record["system"] = {"action": meta.systemAction,
+                            "text": system_text(meta.systemAction or "", meta.systemData or {})}
+    if meta.quote is not None and not hidden:
+        q = meta.quote
+        record["replyTo"] = {"messageId": q.messageId, "seq": q.seq, "username": q.username, "excerpt": q.excerpt}
+    elif meta.replyTo and not hidden:
+        record["replyTo"] = {"messageId": meta.replyTo}
+    if message.reactions:
+        grouped: dict[str, list[str]] = {}
+        for r in message.reactions:
+            grouped.setdefault(r.emoji, []).append(usernames.get(r.userId, r.userId))
+        record["reactions"] = [{"emoji": e, "count": len(users), "users": users} for e, users in grouped.items()]
+    if message.isEdited:
+        record["editedAt"] = iso(message.editedAt)
+        if not hidden:
+            record["edits"] = [{"content": e.content, "replacedAt": iso(e.replacedAt)} for e in message.editHistory]
+    if meta.files:
+        record["attachments"] = [{
+            "mediaId": f.get("mediaId"), "filename": f.get("filename"), "mimeType": f.get("mimeType"),
+            "fileType": f.get("fileType"), "size": f.get("fileSize"), "status": f.get("status"),
+            # The media's own route: members download it there, after its own membership check.
+            "url": f"/api/media/{f.get('mediaId')}/content"} for f in meta.files]
+    return record
+
+
+# -- JSON ------------------------------------------------------------------------------------------------
+def write_json(header: dict[str, Any], records: Iterable[dict[str, Any]], sink: Sink) -> int:
+    """One document ``{conversation, range, exportedAt, exportedBy, ..., messages: [...]}``, written as it
+    goes: the header, then one ``json.dumps`` per message. Returns the number of messages."""
+    head = json.dumps(header, ensure_ascii=False, indent=1)
+    sink.write((head[:-2] + ',\n "messages": [').encode())  # the header object, left open
+    count, buffer = 0, []
+    for record in records:
+        buffer.append(("\n  " if count == 0 else ",\n  ") + json.dumps(record, ensure_ascii=False))
+        count += 1
+        if len(buffer) >= FLUSH_EVERY:
+            sink.write("".join(buffer).encode())
+            buffer.clear()
+    buffer.append("\n ]\n}\n")
+    sink.write("".join(buffer).encode())
+    return count
+
+
+# -- CSV -------------------------------------------------------------------------------------------------
+CSV_COLUMNS = ("seq", "time", "utc", "sender", "username", "type", "content", "reply_to_seq", "reply_to",
+               "reply_excerpt", "reactions", "edited_at", "edits", "deleted", "attachments", "message_id")
+# A spreadsheet treats a cell starting with one of these as a formula (or, for tab and carriage return,
+# may drop them and read what follows as one): such a text cell gets a leading apostrophe, which Excel,
+# LibreOffice and Google Sheets take as "this is text" (OWASP's CSV injection advice). defusedcsv was
+# considered: it leaves tab and carriage return alone and rewrites every "|" in the cell, which changes
+# what people wrote; this rule is the whole of what is needed.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def local_time(iso_utc: str | None, tz: ZoneInfo) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` in the requested time zone (what spreadsheets read as a date and time)."""
+    if not iso_utc:
+        return ""
+    return datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def csv_row(record: dict[str, Any], tz: ZoneInfo) -> list[Any]:
+    reply = record.get("replyTo") or {}
+    content = record["content"]
+    if record.get("system"):
+        content = record["system"]["text"]
+    elif content is None:
+        content = ""
+    text = [
+        local_time(record["createdAt"], tz), record["createdAt"], record["sender"]["name"],
+        record["sender"]["username"], record["type"], content,
+    ]
+    tail = [
+        reply.get("username", ""), reply.get("excerpt", ""),
+        "; ".join(f"{r['emoji']} {r['count']}" for r in record.get("reactions", [])),
+        local_time(record.get("editedAt"), tz),
+        " | ".join(e["content"] for e in record.get("edits", [])),
+        "yes" if record["deleted"] else "",
+        "; ".join(f"{a['filename']} ({a['mimeType']}) {a['url']}" for a in record.get("attachments", [])),
+        record["id"],
+    ]
+    return ([record["seq"]] + [neutralise(c) for c in text] + [reply.get("seq", "")]
+            + [neutralise(c) for c in tail])
+
+
+def write_csv(records: Iterable[dict[str, Any]], sink: Sink, *, timezone: str = "UTC") -> int:
+    """UTF-8 with a BOM (so Excel reads it as UTF-8), a header row, one row per message, RFC 4180 quoting
+    (the csv module: CRLF line ends, fields with commas, quotes or line breaks quoted, quotes doubled),
+    times in ``timezone``, every text cell neutralised against formula injection."""
+    tz = ZoneInfo(timezone)
+    buffer = io.StringIO()
+    out = csv.writer(buffer, dialect="excel", lineterminator="\r\n")
+    out.writerow(CSV_COLUMNS)
+    sink.write(b"\xef\xbb\xbf" + buffer.getvalue().encode())
+    buffer.seek(0), buffer.truncate()
+    count = 0
+    for record in records:
+        out.writerow(csv_row(record, tz))
+        count += 1
+        if count % FLUSH_EVERY == 0:
+            sink.write(buffer.getvalue().encode())
+            buffer.seek(0), buffer.truncate()
+    sink.write(buffer.getvalue().encode())
+    return count
+
+
+# -- JSON lines (the PDF renderer's input) ----------------------------------------------------------------
+def write_jsonl(header: dict[str, Any], records: Iterable[dict[str, Any]], sink: Sink) -> int:
+    """The header on the first line, then one record per line: what ``render_pdf`` reads, in a child
+    process, without any access to the store."""
+    sink.write((json.dumps(header, ensure_ascii=False) + "\n").encode())
+    count, buffer = 0, []
+    for record in records:
+        buffer.append(json.dumps(record, ensure_ascii=False))
+        count += 1
+        if len(buffer) >= FLUSH_EVERY:
+            sink.write(("\n".join(buffer) + "\n").encode())
+            buffer.clear()
+    if buffer:
+        sink.write(("\n".join(buffer) + "\n").encode())
+    return count
