@@ -1006,12 +1006,6 @@ class Store:
             total += self.db["messages_archive"].count_documents(query)
         return total
 
-    def min_seq(self, conv_id: str) -> int:
-        """The lowest seq still stored (1 unless retention archived or dropped the oldest)."""
-        lows = [doc["seq"] for coll in (self.messages, self.db["messages_archive"]) if coll.name in INDEXES
-                for doc in [coll.find_one({"convId": conv_id}, {"seq": 1}, sort=[("seq", ASC)])] if doc]
-        return min(lows) if lows else 1
-
     def insert_export(self, export: Export) -> None:
         self.exports.insert_one(export.to_mongo())
 

@@ -341,7 +341,7 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
     if conv is None:
         _fail(io, export, owner, "not_found", "the conversation no longer exists")
         return RunResult(export.id, "failed", True, reason="no conversation")
-    low, high = _bounds(store, export)
+    low, high = _bounds(conv, export)
     total = _total(store, export, low, high)
     hb = Heartbeat(io, export, owner, total, workdir)
     try:
@@ -414,26 +414,16 @@ class _Tracked:
         return n
 
 
-def _bounds(store: Store, export: Export) -> tuple[int, int]:
+def _bounds(conv, export: Export) -> tuple[int, int]:
     """The seqs to walk: a seq range as asked (clipped to what exists), otherwise the whole conversation
-    as it is now (messages stored after the job starts are not in it)."""
-    newest = store.max_seq(export.convId)
-    if "messages_archive" in _store_indexes():
-        newest = max(newest, _archive_max(store, export.convId))
+    as its members have seen it when the job starts (``lastSeq``: every message up to it was announced;
+    later ones are not in the export). Seqs start at 1 and have no gaps; messages retention moved to the
+    archive keep theirs, and are read from there. No query: on the embedded store, asking for the highest
+    and lowest seq sorted the whole conversation (2 s of a 30,000-message export, py-spy)."""
     r = export.range
     if r.kind == "seq":
-        return r.fromSeq or 1, min(r.toSeq or newest, newest)
-    return store.min_seq(export.convId), newest
-
-
-def _store_indexes():
-    from infra.store import INDEXES
-    return INDEXES
-
-
-def _archive_max(store: Store, conv_id: str) -> int:
-    doc = store.db["messages_archive"].find_one({"convId": conv_id}, {"seq": 1}, sort=[("seq", -1)])
-    return doc["seq"] if doc else 0
+        return r.fromSeq or 1, min(r.toSeq or conv.lastSeq, conv.lastSeq)
+    return 1, conv.lastSeq
 
 
 def _total(store: Store, export: Export, low: int, high: int) -> int:

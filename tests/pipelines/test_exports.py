@@ -37,6 +37,7 @@ def _insert(store, conv, seq, sender, content, **extra) -> Message:
     m = Message(id=new_id(), convId=conv.id, seq=seq, clientId=f"c{seq}", senderId=sender.id,
                 senderInfo=SenderInfo.of(sender), content=content, createdAt=now, updatedAt=now, **extra)
     store.insert_message(m)
+    store.advance_conversation(conv.id, seq, now)  # as the drain does once the message is announced
     return m
 
 
