@@ -227,6 +227,12 @@ def test_a_conversation_set_to_nothing_notifies_nothing(system, open_chat):
     expect(bell(a)).to_have_text("1")
     assert [n["data"]["convId"] for n in notifications(alice) if n["type"] == "mention"] == [loud["id"]]
 
+    phone = open_chat(phone=True).sign_in(alice.username).open_conversation("quiet")   # the same on a phone
+    phone.page.emulate_media(color_scheme="dark")
+    expect(phone.page.locator("#notify-level")).to_have_attribute("data-level", "none")
+    phone.page.fill("#input", "later, on a phone")
+    phone.screenshot("conversation-phone-dark")
+
 
 def test_the_browser_notification_shows_only_while_the_page_is_hidden(system, open_chat):
     alice, bob = person(system, "alice"), person(system, "bob")

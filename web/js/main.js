@@ -227,6 +227,7 @@ class App {
     }
     this.outbox.flush({includeQueued: true});
     this.notifications.onSession();
+    this.scheduled.refresh();
     this.loadPresence(groups);
     await this.subscribeAll([...state.convs.keys()].slice(0, MAX_SUBSCRIPTIONS).filter((id) => id !== open));
   }

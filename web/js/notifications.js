@@ -53,6 +53,7 @@ export class NotificationCenter {
 
   // -- every (re)connect: the count and the settings, and delivery of what the socket may have missed --
   async onSession() {
+    this.arrived = new Map();   // notification:new events while the first page is on its way
     try {
       const page = await this.app.api.get(`/api/notifications?status=all&limit=${PAGE}`);
       this.replaceFirstPage(page);
@@ -78,7 +79,11 @@ export class NotificationCenter {
     this.hasMore = page.hasMore;
     this.last = page.notifications.at(-1)?.id ?? null;
     this.loadedOnce = true;
-    this.setUnread(page.unread);
+    // One that arrived live after the server answered is not in the page, nor in its count.
+    const late = [...(this.arrived?.values() || [])].filter((n) => !this.items.has(n.id));
+    this.arrived = null;
+    this.take(late);
+    this.setUnread(page.unread + late.filter((n) => n.status !== "read").length);
     this.render();
   }
 
@@ -109,6 +114,7 @@ export class NotificationCenter {
 
   // -- live events ------------------------------------------------------------------------------------
   onNew(n) {
+    this.arrived?.set(n.id, n);
     const known = this.items.get(n.id);
     if (!known && this.loadedOnce) this.setUnread(this.unread + 1);
     if (!known || known.status !== "read") {

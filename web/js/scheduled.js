@@ -53,6 +53,11 @@ export class ScheduledPanel {
     if (convId) this.load(convId, this.generation);
   }
 
+  /** After a reconnect: what changed while the socket was down (sent, failed, edited elsewhere). */
+  refresh() {
+    if (this.convId) this.load(this.convId, this.generation);
+  }
+
   async load(convId, gen) {
     try {
       const {scheduledMessages} = await this.app.api.get(`/api/conversations/${convId}/scheduled-messages?limit=100`);
