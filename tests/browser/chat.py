@@ -29,9 +29,15 @@ class ChatPage:
 
     @classmethod
     def open(cls, browser: Browser, base_url: str, locale: str = "en-US", phone: bool = False,
-             test_name: str = "test", index: int = 0) -> "ChatPage":
+             test_name: str = "test", index: int = 0, timezone_id: str | None = None,
+             init_script: str | None = None) -> "ChatPage":
+        """timezone_id: the browser's time zone (default: the machine's); init_script: run in the page before
+        its own scripts (stubs such as a recording window.Notification)."""
         context = browser.new_context(base_url=base_url, locale=locale, viewport=PHONE if phone else DESKTOP,
-                                      device_scale_factor=2 if phone else 1, is_mobile=phone, has_touch=phone)
+                                      device_scale_factor=2 if phone else 1, is_mobile=phone, has_touch=phone,
+                                      **({"timezone_id": timezone_id} if timezone_id else {}))
+        if init_script:
+            context.add_init_script(init_script)
         chat = cls(context.new_page(), test_name, index)
         chat.page.goto("/")
         return chat

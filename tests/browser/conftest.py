@@ -43,13 +43,13 @@ def browser():
 
 @pytest.fixture
 def open_chat(browser, system, request):
-    """open_chat(locale=..., phone=..., base_url=...) → a ChatPage in a fresh browser context (one person).
+    """open_chat(locale=..., phone=..., base_url=..., timezone_id=..., init_script=...) → a ChatPage in a fresh browser context (one person).
     After the test: no uncaught error in any page, and no JavaScript dialog ever opened."""
     opened: list[ChatPage] = []
 
-    def open_(locale: str = "en-US", phone: bool = False, base_url: str | None = None) -> ChatPage:
+    def open_(locale: str = "en-US", phone: bool = False, base_url: str | None = None, **options) -> ChatPage:
         chat = ChatPage.open(browser, base_url or system.url, locale=locale, phone=phone,
-                             test_name=request.node.name, index=len(opened))
+                             test_name=request.node.name, index=len(opened), **options)
         opened.append(chat)
         return chat
 

@@ -94,6 +94,7 @@ export class ConversationView {
     this.app.composer.enable(true);
     this.app.composer.focus();
     this.app.ready();
+    this.app.opened(convId);   // a notification's target in this conversation, if any
     // Subscribe before catching up, so nothing falls between the page read and the live room.
     this.app.subscribe(convId).then(() => this.catchUp()).catch(() => {});
     this.loadMembers(gen);
@@ -266,7 +267,7 @@ export class ConversationView {
               ? h("span.edited", {title: m.editedAt ? formatDateTime(new Date(m.editedAt)) : ""}, t("msg.edited")) : null),
           m.isDeleted ? null : this.renderReactions(m),
           m.isDeleted ? null : h("div.actions",
-            act("react", "smile"), act("reply", "reply"),
+            act("react", "smile"), act("reply", "reply"), act("remind", "clock"),
             mine ? [act("edit", "edit"), act("delete", "trash")] : act("report", "flag")))));
   }
 
@@ -608,6 +609,7 @@ export class ConversationView {
     if (action === "reply") return this.app.composer.start("reply", m);
     if (action === "react") return this.openPicker(target, m);
     if (action === "report") return this.report(m);
+    if (action === "remind") return this.app.scheduled.remind(m);
     if (!this.app.requireLive()) return;
     if (action === "toggle-reaction") this.react(m, target.dataset.emoji);
     else if (action === "edit") this.app.composer.start("edit", m);

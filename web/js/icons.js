@@ -38,6 +38,10 @@ const PATHS = {
   album: "M4 7h16v12H4V7Z M7 4h10 M8 15l3-3 2 2 1-1 3 3",
   upload: "M12 20V9 M7 14l5-5 5 5 M5 4h14",
   inbox: "M4 13h4l2 3h4l2-3h4 M4 13l2-8h12l2 8v6H4v-6Z",
+  // notifications (notifications.js, scheduled.js)
+  bell: "M6 16V11a6 6 0 0 1 12 0v5l2 2H4l2-2Z M10 20a2 2 0 0 0 4 0",
+  bellOff: "M6 16V11a6 6 0 0 1 9.5-4.9 M18 11v5l2 2H8 M10 20a2 2 0 0 0 4 0 M4 4l16 16",
+  at: "M16 12a4 4 0 1 1-8 0 4 4 0 0 1 8 0Z M16 12v1.5a2.5 2.5 0 0 0 5 0V12a9 9 0 1 0-3.5 7.1",
 };
 
 const NS = "http://www.w3.org/2000/svg";

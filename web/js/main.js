@@ -6,6 +6,8 @@ import { ConversationView } from "./conversation.js";
 import { Dialogs } from "./dialogs.js";
 import { GalleryPanel } from "./gallery.js";
 import { Lightbox, MediaUrls } from "./media.js";
+import { NotificationCenter } from "./notifications.js";
+import { ScheduledPanel } from "./scheduled.js";
 import { Uploader } from "./uploads.js";
 import { icon } from "./icons.js";
 import { $, $$, avatar, displayName, h, newClientId, replace, safeUrl } from "./dom.js";
@@ -17,6 +19,8 @@ import { countMessage, countRead, rememberUser, setConversations, state } from "
 const MAX_SUBSCRIPTIONS = 100;    // conversations kept live for their unread counts, newest first
 const LIST_EVERY_POLLS = 5;       // while polling, the conversation list is refreshed every 5th tick (10 s)
 const CONV_HASH = /^#\/c\/([0-9a-f]{24})$/;
+const MESSAGE_HASH = /^#conv=([0-9a-f]{24})&seq=(\d+)$/;   // a notification's actionUrl, the email's links
+const TARGET_MS = 4000;                                     // how long a message opened from a notification stays marked
 const MODERATING = new Set(["MODERATOR", "GROUP_ADMIN"]);   // group roles that see the moderator dashboard
 
 class App {
@@ -28,6 +32,9 @@ class App {
     this.search = new SearchPanel(this);
     this.gallery = new GalleryPanel(this);
     this.lightbox = new Lightbox(null);
+    this.notifications = new NotificationCenter(this);
+    this.scheduled = new ScheduledPanel(this);
+    this.target = null;           // {convId, seq, then}: where to go once that conversation is open
     this.activeId = null;
     this.conn = null;
     this.sanctions = new Map();   // "groupId:muted|banned" → {groupId, kind, until, reason, timer}
@@ -117,6 +124,7 @@ class App {
     this.sanctions.clear();
     this.renderSanctions();
     $("#moderation-link").hidden = true;
+    this.notifications.reset();
     Object.assign(state, {me: null, groups: new Map(), convs: new Map(), users: new Map(), presence: new Map()});
     this.view.close();
     this.activeId = null;
@@ -131,6 +139,12 @@ class App {
 
   // -- routing: #/ is the list, #/c/{convId} a conversation (on a phone, two screens) -----------------
   route() {
+    const link = location.hash.match(MESSAGE_HASH);
+    if (link) {   // #conv={id}&seq={n}: the conversation, at that message
+      history.replaceState(null, "", `#/c/${link[1]}`);
+      this.target = {convId: link[1], seq: Number(link[2])};
+      if (link[1] === this.activeId && this.view.loaded) return this.opened(link[1]);
+    }
     const convId = location.hash.match(CONV_HASH)?.[1] || null;
     if (convId === this.activeId) return;
     this.activeId = convId;
@@ -138,6 +152,8 @@ class App {
     $("#empty").hidden = Boolean(convId);
     this.search.reset();
     this.gallery.reset();
+    this.scheduled.reset(convId);
+    this.notifications.renderLevel();
     if (convId) {
       const conv = state.convs.get(convId);
       if (conv) conv.mentioned = false;
@@ -147,6 +163,30 @@ class App {
       this.composer.reset(null);
     }
     this.sidebar.render();
+  }
+
+  /** Open a conversation at a message (a notification, an email's link): scrolled to it and marked;
+   * seq null: just the conversation. then: called once it is open. */
+  openAt(convId, seq, then = null) {
+    this.target = {convId, seq, then};
+    if (convId === this.activeId && this.view.loaded) return this.opened(convId);
+    location.hash = `#/c/${convId}`;
+  }
+
+  /** The conversation view has its first page: go where a notification pointed, if it pointed here. */
+  async opened(convId) {
+    const target = this.target;
+    if (!target || target.convId !== convId) return;
+    this.target = null;
+    if (target.seq !== null && target.seq !== undefined) {
+      await this.view.goTo(target.seq);
+      const el = this.view.els.get(target.seq);
+      if (el) {
+        el.classList.add("target");
+        setTimeout(() => el.classList.remove("target"), TARGET_MS);
+      }
+    }
+    target.then?.();
   }
 
   /** Sign-in to usable (history shown, input focused): the figure bench/front.py reads. */
@@ -186,6 +226,8 @@ class App {
       await this.view.catchUp().catch(() => {});
     }
     this.outbox.flush({includeQueued: true});
+    this.notifications.onSession();
+    this.scheduled.refresh();
     this.loadPresence(groups);
     await this.subscribeAll([...state.convs.keys()].slice(0, MAX_SUBSCRIPTIONS).filter((id) => id !== open));
   }
@@ -241,6 +283,9 @@ class App {
       case "group:member_joined": return this.onMemberJoined(data);
       case "presence:update": return this.setPresence([data]);
       case "user:updated": return this.onUserUpdated(data.user);
+      case "notification:new": return this.notifications.onNew(data);
+      case "notification:read": return this.notifications.onRead(data);
+      case "scheduled:updated": return this.scheduled.onUpdated(data);
     }
   }
 
@@ -484,6 +529,8 @@ class App {
     this.composer.renderTray();
     this.gallery.rerender();
     this.renderSanctions();
+    this.notifications.rerender();
+    this.scheduled.render();
     if (this.conn) this.onMode(this.conn.mode);
   }
 
