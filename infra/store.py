@@ -476,10 +476,6 @@ class Store:
         doc = self.reviews.find_one({"_id": review_id})
         return ReviewItem.from_mongo(doc) if doc else None
 
-    def review_of_key(self, key: str) -> ReviewItem | None:
-        doc = self.reviews.find_one({"key": key})
-        return ReviewItem.from_mongo(doc) if doc else None
-
     def reviews_of_group(self, group_id: str, statuses: tuple[str, ...], kind: str | None, *,
                          before: str | None, limit: int) -> tuple[list[ReviewItem], bool]:
         query: dict[str, Any] = {"groupId": group_id,
@@ -912,13 +908,6 @@ class Store:
         docs = list(self.media.find(query).sort("_id", DESC).limit(limit + 1))
         return [Media.from_mongo(d) for d in docs[:limit]], len(docs) > limit
 
-    def album_media(self, album_id: str, limit: int) -> list[Media]:
-        return [Media.from_mongo(d) for d in self.media.find({"albumId": album_id, "isDeleted": False})
-                .sort("_id", DESC).limit(limit)]
-
-    def media_keys_exist(self, media_ids: list[str]) -> set[str]:
-        return {d["_id"] for d in self.media.find({"_id": {"$in": media_ids}}, {"_id": 1})}
-
     def like_media(self, media_id: str, user_id: str, at, add: bool) -> Media | None:
         if add:
             doc = self.media.find_one_and_update(
@@ -957,11 +946,12 @@ class Store:
             return None
         if media.albumId:  # it left another album
             self.albums.update_one({"_id": media.albumId}, {"$inc": {"mediaCount": -1, "totalSize": -media.fileSize}})
+        changes: dict[str, Any] = {"updatedAt": at}
+        if album.coverMediaId is None and media.fileType == "image":
+            changes["coverMediaId"] = media.id
         doc = self.albums.find_one_and_update(
             {"_id": album.id}, {"$inc": {"mediaCount": 1, "totalSize": media.fileSize},
-                                "$addToSet": {"mediaTypes": media.fileType}, "$set": {"updatedAt": at},
-                                **({"$set": {"updatedAt": at, "coverMediaId": media.id}}
-                                   if album.coverMediaId is None and media.fileType == "image" else {})},
+                                "$addToSet": {"mediaTypes": media.fileType}, "$set": changes},
             return_document=ReturnDocument.AFTER)
         return Album.from_mongo(doc) if doc else None
 
