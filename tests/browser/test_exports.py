@@ -99,6 +99,7 @@ def test_a_csv_export_shows_its_progress_and_downloads_every_message_in_order(sl
     admin, _, _, conv, history = big
     chat = open_chat(base_url=slow.url).sign_in(admin.username)
     expect(chat.page.locator("#exports-link")).to_be_visible()
+    chat.screenshot("chat-link")
     frames: list[str] = []
     chat.page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(f if isinstance(f, str) else "")))
     export_page(chat)
@@ -145,7 +146,10 @@ def test_a_pdf_export_downloads_a_pdf_on_a_phone_in_dark_mode(slow, open_chat):
         post(member if i % 2 else admin, conv["id"], f"p{i}", f"point {i}: <b>R&D</b>")
     chat = open_chat(base_url=slow.url, phone=True)
     chat.page.emulate_media(color_scheme="dark")
-    export_page(chat.sign_in(admin.username))
+    chat.sign_in(admin.username)
+    expect(chat.page.locator("#exports-link")).to_be_visible()
+    chat.screenshot("chat-link-phone")
+    export_page(chat)
     chat.page.select_option("#exp-language", "de")
     export_id = request(chat, conv["id"], "pdf")
     item = row(chat, export_id)
