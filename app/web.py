@@ -90,6 +90,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         """The moderator dashboard (web/moderation.html, web/js/moderation/), same rules as the chat page."""
         return html("moderation.html")
 
+    @app.get("/exports")
+    def exports_page():
+        """The admins' export page (web/exports.html, web/js/exports/), same rules as the chat page."""
+        return html("exports.html")
+
     @app.get("/vendor/<name>")
     def vendor(name: str):
         if name not in VENDOR:

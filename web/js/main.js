@@ -125,6 +125,7 @@ class App {
     this.renderSanctions();
     $("#moderation-link").hidden = true;
     this.notifications.reset();
+    $("#exports-link").hidden = true;
     Object.assign(state, {me: null, groups: new Map(), convs: new Map(), users: new Map(), presence: new Map()});
     this.view.close();
     this.activeId = null;
@@ -219,6 +220,8 @@ class App {
     this.renderMe();
     state.groups = new Map(groups.map((g) => [g.id, g]));
     $("#moderation-link").hidden = !(user.role === "ADMIN" || groups.some((g) => MODERATING.has(g.role)));
+    // Exports: group admins and system admins (members too only where the server allows it: not linked).
+    $("#exports-link").hidden = !(user.role === "ADMIN" || groups.some((g) => g.role === "GROUP_ADMIN"));
     this.setConversations(conversations);
     const open = this.activeId;
     if (open) {

@@ -5,8 +5,8 @@ import { Api, session } from "../api.js";
 import { Connection } from "../connection.js";
 import { Dialogs } from "../dialogs.js";
 import { $, $$, h, replace } from "../dom.js";
-import { icon } from "../icons.js";
-import { LANGUAGES, currentLanguage, errorText, preferredLanguage, setLanguage, t } from "../i18n.js";
+import { errorText, preferredLanguage, setLanguage, t } from "../i18n.js";
+import { setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
 import { FiltersPanel } from "./filters.js";
 import { LogPanel } from "./log.js";
 import { QueuePanel } from "./queue.js";
@@ -25,18 +25,14 @@ class Dashboard {
     this.group = null;
     this.tab = null;
     this.ticks = 0;
-    for (const el of $$("[data-icon]")) el.replaceWith(icon(el.dataset.icon));
-    for (const select of $$("select.language")) {
-      select.append(...Object.entries(LANGUAGES).map(([code, name]) => h("option", {value: code}, name)));
-      select.addEventListener("change", () => this.changeLanguage(select.value));
-    }
+    setupPage((code) => this.changeLanguage(code));
     $("#group").addEventListener("change", (e) => { location.hash = `#/${e.target.value}/${this.tab || "queue"}`; });
     window.addEventListener("hashchange", () => this.route());
   }
 
   async boot() {
     await setLanguage(preferredLanguage());
-    this.syncLanguageSelects();
+    syncLanguageSelects();
     const saved = session.load();
     $("#boot").hidden = true;
     if (!saved) return this.gate("signedOut");
@@ -129,9 +125,7 @@ class Dashboard {
   }
 
   onMode(mode) {
-    const live = $("#live");
-    live.dataset.mode = mode;
-    replace(live, h("span.dot"), t(`mod.mode.${mode}`));
+    showMode(mode);
   }
 
   /** Every panel that was shown reads its data again when next shown; the open one now. */
@@ -151,7 +145,7 @@ class Dashboard {
   // -- language, notices ---------------------------------------------------------------------------------
   async changeLanguage(code) {
     await setLanguage(code, true);
-    this.syncLanguageSelects();
+    syncLanguageSelects();
     if ($("#gate").hidden === false) return this.gate($("#gate").dataset.reason);
     if (!this.group) return;
     document.title = `${t("mod.title")} · ${this.group.name}`;
@@ -159,14 +153,8 @@ class Dashboard {
     for (const panel of Object.values(this.panels)) if (panel.opened) panel.rerender();
   }
 
-  syncLanguageSelects() {
-    for (const select of $$("select.language")) select.value = currentLanguage();
-  }
-
   toast(text) {
-    const el = h("div.toast", {role: "status"}, text);
-    $("#toasts").append(el);
-    setTimeout(() => el.remove(), 5000);
+    toast(text);
   }
 }
 

@@ -1,0 +1,164 @@
+// The request form: a conversation (the user's, grouped by group), a format, an optional range of
+// date-times read in the chosen time zone, the language of the file's labels, the time zone, and
+// "include deleted content" for the group's moderators.
+import { $, h, replace } from "../dom.js";
+import { LANGUAGES, currentLanguage, t } from "../i18n.js";
+
+const MODERATING = new Set(["MODERATOR", "GROUP_ADMIN"]);
+
+export class ExportForm {
+  /** page: {api, me, groups: Map, convs: Map, requested(job), canExport(conv)} */
+  constructor(page) {
+    this.page = page;
+    this.form = $("#exp-form");
+    this.zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    $("#exp-timezone").value = this.zone;
+    const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+    replace($("#exp-zones"), ["UTC", ...zones].map((z) => h("option", {value: z})));
+    this.form.addEventListener("submit", (e) => { e.preventDefault(); this.submit(); });
+    $("#exp-conv").addEventListener("change", () => this.syncDeleted());
+    for (const input of [$("#exp-from"), $("#exp-to"), $("#exp-timezone")]) {
+      input.addEventListener("input", () => this.clearMessages());
+    }
+    this.languageChosen = false;
+    $("#exp-language").addEventListener("change", () => { this.languageChosen = true; });
+  }
+
+  /** The conversations, grouped: groups the user may export first, then the others (members may export
+   * only where the server allows it: the server says). Keeps the selection. */
+  render() {
+    const {groups, convs} = this.page;
+    const select = $("#exp-conv");
+    const chosen = select.value;
+    const byGroup = new Map();
+    for (const conv of convs.values()) {
+      if (!byGroup.has(conv.groupId)) byGroup.set(conv.groupId, []);
+      byGroup.get(conv.groupId).push(conv);
+    }
+    const entries = [...byGroup.entries()].map(([groupId, list]) => {
+      const group = groups.get(groupId);
+      const admin = this.page.canExport(list[0]);
+      const name = group?.name || t("exp.otherGroup");
+      const label = admin ? name : t("exp.memberOf", {group: name});
+      return {admin, name, label, list: list.sort((a, b) => (a.title || "").localeCompare(b.title || ""))};
+    }).sort((a, b) => (b.admin - a.admin) || a.name.localeCompare(b.name));
+    replace(select, entries.map((e) => h("optgroup", {label: e.label},
+      e.list.map((c) => h("option", {value: c.id}, c.title || t("exp.untitled"))))));
+    if (convs.has(chosen)) select.value = chosen;
+    else if (entries.length) select.value = entries[0].list[0].id;
+    $("#exp-submit").disabled = !entries.length;
+    $("#exp-conv").disabled = !entries.length;
+    if (!entries.length) select.append(h("option", {value: ""}, t("exp.noConversations")));
+    $("#not-admin").hidden = this.page.me.role === "ADMIN" || entries.some((e) => e.admin);
+    replace($("#exp-language"), Object.entries(LANGUAGES).map(([code, name]) => h("option", {value: code}, name)));
+    $("#exp-language").value = this.language || currentLanguage();
+    this.syncDeleted();
+  }
+
+  /** The language select follows the page's until the user picks one. */
+  get language() {
+    return this.languageChosen ? $("#exp-language").value : null;
+  }
+
+  /** includeDeleted: for the group's moderators and admins (and system admins) only. */
+  syncDeleted() {
+    const conv = this.page.convs.get($("#exp-conv").value);
+    const role = conv && this.page.groups.get(conv.groupId)?.role;
+    const may = Boolean(conv) && (this.page.me.role === "ADMIN" || MODERATING.has(role));
+    $("#exp-deleted-field").hidden = !may;
+    if (!may) $("#exp-deleted").checked = false;
+    this.clearMessages();
+  }
+
+  clearMessages() {
+    $("#exp-refusal").hidden = true;
+    replace($("#exp-error"));
+  }
+
+  /** The body the API takes, or a message key when the form is not valid. */
+  payload() {
+    const zone = $("#exp-timezone").value.trim() || "UTC";
+    if (!validZone(zone)) return {error: t("exp.error.zone", {zone})};
+    const body = {format: this.form.elements.format.value, language: $("#exp-language").value, timezone: zone};
+    const from = $("#exp-from").value, to = $("#exp-to").value;
+    if (from) body.from = zonedToIso(from, zone);
+    if (to) body.to = zonedToIso(to.length === 16 ? `${to}:59` : to, zone);  // "to" is inclusive: its whole minute
+    if (body.from && body.to && body.from > body.to) return {error: t("exp.error.range")};
+    if (!$("#exp-deleted-field").hidden && $("#exp-deleted").checked) body.includeDeleted = true;
+    return {body};
+  }
+
+  async submit() {
+    this.clearMessages();
+    const convId = $("#exp-conv").value;
+    const {body, error} = this.payload();
+    if (error) return replace($("#exp-error"), error);
+    const button = $("#exp-submit");
+    button.disabled = true;
+    try {
+      const job = await this.page.api.post(`/api/conversations/${convId}/exports`, body);
+      this.page.requested({...job, progress: 0, processed: 0, total: 0, range: rangeOf(body),
+        language: body.language, timezone: body.timezone, createdAt: new Date().toISOString()});
+    } catch (exc) {
+      if (exc.code === "forbidden") this.refuse(convId, body);
+      else replace($("#exp-error"), exportErrorText(exc.code, exc.message));
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /** 403: who may export this conversation, in words; nothing was stored. */
+  refuse(convId, body) {
+    const conv = this.page.convs.get(convId);
+    const group = conv && this.page.groups.get(conv.groupId);
+    const key = body.includeDeleted ? "exp.refused.deleted" : "exp.refused.text";
+    replace($("#exp-refusal"), h("strong", t("exp.refused.title")),
+      h("p", t(key, {group: group?.name || t("exp.otherGroup")})));
+    $("#exp-refusal").hidden = false;
+    $("#exp-refusal").scrollIntoView({block: "center"});
+  }
+}
+
+function rangeOf(body) {
+  if (!body.from && !body.to) return {kind: "all"};
+  return {kind: "time", from: body.from, to: body.to};
+}
+
+/** An error code of the export routes in words: the page's own sentence, else the chat's, else the code
+ * with the server's message. */
+export function exportErrorText(code, message = "") {
+  for (const key of [`exp.error.${code}`, `error.${code}`]) {
+    const text = t(key);
+    if (text !== key) return text;
+  }
+  return message ? `${t("error.other", {code})}: ${message}` : t("error.other", {code});
+}
+
+function validZone(zone) {
+  try {
+    new Intl.DateTimeFormat("en", {timeZone: zone});
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** "2026-12-01T09:30" read as a wall-clock time in `zone` → ISO-8601 in UTC ("…Z"). */
+export function zonedToIso(local, zone) {
+  const [date, time] = local.split("T");
+  const [y, mo, d] = date.split("-").map(Number);
+  const [hh, mm, ss = 0] = time.split(":").map(Number);
+  const wall = Date.UTC(y, mo - 1, d, hh, mm, ss);
+  // The zone's offset at that instant, found twice (the second pass settles daylight-saving edges).
+  let utc = wall - offsetAt(wall, zone);
+  utc = wall - offsetAt(utc, zone);
+  return new Date(utc).toISOString().replace(".000Z", "Z");
+}
+
+function offsetAt(instant, zone) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {timeZone: zone, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"})
+    .formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
+  const asUtc = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+  return asUtc - Math.floor(instant / 1000) * 1000;
+}
