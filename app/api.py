@@ -5,7 +5,7 @@ import logging
 from functools import partial
 from typing import TypeVar
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify, redirect, request
 from pydantic import BaseModel, ValidationError
 
 from app.auth import issue_token, login_required
@@ -37,6 +37,17 @@ def body(model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(exc) from None
+
+
+def presigned(url: str, expires_in: int):
+    """A download: ``302`` to the presigned URL, or ``{url, expiresIn}`` with ``?redirect=0`` (for ``<img>``,
+    ``<audio>`` and pages that cannot follow a redirect with the token); never cached."""
+    if request.args.get("redirect") == "0":
+        response = jsonify(url=url, expiresIn=expires_in)
+    else:
+        response = redirect(url, code=302)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def announce():

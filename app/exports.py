@@ -1,9 +1,9 @@
 """REST routes of exports (contract v2): request, follow, download (a presigned URL), cancel."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, redirect, request
+from flask import Blueprint, g, jsonify, request
 
-from app.api import body
+from app.api import body, presigned
 from app.auth import login_required
 from infra.runtime import get_runtime
 from pipelines import exports
@@ -39,13 +39,8 @@ def get_export(export_id: str):
 def download(export_id: str):
     """302 to a short-lived presigned URL (attachment); ?redirect=0 answers {url, expiresIn} instead."""
     rt = get_runtime()
-    url = exports.download_url(rt.store, rt.blobs, export_settings(), g.user, export_id)
-    if request.args.get("redirect") == "0":
-        response = jsonify(url=url, expiresIn=min(rt.settings.s3_presign_seconds, 300))
-    else:
-        response = redirect(url, code=302)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return presigned(exports.download_url(rt.store, rt.blobs, export_settings(), g.user, export_id),
+                     min(rt.settings.s3_presign_seconds, 300))
 
 
 @exports_api.delete("/exports/<export_id>")

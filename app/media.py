@@ -1,9 +1,9 @@
 """REST routes of uploads and media (contract v2): the bytes go straight to S3; this only signs and reads."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, redirect, request
+from flask import Blueprint, g, jsonify, request
 
-from app.api import body
+from app.api import body, presigned
 from app.auth import login_required
 from infra.runtime import get_runtime
 from pipelines import media
@@ -72,13 +72,8 @@ def media_content(media_id: str):
     if variant not in ("original", "small", "large"):
         raise ApiError(Code.INVALID_PAYLOAD, f"variant must be original, small or large, got {variant!r}")
     rt = get_runtime()
-    url = media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant)
-    if request.args.get("redirect") == "0":  # (extension) for <img>/<audio>, which cannot send the token
-        response = jsonify(url=url, expiresIn=_limits().presign_seconds)
-    else:
-        response = redirect(url, code=302)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return presigned(media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant),
+                     _limits().presign_seconds)
 
 
 @media_api.get("/conversations/<conv_id>/media")

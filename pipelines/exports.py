@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -191,7 +191,7 @@ def download_url(store: Store, blobs: Blobs, settings: ExportSettings, user: Use
 def do_cancel_export(store: Store, blobs: Blobs, user: User, export_id: str) -> None:
     """A queued or running job stops (its worker sees it at its next heartbeat, aborts its upload and
     leaves nothing); a done one loses its file now. The record stays, ``cancelled``, without a file."""
-    export = _own(store, user, export_id)
+    _own(store, user, export_id)
     now = utcnow()
     before = store.set_export(export_id, {"status": "cancelled", "finishedAt": now, "updatedAt": now, "key": None,
                                           "size": None, "expiresAt": None, "purgeAt": now + PURGE_AFTER},

@@ -12,7 +12,6 @@ import codecs
 import io
 import os
 import struct
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Iterator, Union
