@@ -354,6 +354,20 @@ class Api:
             return r.status, await r.json(content_type=None)
 
 
+async def on_spawned_server(name: str, env: dict[str, str], run, *, connections: int = 100) -> Any:
+    """``run(url, http)`` against a freshly spawned embedded server (log: results/<name>-server.log), with
+    what every bench needs (a fixed JWT secret, no flood limit, quiet logs) under ``env``; stopped after."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    env = {"JWT_SECRET": "bench-" + "x" * 40, "SEND_RATE_LIMIT": "1000000/second", "LOG_LEVEL": "WARNING", **env}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+        server = SpawnedServer(RESULTS_DIR / f"{name}-server.log", env)
+        await server.start(http)
+        try:
+            return await run(server.url, http)
+        finally:
+            server.stop()
+
+
 async def bounded_gather(limit: int, coros) -> list:
     sem = asyncio.Semaphore(limit)
 

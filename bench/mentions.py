@@ -19,21 +19,13 @@ import aiohttp
 import socketio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.loadgen import Api, SpawnedServer, bounded_gather, latency_summary  # noqa: E402
+from bench.loadgen import Api, bounded_gather, latency_summary, on_spawned_server  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 async def main(args) -> dict:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    env = {"JWT_SECRET": "bench-" + "x" * 40, "SEND_RATE_LIMIT": "1000000/second", "LOG_LEVEL": "WARNING"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
-        server = SpawnedServer(RESULTS / "mentions-server.log", env)
-        await server.start(http)
-        try:
-            return await run(args, server.url, http)
-        finally:
-            server.stop()
+    return await on_spawned_server("mentions", {}, lambda url, http: run(args, url, http))
 
 
 async def run(args, url: str, http: aiohttp.ClientSession) -> dict:

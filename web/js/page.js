@@ -1,8 +1,9 @@
 // What the side pages (the moderator dashboard, the export page) share around their content: icons in the
-// static HTML, the language selects, the live-connection label, toasts.
+// static HTML, the language selects, the live-connection label, toasts, opening the tab's session.
+import { Api, session } from "./api.js";
 import { $, $$, h, replace } from "./dom.js";
 import { icon } from "./icons.js";
-import { LANGUAGES, currentLanguage, t } from "./i18n.js";
+import { LANGUAGES, currentLanguage, preferredLanguage, setLanguage, t } from "./i18n.js";
 
 /** Icons in place of [data-icon]; each select.language lists the languages and calls onChange(code). */
 export function setupPage(onChange) {
@@ -28,4 +29,14 @@ export function toast(text) {
   const el = h("div.toast", {role: "status"}, text);
   $("#toasts").append(el);
   setTimeout(() => el.remove(), 5000);
+}
+
+/** What both side pages do first: the page's language, then this tab's session (or null: signed out).
+ * `onExpired` runs when the server says the token no longer works. */
+export async function openSession(onExpired) {
+  await setLanguage(preferredLanguage());
+  syncLanguageSelects();
+  const saved = session.load();
+  $("#boot").hidden = true;
+  return saved && {me: saved.user, token: saved.token, api: new Api(saved.token, onExpired)};
 }

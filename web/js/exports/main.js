@@ -1,11 +1,11 @@
 // The export page (/exports): request a conversation's export as JSON, CSV or PDF, watch its progress
 // live (export:progress on the user's socket), download it while it lasts, see the past ones. Same session
 // as the chat page (this tab's sessionStorage), same socket: the server sends export events to user:{id}.
-import { Api, session } from "../api.js";
+import { session } from "../api.js";
 import { Connection } from "../connection.js";
 import { $, replace } from "../dom.js";
-import { errorText, preferredLanguage, setLanguage, t } from "../i18n.js";
-import { setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
+import { errorText, setLanguage, t } from "../i18n.js";
+import { openSession, setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
 import { ExportForm } from "./form.js";
 import { ExportList } from "./list.js";
 
@@ -17,13 +17,9 @@ class ExportPage {
   }
 
   async boot() {
-    await setLanguage(preferredLanguage());
-    syncLanguageSelects();
-    const saved = session.load();
-    $("#boot").hidden = true;
-    if (!saved) return this.gate("signedOut");
-    this.me = saved.user;
-    this.api = new Api(saved.token, () => this.gate("expired"));
+    const opened = await openSession(() => this.gate("expired"));
+    if (!opened) return this.gate("signedOut");
+    ({me: this.me, api: this.api} = opened);
     this.form = new ExportForm(this);
     this.list = new ExportList(this);
     try {
@@ -37,7 +33,7 @@ class ExportPage {
     }
     $("#exp").hidden = false;
     document.title = t("exp.title");
-    this.conn = new Connection(saved.token, {
+    this.conn = new Connection(opened.token, {
       event: (name, data) => this.onEvent(name, data),
       mode: showMode,
       unauthorized: () => this.gate("expired"),

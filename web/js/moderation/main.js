@@ -1,12 +1,11 @@
 // The moderator dashboard (/moderation): the groups the user moderates, each with its review queue,
 // filter rules, mutes and bans, settings and history. Same session as the chat page (this tab's
 // sessionStorage), same socket: the server puts a moderator's sockets in mod:{groupId} at connect.
-import { Api, session } from "../api.js";
 import { Connection } from "../connection.js";
 import { Dialogs } from "../dialogs.js";
 import { $, $$, h, replace } from "../dom.js";
-import { errorText, preferredLanguage, setLanguage, t } from "../i18n.js";
-import { setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
+import { errorText, setLanguage, t } from "../i18n.js";
+import { openSession, setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
 import { FiltersPanel } from "./filters.js";
 import { LogPanel } from "./log.js";
 import { QueuePanel } from "./queue.js";
@@ -31,13 +30,9 @@ class Dashboard {
   }
 
   async boot() {
-    await setLanguage(preferredLanguage());
-    syncLanguageSelects();
-    const saved = session.load();
-    $("#boot").hidden = true;
-    if (!saved) return this.gate("signedOut");
-    this.me = saved.user;
-    this.api = new Api(saved.token, () => this.gate("expired"));
+    const opened = await openSession(() => this.gate("expired"));
+    if (!opened) return this.gate("signedOut");
+    ({me: this.me, api: this.api} = opened);
     let groups;
     try {
       ({groups} = await this.api.get("/api/moderation/groups"));
@@ -48,7 +43,7 @@ class Dashboard {
     this.groups = new Map(groups.map((g) => [g.id, g]));
     replace($("#group"), groups.map((g) => h("option", {value: g.id}, g.name)));
     $("#mod").hidden = false;
-    this.conn = new Connection(saved.token, {
+    this.conn = new Connection(opened.token, {
       event: (name, data) => this.onEvent(name, data),
       mode: (mode) => this.onMode(mode),
       unauthorized: () => this.gate("expired"),
