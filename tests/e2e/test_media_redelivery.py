@@ -106,6 +106,7 @@ def _run_kill_scenario(tmp_path, store: Store, s3_url: str, mongo_url: str | Non
         assert set(blobs.keys(prefix)) == renditions | {doc.key}, "the kill came before the renditions"
         assert _gps(blobs.open_read(doc.key).read()), "the kill came after the original was rewritten"
         assert events.of("message:updated") == [], "the kill came after the file was announced"
+        wait_until(lambda: len(events.of("media:updated")) >= 4, 5, what="the first four steps' media:updated")
         assert [d["status"] for d, _ in events.of("media:updated")] == ["processing"] * 4  # upload ... metadata
         if mongo_url:
             assert store.get_media(media_id).processingSteps["thumbnails"].status == "pending"
