@@ -283,7 +283,9 @@ def _step_thumbnails(io: Processing, media: Media, local: _Local):
                                             **({"exif": made.exif} if made.exif else {})}}
     if stripped is not None:
         io.blobs.put_bytes(media.key, stripped, media.mimeType)
-        changes["fileSize"] = len(stripped)
+    # The stored original's size, also when a run that died before recording this step had already
+    # stripped it (then there is nothing left to strip, and the downloaded file is what S3 holds).
+    changes["fileSize"] = len(stripped) if stripped is not None else os.path.getsize(path)
     return Step(status="done", at=utcnow()), changes
 
 

@@ -1,7 +1,9 @@
 """Drive the real system: a real redis-server, `python -m app` (eventlet web + in-process Celery worker),
-real Socket.IO clients (python-socketio) and plain HTTP."""
+real Socket.IO clients (python-socketio) and plain HTTP; or Celery worker processes of one queue
+(tests/e2e/worker_proc.py), a seed of the store they load, and the events they publish."""
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -13,9 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis as redis_client
 import requests
 import socketio
+from bson import json_util
 
+from infra.emitter import SOCKETIO_CHANNEL
 from infra.redis_server import RedisServer, free_port, stop_process
 from tests.servers import session_s3_server
 
@@ -32,6 +37,64 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02, what: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class ChannelEvents:
+    """The events published for the web processes on the Socket.IO Redis channel (where every web
+    process hears the workers), in arrival order, recorded by a thread until ``close``."""
+
+    def __init__(self, url: str) -> None:
+        self.pubsub = redis_client.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(SOCKETIO_CHANNEL)
+        self.events: list[tuple[str, dict, str | None]] = []  # (event, data, room)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            item = self.pubsub.get_message(timeout=0.2)
+            if item:
+                event = json.loads(item["data"])
+                if "event" in event:
+                    data = event.get("data")
+                    self.events.append((event["event"], data[0] if isinstance(data, list) else data,
+                                        event.get("room")))
+
+    def of(self, name: str) -> list[tuple[dict, str | None]]:
+        """(data, room) of each ``name`` event so far."""
+        return [(data, room) for event, data, room in list(self.events) if event == name]
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.pubsub.close()
+
+
+def dump_seed(store, path: Path, collections: tuple[str, ...]) -> Path:
+    """The collections as Extended JSON (dates stay dates), for worker processes on the embedded store,
+    whose store is their own memory (tests.e2e.worker_proc.load_seed). Returns the path."""
+    path.write_text(json_util.dumps({name: list(store.db[name].find()) for name in collections}))
+    return path
+
+
+def worker_env(redis_url: str, visibility: int, store, mongo_url: str | None, **extra: str) -> dict:
+    """The environment of a worker process of tests/e2e: this Redis, a visibility timeout of ``visibility``
+    seconds, and the embedded store, or with ``mongo_url`` the database of ``store``."""
+    env = {**os.environ, "REDIS_URL": redis_url, "BROKER_VISIBILITY_TIMEOUT": str(visibility),
+           "INBOX_LOCK_SECONDS": "2", "PYTHONUNBUFFERED": "1", **extra}
+    env.pop("MONGO_URL", None)
+    if mongo_url:
+        env.update(MONGO_URL=mongo_url, MONGO_DB=store.db.name, JWT_SECRET="x" * 32)
+    return env
+
+
+def start_worker(module: str, args: list, env: dict, name: str) -> subprocess.Popen:
+    """``python -m module *args`` (a worker process of tests/e2e), its output in tests/artifacts/name.log."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / f"{name}.log", "w")
+    return subprocess.Popen([sys.executable, "-m", module, *map(str, args)], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
 
 
 @dataclass

@@ -6,11 +6,8 @@ reads them, on the Socket.IO Redis channel.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -19,7 +16,6 @@ import pytest
 import redis
 from celery import Celery
 
-from infra.emitter import SOCKETIO_CHANNEL
 from infra.embedded_mongo import embedded_client
 from infra.inbox import Inbox
 from infra.redis_server import RedisServer, stop_process
@@ -27,41 +23,16 @@ from infra.store import Store
 from pipelines.messages import submit_message
 from schemas.payloads import MessageSend
 from tests.conftest import make_conversation, make_user
-from tests.e2e.harness import ARTIFACTS, ROOT, wait_until
+from tests.e2e.harness import ARTIFACTS, ChannelEvents, dump_seed, start_worker, wait_until, worker_env
 
 pytestmark = pytest.mark.e2e
 VISIBILITY = 4
+SEEDED = ("users", "groups", "group_members", "conversations", "conversation_members")
 
 
-class Announcements:
-    """message:new events published for the web processes, in arrival order."""
-
-    def __init__(self, url: str) -> None:
-        self.pubsub = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)
-        self.pubsub.subscribe(SOCKETIO_CHANNEL)
-        self.messages: list[dict] = []
-        self.rooms: list[str] = []  # the room of each message
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            item = self.pubsub.get_message(timeout=0.2)
-            if item:
-                event = json.loads(item["data"])
-                if event.get("event") == "message:new":
-                    data = event["data"]
-                    self.messages.append(data[0] if isinstance(data, list) else data)
-                    self.rooms.append(event.get("room"))
-
+class Announcements(ChannelEvents):
     def client_ids(self) -> set[str]:
-        return {m["clientId"] for m in self.messages}
-
-    def close(self):
-        self._stop.set()
-        self._thread.join()
-        self.pubsub.close()
+        return {m["clientId"] for m, _ in self.of("message:new")}
 
 
 def _seed(store: Store):
@@ -70,17 +41,8 @@ def _seed(store: Store):
     return alice, conv
 
 
-def _dump(store: Store, path):
-    data = {name: [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in d.items()}
-                   for d in store.db[name].find()]
-            for name in ("users", "groups", "group_members", "conversations", "conversation_members")}
-    path.write_text(json.dumps(data))
-
-
 def _worker(env, seed_path, delay, name):
-    log = open(ARTIFACTS / f"{name}.log", "w")
-    return subprocess.Popen([sys.executable, "-m", "tests.e2e.worker_proc", str(seed_path), str(delay)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return start_worker("tests.e2e.worker_proc", [seed_path, delay], env, name)
 
 
 def _run_kill_scenario(tmp_path, store: Store, mongo_url: str | None):
@@ -89,14 +51,9 @@ def _run_kill_scenario(tmp_path, store: Store, mongo_url: str | None):
     announced = Announcements(server.url)
     workers = []
     try:
-        env = {**os.environ, "REDIS_URL": server.url, "BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY),
-               "INBOX_LOCK_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
-        env.pop("MONGO_URL", None)
-        if mongo_url:
-            env.update(MONGO_URL=mongo_url, MONGO_DB=store.db.name, JWT_SECRET="x" * 32)
+        env = worker_env(server.url, VISIBILITY, store, mongo_url)
         alice, conv = _seed(store)
-        seed_path = tmp_path / "seed.json"
-        _dump(store, seed_path)
+        seed_path = dump_seed(store, tmp_path / "seed.json", SEEDED)
 
         broker = Celery(broker=server.url)
         client = redis.Redis.from_url(server.url)
@@ -140,7 +97,7 @@ def test_sigkilled_worker_loses_no_acked_message(tmp_path):
     conv, sent, announced = _run_kill_scenario(tmp_path, store, None)
     assert announced.client_ids() == set(sent)
     # The killed worker had stored some of them without announcing them: the room hears each once.
-    to_room = [m["clientId"] for m, room in zip(announced.messages, announced.rooms) if room == f"conv:{conv.id}"]
+    to_room = [m["clientId"] for m, room in announced.of("message:new") if room == f"conv:{conv.id}"]
     assert sorted(to_room) == sorted(sent)
 
 

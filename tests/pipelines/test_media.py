@@ -156,9 +156,10 @@ def test_without_a_scanner_the_step_says_skipped_never_clean(store, world):
     assert step.status == "skipped" and step.result != "clean"
 
 
+@pytest.mark.parametrize("orientation", [6, 1])  # 1: the stripped original needs no Orientation tag
 def test_a_worker_that_dies_mid_way_finishes_with_one_set_of_thumbnails(store, inbox, notifier, emitter, world,
-                                                                        monkeypatch):
-    created = world.upload(photo_jpeg((1000, 800)), "image/jpeg")
+                                                                        monkeypatch, orientation):
+    created = world.upload(photo_jpeg((1000, 800), orientation=orientation), "image/jpeg")
     media.do_complete_upload(store, lambda m: None, world.alice, created["id"])
     submit_message(store, inbox, lambda c: None, world.alice, MessageSend(
         convId=world.conv.id, clientId="pic", content="", attachments=[created["id"]]))
@@ -178,6 +179,8 @@ def test_a_worker_that_dies_mid_way_finishes_with_one_set_of_thumbnails(store, i
     assert result.status == "ready" and result.ran == ["thumbnails"]
     keys = sorted(world.blobs.keys(f"media/{world.conv.id}/{created['id']}/"))
     assert [k.rsplit("/", 1)[1] for k in keys] == ["large.webp", "original", "small.webp"]
+    doc = store.get_media(created["id"])  # the size recorded is the stored original's (stripped by the dead run)
+    assert doc.fileSize == len(world.blobs._objects[doc.key][0]) and _gps(world.blobs._objects[doc.key][0]) == {}
     assert media.process_media(created["id"], world.io).ran == []  # and once more: nothing to do
     [(updated, _)] = emitter.of("message:updated")  # one message update, with the ready file
     assert updated["metadata"]["files"][0]["status"] == "ready"
