@@ -69,10 +69,16 @@ def test_only_the_conversation_searched_is_read(coll, monkeypatch):
 
     coll.insert_many([{"convId": f"c{i % 10}", "content": f"message {i}"} for i in range(1000)])
     examined = []
-    real = em.filter_applies
-    monkeypatch.setattr(em, "filter_applies", lambda f, d: examined.append(d) or real(f, d))
+    real = em.IndexedCollectionStore.candidates
+
+    def candidates(self, filter):
+        found = real(self, filter)
+        examined.extend(d for docs in found or () for d in docs)
+        return found
+
+    monkeypatch.setattr(em.IndexedCollectionStore, "candidates", candidates)
     assert len(list(coll.find({"convId": "c3", "$text": {"$search": "message"}}))) == 100
-    assert len(examined) == 100
+    assert len(examined) == 100 and {d["convId"] for d in examined} == {"c3"}
 
 
 def test_a_text_query_needs_the_index_and_its_prefix(coll):
