@@ -18,7 +18,7 @@ from typing import Any, Iterable, Protocol
 from zoneinfo import ZoneInfo
 
 from schemas.common import iso
-from schemas.documents import Message, system_text
+from schemas.documents import system_text
 
 FLUSH_EVERY = 256  # records buffered as text before one write to the sink
 
@@ -33,46 +33,51 @@ def display_name(username: str, fname: str = "", lname: str = "") -> str:
     return f"{full} ({username})" if full else username
 
 
-def build_record(message: Message, *, usernames: dict[str, str], include_deleted: bool) -> dict[str, Any]:
-    """One message as every format sees it. A deleted message keeps its place (seq, sender, time) but not
-    its content, edits or quote unless ``include_deleted`` (moderators' exports). ``usernames`` maps the
-    ids of reacting users to names (ids not in it are shown as ids)."""
-    info = message.senderInfo
-    deleted = message.isDeleted
+def build_record(doc: dict[str, Any], *, usernames: dict[str, str], include_deleted: bool) -> dict[str, Any]:
+    """One stored message (a ``messages`` document, as ``schemas.documents.Message.to_mongo`` writes it,
+    read as the driver returns it: see ``Store.message_window``) as every format sees it. A deleted message
+    keeps its place (seq, sender, time) but not its content, edits or quote unless ``include_deleted``
+    (moderators' exports). ``usernames`` maps the ids of reacting users to names (ids not in it are shown
+    as ids)."""
+    info = doc.get("senderInfo") or {}
+    deleted = bool(doc.get("isDeleted"))
     hidden = deleted and not include_deleted
-    meta = message.metadata
+    meta = doc.get("metadata") or {}
+    username = info.get("username", "")
     record: dict[str, Any] = {
-        "seq": message.seq, "id": message.id, "createdAt": iso(message.createdAt), "type": message.type,
-        "sender": {"id": message.senderId, "username": info.username,
-                   "name": display_name(info.username, info.fname, info.lname)},
-        "content": None if hidden else message.content,
+        "seq": doc["seq"], "id": doc["_id"], "createdAt": iso(doc["createdAt"]), "type": doc.get("type", "text"),
+        "sender": {"id": doc["senderId"], "username": username,
+                   "name": display_name(username, info.get("fname") or "", info.get("lname") or "")},
+        "content": None if hidden else doc.get("content", ""),
         "deleted": deleted,
     }
     if deleted:
-        record["deletedAt"] = iso(message.deletedAt)
-    if message.type == "system":
-        record["system"] = {"action": meta.systemAction,
-                            "text": system_text(meta.systemAction or "", meta.systemData or {})}
-    if meta.quote is not None and not hidden:
-        q = meta.quote
-        record["replyTo"] = {"messageId": q.messageId, "seq": q.seq, "username": q.username, "excerpt": q.excerpt}
-    elif meta.replyTo and not hidden:
-        record["replyTo"] = {"messageId": meta.replyTo}
-    if message.reactions:
+        record["deletedAt"] = iso(doc.get("deletedAt"))
+    if record["type"] == "system":
+        action = meta.get("systemAction")
+        record["system"] = {"action": action, "text": system_text(action or "", meta.get("systemData") or {})}
+    quote = meta.get("quote")
+    if quote is not None and not hidden:
+        record["replyTo"] = {"messageId": quote["messageId"], "seq": quote["seq"], "username": quote["username"],
+                             "excerpt": quote["excerpt"]}
+    elif meta.get("replyTo") and not hidden:
+        record["replyTo"] = {"messageId": meta["replyTo"]}
+    if doc.get("reactions"):
         grouped: dict[str, list[str]] = {}
-        for r in message.reactions:
-            grouped.setdefault(r.emoji, []).append(usernames.get(r.userId, r.userId))
+        for r in doc["reactions"]:
+            grouped.setdefault(r["emoji"], []).append(usernames.get(r["userId"], r["userId"]))
         record["reactions"] = [{"emoji": e, "count": len(users), "users": users} for e, users in grouped.items()]
-    if message.isEdited:
-        record["editedAt"] = iso(message.editedAt)
+    if doc.get("isEdited"):
+        record["editedAt"] = iso(doc.get("editedAt"))
         if not hidden:
-            record["edits"] = [{"content": e.content, "replacedAt": iso(e.replacedAt)} for e in message.editHistory]
-    if meta.files:
+            record["edits"] = [{"content": e["content"], "replacedAt": iso(e["replacedAt"])}
+                               for e in doc.get("editHistory") or []]
+    if meta.get("files"):
         record["attachments"] = [{
             "mediaId": f.get("mediaId"), "filename": f.get("filename"), "mimeType": f.get("mimeType"),
             "fileType": f.get("fileType"), "size": f.get("fileSize"), "status": f.get("status"),
             # The media's own route: members download it there, after its own membership check.
-            "url": f"/api/media/{f.get('mediaId')}/content"} for f in meta.files]
+            "url": f"/api/media/{f.get('mediaId')}/content"} for f in meta["files"]]
     return record
 
 
@@ -106,38 +111,38 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(cell: str) -> str:
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+    return "'" + cell if cell and cell[0] in FORMULA_STARTS else cell
 
 
 def local_time(iso_utc: str | None, tz: ZoneInfo) -> str:
     """``YYYY-MM-DD HH:MM:SS`` in the requested time zone (what spreadsheets read as a date and time)."""
     if not iso_utc:
         return ""
-    return datetime.fromisoformat(iso_utc.replace("Z", "+00:00")).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromisoformat(iso_utc).astimezone(tz).isoformat(" ", "seconds")[:19]
 
 
 def csv_row(record: dict[str, Any], tz: ZoneInfo) -> list[Any]:
-    reply = record.get("replyTo") or {}
-    content = record["content"]
-    if record.get("system"):
-        content = record["system"]["text"]
-    elif content is None:
-        content = ""
-    text = [
-        local_time(record["createdAt"], tz), record["createdAt"], record["sender"]["name"],
-        record["sender"]["username"], record["type"], content,
+    reply = record.get("replyTo")
+    system = record.get("system")
+    content = system["text"] if system else record["content"] or ""
+    sender = record["sender"]
+    created = record["createdAt"]
+    reactions, edits, attachments = record.get("reactions"), record.get("edits"), record.get("attachments")
+    return [
+        record["seq"],
+        *map(neutralise, (local_time(created, tz), created, sender["name"], sender["username"], record["type"],
+                          content)),
+        reply.get("seq", "") if reply else "",
+        *map(neutralise, (
+            reply.get("username", "") if reply else "", reply.get("excerpt", "") if reply else "",
+            "; ".join(f"{r['emoji']} {r['count']}" for r in reactions) if reactions else "",
+            local_time(record.get("editedAt"), tz),
+            " | ".join(e["content"] for e in edits) if edits else "",
+            "yes" if record["deleted"] else "",
+            "; ".join(f"{a['filename']} ({a['mimeType']}) {a['url']}" for a in attachments) if attachments else "",
+            record["id"],
+        )),
     ]
-    tail = [
-        reply.get("username", ""), reply.get("excerpt", ""),
-        "; ".join(f"{r['emoji']} {r['count']}" for r in record.get("reactions", [])),
-        local_time(record.get("editedAt"), tz),
-        " | ".join(e["content"] for e in record.get("edits", [])),
-        "yes" if record["deleted"] else "",
-        "; ".join(f"{a['filename']} ({a['mimeType']}) {a['url']}" for a in record.get("attachments", [])),
-        record["id"],
-    ]
-    return ([record["seq"]] + [neutralise(c) for c in text] + [reply.get("seq", "")]
-            + [neutralise(c) for c in tail])
 
 
 def write_csv(records: Iterable[dict[str, Any]], sink: Sink, *, timezone: str = "UTC") -> int:
@@ -150,13 +155,16 @@ def write_csv(records: Iterable[dict[str, Any]], sink: Sink, *, timezone: str = 
     out.writerow(CSV_COLUMNS)
     sink.write(b"\xef\xbb\xbf" + buffer.getvalue().encode())
     buffer.seek(0), buffer.truncate()
-    count = 0
+    count, rows = 0, []
     for record in records:
-        out.writerow(csv_row(record, tz))
+        rows.append(csv_row(record, tz))
         count += 1
-        if count % FLUSH_EVERY == 0:
+        if len(rows) == FLUSH_EVERY:
+            out.writerows(rows)
+            rows.clear()
             sink.write(buffer.getvalue().encode())
             buffer.seek(0), buffer.truncate()
+    out.writerows(rows)
     sink.write(buffer.getvalue().encode())
     return count
 

@@ -475,7 +475,7 @@ def _records(io: ExportIO, export: Export, low: int, high: int, hb: Heartbeat, w
         messages = store.message_window(export.convId, start, end,
                                         created_from=r.fromTime if r.kind == "time" else None,
                                         created_to=r.toTime if r.kind == "time" else None)
-        unknown = {x.userId for m in messages for x in m.reactions if x.userId not in names}
+        unknown = {x["userId"] for m in messages for x in m.get("reactions") or () if x["userId"] not in names}
         if unknown:
             names.update({u.id: u.username for u in store.users_by_ids(unknown).values()})
             if len(names) > 50_000:
@@ -510,8 +510,8 @@ def _green() -> bool:
 def _thumbnails(io: ExportIO, messages, folder: str) -> dict[str, dict]:
     """The small renditions of the images of a window, downloaded to files for the PDF (one query for the
     window's media; a thumbnail that cannot be read is left out, never the export)."""
-    ids = [f["mediaId"] for m in messages if not m.isDeleted for f in (m.metadata.files or [])
-           if f.get("fileType") == "image" and f.get("mediaId")]
+    ids = [f["mediaId"] for m in messages if not m.get("isDeleted")
+           for f in (m.get("metadata") or {}).get("files") or [] if f.get("fileType") == "image" and f.get("mediaId")]
     if not ids:
         return {}
     os.makedirs(folder, exist_ok=True)
