@@ -10,6 +10,7 @@ Errors: `StorageUnavailable` for what is worth retrying (connection errors, time
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import re
@@ -149,6 +150,11 @@ def _translated():
         raise
 
 
+@functools.lru_cache(maxsize=8)
+def _s3_blobs(settings: tuple) -> "S3Blobs":
+    return S3Blobs(**dict(settings))
+
+
 class S3Blobs:
     """One bucket on S3, MinIO or moto, through boto3 (thread-safe: one client per instance)."""
 
@@ -156,6 +162,10 @@ class S3Blobs:
                  public_url: str | None = None, access_key_id: str | None = None,
                  secret_access_key: str | None = None, presign_seconds: int = 300,
                  connect_timeout: float = 5, read_timeout: float = 60) -> None:
+        self._settings = dict(endpoint_url=endpoint_url, bucket=bucket, region=region, public_url=public_url,
+                              access_key_id=access_key_id, secret_access_key=secret_access_key,
+                              presign_seconds=presign_seconds, connect_timeout=connect_timeout,
+                              read_timeout=read_timeout)
         self.bucket = bucket
         self.presign_seconds = presign_seconds
         # Path-style addressing (http://host/bucket/key): MinIO and moto need it, AWS accepts it.
@@ -174,6 +184,11 @@ class S3Blobs:
         # /healthz's probe: one attempt, a short timeout (the main client retries and waits longer).
         self._probe = session.client("s3", endpoint_url=endpoint_url, config=config.merge(Config(
             retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2)))
+
+    def __reduce__(self):
+        # Sent to a CPU child (infra.cpu: the embedded default's media work) as its settings; each process
+        # builds its own client once (boto3 clients are neither picklable nor shared across processes).
+        return _s3_blobs, (tuple(sorted(self._settings.items())),)
 
     # -- the bucket ---------------------------------------------------------------------------------
     def ensure_bucket(self, cors_origins: list[str]) -> None:

@@ -250,3 +250,22 @@ def test_content_disposition_keeps_the_exact_name_and_an_ascii_fallback():
     assert content_disposition('évil"\r\n.txt', attachment=True) == (
         "attachment; filename=\"_vil___.txt\"; filename*=UTF-8''%C3%A9vil%22%0D%0A.txt")
     assert content_disposition("a b.png", attachment=False) == "inline; filename=\"a b.png\"; filename*=UTF-8''a%20b.png"
+
+
+def test_s3_blobs_travel_to_a_cpu_child_as_their_settings(s3):
+    """The embedded default's media work runs in a child process (infra.cpu): the storage is sent as its
+    settings, and the child builds its own client, once, on the same bucket."""
+    import pickle
+
+    from infra.cpu import CpuPool
+    from tests.infra import cpu_jobs
+
+    copy = pickle.loads(pickle.dumps(s3))
+    assert copy is not s3 and copy.bucket == s3.bucket and copy is pickle.loads(pickle.dumps(s3))
+    key = f"t/{uuid.uuid4().hex}"
+    pool = CpuPool(size=1, timeout=30)
+    try:
+        pid = pool.run(cpu_jobs.put_and_pid, s3, key, b"from the child")
+    finally:
+        pool.close()
+    assert pid != os.getpid() and s3.get_range(key, 0, 99) == b"from the child"
