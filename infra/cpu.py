@@ -17,6 +17,7 @@ anyway); arguments and results should be small (paths, not file contents, for an
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import struct
 import subprocess
@@ -39,6 +40,17 @@ def _green() -> bool:
     except ImportError:  # pragma: no cover - eventlet is a dependency
         return False
     return patcher.is_monkey_patched("socket")
+
+
+NICENESS = 10
+
+
+def lower_priority() -> None:
+    """Put this process below the web process in the scheduler's eyes (the CPU child, the embedded S3):
+    on a small machine the sockets come first, and a thumbnail, a PDF page or an S3 transfer waits for a
+    free moment. ``nice 10`` (a tenth of a normal task's share when they compete), not SCHED_IDLE: that
+    was measured no better for chat, and on a busy machine it can starve a browser's upload."""
+    os.nice(NICENESS)
 
 
 def write_frame(stream, obj: Any) -> None:

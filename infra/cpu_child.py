@@ -2,18 +2,13 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
-from infra.cpu import read_frame, write_frame
-
-NICENESS = 10
+from infra.cpu import lower_priority, read_frame, write_frame
 
 
 def main() -> int:
-    # Below the web process in the scheduler's eyes: on a small machine the sockets come first, and a
-    # thumbnail or a PDF page waits for a free moment instead (chat p99 with 20 images: see bench/media.py).
-    os.nice(NICENESS)
+    lower_priority()  # (chat p99 with 20 images being processed: see bench/media.py)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # anything the work prints must not corrupt the answer frames
     while True:

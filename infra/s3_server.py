@@ -15,7 +15,15 @@ import sys
 import time
 from dataclasses import dataclass
 
+from infra.cpu import lower_priority
 from infra.redis_server import _die_with_parent, free_port, stop_process
+
+
+def _background() -> None:
+    # Below the web process, like the CPU child: the embedded S3 carries uploads and the media workers'
+    # transfers, never a chat message.
+    _die_with_parent()
+    lower_priority()
 
 
 @dataclass
@@ -35,7 +43,7 @@ class MotoS3Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent)
+            preexec_fn=_background)
         deadline = time.monotonic() + timeout
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
