@@ -16,7 +16,6 @@ import requests
 from PIL import ExifTags, Image
 from playwright.sync_api import expect
 
-from tests.browser.chat import SCREENSHOTS
 from tests.browser.conftest import person, post
 from tests.e2e.harness import ROOT, make_conversation, wait_until
 

@@ -3,10 +3,8 @@ mutes, bans, roles, flood control and the refusals — real server, real worker 
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
-import requests
 
 from tests.e2e.harness import Api, make_conversation, own_system, wait_until
 

@@ -15,7 +15,7 @@ from infra.blobs import StorageUnavailable
 from pipelines import exports
 from pipelines.exports import ExportIO, ExportSettings
 from schemas.common import new_id, utcnow
-from schemas.documents import Edit, GroupMember, Message, MessageMetadata, Quote, Reaction, SenderInfo
+from schemas.documents import Edit, Message, MessageMetadata, Quote, Reaction, SenderInfo
 from schemas.errors import ApiError, Code
 from schemas.payloads import ExportCreate, IdPage
 from tests.conftest import make_conversation, make_user

@@ -120,7 +120,7 @@ def test_an_interrupted_upload_resumes_from_the_parts_s3_holds(store, world):
 @pytest.mark.parametrize("case", ["short", "not_a_png", "bomb"])
 def test_a_file_that_is_not_what_it_claims_is_refused_and_removed(store, emitter, world, case):
     if case == "short":
-        data, mime, declared = photo_jpeg((400, 300)), "image/jpeg", None
+        data, mime = photo_jpeg((400, 300)), "image/jpeg"
         created = world.upload(data, mime)
         store.uploads.update_one({"_id": created["id"]}, {"$set": {"size": len(data) + 10}})
         store.media.update_one({"_id": created["id"]}, {"$set": {"fileSize": len(data) + 10}})
