@@ -66,10 +66,11 @@ class Settings(BaseSettings):
     history_max_limit: int = Field(200, ge=1)
     inbox_batch: int = Field(50, ge=1, le=1000)
     inbox_lock_seconds: int = Field(30, ge=1)
-    # How long a drain that emptied its inbox waits for more before stopping (fewer tasks per message).
-    inbox_linger_ms: int = Field(50, ge=0, le=5000)
+    # How long a drain that emptied its inbox waits for more before stopping (fewer tasks per message),
+    # as long as no other task of its worker waits for the slot (pipelines.messages.drain_inbox).
+    inbox_linger_ms: int = Field(300, ge=0, le=5000)
     # How long one drain task may run before handing over to a follow-up task (fairness).
-    inbox_budget_ms: int = Field(500, ge=10)
+    inbox_budget_ms: int = Field(2000, ge=10)
     # Sends waiting in one conversation's inbox beyond which new sends are refused (rate_limited).
     inbox_max_backlog: int = Field(5000, ge=1)
     # Backlog beyond which acks are paced (delayed) so that the front does not outrun the workers.

@@ -161,12 +161,15 @@ class DrainResult:
 def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
                 enqueue_drain: Callable[[str], None], batch: int = 50, budget_seconds: float = 0.5,
                 linger_ms: int = 0, screening: Screening | None = None,
-                on_stored: Callable[[str, list[str]], None] | None = None) -> DrainResult:
+                on_stored: Callable[[str, list[str]], None] | None = None,
+                may_linger: Callable[[], bool] | None = None) -> DrainResult:
     """Store the pending sends of the conversation, in inbox order. Safe to run twice, or concurrently.
 
     The "drain scheduled" flag stays set while this runs, so senders do not enqueue more tasks. When
     the inbox is empty the drain lingers up to ``linger_ms`` for more (a chatty conversation then costs
-    one task per burst, not one per message), clears the flag, reads once more, and stops. After
+    one task per burst, not one per message), clears the flag, reads once more, and stops. It lingers
+    in slices of at most ``LINGER_SLICE_MS`` and asks ``may_linger()`` before each one after the first:
+    a worker whose other tasks wait for a slot stops lingering within a slice. After
     ``budget_seconds`` it hands over to a follow-up task, so one busy conversation cannot hold a
     worker while others wait. With ``screening``, each send and edit passes the group's content filter
     before anything is stored or announced (see ``_Drain.screen``). ``on_stored(convId, messageIds)``
@@ -184,21 +187,26 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
             drain = _Drain(conv_id, store, notifier, result, _Renewer(lock), screening)
             drain.on_stored = on_stored
             unscheduled = False
+            last_id, idle_ms = None, 0  # the last entry stored, and how long the drain has lingered since
             entries = inbox.claim(conv_id, batch)
             while True:
+                done: list[str] = []
                 if entries:
                     drain.store_entries(entries)
                     done = [entry_id for entry_id, _ in entries]
-                    remaining_ms = int((deadline - time.monotonic()) * 1000)
-                    if remaining_ms <= 0:
+                    last_id, idle_ms = done[-1], 0
+                    if time.monotonic() >= deadline:
                         inbox.remove(conv_id, done)
                         break
-                    # Stored: delete them and read on, waiting a little for more if the inbox is empty.
-                    linger = linger_ms if linger_ms and not unscheduled and remaining_ms > linger_ms else None
-                    entries = inbox.advance(conv_id, done, done[-1], batch, linger)
-                    continue
-                if unscheduled:
+                elif unscheduled:
                     break
+                wait = None if unscheduled or last_id is None else _linger_slice(
+                    linger_ms, idle_ms, deadline, may_linger)
+                if done or wait:
+                    # Delete what was stored and read on, waiting a slice for more if the inbox is empty.
+                    entries = inbox.advance(conv_id, done, last_id, batch, wait)
+                    idle_ms += wait or 0
+                    continue
                 # Nothing more: sends from now on schedule their own drain; read once more what came before.
                 entries = inbox.unschedule_and_claim(conv_id, batch)
                 unscheduled = True
@@ -210,6 +218,21 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
         # A send scheduled after our unschedule may have found the lock taken and left it to us.
         if not pending and not scheduled:
             return result
+
+
+# Longest single wait of a lingering drain: how late it notices that its worker needs the slot.
+LINGER_SLICE_MS = 100
+
+
+def _linger_slice(linger_ms: int, idle_ms: int, deadline: float,
+                  may_linger: Callable[[], bool] | None) -> int | None:
+    """How long the drain's next read may wait for new entries (None: do not wait)."""
+    wait = min(LINGER_SLICE_MS, linger_ms - idle_ms)
+    if wait <= 0 or (deadline - time.monotonic()) * 1000 <= wait:
+        return None
+    if idle_ms and may_linger is not None and not may_linger():
+        return None
+    return wait
 
 
 class _Renewer:

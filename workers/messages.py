@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
+from celery.worker import state as worker_state
 from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
@@ -28,11 +29,23 @@ def drain(conv_id: str) -> dict:
                                   enqueue_drain=enqueue_drain, batch=rt.settings.inbox_batch,
                                   budget_seconds=rt.settings.inbox_budget_ms / 1000,
                                   linger_ms=rt.settings.inbox_linger_ms, screening=_screening(),
-                                  on_stored=_enqueue_notifications)
+                                  on_stored=_enqueue_notifications,
+                                  may_linger=lambda: nothing_waits_for_a_slot(drain.request.hostname))
     if result.duplicates or result.rejected or result.held:
         log.info("drained %s: stored %d, duplicates %d, rejected %d, held %d", conv_id, len(result.stored),
                  result.duplicates, result.rejected, result.held)
     return asdict(result)
+
+
+def nothing_waits_for_a_slot(hostname: str | None) -> bool:
+    """Whether no task this worker has taken from the broker is waiting for a pool slot: a lingering
+    drain holds one, and gives it up as soon as another task needs it."""
+    try:
+        waiting = [r for r in worker_state.reserved_requests
+                   if r.hostname == hostname and r not in worker_state.active_requests]
+    except RuntimeError:  # the set changed under us (another thread took a task): assume it waits
+        return False
+    return not waiting
 
 
 def _screening() -> Screening:

@@ -4,7 +4,7 @@ The embedded store lives in one process's memory, so this worker seeds its own c
 conversation from a JSON file (tests.e2e.harness.dump_seed; on a real MongoDB, MONGO_URL, the test has
 seeded the shared database).
 Storing each message is slowed down so that the test can kill the worker while it holds messages.
-Usage: python -m tests.e2e.worker_proc SEED.json SECONDS_PER_INSERT
+Usage: python -m tests.e2e.worker_proc SEED.json SECONDS_PER_INSERT [THREADS]
 """
 import sys
 import time
@@ -43,7 +43,7 @@ def main() -> None:
         insert(self, message)
 
     Store.insert_message = slow_insert
-    run_worker("messages")
+    run_worker("messages", int(sys.argv[3]) if len(sys.argv) > 3 else 4)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from pipelines.messages import _insert, drain_inbox, read_history, submit_message
+from pipelines.messages import LINGER_SLICE_MS, _insert, drain_inbox, read_history, submit_message
 from schemas.documents import ConversationMember
 from schemas.errors import ApiError, Code
 from schemas.payloads import HistoryWindow, MessageSend
@@ -266,6 +266,32 @@ def test_a_lingering_drain_takes_new_sends_without_new_tasks(store, inbox, notif
     assert queued == [conv.id]  # only the first send scheduled a task
     submit_message(store, inbox, queued.append, alice, send(conv, "after"))
     assert queued == [conv.id, conv.id]  # the drain unscheduled itself when it stopped
+
+
+@pytest.mark.parametrize("slot_wanted", [False, True])
+def test_a_lingering_drain_waits_in_slices_and_stops_when_its_slot_is_wanted(store, inbox, notifier, people,
+                                                                             slot_wanted):
+    alice, _, _, conv = people
+    submit_message(store, inbox, lambda c: None, alice, send(conv, "only"))
+    waits, asked = [], []
+    advance = inbox.advance
+
+    def recording_advance(conv_id, done_ids, after_id, count, block_ms):
+        waits.append(block_ms)
+        return advance(conv_id, done_ids, after_id, count, block_ms)
+
+    def may_linger():
+        asked.append(1)
+        return not slot_wanted
+
+    inbox.advance = recording_advance
+    result = drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=lambda c: None,
+                         linger_ms=250, budget_seconds=5, may_linger=may_linger)
+    assert result.stored == [1]
+    # The first slice is always waited; each later one only if the worker has no task waiting for a slot.
+    assert waits == ([LINGER_SLICE_MS] if slot_wanted else [LINGER_SLICE_MS, LINGER_SLICE_MS, 50])
+    assert len(asked) == (1 if slot_wanted else 2)
+    assert inbox.status(conv.id) == (0, False)
 
 
 def test_send_scheduled_while_the_holder_finishes_is_not_stranded(store, inbox, notifier, people):
