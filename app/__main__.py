@@ -82,6 +82,10 @@ def main() -> int:
     gc.freeze()
     log.info("%d start-up objects left out of garbage collection", gc.get_freeze_count())
 
+    if settings.loop_stall_ms:
+        from app.loop_watch import LoopWatch
+        LoopWatch(settings.loop_stall_ms).start()
+
     main_greenlet = greenlet.getcurrent()
 
     def stop(*_):

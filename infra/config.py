@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # Per user and web process (limits' notation).
     typing_rate_limit: str = "20/10 seconds"
 
+    # Log what held the event loop whenever it has not turned for this long (app/loop_watch.py); off if unset.
+    loop_stall_ms: float | None = Field(None, ge=5)
+
     # Presence: a socket counts as live this long after its web process last refreshed it (every third
     # of it), so the users of a web process that died go offline within this time.
     presence_ttl_seconds: float = Field(30.0, ge=3, le=600)

@@ -1,0 +1,83 @@
+"""A watchdog for the event loop (``LOOP_STALL_MS``): when it is slow to come round, and what ran.
+
+A socket event that arrives while the loop is busy waits until the loop comes round to it, so an
+operator who sees slow deliveries needs to know what held the loop. A green thread marks each turn of the
+loop (a timer, run once per turn); a real OS thread (eventlet's original ``threading``, so it runs while
+the loop does not) looks every few milliseconds, and when the mark is older than the threshold it samples
+the main thread's stack, which is the stack of whatever green thread is running. When the loop comes
+round it logs one warning: how long the turn took, how much of it the process's main thread spent on a
+CPU (the rest it was runnable but not running, i.e. waiting for a core, or blocked in a system call),
+and the stacks it sampled. (The sampler gets the GIL most often where the running code releases it,
+at a socket call, so the stacks say which green thread ran rather than which line cost the time.)
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+
+import eventlet
+from eventlet import patcher
+
+log = logging.getLogger(__name__)
+_threading = patcher.original("threading")
+_time = patcher.original("time")
+
+SAMPLES = 3       # stacks kept per stall: at the threshold, and at each further threshold's worth
+FRAMES = 12       # innermost frames shown per stack
+
+
+class LoopWatch:
+    def __init__(self, threshold_ms: float, tick_ms: float = 2.0) -> None:
+        self.threshold = threshold_ms / 1000
+        self.tick = tick_ms / 1000
+        self.beat = _time.monotonic()
+        self.stalls = 0          # stalls logged since start
+        self.longest_ms = 0.0
+        self.last: tuple[float, float] | None = None  # the last stall: (ms, ms of it on a CPU)
+        self._main = _threading.get_ident()
+        self._cpu_clock = _time.pthread_getcpuclockid(self._main)  # the main thread's CPU time
+        self._stop = _threading.Event()
+
+    def start(self) -> "LoopWatch":
+        eventlet.spawn(self._mark)
+        _threading.Thread(target=self._watch, name="loop-watch", daemon=True).start()
+        log.info("event loop watch on: stalls over %.0f ms are logged with what ran", self.threshold * 1000)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _mark(self) -> None:
+        while not self._stop.is_set():
+            self.beat = _time.monotonic()
+            eventlet.sleep(self.tick)
+
+    def _watch(self) -> None:
+        seen_beat, cpu_at_beat = self.beat, _time.clock_gettime(self._cpu_clock)
+        samples: list[str] = []
+        while not self._stop.wait(self.tick):
+            beat, cpu = self.beat, _time.clock_gettime(self._cpu_clock)
+            if beat != seen_beat:  # the loop turned since the last look
+                if samples:        # after a stall: report it, with the CPU time the main thread had in it
+                    stalled = beat - seen_beat
+                    self._report(stalled * 1000, min(stalled, cpu - cpu_at_beat) * 1000, samples)
+                    samples = []
+                seen_beat, cpu_at_beat = beat, cpu  # both within a tick of the loop's last turn
+                continue
+            lag = _time.monotonic() - beat
+            if lag >= self.threshold * (len(samples) + 1) and len(samples) < SAMPLES:
+                samples.append(self._stack(lag))
+
+    def _stack(self, lag: float) -> str:
+        frame = sys._current_frames().get(self._main)
+        frames = traceback.extract_stack(frame)[-FRAMES:] if frame is not None else []
+        where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames))
+        return f"at {lag * 1000:.0f} ms: {where or 'unknown'}"
+
+    def _report(self, stalled_ms: float, on_cpu_ms: float, samples: list[str]) -> None:
+        self.stalls += 1
+        self.longest_ms = max(self.longest_ms, stalled_ms)
+        self.last = (stalled_ms, on_cpu_ms)
+        log.warning("event loop stalled: %.0f ms to come round, %.0f ms of it on a CPU (socket events "
+                    "arriving meanwhile waited); running %s", stalled_ms, on_cpu_ms, "; ".join(samples))

@@ -1,0 +1,40 @@
+"""app.loop_watch: a stall of the event loop is logged once, with its length, its CPU time and what ran."""
+from __future__ import annotations
+
+import logging
+import time
+
+import eventlet
+import pytest
+from eventlet import patcher
+
+from app.loop_watch import LoopWatch
+
+
+def compute(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:  # on the CPU, never yielding to the hub
+        pass
+
+
+def block(seconds: float) -> None:
+    patcher.original("time").sleep(seconds)  # off the CPU, but the hub cannot run either
+
+
+@pytest.mark.parametrize("hold, on_cpu", [(compute, True), (block, False)])
+def test_a_stall_is_logged_once_with_its_length_cpu_time_and_the_running_code(caplog, hold, on_cpu):
+    watch = LoopWatch(threshold_ms=40).start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.loop_watch"):
+            eventlet.sleep(0.1)           # the loop turns freely: nothing to report
+            assert watch.stalls == 0
+            hold(0.2)
+            eventlet.sleep(0.1)           # the loop turns again: the stall is reported
+    finally:
+        watch.stop()
+    stalls = [r.getMessage() for r in caplog.records if "stalled" in r.getMessage()]
+    assert len(stalls) == 1 and watch.stalls == 1
+    stalled_ms, cpu_ms = watch.last
+    assert 180 <= stalled_ms < 400
+    assert (cpu_ms > 150) if on_cpu else (cpu_ms < 50)
+    assert hold.__name__ in stalls[0] and "test_loop_watch.py" in stalls[0]
