@@ -287,13 +287,17 @@ async def upload_images(client: UploadClient, conv: str, jpeg: bytes, n: int, co
     t0 = now()
     sem = asyncio.Semaphore(concurrency)
 
+    completed: list[float] = []
+
     async def one(i: int) -> float:
         async with sem:
             sent = await client.send(conv, f"photo-{i}.jpg", jpeg, "image/jpeg", 1)
+        completed.append(sent["t_complete"] - t0)
         return await client.wait_ready(sent, poll)
 
     ends = sorted(t - t0 for t in await asyncio.gather(*(one(i) for i in range(n))))
-    return {"images": n, "bytes_each": len(jpeg), "first_ready_s": round(ends[0], 2),
+    return {"images": n, "bytes_each": len(jpeg), "all_uploaded_s": round(max(completed), 2),
+            "first_ready_s": round(ends[0], 2),
             "median_ready_s": round(statistics.median(ends), 2), "all_ready_s": round(ends[-1], 2),
             "t_all_ready": t0 + ends[-1]}
 
@@ -326,6 +330,7 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
         max_lag = await lg.open_loop(pop.senders, la.rate, t_start, t_begin, t_end,
                                      lg.sends(tracker, lg.payload(la.message_size)))
         res = await lg.check_sends(la, api, tracker, pop, t_begin, t_end)
+        res["latency_by_second"] = latency_by_second(tracker, pop, t_begin, t_end)
         res.update(offered_rate=la.rate, max_schedule_lag_ms=round(max_lag * 1000, 2),
                    cpu_percent_of_one_core=await cpu_task,
                    server_loop_probe=lg.latency_summary(await probe_task),
@@ -355,7 +360,22 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
           f"loop probe p99 {probe['p99_ms']} max {probe['max_ms']} ms; "
           + (f"{res['images']['images']} images ready in {res['images']['all_ready_s']} s; " if with_images else "")
           + f"cpu {res['cpu_percent_of_one_core']}" + (" DISTURBED" if res["disturbed"] else ""), flush=True)
+    print(f"[chat r{round_no} {label}] p99 ms by second: "
+          + " ".join(str(b["p99_ms"]) for b in res["latency_by_second"]), flush=True)
     return res
+
+
+def latency_by_second(tracker: lg.Tracker, pop, t_begin: float, t_end: float) -> list[dict]:
+    """p50, p99 and max of send -> message:new for the messages sent in each second of the window, to
+    see which phase of the images (uploads, renders) the slow deliveries fall in."""
+    buckets: list[list[float]] = [[] for _ in range(int(t_end - t_begin + 0.999))]
+    for r in pop.receivers:
+        for cid, t in r.seen.items():
+            s = tracker.sent.get(cid)
+            if s is not None and t_begin <= s.t_send < t_end:
+                buckets[int(s.t_send - t_begin)].append(t - s.t_send)
+    return [{"second": i, **{k: v for k, v in lg.latency_summary(b).items() if k in ("p50_ms", "p99_ms", "max_ms")}}
+            for i, b in enumerate(buckets)]
 
 
 async def start_profile(args, server: lg.SpawnedServer, label: str, round_no: int, t_begin: float,
