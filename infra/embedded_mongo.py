@@ -335,7 +335,9 @@ def _deep_copy(obj, container, aware: bool = False):
     if isinstance(obj, dict):
         new = container()
         for key, value in obj.items():
-            new[key] = value if type(value) in shared else _deep_copy(value, container, aware)
+            kind = type(value)  # (a datetime is only ever not shared when aware: set its zone here, no call)
+            new[key] = value if kind in shared else value.replace(tzinfo=helpers.utc) if kind is datetime \
+                else _deep_copy(value, container, aware)
         return new
     if isinstance(obj, list):
         return [item if type(item) in shared else _deep_copy(item, container, aware) for item in obj]
