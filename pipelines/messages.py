@@ -168,8 +168,8 @@ def drain_inbox(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier,
     The "drain scheduled" flag stays set while this runs, so senders do not enqueue more tasks. When
     the inbox is empty the drain lingers up to ``linger_ms`` for more (a chatty conversation then costs
     one task per burst, not one per message), clears the flag, reads once more, and stops. It lingers
-    in slices of at most ``LINGER_SLICE_MS`` and asks ``may_linger()`` before each one after the first:
-    a worker whose other tasks wait for a slot stops lingering within a slice. After
+    in slices of at most ``LINGER_SLICE_MS`` and asks ``may_linger()`` before each: a worker whose other
+    tasks wait for a slot does not linger, or stops within a slice. After
     ``budget_seconds`` it hands over to a follow-up task, so one busy conversation cannot hold a
     worker while others wait. With ``screening``, each send and edit passes the group's content filter
     before anything is stored or announced (see ``_Drain.screen``). ``on_stored(convId, messageIds)``
@@ -230,7 +230,7 @@ def _linger_slice(linger_ms: int, idle_ms: int, deadline: float,
     wait = min(LINGER_SLICE_MS, linger_ms - idle_ms)
     if wait <= 0 or (deadline - time.monotonic()) * 1000 <= wait:
         return None
-    if idle_ms and may_linger is not None and not may_linger():
+    if may_linger is not None and not may_linger():
         return None
     return wait
 
