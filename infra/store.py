@@ -637,11 +637,14 @@ class Store:
 
     # -- email windows and digests ---------------------------------------------------------------
     def touch_email_window(self, user_id: str, at, due_at) -> None:
-        """Open the user's window at ``at`` (due at ``due_at``) unless one is open; record the event."""
+        """Open the user's window at ``at`` (due at ``due_at``), or record the event in the open one. The
+        notification tasks of consecutive batches can run in either order, so an event earlier than the
+        window's opening moves it back (and its due time): the digest covers from the earliest event."""
         for _ in range(2):  # two first events at once: one inserts, the other updates
             try:
                 self.email_windows.update_one(
-                    {"_id": user_id}, {"$setOnInsert": {"userId": user_id, "openedAt": at, "dueAt": due_at},
+                    {"_id": user_id}, {"$setOnInsert": {"userId": user_id},
+                                       "$min": {"openedAt": at, "dueAt": due_at},
                                        "$max": {"lastEventAt": at}}, upsert=True)
                 return
             except pymongo.errors.DuplicateKeyError:

@@ -181,6 +181,19 @@ def test_one_email_per_window_in_the_users_language_and_the_same_message_id_on_a
     assert f"http://chat.test/#conv={conv.id}" in text and "Ouvrir la conversation" in text
 
 
+def test_batches_noted_out_of_order_still_give_one_digest_with_every_message(store, notifier, direct):
+    """Each stored batch has its own notifications task, and two tasks can run in either order: the
+    window must still open at the earliest message (it opened at the later one, and lost the first)."""
+    alice, bob, conv = direct
+    t0 = utcnow()
+    first, second = (post(store, conv, alice, f"message {i}", at=t0 + timedelta(milliseconds=40 * i)) for i in range(2))
+    from_messages(store, notifier, conv, [second])
+    from_messages(store, notifier, conv, [first])
+    [digest_id] = sweep(store, t0 + timedelta(minutes=5))   # due five minutes after the first, not the second
+    items = digests.collect_items(store, bob, store.get_digest(digest_id), 5, t0 + timedelta(minutes=5))
+    assert [i.text for i in items] == ["message 0", "message 1"]
+
+
 def test_no_email_while_online_or_once_read_or_deleted(store, notifier, direct):
     alice, bob, conv = direct
     t0 = utcnow()
