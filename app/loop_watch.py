@@ -36,7 +36,11 @@ class LoopWatch:
         self.longest_ms = 0.0
         self.last: tuple[float, float] | None = None  # the last stall: (ms, ms of it on a CPU)
         self._main = _threading.get_ident()
-        self._cpu_clock = _time.pthread_getcpuclockid(self._main)  # the main thread's CPU time
+        try:  # the main thread's CPU time
+            clock = _time.pthread_getcpuclockid(self._main)
+            self._cpu = lambda: _time.clock_gettime(clock)
+        except (AttributeError, OSError):  # not on every system (macOS): the whole process's instead
+            self._cpu = _time.process_time
         self._stop = _threading.Event()
 
     def start(self) -> "LoopWatch":
@@ -54,10 +58,10 @@ class LoopWatch:
             eventlet.sleep(self.tick)
 
     def _watch(self) -> None:
-        seen_beat, cpu_at_beat = self.beat, _time.clock_gettime(self._cpu_clock)
+        seen_beat, cpu_at_beat = self.beat, self._cpu()
         samples: list[str] = []
         while not self._stop.wait(self.tick):
-            beat, cpu = self.beat, _time.clock_gettime(self._cpu_clock)
+            beat, cpu = self.beat, self._cpu()
             if beat != seen_beat:  # the loop turned since the last look
                 if samples:        # after a stall: report it, with the CPU time the main thread had in it
                     stalled = beat - seen_beat
