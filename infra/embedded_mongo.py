@@ -322,8 +322,6 @@ def _create_indexes(self, indexes, session=None):
 
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), ObjectId, datetime, bytes, Decimal128})
-
-
 _SHARED_AWARE = _IMMUTABLE - {datetime}
 
 
@@ -391,9 +389,9 @@ mm_collection._copy_field = _deep_copy
 # The embedded store keeps the whole database in this process's heap, as a few tracked containers per
 # document, and CPython's collector counts every container that outlives its youngest generation towards
 # a full pass over that heap: a pause of the event loop of 0.4 to 0.6 s with 100,000 messages stored
-# (``gc.collect()`` timed). At
-# the default first threshold (700) the documents a read holds outlive it, and an export of those 100,000
-# messages ran one or two such passes (8 when it still validated each message into a model). Counted net
+# (``gc.collect()`` timed). At the default first threshold (700) the documents a read holds outlive it,
+# and an export of those 100,000 messages ran one or two such passes (8 when it still validated each
+# message into a model). Counted net
 # of what is freed, a window of 500 documents never reaches this threshold: it is gone before a
 # collection sees it. A young collection then scans up to this many objects (2.7 ms for 50,000, timed).
 GC_THRESHOLD0 = 50_000

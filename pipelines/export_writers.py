@@ -122,7 +122,7 @@ def local_time(iso_utc: str | None, tz: ZoneInfo) -> str:
 
 
 def csv_row(record: dict[str, Any], tz: ZoneInfo) -> list[Any]:
-    reply = record.get("replyTo")
+    reply = record.get("replyTo") or {}
     system = record.get("system")
     content = system["text"] if system else record["content"] or ""
     sender = record["sender"]
@@ -132,9 +132,9 @@ def csv_row(record: dict[str, Any], tz: ZoneInfo) -> list[Any]:
         record["seq"],
         *map(neutralise, (local_time(created, tz), created, sender["name"], sender["username"], record["type"],
                           content)),
-        reply.get("seq", "") if reply else "",
+        reply.get("seq", ""),
         *map(neutralise, (
-            reply.get("username", "") if reply else "", reply.get("excerpt", "") if reply else "",
+            reply.get("username", ""), reply.get("excerpt", ""),
             "; ".join(f"{r['emoji']} {r['count']}" for r in reactions) if reactions else "",
             local_time(record.get("editedAt"), tz),
             " | ".join(e["content"] for e in edits) if edits else "",

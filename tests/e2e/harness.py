@@ -71,7 +71,11 @@ class ChannelEvents:
         self.pubsub.close()
 
 
-def dump_seed(store, path: Path, collections: tuple[str, ...]) -> Path:
+# What a worker process on the embedded store needs to drain a conversation: its people and memberships.
+CHAT_SEED = ("users", "groups", "group_members", "conversations", "conversation_members")
+
+
+def dump_seed(store, path: Path, collections: tuple[str, ...] = CHAT_SEED) -> Path:
     """The collections as Extended JSON (dates stay dates), for worker processes on the embedded store,
     whose store is their own memory (tests.e2e.worker_proc.load_seed). Returns the path."""
     path.write_text(json_util.dumps({name: list(store.db[name].find()) for name in collections}))

@@ -23,7 +23,6 @@ from tests.e2e.harness import ChannelEvents, dump_seed, start_worker, wait_until
 
 pytestmark = pytest.mark.e2e
 LINGER_MS = 4000
-SEEDED = ("users", "groups", "group_members", "conversations", "conversation_members")
 
 
 def test_a_lingering_drain_yields_its_only_slot_to_another_conversation(tmp_path):
@@ -37,7 +36,7 @@ def test_a_lingering_drain_yields_its_only_slot_to_another_conversation(tmp_path
     try:
         env = worker_env(server.url, 60, store, None, INBOX_LINGER_MS=str(LINGER_MS), INBOX_BUDGET_MS="20000",
                          INBOX_LOCK_SECONDS="30")
-        worker = start_worker("tests.e2e.worker_proc", [dump_seed(store, tmp_path / "seed.json", SEEDED), 0, 1],
+        worker = start_worker("tests.e2e.worker_proc", [dump_seed(store, tmp_path / "seed.json"), 0, 1],
                               env, "worker-linger")
         broker = Celery(broker=server.url)
         wait_until(lambda: broker.control.ping(timeout=0.5), 30, what="the worker")
@@ -66,13 +65,10 @@ def test_a_lingering_drain_yields_its_only_slot_to_another_conversation(tmp_path
         wait_until(lambda: delivered("first-2"), 2, what="a send taken by the lingering drain")
         assert published == [first.id] and client.exists(f"inbox:lock:{first.id}")  # no second task
 
-        started = time.monotonic()
         send(second, "second-1")
         wait_until(lambda: delivered("second-1"), LINGER_MS / 1000 / 2,
                    what="the other conversation's message, before the linger would have ended")
-        waited = time.monotonic() - started
         assert not client.exists(f"inbox:lock:{first.id}"), "the lingering drain kept its lock"
-        assert waited < LINGER_MS / 1000 / 2
         assert published == [first.id, second.id]
         assert sorted(m["clientId"] for m, _ in announced.of("message:new")) == ["first-1", "first-2", "second-1"]
     finally:

@@ -32,15 +32,14 @@ from pipelines.messages import drain_inbox, submit_message
 from pipelines.notify import Notifier
 from schemas.payloads import MessageSend, UploadCreate
 from tests.conftest import make_conversation, make_user
-from tests.e2e.harness import ChannelEvents, dump_seed, start_worker, wait_until, worker_env
+from tests.e2e.harness import CHAT_SEED, ChannelEvents, dump_seed, start_worker, wait_until, worker_env
 from tests.fakes import MemoryInbox, RecordingEmitter
 
 pytestmark = pytest.mark.e2e
 VISIBILITY = 4
 LIMITS = media.Limits(max_upload_bytes=50 << 20, quota_bytes=60 << 20, upload_ttl=timedelta(hours=1),
                       presign_seconds=300)
-SEEDED = ("users", "groups", "group_members", "conversations", "conversation_members", "messages", "media",
-          "uploads", "upload_usage")
+SEEDED = (*CHAT_SEED, "messages", "media", "uploads", "upload_usage")
 
 
 def _seed(store: Store, blobs: S3Blobs):

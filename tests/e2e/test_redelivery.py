@@ -27,7 +27,6 @@ from tests.e2e.harness import ARTIFACTS, ChannelEvents, dump_seed, start_worker,
 
 pytestmark = pytest.mark.e2e
 VISIBILITY = 4
-SEEDED = ("users", "groups", "group_members", "conversations", "conversation_members")
 
 
 class Announcements(ChannelEvents):
@@ -53,7 +52,7 @@ def _run_kill_scenario(tmp_path, store: Store, mongo_url: str | None):
     try:
         env = worker_env(server.url, VISIBILITY, store, mongo_url)
         alice, conv = _seed(store)
-        seed_path = dump_seed(store, tmp_path / "seed.json", SEEDED)
+        seed_path = dump_seed(store, tmp_path / "seed.json")
 
         broker = Celery(broker=server.url)
         client = redis.Redis.from_url(server.url)
