@@ -65,6 +65,33 @@ def test_unread_counts_and_live_list(system, open_chat):
     wait_until(lambda: unread(bob, "news") == 0, what="the read mark to reach the server")
 
 
+def test_a_list_read_before_live_messages_does_not_lower_the_counts(system, open_chat):
+    """The list is read again on focus and after each subscription: an answer that left the server before
+    live messages arrived must not put the badge back to what it said then."""
+    alice, bob = person(system, "alice"), person(system, "bob")
+    _, conv = make_conversation(alice, bob, title="race")
+    b = open_chat().sign_in(bob.username)
+    badge = b.conversation_link("race").locator(".badge")
+    post(alice, conv["id"], "r0", "live 0")
+    expect(badge).to_have_text("2")              # the subscription is live
+    parked = []
+
+    def park(route):                             # read the list now (lastSeq 2), answer it later
+        parked.append((route, route.fetch()))
+
+    b.page.route("**/api/conversations", park)
+    b.page.evaluate("window.dispatchEvent(new Event('focus'))")
+    wait_until(lambda: b.page.wait_for_timeout(20) or parked, what="the page to read its list again")
+    for i in range(1, 3):
+        post(alice, conv["id"], f"r{i}", f"live {i}")
+    expect(badge).to_have_text("4")
+    route, stale = parked[0]
+    with b.page.expect_response("**/api/conversations"):
+        route.fulfill(response=stale)
+    b.page.evaluate("new Promise((done) => setTimeout(done, 300))")   # the page has applied the stale list
+    assert badge.inner_text() == "4"
+
+
 def test_reply_edit_delete(system, open_chat):
     alice, bob = person(system, "alice"), person(system, "bob")
     make_conversation(alice, bob, title="plans")

@@ -251,9 +251,7 @@ class App {
   }
 
   setConversations(list) {
-    const mentioned = new Set([...state.convs.values()].filter((c) => c.mentioned).map((c) => c.id));
     setConversations(list);
-    for (const id of mentioned) if (state.convs.has(id)) state.convs.get(id).mentioned = true;
     this.sidebar.render();
     if (this.view.loaded) this.view.renderHeader();
   }

@@ -16,8 +16,23 @@ export function rememberUser(id, user) {
 
 export const userName = (id) => (state.users.has(id) ? displayName(state.users.get(id)) : null);
 
+/** The server's list, merged with what the page already knows: a list read before a live message arrived
+ * may answer after it, and counters only ever go up (seq and read marks are monotonic). A mention seen
+ * live stays marked until the conversation is opened. */
 export function setConversations(list) {
-  state.convs = new Map(list.map((c) => [c.id, {...c, unread: c.unread ?? unreadOf(c)}]));
+  state.convs = new Map(list.map((c) => [c.id, merged(state.convs.get(c.id), c)]));
+}
+
+function merged(known, listed) {
+  const conv = {...listed};
+  if (known && (known.lastSeq || 0) > (listed.lastSeq || 0)) {
+    conv.lastSeq = known.lastSeq;
+    conv.lastMessageAt = known.lastMessageAt;
+  }
+  conv.lastReadSeq = Math.max(known?.lastReadSeq || 0, listed.lastReadSeq || 0);
+  conv.unread = unreadOf(conv);
+  if (known?.mentioned) conv.mentioned = true;
+  return conv;
 }
 
 /** A stored message moves the conversation's counters; read marks come from the server only. */
