@@ -175,6 +175,9 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
                 outcome, changes = step(io, media, local)
                 ran.append(name)
                 media = _record(io, media, name, outcome, changes)
+        except proc.MediaRefused as exc:   # a step's file work refused the file
+            media = _refuse(io, media, _Refused("failed", exc.code, exc.message))
+            return ProcessResult(media_id, media.status, ran)
         except _Refused as refused:
             media = _refuse(io, media, refused)
             return ProcessResult(media_id, media.status, ran)
@@ -243,35 +246,41 @@ def render_image(blobs: Blobs, key: str, mime_type: str, path: str, strip: bool)
     return Rendered(dimensions=made.dimensions, exif=made.exif, variants=variants, file_size=size)
 
 
-def _step_upload(io: Processing, media: Media, local: _Local):
-    """Complete the multipart upload from S3's own list of parts (the client's word is not taken)."""
-    upload = io.store.get_upload(media.id)
-    info = io.blobs.head(media.key)
-    if info is not None:  # completed by an earlier run that died before recording it
-        return Step(status="done", at=utcnow()), {}
+def complete_upload(blobs: Blobs, key: str, upload: Upload | None) -> None:
+    """The upload step's S3 work, as one CPU call (botocore's requests are Python work: off the web
+    process's loop in the embedded default): complete the multipart upload from S3's own list of parts
+    (the client's word is not taken). Refuses with ``size_mismatch`` (the multipart upload aborted) or
+    ``upload_expired``."""
+    if blobs.head(key) is not None:  # completed by an earlier run that died before recording it
+        return
     if upload is None:
-        raise _Refused("failed", "upload_expired", "the upload expired before it was completed")
-    parts: list[Part] = io.blobs.list_parts(upload.key, upload.s3UploadId)
+        raise proc.MediaRefused("upload_expired", "the upload expired before it was completed")
+    parts: list[Part] = blobs.list_parts(upload.key, upload.s3UploadId)
     held = sum(p.size for p in parts)
     if len(parts) != upload.partCount or held != upload.size:
-        io.blobs.abort_multipart(upload.key, upload.s3UploadId)
-        raise _Refused("failed", "size_mismatch", f"S3 holds {len(parts)} of {upload.partCount} parts, {held} of "
-                                                  f"{upload.size} declared bytes")
-    io.blobs.complete_multipart(upload.key, upload.s3UploadId, parts)
+        blobs.abort_multipart(upload.key, upload.s3UploadId)
+        raise proc.MediaRefused("size_mismatch", f"S3 holds {len(parts)} of {upload.partCount} parts, {held} of "
+                                                 f"{upload.size} declared bytes")
+    blobs.complete_multipart(upload.key, upload.s3UploadId, parts)
+
+
+def verify_stored(blobs: Blobs, key: str, size: int, mime_type: str) -> None:
+    """The verification step's S3 work, as one CPU call: the stored size is the declared one
+    (``size_mismatch``), and the first bytes are of the declared type (``type_mismatch``)."""
+    info = blobs.head(key)
+    if info is None or info.size != size:
+        raise proc.MediaRefused("size_mismatch", f"the stored file is {info.size if info else 0} bytes; "
+                                                 f"{size} were declared")
+    proc.check_declared(mime_type, blobs.get_range(key, 0, HEAD_BYTES - 1))
+
+
+def _step_upload(io: Processing, media: Media, local: _Local):
+    io.run_cpu(complete_upload, io.blobs, media.key, io.store.get_upload(media.id))
     return Step(status="done", at=utcnow()), {}
 
 
 def _step_verification(io: Processing, media: Media, local: _Local):
-    """The stored size is the declared one, and the first bytes are of the declared type."""
-    info = io.blobs.head(media.key)
-    if info is None or info.size != media.fileSize:
-        raise _Refused("failed", "size_mismatch", f"the stored file is {info.size if info else 0} bytes; "
-                                                  f"{media.fileSize} were declared")
-    head = io.blobs.get_range(media.key, 0, HEAD_BYTES - 1)
-    try:
-        proc.check_declared(media.mimeType, head)
-    except proc.MediaRefused as exc:
-        raise _Refused("failed", exc.code, exc.message) from None
+    io.run_cpu(verify_stored, io.blobs, media.key, media.fileSize, media.mimeType)
     return Step(status="done", at=utcnow()), {}
 
 
@@ -290,18 +299,15 @@ def _step_metadata(io: Processing, media: Media, local: _Local):
     """Facts about the file (dimensions, duration, codec, pages); an image's header is checked for
     decompression bombs here, before anything decodes it."""
     meta: dict = {}
-    try:
-        if media.fileType == "image":
-            info = io.run_cpu(on_original, io.blobs, media.key, local.path, proc.image_info)
-            meta = {"dimensions": {"width": info.width, "height": info.height}, "format": info.format,
-                    "frames": info.frames, "animated": info.animated}
-        elif media.fileType in ("audio", "video"):
-            meta = io.run_cpu(on_original, io.blobs, media.key, local.path,
-                              proc.audio_info if media.fileType == "audio" else proc.video_info)
-        elif media.mimeType == "application/pdf":
-            meta = io.run_cpu(on_original, io.blobs, media.key, local.path, proc.pdf_info)
-    except proc.MediaRefused as exc:
-        raise _Refused("failed", exc.code, exc.message) from None
+    if media.fileType == "image":
+        info = io.run_cpu(on_original, io.blobs, media.key, local.path, proc.image_info)
+        meta = {"dimensions": {"width": info.width, "height": info.height}, "format": info.format,
+                "frames": info.frames, "animated": info.animated}
+    elif media.fileType in ("audio", "video"):
+        meta = io.run_cpu(on_original, io.blobs, media.key, local.path,
+                          proc.audio_info if media.fileType == "audio" else proc.video_info)
+    elif media.mimeType == "application/pdf":
+        meta = io.run_cpu(on_original, io.blobs, media.key, local.path, proc.pdf_info)
     return Step(status="done", at=utcnow()), {"metadata": {**media.metadata, **meta}}
 
 
@@ -312,10 +318,7 @@ def _step_thumbnails(io: Processing, media: Media, local: _Local):
         return Step(status="skipped", at=utcnow(), result="not an image"), {}
     group = io.store.get_group(media.groupId)
     strip = not (group and group.settings.keepOriginalMetadata)
-    try:
-        made = io.run_cpu(render_image, io.blobs, media.key, media.mimeType, local.path, strip)
-    except proc.MediaRefused as exc:
-        raise _Refused("failed", exc.code, exc.message) from None
+    made = io.run_cpu(render_image, io.blobs, media.key, media.mimeType, local.path, strip)
     changes: dict[str, Any] = {"variants": {n: v.model_dump() for n, v in made.variants.items()},
                                "metadata": {**media.metadata, "dimensions": {"width": made.dimensions[0],
                                                                              "height": made.dimensions[1]},

@@ -34,7 +34,7 @@ class MediaRefused(Exception):
         return f"{self.code}: {self.message}"
 
 
-REFUSAL_CODES = ("unsupported_type", "type_mismatch", "too_many_pixels", "corrupt_file")
+REFUSAL_CODES = ("unsupported_type", "type_mismatch", "too_many_pixels", "corrupt_file", "size_mismatch", "upload_expired")
 
 # ---------------------------------------------------------------------------------------------------
 # Types as data
