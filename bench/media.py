@@ -25,6 +25,9 @@ Two measurements (issue 10, "Speed", targets 2 and 3), each side by side in one 
    ``ready``, and the server's event-loop stalls seen from outside: a ``GET /static/favicon.svg`` every
    ``--probe-interval`` s (a static file: nothing but the web process's loop answers it), its round trip's
    p99 and max. loadgen's schedule lag and this process's own loop lag say how much is the load generator.
+   Each run also prints, for every second of the window, the p99 of send -> ``message:new`` and of send ->
+   ack (the socket handler's part alone): which phase of the images the slow ones fall in, and whether
+   they waited for the web process's loop (the ack is late too) or further down the pipeline.
 
 CPU of this process, of the server with its children (redis-server, moto, the CPU child) and of every other
 process of the machine (``others``) is recorded per upload and per run: a run in which others used more than
@@ -362,20 +365,28 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
           + f"cpu {res['cpu_percent_of_one_core']}" + (" DISTURBED" if res["disturbed"] else ""), flush=True)
     print(f"[chat r{round_no} {label}] p99 ms by second: "
           + " ".join(str(b["p99_ms"]) for b in res["latency_by_second"]), flush=True)
+    print(f"[chat r{round_no} {label}] ack p99 ms by second: "
+          + " ".join(str(b["ack_p99_ms"]) for b in res["latency_by_second"]), flush=True)
     return res
 
 
 def latency_by_second(tracker: lg.Tracker, pop, t_begin: float, t_end: float) -> list[dict]:
     """p50, p99 and max of send -> message:new for the messages sent in each second of the window, to
     see which phase of the images (uploads, renders) the slow deliveries fall in."""
-    buckets: list[list[float]] = [[] for _ in range(int(t_end - t_begin + 0.999))]
+    seconds = int(t_end - t_begin + 0.999)
+    buckets: list[list[float]] = [[] for _ in range(seconds)]
+    acks: list[list[float]] = [[] for _ in range(seconds)]   # send -> ack: the socket handler's part
     for r in pop.receivers:
         for cid, t in r.seen.items():
             s = tracker.sent.get(cid)
             if s is not None and t_begin <= s.t_send < t_end:
                 buckets[int(s.t_send - t_begin)].append(t - s.t_send)
-    return [{"second": i, **{k: v for k, v in lg.latency_summary(b).items() if k in ("p50_ms", "p99_ms", "max_ms")}}
-            for i, b in enumerate(buckets)]
+    for s in tracker.sent.values():
+        if s.t_ack is not None and t_begin <= s.t_send < t_end:
+            acks[int(s.t_send - t_begin)].append(s.t_ack - s.t_send)
+    return [{"second": i, **{k: v for k, v in lg.latency_summary(b).items() if k in ("p50_ms", "p99_ms", "max_ms")},
+             "ack_p99_ms": lg.latency_summary(a)["p99_ms"]}
+            for i, (b, a) in enumerate(zip(buckets, acks))]
 
 
 async def start_profile(args, server: lg.SpawnedServer, label: str, round_no: int, t_begin: float,
