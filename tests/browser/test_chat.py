@@ -92,6 +92,28 @@ def test_a_list_read_before_live_messages_does_not_lower_the_counts(system, open
     assert badge.inner_text() == "4"
 
 
+def test_a_click_on_the_list_is_not_lost_to_a_live_redraw(system, open_chat):
+    """A message anywhere redraws the list; one arriving between the press and the release of a click on
+    a conversation must not swallow the click (the link pressed would be gone when the button comes up)."""
+    alice, bob = person(system, "alice"), person(system, "bob")
+    group, _ = make_conversation(bob, alice, title="target")
+    busy = bob.ok("POST", f"/api/groups/{group['id']}/conversations", json={"title": "busy", "members": [alice.username]})
+    a = open_chat().sign_in(alice.username)
+    busy_badge = a.conversation_link("busy").locator(".badge")
+    post(bob, busy["id"], "b1", "before")
+    expect(busy_badge).to_have_text("2")           # live: each message redraws the list
+    box = a.conversation_link("target").bounding_box()
+    a.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    a.page.mouse.down()
+    post(bob, busy["id"], "b2", "while the button is down")
+    wait_until(lambda: unread(alice, "busy") == 3, what="the second message stored")
+    a.page.wait_for_timeout(500)                   # and delivered to the page, under the press
+    a.page.mouse.up()
+    a.wait_loaded()
+    expect(a.page.locator("#conv-title")).to_have_text("target")
+    expect(busy_badge).to_have_text("3")           # the redraw that waited for the release
+
+
 def test_reply_edit_delete(system, open_chat):
     alice, bob = person(system, "alice"), person(system, "bob")
     make_conversation(alice, bob, title="plans")

@@ -20,9 +20,21 @@ export class Sidebar {
       else if (button.dataset.action === "new-group") this.newGroup();
       else this.addGroupMember(group);
     });
+    // The list is redrawn whole (a message anywhere moves it): never between a press and its release,
+    // or the click would go to a link that is no longer there and be lost.
+    this.nav.addEventListener("pointerdown", () => { this.pressed = true; });
+    for (const type of ["pointerup", "pointercancel", "blur"]) {
+      window.addEventListener(type, () => {
+        if (!this.pressed) return;
+        this.pressed = false;
+        if (this.stale) setTimeout(() => this.render());   // after the click this release makes
+      });
+    }
   }
 
   render() {
+    this.stale = this.pressed;
+    if (this.pressed) return;
     const byGroup = new Map();
     for (const conv of state.convs.values()) {
       if (!byGroup.has(conv.groupId)) byGroup.set(conv.groupId, []);
