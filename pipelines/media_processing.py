@@ -34,7 +34,8 @@ class MediaRefused(Exception):
         return f"{self.code}: {self.message}"
 
 
-REFUSAL_CODES = ("unsupported_type", "type_mismatch", "too_many_pixels", "corrupt_file", "size_mismatch", "upload_expired")
+REFUSAL_CODES = ("unsupported_type", "type_mismatch", "too_many_pixels", "corrupt_file",
+                 "size_mismatch", "upload_expired")   # the last two: pipelines.media's S3 checks
 
 # ---------------------------------------------------------------------------------------------------
 # Types as data

@@ -97,7 +97,8 @@ def test_a_click_on_the_list_is_not_lost_to_a_live_redraw(system, open_chat):
     a conversation must not swallow the click (the link pressed would be gone when the button comes up)."""
     alice, bob = person(system, "alice"), person(system, "bob")
     group, _ = make_conversation(bob, alice, title="target")
-    busy = bob.ok("POST", f"/api/groups/{group['id']}/conversations", json={"title": "busy", "members": [alice.username]})
+    busy = bob.ok("POST", f"/api/groups/{group['id']}/conversations",
+                  json={"title": "busy", "members": [alice.username]})
     a = open_chat().sign_in(alice.username)
     busy_badge = a.conversation_link("busy").locator(".badge")
     post(bob, busy["id"], "b1", "before")
