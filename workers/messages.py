@@ -41,11 +41,10 @@ def nothing_waits_for_a_slot(hostname: str | None) -> bool:
     """Whether no task this worker has taken from the broker is waiting for a pool slot: a lingering
     drain holds one, and gives it up as soon as another task needs it."""
     try:
-        waiting = [r for r in worker_state.reserved_requests
-                   if r.hostname == hostname and r not in worker_state.active_requests]
-    except RuntimeError:  # the set changed under us (another thread took a task): assume it waits
+        return not any(r.hostname == hostname and r not in worker_state.active_requests
+                       for r in worker_state.reserved_requests)
+    except RuntimeError:  # the set changed under us (another thread took a task): assume one waits
         return False
-    return not waiting
 
 
 def _screening() -> Screening:
