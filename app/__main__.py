@@ -112,6 +112,10 @@ def main() -> int:
             beat.stop()
         for worker in workers:
             worker.stop()
+        # Socket.IO's listener on Redis (running once a client has connected) would log an error, and
+        # retry, for the Redis stopped below: an operator would read a failure in a clean stop.
+        if socketio.server is not None:
+            socketio.server.logger.setLevel(logging.CRITICAL)
         if redis_server:
             redis_server.stop()
         if s3_server:
