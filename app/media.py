@@ -1,10 +1,13 @@
 """REST routes of uploads and media (contract v2): the bytes go straight to S3; this only signs and reads."""
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, g, jsonify, request
 
 from app.api import body, presigned
 from app.auth import login_required
+from infra.priority import give_way
 from infra.runtime import get_runtime
 from pipelines import media
 from schemas.errors import ApiError, Code
@@ -19,7 +22,19 @@ def _limits() -> media.Limits:
     return get_runtime().media_limits
 
 
+def after_chat(view):
+    """An upload's control requests (each an S3 call or a Celery send) are bulk work next to chat: each
+    waits until the event loop has no chat to run (infra.priority), so twenty files starting (or resuming)
+    at once do not queue every message behind them."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        give_way()
+        return view(*args, **kwargs)
+    return wrapper
+
+
 @media_api.post("/uploads")
+@after_chat
 @login_required
 def create_upload():
     rt = get_runtime()
@@ -27,6 +42,7 @@ def create_upload():
 
 
 @media_api.post("/uploads/<upload_id>/part-urls")
+@after_chat
 @login_required
 def part_urls(upload_id: str):
     rt = get_runtime()
@@ -34,6 +50,7 @@ def part_urls(upload_id: str):
 
 
 @media_api.get("/uploads/<upload_id>")
+@after_chat
 @login_required
 def upload_status(upload_id: str):
     rt = get_runtime()
@@ -41,6 +58,7 @@ def upload_status(upload_id: str):
 
 
 @media_api.post("/uploads/<upload_id>/complete")
+@after_chat
 @login_required
 def complete_upload(upload_id: str):
     """202 at once: the media worker completes the upload from S3's own list of parts, then processes it."""
@@ -48,6 +66,7 @@ def complete_upload(upload_id: str):
 
 
 @media_api.delete("/uploads/<upload_id>")
+@after_chat
 @login_required
 def cancel_upload(upload_id: str):
     rt = get_runtime()

@@ -138,12 +138,14 @@ def do_cancel_upload(store: Store, blobs: Blobs, user: User, upload_id: str) -> 
 @dataclass
 class Processing:
     """The worker's I/O: where files are, the scanner (None: the step is skipped, never "clean"), the
-    events, and how CPU-bound calls run (infra.cpu.run_cpu: off the event loop in the embedded default)."""
+    events, how CPU-bound calls run (infra.cpu.run_cpu: off the event loop in the embedded default), and
+    what each slice of the work on the loop waits for first (infra.priority.give_way: chat goes first)."""
     store: Store
     blobs: Blobs
     notifier: Notifier
     scanner: Any | None
     run_cpu: Callable[..., Any]
+    give_way: Callable[[], Any] = lambda: None
 
 
 @dataclass
@@ -162,6 +164,7 @@ class _Refused(Exception):
 def process_media(media_id: str, io: Processing) -> ProcessResult:
     """Run the steps that are not done yet; a refused file is deleted and the media ends failed or
     quarantined, with a clear error; each step's outcome goes to the uploader as media:updated."""
+    io.give_way()
     media = io.store.get_media(media_id)
     if media is None or media.status in ("ready", "failed", "quarantined") or media.isDeleted:
         return ProcessResult(media_id, media.status if media else None, [])
@@ -172,8 +175,10 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
             for name, step in STEPS:
                 if media.processingSteps[name].status in ("done", "skipped"):
                     continue
+                io.give_way()
                 outcome, changes = step(io, media, local)
                 ran.append(name)
+                io.give_way()
                 media = _record(io, media, name, outcome, changes)
         except proc.MediaRefused as exc:   # a step's file work refused the file
             media = _refuse(io, media, _Refused("failed", exc.code, exc.message))
@@ -181,6 +186,7 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
         except _Refused as refused:
             media = _refuse(io, media, refused)
             return ProcessResult(media_id, media.status, ran)
+    io.give_way()
     media = io.store.update_media(media_id, {"status": "ready", "updatedAt": utcnow()}) or media
     _announce(io, media)
     return ProcessResult(media_id, media.status, ran)

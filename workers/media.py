@@ -11,6 +11,7 @@ from dataclasses import asdict
 
 from infra.blobs import StorageUnavailable
 from infra.cpu import CpuWorkerDied, run_cpu
+from infra.priority import give_way
 from infra.runtime import get_runtime
 from infra.scanner import ScannerUnavailable
 from pipelines import media
@@ -26,7 +27,8 @@ RELIABLE = dict(acks_late=True, autoretry_for=(*TRANSIENT, StorageUnavailable, S
 
 def processing() -> media.Processing:
     rt = get_runtime()
-    return media.Processing(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, scanner=rt.scanner, run_cpu=run_cpu)
+    return media.Processing(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, scanner=rt.scanner, run_cpu=run_cpu,
+                            give_way=give_way)
 
 
 @celery.task(name="media.process", **RELIABLE)

@@ -93,6 +93,17 @@ def test_an_image_is_completed_verified_scanned_and_rendered_without_gps(store, 
     assert statuses[-1] == "ready" and {room for _, room in emitter.of("media:updated")} == {f"user:{world.alice.id}"}
 
 
+def test_each_step_and_each_record_of_it_gives_way_to_the_loop_first(store, world):
+    """infra.priority: chat goes first; the task's slices on the loop wait for a free moment."""
+    calls = []
+    world.io.give_way = lambda: calls.append(store.get_media(created["id"]).processingSteps)  # noqa: E731
+    created = world.upload(photo_jpeg((400, 300)), "image/jpeg")
+    assert world.finish(created["id"]).status == "ready"
+    # Once at the start, before and after each of the five steps, and before the media is marked ready.
+    assert len(calls) == 1 + 2 * 5 + 1
+    assert [n for n, s in calls[-1].items() if s.status == "done"] == list(calls[-1])  # the last, after them all
+
+
 def test_a_group_that_keeps_originals_keeps_their_exif(store, world):
     store.set_group_settings(world.conv.groupId, {"keepOriginalMetadata": True})
     data = photo_jpeg((800, 600))

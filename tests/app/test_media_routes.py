@@ -1,0 +1,31 @@
+"""The upload routes that cost the event loop most wait for it to be free of chat first (infra.priority)."""
+from __future__ import annotations
+
+import pytest
+
+import app.media
+from app.web import create_app
+from infra.config import Settings, get_settings, use_settings
+
+
+@pytest.fixture
+def client(monkeypatch):
+    turns = []
+    monkeypatch.setattr(app.media, "give_way", lambda: turns.append(1))
+    before = get_settings()
+    try:
+        c = create_app(Settings(redis_url="redis://127.0.0.1:1/0")).test_client()  # never connected here
+        c.turns = turns
+        yield c
+    finally:
+        use_settings(before)
+
+
+@pytest.mark.parametrize("method, path, gated", [
+    ("POST", "/api/uploads", True), ("POST", "/api/uploads/x/part-urls", True),
+    ("POST", "/api/uploads/x/complete", True), ("GET", "/api/uploads/x", True),
+    ("DELETE", "/api/uploads/x", True), ("GET", "/api/media/x", False), ("GET", "/api/conversations/x/media", False)])
+def test_the_upload_control_routes_give_way_before_anything_else(client, method, path, gated):
+    r = client.open(path, method=method)
+    assert r.status_code == 401  # no token: refused, after the wait where there is one
+    assert len(client.turns) == (1 if gated else 0)
