@@ -11,6 +11,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from infra.cpu import CpuWorkerDied, run_cpu
+from infra.priority import give_way
 from infra.runtime import get_runtime
 from pipelines import exports
 from schemas.common import iso
@@ -39,7 +40,7 @@ def export_settings() -> exports.ExportSettings:
 def export_io() -> exports.ExportIO:
     rt = get_runtime()
     return exports.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
-                            run_cpu=run_cpu, notify_ready=notify_export_ready)
+                            run_cpu=run_cpu, notify_ready=notify_export_ready, give_way=give_way)
 
 
 def notify_export_ready(export) -> None:
