@@ -64,6 +64,9 @@ from bench.thumbnails import photo_jpeg  # noqa: E402
 MiB = 1 << 20
 RESULTS = lg.RESULTS_DIR / "media.json"
 TARGET_RATIO, TARGET_P99_RATIO = 0.8, 2.0
+# A chat window is disturbed when other processes took more than this share of a core: at 14-25 % the
+# baseline p99 was seen 2-4 times its quiet value, which makes any ratio against it meaningless.
+CHAT_QUIET_OTHERS_PERCENT = 10.0
 DONE = ("ready", "failed", "quarantined")
 now = lg.now
 
@@ -355,7 +358,7 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
     cut = log_text.find(" app: stopping")
     res["server_log"] = {"path": str(server.log_path.relative_to(REPO_ROOT)),
                          **lg.log_counts(log_text[:cut if cut >= 0 else None]), "stop": stop}
-    res["disturbed"] = res["cpu_percent_of_one_core"].get("others", 0.0) > lg.QUIET_OTHERS_PERCENT
+    res["disturbed"] = res["cpu_percent_of_one_core"].get("others", 0.0) > CHAT_QUIET_OTHERS_PERCENT
     v = res["verify"]
     lat, probe = res["latency"], res["server_loop_probe"]
     print(f"[chat r{round_no} {label}] latency p50 {lat['p50_ms']} p95 {lat['p95_ms']} p99 {lat['p99_ms']} "
@@ -426,8 +429,9 @@ async def measure_chat(args, http: aiohttp.ClientSession) -> dict[str, Any]:
             "photo_bytes": len(jpeg), "rounds": rounds,
             "summary": {"median_p99_ratio": median, "median_p99_ratio_quiet_rounds":
                         statistics.median(quiet) if quiet else None,
-                        "target_met": median is not None and median <= TARGET_P99_RATIO
-                        and all(r["exactly_once"] for r in rounds)}}
+                        # judged on the quiet rounds only; None when there was none
+                        "target_met": (statistics.median(quiet) <= TARGET_P99_RATIO
+                                       and all(r["exactly_once"] for r in rounds)) if quiet else None}}
 
 
 # -- report --------------------------------------------------------------------------------------------
@@ -468,7 +472,8 @@ def print_chat(c: dict) -> None:
         print(f"{'':<6}p99 with / without = {r['p99_ratio']}; exactly once: {r['exactly_once']}")
     s = c["summary"]
     print(f"median p99 ratio {s['median_p99_ratio']} (quiet rounds: {s['median_p99_ratio_quiet_rounds']}); "
-          f"target <= {TARGET_P99_RATIO}: {'PASS' if s['target_met'] else 'FAIL'}")
+          f"target <= {TARGET_P99_RATIO} (quiet rounds): "
+          + {True: "PASS", False: "FAIL", None: "UNKNOWN (no quiet round)"}[s["target_met"]])
 
 
 async def main_async(args) -> int:
