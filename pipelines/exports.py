@@ -214,7 +214,6 @@ class ExportIO:
     settings: ExportSettings
     run_cpu: Callable[..., Any]
     notify_ready: Callable[[Export], None] | None = None  # the export_ready notification, where it exists
-    give_way: Callable[[], Any] = lambda: None  # before each window (infra.priority: chat goes first)
     part_size: int = 8 << 20
 
 
@@ -471,7 +470,6 @@ def _records(io: ExportIO, export: Export, low: int, high: int, hb: Heartbeat, w
     start = low
     while start <= high:
         hb.check()
-        io.give_way()
         began = time.monotonic()
         end = min(start + batch - 1, high)
         messages = store.message_window(export.convId, start, end,

@@ -11,7 +11,6 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from infra.cpu import CpuWorkerDied, run_cpu
-from infra.priority import give_way
 from infra.runtime import get_runtime
 from pipelines import exports
 from schemas.common import iso
@@ -40,7 +39,7 @@ def export_settings() -> exports.ExportSettings:
 def export_io() -> exports.ExportIO:
     rt = get_runtime()
     return exports.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
-                            run_cpu=run_cpu, notify_ready=notify_export_ready, give_way=give_way)
+                            run_cpu=run_cpu, notify_ready=notify_export_ready)
 
 
 def notify_export_ready(export) -> None:

@@ -114,15 +114,6 @@ def test_json_holds_every_message_once_in_seq_order(w):
     assert len(ready) == 1 and ready[0][1] == f"user:{w.alice.id}" and ready[0][0]["size"] == len(w.file_of(job.id))
 
 
-def test_each_window_of_the_walk_gives_way_to_the_loop_first(w):
-    """infra.priority: chat goes first; the export reads its next window only when the loop is free."""
-    turns = []
-    w.io.give_way = lambda: turns.append(1)  # noqa: E731 - counts the calls
-    job = w.request(format="csv")
-    assert w.run(job.id).status == "done"
-    assert len(turns) == -(-w.last // SETTINGS.batch)  # once per window of 50 seqs
-
-
 def test_moderators_may_include_deleted_content_and_nobody_else(w, store):
     job = w.request(format="json", includeDeleted=True)
     w.run(job.id)
