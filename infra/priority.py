@@ -1,8 +1,8 @@
 """Background work on an eventlet loop goes after the chat's work.
 
 The web process is one event loop for every socket. The upload routes run on it everywhere; in the
-embedded default the workers are green threads of that process too, so an export's windows and a media
-task's steps share the loop as well. Eventlet runs whatever is ready in turn, so a burst of background
+embedded default the workers are green threads of that process too, so a media task's steps share the
+loop as well. Eventlet runs whatever is ready in turn, so a burst of background
 work makes each chat message queue behind it (a loop busy 80 % of the time makes a message wait several
 times longer than at 50 %). ``give_way()`` is called before a slice of background work: it returns when
 the loop has nothing else to run, so chat goes first and background work fills the loop's idle moments.
@@ -16,7 +16,7 @@ the loop has nothing else to run, so chat goes first and background work fills t
 - Elsewhere (a prefork worker, a script, a test without eventlet) it returns at once.
 
 It bounds nothing by itself: a slice, once started, runs to its end. Callers keep their slices short (an
-export's window, one step's store update, one request).
+one step's store update, one request).
 """
 from __future__ import annotations
 
