@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import redis
 
@@ -51,25 +51,27 @@ class Status:
 
 
 class PresenceRegistry:
-    def __init__(self, client: redis.Redis, ttl_seconds: float = 60.0) -> None:
+    def __init__(self, client: redis.Redis, ttl_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.redis = client
         self.ttl = ttl_seconds
+        self.clock = clock  # seconds since the epoch, as every web process must agree on them
         self._connect = client.register_script(_CONNECT)
         self._disconnect = client.register_script(_DISCONNECT)
 
     def connect(self, user_id: str, sid: str) -> bool:
         """Record a live socket; True when it is the user's only one (the user just came online)."""
-        now = time.time()
+        now = self.clock()
         return self._connect(keys=[_sockets(user_id), ALL], args=[sid, now + self.ttl, now, user_id]) == 1
 
     def disconnect(self, user_id: str, sid: str, now_iso: str) -> bool:
         """Forget a socket; True when it was the user's last live one (the user just went offline)."""
         return self._disconnect(keys=[_sockets(user_id), ALL, LAST_SEEN],
-                                args=[sid, time.time(), user_id, now_iso]) == 0
+                                args=[sid, self.clock(), user_id, now_iso]) == 0
 
     def heartbeat(self, sockets: Iterable[tuple[str, str]]) -> None:
         """Push forward the expiry of these live (userId, sid) sockets; one round trip."""
-        expiry = time.time() + self.ttl
+        expiry = self.clock() + self.ttl
         pipe = self.redis.pipeline(transaction=False)
         for user_id, sid in sockets:
             pipe.zadd(_sockets(user_id), {sid: expiry}, xx=True)
@@ -78,18 +80,18 @@ class PresenceRegistry:
 
     def expired(self, limit: int = 500) -> list[tuple[str, str]]:
         """(userId, sid) of sockets whose web process stopped refreshing them."""
-        members = self.redis.zrangebyscore(ALL, "-inf", time.time(), start=0, num=limit)
+        members = self.redis.zrangebyscore(ALL, "-inf", self.clock(), start=0, num=limit)
         return [tuple(m.decode().split(" ", 1)) for m in members]
 
     def sids(self, user_id: str) -> list[str]:
         """The user's live sockets, on every web process."""
-        return [s.decode() for s in self.redis.zrangebyscore(_sockets(user_id), f"({time.time()}", "+inf")]
+        return [s.decode() for s in self.redis.zrangebyscore(_sockets(user_id), f"({self.clock()}", "+inf")]
 
     def status(self, user_ids: list[str]) -> dict[str, Status]:
         """One round trip for any number of users."""
         if not user_ids:
             return {}
-        now = time.time()
+        now = self.clock()
         pipe = self.redis.pipeline(transaction=False)
         for user_id in user_ids:
             pipe.zcount(_sockets(user_id), f"({now}", "+inf")

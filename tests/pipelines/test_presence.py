@@ -31,8 +31,18 @@ def team(store):
     return alice, bob, conv.groupId
 
 
-def web_process(client, store, notifier, ttl=60.0) -> PresenceTracker:
-    return PresenceTracker(PresenceRegistry(client, ttl_seconds=ttl), store, notifier)
+def web_process(client, store, notifier, ttl=60.0, clock=time.time) -> PresenceTracker:
+    return PresenceTracker(PresenceRegistry(client, ttl_seconds=ttl, clock=clock), store, notifier)
+
+
+class Clock:
+    """The time the web processes of a test agree on, moved by the test (no sleeping, no timing luck)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def updates(emitter):
@@ -84,15 +94,17 @@ def test_tabs_opening_and_closing_at_once_announce_each_transition_once(client, 
 
 def test_the_users_of_a_dead_web_process_go_offline_by_the_sweep(client, store, notifier, emitter, team):
     alice, bob, _ = team
-    dead = web_process(client, store, notifier, ttl=0.3)
-    alive = web_process(client, store, notifier, ttl=0.3)
+    clock = Clock()
+    dead = web_process(client, store, notifier, ttl=60, clock=clock)
+    alive = web_process(client, store, notifier, ttl=60, clock=clock)
     dead.do_connect(bob.id, "on-dead")
     alive.do_connect(alice.id, "on-alive")
     assert alive.do_sweep() == 0
-    for _ in range(3):  # the living process refreshes its sockets; the dead one no longer does
-        time.sleep(0.15)
+    for later, bob_online in ((25, True), (50, True), (75, False)):  # only the living process refreshes
+        clock.now += 25
         alive.do_heartbeat([(alice.id, "on-alive")])
-    assert alive.do_sweep() == 1
+        assert alive.registry.status([bob.id])[bob.id].online is bob_online, later
+    assert alive.do_sweep() == 1                              # bob's socket expired 15 s ago; alice's lives
     assert updates(emitter)[-1][1:] == (bob.id, "offline")
     status = alive.registry.status([alice.id, bob.id])
     assert status[alice.id].online and not status[bob.id].online and status[bob.id].last_seen
