@@ -16,6 +16,7 @@ anyway); arguments and results should be small (paths, not file contents, for an
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -49,8 +50,16 @@ def lower_priority() -> None:
     """Put this process below the web process in the scheduler's eyes (the CPU child, the embedded S3):
     on a small machine the sockets come first, and a thumbnail, a PDF page or an S3 transfer waits for a
     free moment. ``nice 10`` (a tenth of a normal task's share when they compete), not SCHED_IDLE: that
-    was measured no better for chat, and on a busy machine it can starve a browser's upload."""
+    was measured no better for chat, and on a busy machine it can starve a browser's upload. A process
+    that leads its own session (the embedded S3 does, so a terminal's Ctrl-C reaches the app first) gets
+    its autogroup's nice set too, or its own nice would not count against the web process."""
     os.nice(NICENESS)
+    if os.getsid(0) == os.getpid():
+        # A session leader (the embedded S3) has an autogroup of its own (Linux's sched_autogroup, on by
+        # default in Debian's kernels): the scheduler shares the CPU between autogroups first, so a nice
+        # value only counts inside its own group, and nice 10 alone left it the web process's equal.
+        with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+            group.write(str(NICENESS))
 
 
 def write_frame(stream, obj: Any) -> None:
