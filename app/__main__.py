@@ -66,6 +66,7 @@ def main() -> int:
         workers = [EmbeddedWorker(settings.worker_concurrency, tuple(q for q in QUEUES if q not in CPU_QUEUES)).start(),
                    # Two slots per CPU child: one may download or upload while the other computes.
                    EmbeddedWorker(2 * settings.cpu_workers, CPU_QUEUES, name="embedded-cpu", app=worker_app()).start()]
+        eventlet.spawn_n(_warm_cpu_children)
     beat = None
     if settings.run_embedded_beat:
         from app.embedded_worker import EmbeddedBeat
@@ -133,6 +134,18 @@ def _ensure_bucket(settings) -> None:
                  ", ".join(settings.cors_origins))
     except Exception:  # noqa: BLE001 - log and go on
         log.exception("could not prepare the S3 bucket %s at %s", settings.s3_bucket, settings.s3_endpoint_url)
+
+
+def _warm_cpu_children() -> None:
+    """The embedded CPU children start now, with what media and export calls load (infra.cpu.warm_children),
+    not at the first photo; a failure only means the first call starts its own child."""
+    from infra.cpu import warm_children
+    from infra.runtime import get_runtime
+    try:
+        warm_children(("pipelines.media", "pipelines.export_pdf"), get_runtime().blobs)
+        log.info("CPU child processes started and loaded")
+    except Exception:  # noqa: BLE001 - log and go on
+        log.exception("could not start the CPU child processes ahead of use")
 
 
 if __name__ == "__main__":

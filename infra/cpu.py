@@ -17,6 +17,7 @@ anyway); arguments and results should be small (paths, not file contents, for an
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import pickle
@@ -123,6 +124,11 @@ class CpuPool:
         for _ in range(size):
             self._idle.put(None)  # a slot; its child is started when first needed
 
+    def warm(self, fn: Callable, *args) -> list[Any]:
+        """Start every child now and run ``fn(*args)`` in each (the queue is first in, first out: each
+        call takes the next slot), so that the first real call finds a child ready; their answers."""
+        return [self.run(fn, *args) for _ in range(self.size)]
+
     def run(self, fn: Callable, *args, **kwargs) -> Any:
         child = self._idle.get()
         try:
@@ -144,17 +150,37 @@ _pool: CpuPool | None = None
 _lock = threading.Lock()
 
 
-def run_cpu(fn: Callable, *args, **kwargs) -> Any:
-    """``fn(*args, **kwargs)``, off the event loop when there is one (the embedded default): in one of
-    ``CPU_WORKERS`` child processes. Elsewhere (a prefork worker) it is a plain call."""
-    if not _green():
-        return fn(*args, **kwargs)
+def _get_pool() -> CpuPool:
     global _pool
     with _lock:
         if _pool is None:
             from infra.config import get_settings
             _pool = CpuPool(get_settings().cpu_workers)
-    return _pool.run(fn, *args, **kwargs)
+        return _pool
+
+
+def run_cpu(fn: Callable, *args, **kwargs) -> Any:
+    """``fn(*args, **kwargs)``, off the event loop when there is one (the embedded default): in one of
+    ``CPU_WORKERS`` child processes. Elsewhere (a prefork worker) it is a plain call."""
+    if not _green():
+        return fn(*args, **kwargs)
+    return _get_pool().run(fn, *args, **kwargs)
+
+
+def preload(modules: tuple[str, ...], *resources: Any) -> int:
+    """A child's warm-up: import ``modules``; ``resources`` are objects whose unpickling builds what each
+    process keeps (``infra.blobs.S3Blobs``: its boto3 clients). Returns this process's id."""
+    for name in modules:
+        importlib.import_module(name)
+    return os.getpid()
+
+
+def warm_children(modules: tuple[str, ...], *resources: Any) -> None:
+    """Under eventlet, start the CPU children now rather than at the first photo or PDF, and load what
+    their calls need (``preload``): a child's start, Pillow, reportlab and boto3's S3 model cost about a
+    second of CPU that a first upload would otherwise wait for. Elsewhere it does nothing."""
+    if _green():
+        _get_pool().warm(preload, modules, *resources)
 
 
 def close_pool() -> None:

@@ -29,3 +29,9 @@ def put_and_pid(blobs, key: str, data: bytes) -> int:
     """Write through storage sent to the child; returns the child's process id."""
     blobs.put_bytes(key, data, "application/octet-stream")
     return os.getpid()
+
+
+def has_module(name: str) -> tuple[int, bool]:
+    """This process's id, and whether it has imported ``name`` (without importing it)."""
+    import sys
+    return os.getpid(), name in sys.modules

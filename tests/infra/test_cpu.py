@@ -21,6 +21,9 @@ def test_the_pool_keeps_the_event_loop_turning_and_survives_its_children():
     assert report["died"] and report["timed_out"]            # a dead or stuck child is reported...
     assert report["after_death_pid"] != report["parent"]     # ...and replaced
     assert report["distinct_children"] == 2 and report["most_at_once"] == 2  # two at once, never more
+    warmed = report["warmed"]                                # warm(): both children started ahead...
+    assert len(set(warmed)) == 2 and report["parent"] not in warmed
+    assert report["after_warm"] == [[pid, True] for pid in warmed]  # ...loaded, and then used
 
 
 def test_outside_eventlet_it_is_a_plain_call():
