@@ -5,13 +5,15 @@ operator who sees slow deliveries needs to know what held the loop. A green thre
 loop (a timer, run once per turn); a real OS thread (eventlet's original ``threading``, so it runs while
 the loop does not) looks every few milliseconds, and when the mark is older than the threshold it samples
 the main thread's stack, which is the stack of whatever green thread is running. When the loop comes
-round it logs one warning: how long the turn took, how much of it the process's main thread spent on a
+round it logs one warning (from the loop's own thread: logging's locks are green here, and a real
+thread that waits on one breaks the hub with "Cannot switch to a different thread"): how long the turn took, how much of it the process's main thread spent on a
 CPU (the rest it was runnable but not running, i.e. waiting for a core, or blocked in a system call),
 and the stacks it sampled. (The sampler gets the GIL most often where the running code releases it,
 at a socket call, so the stacks say which green thread ran rather than which line cost the time.)
 """
 from __future__ import annotations
 
+import collections
 import logging
 import sys
 import traceback
@@ -42,6 +44,7 @@ class LoopWatch:
         except (AttributeError, OSError):  # not on every system (macOS): the whole process's instead
             self._cpu = _time.process_time
         self._stop = _threading.Event()
+        self._reports: collections.deque = collections.deque()  # from the watch thread to the loop
 
     def start(self) -> "LoopWatch":
         eventlet.spawn(self._mark)
@@ -55,6 +58,8 @@ class LoopWatch:
     def _mark(self) -> None:
         while not self._stop.is_set():
             self.beat = _time.monotonic()
+            while self._reports:
+                self._report(*self._reports.popleft())
             eventlet.sleep(self.tick)
 
     def _watch(self) -> None:
@@ -65,7 +70,7 @@ class LoopWatch:
             if beat != seen_beat:  # the loop turned since the last look
                 if samples:        # after a stall: report it, with the CPU time the main thread had in it
                     stalled = beat - seen_beat
-                    self._report(stalled * 1000, min(stalled, cpu - cpu_at_beat) * 1000, samples)
+                    self._reports.append((stalled * 1000, min(stalled, cpu - cpu_at_beat) * 1000, samples))
                     samples = []
                 seen_beat, cpu_at_beat = beat, cpu  # both within a tick of the loop's last turn
                 continue
