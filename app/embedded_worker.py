@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import warnings
 
 from celery.beat import EmbeddedService
 from celery.worker import WorkController
 
 from celery import Celery
+from celery.exceptions import DuplicateTaskNameWarning
 
 from workers.celery_app import celery, celery_config
 
@@ -87,6 +89,11 @@ def worker_app() -> Celery:
     celery.loader.import_default_modules()
     app = Celery("chat", tasks=celery.tasks, set_as_current=False)
     app.add_defaults(celery_config)
+    with warnings.catch_warnings():
+        # Finalizing adds Celery's built-in tasks (celery.map, celery.chord_unlock...) to the shared
+        # registry again, each a new closure: Celery 5.7 warns that the first ones stay, which is right.
+        warnings.filterwarnings("ignore", r"Task name 'celery\.", DuplicateTaskNameWarning)
+        app.finalize()
     return app
 
 
