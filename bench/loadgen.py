@@ -100,6 +100,10 @@ SPAWN_ENV = {"SEND_RATE_LIMIT": "1000000/second"}
 # The moderation summary also gives the rounds in which every other process of the machine used less than
 # this much of a core during both measurements.
 QUIET_OTHERS_PERCENT = 25.0
+# A chat latency window is disturbed when other processes (with the hypervisor's steal, which /proc/stat
+# counts as busy) took more than this share of a core: at 14-25 % the baseline p99 was seen 2-4 times its
+# quiet value, which makes any ratio against it meaningless.
+CHAT_QUIET_OTHERS_PERCENT = 10.0
 # The filter of the moderation scenario's "rules" runs masks with this character (pipelines.content_filter).
 MASK_CHAR = "\u2022"
 # Reactions come from this set: 8 emoji, under the server's 10 different emoji per user per message,
@@ -967,6 +971,26 @@ class TypingProbe:
                 "unmatched": self.unmatched, "echoes_to_typist": self.echoes, "foreign": self.foreign,
                 # A stall of the server shows as many slow arrivals within one second, queueing as a spread.
                 "over_target_by_second": dict(sorted(self.slow_seconds.items()))}
+
+
+def latency_by_second(tracker: Tracker, pop, t_begin: float, t_end: float) -> list[dict]:
+    """p50, p99 and max of send -> message:new for the messages sent in each second of the window, and
+    of send -> ack, to see which phase of the background work the slow deliveries fall in, and whether they
+    waited for the web process's loop (the ack is late too) or further down the pipeline."""
+    seconds = int(t_end - t_begin + 0.999)
+    buckets: list[list[float]] = [[] for _ in range(seconds)]
+    acks: list[list[float]] = [[] for _ in range(seconds)]   # send -> ack: the socket handler's part
+    for r in pop.receivers:
+        for cid, t in r.seen.items():
+            s = tracker.sent.get(cid)
+            if s is not None and t_begin <= s.t_send < t_end:
+                buckets[int(s.t_send - t_begin)].append(t - s.t_send)
+    for s in tracker.sent.values():
+        if s.t_ack is not None and t_begin <= s.t_send < t_end:
+            acks[int(s.t_send - t_begin)].append(s.t_ack - s.t_send)
+    return [{"second": i, **{k: v for k, v in latency_summary(b).items() if k in ("p50_ms", "p99_ms", "max_ms")},
+             "ack_p99_ms": latency_summary(a)["p99_ms"]}
+            for i, (b, a) in enumerate(zip(buckets, acks))]
 
 
 async def check_sends(args, api: Api, tracker: Tracker, pop: Population, t_begin: float, t_end: float) -> dict:

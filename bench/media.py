@@ -30,8 +30,8 @@ Two measurements (issue 10, "Speed", targets 2 and 3), each side by side in one 
    they waited for the web process's loop (the ack is late too) or further down the pipeline.
 
 CPU of this process, of the server with its children (redis-server, moto, the CPU child) and of every other
-process of the machine (``others``) is recorded per upload and per run: a run in which others used more than
-25 % of a core is marked disturbed.
+process of the machine (``others``) is recorded per upload and per run: an upload round in which others used
+more than 25 % of a core, or a chat window in which they used more than 10 %, is marked disturbed.
 
 Usage: .venv/bin/python bench/media.py [--only upload|chat] [--upload-rounds 3] [--chat-rounds 2]
 Prints tables; writes bench/results/media.json (git-ignored) and the servers' logs beside it.
@@ -64,9 +64,6 @@ from bench.thumbnails import photo_jpeg  # noqa: E402
 MiB = 1 << 20
 RESULTS = lg.RESULTS_DIR / "media.json"
 TARGET_RATIO, TARGET_P99_RATIO = 0.8, 2.0
-# A chat window is disturbed when other processes took more than this share of a core: at 14-25 % the
-# baseline p99 was seen 2-4 times its quiet value, which makes any ratio against it meaningless.
-CHAT_QUIET_OTHERS_PERCENT = 10.0
 DONE = ("ready", "failed", "quarantined")
 now = lg.now
 
@@ -336,7 +333,7 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
         max_lag = await lg.open_loop(pop.senders, la.rate, t_start, t_begin, t_end,
                                      lg.sends(tracker, lg.payload(la.message_size)))
         res = await lg.check_sends(la, api, tracker, pop, t_begin, t_end)
-        res["latency_by_second"] = latency_by_second(tracker, pop, t_begin, t_end)
+        res["latency_by_second"] = lg.latency_by_second(tracker, pop, t_begin, t_end)
         res.update(offered_rate=la.rate, max_schedule_lag_ms=round(max_lag * 1000, 2),
                    cpu_percent_of_one_core=await cpu_task,
                    server_loop_probe=lg.latency_summary(await probe_task),
@@ -358,7 +355,7 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
     cut = log_text.find(" app: stopping")
     res["server_log"] = {"path": str(server.log_path.relative_to(REPO_ROOT)),
                          **lg.log_counts(log_text[:cut if cut >= 0 else None]), "stop": stop}
-    res["disturbed"] = res["cpu_percent_of_one_core"].get("others", 0.0) > CHAT_QUIET_OTHERS_PERCENT
+    res["disturbed"] = res["cpu_percent_of_one_core"].get("others", 0.0) > lg.CHAT_QUIET_OTHERS_PERCENT
     v = res["verify"]
     lat, probe = res["latency"], res["server_loop_probe"]
     print(f"[chat r{round_no} {label}] latency p50 {lat['p50_ms']} p95 {lat['p95_ms']} p99 {lat['p99_ms']} "
@@ -371,25 +368,6 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
     print(f"[chat r{round_no} {label}] ack p99 ms by second: "
           + " ".join(str(b["ack_p99_ms"]) for b in res["latency_by_second"]), flush=True)
     return res
-
-
-def latency_by_second(tracker: lg.Tracker, pop, t_begin: float, t_end: float) -> list[dict]:
-    """p50, p99 and max of send -> message:new for the messages sent in each second of the window, to
-    see which phase of the images (uploads, renders) the slow deliveries fall in."""
-    seconds = int(t_end - t_begin + 0.999)
-    buckets: list[list[float]] = [[] for _ in range(seconds)]
-    acks: list[list[float]] = [[] for _ in range(seconds)]   # send -> ack: the socket handler's part
-    for r in pop.receivers:
-        for cid, t in r.seen.items():
-            s = tracker.sent.get(cid)
-            if s is not None and t_begin <= s.t_send < t_end:
-                buckets[int(s.t_send - t_begin)].append(t - s.t_send)
-    for s in tracker.sent.values():
-        if s.t_ack is not None and t_begin <= s.t_send < t_end:
-            acks[int(s.t_send - t_begin)].append(s.t_ack - s.t_send)
-    return [{"second": i, **{k: v for k, v in lg.latency_summary(b).items() if k in ("p50_ms", "p99_ms", "max_ms")},
-             "ack_p99_ms": lg.latency_summary(a)["p99_ms"]}
-            for i, (b, a) in enumerate(zip(buckets, acks))]
 
 
 async def start_profile(args, server: lg.SpawnedServer, label: str, round_no: int, t_begin: float,
