@@ -497,7 +497,10 @@ def _records(io: ExportIO, export: Export, low: int, high: int, hb: Heartbeat, w
 
 
 GREEN_BATCH = 100  # the window under eventlet: a few milliseconds of the event loop at a time
-GREEN_SHARE = 0.25  # of the loop's time, at most, under eventlet (chat at 100 msg/s takes most of the rest)
+# Of the loop's time, at most, under eventlet. Chat at 100 msg/s takes 65-75 % of a core on a 2-vCPU
+# machine; a quarter on top of that saturated the loop (JSON exports back to back: chat's p50 doubled and
+# its p99 went to 4-8 times its value without them), a tenth leaves it room (docs/exports.md).
+GREEN_SHARE = 0.10
 
 
 def _green() -> bool:
