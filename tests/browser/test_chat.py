@@ -103,7 +103,8 @@ def test_a_click_on_the_list_is_not_lost_to_a_live_redraw(system, open_chat):
     busy_badge = a.conversation_link("busy").locator(".badge")
     post(bob, busy["id"], "b1", "before")
     expect(busy_badge).to_have_text("2")           # live: each message redraws the list
-    box = a.conversation_link("target").bounding_box()
+    # (None while a redraw has the link detached: measured again until it is laid out)
+    box = wait_until(lambda: a.conversation_link("target").bounding_box(), what="the link laid out")
     a.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     a.page.mouse.down()
     post(bob, busy["id"], "b2", "while the button is down")
