@@ -17,10 +17,13 @@ anyway); arguments and results should be small (paths, not file contents, for an
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import importlib
 import logging
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -188,3 +191,92 @@ def close_pool() -> None:
     if _pool is not None:
         _pool.close()
         _pool = None
+
+
+class ForkRefused(RuntimeError):
+    """Code in a forked child tried to wait on the event loop, which is the parent's (see run_forked)."""
+
+
+def run_forked(fn: Callable, *args, timeout: float = 3600.0) -> Any:
+    """``fn(*args)`` in a fork of this process, off the event loop when there is one (the embedded default);
+    elsewhere a plain call. The child sees this process's memory as it was at the fork (copy-on-write: the
+    embedded store included, which a ``run_cpu`` child cannot read), runs ``fn`` on another core and
+    sends back its result or exception (pickled); a child that dies or runs past ``timeout`` raises
+    CpuWorkerDied (transient).
+
+    The rules for ``fn``, because the child holds copies of the parent's sockets and of its event loop
+    (green threads, the Redis and S3 connections): it computes and writes files, never uses the network,
+    the store's connections or ``time.sleep``, and never waits on a green lock. The child enforces it: its
+    hub refuses to switch (ForkRefused), so anything that would wait on the loop, which would run the
+    parent's green threads in the child, fails instead. It also has the garbage collector off (nothing
+    of the parent is finalised there: a finaliser could close a shared socket), the default SIGINT and
+    SIGTERM, nice 10, and dies with the parent (PR_SET_PDEATHSIG)."""
+    if not _green():
+        return fn(*args)
+    import eventlet
+    from eventlet import greenio, hubs, patcher
+
+    real_os = patcher.original("os")
+    read_end, write_end = real_os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            real_os.close(read_end)
+            _enter_forked_child(hubs.get_hub(), parent)
+            try:
+                answer = (True, fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - the parent re-raises it
+                answer = (False, exc)
+            try:
+                data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
+                data = pickle.dumps((False, RuntimeError(f"{fn.__qualname__}: could not send the result back: "
+                                                         f"{exc!r}")))
+            view = memoryview(data)
+            while view:
+                view = view[real_os.write(write_end, view):]
+        finally:
+            real_os._exit(0)
+    real_os.close(write_end)
+    pipe = greenio.GreenPipe(read_end, "rb")
+    try:
+        with eventlet.Timeout(timeout):
+            data = pipe.read()
+            _, status = os.waitpid(pid, 0)  # green: polls
+    except BaseException as exc:  # the timeout, or this green thread killed (a worker stopping)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        if isinstance(exc, eventlet.Timeout):
+            raise CpuWorkerDied(f"{fn.__qualname__}: the forked child ran past {timeout:g} s") from None
+        raise
+    finally:
+        pipe.close()
+    if not data:
+        raise CpuWorkerDied(f"{fn.__qualname__}: the forked child died ({_exit_status(status)})")
+    ok, value = pickle.loads(data)
+    if not ok:
+        raise value
+    return value
+
+
+def _enter_forked_child(hub, parent: int) -> None:
+    def refuse(*_args, **_kwargs):
+        raise ForkRefused("a forked child may not wait on the event loop (network, sleep, green lock)")
+
+    hub.switch = refuse
+    gc.disable()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died before the line above: nobody waits for this child
+            os._exit(1)
+    lower_priority()
+
+
+def _exit_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.WEXITSTATUS(status)}"

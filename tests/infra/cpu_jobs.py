@@ -35,3 +35,23 @@ def has_module(name: str) -> tuple[int, bool]:
     """This process's id, and whether it has imported ``name`` (without importing it)."""
     import sys
     return os.getpid(), name in sys.modules
+
+
+def lag_during(work) -> tuple[float, object]:
+    """The worst lateness of a 5 ms ticker while ``work`` runs in another green thread (under eventlet)."""
+    import eventlet
+
+    lags, done = [], []
+
+    def ticker():
+        while not done:
+            t = time.perf_counter()
+            eventlet.sleep(0.005)
+            lags.append(time.perf_counter() - t - 0.005)
+
+    eventlet.spawn(ticker)
+    eventlet.sleep(0.02)
+    result = eventlet.spawn(work).wait()
+    done.append(True)
+    eventlet.sleep(0.02)
+    return max(lags) * 1000, result

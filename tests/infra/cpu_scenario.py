@@ -6,28 +6,9 @@ eventlet.monkey_patch()
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 from infra.cpu import CpuPool, CpuWorkerDied, preload  # noqa: E402
-from tests.infra.cpu_jobs import burn, burn_span, die, fail, has_module  # noqa: E402
-
-
-def lag_during(work) -> tuple[float, object]:
-    """The worst lateness of a 5 ms ticker while ``work`` runs in another green thread."""
-    lags, done = [], []
-
-    def ticker():
-        while not done:
-            t = time.perf_counter()
-            eventlet.sleep(0.005)
-            lags.append(time.perf_counter() - t - 0.005)
-
-    eventlet.spawn(ticker)
-    eventlet.sleep(0.02)
-    result = eventlet.spawn(work).wait()
-    done.append(True)
-    eventlet.sleep(0.02)
-    return max(lags) * 1000, result
+from tests.infra.cpu_jobs import burn, burn_span, die, fail, has_module, lag_during  # noqa: E402
 
 
 report = {"parent": os.getpid()}

@@ -31,3 +31,25 @@ def test_outside_eventlet_it_is_a_plain_call():
     from tests.infra.cpu_jobs import burn
     import os
     assert run_cpu(burn, 0.0) == os.getpid()
+
+
+def test_a_fork_reads_the_memory_of_its_moment_off_the_loop_and_never_runs_the_parents_green_threads(tmp_path):
+    trace = tmp_path / "trace"
+    out = subprocess.run([sys.executable, "-m", "tests.infra.fork_scenario", str(trace)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["child"] != report["parent"]
+    assert report["seen"] == "at the fork" and report["now"] == "changed after"  # a snapshot
+    assert report["child_priority"] == report["priority"] + 10                    # niced
+    assert report["fork_lag_ms"] < 100 and report["direct_lag_ms"] > 500, report
+    assert report["error"] == "bad input"
+    assert "died (exit status 3)" in report["died"], report
+    assert "ran past" in report["timed_out"]
+    # Whatever would wait on the event loop fails in the child instead of running the parent's loop there.
+    assert "may not wait on the event loop" in report["refused_sleep"]
+    assert "may not wait on the event loop" in report["refused_green_lock"]
+    assert "may not wait" in report["refused_socket"] or report["refused_socket"].startswith("not waited"), report
+    assert "could not send the result back" in report["unpicklable"]
+    assert report["children_left"] == []                                          # every child reaped
+    assert not trace.exists(), trace.read_text()
