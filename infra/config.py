@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     exports_for_members: bool = False
     export_batch: int = Field(500, ge=10, le=5000)
     export_lease_seconds: int = Field(60, ge=3, le=3600)
+    # Embedded store only (no MONGO_URL): an export of at least this many messages walks the conversation
+    # in a fork of the web process (its memory as it was at the fork), off the event loop; a smaller one
+    # walks it on the loop, taking at most a tenth of it (a fork costs the loop a burst: docs/exports.md).
+    export_fork_min_messages: int = Field(10_000, ge=0)
 
     # Flood control: sends per user, shared by every web process (limits' notation, a moving window).
     send_rate_limit: str = "30/10 seconds"

@@ -465,16 +465,16 @@ def render_pdf(jsonl_path: str, out_path: str, workdir: str | None = None) -> di
             if workdir and count % CHECK_EVERY == 0:
                 if os.path.exists(os.path.join(workdir, "cancel")):
                     raise ExportCancelled("cancelled")
-                _report(workdir, count)
+                write_progress(workdir, count)
         renderer.footer()
         canvas.showPage()
         canvas.save()
     if workdir:
-        _report(workdir, count)
+        write_progress(workdir, count)
     return {"messages": count, "pages": renderer.page}
 
 
-def _report(workdir: str, count: int) -> None:
+def write_progress(workdir: str, count: int) -> None:
     tmp = os.path.join(workdir, "progress.tmp")
     with open(tmp, "w") as f:
         f.write(str(count))

@@ -3,17 +3,21 @@
 Web side: ``do_request_export`` checks who asks and what (each mistake has its own code), stores the job
 ``queued`` and enqueues ``exports.run(exportId)``; reads, the download's presigned URL and cancelling
 are here too. Worker side: ``run_export`` claims the job (queued -> running, with a lease: one
-conditional update, so a redelivered task cannot run it twice at once), reads the conversation in seq
-windows of ``batch`` messages (``Store.message_window``), turns each into records, streams them through
-a writer (``export_writers``) into ``blobs.multipart_writer`` (8 MiB parts: never the whole file in
-memory), and ends the job ``done`` (or ``failed`` with a reason). A heartbeat renews the lease, records
-progress and sends ``export:progress``; it is also how the worker learns that the job was cancelled
-(the renewal no longer matches), after which the run stops and aborts its upload. The PDF is rendered
-from a JSON-lines file of the records by ``export_pdf.render_pdf``, through ``run_cpu`` (a child process
-in the embedded default). The whole design: docs/exports.md.
+conditional update, so a redelivered task cannot run it twice at once), walks the conversation in seq
+windows of ``batch`` messages (``Store.message_window``), turns each into records and writes them in the
+export's format (``write_export``, ``export_writers``): JSON and CSV straight into
+``blobs.multipart_writer`` (8 MiB parts: never the whole file in memory), the PDF's records into a
+JSON-lines file that ``export_pdf.render_pdf`` renders through ``run_cpu`` (a child process in the
+embedded default), whose file ``send_file`` then uploads. In the embedded default a long walk runs in a
+fork of the web process (``run_on_snapshot``), off its event loop, and writes its file the same way. The
+job ends ``done`` (or ``failed`` with a reason). A heartbeat renews the lease, records progress and sends
+``export:progress``; it is also how the worker learns that the job was cancelled (the renewal no longer
+matches), after which the run stops and aborts its upload. The whole design: docs/exports.md.
 """
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import shutil
@@ -26,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from infra.blobs import Blobs, StorageUnavailable
+from infra.blobs import Blobs, Part, StorageUnavailable
 from infra.store import Store
 from pipelines import export_pdf, export_writers
 from pipelines.access import is_moderator, log_denied
@@ -52,6 +56,7 @@ class ExportSettings:
     batch: int
     lease_seconds: int
     presign_seconds: int
+    fork_min_messages: int = 10_000  # with ``run_on_snapshot``: the walks of this many messages or more
 
 
 # -- web side ------------------------------------------------------------------------------------------
@@ -215,6 +220,10 @@ class ExportIO:
     run_cpu: Callable[..., Any]
     notify_ready: Callable[[Export], None] | None = None  # the export_ready notification, where it exists
     part_size: int = 8 << 20
+    # Where the store is this process's memory (the embedded default): how to read it without taking the
+    # event loop's time, ``infra.cpu.run_forked`` (the walk runs in a fork, on the store as it was at the
+    # fork). None: the walk reads the store here, as a worker does from MongoDB.
+    run_on_snapshot: Callable[..., Any] | None = None
 
 
 @dataclass
@@ -285,6 +294,15 @@ class Heartbeat:
         if self.stopped.is_set():
             raise _Stop()
 
+    def advance(self, count: int, began: float) -> None:
+        """A window of ``count`` messages, begun at ``began`` (monotonic), was walked here. Under eventlet
+        (the walk on the web process's loop: the embedded default, below ``fork_min_messages``) it takes
+        at most GREEN_SHARE of the loop, and no stall is longer than one small window."""
+        self.processed += count
+        self.maybe_beat()
+        if _green():
+            time.sleep((time.monotonic() - began) * (1 / GREEN_SHARE - 1))
+
     def in_background(self):
         return _Beating(self)
 
@@ -346,19 +364,16 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
     hb = Heartbeat(io, export, owner, total, workdir)
     try:
         header = _header(store, export, conv, low, high)
-        records = _records(io, export, low, high, hb, workdir)
         key = _key(export)
-        if export.format == "pdf":
-            count, size = _pdf(io, export, owner, header, records, hb, workdir, key)
+        fork = io.run_on_snapshot if io.run_on_snapshot and total >= io.settings.fork_min_messages else None
+        if export.format != "pdf" and fork is None:
+            count, size = _stream(io, export, owner, header, low, high, hb, key)
         else:
-            with io.blobs.multipart_writer(key, CONTENT_TYPES[export.format], io.part_size) as sink:
-                tracked = _Tracked(sink, io, export, owner)
-                if export.format == "json":
-                    count = export_writers.write_json(header, records, tracked)
-                else:
-                    count = export_writers.write_csv(records, tracked, timezone=export.timezone)
-                hb.check()
-            size = sink.size
+            path = os.path.join(workdir, "records.jsonl" if export.format == "pdf" else f"export.{export.format}")
+            count = _write_file(io, export, header, low, high, hb, workdir, path, fork)
+            if export.format == "pdf":
+                path = _render(io, hb, path, workdir, count)
+            size = _upload(io, export, owner, path, key, hb)
     except _Stop:
         _stopped(io, export)
         return RunResult(export.id, "cancelled", True, reason="stopped: cancelled or taken over")
@@ -457,19 +472,29 @@ def _header(store: Store, export: Export, conv, low: int, high: int) -> dict[str
     }
 
 
-def _records(io: ExportIO, export: Export, low: int, high: int, hb: Heartbeat, workdir: str) -> Iterator[dict]:
-    """The messages of [low, high] as records, one window of ``batch`` seqs at a time; between windows the
-    event loop gets a turn (the embedded default) and a cancel or a lost lease stops the walk."""
-    store, batch = io.store, io.settings.batch
-    green = _green()
-    if green:
-        batch = min(batch, GREEN_BATCH)
+def write_export(store: Store, export: Export, header: dict[str, Any], low: int, high: int, batch: int, progress,
+                 sink, workdir: str) -> int:
+    """The messages of [low, high] from the store to ``sink`` in the export's format (for a PDF, the
+    JSON-lines its renderer reads, and in THUMBNAIL_LIST the thumbnails it needs); how many.
+    ``progress`` is told of each window (``advance``) and may stop the walk (``check``): the job's
+    Heartbeat, or in a fork of the embedded process a ``ForkProgress``."""
+    records = _records(store, export, low, high, batch, progress, workdir)
+    if export.format == "json":
+        return export_writers.write_json(header, records, sink)
+    if export.format == "csv":
+        return export_writers.write_csv(records, sink, timezone=export.timezone)
+    return export_writers.write_jsonl(header, records, sink)
+
+
+def _records(store: Store, export: Export, low: int, high: int, batch: int, progress,
+             workdir: str) -> Iterator[dict]:
+    """The messages of [low, high] as records, one window of ``batch`` seqs at a time."""
     names: dict[str, str] = {}
-    thumbs = os.path.join(workdir, "thumbs")
+    listed: set[str] = set()
     r = export.range
     start = low
     while start <= high:
-        hb.check()
+        progress.check()
         began = time.monotonic()
         end = min(start + batch - 1, high)
         messages = store.message_window(export.convId, start, end,
@@ -480,20 +505,32 @@ def _records(io: ExportIO, export: Export, low: int, high: int, hb: Heartbeat, w
             names.update({u.id: u.username for u in store.users_by_ids(unknown).values()})
             if len(names) > 50_000:
                 names.clear()
-        media = _thumbnails(io, messages, thumbs) if export.format == "pdf" else {}
+        media = _thumbnails(store, messages, workdir, listed) if export.format == "pdf" else {}
         for m in messages:
             record = export_writers.build_record(m, usernames=names, include_deleted=export.includeDeleted)
             for a in record.get("attachments", []):
                 if a["mediaId"] in media:
                     a["thumbnail"] = media[a["mediaId"]]
             yield record
-        hb.processed += len(messages)
-        hb.maybe_beat()
+        progress.advance(len(messages), began)
         start = end + 1
-        # Under eventlet (the embedded default: this runs on the web process's event loop, the store is in
-        # its memory) the export takes at most GREEN_SHARE of the loop, and no stall is longer than one
-        # small window.
-        time.sleep((time.monotonic() - began) * (1 / GREEN_SHARE - 1) if green else 0)
+
+
+class ForkProgress:
+    """The walk's progress in a fork of the embedded process (``run_on_snapshot``), which must not touch
+    the network or the loop: written to ``{workdir}/progress`` for the parent's heartbeat, which asks it
+    to stop with ``{workdir}/cancel`` (as for the PDF renderer)."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir, self.processed = workdir, 0
+
+    def check(self) -> None:
+        if os.path.exists(os.path.join(self.workdir, "cancel")):
+            raise export_pdf.ExportCancelled("cancelled")
+
+    def advance(self, count: int, began: float) -> None:
+        self.processed += count
+        export_pdf.write_progress(self.workdir, self.processed)
 
 
 GREEN_BATCH = 100  # the window under eventlet: a few milliseconds of the event loop at a time
@@ -511,38 +548,104 @@ def _green() -> bool:
     return patcher.is_monkey_patched("socket")
 
 
-def _thumbnails(io: ExportIO, messages, folder: str) -> dict[str, dict]:
-    """The small renditions of the images of a window, downloaded to files for the PDF (one query for the
-    window's media; a thumbnail that cannot be read is left out, never the export)."""
+THUMBNAIL_LIST = "thumbnails.jsonl"
+
+
+def _thumbnails(store: Store, messages, workdir: str, listed: set[str]) -> dict[str, dict]:
+    """The small renditions of the images of a window (one query for the window's media): where the PDF
+    finds each (``{workdir}/thumbs/{id}.webp``), each listed once in ``{workdir}/thumbnails.jsonl`` for
+    ``fetch_thumbnails`` to download before the render (the walk itself may run where it cannot use the
+    network: a fork of the embedded process)."""
     ids = [f["mediaId"] for m in messages if not m.get("isDeleted")
            for f in (m.get("metadata") or {}).get("files") or [] if f.get("fileType") == "image" and f.get("mediaId")]
     if not ids:
         return {}
-    os.makedirs(folder, exist_ok=True)
-    found = {}
-    for media in io.store.media_by_ids(ids).values():
+    found, wanted = {}, []
+    for media in store.media_by_ids(ids).values():
         small = media.variants.get("small")
         if media.status != "ready" or small is None:
             continue
-        path = os.path.join(folder, f"{media.id}.{small.mimeType.split('/')[-1]}")
-        try:
-            if not os.path.exists(path):
-                with open(path, "wb") as out:
-                    out.write(io.blobs.get_range(small.key, 0, 4 << 20))
-            found[media.id] = {"path": path, "width": small.width, "height": small.height}
-        except Exception:  # noqa: BLE001
-            log.warning("export: thumbnail of %s unreadable", media.id, exc_info=True)
+        path = os.path.join(workdir, "thumbs", f"{media.id}.{small.mimeType.split('/')[-1]}")
+        found[media.id] = {"path": path, "width": small.width, "height": small.height}
+        if path not in listed:
+            listed.add(path)
+            wanted.append(json.dumps({"key": small.key, "path": path}))
+    if wanted:
+        with open(os.path.join(workdir, THUMBNAIL_LIST), "a", encoding="utf-8") as out:
+            out.write("\n".join(wanted) + "\n")
     return found
 
 
-def _pdf(io: ExportIO, export: Export, owner: str, header, records, hb: Heartbeat, workdir: str,
-         key: str) -> tuple[int, int]:
-    """Records to a JSON-lines file (streamed, first fifth of the progress), rendered in a child process
-    (``run_cpu``; the rest), then the PDF uploaded in parts from its file."""
-    source, out = os.path.join(workdir, "messages.jsonl"), os.path.join(workdir, "export.pdf")
-    hb.weight = (0.0, 0.2)
-    with open(source, "wb") as sink:
-        count = export_writers.write_jsonl(header, records, sink)
+def fetch_thumbnails(blobs: Blobs, workdir: str) -> int:
+    """Download the thumbnails the walk listed (a CPU child's call in the embedded default: boto3 there
+    does not cost the event loop); one that cannot be read is left out of the PDF, never the export.
+    How many were fetched."""
+    listing = os.path.join(workdir, THUMBNAIL_LIST)
+    if not os.path.exists(listing):
+        return 0
+    os.makedirs(os.path.join(workdir, "thumbs"), exist_ok=True)
+    fetched = 0
+    with open(listing, encoding="utf-8") as lines:
+        for line in lines:
+            item = json.loads(line)
+            try:
+                data = blobs.get_range(item["key"], 0, 4 << 20)
+                with open(item["path"], "wb") as out:
+                    out.write(data)
+                fetched += 1
+            except Exception:  # noqa: BLE001
+                log.warning("export: thumbnail %s unreadable", item["key"], exc_info=True)
+    return fetched
+
+
+def _inline_batch(io: ExportIO) -> int:
+    return min(io.settings.batch, GREEN_BATCH) if _green() else io.settings.batch
+
+
+def _stream(io: ExportIO, export: Export, owner: str, header, low: int, high: int, hb: Heartbeat,
+            key: str) -> tuple[int, int]:
+    """JSON or CSV read from the store here and written straight into an S3 multipart upload (8 MiB
+    parts): neither the conversation nor the file is ever whole in memory or on disk."""
+    with io.blobs.multipart_writer(key, CONTENT_TYPES[export.format], io.part_size) as sink:
+        tracked = _Tracked(sink, io, export, owner)
+        count = write_export(io.store, export, header, low, high, _inline_batch(io), hb, tracked, hb.workdir)
+        hb.check()
+    return count, sink.size
+
+
+def _write_file(io: ExportIO, export: Export, header, low: int, high: int, hb: Heartbeat, workdir: str,
+                path: str, fork: Callable[..., Any] | None) -> int:
+    """The walk into a local file: the PDF's JSON-lines (the first fifth of its progress), or the whole
+    JSON or CSV file when the walk runs in a fork (``run_on_snapshot``), while the heartbeat here reads
+    the fork's progress and tells it to stop."""
+    hb.weight = (0.0, 0.2) if export.format == "pdf" else (0.0, 0.95)
+    if fork is None:
+        with open(path, "wb") as sink:
+            count = write_export(io.store, export, header, low, high, _inline_batch(io), hb, sink, workdir)
+    else:
+        hb.from_child, began = True, time.monotonic()
+        with hb.in_background():
+            count = fork(_write_in_fork, io.store, export, header, low, high, io.settings.batch, workdir, path)
+        hb.from_child = False
+        log.info("export %s: %d messages walked in a fork in %.2f s", export.id, count, time.monotonic() - began)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(workdir, "progress"))  # the renderer reports from 0 again
+    hb.check()
+    hb.processed = count
+    return count
+
+
+def _write_in_fork(store: Store, export: Export, header, low: int, high: int, batch: int, workdir: str,
+                   path: str) -> int:
+    with open(path, "wb") as sink:
+        return write_export(store, export, header, low, high, batch, ForkProgress(workdir), sink, workdir)
+
+
+def _render(io: ExportIO, hb: Heartbeat, source: str, workdir: str, count: int) -> str:
+    """The thumbnails fetched and the PDF rendered from ``source``, each in a child process (``run_cpu``)
+    in the embedded default; the rest of the progress. The PDF's path."""
+    out = os.path.join(workdir, "export.pdf")
+    io.run_cpu(fetch_thumbnails, io.blobs, workdir)
     hb.check()
     hb.processed, hb.total, hb.weight, hb.from_child = 0, count, (0.2, 0.8), True
     with hb.in_background():
@@ -550,12 +653,50 @@ def _pdf(io: ExportIO, export: Export, owner: str, header, records, hb: Heartbea
     hb.from_child = False
     hb.check()
     hb.processed = count
-    with open(out, "rb") as pdf, io.blobs.multipart_writer(key, CONTENT_TYPES["pdf"], io.part_size) as sink:
-        tracked = _Tracked(sink, io, export, owner)
-        for chunk in iter(lambda: pdf.read(1 << 20), b""):
-            tracked.write(chunk)
-            hb.check()
-    return count, sink.size
+    return out
+
+
+def _upload(io: ExportIO, export: Export, owner: str, path: str, key: str, hb: Heartbeat) -> int:
+    """The finished file to S3, its bytes sent by ``send_file`` through ``run_cpu`` (in the embedded
+    default a child process: hashing and sending megabytes would hold the event loop for tens of ms a
+    part). A file of one part is one PUT; a larger one is a multipart upload opened here, its id recorded
+    on the job first (a cancel, a takeover or the clean-up can abort it), completed here, aborted on
+    any failure. Its size."""
+    size, content_type = os.path.getsize(path), CONTENT_TYPES[export.format]
+    if size <= io.part_size:
+        io.run_cpu(send_file, io.blobs, key, content_type, path, io.part_size, hb.workdir, None)
+        return size
+    upload_id = io.blobs.create_multipart(key, content_type)
+    try:
+        until = utcnow() + timedelta(seconds=io.settings.lease_seconds)
+        if not io.store.renew_export(export.id, owner, until, {"uploadId": upload_id}):
+            raise _Stop()
+        with hb.in_background():
+            parts = io.run_cpu(send_file, io.blobs, key, content_type, path, io.part_size, hb.workdir, upload_id)
+        hb.check()
+        io.blobs.complete_multipart(key, upload_id, parts)
+    except BaseException:
+        io.blobs.abort_multipart(key, upload_id)
+        raise
+    return size
+
+
+def send_file(blobs: Blobs, key: str, content_type: str, path: str, part_size: int, workdir: str,
+              upload_id: str | None) -> list | None:
+    """The file at ``path`` to S3 (a CPU child's call): one PUT without ``upload_id``, else every part of
+    that multipart upload, returned for its completion. Stops between parts (ExportCancelled) when
+    ``{workdir}/cancel`` appears."""
+    if upload_id is None:
+        with open(path, "rb") as f:
+            blobs.put_bytes(key, f.read(), content_type)
+        return None
+    parts = []
+    with open(path, "rb") as f:
+        for number, chunk in enumerate(iter(lambda: f.read(part_size), b""), start=1):
+            if os.path.exists(os.path.join(workdir, "cancel")):
+                raise export_pdf.ExportCancelled("cancelled")
+            parts.append(Part(number, blobs.upload_part(key, upload_id, number, chunk), len(chunk)))
+    return parts
 
 
 def _stopped(io: ExportIO, export: Export) -> None:

@@ -2,7 +2,8 @@
 
 The PDF is rendered through ``infra.cpu.run_cpu``: in production this role runs Celery's prefork pool
 and the call is direct; in the embedded default it runs in a child process, so the web process's
-sockets are not stalled by reportlab.
+sockets are not stalled by reportlab. There the store is the web process's memory, so the walk through
+the conversation runs in a fork of it (``infra.cpu.run_forked``), not on its event loop.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.cpu import CpuWorkerDied, run_cpu
+from infra.cpu import CpuWorkerDied, run_cpu, run_forked
 from infra.runtime import get_runtime
 from pipelines import exports
 from schemas.common import iso
@@ -33,13 +34,15 @@ def export_settings() -> exports.ExportSettings:
     s = get_runtime().settings
     return exports.ExportSettings(ttl=timedelta(hours=s.export_ttl_hours), for_members=s.exports_for_members,
                                   batch=s.export_batch, lease_seconds=s.export_lease_seconds,
-                                  presign_seconds=s.s3_presign_seconds)
+                                  presign_seconds=s.s3_presign_seconds, fork_min_messages=s.export_fork_min_messages)
 
 
 def export_io() -> exports.ExportIO:
     rt = get_runtime()
     return exports.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
-                            run_cpu=run_cpu, notify_ready=notify_export_ready)
+                            run_cpu=run_cpu, notify_ready=notify_export_ready,
+                            # (only where the store is this process's memory)
+                            run_on_snapshot=None if rt.settings.mongo_url else run_forked)
 
 
 def notify_export_ready(export) -> None:

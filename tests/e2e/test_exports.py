@@ -151,3 +151,28 @@ def test_cancel_leaves_nothing_and_expired_is_410():
             assert r.status_code == 409 and "Location" not in r.headers
         finally:
             a.close()
+
+
+def test_a_walk_in_a_fork_of_the_embedded_server_holds_the_history():
+    # Every export forks here (the default forks from 10,000 messages): the walk reads the store as it was
+    # at the fork, in another process, and the file still holds every message once, in seq order.
+    with own_system(EXPORT_FORK_MIN_MESSAGES="0") as system:
+        alice, bob = Api(system), Api(system)
+        _, conv = make_conversation(alice, bob)
+        history = _seed(alice, bob, conv["id"], 30)
+        a = alice.socket()
+        try:
+            a.wait_for("session:ready")
+            job = _export(alice, a, conv["id"], format="json")
+            doc = json.loads(_download(alice, job["id"]))
+            assert [m["seq"] for m in doc["messages"]] == [m["seq"] for m in history]
+            assert [m["content"] for m in doc["messages"][1:]] == [m["content"] for m in history[1:]]
+            job = _export(alice, a, conv["id"], format="pdf")
+            text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(_download(alice, job["id"]))).pages)
+            positions = [text.find(f"message {i}\n") for i in range(len(TEXTS), 30)]
+            assert all(p >= 0 for p in positions) and positions == sorted(positions) and MARKUP in text
+            assert system.log_path.read_text().count("walked in a fork") == 2
+            keys, uploads = _objects(system, "exports/")
+            assert len(keys) == 2 and uploads == []
+        finally:
+            a.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import unicodedata
@@ -15,7 +16,7 @@ from infra.blobs import StorageUnavailable
 from pipelines import exports
 from pipelines.exports import ExportIO, ExportSettings
 from schemas.common import new_id, utcnow
-from schemas.documents import Edit, Message, MessageMetadata, Quote, Reaction, SenderInfo
+from schemas.documents import Edit, Media, Message, MessageMetadata, Quote, Reaction, SenderInfo, Variant
 from schemas.errors import ApiError, Code
 from schemas.payloads import ExportCreate, IdPage
 from tests.conftest import make_conversation, make_user
@@ -41,17 +42,25 @@ def _insert(store, conv, seq, sender, content, **extra) -> Message:
     return m
 
 
-@pytest.fixture
-def w(store, notifier, emitter):
+@pytest.fixture(params=["here", "in a snapshot"])
+def w(request, store, notifier, emitter):
+    """Each test runs twice: the walk reading the store here (a worker on MongoDB), and handed to
+    ``run_on_snapshot`` (the embedded default forks there; here it is a plain call, which is enough for
+    what the pipeline does with it: the file written first, then uploaded; tests/infra/test_cpu.py and
+    tests/e2e/test_exports.py cover the fork itself)."""
     x = World()
+    x.walk = request.param
     x.alice, x.bob = make_user(store, "alice", fname="Alice", lname="Martin"), make_user(store, "bob")
     x.carol = make_user(store, "carol")
     x.conv = make_conversation(store, [x.alice, x.bob])
     x.other = make_conversation(store, [x.carol], title="elsewhere")  # carol is the admin of another group
     x.blobs, x.emitter, x.store = MemoryBlobs(), emitter, store
     x.queued = []
-    x.io = ExportIO(store=store, blobs=x.blobs, notifier=notifier, settings=SETTINGS,
-                    run_cpu=lambda fn, *a, **k: fn(*a, **k), part_size=5 << 20)
+    snapshot = x.walk == "in a snapshot"
+    x.io = ExportIO(store=store, blobs=x.blobs, notifier=notifier,
+                    settings=dataclasses.replace(SETTINGS, fork_min_messages=0) if snapshot else SETTINGS,
+                    run_cpu=lambda fn, *a, **k: fn(*a, **k), part_size=5 << 20,
+                    run_on_snapshot=(lambda fn, *a: fn(*a)) if snapshot else None)
     conv, alice, bob = x.conv, x.alice, x.bob
     _insert(store, conv, 1, alice, "", type="system",
             metadata=MessageMetadata(systemAction="conversation_created", systemData={"username": "alice",
@@ -179,6 +188,26 @@ def test_pdf_transcript_holds_every_message_in_order_as_typed(w, store):
     assert all(p >= 0 for p in positions) and positions == sorted(positions)
     assert all(text.count(f"message number {n} ") == 1 for n in range(15, w.last + 1))
     assert "🎉" in text and "中文" in text        # emoji (Symbola) and CJK (Droid) fallbacks, extractable
+
+
+def test_pdf_shows_the_thumbnails_the_media_pipeline_made(w, store):
+    from PIL import Image
+
+    thumb = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(thumb, "WEBP")
+    key = f"media/{'m' * 24}/small.webp"
+    w.blobs.put_bytes(key, thumb.getvalue(), "image/webp")
+    now = utcnow()
+    store.media.insert_one(Media(
+        id="m" * 24, convId=w.conv.id, groupId=w.conv.groupId, uploadedBy=w.bob.id, uploaderInfo=SenderInfo.of(w.bob),
+        filename="photo.jpg", originalFilename="photo.jpg", mimeType="image/jpeg", fileType="image", fileSize=1234,
+        status="ready", key=f"media/{'m' * 24}/original", createdAt=now, updatedAt=now,
+        variants={"small": Variant(width=64, height=48, mimeType="image/webp", size=len(thumb.getvalue()),
+                                   key=key)}).to_mongo())
+    job = w.request(format="pdf")
+    assert w.run(job.id).status == "done"
+    images = [image for page in PdfReader(io.BytesIO(w.file_of(job.id))).pages for image in page.images]
+    assert [i.image.size for i in images] == [(64, 48)]  # the one image message, drawn once
 
 
 def test_pdf_right_to_left_text_is_drawn_in_visual_order(w):
@@ -326,8 +355,8 @@ def test_cancel_while_running_leaves_nothing_behind(w, store, monkeypatch):
 
     def window(*a, **k):
         calls.append(1)
-        if len(calls) == 22:  # mid-way (of 27 windows), after parts have been uploaded
-            assert list(w.blobs.multipart_uploads("exports/"))
+        if len(calls) == 22:  # mid-way (of 27 windows), after parts have been uploaded (when read here)
+            assert bool(list(w.blobs.multipart_uploads("exports/"))) is (w.walk == "here")
             exports.do_cancel_export(store, w.blobs, w.alice, job.id)
             monkeypatch.setattr(exports, "PROGRESS_SECONDS", 0)  # the next window's heartbeat sees it
         return original(*a, **k)
