@@ -17,7 +17,11 @@ Two parts (``--part worker|api|all``):
   machinery, reused, not copied) at ``--rate`` msg/s, ``--pairs`` pairs of windows on the same server
   for each of ``--formats`` (default ``pdf``), alternating (without, with; with, without; ...) and a last
   one without: with exports of the seeded conversation in that format running back to back, or none.
-  A window in which the machine's other processes used more than 10 % of a core is marked disturbed.
+  A window in which the machine's other processes used more than 10 % of a core is marked disturbed
+  (the server's own children are not others: its CPU children by name, the forks it ran and reaped
+  meanwhile, the embedded exports' ``run_forked``, as ``forks``). ``--api-messages`` sizes the
+  conversation: from ``EXPORT_FORK_MIN_MESSAGES`` (10,000) the embedded server walks it in a fork;
+  ``--server-env EXPORT_FORK_MIN_MESSAGES=0`` (or a huge value) compares the two ways on one size.
   Reported per format: the ratio of the median p99 with exports to the median p99 without (target <= 2)
   over every window and over the undisturbed ones (the verdict: UNKNOWN when either side has none), and
   the median against the best and the worst window without.
@@ -176,7 +180,7 @@ async def api_part(args) -> dict[str, Any]:
     import aiohttp
     import socketio
 
-    server = lg.SpawnedServer(lg.RESULTS_DIR / "exports.server.log", dict(lg.SPAWN_ENV))
+    server = lg.SpawnedServer(lg.RESULTS_DIR / "exports.server.log", lg.server_env(args.server_env))
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         await server.start(http)
         print(f"[api] server on {server.url}", flush=True)
@@ -333,6 +337,8 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", type=int, default=3, help="latency windows without/with exports, alternating")
     p.add_argument("--formats", type=_formats, default=["pdf"],
                    help="the formats exported back to back in the windows with exports, comma-separated")
+    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the spawned server (repeatable), e.g. EXPORT_FORK=false")
     args = p.parse_args(argv)
     results: dict[str, Any] = {"machine": lg.machine_info(), "code": lg.code_version(), "targets": TARGETS,
                                "args": vars(args)}

@@ -97,6 +97,11 @@ TARGETS = {"throughput_msgs_per_s_min": 500.0, "latency_p99_ms_max": 50.0, "late
 # Every spawned server gets these unless --server-env says otherwise: the per-user flood limit (default
 # 30 sends per 10 s) would otherwise refuse most of a closed loop's sends as ``rate_limited``.
 SPAWN_ENV = {"SEND_RATE_LIMIT": "1000000/second"}
+
+
+def server_env(pairs: list[str]) -> dict[str, str]:
+    """SPAWN_ENV and the ``--server-env KEY=VALUE`` pairs given (which win)."""
+    return {**SPAWN_ENV, **dict(kv.split("=", 1) for kv in pairs)}
 # The moderation summary also gives the rounds in which every other process of the machine used less than
 # this much of a core during both measurements.
 QUIET_OTHERS_PERCENT = 25.0
@@ -214,6 +219,10 @@ class CpuMeter:
                     t = proc.cpu_times()
                     name = "server" if proc.pid == self.server.pid else proc.name()
                     out[name] = out.get(name, 0.0) + t.user + t.system
+                    if proc.pid == self.server.pid:
+                        # children the server ran and reaped between two samples (the embedded exports'
+                        # forks, infra.cpu.run_forked): the server's own work, not the machine's others
+                        out["forks"] = t.children_user + t.children_system
         return out
 
     @staticmethod
@@ -1623,7 +1632,7 @@ RUNNERS = {"throughput": functools.partial(closed_loop_scenario, mixed=False),
 async def run_one(name: str, args, http: aiohttp.ClientSession, stem: str, baseline: dict | None) -> dict:
     tracker = Tracker(run_id=secrets.token_hex(3))
     server: SpawnedServer | None = None
-    extra_env = {**SPAWN_ENV, **dict(kv.split("=", 1) for kv in args.server_env)}
+    extra_env = server_env(args.server_env)
     if args.worker_concurrency:
         extra_env["WORKER_CONCURRENCY"] = str(args.worker_concurrency)
     try:

@@ -68,11 +68,6 @@ DONE = ("ready", "failed", "quarantined")
 now = lg.now
 
 
-def server_env(args) -> dict[str, str]:
-    """loadgen's SPAWN_ENV (SEND_RATE_LIMIT=1000000/second) and any --server-env."""
-    return {**lg.SPAWN_ENV, **dict(kv.split("=", 1) for kv in args.server_env)}
-
-
 # -- the upload API, as the page uses it ---------------------------------------------------------------
 class UploadClient:
     def __init__(self, http: aiohttp.ClientSession, base: str, token: str) -> None:
@@ -201,7 +196,7 @@ def boto3_upload(s3, bucket: str, key: str, data: bytes, max_concurrency: int | 
 
 # -- 1. upload throughput ------------------------------------------------------------------------------
 async def measure_uploads(args, http: aiohttp.ClientSession) -> dict[str, Any]:
-    server = lg.SpawnedServer(lg.RESULTS_DIR / "media-upload.server.log", server_env(args))
+    server = lg.SpawnedServer(lg.RESULTS_DIR / "media-upload.server.log", lg.server_env(args.server_env))
     print(f"[upload] starting server on {server.url}", flush=True)
     await server.start(http)
     loop = asyncio.get_running_loop()
@@ -308,7 +303,7 @@ async def upload_images(client: UploadClient, conv: str, jpeg: bytes, n: int, co
 async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: bool, round_no: int) -> dict:
     """One fresh embedded server, loadgen's latency open loop, and (``with_images``) the photos at once."""
     label = "with_images" if with_images else "without"
-    server = lg.SpawnedServer(lg.RESULTS_DIR / f"media-chat.{label}.r{round_no}.server.log", server_env(args))
+    server = lg.SpawnedServer(lg.RESULTS_DIR / f"media-chat.{label}.r{round_no}.server.log", lg.server_env(args.server_env))
     print(f"[chat r{round_no} {label}] starting server on {server.url}", flush=True)
     await server.start(http)
     la = lg.parse_args(["--url", server.url, "--scenario", "latency", "--rate", str(args.rate),
@@ -460,7 +455,7 @@ async def main_async(args) -> int:
     print(f"machine: {m['nproc']} cpus ({m['cpu_model']}), python {m['python']}, load {m['loadavg_at_start']}",
           flush=True)
     doc: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": m, "code": lg.code_version(),
-                           "server_env": server_env(args), "targets": {"upload_ratio_min": TARGET_RATIO,
+                           "server_env": lg.server_env(args.server_env), "targets": {"upload_ratio_min": TARGET_RATIO,
                                                                    "chat_p99_ratio_max": TARGET_P99_RATIO}}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
