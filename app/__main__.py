@@ -16,6 +16,7 @@ import resource  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
+from app import websocket_mask  # noqa: E402
 from infra.config import get_settings, use_settings  # noqa: E402
 
 log = logging.getLogger("app")
@@ -52,6 +53,8 @@ def main() -> int:
 
     from app.web import create_app, socketio
     from infra.runtime import get_runtime
+
+    websocket_mask.install()  # eventlet unmasks client frames one byte object at a time
 
     app = create_app(settings)
     get_runtime().store.ping()  # connect, create indexes, announce an embedded store: now, not at the first request
