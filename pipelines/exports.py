@@ -366,7 +366,7 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
         header = _header(store, export, conv, low, high)
         key = _key(export)
         fork = io.run_on_snapshot if io.run_on_snapshot and total >= io.settings.fork_min_messages else None
-        if export.format != "pdf" and fork is None:
+        if export.format != "pdf" and io.run_on_snapshot is None:  # (embedded: no upload on the loop)
             count, size = _stream(io, export, owner, header, low, high, hb, key)
         else:
             path = os.path.join(workdir, "records.jsonl" if export.format == "pdf" else f"export.{export.format}")
@@ -615,9 +615,9 @@ def _stream(io: ExportIO, export: Export, owner: str, header, low: int, high: in
 
 def _write_file(io: ExportIO, export: Export, header, low: int, high: int, hb: Heartbeat, workdir: str,
                 path: str, fork: Callable[..., Any] | None) -> int:
-    """The walk into a local file: the PDF's JSON-lines (the first fifth of its progress), or the whole
-    JSON or CSV file when the walk runs in a fork (``run_on_snapshot``), while the heartbeat here reads
-    the fork's progress and tells it to stop."""
+    """The walk into a local file: the PDF's JSON-lines (the first fifth of its progress), or in the
+    embedded default the whole JSON or CSV file (sent from the CPU child afterwards). In a fork
+    (``fork``: ``run_on_snapshot``) the heartbeat here reads its progress and tells it to stop."""
     hb.weight = (0.0, 0.2) if export.format == "pdf" else (0.0, 0.95)
     if fork is None:
         with open(path, "wb") as sink:

@@ -42,12 +42,13 @@ def _insert(store, conv, seq, sender, content, **extra) -> Message:
     return m
 
 
-@pytest.fixture(params=["here", "in a snapshot"])
+@pytest.fixture(params=["here", "in a snapshot", "embedded, small"])
 def w(request, store, notifier, emitter):
-    """Each test runs twice: the walk reading the store here (a worker on MongoDB), and handed to
-    ``run_on_snapshot`` (the embedded default forks there; here it is a plain call, which is enough for
-    what the pipeline does with it: the file written first, then uploaded; tests/infra/test_cpu.py and
-    tests/e2e/test_exports.py cover the fork itself)."""
+    """Each test runs three ways: as a worker on MongoDB (JSON and CSV streamed to S3); as the embedded
+    default with a walk handed to ``run_on_snapshot`` (which forks there; here it is a plain call, which
+    is enough for what the pipeline does with it: the file written first, then sent;
+    tests/infra/test_cpu.py and tests/e2e/test_exports.py cover the fork itself); and as the embedded
+    default with an export below ``fork_min_messages`` (walked here into a file, then sent)."""
     x = World()
     x.walk = request.param
     x.alice, x.bob = make_user(store, "alice", fname="Alice", lname="Martin"), make_user(store, "bob")
@@ -56,11 +57,11 @@ def w(request, store, notifier, emitter):
     x.other = make_conversation(store, [x.carol], title="elsewhere")  # carol is the admin of another group
     x.blobs, x.emitter, x.store = MemoryBlobs(), emitter, store
     x.queued = []
-    snapshot = x.walk == "in a snapshot"
+    embedded = x.walk != "here"
     x.io = ExportIO(store=store, blobs=x.blobs, notifier=notifier,
-                    settings=dataclasses.replace(SETTINGS, fork_min_messages=0) if snapshot else SETTINGS,
+                    settings=dataclasses.replace(SETTINGS, fork_min_messages=0 if x.walk == "in a snapshot" else 10**9),
                     run_cpu=lambda fn, *a, **k: fn(*a, **k), part_size=5 << 20,
-                    run_on_snapshot=(lambda fn, *a: fn(*a)) if snapshot else None)
+                    run_on_snapshot=(lambda fn, *a: fn(*a)) if embedded else None)
     conv, alice, bob = x.conv, x.alice, x.bob
     _insert(store, conv, 1, alice, "", type="system",
             metadata=MessageMetadata(systemAction="conversation_created", systemData={"username": "alice",
