@@ -102,6 +102,8 @@ SPAWN_ENV = {"SEND_RATE_LIMIT": "1000000/second"}
 def server_env(pairs: list[str]) -> dict[str, str]:
     """SPAWN_ENV and the ``--server-env KEY=VALUE`` pairs given (which win)."""
     return {**SPAWN_ENV, **dict(kv.split("=", 1) for kv in pairs)}
+
+
 # The moderation summary also gives the rounds in which every other process of the machine used less than
 # this much of a core during both measurements.
 QUIET_OTHERS_PERCENT = 25.0

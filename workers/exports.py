@@ -2,8 +2,9 @@
 
 The PDF is rendered through ``infra.cpu.run_cpu``: in production this role runs Celery's prefork pool
 and the call is direct; in the embedded default it runs in a child process, so the web process's
-sockets are not stalled by reportlab. There the store is the web process's memory, so the walk through
-the conversation runs in a fork of it (``infra.cpu.run_forked``), not on its event loop.
+sockets are not stalled by reportlab. There the store is the web process's memory, so a long walk
+through the conversation (``EXPORT_FORK_MIN_MESSAGES``) runs in a fork of it (``infra.cpu.run_forked``),
+not on its event loop.
 """
 from __future__ import annotations
 
