@@ -620,12 +620,12 @@ def _write_file(io: ExportIO, export: Export, header, low: int, high: int, hb: H
     (``fork``: ``run_on_snapshot``) the heartbeat here reads its progress and tells it to stop."""
     hb.weight = (0.0, 0.2) if export.format == "pdf" else (0.0, 0.95)
     if fork is None:
-        with open(path, "wb") as sink:
-            count = write_export(io.store, export, header, low, high, _inline_batch(io), hb, sink, workdir)
+        count = _write_to(path, io.store, export, header, low, high, _inline_batch(io), hb, workdir)
     else:
         hb.from_child, began = True, time.monotonic()
         with hb.in_background():
-            count = fork(_write_in_fork, io.store, export, header, low, high, io.settings.batch, workdir, path)
+            count = fork(_write_to, path, io.store, export, header, low, high, io.settings.batch,
+                         ForkProgress(workdir), workdir)
         hb.from_child = False
         log.info("export %s: %d messages walked in a fork in %.2f s", export.id, count, time.monotonic() - began)
         with contextlib.suppress(FileNotFoundError):
@@ -635,10 +635,11 @@ def _write_file(io: ExportIO, export: Export, header, low: int, high: int, hb: H
     return count
 
 
-def _write_in_fork(store: Store, export: Export, header, low: int, high: int, batch: int, workdir: str,
-                   path: str) -> int:
+def _write_to(path: str, store: Store, export: Export, header, low: int, high: int, batch: int, progress,
+              workdir: str) -> int:
+    """``write_export`` into the file at ``path`` (here, or in a fork)."""
     with open(path, "wb") as sink:
-        return write_export(store, export, header, low, high, batch, ForkProgress(workdir), sink, workdir)
+        return write_export(store, export, header, low, high, batch, progress, sink, workdir)
 
 
 def _render(io: ExportIO, hb: Heartbeat, source: str, workdir: str, count: int) -> str:
