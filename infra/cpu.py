@@ -50,14 +50,21 @@ def _green() -> bool:
 NICENESS = 10
 
 
-def lower_priority() -> None:
-    """Put this process below the web process in the scheduler's eyes (the CPU child, the embedded S3):
-    on a small machine the sockets come first, and a thumbnail, a PDF page or an S3 transfer waits for a
-    free moment. ``nice 10`` (a tenth of a normal task's share when they compete), not SCHED_IDLE: that
-    was measured no better for chat, and on a busy machine it can starve a browser's upload. A process
+def lower_priority(*, idle: bool = False) -> None:
+    """Put this process below the web process in the scheduler's eyes: on a small machine the sockets come
+    first. ``nice 10`` for a process that serves others (the embedded S3, which a browser's upload waits
+    on); ``idle=True`` adds Linux's ``SCHED_IDLE`` for a process that only computes (the CPU child, a
+    forked export), so it runs only on a core nothing else wants. On this kernel (6.18, EEVDF) ``nice 10``
+    alone did not keep a busy child off the web process's core: with one spinning at nice 10, the web
+    process waited 1.2-1.4 s per 10 s for a CPU and chat p99 was 223-427 ms; at ``SCHED_IDLE`` 0.3-0.5 s
+    and 42-94 ms, against 0.2 s and 27-30 ms with no child (docs/performance.md, 2026-12-03). A process
     that leads its own session (the embedded S3 does, so a terminal's Ctrl-C reaches the app first) gets
     its autogroup's nice set too, or its own nice would not count against the web process."""
     os.nice(NICENESS)
+    if idle and hasattr(os, "SCHED_IDLE"):
+        # Per thread on Linux: called before the process starts any thread, so every later one inherits it.
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if os.getsid(0) == os.getpid():
         # A session leader (the embedded S3) has an autogroup of its own (Linux's sched_autogroup, on by
         # default in Debian's kernels): the scheduler shares the CPU between autogroups first, so a nice
@@ -273,7 +280,7 @@ def _enter_forked_child(hub, parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # it died before the line above: nobody waits for this child
             os._exit(1)
-    lower_priority()
+    lower_priority(idle=True)
 
 
 def _exit_status(status: int) -> str:

@@ -8,7 +8,7 @@ from infra.cpu import lower_priority, read_frame, write_frame
 
 
 def main() -> int:
-    lower_priority()  # (chat p99 with 20 images being processed: see bench/media.py)
+    lower_priority(idle=True)  # (chat p99 with 20 images or a PDF being processed: see bench/)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # anything the work prints must not corrupt the answer frames
     while True:

@@ -37,6 +37,11 @@ def has_module(name: str) -> tuple[int, bool]:
     return os.getpid(), name in sys.modules
 
 
+def scheduling() -> tuple[int, int, int]:
+    """This process's pid, nice value and scheduling policy."""
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)
+
+
 def lag_during(work) -> tuple[float, object]:
     """The worst lateness of a 5 ms ticker while ``work`` runs in another green thread (under eventlet)."""
     import eventlet

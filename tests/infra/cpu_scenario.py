@@ -8,10 +8,10 @@ import os  # noqa: E402
 import sys  # noqa: E402
 
 from infra.cpu import CpuPool, CpuWorkerDied, preload  # noqa: E402
-from tests.infra.cpu_jobs import burn, burn_span, die, fail, has_module, lag_during  # noqa: E402
+from tests.infra.cpu_jobs import burn, burn_span, die, fail, has_module, lag_during, scheduling  # noqa: E402
 
 
-report = {"parent": os.getpid()}
+report = {"parent": os.getpid(), "priority": os.getpriority(os.PRIO_PROCESS, 0)}
 # Warmed ahead of use: every child started, each with the module loaded, and those are the ones used.
 warmed = CpuPool(size=2, timeout=60)
 report["warmed"] = sorted(warmed.warm(preload, ("colorsys",)))
@@ -20,6 +20,7 @@ report["after_warm"] = sorted(g.wait() for g in [eventlet.spawn(warmed.run, has_
 warmed.close()
 
 pool = CpuPool(size=int(sys.argv[1]), timeout=float(sys.argv[2]))
+report["child_scheduling"] = pool.run(scheduling)
 report["pool_lag_ms"], report["pool_pid"] = lag_during(lambda: pool.run(burn, 0.6))
 report["direct_lag_ms"], _ = lag_during(lambda: burn(0.6))
 try:

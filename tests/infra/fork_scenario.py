@@ -28,7 +28,7 @@ def watcher():
 
 def read_after_parent_changed_it() -> tuple[int, str, int]:
     burn(0.3)  # the parent changes the value meanwhile
-    return os.getpid(), memory["value"], os.getpriority(os.PRIO_PROCESS, 0)
+    return os.getpid(), memory["value"], os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)
 
 
 def change_soon():
@@ -38,9 +38,9 @@ def change_soon():
 
 eventlet.spawn(watcher)
 eventlet.spawn(change_soon)
-pid, seen, priority = run_forked(read_after_parent_changed_it)
-report.update(child=pid, seen=seen, now=memory["value"], child_priority=priority,
-              priority=os.getpriority(os.PRIO_PROCESS, 0))
+pid, seen, priority, policy = run_forked(read_after_parent_changed_it)
+report.update(child=pid, seen=seen, now=memory["value"], child_priority=priority, child_policy=policy,
+              priority=os.getpriority(os.PRIO_PROCESS, 0), policy=os.sched_getscheduler(0))
 report["fork_lag_ms"], _ = lag_during(lambda: run_forked(burn, 0.6))
 report["direct_lag_ms"], _ = lag_during(lambda: burn(0.6))
 try:

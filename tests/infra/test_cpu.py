@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,12 +25,13 @@ def test_the_pool_keeps_the_event_loop_turning_and_survives_its_children():
     warmed = report["warmed"]                                # warm(): both children started ahead...
     assert len(set(warmed)) == 2 and report["parent"] not in warmed
     assert report["after_warm"] == [[pid, True] for pid in warmed]  # ...loaded, and then used
+    pid, nice, policy = report["child_scheduling"]           # a child runs niced, on idle cores only
+    assert pid != report["parent"] and nice == report["priority"] + 10 and policy == os.SCHED_IDLE, report
 
 
 def test_outside_eventlet_it_is_a_plain_call():
     from infra.cpu import run_cpu
     from tests.infra.cpu_jobs import burn
-    import os
     assert run_cpu(burn, 0.0) == os.getpid()
 
 
@@ -41,7 +43,8 @@ def test_a_fork_reads_the_memory_of_its_moment_off_the_loop_and_never_runs_the_p
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report["child"] != report["parent"]
     assert report["seen"] == "at the fork" and report["now"] == "changed after"  # a snapshot
-    assert report["child_priority"] == report["priority"] + 10                    # niced
+    assert report["child_priority"] == report["priority"] + 10                    # niced...
+    assert report["child_policy"] == os.SCHED_IDLE != report["policy"]            # ...and on idle cores only
     assert report["fork_lag_ms"] < 100 and report["direct_lag_ms"] > 500, report
     assert report["error"] == "bad input"
     assert "died (exit status 3)" in report["died"], report
