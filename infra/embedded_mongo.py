@@ -378,6 +378,24 @@ def _compute_results(self, with_limit_and_skip=False):
     return self._limited
 
 
+def _serialized(write: Callable) -> Callable:
+    """A write of mongomock run under its collection's lock. mongomock's ``find_one_and_update`` finds the
+    document, then updates it by ``_id`` alone, so two threads could both pass a condition such as
+    ``{status: "pending"}`` (two moderators deciding at once both won: seen in CI); an upsert could insert
+    twice. On MongoDB each single-document write is atomic; under the lock it is here too."""
+    def locked(self, *args, **kwargs):
+        store = self._store
+        if not isinstance(store, IndexedCollectionStore):
+            return write(self, *args, **kwargs)
+        with store._lock:
+            return write(self, *args, **kwargs)
+    locked.__wrapped__ = write
+    return locked
+
+
+for _write in ("_insert", "_update", "_delete", "_find_and_modify"):
+    setattr(mm_collection.Collection, _write, _serialized(getattr(mm_collection.Collection, _write)))
+
 mm_collection.Collection._iter_documents = _iter_documents
 mm_collection.Collection._ensure_uniques = _ensure_uniques
 mm_collection.Collection.create_indexes = _create_indexes

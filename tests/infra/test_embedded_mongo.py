@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 import mongomock
 import pytest
@@ -147,3 +149,41 @@ def test_a_read_returns_copies_with_their_time_zone():
     assert stored["edits"] == [{"at": at.replace(tzinfo=timezone.utc), "tags": ["a"]}]
     assert stored["meta"] == {"at": [at.replace(tzinfo=timezone.utc)]}
     assert coll._store._documents[stored["_id"]]["at"].tzinfo is None  # stored as mongomock stores it
+
+
+@pytest.mark.parametrize("write", ["find_one_and_update", "update_one"])
+def test_a_conditional_write_is_atomic_between_threads(monkeypatch, write):
+    # mongomock finds, then writes by _id: a pause between the two (here a slow find) let two threads
+    # both pass {status: "pending"}. Under the collection's lock exactly one does, as on MongoDB.
+    coll = embedded_client()["t"]["reviews"]
+    coll.insert_one({"_id": "r1", "status": "pending"})
+    slow_find, slow_iter = mongomock.collection.Collection.find_one, mongomock.collection.Collection._iter_documents
+
+    def find_one(self, *args, **kwargs):
+        found = slow_find(self, *args, **kwargs)
+        time.sleep(0.05)
+        return found
+
+    def iter_documents(self, filter):
+        found = list(slow_iter(self, filter))
+        time.sleep(0.05)
+        return iter(found)
+
+    monkeypatch.setattr(mongomock.collection.Collection, "find_one", find_one)
+    monkeypatch.setattr(mongomock.collection.Collection, "_iter_documents", iter_documents)
+    barrier, won = threading.Barrier(2), []
+
+    def decide(status):
+        barrier.wait()
+        if write == "find_one_and_update":
+            won.append(coll.find_one_and_update({"_id": "r1", "status": "pending"}, {"$set": {"status": status}}))
+        else:
+            won.append(coll.update_one({"_id": "r1", "status": "pending"}, {"$set": {"status": status}}).modified_count)
+
+    threads = [threading.Thread(target=decide, args=(s,)) for s in ("approved", "rejected")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(bool(w) for w in won) == [False, True]
+    assert coll.find_one({"_id": "r1"})["status"] in ("approved", "rejected")
