@@ -30,6 +30,8 @@ import sys
 import threading
 from typing import Any, Callable
 
+from infra.priority import green
+
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">Q")
@@ -37,14 +39,6 @@ _HEADER = struct.Struct(">Q")
 
 class CpuWorkerDied(Exception):
     """The child process died or did not answer in time: worth retrying (transient)."""
-
-
-def _green() -> bool:
-    try:
-        from eventlet import patcher
-    except ImportError:  # pragma: no cover - eventlet is a dependency
-        return False
-    return patcher.is_monkey_patched("socket")
 
 
 NICENESS = 10
@@ -172,7 +166,7 @@ def _get_pool() -> CpuPool:
 def run_cpu(fn: Callable, *args, **kwargs) -> Any:
     """``fn(*args, **kwargs)``, off the event loop when there is one (the embedded default): in one of
     ``CPU_WORKERS`` child processes. Elsewhere (a prefork worker) it is a plain call."""
-    if not _green():
+    if not green():
         return fn(*args, **kwargs)
     return _get_pool().run(fn, *args, **kwargs)
 
@@ -189,7 +183,7 @@ def warm_children(modules: tuple[str, ...], *resources: Any) -> None:
     """Under eventlet, start the CPU children now rather than at the first photo or PDF, and load what
     their calls need (``preload``): a child's start, Pillow, reportlab and boto3's S3 model cost about a
     second of CPU that a first upload would otherwise wait for. Elsewhere it does nothing."""
-    if _green():
+    if green():
         _get_pool().warm(preload, modules, *resources)
 
 
@@ -218,7 +212,7 @@ def run_forked(fn: Callable, *args, timeout: float = 3600.0) -> Any:
     parent's green threads in the child, fails instead. It also has the garbage collector off (nothing
     of the parent is finalised there: a finaliser could close a shared socket), the default SIGINT and
     SIGTERM, nice 10, and dies with the parent (PR_SET_PDEATHSIG)."""
-    if not _green():
+    if not green():
         return fn(*args)
     import eventlet
     from eventlet import greenio, hubs, patcher

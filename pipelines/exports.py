@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from infra.blobs import Blobs, Part, StorageUnavailable
+from infra.priority import green
 from infra.store import Store
 from pipelines import export_pdf, export_writers
 from pipelines.access import is_moderator, log_denied
@@ -300,7 +301,7 @@ class Heartbeat:
         at most GREEN_SHARE of the loop, and no stall is longer than one small window."""
         self.processed += count
         self.maybe_beat()
-        if _green():
+        if green():
             time.sleep((time.monotonic() - began) * (1 / GREEN_SHARE - 1))
 
     def in_background(self):
@@ -540,14 +541,6 @@ GREEN_BATCH = 100  # the window under eventlet: a few milliseconds of the event 
 GREEN_SHARE = 0.10
 
 
-def _green() -> bool:
-    try:
-        from eventlet import patcher
-    except ImportError:  # pragma: no cover
-        return False
-    return patcher.is_monkey_patched("socket")
-
-
 THUMBNAIL_LIST = "thumbnails.jsonl"
 
 
@@ -599,7 +592,7 @@ def fetch_thumbnails(blobs: Blobs, workdir: str) -> int:
 
 
 def _inline_batch(io: ExportIO) -> int:
-    return min(io.settings.batch, GREEN_BATCH) if _green() else io.settings.batch
+    return min(io.settings.batch, GREEN_BATCH) if green() else io.settings.batch
 
 
 def _stream(io: ExportIO, export: Export, owner: str, header, low: int, high: int, hb: Heartbeat,
