@@ -50,8 +50,8 @@ def lower_priority(*, idle: bool = False) -> None:
     on); ``idle=True`` adds Linux's ``SCHED_IDLE`` for a process that only computes (the CPU child, a
     forked export), so it runs only on a core nothing else wants. On this kernel (6.18, EEVDF) ``nice 10``
     alone did not keep a busy child off the web process's core: with one spinning at nice 10, the web
-    process waited 1.2-1.4 s per 10 s for a CPU and chat p99 was 223-427 ms; at ``SCHED_IDLE`` 0.3-0.5 s
-    and 42-94 ms, against 0.2 s and 27-30 ms with no child (docs/performance.md, 2026-12-03). A process
+    process waited 1.2-1.4 s per 10 s for a CPU and chat p99 reached 427 ms; at ``SCHED_IDLE`` 0.3-0.5 s
+    and 42-114 ms, against 0.1-0.2 s and 27-53 ms with no child (docs/performance.md, 2026-12-03). A process
     that leads its own session (the embedded S3 does, so a terminal's Ctrl-C reaches the app first) gets
     its autogroup's nice set too, or its own nice would not count against the web process."""
     os.nice(NICENESS)
