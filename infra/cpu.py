@@ -211,7 +211,7 @@ def run_forked(fn: Callable, *args, timeout: float = 3600.0) -> Any:
     hub refuses to switch (ForkRefused), so anything that would wait on the loop, which would run the
     parent's green threads in the child, fails instead. It also has the garbage collector off (nothing
     of the parent is finalised there: a finaliser could close a shared socket), the default SIGINT and
-    SIGTERM, nice 10, and dies with the parent (PR_SET_PDEATHSIG)."""
+    SIGTERM, nice 10 and ``SCHED_IDLE`` (``lower_priority``), and dies with the parent (PR_SET_PDEATHSIG)."""
     if not green():
         return fn(*args)
     import eventlet

@@ -30,6 +30,7 @@ fields, which is also what lets the query read one bucket (one conversation) ins
 from __future__ import annotations
 
 import copy
+import functools
 import gc
 import itertools
 import threading
@@ -381,15 +382,15 @@ def _compute_results(self, with_limit_and_skip=False):
 def _serialized(write: Callable) -> Callable:
     """A write of mongomock run under its collection's lock. mongomock's ``find_one_and_update`` finds the
     document, then updates it by ``_id`` alone, so two threads could both pass a condition such as
-    ``{status: "pending"}`` (two moderators deciding at once both won: seen in CI); an upsert could insert
-    twice. On MongoDB each single-document write is atomic; under the lock it is here too."""
+    ``{status: "pending"}`` (two moderators deciding at once both won: seen in CI). On MongoDB each
+    single-document write is atomic; under the lock it is here too."""
+    @functools.wraps(write)
     def locked(self, *args, **kwargs):
         store = self._store
         if not isinstance(store, IndexedCollectionStore):
             return write(self, *args, **kwargs)
         with store._lock:
             return write(self, *args, **kwargs)
-    locked.__wrapped__ = write
     return locked
 
 

@@ -14,7 +14,7 @@ import csv
 import io
 import json
 from datetime import datetime
-from typing import Any, Iterable, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -22,8 +22,9 @@ import orjson
 from schemas.common import iso
 from schemas.documents import system_text
 
-# A record is serialised by orjson: 1 µs where ``json.dumps`` took 18 (a typical message, timed), 1.7 s of
-# a 100,000-message export. Its output is compact (no spaces after separators) UTF-8, like the rest.
+# A record is serialised by orjson: 1 µs where ``json.dumps`` took 18 (a typical message, timed); the
+# 100,000-message JSON export went from 6.3-6.7 s to 4.4-4.7 s. Its output is compact UTF-8 (no spaces
+# after separators).
 FLUSH_EVERY = 256  # records buffered before one write to the sink
 
 
@@ -91,16 +92,29 @@ def write_json(header: dict[str, Any], records: Iterable[dict[str, Any]], sink: 
     goes: the header, then one line per message. Returns the number of messages."""
     head = json.dumps(header, ensure_ascii=False, indent=1)
     sink.write((head[:-2] + ',\n "messages": [').encode())  # the header object, left open
+
+    def lines() -> Iterator[bytes]:
+        separator = b"\n  "
+        for record in records:
+            yield separator + orjson.dumps(record)
+            separator = b",\n  "
+
+    count = _write_batched(lines(), sink)
+    sink.write(b"\n ]\n}\n")
+    return count
+
+
+def _write_batched(pieces: Iterable[bytes], sink: Sink) -> int:
+    """``pieces`` written FLUSH_EVERY at a time; returns how many."""
     count, buffer = 0, []
-    for record in records:
-        buffer.append(b",\n  " if count else b"\n  ")
-        buffer.append(orjson.dumps(record))
+    for piece in pieces:
+        buffer.append(piece)
         count += 1
         if count % FLUSH_EVERY == 0:
             sink.write(b"".join(buffer))
             buffer.clear()
-    buffer.append(b"\n ]\n}\n")
-    sink.write(b"".join(buffer))
+    if buffer:
+        sink.write(b"".join(buffer))
     return count
 
 
@@ -179,14 +193,4 @@ def write_jsonl(header: dict[str, Any], records: Iterable[dict[str, Any]], sink:
     """The header on the first line, then one record per line: what ``render_pdf`` reads, in a child
     process, without any access to the store."""
     sink.write(orjson.dumps(header) + b"\n")
-    count, buffer = 0, []
-    for record in records:
-        buffer.append(orjson.dumps(record))
-        buffer.append(b"\n")
-        count += 1
-        if count % FLUSH_EVERY == 0:
-            sink.write(b"".join(buffer))
-            buffer.clear()
-    if buffer:
-        sink.write(b"".join(buffer))
-    return count
+    return _write_batched((orjson.dumps(record) + b"\n" for record in records), sink)

@@ -157,33 +157,29 @@ def test_a_conditional_write_is_atomic_between_threads(monkeypatch, write):
     # both pass {status: "pending"}. Under the collection's lock exactly one does, as on MongoDB.
     coll = embedded_client()["t"]["reviews"]
     coll.insert_one({"_id": "r1", "status": "pending"})
-    slow_find, slow_iter = mongomock.collection.Collection.find_one, mongomock.collection.Collection._iter_documents
+    original = mongomock.collection.Collection._iter_documents
 
-    def find_one(self, *args, **kwargs):
-        found = slow_find(self, *args, **kwargs)
-        time.sleep(0.05)
-        return found
-
-    def iter_documents(self, filter):
-        found = list(slow_iter(self, filter))
+    def slow_iter_documents(self, filter):  # (every find goes through it: find_one's too)
+        found = list(original(self, filter))
         time.sleep(0.05)
         return iter(found)
 
-    monkeypatch.setattr(mongomock.collection.Collection, "find_one", find_one)
-    monkeypatch.setattr(mongomock.collection.Collection, "_iter_documents", iter_documents)
-    barrier, won = threading.Barrier(2), []
+    monkeypatch.setattr(mongomock.collection.Collection, "_iter_documents", slow_iter_documents)
+    barrier, outcomes = threading.Barrier(2), {}
 
     def decide(status):
         barrier.wait()
+        pending = {"_id": "r1", "status": "pending"}
         if write == "find_one_and_update":
-            won.append(coll.find_one_and_update({"_id": "r1", "status": "pending"}, {"$set": {"status": status}}))
+            outcomes[status] = coll.find_one_and_update(pending, {"$set": {"status": status}}) is not None
         else:
-            won.append(coll.update_one({"_id": "r1", "status": "pending"}, {"$set": {"status": status}}).modified_count)
+            outcomes[status] = coll.update_one(pending, {"$set": {"status": status}}).modified_count == 1
 
     threads = [threading.Thread(target=decide, args=(s,)) for s in ("approved", "rejected")]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(bool(w) for w in won) == [False, True]
-    assert coll.find_one({"_id": "r1"})["status"] in ("approved", "rejected")
+    winners = [status for status, won in outcomes.items() if won]
+    assert len(outcomes) == 2 and len(winners) == 1
+    assert coll.find_one({"_id": "r1"})["status"] == winners[0]
