@@ -204,5 +204,5 @@ def send(conv_id: str):
         raise ApiError(Code.INVALID_PAYLOAD, "convId in the body differs from the path")
     payload.convId = conv_id
     messages.submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context(),
-                            rt.settings.inbox_max_backlog, rt.send_flood_guard)
+                            rt.settings.inbox_max_backlog, rt.rate_limits)
     return jsonify(clientId=payload.clientId, status="queued"), 202

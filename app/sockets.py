@@ -183,7 +183,7 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         """A member sends: queued at once; message:new (or message:rejected) follows from the worker."""
         rt = get_runtime()
         appended = messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context(),
-                                           rt.settings.inbox_max_backlog, rt.send_flood_guard)
+                                           rt.settings.inbox_max_backlog, rt.rate_limits)
         _pace(socketio, appended.backlog, rt.settings.inbox_soft_backlog)
         return {"clientId": send.clientId, "status": "queued"}
 

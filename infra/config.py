@@ -102,8 +102,27 @@ class Settings(BaseSettings):
     # walks it on the loop, taking at most a tenth of it (a fork costs the loop a burst: docs/exports.md).
     export_fork_min_messages: int = Field(10_000, ge=0)
 
-    # Flood control: sends per user, shared by every web process (limits' notation, a moving window).
+    # Per-user rate limits of each client event that writes, shared by every web process (limits'
+    # notation, a moving window in Redis; pipelines/rate_limits.py). An empty value turns one off.
     send_rate_limit: str = "30/10 seconds"
+    edit_rate_limit: str = "20/10 seconds"
+    delete_rate_limit: str = "30/10 seconds"
+    reaction_rate_limit: str = "30/10 seconds"
+    read_rate_limit: str = "60/10 seconds"
+    delivered_rate_limit: str = "60/10 seconds"
+    report_rate_limit: str = "10/minute"
+    comment_rate_limit: str = "20/10 seconds"
+    upload_rate_limit: str = "30/minute"
+    export_rate_limit: str = "10/minute"
+    reminder_rate_limit: str = "20/minute"
+    scheduled_rate_limit: str = "20/minute"
+    text_rate_limit: str = "20/minute"  # names, titles, captions, album names
+
+    def rate_limits(self) -> dict[str, str]:
+        """Each limited action's limit (pipelines.rate_limits.Action)."""
+        return {action: getattr(self, f"{action}_rate_limit") for action in (
+            "send", "edit", "delete", "reaction", "read", "delivered", "report", "comment", "upload", "export",
+            "reminder", "scheduled", "text")}
 
     # Typing indicators: they end by themselves this long after the last typing:start.
     typing_ttl_seconds: float = Field(5.0, gt=0, le=60)

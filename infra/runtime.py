@@ -1,5 +1,5 @@
 """The process's connections, built once from the settings: the store, Redis, the inbox, the notifier,
-the send rate limiter, the compiled filter rules, the S3 bucket (blobs) and the virus scanner."""
+the rate limits, the compiled filter rules, the S3 bucket (blobs) and the virus scanner."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,7 +18,8 @@ from infra.mongo import get_store
 from infra.presence import PresenceRegistry
 from infra.scanner import ClamdScanner
 from infra.store import Store
-from pipelines.moderation import FilterCache, FloodGuard
+from pipelines.moderation import FilterCache
+from pipelines.rate_limits import RateLimits
 from pipelines.notify import Notifier
 
 
@@ -52,10 +53,10 @@ class Runtime:
         return MovingWindowRateLimiter(storage_from_string("memory://"))
 
     @cached_property
-    def send_flood_guard(self) -> FloodGuard:
-        """The per-user send rate, in Redis so that every web process counts the same sends."""
+    def rate_limits(self) -> RateLimits:
+        """Per-user limits of every writing event, in Redis so that every web process counts the same."""
         storage = storage_from_string(self.settings.redis_url)
-        return FloodGuard(MovingWindowRateLimiter(storage), self.settings.send_rate_limit)
+        return RateLimits(MovingWindowRateLimiter(storage), self.settings.rate_limits())
 
     @cached_property
     def media_limits(self):

@@ -32,7 +32,8 @@ from infra.store import Page, Store
 from pipelines import media
 from pipelines.access import check_conversation_member, check_moderator, is_moderator, log_denied
 from pipelines.content_filter import RuleSet, Verdict
-from pipelines.moderation import FloodGuard, Screening, blocked_reason, hits_of
+from pipelines.moderation import Screening, blocked_reason, hits_of
+from pipelines.rate_limits import RateLimits
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import (ConversationMember, Message, MessageMetadata, Quote, SenderInfo, SystemAction, User,
@@ -52,18 +53,18 @@ class TransientError(Exception):
 # -- web side -------------------------------------------------------------------------------------
 def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
                    send: MessageSend, context: dict | None = None, max_backlog: int = 5000,
-                   flood: FloodGuard | None = None) -> Appended:
+                   limits: RateLimits | None = None) -> Appended:
     """Authorize and queue a send; returns where it went and the backlog behind it. Nothing is queued
     when a check fails.
 
     A conversation whose inbox already holds ``max_backlog`` sends refuses more (``rate_limited``):
     the workers are behind, and growing the queue without bound only makes every message later. A
-    sender over the per-user rate (``flood``) is refused too, with when to retry.
+    sender over the per-user rate (``limits``) is refused too, with when to retry.
     """
     _, member = check_conversation_member(store, user, send.convId, context)
     check_not_muted(member)
-    if flood is not None:
-        flood.check(user)
+    if limits is not None:
+        limits.check(user.id, "send")
     if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     if send.attachments:

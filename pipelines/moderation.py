@@ -1,5 +1,5 @@
-"""Moderation of a group: its filter rules and the filter step of the message path, mutes and bans, flood
-control, role changes, and the moderation log. The review queue's items live in ``pipelines.reviews``.
+"""Moderation of a group: its filter rules and the filter step of the message path, mutes and bans,
+role changes, and the moderation log. The review queue's items live in ``pipelines.reviews``.
 
 Who may do what: the group's moderators (its MODERATORs and GROUP_ADMINs, and system ADMINs) manage rules,
 settings, reviews and mutes; bans and role changes are for group admins (GROUP_ADMINs and system ADMINs).
@@ -7,15 +7,10 @@ settings, reviews and mutes; bans and role changes are for group admins (GROUP_A
 from __future__ import annotations
 
 import logging
-import math
 import threading
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
-
-from limits import parse
-from limits.strategies import RateLimiter
 
 from infra.store import Store
 from pipelines.access import MODERATING_ROLES, check_group_manager, is_moderator, log_denied
@@ -373,7 +368,7 @@ def do_change_role(store: Store, notifier: Notifier, move: MoveSockets, actor: U
     return {"groupId": group_id, "user": target.public(), "role": member.role}
 
 
-# -- escalation and flood control -------------------------------------------------------------------
+# -- escalation ------------------------------------------------------------------------------------
 def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: str, sender_id: str, client_id: str,
                     match: str, tell: Tell | None = None) -> bool:
     """Log a blocked message (once per send) and apply the group's escalation: True when the sender was
@@ -393,28 +388,3 @@ def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: st
     do_mute(store, notifier, None, group_id, MuteCreate(username=sender.username, minutes=auto.muteMinutes,
             reason=f"{auto.blocked} blocked messages within {auto.windowMinutes} minutes"), target=sender, tell=tell)
     return True
-
-
-@dataclass
-class FloodGuard:
-    """A per-user send rate shared by every web process (the ``limits`` library on Redis)."""
-    limiter: RateLimiter
-    limit: str  # limits' notation, e.g. "30/10 seconds"
-
-    def check(self, user: User) -> None:
-        item = _parse_limit(self.limit)
-        if self.limiter.hit(item, "send", user.id):
-            return
-        reset = self.limiter.get_window_stats(item, "send", user.id).reset_time
-        retry_after = max(1, math.ceil(reset - time.time()))
-        raise ApiError(Code.RATE_LIMITED, f"too many messages: at most {self.limit}; retry in {retry_after} s",
-                       {"retryAfter": retry_after})
-
-
-_parsed: dict[str, Any] = {}
-
-
-def _parse_limit(limit: str):
-    if limit not in _parsed:
-        _parsed[limit] = parse(limit)
-    return _parsed[limit]

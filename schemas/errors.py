@@ -23,12 +23,13 @@ class Code(StrEnum):
     LIMIT_REACHED = "limit_reached"          # a bounded collection is full (e.g. reactions per user)
     RATE_LIMITED = "rate_limited"            # too much at once; retry shortly (same clientId)
     UNAVAILABLE = "unavailable"              # a backing service (Redis, MongoDB) did not answer
-    NOT_A_MEMBER = "not_a_member"            # (rejection) sender left the conversation before storage
+    NOT_A_MEMBER = "not_a_member"            # a write by someone who is not (or no longer) a member
     REQUEST_TOO_LARGE = "request_too_large"  # a request body over MAX_REQUEST_BYTES
     INVALID_PATTERN = "invalid_pattern"      # a filter rule that does not compile or cannot be bounded
     INVALID_DECISION = "invalid_decision"    # a review decision that does not apply to that item
     ALREADY_DECIDED = "already_decided"      # a review item that another moderator decided first
     CONTENT_BLOCKED = "content_blocked"      # (rejection) a filter rule blocks the message
+    CONTENT_HELD = "content_held"            # a filter rule holds this text for a moderator (non-message writes)
     REJECTED_BY_MODERATOR = "rejected_by_moderator"  # (rejection) a held message was rejected
     MUTED = "muted"                          # the sender is muted in the group (until a time)
     BANNED = "banned"                        # the user is banned from the group
@@ -50,6 +51,10 @@ class Code(StrEnum):
     INVALID_TIMEZONE = "invalid_timezone"    # not an IANA time zone name (zoneinfo)
     INVALID_LANGUAGE = "invalid_language"    # an export language other than fr, en, es, de
     EXPIRED = "expired"                      # an export whose file has expired (410)
+    GONE = "gone"                            # content that was deleted (a deleted message's files: 410)
+    SELF_SANCTION = "self_sanction"          # lifting (or placing) a sanction that targets oneself
+    OUTRANKED = "outranked"                  # a moderator acting on a group admin or a system admin
+    OWN_CONTENT = "own_content"              # deciding a review item about one's own message
 
 
 _STATUS = {
@@ -69,6 +74,13 @@ _STATUS = {
     Code.EXPIRED: 410,
     Code.MUTED: 403,
     Code.BANNED: 403,
+    Code.NOT_A_MEMBER: 403,
+    Code.CONTENT_BLOCKED: 403,
+    Code.CONTENT_HELD: 403,
+    Code.SELF_SANCTION: 403,
+    Code.OUTRANKED: 403,
+    Code.OWN_CONTENT: 403,
+    Code.GONE: 410,
     Code.RATE_LIMITED: 429,
     Code.UNAVAILABLE: 503,
 }
