@@ -30,7 +30,8 @@ from redis.exceptions import LockError
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
 from pipelines import media
-from pipelines.access import check_conversation_member, check_moderator, is_moderator, log_denied
+from pipelines.access import (check_conversation_member, check_may_moderate_content, check_moderator, is_moderator,
+                               log_denied)
 from pipelines.content_filter import RuleSet, Verdict
 from pipelines.moderation import Screening, blocked_reason, hits_of
 from pipelines.rate_limits import RateLimits
@@ -102,6 +103,7 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
             log_denied(store, user, "message", message_id, f"{kind} of another member's message")
             raise ApiError(Code.FORBIDDEN, "only the author can edit a message" if kind == "edit" else
                            "only the author, a moderator or an admin of the group can delete a message")
+        check_may_moderate_content(store, user, message.senderId, conv.groupId, "delete a message by")
     submit_entry(inbox, enqueue_drain, message.convId, InboxEntry(
         kind=kind, senderId=user.id, clientId=f"{kind}:{new_id()}", content=content or "", messageId=message_id,
         receivedAt=utcnow()))

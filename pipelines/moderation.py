@@ -3,6 +3,8 @@ role changes, and the moderation log. The review queue's items live in ``pipelin
 
 Who may do what: the group's moderators (its MODERATORs and GROUP_ADMINs, and system ADMINs) manage rules,
 settings, reviews and mutes; bans and role changes are for group admins (GROUP_ADMINs and system ADMINs).
+Nobody acts on themselves (``self_sanction``), on someone who outranks them (``outranked``), or while
+muted in the group (``muted``); every refusal is logged (docs/moderation.md, "Authority").
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from infra.store import Store
-from pipelines.access import MODERATING_ROLES, check_group_manager, is_moderator, log_denied
+from pipelines.access import (MODERATING_ROLES, RANKS, check_group_manager, check_not_self, check_not_suspended,
+                               check_outranks, deny, is_moderator, log_denied, rank_in_group)
 from pipelines.content_filter import Rule, RuleSet, Verdict, check_pattern, compile_rules, normalize
 from pipelines.notify import Notifier
 from schemas import events
@@ -56,6 +59,13 @@ def check_group_moderator(store: Store, user: User, group_id: str) -> Group:
     if not is_moderator(store, user, group_id):
         log_denied(store, user, "group", group_id, "moderation without a moderating role")
         raise ApiError(Code.FORBIDDEN, "only the group's moderators and admins can do this")
+    return group
+
+
+def check_acting_moderator(store: Store, user: User, group_id: str) -> Group:
+    """The group, if the user moderates it and is not muted in it (a moderation write)."""
+    group = check_group_moderator(store, user, group_id)
+    check_not_suspended(store, user, group_id)
     return group
 
 
@@ -102,7 +112,7 @@ def list_filters(store: Store, user: User, group_id: str, page: IdPage) -> dict[
 
 
 def do_create_filter(store: Store, notifier: Notifier, user: User, group_id: str, request: FilterCreate) -> FilterRule:
-    check_group_moderator(store, user, group_id)
+    check_acting_moderator(store, user, group_id)
     pattern = check_pattern(request.kind, request.pattern)
     if store.count_filter_rules(group_id) >= MAX_RULES_PER_GROUP:
         raise ApiError(Code.LIMIT_REACHED, f"a group has at most {MAX_RULES_PER_GROUP} filter rules")
@@ -118,7 +128,7 @@ def do_create_filter(store: Store, notifier: Notifier, user: User, group_id: str
 
 def do_update_filter(store: Store, notifier: Notifier, user: User, group_id: str, rule_id: str,
                      request: FilterUpdate) -> FilterRule:
-    check_group_moderator(store, user, group_id)
+    check_acting_moderator(store, user, group_id)
     rule = store.get_filter_rule(group_id, rule_id)
     if rule is None:
         raise ApiError(Code.NOT_FOUND, f"no filter rule {rule_id} in this group")
@@ -137,7 +147,7 @@ def do_update_filter(store: Store, notifier: Notifier, user: User, group_id: str
 
 
 def do_delete_filter(store: Store, notifier: Notifier, user: User, group_id: str, rule_id: str) -> None:
-    check_group_moderator(store, user, group_id)
+    check_acting_moderator(store, user, group_id)
     rule = store.get_filter_rule(group_id, rule_id)
     if rule is None or not store.delete_filter_rule(group_id, rule_id):
         raise ApiError(Code.NOT_FOUND, f"no filter rule {rule_id} in this group")
@@ -177,7 +187,7 @@ def get_moderation_settings(store: Store, user: User, group_id: str) -> dict[str
 
 def do_update_moderation_settings(store: Store, notifier: Notifier, user: User, group_id: str,
                                   request: ModerationSettingsUpdate) -> dict[str, Any]:
-    check_group_moderator(store, user, group_id)
+    check_acting_moderator(store, user, group_id)
     changes = request.model_dump(exclude_none=True)
     if not changes:
         raise ApiError(Code.INVALID_PAYLOAD, "give allowlist, autoMute or both")
@@ -249,17 +259,23 @@ def _member_named(store: Store, group_id: str, username: str) -> tuple[User, str
     return user, member.role
 
 
-def _check_can_sanction(actor: User, target: User, target_role: str, actor_is_admin: bool) -> None:
-    if target.id == actor.id:
-        raise ApiError(Code.INVALID_PAYLOAD, "you cannot do this to yourself")
-    if target.role == "ADMIN" or (target_role == "GROUP_ADMIN" and not actor_is_admin):
-        raise ApiError(Code.FORBIDDEN, f"{target.username} is an admin: only a system admin or another group "
-                                       "admin can do this")
+def _check_can_sanction(store: Store, actor: User, group_id: str, target: User, target_role: str, kind: str) -> None:
+    """Not oneself, not while muted, not a system admin, not someone of a higher rank; each refusal logged."""
+    check_not_self(store, actor, target.id, f"you cannot {kind} yourself", group_id)
+    check_not_suspended(store, actor, group_id)
+    if target.role == "ADMIN":
+        raise deny(store, actor, Code.OUTRANKED, "user", target.id,
+                   f"{target.username} is a system admin: system admins are not {kind}d in groups", {"groupId": group_id})
+    check_outranks(store, actor, target, group_id, kind, target_role)
 
 
-def _is_group_admin(store: Store, user: User, group_id: str) -> bool:
-    member = store.get_group_member(group_id, user.id)
-    return user.role == "ADMIN" or (member is not None and member.role == "GROUP_ADMIN")
+def _check_placer(store: Store, actor: User, sanction: Sanction | None, what: str) -> None:
+    """A sanction in force is changed or lifted only by someone of at least the rank of who placed it (the
+    filter's own mutes rank as a moderator's)."""
+    if sanction is None or (sanction.until is not None and sanction.until <= utcnow()) or sanction.by == actor.id:
+        return
+    placer = None if sanction.by == SYSTEM_ACTOR else store.get_user(sanction.by)
+    check_outranks(store, actor, placer, sanction.groupId, what)
 
 
 def _sanction(group_id: str, target: User, until, reason: str, actor: User | None) -> Sanction:
@@ -276,7 +292,8 @@ def do_mute(store: Store, notifier: Notifier, actor: User | None, group_id: str,
     if actor is not None:
         check_group_moderator(store, actor, group_id)
         target, role = _member_named(store, group_id, request.username)
-        _check_can_sanction(actor, target, role, _is_group_admin(store, actor, group_id))
+        _check_can_sanction(store, actor, group_id, target, role, "mute")
+        _check_placer(store, actor, store.get_sanction("mutes", group_id, target.id), "replace a mute placed by")
     until = utcnow() + timedelta(minutes=request.minutes)
     mute = _sanction(group_id, target, until, request.reason, actor)
     store.put_sanction("mutes", mute)
@@ -292,11 +309,22 @@ def do_mute(store: Store, notifier: Notifier, actor: User | None, group_id: str,
 
 
 def do_lift(store: Store, notifier: Notifier, actor: User, group_id: str, user_id: str, kind: str) -> None:
-    """Lift a mute (the group's moderators) or a ban (its admins) before it ends."""
+    """Lift a mute (the group's moderators) or a ban (its admins) before it ends: not one's own, not while
+    muted, not one on someone who outranks the actor nor one placed by such a person."""
     (check_group_moderator if kind == "mute" else check_group_manager)(store, actor, group_id)
+    check_not_self(store, actor, user_id, f"you cannot lift your own {kind}", group_id)
+    check_not_suspended(store, actor, group_id)
+    not_found = ApiError(Code.NOT_FOUND, f"this user is not {'muted' if kind == 'mute' else 'banned'}")
+    current = store.get_sanction(f"{kind}s", group_id, user_id)
+    if current is None or (current.until is not None and current.until <= utcnow()):
+        raise not_found
+    target = store.get_user(user_id)
+    if target is not None:
+        check_outranks(store, actor, target, group_id, f"lift the {kind} of")
+    _check_placer(store, actor, current, f"lift a {kind} placed by")
     sanction = store.delete_sanction(f"{kind}s", group_id, user_id)
-    if sanction is None or (sanction.until is not None and sanction.until <= utcnow()):
-        raise ApiError(Code.NOT_FOUND, f"this user is not {'muted' if kind == 'mute' else 'banned'}")
+    if sanction is None:  # lifted by someone else meanwhile
+        raise not_found
     if kind == "mute":
         store.set_muted_until(group_id, user_id, None)
     notifier.notify_sanction(events.MODERATION_LIFTED, user_id, Lifted(groupId=group_id, kind=kind))
@@ -332,7 +360,7 @@ def do_ban(store: Store, notifier: Notifier, move: MoveSockets, announce: Announ
     and cannot be added again until the ban ends (``minutes``) or is lifted."""
     check_group_manager(store, actor, group_id)
     target, role = _member_named(store, group_id, request.username)
-    _check_can_sanction(actor, target, role, True)
+    _check_can_sanction(store, actor, group_id, target, role, "ban")
     until = utcnow() + timedelta(minutes=request.minutes) if request.minutes else None
     ban = _sanction(group_id, target, until, request.reason, actor)
     store.put_sanction("bans", ban)  # first: from now on they cannot be added back
@@ -355,12 +383,16 @@ def do_ban(store: Store, notifier: Notifier, move: MoveSockets, announce: Announ
 
 def do_change_role(store: Store, notifier: Notifier, move: MoveSockets, actor: User, group_id: str, user_id: str,
                    request: RoleChange) -> dict[str, Any]:
-    """Group admins change a member's role; the member's sockets enter or leave ``mod:{groupId}`` at once."""
+    """Group admins change a member's role (not their own, not a system admin's, not while muted); the
+    member's sockets enter or leave ``mod:{groupId}`` at once."""
     check_group_manager(store, actor, group_id)
+    check_not_self(store, actor, user_id, "you cannot change your own role: ask another admin", group_id)
+    check_not_suspended(store, actor, group_id)
     before = store.get_group_member(group_id, user_id)
     target = store.get_user(user_id)
     if before is None or target is None:
         raise ApiError(Code.NOT_FOUND, "no such member in this group")
+    check_outranks(store, actor, target, group_id, "change the role of", before.role)
     member = store.set_group_role(group_id, user_id, request.role)
     move(user_id, events.mod_room(group_id), request.role in MODERATING_ROLES)
     do_log_action(store, notifier, actor, group_id, "role_changed", "user", user_id, target_name=target.username,
@@ -382,6 +414,8 @@ def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: st
     auto = store.group_moderation_of(group_id).autoMute
     if not auto.enabled or active_mute_until(store, group_id, sender_id) is not None:
         return False
+    if rank_in_group(store, sender, group_id) > RANKS["MODERATOR"]:
+        return False  # the filter acts as a moderator: it does not mute group admins nor system admins
     since = utcnow() - timedelta(minutes=auto.windowMinutes)
     if store.count_activity("user", sender_id, "message_blocked", group_id, since) < auto.blocked:
         return False

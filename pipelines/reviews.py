@@ -13,7 +13,7 @@ import logging
 from typing import Any, Callable
 
 from infra.store import Store
-from pipelines.access import check_conversation_member
+from pipelines.access import check_conversation_member, check_may_moderate_content, deny
 from pipelines.moderation import Tell, check_group_moderator, do_log_action, tell_user
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
@@ -91,7 +91,7 @@ def do_report(store: Store, notifier: Notifier, user: User, message_id: str, rea
     if message.type == "system":
         raise ApiError(Code.INVALID_PAYLOAD, "system messages cannot be reported")
     if message.senderId == user.id:
-        raise ApiError(Code.INVALID_PAYLOAD, "you cannot report your own message")
+        raise deny(store, user, Code.OWN_CONTENT, "message", message.id, "you cannot report your own message")
     now = utcnow()
     item = ReviewItem(id=new_id(), key=message_key(message.id), groupId=conv.groupId, convId=conv.id,
                       convTitle=conv.title, messageId=message.id, kind="report",
@@ -110,12 +110,17 @@ def do_report(store: Store, notifier: Notifier, user: User, message_id: str, rea
 
 def do_decide(store: Store, enqueue_effects: Callable[[str], None], user: User, review_id: str,
               request: ReviewDecision) -> ReviewItem:
-    """A moderator decides a pending item. The state moves here, atomically (the answer must say who won);
-    what follows from it is queued (``apply_decision``)."""
+    """A moderator decides a pending item: not one about their own message, not while muted, not one about
+    a message by someone who outranks them. The state moves here, atomically (the answer must say who
+    won); what follows from it is queued (``apply_decision``)."""
     item = store.get_review(review_id)
     if item is None:
         raise ApiError(Code.NOT_FOUND, f"no review item {review_id}")
     check_group_moderator(store, user, item.groupId)
+    if item.message.senderId == user.id:
+        raise deny(store, user, Code.OWN_CONTENT, "review", item.id, "you cannot decide on your own message: "
+                   "another moderator will", {"groupId": item.groupId})
+    check_may_moderate_content(store, user, item.message.senderId, item.groupId, "decide on a message by")
     allowed = TRANSITIONS[item.kind]
     if request.decision not in allowed:
         raise ApiError(Code.INVALID_DECISION, f"a {item.kind} item can be decided with {' or '.join(allowed)}, "
