@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
+from functools import partial, wraps
 from typing import TypeVar
 
 from flask import Blueprint, g, jsonify, redirect, request
@@ -13,6 +13,7 @@ from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
 from pipelines import directory, messages, presence, profiles
 from pipelines.access import MODERATING_ROLES
+from pipelines.rate_limits import Action
 from schemas import events
 from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error
@@ -37,6 +38,21 @@ def body(model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(exc) from None
+
+
+def limited(action: Action, model: type[M] | None = None):
+    """A REST route that counts against the caller's per-user ``action`` limit (``RateLimits``, shared by
+    every web process): under ``login_required``, it validates the body (``model``, passed to the view as
+    ``payload``), then counts, then runs the view; past the limit ``429 rate_limited`` with ``Retry-After``."""
+    def wrap(view):
+        @wraps(view)
+        def limited_view(*args, **kwargs):
+            if model is not None:
+                kwargs["payload"] = body(model)
+            get_runtime().rate_limits.check(g.user.id, action)
+            return view(*args, **kwargs)
+        return limited_view
+    return wrap
 
 
 def presigned(url: str, expires_in: int):

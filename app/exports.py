@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from app.api import body, presigned
+from app.api import limited, presigned
 from app.auth import login_required
 from infra.runtime import get_runtime
 from pipelines import exports
@@ -15,10 +15,10 @@ exports_api = Blueprint("exports", __name__, url_prefix="/api")
 
 @exports_api.post("/conversations/<conv_id>/exports")
 @login_required
-def request_export(conv_id: str):
+@limited("export", ExportCreate)
+def request_export(conv_id: str, payload: ExportCreate):
     """202 at once: the exports worker makes the file; export:progress/ready/failed follow."""
-    job = exports.do_request_export(get_runtime().store, enqueue_run, export_settings(), g.user, conv_id,
-                                    body(ExportCreate))
+    job = exports.do_request_export(get_runtime().store, enqueue_run, export_settings(), g.user, conv_id, payload)
     return jsonify({"id": job.id, "convId": job.convId, "format": job.format, "status": job.status}), 202
 
 

@@ -5,7 +5,7 @@ import functools
 
 from flask import Blueprint, g, jsonify, request
 
-from app.api import body, presigned
+from app.api import body, limited, presigned
 from app.auth import login_required
 from infra.priority import give_way
 from infra.runtime import get_runtime
@@ -36,9 +36,10 @@ def after_chat(view):
 @media_api.post("/uploads")
 @after_chat
 @login_required
-def create_upload():
+@limited("upload", UploadCreate)
+def create_upload(payload: UploadCreate):
     rt = get_runtime()
-    return jsonify(media.do_create_upload(rt.store, rt.blobs, _limits(), g.user, body(UploadCreate))), 201
+    return jsonify(media.do_create_upload(rt.store, rt.blobs, _limits(), g.user, payload)), 201
 
 
 @media_api.post("/uploads/<upload_id>/part-urls")
@@ -122,12 +123,14 @@ def add_to_album(album_id: str):
 
 @media_api.post("/media/<media_id>/likes")
 @login_required
+@limited("reaction")
 def like(media_id: str):
     return jsonify(media.do_like(get_runtime().store, g.user, media_id, add=True))
 
 
 @media_api.delete("/media/<media_id>/likes")
 @login_required
+@limited("reaction")
 def unlike(media_id: str):
     return jsonify(media.do_like(get_runtime().store, g.user, media_id, add=False))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from app.api import announce, body
+from app.api import announce, body, limited
 from app.auth import login_required
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
@@ -80,8 +80,9 @@ def update_settings(group_id: str):
 # -- reports and the review queue --------------------------------------------------------------------
 @moderation_api.post("/messages/<message_id>/reports")
 @login_required
-def report(message_id: str):
-    item = reviews.do_report(_store(), web_notifier(), g.user, message_id, body(ReportCreate).reason)
+@limited("report", ReportCreate)
+def report(message_id: str, payload: ReportCreate):
+    item = reviews.do_report(_store(), web_notifier(), g.user, message_id, payload.reason)
     return jsonify(item.public()), 201
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from app.api import body
+from app.api import body, limited
 from app.auth import login_required
 from app.sockets import web_notifier
 from infra.runtime import get_runtime
@@ -26,6 +26,7 @@ def list_notifications():
 
 @notifications_api.post("/notifications/read")
 @login_required
+@limited("read")
 def read_notifications():
     """{ids} or {all: true}: read; notification:read tells every device of the user."""
     unread = notifications.do_mark_read(get_runtime().store, web_notifier(), g.user, body(NotificationsRead), utcnow())
@@ -79,10 +80,11 @@ def cancel_scheduled(item_id: str):
 
 @notifications_api.post("/messages/<message_id>/reminders")
 @login_required
-def create_reminder(message_id: str):
+@limited("reminder", ReminderCreate)
+def create_reminder(message_id: str, payload: ReminderCreate):
     """201 a reminder notification (status pending, scheduledFor = at), sent at that time."""
     s = get_runtime().settings
-    reminder = notifications.do_create_reminder(get_runtime().store, g.user, message_id, body(ReminderCreate),
+    reminder = notifications.do_create_reminder(get_runtime().store, g.user, message_id, payload,
                                                 now=utcnow(), max_days_ahead=s.scheduled_max_days_ahead,
                                                 ttl_days=s.notification_ttl_days)
     return jsonify(reminder.public()), 201

@@ -18,6 +18,7 @@ from pipelines import directory, messages, moderation, notifications, reactions,
 from pipelines.access import check_conversation_member
 from pipelines.notify import Notifier
 from pipelines.presence import PresenceTracker
+from pipelines.rate_limits import Action
 from pipelines.typing import TypingTracker
 from schemas import events
 from schemas.common import utcnow
@@ -98,8 +99,10 @@ def _context() -> dict:
     return {"ip": request.remote_addr, "platform": "socket", "sid": request.sid}
 
 
-def handler(socketio: SocketIO, event: str, model: type[BaseModel]):
-    """Register ``fn(user, payload) -> dict`` for ``event``; every outcome becomes the ack."""
+def handler(socketio: SocketIO, event: str, model: type[BaseModel], limit: Action | None = None):
+    """Register ``fn(user, payload) -> dict`` for ``event``; every outcome becomes the ack. ``limit``: the
+    per-user rate limit the event counts against (``RateLimits``, shared by every web process), checked
+    after authentication and validation, before the work."""
 
     def register(fn: Callable[[User, Any], dict]):
         @wraps(fn)
@@ -112,6 +115,8 @@ def handler(socketio: SocketIO, event: str, model: type[BaseModel]):
                     payload = model.model_validate(data if data is not None else {})
                 except ValidationError as exc:
                     raise from_validation_error(exc) from None
+                if limit is not None:
+                    get_runtime().rate_limits.check(user.id, limit)
                 return {"ok": True, **fn(user, payload)}
             except ApiError as exc:
                 return {"ok": False, "error": exc.to_dict()}
@@ -209,34 +214,34 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, edit.messageId, content=edit.content)
         return {"messageId": edit.messageId, "status": "queued"}
 
-    @handler(socketio, "message:delete", MessageDelete)
+    @handler(socketio, "message:delete", MessageDelete, limit="delete")
     def message_delete(user: User, delete: MessageDelete) -> dict:
         """The author, a moderator or a group admin deletes (softly); message:updated follows."""
         rt = get_runtime()
         messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, delete.messageId)
         return {"messageId": delete.messageId, "status": "queued"}
 
-    @handler(socketio, "reaction:add", ReactionChange)
+    @handler(socketio, "reaction:add", ReactionChange, limit="reaction")
     def reaction_add(user: User, change: ReactionChange) -> dict:
         """A member reacts: stored at once (one atomic update), message:updated to the room."""
         rt = get_runtime()
         reactions.do_react(rt.store, web_notifier(), user, change, add=True)
         return {"messageId": change.messageId}
 
-    @handler(socketio, "reaction:remove", ReactionChange)
+    @handler(socketio, "reaction:remove", ReactionChange, limit="reaction")
     def reaction_remove(user: User, change: ReactionChange) -> dict:
         """A member takes a reaction back: message:updated to the room if there was one."""
         rt = get_runtime()
         reactions.do_react(rt.store, web_notifier(), user, change, add=False)
         return {"messageId": change.messageId}
 
-    @handler(socketio, "message:read", ReadUpTo)
+    @handler(socketio, "message:read", ReadUpTo, limit="read")
     def message_read(user: User, read: ReadUpTo) -> dict:
         """A member has read up to seq: the mark moves forward only; message:read goes to the room."""
         rt = get_runtime()
         return {"convId": read.convId, "seq": receipts.do_mark_read(rt.store, web_notifier(), user, read)}
 
-    @handler(socketio, events.NOTIFICATION_DELIVERED, NotificationsDelivered)
+    @handler(socketio, events.NOTIFICATION_DELIVERED, NotificationsDelivered, limit="delivered")
     def notification_delivered(user: User, delivered: NotificationsDelivered) -> dict:
         """A socket received notification:new (or listed them): sent -> delivered; ack {ok, delivered: n}."""
         return {"delivered": notifications.do_mark_delivered(get_runtime().store, user, delivered.ids, utcnow())}
