@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from infra.store import Store
-from pipelines.access import check_conversation_member, check_group_manager, check_group_member
+from pipelines.access import check_conversation_member, check_group_manager, check_group_member, check_outranks
 from pipelines.moderation import active_mute_until, check_not_banned
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id, utcnow
@@ -90,11 +90,13 @@ def do_add_conversation_member(store: Store, notifier: Notifier, announce: Annou
 def do_remove_conversation_member(store: Store, notifier: Notifier, announce: Announce, user: User, conv_id: str,
                                   member_id: str) -> User:
     """A member leaves (``member_id`` is their own id), or the conversation's creator or a group admin
-    removes them. Returns the user who left."""
+    removes them (not someone who outranks the remover: ``outranked``). Returns the user who left."""
     conv, _ = check_conversation_member(store, user, conv_id)
     if member_id != user.id and conv.createdBy != user.id:
         check_group_manager(store, user, conv.groupId)
     gone = store.get_user(member_id)
+    if gone is not None and member_id != user.id:
+        check_outranks(store, user, gone, conv.groupId, "remove from a conversation")
     if gone is None or not store.remove_conversation_member(conv_id, member_id):
         raise ApiError(Code.NOT_FOUND, "no such member in this conversation")
     _log(store, user, "remove_member", "conversation", conv_id, {"userId": member_id})

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines import moderation, reviews
+from pipelines import directory, moderation, reviews
 from pipelines.messages import drain_inbox, submit_change, submit_message
 from schemas.common import utcnow
 from schemas.documents import Sanction
@@ -61,6 +61,10 @@ class Group:
 
     def delete(self, actor, author):
         return submit_change(self.store, self.inbox, lambda c: None, self.u[actor], self.message[author])
+
+    def remove(self, actor, target):
+        return directory.do_remove_conversation_member(self.store, self.notifier, lambda *a: None, self.u[actor],
+                                                       self.conv.id, self.u[target].id)
 
     def rule(self, actor):
         return moderation.do_create_filter(self.store, self.notifier, self.u[actor], self.gid,
@@ -118,6 +122,10 @@ CASES = [
      Code.OUTRANKED),
     ("a moderator deletes a group admin's message", None, lambda g: g.delete("mod", "admin"), Code.OUTRANKED),
     ("a group admin changes a system admin's role", None, lambda g: g.role("admin", "root", "MEMBER"), Code.OUTRANKED),
+    ("a conversation's creator removes a moderator from it", lambda g: g.store.conversations.update_one(
+        {"_id": g.conv.id}, {"$set": {"createdBy": g.u["bob"].id}}), lambda g: g.remove("bob", "mod"), Code.OUTRANKED),
+    ("a group admin removes a system admin from a conversation", None, lambda g: g.remove("admin", "root"),
+     Code.OUTRANKED),
     # Nobody decides on (nor reports) their own message.
     ("a moderator decides on their own message", None, lambda g: g.decide("mod", "mod", "approve"), Code.OWN_CONTENT),
     ("a group admin decides on their own message", None, lambda g: g.decide("admin", "admin"), Code.OWN_CONTENT),
@@ -153,6 +161,7 @@ CASES = [
     ("a system admin decides on a group admin's message", None, lambda g: g.decide("root", "admin"), None),
     ("a moderator deletes a member's message", None, lambda g: g.delete("mod", "bob"), None),
     ("a group admin bans a moderator", None, lambda g: g.ban("admin", "mod"), None),
+    ("a group admin removes a moderator from a conversation", None, lambda g: g.remove("admin", "mod"), None),
     ("a group admin demotes another group admin", None, lambda g: g.role("admin", "admin2", "MEMBER"), None),
     ("a system admin changes a group admin's role", None, lambda g: g.role("root", "admin", "MODERATOR"), None),
     ("a muted member reports a message", lambda g: g.placed("mutes", "mod", "bob"), lambda g: g.report("bob", "mod2"),
