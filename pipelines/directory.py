@@ -96,7 +96,7 @@ def do_remove_conversation_member(store: Store, notifier: Notifier, announce: An
         check_group_manager(store, user, conv.groupId)
     gone = store.get_user(member_id)
     if gone is not None and member_id != user.id:
-        check_outranks(store, user, gone, conv.groupId, "remove from a conversation")
+        check_outranks(store, user, gone, conv.groupId, "remove")
     if gone is None or not store.remove_conversation_member(conv_id, member_id):
         raise ApiError(Code.NOT_FOUND, "no such member in this conversation")
     _log(store, user, "remove_member", "conversation", conv_id, {"userId": member_id})
