@@ -39,7 +39,7 @@ def after_chat(view):
 @login_required
 def create_upload():
     rt = get_runtime()
-    return jsonify(media.do_create_upload(rt.store, rt.blobs, _limits(), g.user, body(UploadCreate))), 201
+    return jsonify(media.do_create_upload(rt.store, rt.blobs, _limits(), g.user, body(UploadCreate), write_gate())), 201
 
 
 @media_api.post("/uploads/<upload_id>/part-urls")

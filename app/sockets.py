@@ -223,7 +223,7 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     def reaction_add(user: User, change: ReactionChange) -> dict:
         """A member reacts: stored at once (one atomic update), message:updated to the room."""
         rt = get_runtime()
-        reactions.do_react(rt.store, web_notifier(), user, change, add=True)
+        reactions.do_react(rt.store, web_notifier(), user, change, add=True, gate=write_gate())
         return {"messageId": change.messageId}
 
     @handler(socketio, "reaction:remove", ReactionChange)

@@ -46,7 +46,10 @@ Scope = Literal["conversation", "group", "groups", "new"]
 # Where the text meets the group's rules: here (gate), in the drain (drain: messages), or nowhere (none:
 # the write carries no text, or no group's rules can apply to it).
 FilterAt = Literal["gate", "drain", "none"]
-TargetType = Literal["comment", "album", "caption", "name", "title"]
+TargetType = Literal["comment", "album", "caption", "name", "title", "file", "reaction"]
+# Where the per-user rate limit is counted: here, or by the route's or event's own declared limit in app/
+# (uploads and reactions, whose limits are declared with the transport).
+LimitAt = Literal["gate", "transport"]
 
 # The checks of each scope (the test runs each path through each of its scope's checks).
 CHECKS: dict[str, tuple[str, ...]] = {
@@ -65,6 +68,7 @@ class WritePath:
     filter_at: FilterAt
     target: TargetType | None       # what a flagged review item is about (filter_at "gate")
     routes: tuple[str, ...]         # "METHOD /api/rule" of app/, or a socket event's name
+    limit_at: LimitAt = "gate"
 
 
 PATHS: dict[str, WritePath] = {p.name: p for p in (
@@ -80,6 +84,8 @@ PATHS: dict[str, WritePath] = {p.name: p for p in (
     WritePath("name", "text", "groups", "gate", "name", ("PATCH /api/me",)),
     WritePath("title", "text", "group", "gate", "title", ("POST /api/groups/<group_id>/conversations",)),
     WritePath("group", "text", "new", "none", None, ("POST /api/groups",)),
+    WritePath("upload", "upload", "conversation", "gate", "file", ("POST /api/uploads",), "transport"),
+    WritePath("reaction", "reaction", "conversation", "gate", "reaction", ("reaction:add",), "transport"),
 )}
 
 # Writing routes and events that are not write paths of others' eyes, and why (the test holds app/ to this).
@@ -89,13 +95,11 @@ EXEMPT: dict[str, str] = {
     "POST /api/conversations/<conv_id>/members": "membership: no text (the system message is the server's)",
     "DELETE /api/conversations/<conv_id>/members/<user_id>": "membership: no text",
     "message:delete": "removes content; the author's or a moderator's right (pipelines.messages.submit_change)",
-    "reaction:add": "an emoji from a short list of non-ASCII symbols; membership checked in pipelines.reactions",
     "reaction:remove": "takes a reaction back",
     "message:read": "the reader's own read mark",
     "notification:delivered": "the user's own notifications",
     "conv:subscribe": "reads", "conv:unsubscribe": "reads", "typing:start": "not stored",
     "typing:stop": "not stored", "connect": "session", "disconnect": "session",
-    "POST /api/uploads": "bytes to S3; the file reaches others when attached to a message (a send)",
     "POST /api/uploads/<upload_id>/part-urls": "signs part uploads", "DELETE /api/uploads/<upload_id>": "cancels",
     "POST /api/uploads/<upload_id>/complete": "finishes an upload (its file reaches others through a send)",
     "POST /api/media/<media_id>/likes": "no text", "DELETE /api/media/<media_id>/likes": "no text",
@@ -193,7 +197,7 @@ class Gate:
 
     # -- 3: the rate limit -------------------------------------------------------------------------------
     def count(self, admitted: Admitted) -> None:
-        if self.limits is not None:
+        if self.limits is not None and admitted.path.limit_at == "gate":
             self.limits.check(admitted.user.id, admitted.path.action)
 
     # -- 4: the content filter ---------------------------------------------------------------------------

@@ -47,9 +47,16 @@ class Limits:
 
 
 # -- the upload (web side) -----------------------------------------------------------------------------
-def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, request: UploadCreate) -> dict[str, Any]:
-    """Check membership, type, size and quota, then open the S3 multipart upload and its records."""
-    conv, _ = check_conversation_member(store, user, request.convId)
+def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, request: UploadCreate,
+                     gate: Gate | None = None) -> dict[str, Any]:
+    """Check membership, type, size and quota, then open the S3 multipart upload and its records. The file
+    and its name will be in front of the conversation (its gallery): the write gate admits it (member, not
+    banned, not muted) and screens the name."""
+    gate = gate or Gate(store)
+    media_id = new_id()
+    admitted = gate.conversation(user, request.convId, "upload")
+    screened = gate.screen(admitted, {"filename": request.filename}, media_id)
+    conv = store.get_conversation(request.convId)
     mime = proc.normalize_mime(request.mimeType)
     try:
         file_type = proc.file_type(mime)
@@ -62,7 +69,7 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
     if not store.reserve_quota(user.id, request.size, limits.quota_bytes):
         raise ApiError(Code.QUOTA_EXCEEDED, f"this file would take your files past {limits.quota_bytes} bytes",
                        {"quota": limits.quota_bytes})
-    media_id, now = new_id(), utcnow()
+    now = utcnow()
     key = f"media/{conv.id}/{media_id}/original"
     try:
         upload_id = blobs.create_multipart(key, mime)
@@ -72,12 +79,13 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
     part_count = max(1, math.ceil(request.size / part_size))
     upload = Upload(id=media_id, userId=user.id, convId=conv.id, key=key, s3UploadId=upload_id, size=request.size,
                     partSize=part_size, partCount=part_count, createdAt=now, expiresAt=now + limits.upload_ttl)
-    name = _safe_filename(request.filename)
+    name = _safe_filename(screened.texts["filename"])
     media = Media(id=media_id, convId=conv.id, groupId=conv.groupId, uploadedBy=user.id,
-                  uploaderInfo=SenderInfo.of(user), filename=name, originalFilename=request.filename,
+                  uploaderInfo=SenderInfo.of(user), filename=name, originalFilename=screened.texts["filename"],
                   mimeType=mime, fileType=file_type, fileSize=request.size, key=key,
                   createdAt=now, updatedAt=now)
     store.insert_upload(upload, media)
+    gate.opened(screened)
     return {"id": media_id, "partSize": part_size, "partCount": part_count, "expiresAt": iso(upload.expiresAt)}
 
 

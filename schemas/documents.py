@@ -252,10 +252,10 @@ ReviewStatus = Literal["pending", "approved", "rejected", "dismissed", "deleted"
 
 class ReviewTarget(BaseModel):
     """What a ``text`` review item is about (pipelines.gate): a comment, an album's name or description, a
-    file's caption, a user's display name or a conversation's title, and which of its fields."""
-    type: Literal["comment", "album", "caption", "name", "title"]
-    id: str                       # the comment, album, media, user or conversation
-    field: str                    # content, name, description, caption, fname, lname, title
+    file's caption or name, a user's display name, a conversation's title or a reaction, and which field."""
+    type: Literal["comment", "album", "caption", "name", "title", "file", "reaction"]
+    id: str                       # the comment, album, media, user, conversation, or the message reacted to
+    field: str                    # content, name, description, caption, fname, lname, title, filename, emoji
 
 
 class FilterRule(Document):
