@@ -26,22 +26,23 @@ from schemas.errors import ApiError, Code
 from schemas.payloads import ProfileUpdate
 
 
-# The fields others see as the user's display name: they pass the write gate (pipelines.gate).
-NAME_FIELDS = ("fname", "lname")
+# The fields others see as who the user is (names, and the picture's address, which every client loads): they
+# pass the write gate (pipelines.gate).
+NAME_FIELDS = ("fname", "lname", "avatarUrl")
 
 
 def do_update_profile(store: Store, enqueue_sync: Callable[[str], None], user: User,
                       update: ProfileUpdate, gate: Gate | None = None) -> User:
     """Write the fields given and answer the updated user; the messages follow in the background.
 
-    A new display name goes through the write gate in every group of the user, since every one of them
-    shows it: refused while the user is muted in any, refused when a rule of any blocks or holds it, masked
+    A new display name or avatar address goes through the write gate in every group of the user, since
+    every one of them shows it: refused while the user is muted in any, refused when a rule of any blocks or holds it, masked
     where one masks, and reviewed (in that group) where one flags. The email and language are the user's own.
     """
     changes = {k: v for k, v in update.model_dump(exclude_unset=True).items() if getattr(user, k) != v}
     if not changes:
         return user  # nothing changes: no write, no sync
-    names = {k: changes[k] for k in NAME_FIELDS if k in changes}
+    names = {k: changes[k] for k in NAME_FIELDS if changes.get(k)}   # (removing an avatar is not a write)
     screened = None
     if names:
         gate = gate or Gate(store)

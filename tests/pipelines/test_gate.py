@@ -283,6 +283,14 @@ def test_a_display_name_meets_the_rules_of_every_group_of_the_user(w):
     with pytest.raises(ApiError) as err:
         profiles.do_update_profile(w.store, lambda i: None, w.bob, ProfileUpdate(fname="Zorglub"), gate=w.gate)
     assert err.value.code == Code.CONTENT_BLOCKED and err.value.details["field"] == "fname"
+    # the picture's address is shown to everyone too: link rules apply to it
+    moderation.do_create_filter(w.store, w.notifier, w.alice, w.group,
+                                FilterCreate(kind="link", pattern="shock.com", action="block"))
+    with pytest.raises(ApiError) as err:
+        profiles.do_update_profile(w.store, lambda i: None, w.bob, ProfileUpdate(avatarUrl="https://shock.com/a.png"),
+                                   gate=w.gate)
+    assert err.value.code == Code.CONTENT_BLOCKED and err.value.details["field"] == "avatarUrl"
+    assert w.store.get_user(w.bob.id).fname == "" and w.store.get_user(w.bob.id).avatarUrl is None
     # email and language are the user's own: no gate, even while muted
     updated = profiles.do_update_profile(w.store, lambda i: None, w.muriel, ProfileUpdate(language="fr"), gate=w.gate)
     assert updated.language == "fr"
