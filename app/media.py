@@ -12,8 +12,8 @@ from infra.priority import give_way
 from infra.runtime import get_runtime
 from pipelines import media
 from schemas.errors import ApiError, Code
-from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, GroupSettingsUpdate, PartUrls, UploadCreate,
-                              parse_gallery_query, parse_id_page)
+from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, GroupSettingsUpdate, PartUrls,
+                              UploadCreate, parse_gallery_query, parse_id_page)
 from workers.media import enqueue_process
 
 media_api = Blueprint("media", __name__, url_prefix="/api")
