@@ -62,11 +62,12 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     the workers are behind, and growing the queue without bound only makes every message later.
     """
     gate = gate or Gate(store)
-    gate.count(gate.conversation(user, send.convId, "send", context))
+    admitted = gate.conversation(user, send.convId, "send", context)
     if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     if send.attachments:
         media.check_attachments(store, user, send.convId, send.attachments)
+    gate.count(admitted)
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
                        type=send.type, replyTo=send.replyTo, receivedAt=utcnow(),
                        sid=(context or {}).get("sid"), attachments=send.attachments)

@@ -55,13 +55,14 @@ def do_schedule(store: Store, user: User, conv_id: str, request: ScheduledMessag
     ``scheduled`` rate; a blocked word refuses it at once) and again at send time, through ``submit_message``
     and the drain's filter, like any send."""
     gate = gate or Gate(store)
-    admitted = gate.admit(user, "scheduled", conv_id=conv_id)
-    gate.check_blocked(admitted, request.content or "")
+    admitted = gate.conversation(user, conv_id, "scheduled")
     send_at = parse_time(request.sendAt, request.timeZone, now, limits.max_days_ahead)
     if request.replyTo is not None and not store.message_exists(request.replyTo, conv_id):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     if store.count_open_scheduled(user.id) >= limits.per_user:
         raise ApiError(Code.LIMIT_REACHED, f"you already have {limits.per_user} scheduled messages waiting")
+    gate.count(admitted)
+    gate.check_blocked(admitted, request.content or "")
     return store.insert_scheduled(ScheduledMessage(
         id=new_id(), convId=conv_id, senderId=user.id, clientId=request.clientId, content=request.content,
         replyTo=request.replyTo, sendAt=send_at, timeZone=request.timeZone, createdAt=now, updatedAt=now))
@@ -89,9 +90,7 @@ def do_update_scheduled(store: Store, notifier: Notifier, user: User, item_id: s
     """The author changes a pending one's text or time, through the write gate as at creation."""
     item = _own(store, user, item_id)
     gate = gate or Gate(store)
-    admitted = gate.admit(user, "scheduled", conv_id=item.convId)
-    if request.content is not None:
-        gate.check_blocked(admitted, request.content)
+    admitted = gate.conversation(user, item.convId, "scheduled")
     changes: dict = {"updatedAt": now}
     if request.content is not None:
         changes["content"] = request.content
@@ -100,6 +99,9 @@ def do_update_scheduled(store: Store, notifier: Notifier, user: User, item_id: s
         changes["timeZone"] = request.timeZone
     elif request.timeZone is not None:
         raise ApiError(Code.INVALID_PAYLOAD, "timeZone goes with sendAt")
+    gate.count(admitted)
+    if request.content is not None:
+        gate.check_blocked(admitted, request.content)
     updated = store.update_pending_scheduled(item.id, user.id, changes)
     if updated is None:  # claimed between our read and the update: it is being sent
         raise ApiError(Code.INVALID_STATE, "this scheduled message is being sent: it can no longer change")
