@@ -23,7 +23,6 @@ route or event of app/ is neither in a path nor in ``EXEMPT``. docs/moderation.m
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -37,7 +36,6 @@ from schemas.documents import ConversationMember, ReviewTarget, User
 from schemas.errors import ApiError, Code
 from schemas.tasks import ReviewRequest
 
-log = logging.getLogger(__name__)
 
 # conversation: a member of the conversation, muted in its group; group: a member of the group (or a system
 # admin), muted in it; groups: the user's own profile, seen in every group they belong to; new: a new group,
