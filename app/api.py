@@ -9,6 +9,7 @@ from flask import Blueprint, g, jsonify, redirect, request
 from pydantic import BaseModel, ValidationError
 
 from app.auth import issue_token, login_required
+from app.gate import write_gate
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
 from pipelines import directory, messages, presence, profiles
@@ -115,14 +116,15 @@ def me():
 @login_required
 def update_me():
     """The new user at once; their messages' senderInfo is updated by a worker (user:updated when done)."""
-    user = profiles.do_update_profile(get_runtime().store, enqueue_profile_sync, g.user, body(ProfileUpdate))
+    user = profiles.do_update_profile(get_runtime().store, enqueue_profile_sync, g.user, body(ProfileUpdate),
+                                      write_gate())
     return jsonify(user.for_self())
 
 
 @api.post("/groups")
 @login_required
 def create_group():
-    return jsonify(directory.do_create_group(get_runtime().store, g.user, body(GroupCreate))), 201
+    return jsonify(directory.do_create_group(get_runtime().store, g.user, body(GroupCreate), write_gate())), 201
 
 
 @api.post("/groups/<group_id>/members")
@@ -156,7 +158,7 @@ def group_members(group_id: str):
 def create_conversation(group_id: str):
     rt = get_runtime()
     return jsonify(directory.do_create_conversation(rt.store, web_notifier(), announce(), g.user, group_id,
-                                                    body(ConversationCreate))), 201
+                                                    body(ConversationCreate), write_gate())), 201
 
 
 @api.get("/conversations")
@@ -220,5 +222,5 @@ def send(conv_id: str):
         raise ApiError(Code.INVALID_PAYLOAD, "convId in the body differs from the path")
     payload.convId = conv_id
     messages.submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context(),
-                            rt.settings.inbox_max_backlog, rt.rate_limits)
+                            rt.settings.inbox_max_backlog, write_gate())
     return jsonify(clientId=payload.clientId, status="queued"), 202

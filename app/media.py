@@ -6,13 +6,14 @@ import functools
 from flask import Blueprint, g, jsonify, request
 
 from app.api import body, limited, presigned
+from app.gate import write_gate
 from app.auth import login_required
 from infra.priority import give_way
 from infra.runtime import get_runtime
 from pipelines import media
 from schemas.errors import ApiError, Code
-from schemas.payloads import (AlbumAdd, AlbumCreate, CommentCreate, GroupSettingsUpdate, PartUrls, UploadCreate,
-                              parse_gallery_query, parse_id_page)
+from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, GroupSettingsUpdate, PartUrls,
+                              UploadCreate, parse_gallery_query, parse_id_page)
 from workers.media import enqueue_process
 
 media_api = Blueprint("media", __name__, url_prefix="/api")
@@ -39,7 +40,7 @@ def after_chat(view):
 @limited("upload", UploadCreate)
 def create_upload(payload: UploadCreate):
     rt = get_runtime()
-    return jsonify(media.do_create_upload(rt.store, rt.blobs, _limits(), g.user, payload)), 201
+    return jsonify(media.do_create_upload(rt.store, rt.blobs, _limits(), g.user, payload, write_gate())), 201
 
 
 @media_api.post("/uploads/<upload_id>/part-urls")
@@ -112,13 +113,15 @@ def list_albums(conv_id: str):
 @media_api.post("/conversations/<conv_id>/albums")
 @login_required
 def create_album(conv_id: str):
-    return jsonify(media.do_create_album(get_runtime().store, g.user, conv_id, body(AlbumCreate)).public()), 201
+    album = media.do_create_album(get_runtime().store, g.user, conv_id, body(AlbumCreate), write_gate())
+    return jsonify(album.public()), 201
 
 
 @media_api.post("/albums/<album_id>/media")
 @login_required
 def add_to_album(album_id: str):
-    return jsonify(media.do_add_to_album(get_runtime().store, g.user, album_id, body(AlbumAdd).mediaId).public())
+    album = media.do_add_to_album(get_runtime().store, g.user, album_id, body(AlbumAdd).mediaId, write_gate())
+    return jsonify(album.public())
 
 
 @media_api.post("/media/<media_id>/likes")
@@ -138,7 +141,16 @@ def unlike(media_id: str):
 @media_api.post("/media/<media_id>/comments")
 @login_required
 def comment(media_id: str):
-    return jsonify(media.do_comment(get_runtime().store, g.user, media_id, body(CommentCreate).content)), 201
+    comment = media.do_comment(get_runtime().store, g.user, media_id, body(CommentCreate).content, write_gate())
+    return jsonify(comment), 201
+
+
+@media_api.patch("/media/<media_id>")
+@login_required
+def caption(media_id: str):
+    """The uploader sets the file's caption ({caption}; "" removes it), through the write gate."""
+    updated = media.do_set_caption(get_runtime().store, g.user, media_id, body(CaptionUpdate).caption, write_gate())
+    return jsonify(updated.public())
 
 
 @media_api.patch("/groups/<group_id>/settings")

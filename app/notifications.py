@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from app.api import body, limited
+from app.gate import write_gate
 from app.auth import login_required
 from app.sockets import web_notifier
 from infra.runtime import get_runtime
@@ -53,7 +54,7 @@ def update_notification_settings():
 def schedule_message(conv_id: str):
     """201 the scheduled message (200 with the first one for a retried clientId); at sendAt it is sent."""
     item, created = scheduling.do_schedule(get_runtime().store, g.user, conv_id, body(ScheduledMessageCreate),
-                                           now=utcnow(), limits=_limits())
+                                           now=utcnow(), limits=_limits(), gate=write_gate())
     return jsonify(item.public()), 201 if created else 200
 
 
@@ -67,7 +68,8 @@ def list_scheduled(conv_id: str):
 @login_required
 def update_scheduled(item_id: str):
     item = scheduling.do_update_scheduled(get_runtime().store, web_notifier(), g.user, item_id,
-                                          body(ScheduledMessageUpdate), now=utcnow(), limits=_limits())
+                                          body(ScheduledMessageUpdate), now=utcnow(), limits=_limits(),
+                                          gate=write_gate())
     return jsonify(item.public())
 
 

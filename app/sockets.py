@@ -12,6 +12,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_ro
 from pydantic import BaseModel, ValidationError
 
 from app.auth import authenticate
+from app.gate import write_gate
 from infra.emitter import ServerEmitter
 from infra.runtime import get_runtime
 from pipelines import directory, messages, moderation, notifications, reactions, receipts
@@ -188,7 +189,7 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         """A member sends: queued at once; message:new (or message:rejected) follows from the worker."""
         rt = get_runtime()
         appended = messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context(),
-                                           rt.settings.inbox_max_backlog, rt.rate_limits)
+                                           rt.settings.inbox_max_backlog, write_gate())
         _pace(socketio, appended.backlog, rt.settings.inbox_soft_backlog)
         return {"clientId": send.clientId, "status": "queued"}
 
@@ -211,21 +212,23 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     def message_edit(user: User, edit: MessageEdit) -> dict:
         """The author edits: queued behind the conversation's earlier sends; message:updated follows."""
         rt = get_runtime()
-        messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, edit.messageId, content=edit.content)
+        messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, edit.messageId, content=edit.content,
+                               max_backlog=rt.settings.inbox_max_backlog, gate=write_gate())
         return {"messageId": edit.messageId, "status": "queued"}
 
     @handler(socketio, "message:delete", MessageDelete, limit="delete")
     def message_delete(user: User, delete: MessageDelete) -> dict:
         """The author, a moderator or a group admin deletes (softly); message:updated follows."""
         rt = get_runtime()
-        messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, delete.messageId)
+        messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, delete.messageId,
+                               max_backlog=rt.settings.inbox_max_backlog)
         return {"messageId": delete.messageId, "status": "queued"}
 
     @handler(socketio, "reaction:add", ReactionChange, limit="reaction")
     def reaction_add(user: User, change: ReactionChange) -> dict:
         """A member reacts: stored at once (one atomic update), message:updated to the room."""
         rt = get_runtime()
-        reactions.do_react(rt.store, web_notifier(), user, change, add=True)
+        reactions.do_react(rt.store, web_notifier(), user, change, add=True, gate=write_gate())
         return {"messageId": change.messageId}
 
     @handler(socketio, "reaction:remove", ReactionChange, limit="reaction")

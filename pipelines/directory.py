@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 from infra.store import Store
 from pipelines.access import check_conversation_member, check_group_manager, check_group_member, check_outranks
+from pipelines.gate import Gate
 from pipelines.moderation import active_mute_until, check_not_banned
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id, utcnow
@@ -30,7 +31,10 @@ def do_dev_login(store: Store, request: DevTokenRequest, admins: frozenset[str])
     return user
 
 
-def do_create_group(store: Store, user: User, request: GroupCreate) -> dict[str, Any]:
+def do_create_group(store: Store, user: User, request: GroupCreate, gate: Gate | None = None) -> dict[str, Any]:
+    """A new group, its creator its admin. Its name passes the write gate's rate limit (``text``); a new group
+    has no members, sanctions or filter rules yet for the other checks to apply."""
+    (gate or Gate(store)).admit(user, "group")
     now = utcnow()
     group = Group(id=new_id(), name=request.name, createdBy=user.id, createdAt=now)
     store.insert_group(group, GroupMember(id=new_id(), groupId=group.id, userId=user.id, role="GROUP_ADMIN",
@@ -53,17 +57,22 @@ def do_add_group_member(store: Store, notifier: Notifier, user: User, group_id: 
 
 
 def do_create_conversation(store: Store, notifier: Notifier, announce: Announce, user: User, group_id: str,
-                           request: ConversationCreate) -> dict[str, Any]:
-    """Any member of the group may open a conversation with other members of the group."""
-    check_group_member(store, user, group_id)
+                           request: ConversationCreate, gate: Gate | None = None) -> dict[str, Any]:
+    """Any member of the group may open a conversation with other members of the group; its title goes
+    through the write gate (a muted member opens none)."""
+    gate = gate or Gate(store)
+    admitted = gate.group(user, group_id, "title")
     others = _group_members_named(store, group_id, request.members)
-    now = utcnow()
-    conv = Conversation(id=new_id(), groupId=group_id, title=request.title, createdBy=user.id, createdAt=now)
+    gate.count(admitted)
+    conv_id, now = new_id(), utcnow()
+    screened = gate.screen(admitted, {"title": request.title}, conv_id)
+    conv = Conversation(id=conv_id, groupId=group_id, title=screened.texts["title"], createdBy=user.id, createdAt=now)
     member_ids = list(dict.fromkeys([user.id, *(u.id for u in others)]))
     store.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=uid, groupId=group_id,
                                                         joinedAt=now, mutedUntil=active_mute_until(store, group_id, uid))
                                      for uid in member_ids])
     _log(store, user, "create", "conversation", conv.id, {"members": member_ids})
+    gate.opened(screened)
     announce(conv.id, user, "conversation_created", {"userId": user.id, "username": user.username,
                                                      "title": conv.title})
     notifier.notify_conversation_created(conv)

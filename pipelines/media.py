@@ -21,7 +21,8 @@ from typing import Any, Callable
 from infra.blobs import Blobs, Part
 from infra.store import Store
 from pipelines import media_processing as proc
-from pipelines.access import check_conversation_member, check_group_manager
+from pipelines.access import check_conversation_member, check_group_manager, log_denied
+from pipelines.gate import Admitted, Gate
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import Album, Media, MediaComment, SenderInfo, Step, Upload, User, Variant
@@ -46,9 +47,16 @@ class Limits:
 
 
 # -- the upload (web side) -----------------------------------------------------------------------------
-def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, request: UploadCreate) -> dict[str, Any]:
-    """Check membership, type, size and quota, then open the S3 multipart upload and its records."""
-    conv, _ = check_conversation_member(store, user, request.convId)
+def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, request: UploadCreate,
+                     gate: Gate | None = None) -> dict[str, Any]:
+    """Check membership, type, size and quota, then open the S3 multipart upload and its records. The file
+    and its name will be in front of the conversation (its gallery): the write gate admits it (member, not
+    banned, not muted) and screens the name."""
+    gate = gate or Gate(store)
+    media_id = new_id()
+    admitted = gate.conversation(user, request.convId, "upload")
+    screened = gate.screen(admitted, {"filename": request.filename}, media_id)
+    conv = store.get_conversation(request.convId)
     mime = proc.normalize_mime(request.mimeType)
     try:
         file_type = proc.file_type(mime)
@@ -61,7 +69,7 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
     if not store.reserve_quota(user.id, request.size, limits.quota_bytes):
         raise ApiError(Code.QUOTA_EXCEEDED, f"this file would take your files past {limits.quota_bytes} bytes",
                        {"quota": limits.quota_bytes})
-    media_id, now = new_id(), utcnow()
+    now = utcnow()
     key = f"media/{conv.id}/{media_id}/original"
     try:
         upload_id = blobs.create_multipart(key, mime)
@@ -71,12 +79,13 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
     part_count = max(1, math.ceil(request.size / part_size))
     upload = Upload(id=media_id, userId=user.id, convId=conv.id, key=key, s3UploadId=upload_id, size=request.size,
                     partSize=part_size, partCount=part_count, createdAt=now, expiresAt=now + limits.upload_ttl)
-    name = _safe_filename(request.filename)
+    name = _safe_filename(screened.texts["filename"])
     media = Media(id=media_id, convId=conv.id, groupId=conv.groupId, uploadedBy=user.id,
-                  uploaderInfo=SenderInfo.of(user), filename=name, originalFilename=request.filename,
+                  uploaderInfo=SenderInfo.of(user), filename=name, originalFilename=screened.texts["filename"],
                   mimeType=mime, fileType=file_type, fileSize=request.size, key=key,
                   createdAt=now, updatedAt=now)
     store.insert_upload(upload, media)
+    gate.opened(screened)
     return {"id": media_id, "partSize": part_size, "partCount": part_count, "expiresAt": iso(upload.expiresAt)}
 
 
@@ -455,21 +464,42 @@ def do_like(store: Store, user: User, media_id: str, add: bool) -> dict:
     return (changed or media).public()
 
 
-def do_comment(store: Store, user: User, media_id: str, content: str) -> dict:
-    _member_media(store, user, media_id)
-    comment = MediaComment(id=new_id(), userId=user.id, userInfo=SenderInfo.of(user), content=content, at=utcnow())
+def _gated_media(store: Store, gate: Gate, user: User, media_id: str, path: str) -> tuple[Media, Admitted]:
+    """A file of a conversation the user may write to on ``path`` (checks 1 and 2 of the write gate), as its
+    members read it."""
+    found = store.get_media(media_id)
+    if found is None:
+        raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
+    admitted = gate.conversation(user, found.convId, path)
+    return _member_media(store, user, media_id), admitted
+
+
+def do_comment(store: Store, user: User, media_id: str, content: str, gate: Gate | None = None) -> dict:
+    """A member comments on a file, through the write gate (the comment may be stored masked, or flagged)."""
+    gate = gate or Gate(store)
+    _, admitted = _gated_media(store, gate, user, media_id, "comment")
+    gate.count(admitted)
+    comment_id = new_id()
+    screened = gate.screen(admitted, {"content": content}, comment_id)
+    comment = MediaComment(id=comment_id, userId=user.id, userInfo=SenderInfo.of(user),
+                           content=screened.texts["content"], at=utcnow())
     changed = store.comment_media(media_id, comment.model_dump(), MAX_COMMENTS)
     if changed is None:
         raise ApiError(Code.LIMIT_REACHED, f"a file has at most {MAX_COMMENTS} comments")
+    gate.opened(screened)
     return comment.model_dump(mode="json")
 
 
-def do_create_album(store: Store, user: User, conv_id: str, request: AlbumCreate) -> Album:
-    check_conversation_member(store, user, conv_id)
-    now = utcnow()
-    album = Album(id=new_id(), convId=conv_id, name=request.name, description=request.description,
-                  createdBy=user.id, createdAt=now, updatedAt=now)
+def do_create_album(store: Store, user: User, conv_id: str, request: AlbumCreate, gate: Gate | None = None) -> Album:
+    """A member makes an album; its name and description go through the write gate."""
+    gate = gate or Gate(store)
+    admitted = gate.admit(user, "album", conv_id=conv_id)
+    album_id, now = new_id(), utcnow()
+    screened = gate.screen(admitted, {"name": request.name, "description": request.description}, album_id)
+    album = Album(id=album_id, convId=conv_id, name=screened.texts["name"],
+                  description=screened.texts["description"], createdBy=user.id, createdAt=now, updatedAt=now)
     store.insert_album(album)
+    gate.opened(screened)
     return album
 
 
@@ -479,19 +509,37 @@ def list_albums(store: Store, user: User, conv_id: str, page: IdPage) -> dict:
     return {"albums": [a.public() for a in albums], "hasMore": more}
 
 
-def do_add_to_album(store: Store, user: User, album_id: str, media_id: str) -> Album:
+def do_add_to_album(store: Store, user: User, album_id: str, media_id: str, gate: Gate | None = None) -> Album:
     album = store.get_album(album_id)
     if album is None:
         raise ApiError(Code.NOT_FOUND, f"no album {album_id}")
-    check_conversation_member(store, user, album.convId)
+    gate = gate or Gate(store)
+    admitted = gate.conversation(user, album.convId, "album_media")
     media = _member_media(store, user, media_id)
     if media.convId != album.convId:
         raise ApiError(Code.INVALID_ATTACHMENT, "the file belongs to another conversation than the album")
     if media.status != "ready":
         raise ApiError(Code.NOT_READY, f"this file is {media.status}")
+    gate.count(admitted)
     updated = store.add_to_album(album, media, utcnow())
     if updated is None:
         raise ApiError(Code.CONFLICT, "the file is already in this album")
+    return updated
+
+
+def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: Gate | None = None) -> Media:
+    """The uploader captions their file (an empty caption removes it), through the write gate."""
+    gate = gate or Gate(store)
+    media, admitted = _gated_media(store, gate, user, media_id, "caption")
+    if media.uploadedBy != user.id:
+        log_denied(store, user, "media", media_id, "caption of another member's file")
+        raise ApiError(Code.FORBIDDEN, "only the member who uploaded a file can caption it")
+    gate.count(admitted)
+    screened = gate.screen(admitted, {"caption": caption}, media_id)
+    updated = store.update_media(media_id, {"caption": screened.texts["caption"] or None, "updatedAt": utcnow()})
+    if updated is None:
+        raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
+    gate.opened(screened)
     return updated
 
 

@@ -33,8 +33,8 @@ from pipelines import media
 from pipelines.access import (check_conversation_member, check_may_moderate_content, check_moderator, is_moderator,
                                log_denied)
 from pipelines.content_filter import RuleSet, Verdict
+from pipelines.gate import Gate
 from pipelines.moderation import Screening, blocked_reason, hits_of
-from pipelines.rate_limits import RateLimits
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import (ConversationMember, Message, MessageMetadata, Quote, SenderInfo, SystemAction, User,
@@ -54,66 +54,61 @@ class TransientError(Exception):
 # -- web side -------------------------------------------------------------------------------------
 def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
                    send: MessageSend, context: dict | None = None, max_backlog: int = 5000,
-                   limits: RateLimits | None = None) -> Appended:
-    """Authorize and queue a send; returns where it went and the backlog behind it. Nothing is queued
-    when a check fails.
+                   gate: Gate | None = None) -> Appended:
+    """Admit a send through the write gate (member, not banned, not muted, under the per-user rate) and
+    queue it; returns where it went and the backlog behind it. Nothing is queued when a check fails. The
+    text meets the group's filter in the drain, once (``_Drain.screen``).
 
     A conversation whose inbox already holds ``max_backlog`` sends refuses more (``rate_limited``):
-    the workers are behind, and growing the queue without bound only makes every message later. A
-    sender over the per-user rate (``limits``) is refused too, with when to retry.
+    the workers are behind, and growing the queue without bound only makes every message later.
     """
-    _, member = check_conversation_member(store, user, send.convId, context)
-    check_not_muted(member)
-    if limits is not None:
-        limits.check(user.id, "send")
+    gate = gate or Gate(store)
+    admitted = gate.conversation(user, send.convId, "send", context)
     if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     if send.attachments:
         media.check_attachments(store, user, send.convId, send.attachments)
+    gate.count(admitted)
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
                        type=send.type, replyTo=send.replyTo, receivedAt=utcnow(),
                        sid=(context or {}).get("sid"), attachments=send.attachments)
-    appended = inbox.append(send.convId, entry, max_backlog=max_backlog)
-    if appended.schedule:
-        enqueue_drain(send.convId)
-    if appended.entry_id is None:
-        raise ApiError(Code.RATE_LIMITED, f"{appended.backlog} messages are waiting to be stored in this "
-                                          "conversation; retry shortly with the same clientId")
-    return appended
+    return submit_entry(inbox, enqueue_drain, send.convId, entry, max_backlog)
 
 
 def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
-                  message_id: str, *, content: str | None = None) -> None:
+                  message_id: str, *, content: str | None = None, max_backlog: int = 5000,
+                  gate: Gate | None = None) -> None:
     """Queue an edit (``content`` given) or a soft delete of a stored message, after the role check.
 
-    The author edits; the author, the group's moderators and admins (and system admins) delete. The
-    change goes through the conversation's inbox, so it is applied after every send accepted before it.
+    The author edits, through the write gate (not muted, under the per-user ``edit`` rate); the author,
+    the group's moderators and admins (and system admins) delete. The change goes through the
+    conversation's inbox, so it is applied after every send accepted before it; like a send, it is refused
+    (``rate_limited``) when ``max_backlog`` entries wait there, so an edit loop cannot grow the inbox or
+    push other members' sends back.
     """
     message = store.get_message(message_id)
     if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {message_id}")
-    conv, member = check_conversation_member(store, user, message.convId)
-    if content is not None:
-        check_not_muted(member)
+    kind = "edit" if content is not None else "delete"
+    gate = gate or Gate(store)
+    if kind == "edit":
+        admitted = gate.conversation(user, message.convId, "edit")
+        conv_group = admitted.group_ids[0]
+    else:
+        conv_group = check_conversation_member(store, user, message.convId)[0].groupId
     if message.isDeleted:
         raise ApiError(Code.NOT_FOUND, "this message was deleted")
-    kind = "edit" if content is not None else "delete"
     if message.senderId != user.id:
-        if kind == "edit" or not is_moderator(store, user, conv.groupId):
+        if kind == "edit" or not is_moderator(store, user, conv_group):
             log_denied(store, user, "message", message_id, f"{kind} of another member's message")
             raise ApiError(Code.FORBIDDEN, "only the author can edit a message" if kind == "edit" else
                            "only the author, a moderator or an admin of the group can delete a message")
-        check_may_moderate_content(store, user, message.senderId, conv.groupId, "delete a message by")
+        check_may_moderate_content(store, user, message.senderId, conv_group, "delete a message by")
+    if kind == "edit":
+        gate.count(admitted)
     submit_entry(inbox, enqueue_drain, message.convId, InboxEntry(
         kind=kind, senderId=user.id, clientId=f"{kind}:{new_id()}", content=content or "", messageId=message_id,
-        receivedAt=utcnow()))
-
-
-def check_not_muted(member: ConversationMember) -> None:
-    """A muted member's sends and edits are refused at once, saying until when."""
-    if member.mutedUntil is not None and member.mutedUntil > utcnow():
-        raise ApiError(Code.MUTED, f"you are muted in this group until {iso(member.mutedUntil)}",
-                       {"until": iso(member.mutedUntil)})
+        receivedAt=utcnow()), max_backlog)
 
 
 def submit_system(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: str, actor: User,
@@ -125,11 +120,19 @@ def submit_system(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: s
         content=system_text(action, data), systemAction=action, systemData=data, receivedAt=utcnow()))
 
 
-def submit_entry(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: str, entry: InboxEntry) -> None:
-    """Queue an entry the server writes itself (a system message, a moderator's approval or deletion):
-    never refused for the backlog, in order with the sends."""
-    if inbox.append(conv_id, entry, max_backlog=2**31).schedule:
+def submit_entry(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: str, entry: InboxEntry,
+                 max_backlog: int = 2**31) -> Appended:
+    """Append an entry to the conversation's inbox, in order with the sends, and schedule a drain if none is.
+    Users' sends, edits and deletes pass their ``max_backlog`` and are refused (``rate_limited``) past it;
+    entries the server writes itself (a system message, a moderator's approval or deletion) never are."""
+    appended = inbox.append(conv_id, entry, max_backlog=max_backlog)
+    if appended.schedule:
         enqueue_drain(conv_id)
+    if appended.entry_id is None:
+        raise ApiError(Code.RATE_LIMITED, f"{appended.backlog} messages are waiting to be stored in this "
+                                          "conversation; retry shortly with the same clientId",
+                       {"retryAfter": 1})
+    return appended
 
 
 def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) -> Page:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from infra.store import Store
+from pipelines.gate import Gate
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import ActivityLog, SenderInfo, User
@@ -25,12 +26,28 @@ from schemas.errors import ApiError, Code
 from schemas.payloads import ProfileUpdate
 
 
+# The fields others see as who the user is (names, and the picture's address, which every client loads): they
+# pass the write gate (pipelines.gate).
+NAME_FIELDS = ("fname", "lname", "avatarUrl")
+
+
 def do_update_profile(store: Store, enqueue_sync: Callable[[str], None], user: User,
-                      update: ProfileUpdate) -> User:
-    """Write the fields given and answer the updated user; the messages follow in the background."""
+                      update: ProfileUpdate, gate: Gate | None = None) -> User:
+    """Write the fields given and answer the updated user; the messages follow in the background.
+
+    A new display name or avatar address goes through the write gate in every group of the user, since
+    every one of them shows it: refused while the user is muted in any, refused when a rule of any blocks or holds it, masked
+    where one masks, and reviewed (in that group) where one flags. The email and language are the user's own.
+    """
     changes = {k: v for k, v in update.model_dump(exclude_unset=True).items() if getattr(user, k) != v}
     if not changes:
         return user  # nothing changes: no write, no sync
+    names = {k: changes[k] for k in NAME_FIELDS if changes.get(k)}   # (removing an avatar is not a write)
+    screened = None
+    if names:
+        gate = gate or Gate(store)
+        screened = gate.screen(gate.admit(user, "name"), names, user.id)
+        changes.update(screened.texts)
     updated = store.update_user_profile(user.id, changes, utcnow())
     if updated is None:
         raise ApiError(Code.NOT_FOUND, "this account no longer exists")
@@ -38,6 +55,8 @@ def do_update_profile(store: Store, enqueue_sync: Callable[[str], None], user: U
                                    resourceId=user.id, timestamp=updated.updatedAt,
                                    changes={"before": SenderInfo.of(user).model_dump(),
                                             "after": SenderInfo.of(updated).model_dump()}))
+    if screened is not None:
+        gate.opened(screened)
     if SenderInfo.of(updated) != SenderInfo.of(user):  # email and language are not copied into messages
         enqueue_sync(user.id)
     return updated

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from infra.store import Store
 from pipelines.access import check_conversation_member
+from pipelines.gate import Gate
 from pipelines.notify import Notifier
 from schemas.common import utcnow
 from schemas.documents import Message, Reaction, User
@@ -12,8 +13,11 @@ from schemas.payloads import ReactionChange
 MAX_PER_USER = 10
 
 
-def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChange, add: bool) -> Message:
-    """Add or remove one reaction; message:updated goes to the room only when something changed.
+def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChange, add: bool,
+             gate: Gate | None = None) -> Message:
+    """Add or remove one reaction; message:updated goes to the room only when something changed. An added
+    emoji is a text others see (fullwidth or look-alike letters fold to words): it goes through the write
+    gate (member, not banned, not muted, and the group's filter); taking one back does not.
 
     Each change is one conditional update on the message (no read-modify-write), so concurrent
     reactions from many users never overwrite each other, and adding twice counts once.
@@ -21,16 +25,22 @@ def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChang
     message = store.get_message(change.messageId)
     if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {change.messageId}")
-    check_conversation_member(store, user, message.convId)
     if add:
+        gate = gate or Gate(store)
+        screened = gate.screen(gate.conversation(user, message.convId, "reaction"), {"emoji": change.emoji},
+                               message.id)
+        emoji = screened.texts["emoji"]
         mine = {r.emoji for r in message.reactions if r.userId == user.id}
-        if change.emoji in mine:
+        if emoji in mine:
             return message
         if len(mine) >= MAX_PER_USER:
             # Checked before the update: a user racing their own adds may pass the bound by a few.
             raise ApiError(Code.LIMIT_REACHED, f"at most {MAX_PER_USER} different reactions per message")
-        updated = store.add_reaction(message.id, Reaction(userId=user.id, emoji=change.emoji, at=utcnow()))
+        updated = store.add_reaction(message.id, Reaction(userId=user.id, emoji=emoji, at=utcnow()))
+        if updated is not None:
+            gate.opened(screened)
     else:
+        check_conversation_member(store, user, message.convId)
         updated = store.remove_reaction(message.id, user.id, change.emoji, utcnow())
     if updated is None:  # already so (a concurrent duplicate): nothing changed
         return store.get_message(message.id) or message

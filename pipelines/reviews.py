@@ -32,6 +32,9 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     "held": {"approve": "approved", "reject": "rejected"},
     "filter": {"approve": "approved", "dismiss": "dismissed", "delete": "deleted"},
     "report": {"approve": "approved", "dismiss": "dismissed", "delete": "deleted"},
+    # A flagged text that is not a message (pipelines.gate): kept, or left the queue as unfounded; a
+    # moderator removes a comment, or sanctions its author, by those means.
+    "text": {"approve": "approved", "dismiss": "dismissed"},
 }
 
 
@@ -43,9 +46,16 @@ def held_key(conv_id: str, sender_id: str, client_id: str) -> str:
     return f"held:{conv_id}:{sender_id}:{client_id}"
 
 
+def text_key(request: ReviewRequest) -> str:
+    """One item per flagged write (its ``clientId`` is the write's: a redelivery finds the same item)."""
+    return f"text:{request.clientId}"
+
+
 # -- created by the filter (moderation worker) ---------------------------------------------------------
 def do_open_review(store: Store, notifier: Notifier, request: ReviewRequest) -> ReviewItem | None:
     """Open (or grow) the item for what the filter found; tell the moderators, and a held sender."""
+    if request.kind == "text":
+        return _open_text_review(store, notifier, request)
     conv, sender = store.get_conversation(request.convId), store.get_user(request.senderId)
     if conv is None or sender is None:
         log.info("review of %s/%s not opened: the conversation or the sender is gone", request.convId,
@@ -68,17 +78,39 @@ def do_open_review(store: Store, notifier: Notifier, request: ReviewRequest) -> 
                                             seq=stored.seq if stored else None, clientId=request.clientId,
                                             replyTo=request.replyTo),
                       createdAt=now, updatedAt=now)
+    item = _upsert_hits(store, notifier, item, request, now)
+    if held:  # (again on a redelivery: the sender's page matches it by clientId)
+        notifier.notify_message_held(sender.id, MessageHeld(clientId=request.clientId, convId=conv.id,
+                                                            reviewId=item.id,
+                                                            messageId=request.messageId if request.edit else None))
+    return item
+
+
+def _upsert_hits(store: Store, notifier: Notifier, item: ReviewItem, request: ReviewRequest, now) -> ReviewItem:
+    """Create the item or add the hits it lacks; the moderators hear of it when something changed."""
     reasons = [ReviewReason(kind="filter", key=f"filter:{request.clientId}:{h.filterId}:{h.start}:{h.end}",
                             filterId=h.filterId, action=h.action, match=h.match, start=h.start, end=h.end, at=now)
                for h in request.hits]
     item, changed = store.upsert_review(item, reasons)
     if changed:
         notifier.notify_review(item, flagged=True)
-    if held:  # (again on a redelivery: the sender's page matches it by clientId)
-        notifier.notify_message_held(sender.id, MessageHeld(clientId=request.clientId, convId=conv.id,
-                                                            reviewId=item.id,
-                                                            messageId=request.messageId if request.edit else None))
     return item
+
+
+def _open_text_review(store: Store, notifier: Notifier, request: ReviewRequest) -> ReviewItem | None:
+    """The item of a flagged (or masked) comment, album, caption, name or title (pipelines.gate)."""
+    sender = store.get_user(request.senderId)
+    if sender is None:
+        return None
+    conv = store.get_conversation(request.convId) if request.convId else None
+    now = utcnow()
+    item = ReviewItem(id=new_id(), key=text_key(request), groupId=request.groupId, convId=request.convId,
+                      convTitle=conv.title if conv else "", kind="text", target=request.target,
+                      message=ReviewMessage(senderId=sender.id, senderInfo=SenderInfo.of(sender),
+                                            content=request.content, createdAt=request.receivedAt,
+                                            clientId=request.clientId),
+                      createdAt=now, updatedAt=now)
+    return _upsert_hits(store, notifier, item, request, now)
 
 
 # -- reports and decisions (web) ---------------------------------------------------------------------

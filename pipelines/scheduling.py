@@ -26,7 +26,8 @@ from typing import Callable
 from infra.inbox import Inbox
 from infra.store import Store
 from pipelines.access import check_conversation_member
-from pipelines.messages import check_not_muted, submit_message
+from pipelines.gate import Gate
+from pipelines.messages import submit_message
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id
 from schemas.documents import ScheduledMessage, User
@@ -48,16 +49,20 @@ class Limits:
 
 # -- the sender's side (REST) ----------------------------------------------------------------------
 def do_schedule(store: Store, user: User, conv_id: str, request: ScheduledMessageCreate, *, now: datetime,
-                limits: Limits) -> tuple[ScheduledMessage, bool]:
+                limits: Limits, gate: Gate | None = None) -> tuple[ScheduledMessage, bool]:
     """A member schedules a message; returns it and whether it is new (a retried create with the same
-    clientId returns the first one)."""
-    _, member = check_conversation_member(store, user, conv_id)
-    check_not_muted(member)
+    clientId returns the first one). The write gate admits it now (member, not banned, not muted, under the
+    ``scheduled`` rate; a blocked word refuses it at once) and again at send time, through ``submit_message``
+    and the drain's filter, like any send."""
+    gate = gate or Gate(store)
+    admitted = gate.conversation(user, conv_id, "scheduled")
     send_at = parse_time(request.sendAt, request.timeZone, now, limits.max_days_ahead)
     if request.replyTo is not None and not store.message_exists(request.replyTo, conv_id):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     if store.count_open_scheduled(user.id) >= limits.per_user:
         raise ApiError(Code.LIMIT_REACHED, f"you already have {limits.per_user} scheduled messages waiting")
+    gate.count(admitted)
+    gate.check_blocked(admitted, request.content or "")
     return store.insert_scheduled(ScheduledMessage(
         id=new_id(), convId=conv_id, senderId=user.id, clientId=request.clientId, content=request.content,
         replyTo=request.replyTo, sendAt=send_at, timeZone=request.timeZone, createdAt=now, updatedAt=now))
@@ -81,8 +86,11 @@ def _own(store: Store, user: User, item_id: str) -> ScheduledMessage:
 
 
 def do_update_scheduled(store: Store, notifier: Notifier, user: User, item_id: str, request: ScheduledMessageUpdate,
-                        *, now: datetime, limits: Limits) -> ScheduledMessage:
+                        *, now: datetime, limits: Limits, gate: Gate | None = None) -> ScheduledMessage:
+    """The author changes a pending one's text or time, through the write gate as at creation."""
     item = _own(store, user, item_id)
+    gate = gate or Gate(store)
+    admitted = gate.conversation(user, item.convId, "scheduled")
     changes: dict = {"updatedAt": now}
     if request.content is not None:
         changes["content"] = request.content
@@ -91,6 +99,9 @@ def do_update_scheduled(store: Store, notifier: Notifier, user: User, item_id: s
         changes["timeZone"] = request.timeZone
     elif request.timeZone is not None:
         raise ApiError(Code.INVALID_PAYLOAD, "timeZone goes with sendAt")
+    gate.count(admitted)
+    if request.content is not None:
+        gate.check_blocked(admitted, request.content)
     updated = store.update_pending_scheduled(item.id, user.id, changes)
     if updated is None:  # claimed between our read and the update: it is being sent
         raise ApiError(Code.INVALID_STATE, "this scheduled message is being sent: it can no longer change")

@@ -246,8 +246,16 @@ class ActivityLog(Document):
 # -- moderation (seed 002) ------------------------------------------------------------------------
 FilterKind = Literal["word", "regex", "link"]
 FilterAction = Literal["mask", "block", "flag", "hold"]
-ReviewKind = Literal["filter", "report", "held"]
+ReviewKind = Literal["filter", "report", "held", "text"]   # text: a flagged text that is not a message
 ReviewStatus = Literal["pending", "approved", "rejected", "dismissed", "deleted"]
+
+
+class ReviewTarget(BaseModel):
+    """What a ``text`` review item is about (pipelines.gate): a comment, an album's name or description, a
+    file's caption or name, a user's display name, a conversation's title or a reaction, and which field."""
+    type: Literal["comment", "album", "caption", "name", "title", "file", "reaction"]
+    id: str                       # the comment, album, media, user, conversation, or the message reacted to
+    field: str                    # content, name, description, caption, fname, lname, title, filename, emoji
 
 
 class FilterRule(Document):
@@ -310,7 +318,9 @@ class ReviewMessage(BaseModel):
 
 
 class ReviewItem(Document):
-    """One per message (``key``): a filter hit, reports, or a held message or edit awaiting a moderator."""
+    """One per message (``key``): a filter hit, reports, or a held message or edit awaiting a moderator; or
+    one per flagged write of another text (``kind: text``, ``target`` says what; ``message`` holds its author
+    and original text; ``convId`` is empty for a display name)."""
     key: str
     groupId: str
     convId: str
@@ -325,6 +335,7 @@ class ReviewItem(Document):
     decidedByName: str | None = None
     decidedAt: Timestamp | None = None
     note: str | None = None
+    target: ReviewTarget | None = None
     createdAt: Timestamp
     updatedAt: Timestamp
 

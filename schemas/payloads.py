@@ -484,6 +484,11 @@ class CommentCreate(Payload):
     content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 
 
+class CaptionUpdate(Payload):
+    """PATCH /api/media/{mediaId} (the uploader): the file's caption; "" removes it."""
+    caption: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
 class GroupSettingsUpdate(Payload):
     """PATCH /api/groups/{id}/settings (group admins)."""
     keepOriginalMetadata: bool

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.documents import FilterAction, FilterKind, SystemAction, Timestamp
+from schemas.documents import FilterAction, FilterKind, ReviewTarget, SystemAction, Timestamp
 
 
 class InboxEntry(BaseModel):
@@ -46,9 +46,10 @@ class ReviewRequest(BaseModel):
     """messages worker -> moderation.open_review: the filter found something in a send or an edit.
 
     ``kind: held`` carries the text, which is stored nowhere else until a moderator approves it (a
-    message's text, as the inbox entry carried it; bounded by MAX_MESSAGE_CHARS)."""
+    message's text, as the inbox entry carried it; bounded by MAX_MESSAGE_CHARS). ``kind: text`` comes from
+    the write gate (pipelines.gate): a flagged or masked text that is not a message, described by ``target``."""
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["filter", "held"]
+    kind: Literal["filter", "held", "text"]
     groupId: str
     convId: str
     senderId: str
@@ -59,6 +60,7 @@ class ReviewRequest(BaseModel):
     replyTo: str | None = None
     receivedAt: Timestamp
     hits: list[FilterHit]
+    target: ReviewTarget | None = None
 
 
 # -- notifications queue ---------------------------------------------------------------------------

@@ -93,6 +93,22 @@ def test_a_held_message_waits_and_is_delivered_once_approved(system, open_chat):
     b.screenshot("approved")
 
 
+def test_a_flagged_display_name_reaches_the_queue_as_a_text_to_keep_or_dismiss(system, open_chat):
+    """The write gate screens texts that are not messages: a flagged name is a ``text`` item, without a
+    conversation to show, decided with Keep or Dismiss."""
+    admin, member, group, _ = moderated(system, "names")
+    add_rule(admin, group["id"], "kapow", "flag")
+    m = dashboard(open_chat().sign_in(admin.username))
+    member.ok("PATCH", "/api/me", json={"fname": "Captain Kapow"})
+    item = review(m, "Captain Kapow")
+    expect(item.locator(".kind")).to_have_text("Text")
+    expect(item.locator("mark.hit")).to_have_text("Kapow")
+    expect(item.locator("[data-action=context]")).to_have_count(0)
+    expect(item.locator("button[data-decision]")).to_have_count(2)
+    item.get_by_role("button", name="Dismiss").click()
+    expect(item.locator(".decided")).to_contain_text("Dismissed by you")
+
+
 def test_a_rejected_held_message_is_marked_failed_with_the_reason(system, open_chat):
     admin, member, group, _ = moderated(system, "rejects")
     add_rule(admin, group["id"], "forbidden*", "hold")

@@ -153,7 +153,7 @@ def test_non_member_neither_receives_nor_reads_a_conversation(system, clients):
     refused = e.call("conv:subscribe", {"convId": conv["id"]})
     assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
     sent = e.call("message:send", {"convId": conv["id"], "clientId": "x", "content": "let me in"})
-    assert sent["error"]["code"] == "forbidden"
+    assert sent["error"]["code"] == "not_a_member"
     r = eve.call("GET", f"/api/conversations/{conv['id']}/messages")
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     assert eve.call("POST", f"/api/conversations/{conv['id']}/messages",

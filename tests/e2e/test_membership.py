@@ -54,7 +54,7 @@ def test_added_then_removed_member_follows_live(system, clients):
     time.sleep(0.3)
     assert not any(m["clientId"] == "after-out" for m in c.got("message:new"))
     assert carol.call("GET", f"/api/conversations/{conv['id']}/messages").status_code == 403
-    assert c.call("message:send", {"convId": conv["id"], "clientId": "x", "content": "x"})["error"]["code"] == "forbidden"
+    assert c.call("message:send", {"convId": conv["id"], "clientId": "x", "content": "x"})["error"]["code"] == "not_a_member"
 
 
 def test_member_leaves_by_themselves(system):

@@ -224,7 +224,7 @@ def test_a_banned_user_leaves_at_once_and_cannot_come_back_until_lifted(system, 
     assert t.delivered("bob", "after-ban") == []  # his socket left the rooms at once
     assert t.bob.call("GET", f"/api/conversations/{t.cid}/messages").status_code == 403
     ack = t.send("bob", "b1", "je suis encore là")
-    assert ack["ok"] is False and ack["error"]["code"] == "forbidden"
+    assert ack["ok"] is False and ack["error"]["code"] == "banned"
     r = t.alice.call("POST", f"/api/groups/{t.gid}/members", json={"username": t.bob.username})
     assert (r.status_code, r.json()["error"]["code"]) == (403, "banned")
     assert [b["username"] for b in t.alice.ok("GET", f"/api/groups/{t.gid}/bans")["bans"]] == [t.bob.username]

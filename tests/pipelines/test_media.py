@@ -221,7 +221,7 @@ def test_bad_input_gets_a_specific_error_and_changes_nothing(store, inbox, world
 
     for kw, code in [({"size": 51 << 20}, Code.FILE_TOO_LARGE), ({"mimeType": "application/x-msdownload"},
                      Code.UNSUPPORTED_TYPE), ({"mimeType": "application/postscript"}, Code.UNSUPPORTED_TYPE),
-                     ({"who": world.eve}, Code.FORBIDDEN)]:
+                     ({"who": world.eve}, Code.NOT_A_MEMBER)]:
         with pytest.raises(ApiError) as err:
             create(**kw)
         assert err.value.code == code, kw

@@ -171,7 +171,7 @@ def test_sender_removed_while_queued_is_rejected_not_stored(store, inbox, notifi
     assert inbox.pending(conv.id) == 0
 
 
-@pytest.mark.parametrize("who, conv_id, code", [("eve", None, Code.FORBIDDEN), ("alice", "0" * 24, Code.NOT_FOUND)])
+@pytest.mark.parametrize("who, conv_id, code", [("eve", None, Code.NOT_A_MEMBER), ("alice", "0" * 24, Code.NOT_FOUND)])
 def test_submit_refuses_and_queues_nothing(store, inbox, people, who, conv_id, code):
     alice, _, eve, conv = people
     queued = []

@@ -71,7 +71,7 @@ def test_only_members_react_and_the_message_must_exist(store, notifier, posted):
     outsider = make_user(store, "outsider")
     with pytest.raises(ApiError) as err:
         react(store, notifier, outsider, mid, "👍")
-    assert err.value.code == Code.FORBIDDEN
+    assert err.value.code == Code.NOT_A_MEMBER
     with pytest.raises(ApiError) as err:
         react(store, notifier, outsider, "f" * 24, "👍")
     assert err.value.code == Code.NOT_FOUND

@@ -190,7 +190,7 @@ def test_create_checks_time_zone_membership_and_changes_nothing_when_refused(sto
         assert err.value.code == code, fields
     with pytest.raises(ApiError) as err:
         create(carol)
-    assert err.value.code == Code.FORBIDDEN
+    assert err.value.code == Code.NOT_A_MEMBER
     assert store.scheduled_of_sender(alice.id, conv.id, before=None, limit=10) == ([], False)
     # A local time in a zone: stored in UTC. A retried create is the same item.
     paris = now.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")) + timedelta(hours=2)

@@ -7,7 +7,8 @@ import { PagedList, failure, markRanges, nameOf } from "./common.js";
 
 const LEAVE_AFTER_MS = 4000;   // a decided item stays this long in the pending list, saying who decided
 // The decisions an item allows: held messages were never delivered; the others were.
-const DECISIONS = {held: ["approve", "reject"], filter: ["approve", "dismiss", "delete"], report: ["approve", "dismiss", "delete"]};
+const DECISIONS = {held: ["approve", "reject"], filter: ["approve", "dismiss", "delete"], report: ["approve", "dismiss", "delete"],
+  text: ["approve", "dismiss"]};
 const KEYS = {a: "approve", r: "reject", d: "dismiss", Delete: "delete", x: "delete"};
 const QUERY = {pending: {status: "pending"}, reports: {status: "pending", kind: "report"}, decided: {status: "decided"}};
 
@@ -131,8 +132,8 @@ export class QueuePanel {
       pending ? null : decidedLine(item, this.app.me),
       h("div.review-context", {hidden: true}),
       h("div.review-foot",
-        h("button.link.context-toggle", {type: "button", dataset: {action: "context"}, "aria-expanded": "false"},
-          t("mod.queue.context")),
+        item.convId ? h("button.link.context-toggle", {type: "button", dataset: {action: "context"},
+          "aria-expanded": "false"}, t("mod.queue.context")) : null,   // (a display name is in no conversation)
         pending ? [
           h("input.note", {name: "note", type: "text", maxlength: "500", value: this.notes.get(item.id) || "",
             placeholder: t("mod.queue.note"), "aria-label": t("mod.queue.note")}),
