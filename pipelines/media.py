@@ -77,7 +77,11 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
                   uploaderInfo=SenderInfo.of(user), filename=name, originalFilename=request.filename,
                   mimeType=mime, fileType=file_type, fileSize=request.size, key=key,
                   createdAt=now, updatedAt=now)
-    store.insert_upload(upload, media)
+    try:
+        store.insert_upload(upload, media)
+    except Exception:
+        store.return_quota(user.id, media_id)   # never held (a file record written before the failure: swept)
+        raise
     return {"id": media_id, "partSize": part_size, "partCount": part_count, "expiresAt": iso(upload.expiresAt)}
 
 

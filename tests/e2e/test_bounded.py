@@ -47,3 +47,28 @@ def test_smtp_5xx_fails_at_once_and_4xx_is_retried_up_to_the_cap(clients):
             assert log.count("retry 1 in") == 1 and log.count("retry 2 in") == 1 and "retry 3 in" not in log
     finally:
         smtp.stop()
+
+
+def test_clamd_refusing_a_file_past_its_limit_fails_it_with_the_reason_and_returns_the_quota(clamd_server):
+    """clamd answers "INSTREAM size limit exceeded" (not a verdict): the file ends failed, not processing
+    forever, and its bytes count against the uploader's quota no more."""
+    from tests.clamd_server import ClamdServer
+    from tests.e2e.test_media import complete, upload
+    small = ClamdServer(stream_max_bytes=1 << 20).start()   # (skips like clamd_server without the binary)
+    try:
+        with own_system(CLAMD_URL=small.url, UPLOAD_QUOTA_BYTES=str(4 << 20)) as system:
+            alice, bob = Api(system), Api(system)
+            _, conv = make_conversation(alice, bob)
+            data = b"a line of notes\n" * (3 << 16)   # 3 MiB: under the quota, over clamd's limit
+            created = upload(alice, conv["id"], data, "text/plain", "notes.txt")
+            complete(alice, created["id"])
+            doc = wait_until(lambda: (d := alice.ok("GET", f"/api/media/{created['id']}"))["status"] != "processing"
+                             and d, 30, 0.2, "the scan")
+            assert doc["status"] == "failed" and doc["error"]["code"] == "scan_failed"
+            assert "size limit" in doc["error"]["message"]
+            # The 3 MiB came back: another 3 MiB file fits in the 4 MiB quota.
+            again = alice.call("POST", "/api/uploads", json={"convId": conv["id"], "filename": "again.txt",
+                                                             "size": len(data), "mimeType": "text/plain"})
+            assert again.status_code == 201, again.text
+    finally:
+        small.stop()

@@ -154,6 +154,16 @@ def test_cancel_and_clean_up_racing_on_one_upload_return_its_quota_once(store, w
     assert store.get_media(created["id"]) is None and usage(store, world.alice)["bytes"] == 0
 
 
+@pytest.mark.parametrize("fails", ["create_multipart", "insert_upload"])
+def test_an_upload_whose_creation_fails_midway_returns_its_quota(store, world, monkeypatch, fails):
+    owner = world.blobs if fails == "create_multipart" else store
+    monkeypatch.setattr(owner, fails, _raise(ConnectionError("away")))
+    with pytest.raises(ConnectionError):
+        media.do_create_upload(store, world.blobs, LIMITS, world.alice, media.UploadCreate(
+            convId=world.conv.id, filename="a.jpg", size=1000, mimeType="image/jpeg"))
+    assert usage(store, world.alice) == {"_id": world.alice.id, "bytes": 0, "open": {}}
+
+
 # -- exports ----------------------------------------------------------------------------------------
 @pytest.fixture
 def ex(store, notifier, emitter):
