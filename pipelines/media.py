@@ -221,7 +221,7 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
             return ProcessResult(media_id, media.status, ran)
     io.give_way()
     media = io.store.update_media(media_id, {"status": "ready", "updatedAt": utcnow()},
-                                  unless_status=("failed", "quarantined")) or media
+                                  unless_status=("failed", "quarantined")) or io.store.get_media(media_id) or media
     if media.status == "ready":
         io.store.keep_quota(media.uploadedBy, media.id)
     _announce(io, media)
