@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     email_sweep_every_seconds: float = Field(15.0, gt=0, le=3600)
     repair_every_seconds: float = Field(900.0, gt=0)
     retention_every_seconds: float = Field(3600.0, gt=0)
+    # The sweeper (pipelines/sweeper.py): how often it runs, and how long a file may sit processing without
+    # a step done, or an export queued without being taken, before it is queued again once, then failed.
+    sweep_every_seconds: float = Field(60.0, gt=0, le=3600)
+    media_processing_timeout_seconds: int = Field(1800, ge=10)
+    export_queued_timeout_seconds: int = Field(1800, ge=10)
     # Beat inside the embedded process (default: with the embedded workers).
     embedded_beat: bool | None = None
 

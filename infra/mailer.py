@@ -9,7 +9,27 @@ from urllib.parse import unquote, urlsplit
 
 
 class MailError(Exception):
-    """The server refused the message or could not be reached (worth retrying: it may come back)."""
+    """The server refused the message or could not be reached. ``permanent``: a 5xx answer (RFC 5321: the
+    same message will be refused again: fail at once); otherwise a 4xx answer or a network error, worth
+    retrying (it may come back)."""
+
+    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None) -> None:
+        super().__init__(message)
+        self.permanent, self.code = permanent, code
+
+
+def smtp_code(exc: BaseException) -> int | None:
+    """The SMTP reply code an smtplib exception carries (a refused recipient's, for a refused send)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return min(codes) if codes else None   # (one recipient: its code; several: permanent only if all are)
+    return getattr(exc, "smtp_code", None)
+
+
+def classify(exc: BaseException) -> MailError:
+    code = smtp_code(exc)
+    permanent = code is not None and 500 <= code <= 599
+    return MailError(f"{type(exc).__name__}: {exc}", permanent=permanent, code=code)
 
 
 class Mailer(Protocol):
@@ -48,4 +68,4 @@ class SmtpMailer:
                 # send_message raises unless every recipient was accepted (we send to one).
                 client.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
-            raise MailError(f"{type(exc).__name__}: {exc}") from exc
+            raise classify(exc) from exc

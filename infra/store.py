@@ -68,6 +68,7 @@ INDEXES: dict[str, list[IndexModel]] = {
                    name="convId_isDeleted_fileType_id"),
         IndexModel([("uploadedBy", ASC), ("createdAt", DESC)], name="uploadedBy_createdAt"),
         IndexModel([("albumId", ASC), ("_id", DESC)], name="albumId_id", sparse=True),
+        # The sweeper's question: files stuck uploading or processing since before a time.
         IndexModel([("status", ASC), ("updatedAt", ASC)], name="status_updatedAt"),
     ],
     # Uploads in progress (seed 001 file_uploads): gone an hour after creation (the clean-up job aborts
@@ -92,7 +93,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("expiresAt", ASC)], name="auto_expire", expireAfterSeconds=0),
     ],
     "email_windows": [IndexModel([("dueAt", ASC)], name="dueAt")],
-    "digests": [IndexModel([("status", ASC), ("createdAt", ASC)], name="status_createdAt")],
+    # The sweep's question: open digests to look at again (pending: the next attempt is due; claimed: the
+    # lease ran out), by ``retryAt``.
+    "digests": [IndexModel([("status", ASC), ("retryAt", ASC)], name="status_retryAt")],
     "scheduled_messages": [
         # The dispatcher: what is due, by status (pending, or claimed with an expired lease).
         IndexModel([("status", ASC), ("sendAt", ASC)], name="status_sendAt"),
@@ -110,6 +113,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("requestedBy", ASC), ("_id", DESC)], name="requestedBy_id"),
         IndexModel([("status", ASC), ("expiresAt", ASC)], name="status_expiresAt"),
         IndexModel([("status", ASC), ("lease.until", ASC)], name="status_leaseUntil"),
+        # The sweeper's question: jobs queued since before a time (never picked up).
+        IndexModel([("status", ASC), ("updatedAt", ASC)], name="status_updatedAt"),
         IndexModel([("purgeAt", ASC)], name="purgeAt_ttl", expireAfterSeconds=0),
     ],
 }
@@ -550,11 +555,11 @@ class Store:
         doc = self.notifications.find_one({"_id": notification_id})
         return Notification.from_mongo(doc) if doc else None
 
-    def mark_notification_sent(self, notification_id: str, at, *, claimed_until=None) -> bool:
-        """pending -> sent (emitted); with ``claimed_until``, only for the dispatcher holding that lease."""
+    def mark_notification_sent(self, notification_id: str, at, *, token: str | None = None) -> bool:
+        """pending -> sent (emitted); with ``token``, only for the dispatcher holding that claim."""
         query: dict[str, Any] = {"_id": notification_id, "status": "pending"}
-        if claimed_until is not None:
-            query["claimedUntil"] = claimed_until
+        if token is not None:
+            query["claimToken"] = token
         return self.notifications.update_one(query, {"$set": {"status": "sent", "sentAt": at, "updatedAt": at}}
                                              ).modified_count == 1
 
@@ -593,18 +598,25 @@ class Store:
         return sum(self.notifications.update_one({"_id": i, "userId": user_id, "status": {"$in": sources}},
                                                  update).modified_count for i in dict.fromkeys(ids))
 
-    def claim_due_notification(self, now, lease_until) -> Notification | None:
-        """A due scheduled notification (a reminder) nobody holds, with a lease on it; None when none is due."""
+    def claim_due_notification(self, now, lease_until, token: str | None = None) -> Notification | None:
+        """A due scheduled notification (a reminder) nobody holds, with a lease on it for ``token`` and one
+        attempt more; None when none is due."""
         doc = self.notifications.find_one_and_update(
             {"status": "pending", "scheduledFor": {"$lte": now},
              "$or": [{"claimedUntil": None}, {"claimedUntil": {"$lt": now}}]},
-            {"$set": {"claimedUntil": lease_until}}, sort=[("scheduledFor", ASC)],
-            return_document=ReturnDocument.AFTER)
+            {"$set": {"claimedUntil": lease_until, "claimToken": token}, "$inc": {"attempts": 1}},
+            sort=[("scheduledFor", ASC)], return_document=ReturnDocument.AFTER)
         return Notification.from_mongo(doc) if doc else None
 
-    def drop_claimed_notification(self, notification_id: str, claimed_until) -> None:
-        """A due reminder that no longer applies (the user left, the message is gone), by its lease holder."""
-        self.notifications.delete_one({"_id": notification_id, "claimedUntil": claimed_until})
+    def stale_pending_notifications(self, before, limit: int) -> list[Notification]:
+        """Notifications stored but never marked sent (their task died after the insert and was not
+        redelivered), created before ``before``; not the scheduled ones (reminders: the dispatcher's)."""
+        docs = self.notifications.find({"status": "pending", "scheduledFor": None, "createdAt": {"$lt": before}})
+        return [Notification.from_mongo(d) for d in docs.limit(limit)]
+
+    def drop_claimed_notification(self, notification_id: str, token: str) -> None:
+        """A due reminder that no longer applies (the user left, the message is gone), by its claim holder."""
+        self.notifications.delete_one({"_id": notification_id, "status": "pending", "claimToken": token})
 
     def notifications_since(self, user_id: str, types: tuple[str, ...], since, up_to, now, limit: int
                             ) -> list[Notification]:
@@ -654,15 +666,16 @@ class Store:
         docs = self.email_windows.find({"dueAt": {"$lte": now}}).sort("dueAt", ASC).limit(limit)
         return [EmailWindow.from_mongo(d) for d in docs]
 
-    def close_email_window(self, window: EmailWindow, next_due) -> bool:
-        """The window as read is closed: deleted if no event came after its due time, otherwise moved on
-        to start at its due time (the next digest covers what came later). False if it changed meanwhile."""
+    def close_email_window(self, window: EmailWindow, up_to, next_due) -> bool:
+        """The window as read is closed by a digest covering it up to ``up_to``: deleted if no event came
+        after that, otherwise moved on to start there (the next digest covers what came later). False if
+        it changed meanwhile."""
         if self.email_windows.delete_one({"_id": window.id, "openedAt": window.openedAt,
-                                          "lastEventAt": {"$lte": window.dueAt}}).deleted_count:
+                                          "lastEventAt": {"$lte": up_to}}).deleted_count:
             return True
         return self.email_windows.update_one(
             {"_id": window.id, "openedAt": window.openedAt},
-            {"$set": {"openedAt": window.dueAt, "dueAt": next_due}}).modified_count == 1
+            {"$set": {"openedAt": up_to, "dueAt": next_due}}).modified_count == 1
 
     def insert_digest_once(self, digest: Digest) -> bool:
         try:
@@ -675,29 +688,46 @@ class Store:
         doc = self.digests.find_one({"_id": digest_id})
         return Digest.from_mongo(doc) if doc else None
 
-    def claim_digest(self, digest_id: str, now, lease_until) -> Digest | None:
-        """pending (or claimed by a worker whose lease ran out) -> claimed, one attempt more."""
+    def claim_digest(self, digest_id: str, now, lease_until, token: str, max_attempts: int) -> Digest | None:
+        """pending and due (``retryAt`` passed), or claimed by a worker whose lease ran out -> claimed by
+        ``token``, one attempt more; never past ``max_attempts``. The attempt count lives here, so the
+        cap holds whatever the number of tasks that carry the digest (redeliveries, the sweep's resends)."""
         doc = self.digests.find_one_and_update(
-            {"_id": digest_id, "$or": [{"status": "pending"}, {"status": "claimed", "claimedUntil": {"$lt": now}}]},
-            {"$set": {"status": "claimed", "claimedUntil": lease_until, "updatedAt": now}, "$inc": {"attempts": 1}},
+            {"_id": digest_id, "attempts": {"$lt": max_attempts}, "status": {"$in": ["pending", "claimed"]},
+             "$or": [{"retryAt": {"$lte": now}}, {"retryAt": None}]},  # (None: a digest made before retryAt)
+            {"$set": {"status": "claimed", "claimedUntil": lease_until, "retryAt": lease_until, "claimToken": token,
+                      "updatedAt": now}, "$inc": {"attempts": 1}},
             return_document=ReturnDocument.AFTER)
         return Digest.from_mongo(doc) if doc else None
 
-    def finish_digest(self, digest_id: str, status: str, at, **fields) -> None:
-        self.digests.update_one({"_id": digest_id, "status": {"$in": ["pending", "claimed"]}},
-                                {"$set": {"status": status, "updatedAt": at, "claimedUntil": None, **fields}})
+    def finish_digest(self, digest_id: str, token: str, status: str, at, **fields) -> bool:
+        """The claim holder's last word (sent, skipped, failed); False when the claim is no longer its own."""
+        return self.digests.update_one(
+            {"_id": digest_id, "status": "claimed", "claimToken": token},
+            {"$set": {"status": status, "updatedAt": at, "claimedUntil": None, "retryAt": None, **fields}}
+        ).modified_count == 1
 
-    def release_digest(self, digest_id: str, error: str, at) -> None:
-        """A failed attempt that will be retried: claimable again at once, the reason kept."""
-        self.digests.update_one({"_id": digest_id, "status": "claimed"},
-                                {"$set": {"status": "pending", "claimedUntil": None, "error": error, "updatedAt": at}})
+    def release_digest(self, digest_id: str, token: str, error: str, at, retry_at) -> bool:
+        """A failed attempt that will be retried: claimable again from ``retry_at``, the reason kept."""
+        return self.digests.update_one(
+            {"_id": digest_id, "status": "claimed", "claimToken": token},
+            {"$set": {"status": "pending", "claimedUntil": None, "retryAt": retry_at, "error": error, "updatedAt": at}}
+        ).modified_count == 1
 
-    def open_digests(self, older_than, limit: int) -> list[Digest]:
-        """Digests still pending (or claimed) since before ``older_than``: a lost task, for the sweep to resend."""
+    def stale_digests(self, older_than, limit: int) -> list[Digest]:
+        """Open digests to look at again: pending since before ``older_than`` (their task was lost) or
+        claimed with a lease that ran out before it (their worker died)."""
         docs = []
         for status in ("pending", "claimed"):
-            docs += list(self.digests.find({"status": status, "createdAt": {"$lt": older_than}}).limit(limit))
+            docs += list(self.digests.find({"status": status, "retryAt": {"$lt": older_than}}).limit(limit))
         return [Digest.from_mongo(d) for d in docs[:limit]]
+
+    def fail_stale_digest(self, digest: Digest, at, error: str) -> bool:
+        """Fail a digest as read (same status and retryAt: nobody moved it since), for the sweeper."""
+        return self.digests.update_one(
+            {"_id": digest.id, "status": digest.status, "retryAt": digest.retryAt},
+            {"$set": {"status": "failed", "error": error, "claimedUntil": None, "retryAt": None, "updatedAt": at}}
+        ).modified_count == 1
 
     def record_email_outcome(self, user_id: str, up_to, outcome: dict[str, Any]) -> None:
         self.notification_settings.update_one({"_id": user_id}, {"$max": {"emailedUpTo": up_to},
@@ -782,6 +812,20 @@ class Store:
             return None
         return item.model_copy(update=changes)
 
+    def stale_scheduled(self, status: str, due_before, limit: int) -> list[ScheduledMessage]:
+        """Open items (``status`` pending or claimed) due before ``due_before``: past every bound of delivery."""
+        docs = self.scheduled_messages.find({"status": status, "sendAt": {"$lt": due_before}}).limit(limit)
+        return [ScheduledMessage.from_mongo(d) for d in docs]
+
+    def fail_stale_scheduled(self, item: ScheduledMessage, at, error: dict[str, str]) -> ScheduledMessage | None:
+        """Fail the item as read (same status and claim: nobody took it since), for the sweeper."""
+        changes = {"status": "failed", "error": error, "claimedUntil": None, "updatedAt": at}
+        if self.scheduled_messages.update_one(
+                {"_id": item.id, "status": item.status, "claimToken": item.claimToken,
+                 "claimedUntil": item.claimedUntil}, {"$set": changes}).modified_count != 1:
+            return None
+        return item.model_copy(update=changes)
+
     # -- upkeep: repair and retention ------------------------------------------------------------
     def conversations_page(self, after_id: str | None, limit: int) -> list[Conversation]:
         query = {"_id": {"$gt": after_id}} if after_id else {}
@@ -847,14 +891,29 @@ class Store:
         return [m for m in self.conversation_members_of(conv.id, limit)
                 if self.get_group_member(conv.groupId, m.userId) is None]
     # -- media -----------------------------------------------------------------------------------
-    def reserve_quota(self, user_id: str, size: int, quota: int) -> bool:
-        """Count ``size`` more bytes against the user's quota, atomically, unless that would pass it."""
+    def reserve_quota(self, user_id: str, media_id: str, size: int, quota: int) -> bool:
+        """Count ``size`` more bytes against the user's quota, atomically, unless that would pass it. The
+        reservation is recorded as in flight (``open.{mediaId}``) until the file is ready or refused."""
         self.upload_usage.update_one({"_id": user_id}, {"$setOnInsert": {"bytes": 0}}, upsert=True)
         return self.upload_usage.update_one({"_id": user_id, "bytes": {"$lte": quota - size}},
-                                            {"$inc": {"bytes": size}}).modified_count == 1
+                                            {"$inc": {"bytes": size}, "$set": {f"open.{media_id}": size}}
+                                            ).modified_count == 1
 
-    def release_quota(self, user_id: str, size: int) -> None:
-        self.upload_usage.update_one({"_id": user_id}, {"$inc": {"bytes": -size}})
+    def return_quota(self, user_id: str, media_id: str) -> bool:
+        """Give back the bytes reserved for a file that will never be held (failed, quarantined, cancelled,
+        abandoned), exactly once: one conditional update removes the reservation and its bytes together,
+        so of any number of racing paths one returns it. False: already returned, or the file is held."""
+        doc = self.upload_usage.find_one({"_id": user_id}, {f"open.{media_id}": 1})
+        size = ((doc or {}).get("open") or {}).get(media_id)
+        if size is None:
+            return False
+        return self.upload_usage.update_one({"_id": user_id, f"open.{media_id}": size},
+                                            {"$inc": {"bytes": -size}, "$unset": {f"open.{media_id}": ""}}
+                                            ).modified_count == 1
+
+    def keep_quota(self, user_id: str, media_id: str) -> None:
+        """The file is ready: its bytes stay counted, and no later failure path may return them."""
+        self.upload_usage.update_one({"_id": user_id}, {"$unset": {f"open.{media_id}": ""}})
 
     def insert_upload(self, upload: Upload, media: Media) -> None:
         self.media.insert_one(media.to_mongo())
@@ -900,6 +959,17 @@ class Store:
 
     def delete_media(self, media_id: str) -> None:
         self.media.delete_one({"_id": media_id})
+
+    def stale_media(self, status: str, before, limit: int) -> list[Media]:
+        """Files in ``status`` (uploading, processing) that nothing moved since before ``before``."""
+        docs = self.media.find({"status": status, "updatedAt": {"$lt": before}}).sort("updatedAt", ASC).limit(limit)
+        return [Media.from_mongo(d) for d in docs]
+
+    def settle_media(self, media: Media, changes: dict[str, Any]) -> Media | None:
+        """Change the file as read (same status, same updatedAt: no worker moved it since); None otherwise."""
+        doc = self.media.find_one_and_update({"_id": media.id, "status": media.status, "updatedAt": media.updatedAt},
+                                             {"$set": changes}, return_document=ReturnDocument.AFTER)
+        return Media.from_mongo(doc) if doc else None
 
     def gallery(self, conv_id: str, file_type: str | None, *, before: str | None, limit: int) -> tuple[list[Media], bool]:
         """The conversation's files that are not deleted, newest first, all or of one type."""
@@ -1052,6 +1122,19 @@ class Store:
     def exports_past_expiry(self, now, limit: int) -> list[Export]:
         return [Export.from_mongo(d) for d in
                 self.exports.find({"status": "done", "expiresAt": {"$lte": now}}).limit(limit)]
+
+    def stale_queued_exports(self, before, limit: int) -> list[Export]:
+        """Jobs still queued (never picked up, or put back by a retry that never came) since before ``before``."""
+        return [Export.from_mongo(d) for d in
+                self.exports.find({"status": "queued", "updatedAt": {"$lt": before}}).limit(limit)]
+
+    def settle_export(self, export: Export, changes: dict[str, Any]) -> Export | None:
+        """Change the job as read (same status, updatedAt and lease: nobody moved it since), for the sweeper."""
+        lease = {"lease.until": export.lease.until} if export.lease else {"lease": None}
+        doc = self.exports.find_one_and_update(
+            {"_id": export.id, "status": export.status, "updatedAt": export.updatedAt, **lease},
+            {"$set": changes}, return_document=ReturnDocument.AFTER)
+        return Export.from_mongo(doc) if doc else None
 
     def exports_with_stale_lease(self, now, limit: int) -> list[Export]:
         return [Export.from_mongo(d) for d in

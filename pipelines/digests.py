@@ -5,19 +5,26 @@ How it goes (docs/notifications.md, "Email"):
    no live socket opens the user's **window** (``email_windows``, one per user), due
    ``emailDelayMinutes`` after that first event; later events in the window only extend nothing.
 2. The sweep (beat) closes each due window into a **digest** whose id is ``{userId}:{openedAt ms}``
-   (so closing twice makes one digest) covering (since, dueAt], and queues ``notifications.send_digest``.
+   (so closing twice makes one digest) covering (since, now]: up to the sweep, not the window's due time,
+   because a notification is stored when its task runs, after the message it tells of (with
+   ``emailDelayMinutes: 0`` the window is due at the message's own time, before any notification of it);
+   then it queues ``notifications.send_digest``.
 3. The digest task claims it (a lease), checks the user is still offline and still has the address and
    the setting, gathers what is still unread and not deleted in that range, and sends one multipart
    email (text + HTML, the user's language) with a ``Message-ID`` derived from the digest's id: a
    retried send after a crash is the same message, which receiving servers and clients deduplicate.
    Nothing left to tell (read meanwhile) or the user online: ``skipped``, no email.
-4. SMTP failures are retried with backoff by the task; after the last attempt the digest is ``failed``
-   with the reason (also shown in the user's settings as ``lastEmail``). The notifications stay in-app.
+4. A 5xx answer fails the digest at once (permanent). A 4xx answer or a network error releases it with
+   ``retryAt`` (exponential backoff) and the task queues one retry for then; every attempt is a claim on
+   the record, which counts it, so at most ``max_attempts`` are made whatever the number of tasks carrying
+   the digest (a retry, a redelivery, the sweep's resend). Then it is ``failed`` with the reason (also shown
+   in the user's settings as ``lastEmail``). The notifications stay in-app.
 """
 from __future__ import annotations
 
 import html
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -51,23 +58,22 @@ class SweepResult:
 
 
 def sweep_email_windows(store: Store, enqueue_digest: Callable[[str], None], *, now: datetime, default_delay: int,
-                        lease_seconds: int, limit: int = 500, minute: timedelta = timedelta(minutes=1)) -> SweepResult:
+                        limit: int = 500, minute: timedelta = timedelta(minutes=1)) -> SweepResult:
+    """Close each due window into a digest and queue it. (Digests whose task was lost, or whose worker
+    died, are the sweeper's: ``pipelines.sweeper.sweep_digests``.)"""
     result = SweepResult()
     for window in store.due_email_windows(now, limit):
         settings = store.notification_settings_of(window.userId, default_delay)
         since = window.openedAt - timedelta(milliseconds=1)
         if settings.emailedUpTo is not None and settings.emailedUpTo > since:
             since = settings.emailedUpTo
+        up_to = max(now, window.dueAt)
         digest = Digest(id=digest_id(window.userId, window.openedAt), userId=window.userId, since=since,
-                        upTo=window.dueAt, createdAt=now, updatedAt=now)
+                        upTo=up_to, retryAt=now, createdAt=now, updatedAt=now)
         store.insert_digest_once(digest)   # a second sweep of the same window finds it there
-        store.close_email_window(window, window.lastEventAt + minute * settings.emailDelayMinutes)
+        store.close_email_window(window, up_to, window.lastEventAt + minute * settings.emailDelayMinutes)
         enqueue_digest(digest.id)
         result.digests.append(digest.id)
-    # A digest task lost on the way (it should not be: acks_late) is queued again.
-    for digest in store.open_digests(now - timedelta(seconds=lease_seconds * 2), limit):
-        enqueue_digest(digest.id)
-        result.resent.append(digest.id)
     return result
 
 
@@ -75,9 +81,21 @@ def sweep_email_windows(store: Store, enqueue_digest: Callable[[str], None], *, 
 @dataclass
 class DigestResult:
     digest_id: str
-    status: str                  # sent | skipped | retry | failed | busy (another worker has it) | done
+    status: str                  # sent | skipped | retry | failed | busy (claimed, or not due yet) | done
     reason: str | None = None
     items: int = 0
+    retry_at: datetime | None = None   # retry: when the next attempt may start
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a digest is sent: the lease on a claim, how many attempts at most, and the wait before each retry
+    (``backoff(attempts made)``, in seconds)."""
+    lease_seconds: int
+    max_attempts: int
+    backoff: Callable[[int], float]
+    app_url: str
+    mail_from: str
 
 
 @dataclass
@@ -124,13 +142,24 @@ def collect_items(store: Store, user: User, digest: Digest, default_delay: int, 
 
 
 def deliver_digest(store: Store, mailer: Mailer | None, is_online: Callable[[str], bool], digest_id_: str, *,
-                   now: datetime, lease_seconds: int, default_delay: int, app_url: str, mail_from: str,
-                   final_attempt: bool) -> DigestResult:
-    digest = store.claim_digest(digest_id_, now, now + timedelta(seconds=lease_seconds))
+                   now: datetime, default_delay: int, delivery: Delivery) -> DigestResult:
+    token = uuid.uuid4().hex
+    digest = store.claim_digest(digest_id_, now, now + timedelta(seconds=delivery.lease_seconds), token,
+                                delivery.max_attempts)
     if digest is None:
         current = store.get_digest(digest_id_)
         return DigestResult(digest_id_, "done" if current is None or current.status not in ("pending", "claimed")
                             else "busy")
+    reason, items = _why_not(store, mailer, is_online, digest, default_delay, now)
+    if reason is not None:
+        _finish(store, digest, token, now, "skipped", {"reason": reason}, {"reason": reason})
+        return DigestResult(digest.id, "skipped", reason)
+    return _send(store, mailer, digest, token, items, now, delivery)
+
+
+def _why_not(store: Store, mailer: Mailer | None, is_online: Callable[[str], bool], digest: Digest,
+             default_delay: int, now: datetime) -> tuple[str | None, list[Item]]:
+    """Why no email goes (None: it goes), and what it tells."""
     user = store.get_user(digest.userId)
     settings = store.notification_settings_of(digest.userId, default_delay)
     reason = None
@@ -147,29 +176,46 @@ def deliver_digest(store: Store, mailer: Mailer | None, is_online: Callable[[str
         items = collect_items(store, user, digest, default_delay, now)
         if not items:
             reason = "nothing unread"
-    if reason is not None:
-        store.finish_digest(digest.id, "skipped", now, reason=reason)
-        store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "skipped",
-                                                                "reason": reason, "at": iso(now)})
-        return DigestResult(digest.id, "skipped", reason)
-    header = message_id_header(digest.id, mail_from)
-    message = render_digest(user, items, app_url=app_url, mail_from=mail_from, message_id=header, now=now)
+    return reason, items
+
+
+def _send(store: Store, mailer: Mailer, digest: Digest, token: str, items: list[Item], now: datetime,
+          delivery: Delivery) -> DigestResult:
+    user = store.get_user(digest.userId)
+    header = message_id_header(digest.id, delivery.mail_from)
+    message = render_digest(user, items, app_url=delivery.app_url, mail_from=delivery.mail_from, message_id=header,
+                            now=now)
     try:
         mailer.send(message)
     except MailError as exc:
         error = str(exc)[:500]
-        if final_attempt:
-            store.finish_digest(digest.id, "failed", now, error=error, items=len(items))
-            store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "failed",
-                                                                    "error": error, "at": iso(now)})
-            log.warning("digest %s failed after %d attempt(s): %s", digest.id, digest.attempts, error)
+        if exc.permanent or digest.attempts >= delivery.max_attempts:
+            _finish(store, digest, token, now, "failed", {"error": error, "items": len(items)}, {"error": error})
+            log.warning("digest %s failed after %d attempt(s)%s: %s", digest.id, digest.attempts,
+                        " (permanent)" if exc.permanent else "", error)
             return DigestResult(digest.id, "failed", error, len(items))
-        store.release_digest(digest.id, error, now)
-        return DigestResult(digest.id, "retry", error, len(items))
-    store.finish_digest(digest.id, "sent", now, sentAt=now, items=len(items), messageIdHeader=header, error=None)
-    store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "sent",
-                                                            "items": len(items), "at": iso(now)})
+        retry_at = now + timedelta(seconds=delivery.backoff(digest.attempts))
+        store.release_digest(digest.id, token, error, now, retry_at)
+        return DigestResult(digest.id, "retry", error, len(items), retry_at)
+    _finish(store, digest, token, now, "sent", {"sentAt": now, "items": len(items), "messageIdHeader": header,
+                                                "error": None}, {"items": len(items)})
     return DigestResult(digest.id, "sent", None, len(items))
+
+
+def _finish(store: Store, digest: Digest, token: str, now: datetime, status: str, fields: dict, outcome: dict) -> None:
+    """The claim holder's last word, and the user's ``lastEmail`` (not when the claim was lost meanwhile)."""
+    if store.finish_digest(digest.id, token, status, now, **fields):
+        store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": status,
+                                                                **outcome, "at": iso(now)})
+
+
+def record_failure(store: Store, digest: Digest, now: datetime, error: str) -> bool:
+    """The sweeper's end for a digest whose attempts ran out (or were interrupted): failed, with the reason."""
+    if not store.fail_stale_digest(digest, now, error):
+        return False
+    store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "failed",
+                                                            "error": error, "at": iso(now)})
+    return True
 
 
 # -- rendering (pure) ----------------------------------------------------------------------------

@@ -146,7 +146,10 @@ def do_request_export(store: Store, enqueue_run: Callable[[str], None], settings
                     requesterName=user.username, format=fmt, range=rng, language=language, timezone=tz,
                     includeDeleted=include_deleted, createdAt=now, updatedAt=now)
     store.insert_export(export)
-    enqueue_run(export.id)
+    try:
+        enqueue_run(export.id)
+    except Exception:  # noqa: BLE001 - the job is stored: the sweeper queues it again, or fails it (sweeper.py)
+        log.warning("export %s: could not queue it; the sweeper will", export.id, exc_info=True)
     return export
 
 
@@ -723,20 +726,34 @@ def _announce_ready(io: ExportIO, export: Export) -> None:
 
 
 # -- clean-up (beat) --------------------------------------------------------------------------------------
-def do_expire(store: Store, blobs: Blobs, enqueue_run: Callable[[str], None], *, now=None,
-              limit: int = 500) -> dict[str, int]:
-    """Files past their expiry are deleted and their jobs marked expired; running jobs whose lease ran out
-    (their worker died, and the broker's redelivery may have been consumed by a task that saw the lease
-    still live) are queued again."""
+def do_expire(store: Store, blobs: Blobs, *, now=None, limit: int = 500) -> dict[str, int]:
+    """Files past their expiry are deleted and their jobs marked expired. (Jobs stuck queued or running
+    are the sweeper's: ``pipelines.sweeper.sweep_exports``.)"""
     now = now or utcnow()
-    expired = requeued = 0
+    expired = 0
     for export in store.exports_past_expiry(now, limit):
         if store.set_export(export.id, {"status": "expired", "key": None, "updatedAt": now},
                             statuses=("done",)) is not None:
             if export.key:
                 blobs.delete(export.key)
             expired += 1
-    for export in store.exports_with_stale_lease(now, limit):
-        enqueue_run(export.id)
-        requeued += 1
-    return {"expired": expired, "requeued": requeued}
+    return {"expired": expired}
+
+
+def do_fail_stale(store: Store, blobs: Blobs, notifier: Notifier, export: Export, code: str, message: str,
+                  now: datetime) -> Export | None:
+    """The sweeper's end for a job stuck queued or running: failed with the reason, if nothing moved it
+    since it was read (None otherwise); its upload aborted, export:failed sent."""
+    failed = store.settle_export(export, {"status": "failed", "error": {"code": code, "message": message},
+                                          "lease": None, "uploadId": None, "key": None, "finishedAt": now,
+                                          "purgeAt": now + PURGE_AFTER, "updatedAt": now})
+    if failed is None:
+        return None
+    notifier.notify_export_failed(failed, code, message)
+    try:
+        if export.uploadId:
+            blobs.abort_multipart(_key(export), export.uploadId)
+        blobs.delete(_key(export))
+    except StorageUnavailable:   # logged: the job is failed all the same
+        log.warning("export %s: its partial upload stays (S3 away)", export.id)
+    return failed

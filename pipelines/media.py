@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
-from infra.blobs import Blobs, Part
+from infra.blobs import Blobs, InvalidUpload, Part, StorageUnavailable
+from infra.scanner import ScanError, ScannerUnavailable
 from infra.store import Store
 from pipelines import media_processing as proc
 from pipelines.access import check_conversation_member, check_group_manager, log_denied
@@ -66,15 +67,15 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
         raise ApiError(Code.FILE_TOO_LARGE, f"the file is {request.size} bytes; the limit is {limits.max_upload_bytes}",
                        {"size": request.size, "limit": limits.max_upload_bytes})
     part_size = max(PART_SIZE, math.ceil(request.size / MAX_PARTS))
-    if not store.reserve_quota(user.id, request.size, limits.quota_bytes):
+    now = utcnow()
+    if not store.reserve_quota(user.id, media_id, request.size, limits.quota_bytes):
         raise ApiError(Code.QUOTA_EXCEEDED, f"this file would take your files past {limits.quota_bytes} bytes",
                        {"quota": limits.quota_bytes})
-    now = utcnow()
     key = f"media/{conv.id}/{media_id}/original"
     try:
         upload_id = blobs.create_multipart(key, mime)
     except Exception:
-        store.release_quota(user.id, request.size)
+        store.return_quota(user.id, media_id)
         raise
     part_count = max(1, math.ceil(request.size / part_size))
     upload = Upload(id=media_id, userId=user.id, convId=conv.id, key=key, s3UploadId=upload_id, size=request.size,
@@ -84,7 +85,11 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
                   uploaderInfo=SenderInfo.of(user), filename=name, originalFilename=screened.texts["filename"],
                   mimeType=mime, fileType=file_type, fileSize=request.size, key=key,
                   createdAt=now, updatedAt=now)
-    store.insert_upload(upload, media)
+    try:
+        store.insert_upload(upload, media)
+    except Exception:
+        store.return_quota(user.id, media_id)   # never held (a file record written before the failure: swept)
+        raise
     gate.opened(screened)
     return {"id": media_id, "partSize": part_size, "partCount": part_count, "expiresAt": iso(upload.expiresAt)}
 
@@ -130,7 +135,10 @@ def do_complete_upload(store: Store, enqueue_process: Callable[[str], None], use
     if store.close_upload(upload_id, "completed", utcnow()) is None:
         raise ApiError(Code.ALREADY_COMPLETED, "this upload was already completed or cancelled")
     store.update_media(upload_id, {"status": "processing", "updatedAt": utcnow()})
-    enqueue_process(upload_id)
+    try:
+        enqueue_process(upload_id)
+    except Exception:  # noqa: BLE001 - the upload is complete; the sweeper queues its processing (sweeper.py)
+        log.warning("media %s: could not queue its processing; the sweeper will", upload_id, exc_info=True)
     return {"id": upload_id, "status": "processing"}
 
 
@@ -140,7 +148,7 @@ def do_cancel_upload(store: Store, blobs: Blobs, user: User, upload_id: str) -> 
         raise ApiError(Code.ALREADY_COMPLETED, "this upload was already completed or cancelled")
     blobs.abort_multipart(upload.key, upload.s3UploadId)
     store.delete_media(upload_id)
-    store.release_quota(user.id, upload.size)
+    store.return_quota(user.id, upload_id)
 
 
 # -- processing (media worker) --------------------------------------------------------------------------
@@ -170,6 +178,25 @@ class _Refused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+# Worth a retry of the task (the worker module adds MongoDB's and Redis's connection errors, a dead CPU
+# child); anything else a step raises fails the file at once, with its reason (``_unexpected``).
+TRANSIENT_MEDIA: tuple[type[BaseException], ...] = (StorageUnavailable, ScannerUnavailable)
+
+
+def add_transient(*kinds: type[BaseException]) -> None:
+    global TRANSIENT_MEDIA
+    TRANSIENT_MEDIA = tuple(dict.fromkeys((*TRANSIENT_MEDIA, *kinds)))
+
+
+def _unexpected(exc: Exception) -> _Refused:
+    """A step's exception nobody planned for: the file fails with a reason the uploader can read."""
+    if isinstance(exc, ScanError):   # e.g. clamd's "INSTREAM size limit exceeded"
+        return _Refused("failed", "scan_failed", f"the virus scanner could not check this file: {exc}"[:500])
+    if isinstance(exc, InvalidUpload):   # e.g. S3 refusing a part smaller than its minimum
+        return _Refused("failed", "upload_refused", f"the storage refused the uploaded parts: {exc}"[:500])
+    return _Refused("failed", "processing_failed", f"processing failed: {type(exc).__name__}: {exc}"[:500])
+
+
 def process_media(media_id: str, io: Processing) -> ProcessResult:
     """Run the steps that are not done yet; a refused file is deleted and the media ends failed or
     quarantined, with a clear error; each step's outcome goes to the uploader as media:updated."""
@@ -195,8 +222,17 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
         except _Refused as refused:
             media = _refuse(io, media, refused)
             return ProcessResult(media_id, media.status, ran)
+        except TRANSIENT_MEDIA:
+            raise   # the task retries; when its retries run out, the sweeper ends it (pipelines.sweeper)
+        except Exception as exc:  # noqa: BLE001 - any other failure ends the file failed, never processing
+            log.exception("media %s: step failed", media_id)
+            media = _refuse(io, media, _unexpected(exc))
+            return ProcessResult(media_id, media.status, ran)
     io.give_way()
-    media = io.store.update_media(media_id, {"status": "ready", "updatedAt": utcnow()}) or media
+    media = io.store.update_media(media_id, {"status": "ready", "updatedAt": utcnow()},
+                                  unless_status=("failed", "quarantined")) or io.store.get_media(media_id) or media
+    if media.status == "ready":
+        io.store.keep_quota(media.uploadedBy, media.id)
     _announce(io, media)
     return ProcessResult(media_id, media.status, ran)
 
@@ -356,18 +392,42 @@ def _record(io: Processing, media: Media, name: str, step: Step, changes: dict) 
 
 
 def _refuse(io: Processing, media: Media, refused: _Refused) -> Media:
-    """A refused file leaves nothing behind in S3; its quota comes back; the messages show it."""
-    prefix = media.key.rsplit("/", 1)[0] + "/"
-    io.blobs.delete_prefix(prefix)
-    io.store.release_quota(media.uploadedBy, media.fileSize)
-    step = next(n for n, _ in STEPS if media.processingSteps[n].status not in ("done", "skipped"))
-    media = io.store.update_media(media.id, {
-        "status": refused.status, "error": {"code": refused.code, "message": refused.message}, "variants": {},
-        f"processingSteps.{step}": Step(status="failed", at=utcnow(), result=refused.code).model_dump(),
-        "updatedAt": utcnow()}) or media
+    """A refused file leaves nothing behind in S3; its quota comes back (once); the messages show it."""
+    _discard(io, media)
+    media = io.store.update_media(media.id, _refusal(media, refused.status, refused.code, refused.message)) or media
     log.info("media %s %s: %s", media.id, refused.status, refused.message)
     _announce(io, media)
     return media
+
+
+def do_fail_stale(io: Processing, media: Media, code: str, message: str) -> Media | None:
+    """The sweeper's end for a file stuck processing: failed with the reason, if nothing moved it since it
+    was read (None otherwise); then the same as a refusal."""
+    failed = io.store.settle_media(media, _refusal(media, "failed", code, message))
+    if failed is None:
+        return None
+    io.store.return_quota(failed.uploadedBy, failed.id)
+    log.info("media %s failed by the sweeper: %s", media.id, message)
+    _announce(io, failed)
+    try:
+        io.blobs.delete_prefix(failed.key.rsplit("/", 1)[0] + "/")
+    except StorageUnavailable:   # do_cleanup deletes a failed file's objects later
+        log.warning("media %s: its objects stay until the clean-up (S3 away)", media.id)
+    return failed
+
+
+def _discard(io: Processing, media: Media) -> None:
+    """The quota first: it is returned once whatever happens next (a retry after S3 failed here finds it
+    returned)."""
+    io.store.return_quota(media.uploadedBy, media.id)
+    io.blobs.delete_prefix(media.key.rsplit("/", 1)[0] + "/")
+
+
+def _refusal(media: Media, status: str, code: str, message: str) -> dict[str, Any]:
+    step = next((n for n, _ in STEPS if media.processingSteps[n].status not in ("done", "skipped")), STEPS[-1][0])
+    return {"status": status, "error": {"code": code, "message": message}, "variants": {},
+            f"processingSteps.{step}": Step(status="failed", at=utcnow(), result=code).model_dump(),
+            "updatedAt": utcnow()}
 
 
 def _announce(io: Processing, media: Media) -> None:
@@ -562,7 +622,7 @@ def do_cleanup(store: Store, blobs: Blobs, *, now=None, grace: timedelta = timed
             media = store.get_media(upload.id)
             if media is not None and media.status == "uploading":
                 store.delete_media(upload.id)
-                store.release_quota(upload.userId, upload.size)
+                store.return_quota(upload.userId, upload.id)
             aborted += 1
         store.delete_upload(upload.id)
         expired += 1

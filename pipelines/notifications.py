@@ -236,28 +236,42 @@ class DispatchResult:
     conversations: list[str] = field(default_factory=list)   # scheduled-message queues handed to workers
 
 
+REMINDER_MAX_ATTEMPTS = 3   # claims of one due reminder; then it is marked sent without the live event
+
+
 def dispatch_due_reminders(store: Store, notifier: Notifier, *, now: datetime, lease_seconds: int,
                            limit: int = 500) -> DispatchResult:
-    """Claim each due reminder (a lease in the database: one dispatcher wins, a crashed one's claim
-    expires), emit it, then mark it sent, conditional on still holding the lease."""
+    """Claim each due reminder (a lease in the database, with a token: one dispatcher wins, a crashed
+    one's claim expires), emit it, then mark it sent, conditional on still holding the claim. A reminder
+    whose emission failed REMINDER_MAX_ATTEMPTS times is marked sent without it (it is in the user's list):
+    a due reminder is sent within REMINDER_MAX_ATTEMPTS leases, whatever fails."""
     result = DispatchResult()
     for _ in range(limit):
-        lease = now + timedelta(seconds=lease_seconds)
-        claimed = store.claim_due_notification(now, lease)
+        token = new_id()
+        claimed = store.claim_due_notification(now, now + timedelta(seconds=lease_seconds), token)
         if claimed is None:
             break
-        conv_id, message_id = claimed.data.get("convId"), claimed.data.get("messageId")
-        if conv_id and store.get_conversation_member(conv_id, claimed.userId) is None:
-            # They left: the reminder would show them a message of a conversation they no longer see.
-            store.drop_claimed_notification(claimed.id, lease)
+        if not _still_applies(store, claimed):
+            store.drop_claimed_notification(claimed.id, token)
             result.dropped += 1
             continue
-        if message_id and store.get_message(message_id) is None:
-            store.drop_claimed_notification(claimed.id, lease)
-            result.dropped += 1
-            continue
-        sent = claimed.model_copy(update={"status": "sent", "sentAt": now})
-        notifier.notify_notification_new(sent)
-        if store.mark_notification_sent(claimed.id, now, claimed_until=lease):
+        if claimed.attempts <= REMINDER_MAX_ATTEMPTS:
+            notifier.notify_notification_new(claimed.model_copy(update={"status": "sent", "sentAt": now}))
+        else:
+            log.warning("reminder %s: emitted %d times without being marked sent; marked sent now", claimed.id,
+                        REMINDER_MAX_ATTEMPTS)
+        if store.mark_notification_sent(claimed.id, now, token=token):
             result.reminders += 1
     return result
+
+
+def _still_applies(store: Store, reminder: Notification) -> bool:
+    """Not when they left the conversation (it would show them a message of one they no longer see), nor
+    when the message is gone or deleted."""
+    conv_id, message_id = reminder.data.get("convId"), reminder.data.get("messageId")
+    if conv_id and store.get_conversation_member(conv_id, reminder.userId) is None:
+        return False
+    if message_id:
+        message = store.get_message(message_id)
+        return message is not None and not message.isDeleted
+    return True

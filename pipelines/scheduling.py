@@ -197,6 +197,13 @@ def _fail(store: Store, notifier: Notifier, notify: Callable[[list[NotificationR
     failed = store.finish_scheduled(item, token, "failed", now, error={"code": str(code), "message": message})
     if failed is None:
         return  # our lease ran out and someone else holds it now: theirs to finish
+    tell_failed(store, notifier, notify, failed, code, message)
+
+
+def tell_failed(store: Store, notifier: Notifier, notify: Callable[[list[NotificationRequest]], None],
+                item: ScheduledMessage, code: str, message: str) -> None:
+    """The sender of a scheduled message that failed hears it: a ``scheduled_failed`` notification (once,
+    by its key) and ``scheduled:updated``."""
     conv = store.get_conversation(item.convId)
     title = conv.title if conv else "a conversation"
     # Not subject to the conversation's preferences (no convId on the request): the sender asked for this send.
@@ -205,5 +212,5 @@ def _fail(store: Store, notifier: Notifier, notify: Callable[[list[NotificationR
         title=f"Your scheduled message to {title} was not sent", body=message,
         data={"convId": item.convId, "scheduledId": item.id, "code": str(code), "sendAt": iso(item.sendAt),
               "clientId": item.clientId})])
-    notifier.notify_scheduled(failed)
+    notifier.notify_scheduled(item)
     log.info("scheduled message %s of %s failed: %s", item.id, item.convId, code)

@@ -385,6 +385,8 @@ class Notification(Document):
     channels: list[str] = Field(default_factory=lambda: ["in_app"])
     scheduledFor: Timestamp | None = None
     claimedUntil: Timestamp | None = None   # a dispatcher's lease on a due scheduled notification
+    claimToken: str | None = None           # whose lease it is (only its holder finishes it)
+    attempts: int = 0                       # claims of a due scheduled notification
     sentAt: Timestamp | None = None
     deliveredAt: Timestamp | None = None
     readAt: Timestamp | None = None
@@ -393,7 +395,7 @@ class Notification(Document):
     expiresAt: Timestamp
 
     def public(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"key", "claimedUntil"})
+        return self.model_dump(mode="json", exclude={"key", "claimedUntil", "claimToken", "attempts"})
 
 
 ConversationLevel = Literal["all", "mentions", "none"]
@@ -434,7 +436,9 @@ class Digest(Document):
     upTo: Timestamp               # inclusive
     status: DigestStatus = "pending"
     claimedUntil: Timestamp | None = None
-    attempts: int = 0
+    claimToken: str | None = None # whose claim it is (only its holder finishes or releases it)
+    retryAt: Timestamp | None = None  # pending: when the next attempt may start; claimed: the lease's end
+    attempts: int = 0             # claims so far, against EMAIL_MAX_ATTEMPTS
     error: str | None = None
     reason: str | None = None     # skipped: online, read, nothing
     items: int = 0
@@ -537,13 +541,14 @@ class Media(Document):
     likes: list[MediaLike] = Field(default_factory=list)
     comments: list[MediaComment] = Field(default_factory=list)
     messageIds: list[str] = Field(default_factory=list)       # the messages it is attached to
+    requeues: int = 0             # times the sweeper queued its processing again (once, then it fails it)
     key: str                                                   # the original's S3 key
     isDeleted: bool = False
     createdAt: Timestamp
     updatedAt: Timestamp
 
     def _private(self) -> set[str]:
-        return {"key", "messageIds"}
+        return {"key", "messageIds", "requeues"}
 
     def public(self) -> dict[str, Any]:
         out = super().public()
@@ -649,6 +654,7 @@ class Export(Document):
     uploadId: str | None = None      # the multipart upload of the attempt in progress (aborted on restart)
     lease: ExportLease | None = None
     attempts: int = 0
+    requeues: int = 0                # times the sweeper queued it again (once, then it fails it)
     error: dict[str, str] | None = None
     readyAnnounced: bool = False     # export:ready was sent (a redelivery after the send does not repeat it)
     createdAt: Timestamp

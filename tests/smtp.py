@@ -14,20 +14,49 @@ from pathlib import Path
 from infra.redis_server import free_port, stop_process
 
 
+class Refusing:
+    """An aiosmtpd handler that answers every message's DATA with the reply in a file (``550 ...``,
+    ``451 ...``: read at each message, so a test changes it while the server runs) and writes a line per
+    attempt to another, so a test counts what reached the server."""
+
+    def __init__(self, reply_path: str, attempts_path: str) -> None:
+        self.reply_path, self.attempts_path = Path(reply_path), Path(attempts_path)
+
+    @classmethod
+    def from_cli(cls, parser, reply_path: str, attempts_path: str) -> "Refusing":
+        return cls(reply_path, attempts_path)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        with open(self.attempts_path, "a") as f:
+            f.write(f"{','.join(envelope.rcpt_tos)}\n")
+        return self.reply_path.read_text().strip()
+
+
 class SmtpServer:
-    def __init__(self) -> None:
+    """``reply``: answer every message with it (a refusing server, see Refusing) instead of keeping it."""
+
+    def __init__(self, reply: str | None = None) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="smtp-"))
         self.process: subprocess.Popen | None = None
+        self.refusing = reply is not None
+        if reply is not None:
+            self.set_reply(reply)
+
+    def set_reply(self, reply: str) -> None:
+        """What a refusing server answers from now on."""
+        (self.dir / "reply").write_text(reply)
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> "SmtpServer":
+        handler = (["tests.smtp.Refusing", str(self.dir / "reply"), str(self.dir / "attempts")] if self.refusing
+                   else ["aiosmtpd.handlers.Mailbox", str(self.dir / "mail")])
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}", "-c",
-             "aiosmtpd.handlers.Mailbox", str(self.dir / "mail")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}", "-c", *handler],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -46,6 +75,11 @@ class SmtpServer:
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages() if m["To"] == address]
+
+    def attempts(self) -> list[str]:
+        """A refusing server's attempts so far: one recipient list per message it refused."""
+        path = self.dir / "attempts"
+        return path.read_text().splitlines() if path.exists() else []
 
     def clear(self) -> None:
         mailbox.Maildir(self.dir / "mail", create=True).clear()

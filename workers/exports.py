@@ -14,8 +14,8 @@ from datetime import timedelta
 
 from infra.cpu import CpuWorkerDied, run_cpu, run_forked
 from infra.runtime import get_runtime
-from pipelines import exports
-from schemas.common import iso
+from pipelines import exports, sweeper
+from schemas.common import iso, utcnow
 from schemas.tasks import NotificationRequest
 from workers.celery_app import celery
 from workers.notifications import enqueue_notify
@@ -70,9 +70,20 @@ def enqueue_run(export_id: str) -> None:
 
 @celery.task(name="exports.expire", **RELIABLE)
 def expire() -> dict:
-    """Beat (every few minutes): delete files past EXPORT_TTL_HOURS, queue again jobs whose worker died."""
+    """Beat (every few minutes): delete files past EXPORT_TTL_HOURS."""
     rt = get_runtime()
-    report = exports.do_expire(rt.store, rt.blobs, enqueue_run)
+    report = exports.do_expire(rt.store, rt.blobs)
     if any(report.values()):
         log.info("exports clean-up: %s", report)
     return report
+
+
+@celery.task(name="exports.sweep", **RELIABLE)
+def sweep() -> dict:
+    """Beat: jobs stuck queued, or running without a live worker, queued again once, then failed."""
+    rt = get_runtime()
+    report = sweeper.sweep_exports(rt.store, rt.blobs, rt.notifier, enqueue_run, now=utcnow(),
+                                   queued_timeout=timedelta(seconds=rt.settings.export_queued_timeout_seconds))
+    if report.done:
+        log.info("exports sweep: %s", report.done)
+    return report.done

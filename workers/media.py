@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 
-from infra.blobs import StorageUnavailable
 from infra.cpu import CpuWorkerDied, run_cpu
 from infra.priority import give_way
 from infra.runtime import get_runtime
-from infra.scanner import ScannerUnavailable
-from pipelines import media
+from pipelines import media, sweeper
+from schemas.common import utcnow
 from workers.celery_app import celery
 from workers.messages import TRANSIENT
 
 log = logging.getLogger(__name__)
 
-# Redelivered if the worker dies (acks late); retried while S3, the scanner or a CPU child is away.
-RELIABLE = dict(acks_late=True, autoretry_for=(*TRANSIENT, StorageUnavailable, ScannerUnavailable, CpuWorkerDied),
-                retry_backoff=True, retry_backoff_max=60, max_retries=8)
+media.add_transient(*TRANSIENT, CpuWorkerDied)
+# Redelivered if the worker dies (acks late); retried while S3, the scanner or a CPU child is away. When the
+# retries run out the file is left processing, and the sweeper ends it (pipelines.sweeper).
+RELIABLE = dict(acks_late=True, autoretry_for=media.TRANSIENT_MEDIA, retry_backoff=True, retry_backoff_max=60,
+                max_retries=8)
 
 
 def processing() -> media.Processing:
@@ -51,3 +53,15 @@ def cleanup() -> dict:
     if any(report.values()):
         log.info("media clean-up: %s", report)
     return report
+
+
+@celery.task(name="media.sweep", **RELIABLE)
+def sweep() -> dict:
+    """Beat: files stuck uploading or processing queued again once, then failed (pipelines.sweeper)."""
+    s = get_runtime().settings
+    report = sweeper.sweep_media(processing(), enqueue_process, now=utcnow(),
+                                 processing_timeout=timedelta(seconds=s.media_processing_timeout_seconds),
+                                 upload_ttl=timedelta(minutes=s.upload_ttl_minutes))
+    if report.done:
+        log.info("media sweep: %s", report.done)
+    return report.done

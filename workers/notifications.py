@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from infra.runtime import get_runtime
-from pipelines import digests, notifications, scheduling, upkeep
+from pipelines import digests, notifications, scheduling, sweeper, upkeep
 from schemas.common import utcnow
 from schemas.tasks import NotificationRequest
 from workers.celery_app import celery
@@ -110,24 +110,30 @@ def sweep_email() -> dict:
     rt = get_runtime()
     result = digests.sweep_email_windows(rt.store, enqueue_digest, now=utcnow(),
                                          default_delay=rt.settings.email_default_delay_minutes,
-                                         lease_seconds=rt.settings.scheduled_lease_seconds,
                                          minute=timedelta(seconds=rt.settings.email_minute_seconds))
-    return {"digests": len(result.digests), "resent": len(result.resent)}
+    return {"digests": len(result.digests)}
+
+
+def delivery() -> digests.Delivery:
+    """EMAIL_MAX_RETRIES retries after the first attempt, EMAIL_RETRY_BACKOFF_SECONDS doubled each time (a
+    countdown kept under the broker's visibility timeout, so that a waiting task is never redelivered)."""
+    s = get_runtime().settings
+    return digests.Delivery(
+        lease_seconds=s.scheduled_lease_seconds, max_attempts=s.email_max_retries + 1, app_url=s.app_url,
+        mail_from=s.mail_from,
+        backoff=lambda attempts: min(s.email_retry_backoff_seconds * 2 ** (attempts - 1), s.broker_visibility_timeout / 2))
 
 
 @celery.task(name="notifications.send_digest", **RELIABLE)
 def send_digest(digest_id: str, attempt: int = 0) -> dict:
-    """One email for one digest. SMTP away: tried again with exponential backoff (a short countdown, well
-    under the broker's visibility timeout, and a new task carrying the attempt number), then failed with
-    the reason after EMAIL_MAX_RETRIES retries."""
+    """One email for one digest. A 5xx answer fails it at once; a 4xx or SMTP away: one task queued for the
+    digest's ``retryAt``. The attempts are counted on the digest (``attempt`` is only for the log)."""
     rt = get_runtime()
-    s = rt.settings
-    result = digests.deliver_digest(
-        rt.store, rt.mailer, lambda uid: _is_online([uid]).get(uid, False), digest_id, now=utcnow(),
-        lease_seconds=s.scheduled_lease_seconds, default_delay=s.email_default_delay_minutes, app_url=s.app_url,
-        mail_from=s.mail_from, final_attempt=attempt >= s.email_max_retries)
+    result = digests.deliver_digest(rt.store, rt.mailer, lambda uid: _is_online([uid]).get(uid, False), digest_id,
+                                    now=utcnow(), default_delay=rt.settings.email_default_delay_minutes,
+                                    delivery=delivery())
     if result.status == "retry":
-        countdown = min(s.email_retry_backoff_seconds * 2 ** attempt, s.broker_visibility_timeout / 2)
+        countdown = max(0.0, (result.retry_at - utcnow()).total_seconds())
         log.info("digest %s: %s; retry %d in %.1f s", digest_id, result.reason, attempt + 1, countdown)
         send_digest.apply_async(args=[digest_id, attempt + 1], countdown=countdown)
     return asdict(result)
@@ -138,6 +144,29 @@ def enqueue_digest(digest_id: str) -> None:
 
 
 # -- upkeep --------------------------------------------------------------------------------------
+@celery.task(name="notifications.sweep", **RELIABLE)
+def sweep() -> dict:
+    """Beat: digests whose task was lost or whose worker died queued again (or failed when their attempts
+    ran out); scheduled messages that no dispatcher reached failed; notifications stored but never emitted
+    sent (pipelines.sweeper)."""
+    rt = get_runtime()
+    s, now = rt.settings, utcnow()
+    lease = timedelta(seconds=s.scheduled_lease_seconds)
+    report = sweeper.sweep_digests(rt.store, enqueue_digest, now=now, lease=lease, max_attempts=delivery().max_attempts)
+    report.done.update({f"scheduled_{k}": v for k, v in sweeper.sweep_scheduled(
+        rt.store, rt.notifier, notify_now, now=now, bound=scheduled_bound(s)).done.items()})
+    report.done.update({f"notifications_{k}": v for k, v in sweeper.sweep_notifications(
+        rt.store, rt.notifier, now=now, bound=lease).done.items()})
+    if report.done:
+        log.info("notifications sweep: %s", report.done)
+    return report.done
+
+
+def scheduled_bound(s) -> timedelta:
+    """How late a scheduled message may still be open: the dispatcher fails it past the lateness allowed, and
+    a claim lasts a lease; past both (twice the lease, and a tick) nobody will send it."""
+    return timedelta(seconds=s.scheduled_max_lateness_seconds + 2 * s.scheduled_lease_seconds
+                     + s.dispatch_every_seconds)
 @celery.task(name="notifications.repair", **RELIABLE)
 def repair() -> dict:
     rt = get_runtime()

@@ -24,6 +24,11 @@ def beat_schedule(s: Settings) -> dict:
         # Abandoned multipart uploads aborted, expired upload records dropped, orphaned objects deleted.
         "media-cleanup": {"task": "media.cleanup", "schedule": s.media_cleanup_every_seconds,
                           "options": {"expires": 600}},
-        # Export files past EXPORT_TTL_HOURS deleted; running jobs whose worker died queued again.
+        # Export files past EXPORT_TTL_HOURS deleted.
         "exports-expire": {"task": "exports.expire", "schedule": 300, "options": {"expires": 300}},
+        # The sweeper (pipelines/sweeper.py): records stuck in a non-final state queued again or failed,
+        # one task per queue (files, exports; digests and scheduled messages).
+        **{f"sweep-{queue}": {"task": f"{queue}.sweep", "schedule": s.sweep_every_seconds,
+                              "options": {"expires": s.sweep_every_seconds}}
+           for queue in ("media", "exports", "notifications")},
     }

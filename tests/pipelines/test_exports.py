@@ -13,7 +13,7 @@ from bidi import get_display
 from pypdf import PdfReader
 
 from infra.blobs import StorageUnavailable
-from pipelines import exports
+from pipelines import exports, sweeper
 from pipelines.exports import ExportIO, ExportSettings
 from schemas.common import new_id, utcnow
 from schemas.documents import Edit, Media, Message, MessageMetadata, Quote, Reaction, SenderInfo, Variant
@@ -434,20 +434,21 @@ def test_expired_exports_are_410_before_and_after_the_clean_up(w, store):
     with pytest.raises(ApiError) as expired:
         exports.download_url(store, w.blobs, SETTINGS, w.alice, job.id)
     assert expired.value.code == Code.EXPIRED and expired.value.status == 410
-    assert exports.do_expire(store, w.blobs, w.queued.append) == {"expired": 1, "requeued": 0}
+    assert exports.do_expire(store, w.blobs) == {"expired": 1}
     assert list(w.blobs.keys("exports/")) == [] and store.get_export(job.id).status == "expired"
     with pytest.raises(ApiError) as still:
         exports.download_url(store, w.blobs, SETTINGS, w.alice, job.id)
     assert still.value.code == Code.EXPIRED
 
 
-def test_the_clean_up_queues_again_a_job_whose_worker_died(w, store):
+def test_the_sweeper_queues_again_a_job_whose_worker_died(w, store):
     job = w.request()
     w.queued.clear()
     now = utcnow()
     store.claim_export(job.id, "dead", now - timedelta(minutes=5), now - timedelta(minutes=4))
-    assert exports.do_expire(store, w.blobs, w.queued.append) == {"expired": 0, "requeued": 1}
-    assert w.queued == [job.id]
+    report = sweeper.sweep_exports(store, w.blobs, w.io.notifier, w.queued.append, now=now,
+                                   queued_timeout=timedelta(minutes=30))
+    assert report.done == {"requeued": 1} and w.queued == [job.id]
 
 
 def test_the_requester_lists_their_exports_newest_first(w, store):

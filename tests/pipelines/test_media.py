@@ -135,7 +135,8 @@ def test_a_file_that_is_not_what_it_claims_is_refused_and_removed(store, emitter
         created = world.upload(data, mime)
         store.uploads.update_one({"_id": created["id"]}, {"$set": {"size": len(data) + 10}})
         store.media.update_one({"_id": created["id"]}, {"$set": {"fileSize": len(data) + 10}})
-        store.upload_usage.update_one({"_id": world.alice.id}, {"$inc": {"bytes": 10}})
+        store.upload_usage.update_one({"_id": world.alice.id}, {"$inc": {"bytes": 10},
+                                                                "$set": {f"open.{created['id']}": len(data) + 10}})
     elif case == "not_a_png":
         created = world.upload(b"#!/bin/sh\nrm -rf /\n" * 10, "image/png", name="cat.png")
     else:  # a PNG header of under 80 bytes announcing 20000 x 20000 = 400 megapixels

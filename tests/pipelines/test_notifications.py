@@ -134,15 +134,19 @@ class DownMailer:
         raise MailError("ConnectionRefusedError: [Errno 111] Connection refused")
 
 
-def deliver(store, mailer, digest_id, now, online=(), final=False):
-    return digests.deliver_digest(store, mailer, lambda uid: uid in online, digest_id, now=now, lease_seconds=30,
-                                  default_delay=5, app_url="http://chat.test", mail_from="Chat <chat@chat.test>",
-                                  final_attempt=final)
+def delivery(max_attempts=3):
+    return digests.Delivery(lease_seconds=30, max_attempts=max_attempts, backoff=lambda attempts: 0,
+                            app_url="http://chat.test", mail_from="Chat <chat@chat.test>")
+
+
+def deliver(store, mailer, digest_id, now, online=(), max_attempts=3):
+    return digests.deliver_digest(store, mailer, lambda uid: uid in online, digest_id, now=now, default_delay=5,
+                                  delivery=delivery(max_attempts))
 
 
 def sweep(store, now):
     queued = []
-    digests.sweep_email_windows(store, queued.append, now=now, default_delay=5, lease_seconds=30)
+    digests.sweep_email_windows(store, queued.append, now=now, default_delay=5)
     return queued
 
 
@@ -167,7 +171,7 @@ def test_one_email_per_window_in_the_users_language_and_the_same_message_id_on_a
     now = t0 + timedelta(minutes=6)
     # The worker sends, then dies before recording it: the task is redelivered after the lease.
     assert deliver(store, mailer, digest_id, now).status == "sent"
-    store.digests.update_one({"_id": digest_id}, {"$set": {"status": "claimed", "claimedUntil": now}})
+    store.digests.update_one({"_id": digest_id}, {"$set": {"status": "claimed", "claimedUntil": now, "retryAt": now}})
     assert deliver(store, mailer, digest_id, now + timedelta(seconds=31)).status == "sent"
     assert deliver(store, mailer, digest_id, now + timedelta(seconds=62)).status == "done"
     mails = smtp_server.to("bob@example.com")
@@ -222,7 +226,7 @@ def test_smtp_down_is_retried_then_failed_with_the_reason(store, notifier, direc
     now = t0 + timedelta(minutes=6)
     assert [deliver(store, mailer, digest_id, now).status for _ in range(2)] == ["retry", "retry"]
     assert store.get_digest(digest_id).error.startswith("ConnectionRefusedError")
-    final = deliver(store, mailer, digest_id, now, final=True)
+    final = deliver(store, mailer, digest_id, now)   # the third of 3 attempts: the last
     assert final.status == "failed" and mailer.tries == 3
     digest = store.get_digest(digest_id)
     assert digest.status == "failed" and "Connection refused" in digest.error and digest.attempts == 3
