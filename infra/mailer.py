@@ -3,13 +3,40 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 
 class MailError(Exception):
     """The server refused the message or could not be reached (worth retrying: it may come back)."""
+
+
+def header_text(text: str) -> str:
+    """A person's text made fit for a header's phrase: no control or format character (a line break
+    would start a header of its own: ``Bcc:``), white space as one space."""
+    kept = "".join(" " if c.isspace() else c for c in text if c.isprintable() or c.isspace())
+    return " ".join(kept.split())
+
+
+def address(display_name: str, addr_spec: str) -> Address | str:
+    """``"Display Name" <addr>`` for To/From: the name cleaned (``header_text``), then quoted and
+    RFC 2047-encoded by the email package when it must be. An address its parser refuses (``a..b@x``:
+    accepted by our looser pattern, which admits no white space, comma, angle bracket or quote) is used
+    bare, without the name."""
+    try:
+        return Address(display_name=header_text(display_name), addr_spec=addr_spec)
+    except (ValueError, IndexError, HeaderParseError):  # its defects are ValueErrors
+        return addr_spec
+
+
+def sender(mail_from: str) -> Address | str:
+    """``MAIL_FROM`` (``Chat <chat@host>``) as an address header."""
+    name, addr = parseaddr(mail_from)
+    return address(name, addr or mail_from)
 
 
 class Mailer(Protocol):

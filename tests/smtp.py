@@ -45,7 +45,8 @@ class SmtpServer:
         return [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in sorted(box.keys())]
 
     def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages() if m["To"] == address]
+        """The messages whose To holds ``address`` (whatever display name goes with it)."""
+        return [m for m in self.messages() if any(a.addr_spec == address for a in m["To"].addresses)]
 
     def clear(self) -> None:
         mailbox.Maildir(self.dir / "mail", create=True).clear()
