@@ -27,6 +27,8 @@ from botocore.config import Config
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError, ConnectTimeoutError,
                                  EndpointConnectionError, ReadTimeoutError)
 
+from schemas.common import one_line
+
 log = logging.getLogger(__name__)
 
 MiB = 1 << 20
@@ -106,13 +108,11 @@ MAX_NAME = 255
 
 
 def download_name(filename: str) -> str:
-    """The name a browser saves a download as: white space (line breaks, tabs, other spaces) as one space,
-    no other control or format character (bidirectional overrides, zero-width characters), no path
-    separator nor character Windows refuses (each becomes "_"), no leading or trailing dots or spaces,
+    """The name a browser saves a download as: on one line (``schemas.common.one_line``: no control or
+    format character such as a bidirectional override, white space as one space), no path separator nor
+    character Windows refuses (each becomes "_"), no leading or trailing dots or spaces,
     at most 255 characters (a longer name is cut before its extension); "file" if nothing is left."""
-    kept = "".join(" " if c.isspace() else "_" if c in _NOT_IN_NAMES else c
-                   for c in filename if c.isprintable() or c.isspace())
-    name = re.sub(" +", " ", kept).strip(" .")
+    name = "".join("_" if c in _NOT_IN_NAMES else c for c in one_line(filename)).strip(" .")
     if len(name) > MAX_NAME:
         stem, dot, extension = name.rpartition(".")
         keep = len(dot + extension) if dot and len(extension) <= 16 else 0

@@ -10,25 +10,21 @@ from email.utils import parseaddr
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from schemas.common import one_line
+
 
 class MailError(Exception):
     """The server refused the message or could not be reached (worth retrying: it may come back)."""
 
 
-def header_text(text: str) -> str:
-    """A person's text made fit for a header's phrase: no control or format character (a line break
-    would start a header of its own: ``Bcc:``), white space as one space."""
-    kept = "".join(" " if c.isspace() else c for c in text if c.isprintable() or c.isspace())
-    return " ".join(kept.split())
-
-
 def address(display_name: str, addr_spec: str) -> Address | str:
-    """``"Display Name" <addr>`` for To/From: the name cleaned (``header_text``), then quoted and
+    """``"Display Name" <addr>`` for To/From: the name on one line (``schemas.common.one_line``: a line
+    break would start a header of its own, ``Bcc:``), then quoted and
     RFC 2047-encoded by the email package when it must be. An address its parser refuses (``a..b@x``:
     accepted by our looser pattern, which admits no white space, comma, angle bracket or quote) is used
     bare, without the name."""
     try:
-        return Address(display_name=header_text(display_name), addr_spec=addr_spec)
+        return Address(display_name=one_line(display_name), addr_spec=addr_spec)
     except (ValueError, IndexError, HeaderParseError):  # its defects are ValueErrors
         return addr_spec
 

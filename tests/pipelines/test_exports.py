@@ -192,6 +192,19 @@ def test_pdf_transcript_holds_every_message_in_order_as_typed(w, store):
     assert "🎉" in text and "中文" in text        # emoji (Symbola) and CJK (Droid) fallbacks, extractable
 
 
+def test_pdf_properties_are_one_line_and_its_title_prints_as_typed(w, store):
+    title = 'Q3 ") /JS (app.alert(1)) \\ <b>plan</b>\r\nX\u202e'
+    store.conversations.update_one({"_id": w.conv.id}, {"$set": {"title": title}})
+    job = w.request(format="pdf")
+    assert w.run(job.id).status == "done"
+    reader = PdfReader(io.BytesIO(w.file_of(job.id)))
+    info = reader.metadata
+    assert info.title == 'Conversation export: Q3 ") /JS (app.alert(1)) \\ <b>plan</b> X'
+    assert info.author == "Alice Martin (alice)" and info.subject == "team"
+    assert "/JavaScript" not in reader.trailer["/Root"] and "/OpenAction" not in reader.trailer["/Root"]
+    assert '<b>plan</b>' in _pdf_text(w.file_of(job.id))
+
+
 def test_pdf_shows_the_thumbnails_the_media_pipeline_made(w, store):
     from PIL import Image
 
