@@ -185,12 +185,13 @@ def test_a_digest_carries_no_header_or_markup_from_what_people_wrote(store, smtp
     """Names, titles and texts with line breaks, headers and markup, through a real SMTP server."""
     smtp_server.clear()
     bob = make_user(store, "bob", email="bob@example.com", fname="Bob\r\nBcc: eve@evil.test", lname='"Le" Martin, é')
-    hostile = "</li><script>alert(1)</script>\r\nSubject: pwned"
+    hostile = ("</li><script>alert(1)</script>\r\nSubject: pwned"
+               "\n.\nMAIL FROM:<eve@evil.test>\r\n.\r\nRCPT TO:<eve@evil.test>\rDATA")   # SMTP smuggling
     items = [digests.Item("c1", '</h3><img src=x onerror=alert(2)> "Q3"\r\nX-Evil: 1', 7, "alice", hostile, "mention")]
     message = digests.render_digest(bob, items, app_url="http://chat.test", mail_from="Chat <chat@chat.test>",
                                     message_id="<digest.x@chat.test>", now=utcnow())
     SmtpMailer(smtp_server.url).send(message)
-    [mail] = smtp_server.to("bob@example.com")
+    [mail] = smtp_server.messages()   # one message, to bob: the dots ended no DATA
     assert [(a.display_name, a.addr_spec) for a in mail["To"].addresses] == [
         ('Bob Bcc: eve@evil.test "Le" Martin, é', "bob@example.com")]
     assert mail["Bcc"] is None and mail["X-Evil"] is None and mail.get_all("Subject") == ["1 new message(s) while you were away"]
@@ -198,7 +199,7 @@ def test_a_digest_carries_no_header_or_markup_from_what_people_wrote(store, smtp
     page = mail.get_body(("html",)).get_content()
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;/h3&gt;&lt;img src=x onerror=alert(2)&gt; &quot;Q3&quot;" in page
-    assert "alert(1)" in mail.get_body(("plain",)).get_content()
+    assert "RCPT TO:<eve@evil.test>" in mail.get_body(("plain",)).get_content()
 
 
 def test_an_address_the_email_parser_refuses_is_used_without_the_name():
