@@ -26,7 +26,7 @@ from typing import Callable
 
 from infra.mailer import Mailer, MailError, address, sender
 from infra.store import Store
-from schemas.common import iso
+from schemas.common import iso, one_line
 from schemas.documents import Digest, User
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def render_digest(user: User, items: list[Item], *, app_url: str, mail_from: str
     parts = [f"<p>{html.escape(t['hello'].format(name=name))}</p>", f"<p>{html.escape(t['intro'])}</p>"]
     for conv_id, conv_items in by_conv.items():
         link = f"{base}/#conv={conv_id}&seq={conv_items[0].seq}"
-        title = conv_items[0].conv_title
+        title = one_line(conv_items[0].conv_title)   # a title's line breaks cannot forge lines of the text part
         text.append(f"# {title}")
         parts.append(f"<h3>{html.escape(title)}</h3><ul>")
         for i in conv_items:

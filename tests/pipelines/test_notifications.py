@@ -199,7 +199,8 @@ def test_a_digest_carries_no_header_or_markup_from_what_people_wrote(store, smtp
     page = mail.get_body(("html",)).get_content()
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;/h3&gt;&lt;img src=x onerror=alert(2)&gt; &quot;Q3&quot;" in page
-    assert "RCPT TO:<eve@evil.test>" in mail.get_body(("plain",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    assert "RCPT TO:<eve@evil.test>" in text and '# </h3><img src=x onerror=alert(2)> "Q3" X-Evil: 1\n' in text
 
 
 def test_an_address_the_email_parser_refuses_is_used_without_the_name():
