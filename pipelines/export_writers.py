@@ -147,13 +147,14 @@ _FORMULA = "'*(?:[^\\S\t\r\n]|[\"\x00])*[" + re.escape(FORMULA_CHARS) + "]"
 _START = re.compile(f"(?:{_FORMULA}|'*[\t\r\n\x00])")
 _INSIDE = re.compile(f"([{SEPARATORS}])(?={_FORMULA})")
 _INSIDE_ADDED = re.compile(f"([{SEPARATORS}])'(?={_FORMULA})")
-_RISKY_CHARS = frozenset(FORMULA_CHARS + "\t\r\n\x00")
+# No formula character, tab, line break or NUL anywhere: nothing to do (most cells; a C-speed scan).
+_ANY_RISK = re.compile("[" + re.escape(FORMULA_CHARS) + "\t\r\n\x00]")
 
 
 def neutralise(cell: str) -> str:
-    """``cell`` with an apostrophe wherever a spreadsheet could start a formula (see above). About 0.5 µs
-    for a cell without any of these characters, 1.5 µs with (a scan, then a ``sub`` only if it finds one)."""
-    if _RISKY_CHARS.isdisjoint(cell):
+    """``cell`` with an apostrophe wherever a spreadsheet could start a formula (see above). About 1 µs for
+    a 160-character text without any of those characters, 2.5 µs with (``sub`` only where there is a place)."""
+    if not _ANY_RISK.search(cell):
         return cell
     at_start = _START.match(cell)
     if _INSIDE.search(cell):
