@@ -1,4 +1,4 @@
-"""Shared field types: ids, usernames, timestamps."""
+"""Shared field types: ids, usernames, timestamps; and one_line, for text that leaves the product on one line."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
