@@ -110,8 +110,8 @@ MAX_NAME = 255
 def download_name(filename: str) -> str:
     """The name a browser saves a download as: on one line (``schemas.common.one_line``: no control or
     format character such as a bidirectional override, white space as one space), no path separator nor
-    character Windows refuses (each becomes "_"), no leading or trailing dots or spaces,
-    at most 255 characters (a longer name is cut before its extension); "file" if nothing is left."""
+    character Windows refuses (each becomes "_"), no leading or trailing dots or spaces, at most 255
+    characters (a longer name is cut before its extension); "file" if nothing is left."""
     name = "".join("_" if c in _NOT_IN_NAMES else c for c in one_line(filename)).strip(" .")
     if len(name) > MAX_NAME:
         stem, dot, extension = name.rpartition(".")

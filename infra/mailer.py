@@ -19,10 +19,9 @@ class MailError(Exception):
 
 def address(display_name: str, addr_spec: str) -> Address | str:
     """``"Display Name" <addr>`` for To/From: the name on one line (``schemas.common.one_line``: a line
-    break would start a header of its own, ``Bcc:``), then quoted and
-    RFC 2047-encoded by the email package when it must be. An address its parser refuses (``a..b@x``:
-    accepted by our looser pattern, which admits no white space, comma, angle bracket or quote) is used
-    bare, without the name."""
+    break would start a header of its own, ``Bcc:``), then quoted and RFC 2047-encoded by the email
+    package when it must be. An address its parser refuses (``a..b@x``: accepted by our looser pattern,
+    which admits no white space, comma, angle bracket or quote) is used bare, without the name."""
     try:
         return Address(display_name=one_line(display_name), addr_spec=addr_spec)
     except (ValueError, IndexError, HeaderParseError):  # its defects are ValueErrors
