@@ -14,6 +14,7 @@ import functools
 import io
 import logging
 import re
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError, ConnectTimeoutError,
                                  EndpointConnectionError, ReadTimeoutError)
+
+from schemas.common import one_line
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +101,35 @@ class Blobs(Protocol):
     def ping(self) -> None: ...
 
 
+# Characters no saved file should carry in its name: path separators, and what Windows refuses.
+_NOT_IN_NAMES = frozenset('/\\"<>|:*?')
+_FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()-]")
+MAX_NAME = 255
+
+
+def download_name(filename: str) -> str:
+    """The name a browser saves a download as: on one line (``schemas.common.one_line``: no control or
+    format character such as a bidirectional override, white space as one space), no path separator nor
+    character Windows refuses (each becomes "_"), no leading or trailing dots or spaces, at most 255
+    characters (a longer name is cut before its extension); "file" if nothing is left."""
+    name = "".join("_" if c in _NOT_IN_NAMES else c for c in one_line(filename)).strip(" .")
+    if len(name) > MAX_NAME:
+        stem, dot, extension = name.rpartition(".")
+        keep = len(dot + extension) if dot and len(extension) <= 16 else 0
+        name = name[:MAX_NAME - keep].rstrip(" .") + name[len(name) - keep:]
+    return name or "file"
+
+
 def content_disposition(filename: str, attachment: bool) -> str:
-    """`attachment` (or `inline`) with an ASCII fallback name and the exact name in RFC 6266/5987 form."""
-    fallback = re.sub(r'[^A-Za-z0-9._ -]', "_", filename).strip() or "file"
+    """`attachment` (or `inline`), RFC 6266: ``filename="..."``, an ASCII fallback (accents dropped, any
+    other character, quotes and backslashes included, as "_", so it needs no escaping), and
+    ``filename*=UTF-8''...`` (RFC 5987), the exact ``download_name`` percent-encoded. Neither can carry a
+    line break, a quote or a path into the header or the saved file's name."""
+    name = download_name(filename)
+    unaccented = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    fallback = _FALLBACK_UNSAFE.sub("_", unaccented).strip(" .") or "file"
     kind = "attachment" if attachment else "inline"
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 _TRANSIENT_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import parseaddr
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
+
+from schemas.common import one_line
 
 
 class MailError(Exception):
@@ -30,6 +35,23 @@ def classify(exc: BaseException) -> MailError:
     code = smtp_code(exc)
     permanent = code is not None and 500 <= code <= 599
     return MailError(f"{type(exc).__name__}: {exc}", permanent=permanent, code=code)
+
+
+def address(display_name: str, addr_spec: str) -> Address | str:
+    """``"Display Name" <addr>`` for To/From: the name on one line (``schemas.common.one_line``: a line
+    break would start a header of its own, ``Bcc:``), then quoted and RFC 2047-encoded by the email
+    package when it must be. An address its parser refuses (``a..b@x``: accepted by our looser pattern,
+    which admits no white space, comma, angle bracket or quote) is used bare, without the name."""
+    try:
+        return Address(display_name=one_line(display_name), addr_spec=addr_spec)
+    except (ValueError, IndexError, HeaderParseError):  # its defects are ValueErrors
+        return addr_spec
+
+
+def sender(mail_from: str) -> Address | str:
+    """``MAIL_FROM`` (``Chat <chat@host>``) as an address header."""
+    name, addr = parseaddr(mail_from)
+    return address(name, addr or mail_from)
 
 
 class Mailer(Protocol):

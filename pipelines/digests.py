@@ -31,9 +31,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Callable
 
-from infra.mailer import Mailer, MailError
+from infra.mailer import Mailer, MailError, address, sender
 from infra.store import Store
-from schemas.common import iso
+from schemas.common import iso, one_line
 from schemas.documents import Digest, User
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ def render_digest(user: User, items: list[Item], *, app_url: str, mail_from: str
     parts = [f"<p>{html.escape(t['hello'].format(name=name))}</p>", f"<p>{html.escape(t['intro'])}</p>"]
     for conv_id, conv_items in by_conv.items():
         link = f"{base}/#conv={conv_id}&seq={conv_items[0].seq}"
-        title = conv_items[0].conv_title
+        title = one_line(conv_items[0].conv_title)   # a title's line breaks cannot forge lines of the text part
         text.append(f"# {title}")
         parts.append(f"<h3>{html.escape(title)}</h3><ul>")
         for i in conv_items:
@@ -268,9 +268,11 @@ def render_digest(user: User, items: list[Item], *, app_url: str, mail_from: str
     text += ["--", t["footer"]]
     parts.append(f"<hr><p><small>{html.escape(t['footer'])}</small></p>")
     message = EmailMessage()
+    # Headers carry no text of a person but their own name, cleaned (``address``: a line break in it
+    # cannot start a header of its own) and encoded by the email package; the subject is ours.
     message["Subject"] = t["subject"].format(n=len(items))
-    message["From"] = mail_from
-    message["To"] = user.email
+    message["From"] = sender(mail_from)
+    message["To"] = address(f"{user.fname} {user.lname}".strip() or user.username, user.email)
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(now)
     message["Content-Language"] = user.language

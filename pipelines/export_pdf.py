@@ -29,6 +29,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from schemas.common import one_line
+
 FONT_CANDIDATES = {
     "regular": ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"],
     "bold": ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"],
@@ -452,8 +454,11 @@ def render_pdf(jsonl_path: str, out_path: str, workdir: str | None = None) -> di
         labels = LABELS.get(language, LABELS["en"])
         title = header["conversation"].get("title", "")
         canvas = Canvas(out_path, pagesize=(PAGE_W, PAGE_H), pageCompression=1, invariant=0)
-        canvas.setTitle(f"{labels['title']}: {title}")
-        canvas.setAuthor(header["exportedBy"].get("username", ""))
+        # The document's properties, shown by viewers in a title bar: one line each (reportlab escapes
+        # parentheses and backslashes in them, so no text can end the string).
+        canvas.setTitle(one_line(f"{labels['title']}: {title}"))
+        canvas.setAuthor(one_line(header["exportedBy"].get("name") or header["exportedBy"].get("username", "")))
+        canvas.setSubject(one_line(header["conversation"].get("group", {}).get("name", "")))
         renderer = Renderer(canvas, fonts, labels, ZoneInfo(header.get("timezone", "UTC")), title)
         renderer.title_block(header)
         count = 0

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from infra.blobs import Blobs, Part, StorageUnavailable
+from infra.blobs import Blobs, Part, StorageUnavailable, download_name
 from infra.priority import green
 from infra.store import Store
 from pipelines import export_pdf, export_writers
@@ -174,10 +174,9 @@ def list_exports(store: Store, user: User, page: IdPage) -> dict:
 
 
 def filename_of(export: Export, title: str) -> str:
-    """``{title} {first}-{last} {date}.{ext}``, safe to save anywhere."""
-    safe = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip()[:60] or "conversation"
-    day = export.createdAt.strftime("%Y-%m-%d")
-    return f"{safe} export {day}.{export.format}"
+    """``{title} export {date}.{ext}``, safe to save anywhere (``infra.blobs.download_name``: no path, no
+    control character; the title cut at 60 characters)."""
+    return download_name(f"{title.strip()[:60] or 'conversation'} export {export.createdAt:%Y-%m-%d}.{export.format}")
 
 
 def download_url(store: Store, blobs: Blobs, settings: ExportSettings, user: User, export_id: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
-from infra.blobs import Blobs, InvalidUpload, Part, StorageUnavailable
+from infra.blobs import Blobs, InvalidUpload, Part, StorageUnavailable, download_name
 from infra.scanner import ScanError, ScannerUnavailable
 from infra.store import Store
 from pipelines import media_processing as proc
@@ -95,10 +95,9 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
 
 
 def _safe_filename(name: str) -> str:
-    """The name to show and download as: no path, no control characters."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = "".join(c for c in base if c.isprintable() and c not in '"<>|:*?').strip(" .")
-    return cleaned[:255] or "file"
+    """The name to show and download as: the last part of a path (some browsers send ``C:\\...\\a.jpg``),
+    with ``download_name``'s rules (no control or format character, separator, or leading dot)."""
+    return download_name(name.replace("\\", "/").rsplit("/", 1)[-1])
 
 
 def _own_upload(store: Store, user: User, upload_id: str, *, open_only: bool = True) -> Upload:

@@ -1,4 +1,4 @@
-"""Shared field types: ids, usernames, timestamps."""
+"""Shared field types: ids, usernames, timestamps; and one_line, for text that leaves the product on one line."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -37,3 +37,10 @@ def iso(dt: datetime | None) -> str | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def one_line(text: str) -> str:
+    """A person's text made fit for one line that leaves the product (an email header, a download's name, a
+    PDF's title): no control or format character (line breaks, bidirectional overrides, zero-width
+    characters), every run of white space as one space, trimmed."""
+    return " ".join("".join(" " if c.isspace() else c for c in text if c.isprintable() or c.isspace()).split())

@@ -74,7 +74,8 @@ class SmtpServer:
         return [message_from_bytes(box.get_bytes(key), policy=policy.default) for key in sorted(box.keys())]
 
     def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages() if m["To"] == address]
+        """The messages whose To holds ``address`` (whatever display name goes with it)."""
+        return [m for m in self.messages() if any(a.addr_spec == address for a in m["To"].addresses)]
 
     def attempts(self) -> list[str]:
         """A refusing server's attempts so far: one recipient list per message it refused."""

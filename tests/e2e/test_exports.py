@@ -17,7 +17,8 @@ from tests.servers import session_s3_server
 
 pytestmark = pytest.mark.e2e
 MARKUP = '<b>x</b> <img src="/etc/passwd"> R&D'
-TEXTS = [MARKUP, "=1+1", "@SUM(A1)", "+1", "-1", "שלום עולם", "Grüße 👍"]
+ISSUE = "hi;=cmd|' /C calc'!A0"   # a formula cell in French Excel, which splits on ";"
+TEXTS = [MARKUP, "=1+1", "@SUM(A1)", "+1", "-1", "שלום עולם", "Grüße 👍", ISSUE, "a\n- b"]
 
 
 def _s3(system):
@@ -86,7 +87,11 @@ def test_json_csv_and_pdf_hold_the_history_and_come_back_through_s3(system, clie
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))[1:]
     assert [int(r[0]) for r in rows] == seqs
     contents = [r[6] for r in rows]
-    assert {"'=1+1", "'@SUM(A1)", "'+1", "'-1", MARKUP} <= set(contents)
+    assert {"'=1+1", "'@SUM(A1)", "'+1", "'-1", MARKUP, "hi;'=cmd|' /C calc'!A0", "a\n'- b"} <= set(contents)
+    text = data.decode("utf-8-sig")
+    for separator in (",", ";", "\t"):   # as a spreadsheet that ignores quotes would cut it
+        cells = [c.lstrip(' "') for line in text.splitlines() for c in line.split(separator)]
+        assert [c for c in cells if c[:1] in ("=", "+", "-", "@")] == []
 
     job = _export(alice, a, conv["id"], format="pdf", language="de")
     pdf = PdfReader(io.BytesIO(_download(alice, job["id"])))

@@ -48,7 +48,8 @@ def test_a_photo_goes_straight_to_s3_and_comes_back_without_its_location(system,
         s.wait_for("session:ready")
         assert s.call("conv:subscribe", {"convId": conv["id"]})["ok"]
     data = photo_jpeg((2000, 1500), orientation=6)
-    created = upload(alice, conv["id"], data, "image/jpeg", "IMG_0001.JPG")
+    # A name that tries a path, a header of its own and a right-to-left override ("...gpj.exe" shown reversed).
+    created = upload(alice, conv["id"], data, "image/jpeg", 'C:\\fakepath\\IMG "0001"\r\nX-Evil: 1\u202egpj.JPG')
     assert alice.ok("GET", f"/api/uploads/{created['id']}")["uploadedParts"] == [1]
     complete(alice, created["id"])
     ack = a.call("message:send", {"convId": conv["id"], "clientId": "photo", "content": "regarde !",
@@ -75,6 +76,9 @@ def test_a_photo_goes_straight_to_s3_and_comes_back_without_its_location(system,
         got = requests.get(r.headers["Location"], timeout=10)
         assert got.status_code == 200 and _gps(got.content) == {}
         assert "attachment" not in got.headers.get("Content-Disposition", "")  # a safe image shows inline
+        assert "X-Evil" not in got.headers and "\u202e" not in got.headers["Content-Disposition"]
+    assert got.headers["Content-Disposition"] == (  # the large rendition's name, from the cleaned one
+        "inline; filename=\"IMG _0001_ X-Evil_ 1gpj-large.webp\"; filename*=UTF-8''IMG%20_0001_%20X-Evil_%201gpj-large.webp")
     assert hashlib.sha256(got.content).digest() != hashlib.sha256(data).digest()
 
     # Nothing of it for someone outside the conversation.

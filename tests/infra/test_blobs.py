@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tracemalloc
 import uuid
+from urllib.parse import unquote
 
 import pytest
 import requests
 
 from infra.blobs import (MIN_PART_SIZE, BlobNotFound, InvalidUpload, S3Blobs, StorageUnavailable,
-                         content_disposition)
+                         content_disposition, download_name)
 from infra.redis_server import free_port
 from tests.fakes import MemoryBlobs
 
@@ -186,7 +188,7 @@ def test_presigned_get_carries_the_disposition_and_type(s3):
     assert r.status_code == 200 and r.content == b"%PDF-1.4 ..."
     assert r.headers["Content-Type"] == "application/pdf"
     assert r.headers["Content-Disposition"] == (
-        "attachment; filename=\"Compte rendu _.pdf\"; filename*=UTF-8''Compte%20rendu%20%C3%A9.pdf")
+        "attachment; filename=\"Compte rendu e.pdf\"; filename*=UTF-8''Compte%20rendu%20%C3%A9.pdf")
     inline = requests.get(s3.presign_get("m/report", filename="a.png", content_type="image/png", attachment=False),
                           timeout=10)
     assert inline.headers["Content-Disposition"].startswith("inline;")
@@ -247,9 +249,27 @@ def test_memory_blobs_can_play_an_outage():
 
 
 def test_content_disposition_keeps_the_exact_name_and_an_ascii_fallback():
-    assert content_disposition('évil"\r\n.txt', attachment=True) == (
-        "attachment; filename=\"_vil___.txt\"; filename*=UTF-8''%C3%A9vil%22%0D%0A.txt")
     assert content_disposition("a b.png", attachment=False) == "inline; filename=\"a b.png\"; filename*=UTF-8''a%20b.png"
+    assert content_disposition("写真 été.jpg", attachment=True) == (
+        "attachment; filename=\"__ ete.jpg\"; filename*=UTF-8''%E5%86%99%E7%9C%9F%20%C3%A9t%C3%A9.jpg")
+
+
+@pytest.mark.parametrize("name, saved", [
+    ('évil"\r\nX-Evil: 1.txt', 'évil_ X-Evil_ 1.txt'),        # a header of its own: the break is a space
+    ("../../etc/passwd", "_.._etc_passwd"), ("..\\boot.ini", "_boot.ini"), ("..", "file"), ("", "file"),
+    ("invoice\u202efdp.exe", "invoicefdp.exe"),                # a right-to-left override hides ".exe"
+    ("a\u200bb\x00c\x7f.txt", "abc.txt"), ("tab\tand\u2028line.txt", "tab and line.txt"),
+    ("  .hidden . ", "hidden"), ('what?<>|*:".txt', "what_______.txt"), ("x" * 300 + ".txt", "x" * 251 + ".txt"),
+    ("y" * 300, "y" * 255),
+])
+def test_download_names_carry_no_path_control_character_or_header(name, saved):
+    assert download_name(name) == saved
+    header = content_disposition(name, attachment=True)
+    fallback = header.split('filename="', 1)[1].split('"', 1)[0]
+    encoded = header.rsplit("filename*=UTF-8''", 1)[1]
+    assert header.isprintable() and header.isascii() and header.count('"') == 2
+    assert re.fullmatch(r"[A-Za-z0-9._ ()-]+", fallback) and not fallback.startswith(".")
+    assert unquote(encoded) == saved
 
 
 def test_s3_blobs_travel_to_a_cpu_child_as_their_settings(s3):

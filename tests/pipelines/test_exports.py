@@ -7,6 +7,7 @@ import io
 import json
 import unicodedata
 from datetime import timedelta
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from bidi import get_display
@@ -191,6 +192,19 @@ def test_pdf_transcript_holds_every_message_in_order_as_typed(w, store):
     assert "🎉" in text and "中文" in text        # emoji (Symbola) and CJK (Droid) fallbacks, extractable
 
 
+def test_pdf_properties_are_one_line_and_its_title_prints_as_typed(w, store):
+    title = 'Q3 ") /JS (app.alert(1)) \\ <b>plan</b>\r\nX\u202e'
+    store.conversations.update_one({"_id": w.conv.id}, {"$set": {"title": title}})
+    job = w.request(format="pdf")
+    assert w.run(job.id).status == "done"
+    reader = PdfReader(io.BytesIO(w.file_of(job.id)))
+    info = reader.metadata
+    assert info.title == 'Conversation export: Q3 ") /JS (app.alert(1)) \\ <b>plan</b> X'
+    assert info.author == "Alice Martin (alice)" and info.subject == "team"
+    assert "/JavaScript" not in reader.trailer["/Root"] and "/OpenAction" not in reader.trailer["/Root"]
+    assert '<b>plan</b>' in _pdf_text(w.file_of(job.id))
+
+
 def test_pdf_shows_the_thumbnails_the_media_pipeline_made(w, store):
     from PIL import Image
 
@@ -280,6 +294,16 @@ def test_members_are_refused_unless_allowed_and_never_get_a_url(w, store):
     with pytest.raises(ApiError) as demoted:
         exports.download_url(store, w.blobs, SETTINGS, w.alice, job.id)
     assert demoted.value.code == Code.FORBIDDEN
+
+
+def test_the_download_is_named_after_the_title_without_a_path_or_a_header_of_its_own(w, store):
+    store.conversations.update_one({"_id": w.conv.id}, {"$set": {"title": '../Q3 "plan"\r\nX-Evil: 1\u202e'}})
+    job = w.request(format="csv")
+    w.run(job.id)
+    url = exports.download_url(store, w.blobs, SETTINGS, w.alice, job.id)
+    disposition = parse_qs(urlsplit(url).query)["response-content-disposition"][0]
+    saved = f"_Q3 _plan_ X-Evil_ 1 export {store.get_export(job.id).createdAt:%Y-%m-%d}.csv"
+    assert disposition == f"attachment; filename=\"{saved}\"; filename*=UTF-8''{quote(saved, safe='')}"
 
 
 @pytest.mark.parametrize("body, code", [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 from datetime import timedelta
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from PIL import Image
@@ -269,6 +270,18 @@ def test_non_members_get_nothing_of_a_file(store, world):
         assert err.value.code == Code.FORBIDDEN
     url = media.content_url(store, world.blobs, LIMITS, world.bob, created["id"], "small")
     assert url.startswith("memory://")
+
+
+def test_a_file_is_saved_without_its_path_control_characters_or_a_header_of_its_own(store, world):
+    name = 'C:\\fakepath\\a"b\r\nX-Evil: 1\u202egpj.exe.jpg'   # the override shows "...exe.jpg" as "...gpj.exe"
+    created = world.upload(photo_jpeg((300, 200)), "image/jpeg", name=name)
+    world.finish(created["id"])
+    stored = store.get_media(created["id"])
+    assert stored.filename == "a_b X-Evil_ 1gpj.exe.jpg" and stored.originalFilename == name
+    for variant, saved in [("original", "a_b X-Evil_ 1gpj.exe.jpg"), ("small", "a_b X-Evil_ 1gpj.exe-small.webp")]:
+        url = media.content_url(store, world.blobs, LIMITS, world.bob, created["id"], variant)
+        disposition = parse_qs(urlsplit(url).query)["response-content-disposition"][0]
+        assert disposition == f"inline; filename=\"{saved}\"; filename*=UTF-8''{quote(saved, safe='')}"
 
 
 def test_gallery_albums_likes_comments(store, world):

@@ -185,6 +185,34 @@ def test_one_email_per_window_in_the_users_language_and_the_same_message_id_on_a
     assert f"http://chat.test/#conv={conv.id}" in text and "Ouvrir la conversation" in text
 
 
+def test_a_digest_carries_no_header_or_markup_from_what_people_wrote(store, smtp_server):
+    """Names, titles and texts with line breaks, headers and markup, through a real SMTP server."""
+    smtp_server.clear()
+    bob = make_user(store, "bob", email="bob@example.com", fname="Bob\r\nBcc: eve@evil.test", lname='"Le" Martin, é')
+    hostile = ("</li><script>alert(1)</script>\r\nSubject: pwned"
+               "\n.\nMAIL FROM:<eve@evil.test>\r\n.\r\nRCPT TO:<eve@evil.test>\rDATA")   # SMTP smuggling
+    items = [digests.Item("c1", '</h3><img src=x onerror=alert(2)> "Q3"\r\nX-Evil: 1', 7, "alice", hostile, "mention")]
+    message = digests.render_digest(bob, items, app_url="http://chat.test", mail_from="Chat <chat@chat.test>",
+                                    message_id="<digest.x@chat.test>", now=utcnow())
+    SmtpMailer(smtp_server.url).send(message)
+    [mail] = smtp_server.messages()   # one message, to bob: the dots ended no DATA
+    assert [(a.display_name, a.addr_spec) for a in mail["To"].addresses] == [
+        ('Bob Bcc: eve@evil.test "Le" Martin, é', "bob@example.com")]
+    assert mail["Bcc"] is None and mail["X-Evil"] is None and mail.get_all("Subject") == ["1 new message(s) while you were away"]
+    assert str(mail["From"]) == "Chat <chat@chat.test>"
+    page = mail.get_body(("html",)).get_content()
+    assert "<script>" not in page and "<img" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;/h3&gt;&lt;img src=x onerror=alert(2)&gt; &quot;Q3&quot;" in page
+    text = mail.get_body(("plain",)).get_content()
+    assert "RCPT TO:<eve@evil.test>" in text and '# </h3><img src=x onerror=alert(2)> "Q3" X-Evil: 1\n' in text
+
+
+def test_an_address_the_email_parser_refuses_is_used_without_the_name():
+    from infra.mailer import address
+    assert str(address("Bob", "a..b@example.com")) == "a..b@example.com"
+    assert str(address("Bob\u202e\x00 B", "bob@example.com")) == "Bob B <bob@example.com>"
+
+
 def test_batches_noted_out_of_order_still_give_one_digest_with_every_message(store, notifier, direct):
     """Each stored batch has its own notifications task, and two tasks can run in either order: the
     window must still open at the earliest message (it opened at the later one, and lost the first)."""
