@@ -7,9 +7,10 @@ from flask import Blueprint, g, jsonify, request
 
 from app.api import body, presigned
 from app.auth import login_required
+from app.sockets import web_notifier
 from infra.priority import give_way
 from infra.runtime import get_runtime
-from pipelines import media
+from pipelines import lifecycle, media
 from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumAdd, AlbumCreate, CommentCreate, GroupSettingsUpdate, PartUrls, UploadCreate,
                               parse_gallery_query, parse_id_page)
@@ -136,6 +137,21 @@ def unlike(media_id: str):
 @login_required
 def comment(media_id: str):
     return jsonify(media.do_comment(get_runtime().store, g.user, media_id, body(CommentCreate).content)), 201
+
+
+@media_api.delete("/media/<media_id>")
+@login_required
+def delete_media(media_id: str):
+    """The uploader or a group moderator: 410 at once for every reader; the S3 objects go after the grace."""
+    lifecycle.do_delete_media(get_runtime().store, web_notifier(), g.user, media_id)
+    return "", 204
+
+
+@media_api.delete("/media/<media_id>/comments/<comment_id>")
+@login_required
+def delete_comment(media_id: str, comment_id: str):
+    lifecycle.do_delete_comment(get_runtime().store, web_notifier(), g.user, media_id, comment_id)
+    return "", 204
 
 
 @media_api.patch("/groups/<group_id>/settings")

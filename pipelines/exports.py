@@ -509,6 +509,8 @@ def _records(store: Store, export: Export, low: int, high: int, batch: int, prog
         media = _thumbnails(store, messages, workdir, listed) if export.format == "pdf" else {}
         for m in messages:
             record = export_writers.build_record(m, usernames=names, include_deleted=export.includeDeleted)
+            if record["deleted"] and not export.includeDeleted:
+                record.pop("attachments", None)  # a deleted message's files are deleted with it
             for a in record.get("attachments", []):
                 if a["mediaId"] in media:
                     a["thumbnail"] = media[a["mediaId"]]

@@ -29,7 +29,7 @@ from redis.exceptions import LockError
 
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
-from pipelines import media
+from pipelines import lifecycle, media
 from pipelines.access import check_conversation_member, check_moderator, is_moderator, log_denied
 from pipelines.content_filter import RuleSet, Verdict
 from pipelines.moderation import Screening, blocked_reason, hits_of
@@ -323,6 +323,8 @@ class _Drain:
             receivedAt=entry.receivedAt, hits=hits_of(verdict)))
 
     def apply_change(self, entry: InboxEntry) -> None:
+        """An edit or a deletion, whoever asked (the author, a moderator, a review's decision); what follows
+        for the replies' quotes, the files and the notifications is pipelines.lifecycle's."""
         now = utcnow()
         verdict = self.screen(entry)
         if verdict is not None and verdict.action in ("block", "hold"):
@@ -337,6 +339,13 @@ class _Drain:
             self.notifier.notify_message_updated(changed)
             if verdict is not None:
                 self.review("filter", entry, verdict, changed.id)
+        # What follows runs again on a redelivery (a drain may have died between the change and this):
+        # each step changes only what is not so yet, and announces only what it changed.
+        current = changed or self.store.get_message(entry.messageId)
+        if current is not None and current.isDeleted:
+            lifecycle.on_message_deleted(self.store, self.notifier, current)
+        elif current is not None and entry.kind == "edit":
+            lifecycle.on_message_edited(self.store, self.notifier, current)
 
     def sender(self, user_id: str) -> User | None:
         if user_id not in self.users:
@@ -475,6 +484,7 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
         metadata = MessageMetadata(systemAction=entry.systemAction, systemData=entry.systemData)
     else:
         parent = store.get_message(entry.replyTo) if entry.replyTo else None
+        # (a deleted parent's quote carries no text: Quote.of)
         quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
         if entry.attachments:
             found = store.media_by_ids(entry.attachments)

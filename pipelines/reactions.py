@@ -22,6 +22,8 @@ def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChang
     if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {change.messageId}")
     check_conversation_member(store, user, message.convId)
+    if message.isDeleted:
+        raise ApiError(Code.GONE, "this message was deleted")
     if add:
         mine = {r.emoji for r in message.reactions if r.userId == user.id}
         if change.emoji in mine:

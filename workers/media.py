@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 
 from infra.blobs import StorageUnavailable
 from infra.cpu import CpuWorkerDied, run_cpu
 from infra.priority import give_way
 from infra.runtime import get_runtime
 from infra.scanner import ScannerUnavailable
-from pipelines import media
+from schemas.common import utcnow
+from pipelines import lifecycle, media
 from workers.celery_app import celery
 from workers.messages import TRANSIENT
 
@@ -51,3 +53,14 @@ def cleanup() -> dict:
     if any(report.values()):
         log.info("media clean-up: %s", report)
     return report
+
+
+@celery.task(name="media.purge", **RELIABLE)
+def purge() -> dict:
+    """Beat: delete the S3 objects of files deleted at least MEDIA_DELETE_GRACE_MINUTES ago."""
+    rt = get_runtime()
+    result = lifecycle.purge_deleted_media(rt.store, rt.blobs, now=utcnow(),
+                                           grace=timedelta(minutes=rt.settings.media_delete_grace_minutes))
+    if result.purged:
+        log.info("media purge: %s", asdict(result))
+    return asdict(result)
