@@ -331,10 +331,14 @@ class Store:
         """Set the quote of every reply to ``parent_id`` (one update_many on the metadata.replyTo index);
         the first ``limit`` replies as they are now, to announce."""
         changes = {f"metadata.quote.{k}": v for k, v in quote.items()}
-        query = {"metadata.replyTo": parent_id, "metadata.quote": {"$exists": True}}
-        if self.messages.update_many(query, {"$set": {**changes, "updatedAt": at}}).modified_count == 0:
+        # Only the quotes that differ: a second run (a redelivery) writes and announces nothing.
+        query = {"metadata.replyTo": parent_id, "metadata.quote": {"$exists": True},
+                 "$or": [{field: {"$ne": value}} for field, value in changes.items()]}
+        ids = [d["_id"] for d in self.messages.find(query, {"_id": 1}).limit(limit)]
+        if not ids:
             return []
-        return [Message.from_mongo(d) for d in self.messages.find(query).limit(limit)]
+        self.messages.update_many(query, {"$set": {**changes, "updatedAt": at}})
+        return [Message.from_mongo(d) for d in self.messages.find({"_id": {"$in": ids}})]
 
     def live_message_ids(self, message_ids: list[str]) -> set[str]:
         """Those of ``message_ids`` that exist and are not deleted."""

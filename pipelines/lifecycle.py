@@ -24,7 +24,7 @@ from pipelines.access import check_conversation_member, is_moderator, log_denied
 from pipelines.moderation import do_log_action
 from pipelines.notify import Notifier
 from schemas.common import utcnow
-from schemas.documents import Media, Message, User, quote_excerpt
+from schemas.documents import Media, Message, User, deleted_file, quote_excerpt
 from schemas.errors import ApiError, Code
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,9 @@ def delete_file(store: Store, notifier: Notifier, media: Media, by: str | None, 
 
 def do_delete_media(store: Store, notifier: Notifier, user: User, media_id: str) -> None:
     """DELETE /api/media/{id}: the uploader, or a moderator of the group (recorded in the moderation log)."""
-    media = live_media(store, user, media_id)
+    media, moderator = _deletable(store, user, media_id)
     moderating = media.uploadedBy != user.id
-    if moderating and not is_moderator(store, user, media.groupId):
+    if moderating and not moderator:
         log_denied(store, user, "media", media_id, "deletion of another member's file")
         raise ApiError(Code.FORBIDDEN, "only the uploader, a moderator or an admin of the group can delete a file")
     if delete_file(store, notifier, media, user.id, utcnow()) is not None and moderating:
@@ -100,12 +100,12 @@ def do_delete_media(store: Store, notifier: Notifier, user: User, media_id: str)
 
 def do_delete_comment(store: Store, notifier: Notifier, user: User, media_id: str, comment_id: str) -> None:
     """DELETE /api/media/{id}/comments/{commentId}: its author, or a moderator of the group (logged)."""
-    media = live_media(store, user, media_id)
+    media, moderator = _deletable(store, user, media_id)
     comment = next((c for c in media.comments if c.id == comment_id), None)
     if comment is None:
         raise ApiError(Code.NOT_FOUND, f"no comment {comment_id} on this file")
     moderating = comment.userId != user.id
-    if moderating and not is_moderator(store, user, media.groupId):
+    if moderating and not moderator:
         log_denied(store, user, "media", media_id, "deletion of another member's comment")
         raise ApiError(Code.FORBIDDEN, "only its author, a moderator or an admin of the group can delete a comment")
     if store.delete_media_comment(media_id, comment_id) and moderating:
@@ -113,13 +113,32 @@ def do_delete_comment(store: Store, notifier: Notifier, user: User, media_id: st
                       target_name=comment.userInfo.username, changes={"commentId": comment_id})
 
 
+def _deletable(store: Store, user: User, media_id: str) -> tuple[Media, bool]:
+    """A file that is still there, for a member of its conversation or a moderator of its group (who need
+    not be a member, as for messages); and whether the user moderates the group."""
+    media = _found(store, media_id)
+    moderator = is_moderator(store, user, media.groupId)
+    if not moderator:
+        check_conversation_member(store, user, media.convId)
+    return _not_deleted(media), moderator
+
+
 def live_media(store: Store, user: User, media_id: str) -> Media:
     """A file of the user's conversation that is still there: every reader and writer of a file asks this
     (404 unknown, 403 not a member, 410 ``gone`` deleted)."""
+    media = _found(store, media_id)
+    check_conversation_member(store, user, media.convId)
+    return _not_deleted(media)
+
+
+def _found(store: Store, media_id: str) -> Media:
     media = store.get_media(media_id)
     if media is None:
         raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
-    check_conversation_member(store, user, media.convId)
+    return media
+
+
+def _not_deleted(media: Media) -> Media:
     if media.isDeleted:
         raise ApiError(Code.GONE, "this file was deleted", {"deletedAt": media.model_dump(mode="json")["deletedAt"]})
     return media
@@ -134,8 +153,7 @@ def purge_archived(docs: list[dict]) -> None:
             d["content"], d["editHistory"] = "", []
             meta.pop("quote", None)
         if meta.get("files"):
-            meta["files"] = [{"mediaId": f.get("mediaId"), "fileType": f.get("fileType"), "status": "deleted"}
-                             for f in meta["files"]]
+            meta["files"] = [deleted_file(f.get("mediaId"), f.get("fileType")) for f in meta["files"]]
 
 
 def retire_files(store: Store, notifier: Notifier, docs: list[dict], at: datetime) -> int:

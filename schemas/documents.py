@@ -558,7 +558,7 @@ class Media(Document):
         """What a message carries of each attached file (``metadata.files``); of a deleted file, only
         that it was there (status ``deleted``)."""
         if self.isDeleted:
-            return {"mediaId": self.id, "fileType": self.fileType, "status": "deleted"}
+            return deleted_file(self.id, self.fileType)
         out: dict[str, Any] = {"mediaId": self.id, "filename": self.filename, "mimeType": self.mimeType,
                                "fileType": self.fileType, "fileSize": self.fileSize, "status": self.status}
         for name in ("dimensions", "duration"):
@@ -570,6 +570,11 @@ class Media(Document):
         if self.error:
             out["error"] = self.error
         return out
+
+
+def deleted_file(media_id: str | None, file_type: str | None) -> dict[str, Any]:
+    """A deleted file as the messages that carried it show it: that it was there, nothing of it."""
+    return {"mediaId": media_id, "fileType": file_type, "status": "deleted"}
 
 
 class Upload(Document):

@@ -461,3 +461,19 @@ def test_system_admins_export_any_conversation(w, store):
     root = make_user(store, "root", role="ADMIN")
     assert exports.do_request_export(store, w.queued.append, SETTINGS, root, w.conv.id,
                                      ExportCreate.model_validate({"format": "json"})).status == "queued"
+
+
+def test_a_deleted_messages_files_leave_in_no_members_export(w, store):
+    seq = w.last + 1
+    _insert(store, w.conv, seq, w.bob, "my photo", type="image", isDeleted=True, deletedAt=utcnow(), deletedBy=w.bob.id,
+            metadata=MessageMetadata(files=[{"mediaId": "d" * 24, "filename": "private.jpg", "mimeType": "image/jpeg",
+                                             "fileType": "image", "fileSize": 99, "status": "ready"}]))
+    job = w.request(format="json")
+    w.run(job.id)
+    [record] = [m for m in json.loads(w.file_of(job.id))["messages"] if m["seq"] == seq]
+    assert record["deleted"] and record["content"] is None and "attachments" not in record
+    assert "private.jpg" not in w.file_of(job.id).decode()
+    moderated = w.request(format="json", includeDeleted=True)   # a moderator's export shows what was there
+    w.run(moderated.id)
+    [record] = [m for m in json.loads(w.file_of(moderated.id))["messages"] if m["seq"] == seq]
+    assert record["attachments"][0]["filename"] == "private.jpg"
