@@ -558,7 +558,7 @@ def _thumbnails(store: Store, messages, workdir: str, listed: set[str]) -> dict[
     found, wanted = {}, []
     for media in store.media_by_ids(ids).values():
         small = media.variants.get("small")
-        if media.status != "ready" or small is None:
+        if media.status != "ready" or small is None or media.isDeleted:  # (a deleted file's objects are going)
             continue
         path = os.path.join(workdir, "thumbs", f"{media.id}.{small.mimeType.split('/')[-1]}")
         found[media.id] = {"path": path, "width": small.width, "height": small.height}

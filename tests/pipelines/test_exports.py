@@ -209,6 +209,10 @@ def test_pdf_shows_the_thumbnails_the_media_pipeline_made(w, store):
     assert w.run(job.id).status == "done"
     images = [image for page in PdfReader(io.BytesIO(w.file_of(job.id))).pages for image in page.images]
     assert [i.image.size for i in images] == [(64, 48)]  # the one image message, drawn once
+    store.mark_media_deleted("m" * 24, w.bob.id, utcnow())   # deleted on its own: no longer drawn
+    again = w.request(format="pdf")
+    assert w.run(again.id).status == "done"
+    assert [image for page in PdfReader(io.BytesIO(w.file_of(again.id))).pages for image in page.images] == []
 
 
 def test_pdf_right_to_left_text_is_drawn_in_visual_order(w):
