@@ -947,12 +947,15 @@ class Store:
         """Deleted files queued for the purge at or before ``queued_before`` (the grace is over)."""
         return [Media.from_mongo(d) for d in self.media.find({"purgeQueuedAt": {"$lte": queued_before}}).limit(limit)]
 
-    def finish_media_purge(self, media_id: str, at) -> bool:
-        """deleted -> purged: its objects are gone; its likes, comments and renditions go with them."""
-        return self.media.update_one({"_id": media_id, "purgeQueuedAt": {"$ne": None}},
-                                     {"$unset": {"purgeQueuedAt": ""},
-                                      "$set": {"purgedAt": at, "likes": [], "comments": [], "variants": {},
-                                               "caption": None, "updatedAt": at}}).modified_count == 1
+    def finish_media_purge(self, media_id: str, at) -> Media | None:
+        """deleted -> purged, once (None when it already was): its objects are gone; its likes, comments and
+        renditions go with them."""
+        doc = self.media.find_one_and_update({"_id": media_id, "purgeQueuedAt": {"$ne": None}},
+                                             {"$unset": {"purgeQueuedAt": ""},
+                                              "$set": {"purgedAt": at, "likes": [], "comments": [], "variants": {},
+                                                       "caption": None, "updatedAt": at}},
+                                             return_document=ReturnDocument.AFTER)
+        return Media.from_mongo(doc) if doc else None
 
     def delete_media_comment(self, media_id: str, comment_id: str) -> bool:
         return self.media.update_one({"_id": media_id, "comments.id": comment_id},

@@ -63,16 +63,14 @@ def _requote(store: Store, notifier: Notifier, parent_id: str, quote: dict, at: 
 # -- files ----------------------------------------------------------------------------------------------
 def delete_file(store: Store, notifier: Notifier, media: Media, by: str | None, at: datetime, *,
                 skip_message: str | None = None) -> Media | None:
-    """visible -> deleted, once: out of the gallery and its album, its uploader's quota returned, and each
-    message carrying it shows it deleted (``skip_message``: one being deleted itself). None when it
-    already was deleted."""
+    """visible -> deleted, once: out of the gallery and its album, and each message carrying it shows it
+    deleted (``skip_message``: one being deleted itself). None when it already was deleted. (Its quota
+    comes back when it is purged: its bytes are in S3 until then.)"""
     deleted = store.mark_media_deleted(media.id, by, at)
     if deleted is None:
         return None
     if deleted.albumId:
         store.remove_from_album(deleted, at)
-    if deleted.status not in ("failed", "quarantined"):  # (a refused file's quota came back when refused)
-        store.release_quota(deleted.uploadedBy, deleted.fileSize)
     with notifier.batch():
         for message_id in deleted.messageIds:
             message = store.get_message(message_id) if message_id != skip_message else None
@@ -93,6 +91,9 @@ def do_delete_media(store: Store, notifier: Notifier, user: User, media_id: str)
     if moderating and not moderator:
         log_denied(store, user, "media", media_id, "deletion of another member's file")
         raise ApiError(Code.FORBIDDEN, "only the uploader, a moderator or an admin of the group can delete a file")
+    if media.status == "uploading":
+        raise ApiError(Code.NOT_READY, f"this file is still uploading: cancel its upload (DELETE /api/uploads/{media.id})",
+                       {"status": media.status})
     if delete_file(store, notifier, media, user.id, utcnow()) is not None and moderating:
         do_log_action(store, notifier, user, media.groupId, "media_deleted", "media", media.id,
                       target_name=media.uploaderInfo.username, changes={"filename": media.filename})
@@ -174,10 +175,17 @@ class PurgeResult:
 def purge_deleted_media(store: Store, blobs: Blobs, *, now: datetime, grace: timedelta, limit: int = 500
                         ) -> PurgeResult:
     """Delete the S3 objects (original and renditions) of files deleted at least ``grace`` ago, then mark
-    them purged. The objects go first: a purge cut short is finished by the next run."""
+    them purged. The objects go first: a purge cut short is finished by the next run.
+
+    A ready file's quota comes back here, once (with the conditional deleted -> purged): its bytes were held
+    until now. A refused file's came back when it was refused; one deleted while processing gets it back
+    from whichever end its processing reaches (refused: then; ready: here)."""
     result = PurgeResult()
     for media in store.media_due_for_purge(now - grace, limit):
         result.objects += blobs.delete_prefix(media.key.rsplit("/", 1)[0] + "/")
-        if store.finish_media_purge(media.id, now):
+        purged = store.finish_media_purge(media.id, now)
+        if purged is not None:
             result.purged += 1
+            if purged.status == "ready":
+                store.release_quota(purged.uploadedBy, purged.fileSize)
     return result

@@ -75,6 +75,7 @@ def test_deleting_a_message_removes_its_files_from_every_reader(store, chat):
     assert used > 0 and len(_keys(w, media_id)) == 3  # original, small, large
 
     w.delete(w.alice, message.id)
+    assert store.upload_usage.find_one({"_id": w.alice.id})["bytes"] == used   # held until the purge
 
     page = read_history(store, w.bob, w.conv.id, HistoryWindow(before=None, after=None, limit=50))
     [shown] = [m.public() for m in page.messages if m.id == message.id]
@@ -89,11 +90,10 @@ def test_deleting_a_message_removes_its_files_from_every_reader(store, chat):
     _refused(Code.GONE, media.do_comment, store, w.bob, media_id, "still?")
     _refused(Code.GONE, media.do_add_to_album, store, w.alice, album.id, media_id)
     _refused(Code.FORBIDDEN, media.get_media, store, w.eve, media_id)  # outsiders learn nothing of it
-    # The bytes held come back (the stored file's size), once: a redelivered deletion changes nothing.
-    held = used - store.get_media(media_id).fileSize
-    assert store.upload_usage.find_one({"_id": w.alice.id})["bytes"] == held
+    # A redelivered deletion changes nothing.
+    before = len(w.emitter.of("message:updated"))
     lifecycle.on_message_deleted(store, w.notifier, store.get_message(message.id))
-    assert store.upload_usage.find_one({"_id": w.alice.id})["bytes"] == held
+    assert len(w.emitter.of("message:updated")) == before and store.get_media(media_id).deletedAt is not None
     # A send may no longer carry it.
     _refused(Code.GONE, w.send, w.alice, "again", "", attachments=[media_id])
 
@@ -102,6 +102,7 @@ def test_the_objects_are_purged_after_the_grace_and_the_clean_up_waits_for_it(st
     w = chat
     media_id = w.photo()
     message = w.send(w.alice, "photo", attachments=[media_id])
+    used = store.upload_usage.find_one({"_id": w.alice.id})["bytes"]
     w.delete(w.alice, message.id)
     deleted_at = store.get_media(media_id).deletedAt
     grace = timedelta(minutes=5)
@@ -111,9 +112,13 @@ def test_the_objects_are_purged_after_the_grace_and_the_clean_up_waits_for_it(st
     assert len(_keys(w, media_id)) == 3
     result = lifecycle.purge_deleted_media(store, w.blobs, now=deleted_at + grace, grace=grace)
     assert (result.purged, result.objects) == (1, 3) and _keys(w, media_id) == []
+    # The bytes it held come back with its objects, once.
+    held = used - store.get_media(media_id).fileSize
+    assert store.upload_usage.find_one({"_id": w.alice.id})["bytes"] == held
     doc = store.get_media(media_id)
     assert doc.purgedAt is not None and doc.purgeQueuedAt is None and doc.comments == [] and doc.variants == {}
     assert lifecycle.purge_deleted_media(store, w.blobs, now=deleted_at + grace * 2, grace=grace).purged == 0
+    assert store.upload_usage.find_one({"_id": w.alice.id})["bytes"] == held
     _refused(Code.GONE, media.content_url, store, w.blobs, LIMITS, w.bob, media_id, "original")
 
 
@@ -242,6 +247,8 @@ def test_a_file_is_deleted_on_its_own_by_its_uploader_or_a_moderator(store, chat
     shown = [d for d, _ in w.emitter.of("message:updated") if d["id"] == message.id][-1]
     assert shown["metadata"]["files"][0]["status"] == "deleted" and "photo.jpg" not in str(shown["metadata"]["files"][0])
     _refused(Code.GONE, lifecycle.do_delete_media, store, w.notifier, w.bob, mine)
+    uploading = w.upload(b"%PDF-1.4\n", "application/pdf", name="half.pdf", who=w.bob)["id"]
+    _refused(Code.NOT_READY, lifecycle.do_delete_media, store, w.notifier, w.bob, uploading)  # cancel it instead
 
     lifecycle.do_delete_media(store, w.notifier, w.mod, theirs)
     [entry] = [e.moderation_entry() for e in store.moderation_log(w.conv.groupId, before=None, limit=10)[0]
