@@ -48,7 +48,7 @@ def on_message_deleted(store: Store, notifier: Notifier, message: Message) -> No
         others = [m for m in media.messageIds if m != message.id]
         if others and store.live_message_ids(others):
             continue  # (the same file attached to another message that is still there)
-        delete_file(store, notifier, media, message.deletedBy, at, skip_message=message.id)
+        delete_file(store, notifier, media, message.deletedBy, at, quiet=message.id)
     _requote(store, notifier, message.id, {"excerpt": "", "deleted": True}, at)
     dropped, redacted = store.redact_message_notifications(message.id, at)
     if dropped or redacted:
@@ -62,10 +62,11 @@ def _requote(store: Store, notifier: Notifier, parent_id: str, quote: dict, at: 
 
 # -- files ----------------------------------------------------------------------------------------------
 def delete_file(store: Store, notifier: Notifier, media: Media, by: str | None, at: datetime, *,
-                skip_message: str | None = None) -> Media | None:
+                quiet: str | None = None) -> Media | None:
     """visible -> deleted, once: out of the gallery and its album, and each message carrying it shows it
-    deleted (``skip_message``: one being deleted itself). None when it already was deleted. (Its quota
-    comes back when it is purged: its bytes are in S3 until then.)"""
+    deleted (announced, but for ``quiet``: a message being deleted itself, whose files members no longer
+    see). None when it already was deleted. (Its quota comes back when it is purged: its bytes are in S3
+    until then.)"""
     deleted = store.mark_media_deleted(media.id, by, at)
     if deleted is None:
         return None
@@ -73,12 +74,12 @@ def delete_file(store: Store, notifier: Notifier, media: Media, by: str | None, 
         store.remove_from_album(deleted, at)
     with notifier.batch():
         for message_id in deleted.messageIds:
-            message = store.get_message(message_id) if message_id != skip_message else None
+            message = store.get_message(message_id)
             if message is None:
                 continue
             files = [deleted.summary() if f.get("mediaId") == deleted.id else f for f in message.metadata.files or []]
             changed = store.set_message_files(message_id, files, at)
-            if changed is not None:
+            if changed is not None and message_id != quiet:
                 notifier.notify_message_updated(changed)
     notifier.notify_media_updated(deleted)
     return deleted

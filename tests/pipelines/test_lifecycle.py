@@ -80,6 +80,9 @@ def test_deleting_a_message_removes_its_files_from_every_reader(store, chat):
     page = read_history(store, w.bob, w.conv.id, HistoryWindow(before=None, after=None, limit=50))
     [shown] = [m.public() for m in page.messages if m.id == message.id]
     assert shown["isDeleted"] and shown["content"] == "" and "files" not in shown["metadata"]
+    # (stored: what the moderation view and moderators' exports show of it)
+    assert store.get_message(message.id).metadata.files == [{"mediaId": media_id, "fileType": "image",
+                                                              "status": "deleted"}]
     assert media.gallery(store, w.bob, w.conv.id, None, IdPage(None, 50))["media"] == []
     [listed] = media.list_albums(store, w.bob, w.conv.id, IdPage(None, 50))["albums"]
     assert listed["mediaCount"] == 0 and listed["totalSize"] == 0 and listed["coverMediaId"] is None
