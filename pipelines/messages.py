@@ -32,7 +32,7 @@ from infra.store import Page, Store
 from pipelines import lifecycle, media
 from pipelines.access import check_conversation_member, check_moderator, is_moderator, log_denied
 from pipelines.content_filter import RuleSet, Verdict
-from pipelines.moderation import Screening, blocked_reason, hits_of
+from pipelines.moderation import Screening, blocked_reason, do_log_action, hits_of
 from pipelines.rate_limits import RateLimits
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id, utcnow
@@ -255,6 +255,9 @@ class _Renewer:
         self.last = time.monotonic()
 
 
+REVIEW_DELETE = "delete:review:"   # the clientId prefix of a review decision's deletion (pipelines.reviews)
+
+
 class _Drain:
     """One lock holding: the conversation's state and per-drain caches, so a burst from one sender
     costs one conversation, user and membership lookup, however many batches it takes."""
@@ -339,6 +342,11 @@ class _Drain:
             self.notifier.notify_message_updated(changed)
             if verdict is not None:
                 self.review("filter", entry, verdict, changed.id)
+            if changed.isDeleted and entry.senderId != changed.senderId and not entry.clientId.startswith(REVIEW_DELETE):
+                # A moderator deleted a member's message (a review's decision is logged as review_deleted).
+                do_log_action(self.store, self.notifier, self.sender(entry.senderId), self.group_id, "message_deleted",
+                              "message", changed.id, target_name=changed.senderInfo.username,
+                              once=f"message_deleted:{changed.id}")
         # What follows runs again on a redelivery (a drain may have died between the change and this):
         # each step changes only what is not so yet, and announces only what it changed.
         current = changed or self.store.get_message(entry.messageId)

@@ -11,7 +11,7 @@ from pipelines import digests, lifecycle, media, notifications, reactions, revie
 from pipelines.messages import (drain_inbox, read_history, search_messages, submit_change, submit_entry,
                                 submit_message)
 from schemas.common import new_id, utcnow
-from schemas.documents import Digest, GroupMember
+from schemas.documents import ConversationMember, Digest, GroupMember
 from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumCreate, HistoryWindow, IdPage, MessageSend, NotificationQuery, ReactionChange,
                               ReminderCreate, RetentionUpdate, ReviewDecision, SearchQuery)
@@ -138,6 +138,24 @@ def test_a_moderators_delete_decision_on_a_report_does_exactly_the_same(store, c
     assert store.get_message(message.id).isDeleted and store.get_media(media_id).isDeleted
     assert store.get_message(reply.id).metadata.quote.deleted
     assert store.get_message(reply.id).metadata.quote.excerpt == ""
+    assert [a for a in _log_actions(store, w) if a.endswith("deleted")] == ["review_deleted"]  # logged once
+
+
+def _log_actions(store, w):
+    return [e.action for e in store.moderation_log(w.conv.groupId, before=None, limit=50)[0]]
+
+
+def test_a_moderators_own_deletion_of_a_members_message_is_logged_and_an_authors_is_not(store, chat):
+    w = chat
+    store.insert_conversation_member(ConversationMember(id=new_id(), convId=w.conv.id, userId=w.mod.id,
+                                                        groupId=w.conv.groupId, joinedAt=utcnow()))
+    own, other = w.send(w.bob, "own", "mine"), w.send(w.bob, "other", "rude")
+    w.delete(w.bob, own.id)
+    assert "message_deleted" not in _log_actions(store, w)
+    w.delete(w.mod, other.id)
+    [entry] = [e.moderation_entry() for e in store.moderation_log(w.conv.groupId, before=None, limit=50)[0]
+               if e.action == "message_deleted"]
+    assert (entry["actorName"], entry["targetId"], entry["targetName"]) == ("mod", other.id, "bob")
 
 
 def test_a_replys_quote_follows_its_parent_edited_then_deleted(store, chat):
