@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.thumbnails import photo_jpeg
-from tests.e2e.harness import Api, make_conversation, own_system, wait_until
+from tests.e2e.harness import Api, make_conversation, own_system, two_members_and_an_outsider, wait_until
 from tests.e2e.test_exports import _objects
 from tests.e2e.test_media import complete, upload
 
@@ -16,13 +16,7 @@ pytestmark = pytest.mark.e2e
 def test_a_deleted_message_takes_its_image_quote_and_notification_body_everywhere(clients):
     # A grace of about a second, and a purge every second, so that the test sees the objects go.
     with own_system(MEDIA_DELETE_GRACE_MINUTES="0.02", MEDIA_PURGE_EVERY_SECONDS="1") as system:
-        alice, bob = Api(system), Api(system)
-        _, conv = make_conversation(alice, bob)
-        a, b = alice.socket(), bob.socket()
-        clients.extend([a, b])
-        for s in (a, b):
-            s.wait_for("session:ready")
-            assert s.call("conv:subscribe", {"convId": conv["id"]})["ok"]
+        alice, bob, _, conv, a, b, _ = two_members_and_an_outsider(system, clients)
         created = upload(alice, conv["id"], photo_jpeg((640, 480)), "image/jpeg", "holiday.jpg")
         complete(alice, created["id"])
         media_id = created["id"]
