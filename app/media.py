@@ -143,14 +143,16 @@ def comment(media_id: str):
 @login_required
 def delete_media(media_id: str):
     """The uploader or a group moderator: 410 at once for every reader; the S3 objects go after the grace."""
-    lifecycle.do_delete_media(get_runtime().store, web_notifier(), g.user, media_id)
+    rt = get_runtime()
+    lifecycle.do_delete_media(rt.store, web_notifier(), g.user, media_id, rt.rate_limits)
     return "", 204
 
 
 @media_api.delete("/media/<media_id>/comments/<comment_id>")
 @login_required
 def delete_comment(media_id: str, comment_id: str):
-    lifecycle.do_delete_comment(get_runtime().store, web_notifier(), g.user, media_id, comment_id)
+    rt = get_runtime()
+    lifecycle.do_delete_comment(rt.store, web_notifier(), g.user, media_id, comment_id, rt.rate_limits)
     return "", 204
 
 

@@ -23,6 +23,7 @@ from infra.store import Store
 from pipelines.access import check_conversation_member, is_moderator, log_denied
 from pipelines.moderation import do_log_action
 from pipelines.notify import Notifier
+from pipelines.rate_limits import RateLimits
 from schemas.common import utcnow
 from schemas.documents import Media, Message, User, deleted_file, quote_excerpt
 from schemas.errors import ApiError, Code
@@ -85,9 +86,11 @@ def delete_file(store: Store, notifier: Notifier, media: Media, by: str | None, 
     return deleted
 
 
-def do_delete_media(store: Store, notifier: Notifier, user: User, media_id: str) -> None:
-    """DELETE /api/media/{id}: the uploader, or a moderator of the group (recorded in the moderation log)."""
-    media, moderator = _deletable(store, user, media_id)
+def do_delete_media(store: Store, notifier: Notifier, user: User, media_id: str,
+                    limits: RateLimits | None = None) -> None:
+    """DELETE /api/media/{id}: the uploader, or a moderator of the group (recorded in the moderation log);
+    within the user's deletion rate."""
+    media, moderator = _deletable(store, user, media_id, limits)
     moderating = media.uploadedBy != user.id
     if moderating and not moderator:
         log_denied(store, user, "media", media_id, "deletion of another member's file")
@@ -100,9 +103,11 @@ def do_delete_media(store: Store, notifier: Notifier, user: User, media_id: str)
                       target_name=media.uploaderInfo.username, changes={"filename": media.filename})
 
 
-def do_delete_comment(store: Store, notifier: Notifier, user: User, media_id: str, comment_id: str) -> None:
-    """DELETE /api/media/{id}/comments/{commentId}: its author, or a moderator of the group (logged)."""
-    media, moderator = _deletable(store, user, media_id)
+def do_delete_comment(store: Store, notifier: Notifier, user: User, media_id: str, comment_id: str,
+                      limits: RateLimits | None = None) -> None:
+    """DELETE /api/media/{id}/comments/{commentId}: its author, or a moderator of the group (logged); within
+    the user's deletion rate."""
+    media, moderator = _deletable(store, user, media_id, limits)
     comment = next((c for c in media.comments if c.id == comment_id), None)
     if comment is None:
         raise ApiError(Code.NOT_FOUND, f"no comment {comment_id} on this file")
@@ -115,14 +120,17 @@ def do_delete_comment(store: Store, notifier: Notifier, user: User, media_id: st
                       target_name=comment.userInfo.username, changes={"commentId": comment_id})
 
 
-def _deletable(store: Store, user: User, media_id: str) -> tuple[Media, bool]:
+def _deletable(store: Store, user: User, media_id: str, limits: RateLimits | None) -> tuple[Media, bool]:
     """A file that is still there, for a member of its conversation or a moderator of its group (who need
     not be a member, as for messages); and whether the user moderates the group."""
     media = _found(store, media_id)
     moderator = is_moderator(store, user, media.groupId)
     if not moderator:
         check_conversation_member(store, user, media.convId)
-    return _not_deleted(media), moderator
+    _not_deleted(media)
+    if limits is not None:
+        limits.check(user.id, "delete")
+    return media, moderator
 
 
 def live_media(store: Store, user: User, media_id: str) -> Media:

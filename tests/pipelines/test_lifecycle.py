@@ -6,10 +6,14 @@ from datetime import timedelta
 
 import pytest
 
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
 from bench.thumbnails import photo_jpeg
 from pipelines import digests, lifecycle, media, notifications, reactions, reviews, upkeep
 from pipelines.messages import (drain_inbox, read_history, search_messages, submit_change, submit_entry,
                                 submit_message)
+from pipelines.rate_limits import RateLimits
 from schemas.common import new_id, utcnow
 from schemas.documents import ConversationMember, Digest, GroupMember
 from schemas.errors import ApiError, Code
@@ -271,7 +275,11 @@ def test_a_file_is_deleted_on_its_own_by_its_uploader_or_a_moderator(store, chat
     uploading = w.upload(b"%PDF-1.4\n", "application/pdf", name="half.pdf", who=w.bob)["id"]
     _refused(Code.NOT_READY, lifecycle.do_delete_media, store, w.notifier, w.bob, uploading)  # cancel it instead
 
-    lifecycle.do_delete_media(store, w.notifier, w.mod, theirs)
+    limits = RateLimits(MovingWindowRateLimiter(MemoryStorage()), {"delete": "1/minute"})
+    lifecycle.do_delete_media(store, w.notifier, w.mod, theirs, limits)
+    third = w.photo(w.bob)
+    err = _refused(Code.RATE_LIMITED, lifecycle.do_delete_media, store, w.notifier, w.mod, third, limits)
+    assert err.details["retryAfter"] >= 1 and not store.get_media(third).isDeleted
     [entry] = [e.moderation_entry() for e in store.moderation_log(w.conv.groupId, before=None, limit=10)[0]
                if e.action == "media_deleted"]
     assert entry["actorName"] == "mod" and entry["targetId"] == theirs and entry["targetName"] == "bob"
