@@ -8,9 +8,10 @@ from flask import Blueprint, g, jsonify, request
 from app.api import body, limited, presigned
 from app.gate import write_gate
 from app.auth import login_required
+from app.sockets import web_notifier
 from infra.priority import give_way
 from infra.runtime import get_runtime
-from pipelines import media
+from pipelines import lifecycle, media
 from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, GroupSettingsUpdate, PartUrls,
                               UploadCreate, parse_gallery_query, parse_id_page)
@@ -151,6 +152,23 @@ def caption(media_id: str):
     """The uploader sets the file's caption ({caption}; "" removes it), through the write gate."""
     updated = media.do_set_caption(get_runtime().store, g.user, media_id, body(CaptionUpdate).caption, write_gate())
     return jsonify(updated.public())
+
+
+@media_api.delete("/media/<media_id>")
+@login_required
+def delete_media(media_id: str):
+    """The uploader or a group moderator: 410 at once for every reader; the S3 objects go after the grace."""
+    rt = get_runtime()
+    lifecycle.do_delete_media(rt.store, web_notifier(), g.user, media_id, rt.rate_limits)
+    return "", 204
+
+
+@media_api.delete("/media/<media_id>/comments/<comment_id>")
+@login_required
+def delete_comment(media_id: str, comment_id: str):
+    rt = get_runtime()
+    lifecycle.do_delete_comment(rt.store, web_notifier(), g.user, media_id, comment_id, rt.rate_limits)
+    return "", 204
 
 
 @media_api.patch("/groups/<group_id>/settings")

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     upload_quota_bytes: int = Field(2 << 30, ge=1)
     upload_ttl_minutes: int = Field(60, ge=5, le=24 * 60)
     media_cleanup_every_seconds: float = Field(900, ge=10)
+    # A deleted file (with its message, on its own, or by retention) answers 410 at once; its S3 objects are
+    # deleted this long after, by beat's purge, run this often (pipelines/lifecycle.py).
+    media_delete_grace_minutes: float = Field(5, ge=0, le=7 * 24 * 60)
+    media_purge_every_seconds: float = Field(60, gt=0, le=3600)
 
     # CPU-bound steps (Pillow, reportlab) in the embedded default run in this many child processes, so
     # that the web process's event loop is never blocked by them (infra/cpu.py).

@@ -44,6 +44,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Search (seed 001: French by default). convId first, so a search reads one conversation's
         # entries only (a $text query must then pin convId). One text index per collection is allowed.
         IndexModel([("convId", ASC), ("content", TEXT)], name="convId_content_text", default_language="french"),
+        # A message's replies, whose quotes follow its edits and deletion (one update_many on this index).
+        IndexModel([("metadata.replyTo", ASC)], name="metadata_replyTo", sparse=True),
     ],
     "activity_logs": [
         IndexModel([("userId", ASC), ("timestamp", DESC)], name="userId_timestamp"),
@@ -70,6 +72,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("albumId", ASC), ("_id", DESC)], name="albumId_id", sparse=True),
         # The sweeper's question: files stuck uploading or processing since before a time.
         IndexModel([("status", ASC), ("updatedAt", ASC)], name="status_updatedAt"),
+        # Deleted files whose S3 objects are still to go: set at deletion, unset by the purge.
+        IndexModel([("purgeQueuedAt", ASC)], name="purgeQueuedAt", sparse=True),
     ],
     # Uploads in progress (seed 001 file_uploads): gone an hour after creation (the clean-up job aborts
     # the multipart uploads S3 still holds for them).
@@ -88,6 +92,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASC), ("scheduledFor", ASC)], name="status_scheduledFor"),
         # One notification per fact (a redelivered task stores nothing twice).
         IndexModel([("key", ASC)], name="key", unique=True),
+        # A message's notifications (mentions, replies, reminders), redacted when it is deleted.
+        IndexModel([("data.messageId", ASC)], name="data_messageId", sparse=True),
         # TTL: MongoDB deletes a notification once expiresAt passes (its monitor runs about once a minute,
         # so every read also filters expiresAt > now itself).
         IndexModel([("expiresAt", ASC)], name="auto_expire", expireAfterSeconds=0),
@@ -325,6 +331,23 @@ class Store:
             {"$set": {"isDeleted": True, "deletedAt": at, "deletedBy": by, "updatedAt": at}},
             return_document=ReturnDocument.AFTER)
         return Message.from_mongo(doc) if doc else None
+
+    def rewrite_quotes(self, parent_id: str, quote: dict[str, Any], at, *, limit: int) -> list[Message]:
+        """Set the quote of every reply to ``parent_id`` (one update_many on the metadata.replyTo index);
+        the first ``limit`` replies as they are now, to announce."""
+        changes = {f"metadata.quote.{k}": v for k, v in quote.items()}
+        # Only the quotes that differ: a second run (a redelivery) writes and announces nothing.
+        query = {"metadata.replyTo": parent_id, "metadata.quote": {"$exists": True},
+                 "$or": [{field: {"$ne": value}} for field, value in changes.items()]}
+        ids = [d["_id"] for d in self.messages.find(query, {"_id": 1}).limit(limit)]
+        if not ids:
+            return []
+        self.messages.update_many(query, {"$set": {**changes, "updatedAt": at}})
+        return [Message.from_mongo(d) for d in self.messages.find({"_id": {"$in": ids}})]
+
+    def live_message_ids(self, message_ids: list[str]) -> set[str]:
+        """Those of ``message_ids`` that exist and are not deleted."""
+        return {d["_id"] for d in self.messages.find({"_id": {"$in": message_ids}, "isDeleted": False}, {"_id": 1})}
 
     def message_exists(self, message_id: str, conv_id: str) -> bool:
         return self.messages.find_one({"_id": message_id, "convId": conv_id}, {"_id": 1}) is not None
@@ -617,6 +640,16 @@ class Store:
     def drop_claimed_notification(self, notification_id: str, token: str) -> None:
         """A due reminder that no longer applies (the user left, the message is gone), by its claim holder."""
         self.notifications.delete_one({"_id": notification_id, "status": "pending", "claimToken": token})
+
+    def redact_message_notifications(self, message_id: str, at) -> tuple[int, int]:
+        """A deleted message: its pending reminders are dropped (none will fire), the bodies of its other
+        notifications emptied. (dropped, redacted)."""
+        dropped = self.notifications.delete_many({"data.messageId": message_id, "status": "pending",
+                                                  "type": "reminder"}).deleted_count
+        redacted = self.notifications.update_many(
+            {"data.messageId": message_id, "data.deleted": {"$ne": True}},
+            {"$set": {"body": "", "data.deleted": True, "updatedAt": at}}).modified_count
+        return dropped, redacted
 
     def notifications_since(self, user_id: str, types: tuple[str, ...], since, up_to, now, limit: int
                             ) -> list[Notification]:
@@ -915,6 +948,11 @@ class Store:
         """The file is ready: its bytes stay counted, and no later failure path may return them."""
         self.upload_usage.update_one({"_id": user_id}, {"$unset": {f"open.{media_id}": ""}})
 
+    def release_quota(self, user_id: str, size: int) -> None:
+        """Give back the bytes of a held (ready) file whose objects were purged. Once: the caller does it
+        on its own conditional deleted -> purged transition (``finish_media_purge``)."""
+        self.upload_usage.update_one({"_id": user_id, "bytes": {"$gte": size}}, {"$inc": {"bytes": -size}})
+
     def insert_upload(self, upload: Upload, media: Media) -> None:
         self.media.insert_one(media.to_mongo())
         self.uploads.insert_one(upload.to_mongo())
@@ -970,6 +1008,45 @@ class Store:
         doc = self.media.find_one_and_update({"_id": media.id, "status": media.status, "updatedAt": media.updatedAt},
                                              {"$set": changes}, return_document=ReturnDocument.AFTER)
         return Media.from_mongo(doc) if doc else None
+
+    def mark_media_deleted(self, media_id: str, by: str | None, at) -> Media | None:
+        """visible -> deleted, once (None when it already was): the caller's cue to do what follows. Its
+        S3 objects are queued for the purge (``purgeQueuedAt``)."""
+        doc = self.media.find_one_and_update(
+            {"_id": media_id, "isDeleted": False},
+            {"$set": {"isDeleted": True, "deletedAt": at, "deletedBy": by, "purgeQueuedAt": at, "updatedAt": at}},
+            return_document=ReturnDocument.AFTER)
+        return Media.from_mongo(doc) if doc else None
+
+    def media_due_for_purge(self, queued_before, limit: int) -> list[Media]:
+        """Deleted files queued for the purge at or before ``queued_before`` (the grace is over)."""
+        return [Media.from_mongo(d) for d in self.media.find({"purgeQueuedAt": {"$lte": queued_before}}).limit(limit)]
+
+    def finish_media_purge(self, media_id: str, at) -> Media | None:
+        """deleted -> purged, once (None when it already was): its objects are gone; its likes, comments and
+        renditions go with them."""
+        doc = self.media.find_one_and_update({"_id": media_id, "purgeQueuedAt": {"$ne": None}},
+                                             {"$unset": {"purgeQueuedAt": ""},
+                                              "$set": {"purgedAt": at, "likes": [], "comments": [], "variants": {},
+                                                       "caption": None, "updatedAt": at}},
+                                             return_document=ReturnDocument.AFTER)
+        return Media.from_mongo(doc) if doc else None
+
+    def delete_media_comment(self, media_id: str, comment_id: str) -> bool:
+        return self.media.update_one({"_id": media_id, "comments.id": comment_id},
+                                     {"$pull": {"comments": {"id": comment_id}}}).modified_count == 1
+
+    def remove_from_album(self, media: Media, at) -> None:
+        """A deleted file leaves its album's counts; a new cover is the album's newest image left."""
+        album = self.albums.find_one_and_update(
+            {"_id": media.albumId}, {"$inc": {"mediaCount": -1, "totalSize": -media.fileSize}, "$set": {"updatedAt": at}},
+            return_document=ReturnDocument.AFTER)
+        if album is None or album.get("coverMediaId") != media.id:
+            return
+        cover = self.media.find_one({"albumId": media.albumId, "isDeleted": False, "fileType": "image"},
+                                    {"_id": 1}, sort=[("_id", DESC)])
+        self.albums.update_one({"_id": media.albumId, "coverMediaId": media.id},
+                               {"$set": {"coverMediaId": cover["_id"] if cover else None}})
 
     def gallery(self, conv_id: str, file_type: str | None, *, before: str | None, limit: int) -> tuple[list[Media], bool]:
         """The conversation's files that are not deleted, newest first, all or of one type."""

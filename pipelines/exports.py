@@ -511,6 +511,8 @@ def _records(store: Store, export: Export, low: int, high: int, batch: int, prog
         media = _thumbnails(store, messages, workdir, listed) if export.format == "pdf" else {}
         for m in messages:
             record = export_writers.build_record(m, usernames=names, include_deleted=export.includeDeleted)
+            if record["deleted"] and not export.includeDeleted:
+                record.pop("attachments", None)  # a deleted message's files are deleted with it
             for a in record.get("attachments", []):
                 if a["mediaId"] in media:
                     a["thumbnail"] = media[a["mediaId"]]
@@ -558,7 +560,7 @@ def _thumbnails(store: Store, messages, workdir: str, listed: set[str]) -> dict[
     found, wanted = {}, []
     for media in store.media_by_ids(ids).values():
         small = media.variants.get("small")
-        if media.status != "ready" or small is None:
+        if media.status != "ready" or small is None or media.isDeleted:  # (a deleted file's objects are going)
             continue
         path = os.path.join(workdir, "thumbs", f"{media.id}.{small.mimeType.split('/')[-1]}")
         found[media.id] = {"path": path, "width": small.width, "height": small.height}

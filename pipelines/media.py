@@ -21,7 +21,7 @@ from typing import Any, Callable
 from infra.blobs import Blobs, InvalidUpload, Part, StorageUnavailable, download_name
 from infra.scanner import ScanError, ScannerUnavailable
 from infra.store import Store
-from pipelines import media_processing as proc
+from pipelines import lifecycle, media_processing as proc
 from pipelines.access import check_conversation_member, check_group_manager, log_denied
 from pipelines.gate import Admitted, Gate
 from pipelines.notify import Notifier
@@ -449,8 +449,10 @@ def check_attachments(store: Store, user: User, conv_id: str, media_ids: list[st
     found = store.media_by_ids(media_ids)
     for media_id in media_ids:
         media = found.get(media_id)
-        if media is None or media.isDeleted:
+        if media is None:
             raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
+        if media.isDeleted:
+            raise ApiError(Code.GONE, f"media {media_id} was deleted")
         if media.uploadedBy != user.id:
             raise ApiError(Code.INVALID_ATTACHMENT, f"media {media_id} is not yours to attach")
         if media.convId != conv_id:
@@ -483,11 +485,8 @@ def attach_to_message(store: Store, notifier: Notifier, message, media_ids: list
 
 # -- what members do with files ------------------------------------------------------------------------------
 def _member_media(store: Store, user: User, media_id: str) -> Media:
-    media = store.get_media(media_id)
-    if media is None or media.isDeleted:
-        raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
-    check_conversation_member(store, user, media.convId)
-    return media
+    """404 unknown, 403 not a member, 410 deleted (pipelines.lifecycle)."""
+    return lifecycle.live_media(store, user, media_id)
 
 
 def get_media(store: Store, user: User, media_id: str) -> Media:
@@ -646,7 +645,9 @@ def do_cleanup(store: Store, blobs: Blobs, *, now=None, grace: timedelta = timed
         media_id = parts[2]
         if media_id not in seen:
             media = store.get_media(media_id)
-            seen[media_id] = media is not None and media.status not in ("failed", "quarantined") and not media.isDeleted
+            # (a deleted file's objects wait for the purge and its grace: pipelines.lifecycle)
+            seen[media_id] = media is not None and (media.purgeQueuedAt is not None or (
+                media.status not in ("failed", "quarantined") and not media.isDeleted))
         if not seen[media_id]:
             blobs.delete(key)
             orphans += 1

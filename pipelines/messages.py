@@ -29,12 +29,12 @@ from redis.exceptions import LockError
 
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
-from pipelines import media
+from pipelines import lifecycle, media
 from pipelines.access import (check_conversation_member, check_may_moderate_content, check_moderator, is_moderator,
                                log_denied)
 from pipelines.content_filter import RuleSet, Verdict
 from pipelines.gate import Gate
-from pipelines.moderation import Screening, blocked_reason, hits_of
+from pipelines.moderation import Screening, blocked_reason, do_log_action, hits_of
 from pipelines.notify import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import (ConversationMember, Message, MessageMetadata, Quote, SenderInfo, SystemAction, User,
@@ -260,6 +260,9 @@ class _Renewer:
         self.last = time.monotonic()
 
 
+REVIEW_DELETE = "delete:review:"   # the clientId prefix of a review decision's deletion (pipelines.reviews)
+
+
 class _Drain:
     """One lock holding: the conversation's state and per-drain caches, so a burst from one sender
     costs one conversation, user and membership lookup, however many batches it takes."""
@@ -328,6 +331,8 @@ class _Drain:
             receivedAt=entry.receivedAt, hits=hits_of(verdict)))
 
     def apply_change(self, entry: InboxEntry) -> None:
+        """An edit or a deletion, whoever asked (the author, a moderator, a review's decision); what follows
+        for the replies' quotes, the files and the notifications is pipelines.lifecycle's."""
         now = utcnow()
         verdict = self.screen(entry)
         if verdict is not None and verdict.action in ("block", "hold"):
@@ -342,6 +347,18 @@ class _Drain:
             self.notifier.notify_message_updated(changed)
             if verdict is not None:
                 self.review("filter", entry, verdict, changed.id)
+            if changed.isDeleted and entry.senderId != changed.senderId and not entry.clientId.startswith(REVIEW_DELETE):
+                # A moderator deleted a member's message (a review's decision is logged as review_deleted).
+                do_log_action(self.store, self.notifier, self.sender(entry.senderId), self.group_id, "message_deleted",
+                              "message", changed.id, target_name=changed.senderInfo.username,
+                              once=f"message_deleted:{changed.id}")
+        # What follows runs again on a redelivery (a drain may have died between the change and this):
+        # each step changes only what is not so yet, and announces only what it changed.
+        current = changed or self.store.get_message(entry.messageId)
+        if current is not None and current.isDeleted:
+            lifecycle.on_message_deleted(self.store, self.notifier, current)
+        elif current is not None and entry.kind == "edit":
+            lifecycle.on_message_edited(self.store, self.notifier, current)
 
     def sender(self, user_id: str) -> User | None:
         if user_id not in self.users:
@@ -480,6 +497,7 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
         metadata = MessageMetadata(systemAction=entry.systemAction, systemData=entry.systemData)
     else:
         parent = store.get_message(entry.replyTo) if entry.replyTo else None
+        # (a deleted parent's quote carries no text: Quote.of)
         quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
         if entry.attachments:
             found = store.media_by_ids(entry.attachments)

@@ -214,11 +214,14 @@ def do_update_settings(store: Store, user: User, update: NotificationSettingsUpd
 # -- reminders -----------------------------------------------------------------------------------
 def do_create_reminder(store: Store, user: User, message_id: str, request: ReminderCreate, *, now: datetime,
                        max_days_ahead: int, ttl_days: int) -> Notification:
-    """A ``reminder`` notification for the caller, pending until ``at`` (then sent by the dispatcher)."""
+    """A ``reminder`` notification for the caller, pending until ``at`` (then sent by the dispatcher). None for
+    a deleted message (410 ``gone``); the message's deletion drops it (pipelines.lifecycle)."""
     message = store.get_message(message_id)
-    if message is None or message.isDeleted:
+    if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {message_id}")
     conv, _ = check_conversation_member(store, user, message.convId)
+    if message.isDeleted:
+        raise ApiError(Code.GONE, "this message was deleted")
     at = parse_time(request.at, request.timeZone, now, max_days_ahead, "at")
     reminder = Notification(
         id=new_id(), key=f"reminder:{new_id()}", userId=user.id, type="reminder",

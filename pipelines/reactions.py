@@ -27,8 +27,9 @@ def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChang
         raise ApiError(Code.NOT_FOUND, f"no message {change.messageId}")
     if add:
         gate = gate or Gate(store)
-        screened = gate.screen(gate.conversation(user, message.convId, "reaction"), {"emoji": change.emoji},
-                               message.id)
+        admitted = gate.conversation(user, message.convId, "reaction")
+        _check_not_deleted(message)
+        screened = gate.screen(admitted, {"emoji": change.emoji}, message.id)
         emoji = screened.texts["emoji"]
         mine = {r.emoji for r in message.reactions if r.userId == user.id}
         if emoji in mine:
@@ -41,8 +42,14 @@ def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChang
             gate.opened(screened)
     else:
         check_conversation_member(store, user, message.convId)
+        _check_not_deleted(message)
         updated = store.remove_reaction(message.id, user.id, change.emoji, utcnow())
     if updated is None:  # already so (a concurrent duplicate): nothing changed
         return store.get_message(message.id) or message
     notifier.notify_message_updated(updated)
     return updated
+
+
+def _check_not_deleted(message: Message) -> None:
+    if message.isDeleted:
+        raise ApiError(Code.GONE, "this message was deleted")

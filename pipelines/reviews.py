@@ -15,6 +15,7 @@ from typing import Any, Callable
 from infra.store import Store
 from pipelines.access import check_conversation_member, check_may_moderate_content, deny
 from pipelines.moderation import Tell, check_group_moderator, do_log_action, tell_user
+from pipelines.messages import REVIEW_DELETE
 from pipelines.notify import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import ReviewItem, ReviewMessage, ReviewReason, SenderInfo, User
@@ -190,7 +191,7 @@ def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, I
         tell_user(tell, msg.senderId, f"review:{item.id}:rejected", "A moderator did not approve your message", why,
                   item.groupId)
     elif item.status == "deleted" and item.messageId:
-        submit(item.convId, InboxEntry(kind="delete", senderId=item.decidedBy, clientId=f"delete:review:{item.id}",
+        submit(item.convId, InboxEntry(kind="delete", senderId=item.decidedBy, clientId=f"{REVIEW_DELETE}{item.id}",
                                        content="", messageId=item.messageId, receivedAt=utcnow()))
         tell_user(tell, msg.senderId, f"review:{item.id}:deleted", "A moderator deleted your message",
                   item.note or "", item.groupId)

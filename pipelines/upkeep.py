@@ -15,6 +15,8 @@ from schemas.common import new_id
 from schemas.documents import ActivityLog, RetentionPolicy, User
 from schemas.payloads import RetentionUpdate
 from pipelines.access import check_group_manager
+from pipelines.lifecycle import purge_archived, retire_files
+from pipelines.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +93,16 @@ def do_set_retention(store: Store, user: User, group_id: str, update: RetentionU
 class RetentionResult:
     archived: dict[str, int] = field(default_factory=dict)   # convId -> messages moved to messages_archive
     groups: int = 0
+    files: int = 0                                            # files of archived messages deleted
 
 
-def apply_retention(store: Store, *, now: datetime, batch: int = 500, max_per_conversation: int = 50_000
-                    ) -> RetentionResult:
+def apply_retention(store: Store, notifier: Notifier, *, now: datetime, batch: int = 500,
+                    max_per_conversation: int = 50_000) -> RetentionResult:
     """Move messages older than the group's ``days`` or beyond the newest ``maxMessages`` of a conversation
     to ``messages_archive`` (copy, then delete: a run cut short is finished by the next). The newest
-    message of a conversation always stays live, so seq allocation and catch-up never look at the archive."""
+    message of a conversation always stays live, so seq allocation and catch-up never look at the archive.
+    This is the lifecycle's purge (pipelines.lifecycle): a deleted message's content does not reach the
+    archive, and the files of the messages moved are deleted (their S3 objects go after the grace)."""
     result = RetentionResult()
     for policy in store.retention_policies_all(10_000):
         if policy.days is None and policy.maxMessages is None:
@@ -116,7 +121,9 @@ def apply_retention(store: Store, *, now: datetime, batch: int = 500, max_per_co
                 docs = [d for d in docs if d["seq"] < keep_from]
                 if not docs:
                     break
+                purge_archived(docs)
                 moved += store.archive_messages(docs)
+                result.files += retire_files(store, notifier, docs, now)
             if moved:
                 result.archived[conv.id] = moved
                 log.info("retention: %d messages of %s archived", moved, conv.id)

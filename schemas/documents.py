@@ -113,19 +113,24 @@ class ConversationMember(Document):
 
 
 class Quote(BaseModel):
-    """A reply's copy of its parent, so clients render the reply without another request."""
+    """A reply's copy of its parent, so clients render the reply without another request. It follows the
+    parent's life (docs/architecture.md, "Content lifecycle"): an edit of the parent rewrites ``excerpt``,
+    its deletion empties it and sets ``deleted`` (rendered "original message deleted")."""
     messageId: str
     seq: int
     senderId: str
     username: str
-    excerpt: str                  # the parent's first QUOTE_CHARS characters
+    excerpt: str                  # the parent's first QUOTE_CHARS characters as they are now; "" when deleted
+    deleted: bool = False
 
     @classmethod
     def of(cls, parent: "Message") -> "Quote":
-        text = parent.content
-        excerpt = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1].rstrip() + "…"
-        return cls(messageId=parent.id, seq=parent.seq, senderId=parent.senderId,
-                   username=parent.senderInfo.username, excerpt=excerpt)
+        return cls(messageId=parent.id, seq=parent.seq, senderId=parent.senderId, username=parent.senderInfo.username,
+                   excerpt="" if parent.isDeleted else quote_excerpt(parent.content), deleted=parent.isDeleted)
+
+
+def quote_excerpt(text: str) -> str:
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1].rstrip() + "…"
 
 
 QUOTE_CHARS = 140
@@ -194,12 +199,13 @@ class Message(Document):
         return doc
 
     def public(self) -> dict[str, Any]:
-        """What members see: a deleted message keeps its place but not its content (which stays stored
-        for moderators and exports)."""
+        """What members see: a deleted message keeps its place but not its content, quote or files (its
+        content stays stored for moderators until retention purges it; its files are deleted)."""
         out = self.for_moderators()
         if self.isDeleted:
             out["content"], out["editHistory"] = "", []
             out["metadata"].pop("quote", None)
+            out["metadata"].pop("files", None)
         return out
 
     def for_moderators(self) -> dict[str, Any]:
@@ -543,12 +549,19 @@ class Media(Document):
     messageIds: list[str] = Field(default_factory=list)       # the messages it is attached to
     requeues: int = 0             # times the sweeper queued its processing again (once, then it fails it)
     key: str                                                   # the original's S3 key
+    # Its lifecycle (docs/architecture.md, "Content lifecycle"): deleted by its uploader, a moderator, the
+    # deletion of its message or retention; its S3 objects go MEDIA_DELETE_GRACE_MINUTES after
+    # ``purgeQueuedAt`` (set at deletion; then unset, and ``purgedAt`` set).
     isDeleted: bool = False
+    deletedAt: Timestamp | None = None
+    deletedBy: str | None = None
+    purgeQueuedAt: Timestamp | None = None
+    purgedAt: Timestamp | None = None
     createdAt: Timestamp
     updatedAt: Timestamp
 
     def _private(self) -> set[str]:
-        return {"key", "messageIds", "requeues"}
+        return {"key", "messageIds", "requeues", "purgeQueuedAt"}
 
     def public(self) -> dict[str, Any]:
         out = super().public()
@@ -558,7 +571,10 @@ class Media(Document):
         return out
 
     def summary(self) -> dict[str, Any]:
-        """What a message carries of each attached file (``metadata.files``)."""
+        """What a message carries of each attached file (``metadata.files``); of a deleted file, only
+        that it was there (status ``deleted``)."""
+        if self.isDeleted:
+            return deleted_file(self.id, self.fileType)
         out: dict[str, Any] = {"mediaId": self.id, "filename": self.filename, "mimeType": self.mimeType,
                                "fileType": self.fileType, "fileSize": self.fileSize, "status": self.status}
         for name in ("dimensions", "duration"):
@@ -570,6 +586,11 @@ class Media(Document):
         if self.error:
             out["error"] = self.error
         return out
+
+
+def deleted_file(media_id: str | None, file_type: str | None) -> dict[str, Any]:
+    """A deleted file as the messages that carried it show it: that it was there, nothing of it."""
+    return {"mediaId": media_id, "fileType": file_type, "status": "deleted"}
 
 
 class Upload(Document):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from infra.cpu import CpuWorkerDied, run_cpu
 from infra.priority import give_way
 from infra.runtime import get_runtime
-from pipelines import media, sweeper
+from pipelines import lifecycle, media, sweeper
 from schemas.common import utcnow
 from workers.celery_app import celery
 from workers.messages import TRANSIENT
@@ -65,3 +65,14 @@ def sweep() -> dict:
     if report.done:
         log.info("media sweep: %s", report.done)
     return report.done
+
+
+@celery.task(name="media.purge", **RELIABLE)
+def purge() -> dict:
+    """Beat: delete the S3 objects of files deleted at least MEDIA_DELETE_GRACE_MINUTES ago."""
+    rt = get_runtime()
+    result = lifecycle.purge_deleted_media(rt.store, rt.blobs, now=utcnow(),
+                                           grace=timedelta(minutes=rt.settings.media_delete_grace_minutes))
+    if result.purged:
+        log.info("media purge: %s", asdict(result))
+    return asdict(result)

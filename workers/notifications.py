@@ -176,5 +176,6 @@ def repair() -> dict:
 
 @celery.task(name="notifications.retention", **RELIABLE)
 def retention() -> dict:
-    result = upkeep.apply_retention(get_runtime().store, now=utcnow())
-    return {"groups": result.groups, "archived": sum(result.archived.values())}
+    rt = get_runtime()
+    result = upkeep.apply_retention(rt.store, rt.notifier, now=utcnow())
+    return {"groups": result.groups, "archived": sum(result.archived.values()), "files": result.files}

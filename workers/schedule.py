@@ -24,6 +24,8 @@ def beat_schedule(s: Settings) -> dict:
         # Abandoned multipart uploads aborted, expired upload records dropped, orphaned objects deleted.
         "media-cleanup": {"task": "media.cleanup", "schedule": s.media_cleanup_every_seconds,
                           "options": {"expires": 600}},
+        # Deleted files' S3 objects, once MEDIA_DELETE_GRACE_MINUTES have passed.
+        "media-purge": {"task": "media.purge", "schedule": s.media_purge_every_seconds, "options": {"expires": 600}},
         # Export files past EXPORT_TTL_HOURS deleted.
         "exports-expire": {"task": "exports.expire", "schedule": 300, "options": {"expires": 300}},
         # The sweeper (pipelines/sweeper.py): records stuck in a non-final state queued again or failed,

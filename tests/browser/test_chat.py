@@ -141,11 +141,22 @@ def test_reply_edit_delete(system, open_chat):
     a.page.press("#input", "Enter")
     edited = b.message("Draft v2 is ready for review")
     expect(edited.locator(".edited")).to_have_text("(edited)")
+    # The reply's quote follows the edit, live.
+    expect(b.message("Looks good to me").locator(".quote-text")).to_have_text("Draft v2 is ready for review")
 
     a.act("Draft v2 is ready for review", "delete")
     a.page.click("#dialog button.danger")
     expect(b.page.locator("#messages li.msg.deleted .text")).to_have_text("This message was deleted")
     expect(a.page.locator("#messages li.msg.deleted")).to_have_count(1)
+    # The reply's quote says its parent was deleted, live and after a reload (in the reader's language),
+    # and nothing of the deleted text is left on either page.
+    for page in (a, b):
+        quote = page.message("Looks good to me").locator(".quote")
+        expect(quote.locator(".quote-text")).to_have_text("Original message deleted")
+        expect(quote).to_have_class(re.compile("quote-deleted"))
+        expect(page.page.locator("#messages")).not_to_contain_text("Draft v2")
+    fr = open_chat(locale="fr-FR").sign_in(bob.username).open_conversation("plans")
+    expect(fr.message("Looks good to me").locator(".quote-text")).to_have_text("Message d'origine supprimé")
     # A tap on the quote of the reply still finds its (deleted) parent.
     a.message("Looks good to me").locator(".quote").click()
     expect(a.page.locator("#messages li.msg.deleted")).to_have_class(re.compile("flash"))

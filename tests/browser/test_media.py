@@ -357,6 +357,22 @@ def test_the_gallery_lists_images_and_files_filters_by_type_and_keeps_albums(sys
     expect(phone.page.locator("#gallery .grid-thumb.loaded")).to_have_count(1, timeout=15_000)
     phone.screenshot("gallery-phone-dark")
 
+    # Deleted: the text file on its own (its message shows it deleted), the image with its message; both
+    # leave the open gallery at once.
+    expect(panel.locator(".gallery-list .gallery-item")).to_have_count(1)
+    text_id = next(f["mediaId"] for m in bob.chat(conv["id"]) for f in m["metadata"].get("files", [])
+                   if f["filename"] == "minutes.txt")
+    assert alice.call("DELETE", f"/api/media/{text_id}").status_code == 204
+    expect(panel.locator(".gallery-list .gallery-item")).to_have_count(0)
+    expect(page.locator("#messages .file-card.gone")).to_contain_text("This file was deleted")
+    socket = alice.socket()
+    socket.wait_for("session:ready")
+    image_message = next(m for m in bob.chat(conv["id"]) if m["type"] == "image")
+    assert socket.call("message:delete", {"messageId": image_message["id"]})["ok"]
+    expect(panel.locator(".grid-thumb")).to_have_count(0)
+    expect(page.locator("#messages li.msg.deleted")).to_have_count(1)
+    socket.close()
+
 
 # -- (f) the texts ------------------------------------------------------------------------------------------------
 def test_the_media_texts_are_in_every_catalogue():

@@ -223,6 +223,10 @@ def test_pdf_shows_the_thumbnails_the_media_pipeline_made(w, store):
     assert w.run(job.id).status == "done"
     images = [image for page in PdfReader(io.BytesIO(w.file_of(job.id))).pages for image in page.images]
     assert [i.image.size for i in images] == [(64, 48)]  # the one image message, drawn once
+    store.mark_media_deleted("m" * 24, w.bob.id, utcnow())   # deleted on its own: no longer drawn
+    again = w.request(format="pdf")
+    assert w.run(again.id).status == "done"
+    assert [image for page in PdfReader(io.BytesIO(w.file_of(again.id))).pages for image in page.images] == []
 
 
 def test_pdf_right_to_left_text_is_drawn_in_visual_order(w):
@@ -486,3 +490,19 @@ def test_system_admins_export_any_conversation(w, store):
     root = make_user(store, "root", role="ADMIN")
     assert exports.do_request_export(store, w.queued.append, SETTINGS, root, w.conv.id,
                                      ExportCreate.model_validate({"format": "json"})).status == "queued"
+
+
+def test_a_deleted_messages_files_leave_in_no_members_export(w, store):
+    seq = w.last + 1
+    _insert(store, w.conv, seq, w.bob, "my photo", type="image", isDeleted=True, deletedAt=utcnow(), deletedBy=w.bob.id,
+            metadata=MessageMetadata(files=[{"mediaId": "d" * 24, "filename": "private.jpg", "mimeType": "image/jpeg",
+                                             "fileType": "image", "fileSize": 99, "status": "ready"}]))
+    job = w.request(format="json")
+    w.run(job.id)
+    [record] = [m for m in json.loads(w.file_of(job.id))["messages"] if m["seq"] == seq]
+    assert record["deleted"] and record["content"] is None and "attachments" not in record
+    assert "private.jpg" not in w.file_of(job.id).decode()
+    moderated = w.request(format="json", includeDeleted=True)   # a moderator's export shows what was there
+    w.run(moderated.id)
+    [record] = [m for m in json.loads(w.file_of(moderated.id))["messages"] if m["seq"] == seq]
+    assert record["attachments"][0]["filename"] == "private.jpg"

@@ -30,7 +30,7 @@ def test_repair_fixes_last_seq_strays_and_stranded_inboxes_once(store, inbox):
     assert again.summary() == {**again.summary(), "last_seq_fixed": 0, "members_removed": 0, "drains_scheduled": 0}
 
 
-def test_retention_moves_old_and_excess_messages_to_the_archive_and_exports_read_both(store):
+def test_retention_moves_old_and_excess_messages_to_the_archive_and_exports_read_both(store, notifier):
     alice = make_user(store, "alice")
     conv = make_conversation(store, [alice, make_user(store, "bob")])
     old = utcnow() - timedelta(days=40)
@@ -40,9 +40,9 @@ def test_retention_moves_old_and_excess_messages_to_the_archive_and_exports_read
         post(store, conv, alice, f"new {i}")
     from schemas.payloads import RetentionUpdate
     upkeep.do_set_retention(store, alice, conv.groupId, RetentionUpdate(days=30, maxMessages=150), utcnow())
-    result = upkeep.apply_retention(store, now=utcnow())
+    result = upkeep.apply_retention(store, notifier, now=utcnow())
     assert result.archived == {conv.id: 55}   # 5 older than 30 days, then down to the newest 150
     live = store.history(conv.id, before=None, after=0, limit=1000).messages
     assert len(live) == 150 and live[0].seq == 56
-    assert upkeep.apply_retention(store, now=utcnow()).archived == {}   # idempotent
+    assert upkeep.apply_retention(store, notifier, now=utcnow()).archived == {}   # idempotent
     assert [m.seq for m in store.iter_conversation_messages(conv.id)] == list(range(1, 206))

@@ -685,9 +685,11 @@ const dayDivider = (li) => (li.firstElementChild?.classList.contains("day") ? li
 
 const timeOf = (iso, at = new Date(iso)) => h("time", {datetime: iso, title: formatDateTime(at)}, formatTime(at));
 
-/** A reply's copy of its parent: who wrote it, its first words. */
+/** A reply's copy of its parent: who wrote it, its first words as they are now (the server rewrites them
+ * after an edit), or that it was deleted (then the server sends no text of it). */
 const quoteOf = (quote, spec, props = {}) =>
-  h(spec, props, h("span.quote-name", quote.username), h("span.quote-text", quote.excerpt));
+  h(`${spec}${quote.deleted ? ".quote-deleted" : ""}`, props, h("span.quote-name", quote.username),
+    h("span.quote-text", quote.deleted ? t("quote.deleted") : quote.excerpt));
 
 /** Which @names in a message stand out: the reader's own, and the members the server found named. */
 function mentionKind(m) {

@@ -94,10 +94,19 @@ export class GalleryPanel {
   /** media:updated: a file of this conversation changed (one of ours finished processing). */
   onMedia(media) {
     if (!this.isOpen || media.convId !== this.convId) return;
+    if (media.isDeleted) return this.forget(media.id);
     const index = this.items.findIndex((m) => m.id === media.id);
     if (index >= 0) this.items[index] = media;
     else if (media.status === "ready" && (!this.type || this.type === media.fileType)) this.items.unshift(media);
     if (this.detail?.id === media.id) this.detail = media;
+    this.render();
+  }
+
+  /** A deleted file leaves the grid (and its detail view, if open). */
+  forget(mediaId) {
+    if (!this.isOpen || !this.items.some((m) => m.id === mediaId)) return;
+    this.items = this.items.filter((m) => m.id !== mediaId);
+    if (this.detail?.id === mediaId) this.detail = null;
     this.render();
   }
 

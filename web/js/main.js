@@ -267,7 +267,7 @@ class App {
     switch (name) {
       case "session:ready": return this.onSession(data);
       case "message:new": return this.onMessage(data);
-      case "message:updated": return this.view.onUpdated(data);
+      case "message:updated": return this.onMessageUpdated(data);
       case "media:updated": return this.onMediaUpdated(data);
       case "message:rejected": return this.outbox.reject(data);
       case "message:held": return this.outbox.hold(data);
@@ -453,6 +453,15 @@ class App {
     // Stored (or discarded): its files are the message's now, the uploader no longer follows them.
     if (removed) for (const key of entry.attachments || []) this.uploader.forget(key);
     this.view.onOutboxChange(entry, removed);
+  }
+
+  /** message:updated: the message in place; its files that were deleted (with it, or on their own) leave
+   * the gallery too. */
+  onMessageUpdated(m) {
+    const before = this.view.convId === m.convId ? this.view.messages.get(m.seq) : null;
+    this.view.onUpdated(m);
+    const gone = m.isDeleted ? before?.metadata?.files || [] : (m.metadata?.files || []).filter((f) => f.status === "deleted");
+    for (const f of gone) this.gallery.forget(f.mediaId);
   }
 
   onMediaUpdated(media) {

@@ -128,7 +128,7 @@ export function renderFiles(files, ctx) {
     others.map((f) => fileBlock(f, ctx)));
 }
 
-const gone = (f) => f.status === "failed" || f.status === "quarantined";
+const gone = (f) => f.status === "failed" || f.status === "quarantined" || f.status === "deleted";
 
 function thumb(file, ctx, inGrid) {
   const ready = file.status === "ready" && file.variants?.small;
@@ -148,6 +148,7 @@ function thumb(file, ctx, inGrid) {
 }
 
 function fileBlock(file, ctx) {
+  if (file.status === "deleted") return h("div.file-card.gone", icon("trash"), h("div.file-text", h("span", t("media.deleted"))));
   if (file.status === "quarantined") {
     return h("div.file-card.gone", icon("shield"), h("div.file-text", h("strong", file.filename),
       h("span", t("media.quarantined"))));
