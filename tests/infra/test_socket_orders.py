@@ -1,0 +1,72 @@
+"""Socket orders and Redis pools on a real redis-server: each ``SocketOrders`` plays one web process."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import redis
+
+from infra.config import Settings
+from infra.emitter import SOCKET_ORDERS_CHANNEL, SocketOrders
+from infra.redis_pool import blocking_client
+from tests.e2e.harness import wait_until
+
+
+@pytest.fixture
+def client(redis_server):
+    return redis.Redis.from_url(redis_server.url)
+
+
+def _process(client, host_id: str) -> tuple[SocketOrders, list]:
+    applied: list = []
+    orders = SocketOrders(client, host_id, applied.append)
+    threading.Thread(target=orders.listen, daemon=True).start()
+    wait_until(lambda: orders.running and client.pubsub_numsub(SOCKET_ORDERS_CHANNEL)[0][1] >= 1,
+               what="subscribed")
+    return orders, applied
+
+
+def test_an_order_reaches_every_web_process_once(client):
+    web1, got1 = _process(client, "web-1")
+    web2, got2 = _process(client, "web-2")
+    try:
+        order = {"userId": "u1", "room": "conv:c1", "enter": False}
+        web1.publish(order)
+        assert got1 == [order]                       # its own sockets at once
+        wait_until(lambda: got2 == [order], what="the other web process")
+        client.publish(SOCKET_ORDERS_CHANNEL, b"not json")  # a bad order is logged, the subscription lives
+        web2.publish({"userId": "u2", "room": "group:g", "enter": True})
+        wait_until(lambda: len(got1) == 2, what="web-1 hears web-2")
+        time.sleep(0.2)
+        assert got1[1] == {"userId": "u2", "room": "group:g", "enter": True} and len(got2) == 2
+    finally:
+        web1.stop()
+        web2.stop()
+
+
+def test_a_blocking_pool_serves_a_burst_in_turn_and_times_out_only_when_starved(redis_server):
+    settings = Settings(redis_url=redis_server.url, redis_max_connections=20, redis_pool_timeout_seconds=0.5)
+    client, errors = blocking_client(redis_server.url, settings), []
+
+    def burst(i):
+        try:
+            client.eval("redis.call('SET', KEYS[1], ARGV[1]); return 1", 1, f"burst:{i}", i)
+        except redis.RedisError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=burst, args=(i,)) for i in range(200)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(client.keys("burst:*")) == 200
+    assert len(client.connection_pool._connections) <= 20
+    held = [client.connection_pool.get_connection() for _ in range(20)]
+    started = time.monotonic()
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+    assert 0.4 < time.monotonic() - started < 2
+    for connection in held:
+        client.connection_pool.release(connection)
+    assert client.ping()
