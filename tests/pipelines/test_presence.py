@@ -10,8 +10,8 @@ import time
 import pytest
 import redis
 
-from infra.presence import PresenceRegistry
-from pipelines.presence import PresenceTracker, group_presence
+from infra.presence import Change, PresenceRegistry
+from pipelines.presence import PresenceTracker, PresenceWriter, group_presence
 from schemas.common import new_id
 from schemas.errors import ApiError
 from tests.conftest import make_conversation, make_user
@@ -134,3 +134,57 @@ def test_presence_reaches_only_the_users_groups(client, store, notifier, emitter
     web.do_connect(loner.id, "l")
     web.do_connect(bob.id, "b")
     assert updates(emitter) == [(f"group:{group_id}", bob.id, "online")]
+
+
+def test_a_heartbeat_registers_again_the_sockets_redis_lost_and_announces_who_came_back(
+        client, store, notifier, emitter, team):
+    alice, bob, _ = team
+    clock = Clock()
+    web = web_process(client, store, notifier, ttl=60, clock=clock)
+    other = web_process(client, store, notifier, ttl=60, clock=clock)
+    web.do_connect(alice.id, "a1")
+    web.do_connect(bob.id, "b1")
+    clock.now += 90                                            # Redis away longer than the TTL...
+    assert other.do_sweep() == 2                               # ...so another web process swept them
+    assert [s for _, _, s in updates(emitter)] == ["online", "online", "offline", "offline"]
+    client.delete("presence:all")                              # and even the index is gone
+    assert web.do_heartbeat([(alice.id, "a1"), (bob.id, "b1")]) == 2
+    assert [s for _, _, s in updates(emitter)][-2:] == ["online", "online"]
+    assert {u: s.online for u, s in web.registry.status([alice.id, bob.id]).items()} == {alice.id: True, bob.id: True}
+    assert client.zcard("presence:all") == 2
+    assert web.do_heartbeat([(alice.id, "a1"), (bob.id, "b1")]) == 0   # nothing lost: nothing announced
+    assert len(updates(emitter)) == 6
+
+
+def test_one_batch_of_changes_announces_each_users_transitions_in_order(client, store, notifier, emitter, team):
+    alice, bob, _ = team
+    registry = PresenceRegistry(client)
+    changes = [Change(bob.id, "t1", True), Change(bob.id, "t2", True), Change(alice.id, "a", True),
+               Change(bob.id, "t1", False), Change(bob.id, "t2", False), Change(bob.id, "t2", False)]
+    assert registry.apply(changes, "2026-12-07T00:00:00Z") == [True, False, True, False, True, False]
+    assert PresenceTracker(registry, store, notifier).do_changes([Change(alice.id, "a", False)]) == 1
+    assert client.hget("presence:last_seen", bob.id) == b"2026-12-07T00:00:00Z"
+    assert not client.exists(f"presence:sockets:{bob.id}") and client.zcard("presence:all") == 0
+
+
+def test_the_writer_writes_a_storm_in_batches_and_survives_a_failing_one(client, store, notifier, emitter, team):
+    alice, bob, group_id = team
+    tracker = web_process(client, store, notifier)
+    spawned = []
+    writer = PresenceWriter(tracker, spawned.append, batch=3)
+    for i in range(5):
+        writer.submit(bob.id, f"tab-{i}", True)
+    assert len(spawned) == 1 and updates(emitter) == []       # one green thread, not yet run
+    spawned.pop()()
+    assert updates(emitter) == [(f"group:{group_id}", bob.id, "online")]
+    assert len(client.zrange(f"presence:sockets:{bob.id}", 0, -1)) == 5
+    for i in range(5):
+        writer.submit(bob.id, f"tab-{i}", False)
+    writer.submit(alice.id, "a", True)
+    tracker.registry.apply = lambda *_: (_ for _ in ()).throw(redis.ConnectionError("Redis away"))
+    spawned.pop()()                                            # both batches fail: logged, not raised
+    assert writer._pending == [] and not writer._running
+    del tracker.registry.apply
+    writer.submit(alice.id, "a", True)
+    spawned.pop()()
+    assert updates(emitter)[-1] == (f"group:{group_id}", alice.id, "online")
