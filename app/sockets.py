@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from app.auth import authenticate_session
 from infra.emitter import ServerEmitter, SocketOrders
 from infra.runtime import get_runtime
-from pipelines import directory, messages, moderation, notifications, reactions, receipts
+from pipelines import directory, messages, moderation, notifications, reactions, receipts, sessions
 from pipelines.access import check_conversation_member
 from pipelines.notify import Notifier
 from pipelines.presence import PresenceTracker, PresenceWriter
@@ -84,24 +84,15 @@ def _presence_loop(socketio: SocketIO, tracker: PresenceTracker, every: float) -
 
 
 def _end_sessions(socketio: SocketIO, now: float) -> None:
-    """Disconnect this process's sockets whose token expired or whose user was deactivated (or deleted),
-    saying why first (session:expired)."""
-    for sid in [sid for sid, expires in list(_expires.items()) if expires <= now]:
-        _end_session(socketio, sid, "token_expired", "your session has expired: sign in again")
-    users = get_runtime().store.users_by_ids({user.id for user in _users.values()})
-    for sid, user in list(_users.items()):
-        current = users.get(user.id)
-        if current is None or not current.active:
-            _end_session(socketio, sid, "deactivated", "this account is deactivated")
-
-
-def _end_session(socketio: SocketIO, sid: str, reason: str, message: str) -> None:
-    if _expires.pop(sid, None) is None:  # already ended (on_disconnect then forgets the socket)
-        return
-    log.info("ending the session of socket %s: %s", sid, reason)
-    socketio.emit(events.SESSION_EXPIRED, events.SessionExpired(reason=reason, message=message).model_dump(),
-                  to=sid, ignore_queue=True)
-    socketio.server.disconnect(sid, namespace="/", ignore_queue=True)
+    """Disconnect this process's sockets whose token expired or whose user was deactivated, saying why
+    first (session:expired)."""
+    for ending in sessions.sessions_to_end(get_runtime().store, dict(_users), dict(_expires), now):
+        if _expires.pop(ending.sid, None) is None:  # already gone
+            continue
+        log.info("ending the session of socket %s: %s", ending.sid, ending.reason)
+        socketio.emit(events.SESSION_EXPIRED, events.SessionExpired(reason=ending.reason, message=ending.message)
+                      .model_dump(), to=ending.sid, ignore_queue=True)
+        socketio.server.disconnect(ending.sid, namespace="/", ignore_queue=True)
 
 
 def _socket_orders() -> SocketOrders:
