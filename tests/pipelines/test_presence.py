@@ -45,6 +45,12 @@ class Clock:
         return self.now
 
 
+def two_web_processes(client, store, notifier) -> tuple[Clock, PresenceTracker, PresenceTracker]:
+    """Two web processes agreeing on a clock the test moves (their sockets live 60 s unrefreshed)."""
+    clock = Clock()
+    return clock, *(web_process(client, store, notifier, ttl=60, clock=clock) for _ in range(2))
+
+
 def updates(emitter):
     return [(room, d["userId"], d["status"]) for e, d, room in emitter.events if e == "presence:update"]
 
@@ -94,9 +100,7 @@ def test_tabs_opening_and_closing_at_once_announce_each_transition_once(client, 
 
 def test_the_users_of_a_dead_web_process_go_offline_by_the_sweep(client, store, notifier, emitter, team):
     alice, bob, _ = team
-    clock = Clock()
-    dead = web_process(client, store, notifier, ttl=60, clock=clock)
-    alive = web_process(client, store, notifier, ttl=60, clock=clock)
+    clock, dead, alive = two_web_processes(client, store, notifier)
     dead.do_connect(bob.id, "on-dead")
     alive.do_connect(alice.id, "on-alive")
     assert alive.do_sweep() == 0
@@ -139,9 +143,7 @@ def test_presence_reaches_only_the_users_groups(client, store, notifier, emitter
 def test_a_heartbeat_registers_again_the_sockets_redis_lost_and_announces_who_came_back(
         client, store, notifier, emitter, team):
     alice, bob, _ = team
-    clock = Clock()
-    web = web_process(client, store, notifier, ttl=60, clock=clock)
-    other = web_process(client, store, notifier, ttl=60, clock=clock)
+    clock, web, other = two_web_processes(client, store, notifier)
     web.do_connect(alice.id, "a1")
     web.do_connect(bob.id, "b1")
     clock.now += 90                                            # Redis away longer than the TTL...
