@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 _users: dict[str, User] = {}
 # sid -> when that socket's token expires (seconds since the epoch): the socket is disconnected then.
 _expires: dict[str, float] = {}
+# sid -> room moves for its user that arrived while its connect handler was joining its rooms.
+_joining: dict[str, list[dict]] = {}
 _typing: TypingTracker | None = None
 _presence: PresenceWriter | None = None
 _orders: SocketOrders | None = None
@@ -106,11 +108,18 @@ def _socket_orders() -> SocketOrders:
 
 
 def _apply_order(order: dict) -> None:
-    """A room move for a user, applied to the sockets of that user this process holds."""
-    manager = _socketio.server.manager
-    move = manager.enter_room if order["enter"] else manager.leave_room
+    """A room move for a user, applied to the sockets of that user this process holds (after its connect
+    handler joined the rooms of its snapshot, for a socket still connecting: the move is newer)."""
     for sid in [sid for sid, user in list(_users.items()) if user.id == order["userId"]]:
-        move(sid, "/", order["room"])
+        if sid in _joining:
+            _joining[sid].append(order)
+        else:
+            _move(sid, order)
+
+
+def _move(sid: str, order: dict) -> None:
+    manager = _socketio.server.manager
+    (manager.enter_room if order["enter"] else manager.leave_room)(sid, "/", order["room"])
 
 
 def move_user_sockets(user_id: str, room: str, *, enter: bool) -> None:
@@ -179,14 +188,19 @@ def register_socket_handlers(socketio: SocketIO) -> None:
         except ApiError as exc:
             raise ConnectionRefusedError("unauthorized", {"reason": exc.message}) from None
         sid = request.sid
-        _users[sid], _expires[sid] = user, expires
+        _users[sid], _expires[sid], _joining[sid] = user, expires, []
         _socket_orders()  # subscribed from the first socket on: room moves from other web processes
-        snapshot = directory.session_snapshot(get_runtime().store, user)
-        join_room(events.user_room(user.id))
-        for group in snapshot["groups"]:
-            join_room(events.group_room(group["id"]))
-        for room in moderation.moderator_rooms(user, snapshot["groups"]):  # content-filter results, reports
-            join_room(room)
+        try:
+            snapshot = directory.session_snapshot(get_runtime().store, user)
+            join_room(events.user_room(user.id))
+            for group in snapshot["groups"]:
+                join_room(events.group_room(group["id"]))
+            for room in moderation.moderator_rooms(user, snapshot["groups"]):  # content-filter results, reports
+                join_room(room)
+        finally:
+            moves = _joining.pop(sid)
+        for order in moves:  # membership changed while the snapshot was read: a ban must not be undone
+            _move(sid, order)
         _presence_writer(socketio).submit(user.id, sid, True)  # written (and announced) by its green thread
         # After the handler returns the CONNECT packet goes out; session:ready must follow it. The socket
         # is on this process, so the event skips the Redis message queue (ignore_queue).
