@@ -67,22 +67,23 @@ def _presence_writer(socketio: SocketIO) -> PresenceWriter:
         rt = get_runtime()
         tracker = PresenceTracker(rt.presence, rt.store, web_notifier())
         _presence = PresenceWriter(tracker, socketio.start_background_task)
-        socketio.start_background_task(_presence_loop, socketio, tracker, rt.settings.presence_ttl_seconds / 3)
+        socketio.start_background_task(_presence_loop, socketio, _presence, tracker,
+                                       rt.settings.presence_ttl_seconds / 3)
     return _presence
 
 
-def _presence_loop(socketio: SocketIO, tracker: PresenceTracker, every: float) -> None:
+def _presence_loop(socketio: SocketIO, writer: PresenceWriter, tracker: PresenceTracker, every: float) -> None:
     while True:
         socketio.sleep(every)
         try:
             _end_sessions(socketio, time.time())
         except Exception:  # noqa: BLE001 - the store away: the next beat tries again (tokens still expire)
             log.warning("could not check the sessions of this process's sockets", exc_info=True)
+        writer.heartbeat([(user.id, sid) for sid, user in list(_users.items())])
         try:
-            tracker.do_heartbeat([(user.id, sid) for sid, user in list(_users.items())])
             tracker.do_sweep()
         except Exception:  # noqa: BLE001 - Redis away: the next beat tries again
-            log.warning("presence heartbeat failed", exc_info=True)
+            log.warning("presence sweep failed", exc_info=True)
 
 
 def _end_sessions(socketio: SocketIO, now: float) -> None:

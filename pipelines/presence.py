@@ -7,6 +7,7 @@ the user's groups.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from infra.presence import Change, PresenceRegistry
@@ -65,22 +66,37 @@ class PresenceTracker:
                 self.notifier.notify_presence(group_id, data)
 
 
+@dataclass(frozen=True)
+class _Heartbeat:
+    sockets: list[tuple[str, str]]
+
+
 class PresenceWriter:
-    """This web process's connects and disconnects, written by one green thread in batches.
+    """This web process's presence writes (connects and disconnects, heartbeats), made in order by one
+    green thread, the changes in batches.
 
     A storm (4,000 sockets closing at once, or reconnecting after a restart) is then a few pipelines on
     one Redis connection instead of 4,000 scripts competing for the pool, and the announcements go out
-    from that thread one after another. A batch that fails (Redis away) is logged and dropped: its
-    closed sockets expire and are swept, its open ones are registered again by the next heartbeat.
+    from that thread one after another. A heartbeat runs after every change queued before it, so a
+    socket whose connect is still queued is never taken for one the registry lost. A write that fails
+    (Redis away) is logged and dropped: closed sockets expire and are swept, open ones are registered
+    again by the next heartbeat.
     """
 
     def __init__(self, tracker: PresenceTracker, spawn: Callable[[Callable[[], None]], Any], batch: int = 500) -> None:
         self.tracker, self.spawn, self.batch = tracker, spawn, batch
-        self._pending: list[Change] = []
+        self._pending: list[Change | _Heartbeat] = []
         self._running = False
 
     def submit(self, user_id: str, sid: str, online: bool) -> None:
-        self._pending.append(Change(user_id, sid, online))
+        self._queue(Change(user_id, sid, online))
+
+    def heartbeat(self, sockets: list[tuple[str, str]]) -> None:
+        """Refresh these live (userId, sid) sockets, once what was queued before is written."""
+        self._queue(_Heartbeat(sockets))
+
+    def _queue(self, item: Change | _Heartbeat) -> None:
+        self._pending.append(item)
         if not self._running:
             self._running = True
             self.spawn(self._drain)
@@ -88,13 +104,24 @@ class PresenceWriter:
     def _drain(self) -> None:
         try:
             while self._pending:
-                batch, self._pending = self._pending[:self.batch], self._pending[self.batch:]
-                try:
-                    self.tracker.do_changes(batch)
-                except Exception:  # noqa: BLE001 - see the class: the heartbeat and the sweep repair it
-                    log.warning("presence: could not record %d socket changes", len(batch), exc_info=True)
+                head = self._pending[0]
+                if isinstance(head, _Heartbeat):
+                    self._pending.pop(0)
+                    self._write(self.tracker.do_heartbeat, head.sockets)
+                    continue
+                n = next((i for i, x in enumerate(self._pending[:self.batch]) if isinstance(x, _Heartbeat)),
+                         min(len(self._pending), self.batch))
+                batch, self._pending = self._pending[:n], self._pending[n:]
+                self._write(self.tracker.do_changes, batch)
         finally:
             self._running = False
+
+    @staticmethod
+    def _write(write: Callable[[list], Any], items: list) -> None:
+        try:
+            write(items)
+        except Exception:  # noqa: BLE001 - see the class: the heartbeat and the sweep repair it
+            log.warning("presence: %s of %d sockets failed", write.__name__, len(items), exc_info=True)
 
 
 def group_presence(store: Store, registry: PresenceRegistry, user: User, group_id: str) -> dict[str, Any]:

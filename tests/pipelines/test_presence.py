@@ -190,3 +190,21 @@ def test_the_writer_writes_a_storm_in_batches_and_survives_a_failing_one(client,
     writer.submit(alice.id, "a", True)
     spawned.pop()()
     assert updates(emitter)[-1] == (f"group:{group_id}", alice.id, "online")
+
+
+def test_a_heartbeat_waits_for_the_connects_queued_before_it(client, store, notifier, emitter, team, caplog):
+    alice, bob, group_id = team
+    tracker = web_process(client, store, notifier)
+    spawned = []
+    writer = PresenceWriter(tracker, spawned.append, batch=2)
+    for i in range(3):
+        writer.submit(bob.id, f"tab-{i}", True)
+    writer.heartbeat([(bob.id, f"tab-{i}") for i in range(3)])  # the loop's list: queued connects included
+    writer.submit(alice.id, "a", True)
+    spawned.pop()()
+    assert "missing from Redis" not in caplog.text             # not taken for sockets Redis lost
+    assert [(u, s) for _, u, s in updates(emitter)] == [(bob.id, "online"), (alice.id, "online")]
+    writer.heartbeat([(alice.id, "a"), (alice.id, "lost")])     # one the registry never had
+    spawned.pop()()
+    assert "1 live sockets were missing from Redis" in caplog.text
+    assert client.zscore(f"presence:sockets:{alice.id}", "lost") is not None
