@@ -103,7 +103,8 @@ def _socket_orders() -> SocketOrders:
     global _orders
     if _orders is None:
         assert _socketio is not None, "register_socket_handlers() has not run"
-        _orders = SocketOrders(get_runtime().redis, _HOST_ID, _apply_order, sleep=_socketio.sleep)
+        _orders = SocketOrders(get_runtime().redis, _HOST_ID, _apply_order, sleep=_socketio.sleep,
+                               resubscribed=_recheck_rooms)
         _socketio.start_background_task(_orders.listen)
     return _orders
 
@@ -116,6 +117,25 @@ def _apply_order(order: dict) -> None:
             _joining[sid].append(order)
         else:
             _move(sid, order)
+
+
+def _recheck_rooms() -> None:
+    """Room moves may have been missed (the subscription dropped): each socket of this process leaves the
+    rooms its user's memberships no longer justify (two reads per user)."""
+    manager, store, left = _socketio.server.manager, get_runtime().store, 0
+    rooms_of: dict[str, list[str]] = {}
+    for room, members in list(manager.rooms.get("/", {}).items()):  # one pass over the rooms, not one per sid
+        for sid in list(members) if isinstance(room, str) else ():  # (None: every connected socket)
+            rooms_of.setdefault(sid, []).append(room)
+    by_user: dict[str, tuple[User, dict[str, list[str]]]] = {}
+    for sid, user in list(_users.items()):
+        by_user.setdefault(user.id, (user, {}))[1][sid] = rooms_of.get(sid, [])
+    for user, rooms_by_sid in by_user.values():
+        for sid, rooms in sessions.rooms_to_leave(store, user, rooms_by_sid).items():
+            for room in rooms:
+                manager.leave_room(sid, "/", room)
+                left += 1
+    log.info("socket orders: subscribed again; %d sockets checked, %d rooms left", len(_users), left)
 
 
 def _move(sid: str, order: dict) -> None:

@@ -122,13 +122,15 @@ class SocketOrders:
     """Orders about a user's sockets (enter or leave a room), published to every web process; each applies them to the sockets it holds itself (``apply``). No registry is consulted, so
     a socket that the presence registry lost (a Redis outage longer than its TTL) still obeys.
 
-    Redis pub/sub delivers at most once: an order published while a process's subscription is being
-    re-established is lost to it (logged when the subscription drops).
+    Redis pub/sub delivers at most once: an order published while a process's subscription is down is
+    lost to it; so once subscribed again it calls ``resubscribed``, and the web process checks its sockets'
+    rooms against the database.
     """
 
     def __init__(self, client: redis.Redis, host_id: str, apply: Callable[[dict], None],
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, resubscribed: Callable[[], None] | None = None) -> None:
         self.redis, self.host_id, self.apply, self.sleep = client, host_id, apply, sleep
+        self.resubscribed = resubscribed  # called once subscribed again after a drop: orders may have been missed
         self.running = False
 
     def publish(self, order: dict) -> None:
@@ -138,17 +140,21 @@ class SocketOrders:
 
     def listen(self) -> None:
         """Run until ``stop()`` (a green thread of the web process): apply the other processes' orders."""
-        retry, self.running = 1.0, True
+        retry, dropped, self.running = 1.0, False, True
         while self.running:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(SOCKET_ORDERS_CHANNEL)
                 retry = 1.0
+                if dropped and self.resubscribed:
+                    dropped = False
+                    self.resubscribed()
                 while self.running:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._receive(message["data"])
             except Exception:  # noqa: BLE001 - Redis away: subscribe again
+                dropped = True
                 log.warning("socket orders: subscription lost; again in %.0f s", retry, exc_info=True)
                 self.sleep(retry)
                 retry = min(retry * 2, 30.0)

@@ -18,12 +18,15 @@ def client(redis_server):
     return redis.Redis.from_url(redis_server.url)
 
 
+def _subscribers(client) -> int:
+    return client.pubsub_numsub(SOCKET_ORDERS_CHANNEL)[0][1]
+
+
 def _process(client, host_id: str) -> tuple[SocketOrders, list]:
     applied: list = []
-    orders = SocketOrders(client, host_id, applied.append)
+    orders, before = SocketOrders(client, host_id, applied.append), _subscribers(client)
     threading.Thread(target=orders.listen, daemon=True).start()
-    wait_until(lambda: orders.running and client.pubsub_numsub(SOCKET_ORDERS_CHANNEL)[0][1] >= 1,
-               what="subscribed")
+    wait_until(lambda: _subscribers(client) == before + 1, what="subscribed")
     return orders, applied
 
 
@@ -70,3 +73,23 @@ def test_a_blocking_pool_serves_a_burst_in_turn_and_times_out_only_when_starved(
     for connection in held:
         client.connection_pool.release(connection)
     assert client.ping()
+
+
+def test_a_dropped_subscription_comes_back_and_says_orders_may_have_been_missed(redis_server, client):
+    own = redis.Redis.from_url(redis_server.url, client_name="orders-under-test")
+    applied, resubscribed = [], []
+    orders = SocketOrders(own, "web-1", applied.append, resubscribed=lambda: resubscribed.append(True),
+                          sleep=lambda _: time.sleep(0.05))
+    threading.Thread(target=orders.listen, daemon=True).start()
+    try:
+        wait_until(lambda: any(c["name"] == "orders-under-test" for c in client.client_list(_type="pubsub")),
+                   what="subscribed")
+        assert resubscribed == []                                  # the first subscription misses nothing
+        for c in client.client_list(_type="pubsub"):
+            if c["name"] == "orders-under-test":
+                client.client_kill_filter(_id=c["id"])
+        wait_until(lambda: resubscribed == [True], what="subscribed again, and said so")
+        client.publish(SOCKET_ORDERS_CHANNEL, '{"userId": "u", "room": "conv:c", "enter": false, "host": "web-2"}')
+        wait_until(lambda: applied == [{"userId": "u", "room": "conv:c", "enter": False}], what="orders flow again")
+    finally:
+        orders.stop()
