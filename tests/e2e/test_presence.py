@@ -55,7 +55,7 @@ def test_a_socket_the_registry_lost_still_leaves_the_room_of_a_conversation_it_w
     assert [m for m in b.got("message:new") if m.get("clientId") == "after-removal"] == []
 
 
-def test_a_socket_is_re_registered_then_disconnected_when_its_token_expires():
+def test_a_socket_is_re_registered_checked_then_disconnected_when_its_token_expires():
     """PRESENCE_TTL_SECONDS=3: the web process's loop runs every second. The token lives 8 s."""
     with own_system(JWT_TTL_SECONDS="8", PRESENCE_TTL_SECONDS="3") as system:
         alice = Api(system)
@@ -68,6 +68,9 @@ def test_a_socket_is_re_registered_then_disconnected_when_its_token_expires():
             registry.delete(key, "presence:all")                 # Redis came back empty
             wait_until(lambda: registry.zcard(key) == 1 and registry.zcard("presence:all") == 1, timeout=5,
                        what="the socket registered again by its web process's heartbeat")
+            registry.client_kill_filter(_type="pubsub")             # subscriptions dropped: orders may be missed
+            wait_until(lambda: "socket orders: subscribed again; 1 sockets checked, 0 rooms left"
+                       in system.log_path.read_text(), what="the rooms checked once subscribed again")
             assert tab.sio.connected and tab.got("session:expired") == []
             expired = tab.wait_for("session:expired", timeout=15)[0]
             assert expired["reason"] == "token_expired" and expired["message"]
