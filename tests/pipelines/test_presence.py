@@ -169,13 +169,19 @@ def test_one_batch_of_changes_announces_each_users_transitions_in_order(client, 
     assert not client.exists(f"presence:sockets:{bob.id}") and client.zcard("presence:all") == 0
 
 
+def writer_with_queued_tabs(client, store, notifier, user, tabs: int, batch: int) -> tuple[PresenceWriter, list]:
+    """A writer whose green threads the test runs (``spawned.pop()()``), with ``tabs`` connects queued."""
+    spawned: list = []
+    writer = PresenceWriter(web_process(client, store, notifier), spawned.append, batch=batch)
+    for i in range(tabs):
+        writer.submit(user.id, f"tab-{i}", True)
+    return writer, spawned
+
+
 def test_the_writer_writes_a_storm_in_batches_and_survives_a_failing_one(client, store, notifier, emitter, team):
     alice, bob, group_id = team
-    tracker = web_process(client, store, notifier)
-    spawned = []
-    writer = PresenceWriter(tracker, spawned.append, batch=3)
-    for i in range(5):
-        writer.submit(bob.id, f"tab-{i}", True)
+    writer, spawned = writer_with_queued_tabs(client, store, notifier, bob, tabs=5, batch=3)
+    tracker = writer.tracker
     assert len(spawned) == 1 and updates(emitter) == []       # one green thread, not yet run
     spawned.pop()()
     assert updates(emitter) == [(f"group:{group_id}", bob.id, "online")]
@@ -194,11 +200,7 @@ def test_the_writer_writes_a_storm_in_batches_and_survives_a_failing_one(client,
 
 def test_a_heartbeat_waits_for_the_connects_queued_before_it(client, store, notifier, emitter, team, caplog):
     alice, bob, group_id = team
-    tracker = web_process(client, store, notifier)
-    spawned = []
-    writer = PresenceWriter(tracker, spawned.append, batch=2)
-    for i in range(3):
-        writer.submit(bob.id, f"tab-{i}", True)
+    writer, spawned = writer_with_queued_tabs(client, store, notifier, bob, tabs=3, batch=2)
     writer.heartbeat([(bob.id, f"tab-{i}") for i in range(3)])  # the loop's list: queued connects included
     writer.submit(alice.id, "a", True)
     spawned.pop()()
