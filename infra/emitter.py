@@ -119,8 +119,9 @@ class ServerEmitter:
 
 
 class SocketOrders:
-    """Orders about a user's sockets (enter or leave a room), published to every web process; each applies them to the sockets it holds itself (``apply``). No registry is consulted, so
-    a socket that the presence registry lost (a Redis outage longer than its TTL) still obeys.
+    """Orders about a user's sockets (enter or leave a room), published to every web process; each applies
+    them to the sockets it holds itself (``apply``). No registry is consulted, so a socket that the presence
+    registry lost (a Redis outage longer than its TTL) still obeys.
 
     Redis pub/sub delivers at most once: an order published while a process's subscription is down is
     lost to it; so once subscribed again it calls ``resubscribed``, and the web process checks its sockets'
@@ -148,7 +149,7 @@ class SocketOrders:
                 retry = 1.0
                 if dropped and self.resubscribed:
                     dropped = False
-                    self.resubscribed()
+                    self._catch_up()
                 while self.running:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
@@ -160,6 +161,12 @@ class SocketOrders:
                 retry = min(retry * 2, 30.0)
             finally:
                 pubsub.close()
+
+    def _catch_up(self) -> None:
+        try:
+            self.resubscribed()
+        except Exception:  # noqa: BLE001 - the database away, say: logged; the subscription goes on
+            log.exception("socket orders: could not check the rooms after subscribing again")
 
     def stop(self) -> None:
         self.running = False
