@@ -93,3 +93,9 @@ def test_a_dropped_subscription_comes_back_and_says_orders_may_have_been_missed(
         wait_until(lambda: applied == [{"userId": "u", "room": "conv:c", "enter": False}], what="orders flow again")
     finally:
         orders.stop()
+
+
+def test_a_pool_smaller_than_the_drains_that_may_each_hold_a_connection_is_refused_at_start_up():
+    with pytest.raises(ValueError, match="REDIS_MAX_CONNECTIONS must exceed WORKER_CONCURRENCY"):
+        Settings(redis_max_connections=16, worker_concurrency=16)
+    assert Settings(redis_max_connections=17, worker_concurrency=16).redis_max_connections == 17
