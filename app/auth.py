@@ -35,6 +35,12 @@ def issue_token(user: User) -> str:
 
 def authenticate(token: object) -> User:
     """The active user a token names, or ApiError(UNAUTHORIZED) saying why not."""
+    return authenticate_session(token)[0]
+
+
+def authenticate_session(token: object) -> tuple[User, float]:
+    """The active user a token names and when the token expires (seconds since the epoch: a socket is
+    disconnected then), or ApiError(UNAUTHORIZED) saying why not."""
     if not isinstance(token, str) or not token:
         raise ApiError(Code.UNAUTHORIZED, "missing token")
     try:
@@ -47,7 +53,7 @@ def authenticate(token: object) -> User:
     user = get_runtime().store.get_user(str(claims["sub"]))
     if user is None or not user.active:
         raise ApiError(Code.UNAUTHORIZED, "unknown or deactivated user")
-    return user
+    return user, float(claims["exp"])
 
 
 def bearer_token() -> str | None:

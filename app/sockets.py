@@ -2,23 +2,25 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from functools import lru_cache, wraps
 from typing import Any, Callable
 
 import eventlet
-from flask import current_app, request
+from flask import request
 from limits import parse
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_room, rooms
 from pydantic import BaseModel, ValidationError
 
-from app.auth import authenticate
+from app.auth import authenticate_session
 from app.gate import write_gate
-from infra.emitter import ServerEmitter
+from infra.emitter import ServerEmitter, SocketOrders
 from infra.runtime import get_runtime
-from pipelines import directory, messages, moderation, notifications, reactions, receipts
+from pipelines import directory, messages, moderation, notifications, reactions, receipts, sessions
 from pipelines.access import check_conversation_member
 from pipelines.notify import Notifier
-from pipelines.presence import PresenceTracker
+from pipelines.presence import PresenceTracker, PresenceWriter
 from pipelines.rate_limits import Action
 from pipelines.typing import TypingTracker
 from schemas import events
@@ -33,9 +35,16 @@ log = logging.getLogger(__name__)
 
 # sid -> the authenticated user of that socket (this process's sockets only).
 _users: dict[str, User] = {}
+# sid -> when that socket's token expires (seconds since the epoch): the socket is disconnected then.
+_expires: dict[str, float] = {}
+# sid -> room moves for its user that arrived while its connect handler was joining its rooms.
+_joining: dict[str, list[dict]] = {}
 _typing: TypingTracker | None = None
-_presence: PresenceTracker | None = None
+_presence: PresenceWriter | None = None
+_orders: SocketOrders | None = None
 _notifier: Notifier | None = None
+_socketio: SocketIO | None = None
+_HOST_ID = uuid.uuid4().hex  # this web process, in the socket orders it publishes
 
 
 def web_notifier() -> Notifier:
@@ -52,34 +61,95 @@ def _typing_tracker() -> TypingTracker:
     return _typing
 
 
-def _presence_tracker(socketio: SocketIO) -> PresenceTracker:
-    """Built at the first connect, with the loop that keeps this process's sockets alive in Redis and
-    sweeps those of web processes that died."""
+def _presence_writer(socketio: SocketIO) -> PresenceWriter:
+    """Built at the first connect, with the loop that keeps this process's sockets alive in Redis,
+    sweeps those of web processes that died and ends the sessions that must end."""
     global _presence
     if _presence is None:
         rt = get_runtime()
-        _presence = PresenceTracker(rt.presence, rt.store, web_notifier())
-        socketio.start_background_task(_presence_loop, socketio, _presence, rt.settings.presence_ttl_seconds / 3)
+        tracker = PresenceTracker(rt.presence, rt.store, web_notifier())
+        _presence = PresenceWriter(tracker, socketio.start_background_task)
+        socketio.start_background_task(_presence_loop, socketio, _presence, tracker,
+                                       rt.settings.presence_ttl_seconds / 3)
     return _presence
 
 
-def _presence_loop(socketio: SocketIO, tracker: PresenceTracker, every: float) -> None:
+def _presence_loop(socketio: SocketIO, writer: PresenceWriter, tracker: PresenceTracker, every: float) -> None:
     while True:
         socketio.sleep(every)
         try:
-            tracker.do_heartbeat([(user.id, sid) for sid, user in list(_users.items())])
+            _end_sessions(socketio, time.time())
+        except Exception:  # noqa: BLE001 - the store away: the next beat tries again (tokens still expire)
+            log.warning("could not check the sessions of this process's sockets", exc_info=True)
+        writer.heartbeat([(user.id, sid) for sid, user in list(_users.items())])
+        try:
             tracker.do_sweep()
         except Exception:  # noqa: BLE001 - Redis away: the next beat tries again
-            log.warning("presence heartbeat failed", exc_info=True)
+            log.warning("presence sweep failed", exc_info=True)
+
+
+def _end_sessions(socketio: SocketIO, now: float) -> None:
+    """Disconnect this process's sockets whose token expired or whose user was deactivated, saying why
+    first (session:expired)."""
+    for ending in sessions.sessions_to_end(get_runtime().store, dict(_users), dict(_expires), now):
+        if _expires.pop(ending.sid, None) is None:  # already gone
+            continue
+        log.info("ending the session of socket %s: %s", ending.sid, ending.reason)
+        socketio.emit(events.SESSION_EXPIRED, events.SessionExpired(reason=ending.reason, message=ending.message)
+                      .model_dump(), to=ending.sid, ignore_queue=True)
+        socketio.server.disconnect(ending.sid, namespace="/", ignore_queue=True)
+
+
+def _socket_orders() -> SocketOrders:
+    """Built at first use, with its subscription (a green thread): orders from the other web processes."""
+    global _orders
+    if _orders is None:
+        assert _socketio is not None, "register_socket_handlers() has not run"
+        _orders = SocketOrders(get_runtime().redis, _HOST_ID, _apply_order, sleep=_socketio.sleep,
+                               resubscribed=_recheck_rooms)
+        _socketio.start_background_task(_orders.listen)
+    return _orders
+
+
+def _apply_order(order: dict) -> None:
+    """A room move for a user, applied to the sockets of that user this process holds (after its connect
+    handler joined the rooms of its snapshot, for a socket still connecting: the move is newer)."""
+    for sid in [sid for sid, user in list(_users.items()) if user.id == order["userId"]]:
+        if sid in _joining:
+            _joining[sid].append(order)
+        else:
+            _move(sid, order)
+
+
+def _recheck_rooms() -> None:
+    """Room moves may have been missed (the subscription dropped): each socket of this process leaves the
+    rooms its user's memberships no longer justify (two reads per user)."""
+    manager, store, left = _socketio.server.manager, get_runtime().store, 0
+    rooms_of: dict[str, list[str]] = {}
+    for name, members in list(manager.rooms.get("/", {}).items()):  # one pass over the rooms, not one per sid
+        for sid in list(members) if isinstance(name, str) else ():  # (None: every connected socket)
+            rooms_of.setdefault(sid, []).append(name)
+    by_user: dict[str, tuple[User, dict[str, list[str]]]] = {}
+    for sid, user in list(_users.items()):
+        by_user.setdefault(user.id, (user, {}))[1][sid] = rooms_of.get(sid, [])
+    for user, rooms_by_sid in by_user.values():
+        for sid, stale in sessions.rooms_to_leave(store, user, rooms_by_sid).items():
+            for room in stale:
+                manager.leave_room(sid, "/", room)
+                left += 1
+    log.info("socket orders: subscribed again; %d sockets checked, %d rooms left", len(_users), left)
+
+
+def _move(sid: str, order: dict) -> None:
+    manager = _socketio.server.manager
+    (manager.enter_room if order["enter"] else manager.leave_room)(sid, "/", order["room"])
 
 
 def move_user_sockets(user_id: str, room: str, *, enter: bool) -> None:
     """Make every live socket of the user, on any web process, enter or leave ``room`` (membership
-    changed while they were connected)."""
-    manager = current_app.extensions["socketio"].server.manager
+    changed while they were connected): this process's own at once, the others' through Redis."""
     try:
-        for sid in get_runtime().presence.sids(user_id):
-            (manager.enter_room if enter else manager.leave_room)(sid, "/", room)
+        _socket_orders().publish({"userId": user_id, "room": room, "enter": enter})
     except Exception:  # noqa: BLE001 - the change is stored; their next connect has the right rooms
         log.exception("could not move the sockets of %s %s %s", user_id, "into" if enter else "out of", room)
 
@@ -112,6 +182,8 @@ def handler(socketio: SocketIO, event: str, model: type[BaseModel], limit: Actio
             try:
                 if user is None:
                     raise ApiError(Code.UNAUTHORIZED, "not authenticated")
+                if _expires.get(request.sid, float("inf")) <= time.time():  # the loop disconnects it soon
+                    raise ApiError(Code.UNAUTHORIZED, "token expired: sign in again")
                 try:
                     payload = model.model_validate(data if data is not None else {})
                 except ValidationError as exc:
@@ -133,29 +205,32 @@ def handler(socketio: SocketIO, event: str, model: type[BaseModel], limit: Actio
 
 
 def register_socket_handlers(socketio: SocketIO) -> None:
-    global _notifier, _typing, _presence
-    _notifier = Notifier(ServerEmitter(socketio.server))
-    _typing = _presence = None  # rebuilt on first use, with this server's notifier
+    global _notifier, _typing, _presence, _orders, _socketio
+    _notifier, _socketio = Notifier(ServerEmitter(socketio.server)), socketio
+    _typing = _presence = _orders = None  # rebuilt on first use, with this server
     @socketio.on("connect")
     def on_connect(auth=None):
         """A client connects with {auth: {token}}: refused unless the token is good; joins user and group rooms."""
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            user = authenticate(token)
+            user, expires = authenticate_session(token)
         except ApiError as exc:
             raise ConnectionRefusedError("unauthorized", {"reason": exc.message}) from None
         sid = request.sid
-        _users[sid] = user
-        snapshot = directory.session_snapshot(get_runtime().store, user)
-        join_room(events.user_room(user.id))
-        for group in snapshot["groups"]:
-            join_room(events.group_room(group["id"]))
-        for room in moderation.moderator_rooms(user, snapshot["groups"]):  # content-filter results, reports
-            join_room(room)
+        _users[sid], _expires[sid], _joining[sid] = user, expires, []
+        _socket_orders()  # subscribed from the first socket on: room moves from other web processes
         try:
-            _presence_tracker(socketio).do_connect(user.id, sid)
-        except Exception:  # noqa: BLE001 - presence is best effort; the connection still works
-            log.warning("presence: could not record %s online", user.username, exc_info=True)
+            snapshot = directory.session_snapshot(get_runtime().store, user)
+            join_room(events.user_room(user.id))
+            for group in snapshot["groups"]:
+                join_room(events.group_room(group["id"]))
+            for room in moderation.moderator_rooms(user, snapshot["groups"]):  # content-filter results, reports
+                join_room(room)
+        finally:
+            moves = _joining.pop(sid)
+        for order in moves:  # membership changed while the snapshot was read: a ban must not be undone
+            _move(sid, order)
+        _presence_writer(socketio).submit(user.id, sid, True)  # written (and announced) by its green thread
         # After the handler returns the CONNECT packet goes out; session:ready must follow it. The socket
         # is on this process, so the event skips the Redis message queue (ignore_queue).
         socketio.start_background_task(socketio.emit, events.SESSION_READY,
@@ -164,12 +239,10 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
         user = _users.pop(request.sid, None)
+        _expires.pop(request.sid, None)
         if user:
             _typing_tracker().do_stop_all(user.id, request.sid)
-            try:
-                _presence_tracker(socketio).do_disconnect(user.id, request.sid)
-            except Exception:  # noqa: BLE001 - the sweep announces it once Redis is back
-                log.warning("presence: could not record %s offline", user.username, exc_info=True)
+            _presence_writer(socketio).submit(user.id, request.sid, False)
 
     @handler(socketio, "conv:subscribe", ConvRef)
     def conv_subscribe(user: User, ref: ConvRef) -> dict:

@@ -16,6 +16,11 @@ class Settings(BaseSettings):
     # Redis: broker, Socket.IO message queue, inbox streams. Unset -> an embedded redis-server is started.
     redis_url: str | None = None
     embedded_redis_port: int = Field(0, ge=0, le=65535)  # 0: any free port
+    # Each Redis client of a process (commands, rate limits, the Socket.IO message queue) holds at most this
+    # many connections; a caller that finds them all busy waits up to REDIS_POOL_TIMEOUT_SECONDS for one
+    # (redis-py's BlockingConnectionPool) instead of failing: a storm of events is served late, never dropped.
+    redis_max_connections: int = Field(100, ge=2, le=10000)
+    redis_pool_timeout_seconds: float = Field(20.0, gt=0, le=600)
 
     # MongoDB. Unset -> in-memory mongomock, web and workers in one process (not durable).
     mongo_url: str | None = None
@@ -44,7 +49,8 @@ class Settings(BaseSettings):
 
     # Identity. Unset secret is only allowed in the embedded default (a random one per run).
     jwt_secret: str | None = None
-    jwt_ttl_seconds: int = Field(12 * 3600, ge=60)
+    # A socket is disconnected (after session:expired) once its token expires, within PRESENCE_TTL_SECONDS / 3.
+    jwt_ttl_seconds: int = Field(12 * 3600, ge=1)
     dev_login: bool | None = None  # default: on when embedded, off with MONGO_URL
     admin_usernames: str = ""  # comma-separated usernames with the system ADMIN role
 
@@ -183,6 +189,8 @@ class Settings(BaseSettings):
             raise ValueError("MAX_REQUEST_BYTES must leave room for a message of MAX_MESSAGE_CHARS characters")
         if self.inbox_lock_seconds >= self.broker_visibility_timeout:
             raise ValueError("INBOX_LOCK_SECONDS must be shorter than BROKER_VISIBILITY_TIMEOUT")
+        if self.redis_max_connections <= self.worker_concurrency:  # each drain may hold one in a blocking read
+            raise ValueError("REDIS_MAX_CONNECTIONS must exceed WORKER_CONCURRENCY")
         if self.clamd_url and not self.clamd_url.startswith(("tcp://", "unix://")):
             raise ValueError("CLAMD_URL must be tcp://host:port or unix:///path")
         return self

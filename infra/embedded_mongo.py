@@ -209,6 +209,10 @@ class IndexedCollectionStore(mm_store.CollectionStore):
             doc = self._documents.get(filter["_id"])
             found = [doc] if doc is not None else []
             return ([], found) if len(filter) > 1 or type(filter["_id"]) not in _EXACT else (found, [])
+        ids = filter["_id"].get("$in") if isinstance(filter.get("_id"), dict) and len(filter["_id"]) == 1 else None
+        if isinstance(ids, list) and all(_plain(i) for i in ids):  # a batch of point lookups (users_by_ids)
+            found = self._docs(list(dict.fromkeys(ids)))
+            return (found, []) if len(filter) == 1 and all(type(i) in _EXACT for i in ids) else ([], found)
         for prefix in self._prefixes:
             values = tuple(filter.get(f, _MISSING) for f in prefix)
             exact = len(filter) == len(prefix) and all(type(v) in _EXACT for v in values[:-1])

@@ -3,8 +3,11 @@
 A user is online while at least one of their sockets is live, on any web process. Each socket is a
 member of ``presence:sockets:{userId}`` (a sorted set scored by when it expires); its web process
 pushes the expiry forward every few seconds (``heartbeat``), so the sockets of a web process that
-died expire by themselves and are swept. Every change is one Lua script, so when two tabs connect or
-close at once exactly one of them sees the transition (online, or offline) and announces it.
+died expire by themselves and are swept; a heartbeat that finds one of its sockets gone (Redis
+restarted empty, or an outage longer than the TTL let another process sweep it) says so, and the web
+process registers it again. Every change is one Lua script, so when two tabs connect or close at once
+exactly one of them sees the transition (online, or offline) and announces it; a batch of changes
+(``apply``) is those scripts in one pipeline: one round trip, one connection, however many sockets.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import redis
 
 ALL = "presence:all"              # "userId sid" -> expiry, for the sweep of dead web processes
 LAST_SEEN = "presence:last_seen"  # userId -> when they went offline (ISO-8601)
+HEARTBEAT_CHUNK = 1000            # sockets refreshed per script call
 
 
 def _sockets(user_id: str) -> str:
@@ -44,6 +48,31 @@ return left
 """
 
 
+# KEYS: ALL. ARGV: expiry, then userId, sid pairs (the user's key is named here: one Redis, no cluster). Pushes the expiry of the sockets
+# still registered; returns the 1-based pair numbers of those that are not.
+_HEARTBEAT = """
+local missing = {}
+for i = 2, #ARGV, 2 do
+  local key = 'presence:sockets:' .. ARGV[i]
+  if redis.call('ZSCORE', key, ARGV[i + 1]) then
+    redis.call('ZADD', key, ARGV[1], ARGV[i + 1])
+    redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i] .. ' ' .. ARGV[i + 1])
+  else
+    missing[#missing + 1] = i / 2
+  end
+end
+return missing
+"""
+
+
+@dataclass(frozen=True)
+class Change:
+    """A socket of this web process opened (``online``) or closed."""
+    user_id: str
+    sid: str
+    online: bool
+
+
 @dataclass(frozen=True)
 class Status:
     online: bool
@@ -58,34 +87,44 @@ class PresenceRegistry:
         self.clock = clock  # seconds since the epoch, as every web process must agree on them
         self._connect = client.register_script(_CONNECT)
         self._disconnect = client.register_script(_DISCONNECT)
+        self._heartbeat = client.register_script(_HEARTBEAT)
 
     def connect(self, user_id: str, sid: str) -> bool:
         """Record a live socket; True when it is the user's only one (the user just came online)."""
-        now = self.clock()
-        return self._connect(keys=[_sockets(user_id), ALL], args=[sid, now + self.ttl, now, user_id]) == 1
+        return self.apply([Change(user_id, sid, True)], "")[0]
 
     def disconnect(self, user_id: str, sid: str, now_iso: str) -> bool:
         """Forget a socket; True when it was the user's last live one (the user just went offline)."""
-        return self._disconnect(keys=[_sockets(user_id), ALL, LAST_SEEN],
-                                args=[sid, self.clock(), user_id, now_iso]) == 0
+        return self.apply([Change(user_id, sid, False)], now_iso)[0]
 
-    def heartbeat(self, sockets: Iterable[tuple[str, str]]) -> None:
-        """Push forward the expiry of these live (userId, sid) sockets; one round trip."""
-        expiry = self.clock() + self.ttl
+    def apply(self, changes: list[Change], now_iso: str) -> list[bool]:
+        """Record these connects and disconnects, in order, in one round trip. For each: True when the
+        user's online state changed with it (first socket opened, last socket closed)."""
+        now = self.clock()
         pipe = self.redis.pipeline(transaction=False)
-        for user_id, sid in sockets:
-            pipe.zadd(_sockets(user_id), {sid: expiry}, xx=True)
-            pipe.zadd(ALL, {f"{user_id} {sid}": expiry}, xx=True)
-        pipe.execute()
+        for c in changes:
+            if c.online:
+                self._connect(keys=[_sockets(c.user_id), ALL], args=[c.sid, now + self.ttl, now, c.user_id],
+                              client=pipe)
+            else:
+                self._disconnect(keys=[_sockets(c.user_id), ALL, LAST_SEEN], args=[c.sid, now, c.user_id, now_iso],
+                                 client=pipe)
+        return [r == (1 if c.online else 0) for c, r in zip(changes, pipe.execute())]
+
+    def heartbeat(self, sockets: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Push forward the expiry of these live (userId, sid) sockets in one round trip; returns those
+        the registry no longer holds (to be registered again)."""
+        sockets, expiry = list(sockets), self.clock() + self.ttl
+        pipe = self.redis.pipeline(transaction=False)
+        chunks = [sockets[i:i + HEARTBEAT_CHUNK] for i in range(0, len(sockets), HEARTBEAT_CHUNK)]
+        for chunk in chunks:  # each script call holds Redis briefly
+            self._heartbeat(keys=[ALL], args=[expiry, *(x for pair in chunk for x in pair)], client=pipe)
+        return [chunk[i - 1] for chunk, missing in zip(chunks, pipe.execute() if chunks else []) for i in missing]
 
     def expired(self, limit: int = 500) -> list[tuple[str, str]]:
         """(userId, sid) of sockets whose web process stopped refreshing them."""
         members = self.redis.zrangebyscore(ALL, "-inf", self.clock(), start=0, num=limit)
         return [tuple(m.decode().split(" ", 1)) for m in members]
-
-    def sids(self, user_id: str) -> list[str]:
-        """The user's live sockets, on every web process."""
-        return [s.decode() for s in self.redis.zrangebyscore(_sockets(user_id), f"({self.clock()}", "+inf")]
 
     def status(self, user_ids: list[str]) -> dict[str, Status]:
         """One round trip for any number of users."""

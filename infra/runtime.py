@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cached_property
 
-import redis
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from redis import Redis
 
 from infra.blobs import S3Blobs
 from infra.config import Settings, get_settings
@@ -16,6 +16,7 @@ from infra.inbox import Inbox
 from infra.mailer import SmtpMailer
 from infra.mongo import get_store
 from infra.presence import PresenceRegistry
+from infra.redis_pool import blocking_client, blocking_pool
 from infra.scanner import ClamdScanner
 from infra.store import Store
 from pipelines.moderation import FilterCache
@@ -34,8 +35,8 @@ class Runtime:
         return get_store(self.settings)
 
     @cached_property
-    def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url, health_check_interval=30)
+    def redis(self) -> Redis:
+        return blocking_client(self.settings.redis_url, self.settings)
 
     @cached_property
     def inbox(self) -> Inbox:
@@ -55,7 +56,8 @@ class Runtime:
     @cached_property
     def rate_limits(self) -> RateLimits:
         """Per-user limits of every writing event, in Redis so that every web process counts the same."""
-        storage = storage_from_string(self.settings.redis_url)
+        storage = storage_from_string(self.settings.redis_url,
+                                      connection_pool=blocking_pool(self.settings.redis_url, self.settings))
         return RateLimits(MovingWindowRateLimiter(storage), self.settings.rate_limits())
 
     @cached_property
@@ -79,7 +81,7 @@ class Runtime:
 
     @cached_property
     def notifier(self) -> Notifier:
-        return Notifier(SocketIOEmitter(self.settings.redis_url))
+        return Notifier(SocketIOEmitter(self.settings.redis_url, self.settings))
 
     @cached_property
     def blobs(self) -> S3Blobs:

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 # Event names.
 SESSION_READY = "session:ready"
+SESSION_EXPIRED = "session:expired"  # extension, the socket: token expired or user deactivated; disconnect follows
 MESSAGE_NEW = "message:new"
 MESSAGE_UPDATED = "message:updated"
 MESSAGE_REJECTED = "message:rejected"
@@ -71,6 +72,12 @@ class SessionReady(BaseModel):
     user: dict[str, Any]
     groups: list[dict[str, Any]]          # each group with the user's role in it
     conversations: list[dict[str, Any]]   # each with unread and lastSeq
+
+
+class SessionExpired(BaseModel):
+    """To the socket, just before the server disconnects it: a new token (or a sign-in) is needed."""
+    reason: Literal["token_expired", "deactivated"]
+    message: str
 
 
 class MessageRejected(BaseModel):

@@ -21,6 +21,9 @@ def celery_config() -> dict:
     return {
         "broker_url": s.redis_url,
         "broker_connection_retry_on_startup": True,
+        # Publishers share broker_pool_limit (10) producers; one that finds them all in use waits for one, as
+        # the Redis pools do (infra/redis_pool.py), and as long at most (then OperationalError: retried or refused).
+        "broker_pool_acquire_timeout": s.redis_pool_timeout_seconds,
         # A message taken by a worker that dies unacknowledged returns to the queue after this long.
         # Idle workers look for such abandoned messages on every empty poll (one sorted-set range read).
         "broker_transport_options": {"visibility_timeout": s.broker_visibility_timeout,

@@ -250,3 +250,13 @@ def test_a_refused_send_is_marked_failed_with_the_reason(open_chat):
         expect(a.echoes()).to_have_count(0)
         a.send("shorter")
         expect(a.message("shorter")).to_be_visible()
+
+
+def test_a_session_the_server_ends_returns_to_sign_in_with_the_reason(open_chat):
+    """JWT_TTL_SECONDS=5: the server sends session:expired and disconnects; the page signs out at once."""
+    with own_system(JWT_TTL_SECONDS="5", PRESENCE_TTL_SECONDS="3") as short:
+        c = open_chat(base_url=short.url).sign_in("erin")
+        expect(c.page.locator("#app")).to_be_visible()
+        expect(c.page.locator("#signin-error")).to_contain_text("Your session has ended", timeout=15_000)
+        expect(c.page.locator("#app")).to_be_hidden()
+        c.screenshot("session-expired")

@@ -62,7 +62,10 @@ def test_random_operations_agree_with_plain_mongomock():
                       # bounded integer ranges (answered by point lookups per integer)
                       {"convId": conv, "seq": {"$gte": seq, "$lte": seq + 7}},
                       {"convId": conv, "seq": {"$gt": seq - 3, "$lt": seq + 3}},
-                      {"convId": conv, "seq": {"$gte": seq, "$lt": seq}}):
+                      {"convId": conv, "seq": {"$gte": seq, "$lt": seq}},
+                      # a batch of point lookups by _id (the hash map of _id)
+                      {"_id": {"$in": [seq, step, seq * 3, float(seq), True]}},
+                      {"_id": {"$in": [seq, step - 1]}, "convId": conv}):
             assert list(plain.find(query).sort("_id", 1)) == list(indexed.find(query).sort("_id", 1)), query
         # A limited read (copies only what it returns) gives the slice of the unlimited one.
         skip, limit = rnd.randrange(3), rnd.choice([1, 2, 5, -1])

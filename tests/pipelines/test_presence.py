@@ -10,8 +10,8 @@ import time
 import pytest
 import redis
 
-from infra.presence import PresenceRegistry
-from pipelines.presence import PresenceTracker, group_presence
+from infra.presence import Change, PresenceRegistry
+from pipelines.presence import PresenceTracker, PresenceWriter, group_presence
 from schemas.common import new_id
 from schemas.errors import ApiError
 from tests.conftest import make_conversation, make_user
@@ -43,6 +43,12 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def two_web_processes(client, store, notifier) -> tuple[Clock, PresenceTracker, PresenceTracker]:
+    """Two web processes agreeing on a clock the test moves (their sockets live 60 s unrefreshed)."""
+    clock = Clock()
+    return clock, *(web_process(client, store, notifier, ttl=60, clock=clock) for _ in range(2))
 
 
 def updates(emitter):
@@ -94,9 +100,7 @@ def test_tabs_opening_and_closing_at_once_announce_each_transition_once(client, 
 
 def test_the_users_of_a_dead_web_process_go_offline_by_the_sweep(client, store, notifier, emitter, team):
     alice, bob, _ = team
-    clock = Clock()
-    dead = web_process(client, store, notifier, ttl=60, clock=clock)
-    alive = web_process(client, store, notifier, ttl=60, clock=clock)
+    clock, dead, alive = two_web_processes(client, store, notifier)
     dead.do_connect(bob.id, "on-dead")
     alive.do_connect(alice.id, "on-alive")
     assert alive.do_sweep() == 0
@@ -134,3 +138,75 @@ def test_presence_reaches_only_the_users_groups(client, store, notifier, emitter
     web.do_connect(loner.id, "l")
     web.do_connect(bob.id, "b")
     assert updates(emitter) == [(f"group:{group_id}", bob.id, "online")]
+
+
+def test_a_heartbeat_registers_again_the_sockets_redis_lost_and_announces_who_came_back(
+        client, store, notifier, emitter, team):
+    alice, bob, _ = team
+    clock, web, other = two_web_processes(client, store, notifier)
+    web.do_connect(alice.id, "a1")
+    web.do_connect(bob.id, "b1")
+    clock.now += 90                                            # Redis away longer than the TTL...
+    assert other.do_sweep() == 2                               # ...so another web process swept them
+    assert [s for _, _, s in updates(emitter)] == ["online", "online", "offline", "offline"]
+    client.delete("presence:all")                              # and even the index is gone
+    assert web.do_heartbeat([(alice.id, "a1"), (bob.id, "b1")]) == 2
+    assert [s for _, _, s in updates(emitter)][-2:] == ["online", "online"]
+    assert {u: s.online for u, s in web.registry.status([alice.id, bob.id]).items()} == {alice.id: True, bob.id: True}
+    assert client.zcard("presence:all") == 2
+    assert web.do_heartbeat([(alice.id, "a1"), (bob.id, "b1")]) == 0   # nothing lost: nothing announced
+    assert len(updates(emitter)) == 6
+
+
+def test_one_batch_of_changes_announces_each_users_transitions_in_order(client, store, notifier, emitter, team):
+    alice, bob, _ = team
+    registry = PresenceRegistry(client)
+    changes = [Change(bob.id, "t1", True), Change(bob.id, "t2", True), Change(alice.id, "a", True),
+               Change(bob.id, "t1", False), Change(bob.id, "t2", False), Change(bob.id, "t2", False)]
+    assert registry.apply(changes, "2026-12-07T00:00:00Z") == [True, False, True, False, True, False]
+    assert PresenceTracker(registry, store, notifier).do_changes([Change(alice.id, "a", False)]) == 1
+    assert client.hget("presence:last_seen", bob.id) == b"2026-12-07T00:00:00Z"
+    assert not client.exists(f"presence:sockets:{bob.id}") and client.zcard("presence:all") == 0
+
+
+def writer_with_queued_tabs(client, store, notifier, user, tabs: int, batch: int) -> tuple[PresenceWriter, list]:
+    """A writer whose green threads the test runs (``spawned.pop()()``), with ``tabs`` connects queued."""
+    spawned: list = []
+    writer = PresenceWriter(web_process(client, store, notifier), spawned.append, batch=batch)
+    for i in range(tabs):
+        writer.submit(user.id, f"tab-{i}", True)
+    return writer, spawned
+
+
+def test_the_writer_writes_a_storm_in_batches_and_survives_a_failing_one(client, store, notifier, emitter, team):
+    alice, bob, group_id = team
+    writer, spawned = writer_with_queued_tabs(client, store, notifier, bob, tabs=5, batch=3)
+    tracker = writer.tracker
+    assert len(spawned) == 1 and updates(emitter) == []       # one green thread, not yet run
+    spawned.pop()()
+    assert updates(emitter) == [(f"group:{group_id}", bob.id, "online")]
+    assert len(client.zrange(f"presence:sockets:{bob.id}", 0, -1)) == 5
+    for i in range(5):
+        writer.submit(bob.id, f"tab-{i}", False)
+    writer.submit(alice.id, "a", True)
+    tracker.registry.apply = lambda *_: (_ for _ in ()).throw(redis.ConnectionError("Redis away"))
+    spawned.pop()()                                            # both batches fail: logged, not raised
+    assert writer._pending == [] and not writer._running
+    del tracker.registry.apply
+    writer.submit(alice.id, "a", True)
+    spawned.pop()()
+    assert updates(emitter)[-1] == (f"group:{group_id}", alice.id, "online")
+
+
+def test_a_heartbeat_waits_for_the_connects_queued_before_it(client, store, notifier, emitter, team, caplog):
+    alice, bob, group_id = team
+    writer, spawned = writer_with_queued_tabs(client, store, notifier, bob, tabs=3, batch=2)
+    writer.heartbeat([(bob.id, f"tab-{i}") for i in range(3)])  # the loop's list: queued connects included
+    writer.submit(alice.id, "a", True)
+    spawned.pop()()
+    assert "missing from Redis" not in caplog.text             # not taken for sockets Redis lost
+    assert [(u, s) for _, u, s in updates(emitter)] == [(bob.id, "online"), (alice.id, "online")]
+    writer.heartbeat([(alice.id, "a"), (alice.id, "lost")])     # one the registry never had
+    spawned.pop()()
+    assert "1 live sockets were missing from Redis" in caplog.text
+    assert client.zscore(f"presence:sockets:{alice.id}", "lost") is not None

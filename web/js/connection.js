@@ -11,7 +11,9 @@ const POLL_MS = 2000;
 const TRANSIENT = new Set(["network", "unavailable", "rate_limited"]);
 
 export class Connection {
-  /** handlers: {event(name, data), mode(mode), unauthorized(reason), poll()}; poll() throws on a network error. */
+  /** handlers: {event(name, data), mode(mode), unauthorized(reason), poll()}; poll() throws on a network error.
+   * unauthorized(reason): the server refused the token at connect, or ended the session (session:expired,
+   * reason "token_expired" or "deactivated"). */
   constructor(token, handlers) {
     this.token = token;
     this.handlers = handlers;
@@ -48,6 +50,9 @@ export class Connection {
       this.setMode("reconnecting");
       this.schedulePoll(POLL_MS);
     });
+    // The server ends a session whose token expired or whose account was deactivated, saying so first;
+    // the disconnect that follows is not retried (a new sign-in is needed).
+    this.socket.on("session:expired", (data) => this.handlers.unauthorized(data?.reason));
     this.socket.onAny((event, data) => this.handlers.event(event, data));
   }
 

@@ -99,7 +99,7 @@ class App {
     this.conn = new Connection(token, {
       event: (name, data) => this.onEvent(name, data),
       mode: (mode) => this.onMode(mode),
-      unauthorized: () => this.signOut(t("signin.expired")),
+      unauthorized: (reason) => this.signOut(t(reason === "deactivated" ? "signin.deactivated" : "signin.expired")),
       poll: () => this.poll(),
     });
     this.mediaUrls = this.lightbox.urls = new MediaUrls(this.api);
