@@ -85,3 +85,21 @@ def test_a_socket_is_re_registered_checked_then_disconnected_when_its_token_expi
             assert "were missing from Redis; registered again" in log
         finally:
             tab.close()
+
+
+def test_a_socket_whose_token_expired_is_refused_before_its_web_process_disconnects_it():
+    """The loop that disconnects expired sessions runs every 200 s here: each event checks the expiry itself."""
+    with own_system(JWT_TTL_SECONDS="3", PRESENCE_TTL_SECONDS="600") as system:
+        alice = Api(system)
+        _, conv = make_conversation(alice)
+        tab = alice.socket()
+        try:
+            tab.wait_for("session:ready")
+            assert tab.call("message:send", {"convId": conv["id"], "clientId": "before", "content": "hi"})["ok"]
+            time.sleep(3.5)
+            assert tab.sio.connected  # not yet disconnected by the loop
+            ack = tab.call("message:send", {"convId": conv["id"], "clientId": "after", "content": "late"})
+            assert ack["ok"] is False and ack["error"]["code"] == "unauthorized"
+            assert "expired" in ack["error"]["message"]
+        finally:
+            tab.close()
