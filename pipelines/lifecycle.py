@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from infra.blobs import Blobs
 from infra.store import Store
-from pipelines.access import check_conversation_member, is_moderator, log_denied
+from pipelines.access import check_conversation_member, check_may_moderate_content, is_moderator, log_denied
 from pipelines.moderation import do_log_action
 from pipelines.notify import Notifier
 from pipelines.rate_limits import RateLimits
@@ -95,6 +95,8 @@ def do_delete_media(store: Store, notifier: Notifier, user: User, media_id: str,
     if moderating and not moderator:
         log_denied(store, user, "media", media_id, "deletion of another member's file")
         raise ApiError(Code.FORBIDDEN, "only the uploader, a moderator or an admin of the group can delete a file")
+    if moderating:
+        check_may_moderate_content(store, user, media.uploadedBy, media.groupId, "delete a file by")
     if media.status == "uploading":
         raise ApiError(Code.NOT_READY, f"this file is still uploading: cancel its upload (DELETE /api/uploads/{media.id})",
                        {"status": media.status})
@@ -115,6 +117,8 @@ def do_delete_comment(store: Store, notifier: Notifier, user: User, media_id: st
     if moderating and not moderator:
         log_denied(store, user, "media", media_id, "deletion of another member's comment")
         raise ApiError(Code.FORBIDDEN, "only its author, a moderator or an admin of the group can delete a comment")
+    if moderating:
+        check_may_moderate_content(store, user, comment.userId, media.groupId, "delete a comment by")
     if store.delete_media_comment(media_id, comment_id) and moderating:
         do_log_action(store, notifier, user, media.groupId, "comment_deleted", "media", media.id,
                       target_name=comment.userInfo.username, changes={"commentId": comment_id})

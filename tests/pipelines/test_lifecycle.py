@@ -318,3 +318,15 @@ def test_retention_purges_deleted_content_and_the_archived_messages_files(store,
     assert archived[old.id]["metadata"]["files"] == [{"mediaId": media_id, "fileType": "image", "status": "deleted"}]
     assert store.get_media(media_id).isDeleted
     _refused(Code.GONE, media.content_url, store, w.blobs, LIMITS, w.bob, media_id, "original")
+
+
+def test_a_moderator_deletes_no_file_or_comment_of_a_group_admin(store, chat):
+    w = chat
+    admins = w.photo()  # alice is the group's admin
+    media.do_comment(store, w.alice, admins, "my comment")
+    comment_id = store.get_media(admins).comments[0].id
+    _refused(Code.OUTRANKED, lifecycle.do_delete_media, store, w.notifier, w.mod, admins)
+    _refused(Code.OUTRANKED, lifecycle.do_delete_comment, store, w.notifier, w.mod, admins, comment_id)
+    assert not store.get_media(admins).isDeleted and len(store.get_media(admins).comments) == 1
+    denied = [e for e in store.activity_logs.find({"userId": w.mod.id, "action": "denied"})]
+    assert [e["metadata"]["reason"] for e in denied] == ["outranked", "outranked"]
