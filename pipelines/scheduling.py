@@ -140,19 +140,24 @@ class SendDueResult:
 
 def send_due(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier, enqueue_drain: Callable[[str], None],
              notify: Callable[[list[NotificationRequest]], None], clock: Callable[[], datetime], limits: Limits,
-             budget: int = 200) -> SendDueResult:
+             budget: int = 200, gate: Gate | None = None) -> SendDueResult:
     """Send the conversation's due scheduled messages, head first, each once; at most ``budget`` per call
-    (``more`` says to queue a follow-up), so one long queue does not hold a worker while others wait."""
+    (``more`` says to queue a follow-up), so one long queue does not hold a worker while others wait.
+
+    Each passes the write gate again at send time: a sender no longer a member, banned or muted, or a text a
+    rule now blocks, fails the item with that code (the drain would refuse it anyway; the item must not say
+    ``sent``). A text a rule holds is handed over and waits for a moderator like any held send."""
+    gate = gate or Gate(store)
     result = SendDueResult(conv_id)
     token = new_id()
     queue = store.scheduled_queue(conv_id, clock(), budget)
     with notifier.batch():   # the senders' scheduled:updated events leave together
-        _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, clock, limits, token)
+        _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, clock, limits, token, gate)
     result.more = len(queue) == budget and not (result.blocked or result.deferred)
     return result
 
 
-def _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, clock, limits, token) -> None:
+def _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, clock, limits, token, gate) -> None:
     for head in queue:
         # ``queue`` was read once; each claim re-checks the item as read. Whoever fails a claim stops, so
         # nobody gets past an item another dispatcher holds (live, or dead until its lease expires).
@@ -174,6 +179,7 @@ def _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, cl
         try:
             if user is None or not user.active:
                 raise ApiError(Code.FORBIDDEN, "the sender's account is no longer active")
+            gate.check_blocked(gate.conversation(user, item.convId, "scheduled"), item.content or "")
             send = MessageSend(convId=item.convId, clientId=item.clientId, content=item.content, replyTo=item.replyTo)
             submit_message(store, inbox, enqueue_drain, user, send, {"platform": "scheduled"}, limits.max_backlog)
         except ApiError as exc:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from infra.runtime import get_runtime
 from pipelines import digests, notifications, scheduling, sweeper, upkeep
+from pipelines.gate import Gate
 from schemas.common import utcnow
 from schemas.tasks import NotificationRequest
 from workers.celery_app import celery
@@ -80,7 +81,8 @@ def send_due(conv_id: str) -> dict:
     rt = get_runtime()
     try:
         result = scheduling.send_due(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
-                                     enqueue_drain=enqueue_drain, notify=notify_now, clock=utcnow, limits=_limits())
+                                     enqueue_drain=enqueue_drain, notify=notify_now, clock=utcnow, limits=_limits(),
+                                     gate=Gate(rt.store, filters=rt.filter_cache))
     finally:
         rt.redis.delete(_queued_flag(conv_id))
     if result.more:

@@ -334,6 +334,23 @@ def test_a_scheduled_message_is_gated_again_when_it_is_sent(w):
     assert w.inbox.pending(w.conv.id) == 0
 
 
+
+@pytest.mark.parametrize("action, status, pending", [("block", "failed", 0), ("hold", "sent", 1)])
+def test_a_rule_made_after_scheduling_meets_the_message_when_it_is_sent(w, action, status, pending):
+    """Blocked at send time: the item fails with ``content_blocked`` instead of saying ``sent`` for a message
+    the drain then refuses. Held: handed over, and it waits for a moderator like any held send."""
+    now = utcnow()
+    item, _ = scheduling.do_schedule(w.store, w.bob, w.conv.id, ScheduledMessageCreate(
+        clientId="later", content=f"a {BAD} here", sendAt=(now + timedelta(seconds=30)).isoformat()), now=now,
+        limits=SCHEDULING, gate=w.gate)
+    w.rule(action)
+    scheduling.send_due(w.conv.id, store=w.store, inbox=w.inbox, notifier=w.notifier, enqueue_drain=lambda c: None,
+                        notify=lambda r: None, clock=lambda: now + timedelta(minutes=1), limits=SCHEDULING,
+                        gate=w.gate)
+    stored = w.store.get_scheduled(item.id)
+    assert stored.status == status and w.inbox.pending(w.conv.id) == pending
+    assert (stored.error or {}).get("code") == ("content_blocked" if action == "block" else None)
+
 # -- app/: every writing route and socket event is a write path, or exempt --------------------------------
 def _writes_of_app() -> set[str]:
     from app.web import create_app, socketio
