@@ -90,7 +90,9 @@ def test_four_thousand_sockets_closing_at_once_leave_presence_exact():
         users, groups = _users_in_groups(system.url)
         tokens = [token for _, _, token in users for _ in range(TABS)]
         r = redis.Redis.from_url(system.redis_url)
-        asyncio.run(_storm(system.url, tokens, lambda: r.zcard("presence:all")))
+        # Its own thread: a session-wide Playwright browser (tests/browser) keeps an event loop running in this one.
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, _storm(system.url, tokens, lambda: r.zcard("presence:all"))).result()
         ids = [uid for uid, _, _ in users]
 
         def settled():
