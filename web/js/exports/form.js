@@ -20,8 +20,8 @@ export class ExportForm {
     for (const input of [$("#exp-from"), $("#exp-to"), $("#exp-timezone")]) {
       input.addEventListener("input", () => this.clearMessages());
     }
-    this.languageChosen = false;
-    $("#exp-language").addEventListener("change", () => { this.languageChosen = true; });
+    this.languageChosen = null;   // the user's pick, kept across redraws of the select
+    $("#exp-language").addEventListener("change", (e) => { this.languageChosen = e.target.value; });
   }
 
   /** The conversations, grouped: groups the user may export first, then the others (members may export
@@ -57,7 +57,7 @@ export class ExportForm {
 
   /** The language select follows the page's until the user picks one. */
   get language() {
-    return this.languageChosen ? $("#exp-language").value : null;
+    return this.languageChosen;
   }
 
   /** includeDeleted: for the group's moderators and admins (and system admins) only. */
