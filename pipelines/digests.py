@@ -150,17 +150,17 @@ def deliver_digest(store: Store, mailer: Mailer | None, is_online: Callable[[str
         current = store.get_digest(digest_id_)
         return DigestResult(digest_id_, "done" if current is None or current.status not in ("pending", "claimed")
                             else "busy")
-    reason, items = _why_not(store, mailer, is_online, digest, default_delay, now)
+    user = store.get_user(digest.userId)
+    reason, items = _why_not(store, mailer, is_online, user, digest, default_delay, now)
     if reason is not None:
         _finish(store, digest, token, now, "skipped", {"reason": reason}, {"reason": reason})
         return DigestResult(digest.id, "skipped", reason)
-    return _send(store, mailer, digest, token, items, now, delivery)
+    return _send(store, mailer, user, digest, token, items, now, delivery)
 
 
-def _why_not(store: Store, mailer: Mailer | None, is_online: Callable[[str], bool], digest: Digest,
-             default_delay: int, now: datetime) -> tuple[str | None, list[Item]]:
-    """Why no email goes (None: it goes), and what it tells."""
-    user = store.get_user(digest.userId)
+def _why_not(store: Store, mailer: Mailer | None, is_online: Callable[[str], bool], user: User | None,
+             digest: Digest, default_delay: int, now: datetime) -> tuple[str | None, list[Item]]:
+    """Why no email goes to ``user`` (None: it goes), and what it tells."""
     settings = store.notification_settings_of(digest.userId, default_delay)
     reason = None
     if mailer is None:
@@ -179,9 +179,8 @@ def _why_not(store: Store, mailer: Mailer | None, is_online: Callable[[str], boo
     return reason, items
 
 
-def _send(store: Store, mailer: Mailer, digest: Digest, token: str, items: list[Item], now: datetime,
+def _send(store: Store, mailer: Mailer, user: User, digest: Digest, token: str, items: list[Item], now: datetime,
           delivery: Delivery) -> DigestResult:
-    user = store.get_user(digest.userId)
     header = message_id_header(digest.id, delivery.mail_from)
     message = render_digest(user, items, app_url=delivery.app_url, mail_from=delivery.mail_from, message_id=header,
                             now=now)

@@ -152,8 +152,9 @@ _ANY_RISK = re.compile("[" + re.escape(FORMULA_CHARS) + "\t\r\n\x00]")
 
 
 def neutralise(cell: str) -> str:
-    """``cell`` with an apostrophe wherever a spreadsheet could start a formula (see above). About 1 µs for
-    a 160-character text without any of those characters, 2.5 µs with (``sub`` only where there is a place)."""
+    """``cell`` with an apostrophe wherever a spreadsheet could start a formula (see above). A cell without
+    a formula character, tab, line break or NUL (most) costs one regex scan; ``sub`` runs only where there
+    is a place to neutralise."""
     if not _ANY_RISK.search(cell):
         return cell
     at_start = _START.match(cell)

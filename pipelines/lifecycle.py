@@ -24,7 +24,7 @@ from pipelines.access import check_conversation_member, check_may_moderate_conte
 from pipelines.moderation import do_log_action
 from pipelines.notify import Notifier
 from pipelines.rate_limits import RateLimits
-from schemas.common import utcnow
+from schemas.common import iso, utcnow
 from schemas.documents import Media, Message, User, deleted_file, quote_excerpt
 from schemas.errors import ApiError, Code
 
@@ -91,12 +91,7 @@ def do_delete_media(store: Store, notifier: Notifier, user: User, media_id: str,
     """DELETE /api/media/{id}: the uploader, or a moderator of the group (recorded in the moderation log);
     within the user's deletion rate."""
     media, moderator = _deletable(store, user, media_id, limits)
-    moderating = media.uploadedBy != user.id
-    if moderating and not moderator:
-        log_denied(store, user, "media", media_id, "deletion of another member's file")
-        raise ApiError(Code.FORBIDDEN, "only the uploader, a moderator or an admin of the group can delete a file")
-    if moderating:
-        check_may_moderate_content(store, user, media.uploadedBy, media.groupId, "delete a file by")
+    moderating = _check_may_delete(store, user, moderator, media, media.uploadedBy, "file")
     if media.status == "uploading":
         raise ApiError(Code.NOT_READY, f"this file is still uploading: cancel its upload (DELETE /api/uploads/{media.id})",
                        {"status": media.status})
@@ -113,25 +108,32 @@ def do_delete_comment(store: Store, notifier: Notifier, user: User, media_id: st
     comment = next((c for c in media.comments if c.id == comment_id), None)
     if comment is None:
         raise ApiError(Code.NOT_FOUND, f"no comment {comment_id} on this file")
-    moderating = comment.userId != user.id
-    if moderating and not moderator:
-        log_denied(store, user, "media", media_id, "deletion of another member's comment")
-        raise ApiError(Code.FORBIDDEN, "only its author, a moderator or an admin of the group can delete a comment")
-    if moderating:
-        check_may_moderate_content(store, user, comment.userId, media.groupId, "delete a comment by")
+    moderating = _check_may_delete(store, user, moderator, media, comment.userId, "comment")
     if store.delete_media_comment(media_id, comment_id) and moderating:
         do_log_action(store, notifier, user, media.groupId, "comment_deleted", "media", media.id,
                       target_name=comment.userInfo.username, changes={"commentId": comment_id})
 
 
+def _check_may_delete(store: Store, user: User, moderator: bool, media: Media, author_id: str, what: str) -> bool:
+    """Its author deletes it; else a moderator of the group who is not muted there and not outranked by the
+    author (refusals logged). True when a moderator is deleting another's."""
+    if author_id == user.id:
+        return False
+    if not moderator:
+        log_denied(store, user, "media", media.id, f"deletion of another member's {what}")
+        raise ApiError(Code.FORBIDDEN, f"only its author, a moderator or an admin of the group can delete a {what}")
+    check_may_moderate_content(store, user, author_id, media.groupId, f"delete a {what} by")
+    return True
+
+
 def _deletable(store: Store, user: User, media_id: str, limits: RateLimits | None) -> tuple[Media, bool]:
     """A file that is still there, for a member of its conversation or a moderator of its group (who need
     not be a member, as for messages); and whether the user moderates the group."""
-    media = _found(store, media_id)
+    media = found_media(store, media_id)
     moderator = is_moderator(store, user, media.groupId)
     if not moderator:
         check_conversation_member(store, user, media.convId)
-    _not_deleted(media)
+    not_deleted(media)
     if limits is not None:
         limits.check(user.id, "delete")
     return media, moderator
@@ -140,21 +142,23 @@ def _deletable(store: Store, user: User, media_id: str, limits: RateLimits | Non
 def live_media(store: Store, user: User, media_id: str) -> Media:
     """A file of the user's conversation that is still there: every reader and writer of a file asks this
     (404 unknown, 403 not a member, 410 ``gone`` deleted)."""
-    media = _found(store, media_id)
+    media = found_media(store, media_id)
     check_conversation_member(store, user, media.convId)
-    return _not_deleted(media)
+    return not_deleted(media)
 
 
-def _found(store: Store, media_id: str) -> Media:
+def found_media(store: Store, media_id: str) -> Media:
+    """The file, deleted or not (404 unknown)."""
     media = store.get_media(media_id)
     if media is None:
         raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
     return media
 
 
-def _not_deleted(media: Media) -> Media:
+def not_deleted(media: Media) -> Media:
+    """The file, unless it was deleted (410 ``gone``)."""
     if media.isDeleted:
-        raise ApiError(Code.GONE, "this file was deleted", {"deletedAt": media.model_dump(mode="json")["deletedAt"]})
+        raise ApiError(Code.GONE, "this file was deleted", {"deletedAt": iso(media.deletedAt)})
     return media
 
 

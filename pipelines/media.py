@@ -162,6 +162,9 @@ class Processing:
     scanner: Any | None
     run_cpu: Callable[..., Any]
     give_way: Callable[[], Any] = lambda: None
+    # Worth a retry of the task (the worker adds MongoDB's and Redis's connection errors, a dead CPU child);
+    # anything else a step raises fails the file at once, with its reason (``_unexpected``).
+    transient: tuple[type[BaseException], ...] = (StorageUnavailable, ScannerUnavailable)
 
 
 @dataclass
@@ -175,16 +178,6 @@ class _Refused(Exception):
     def __init__(self, status: str, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-
-
-# Worth a retry of the task (the worker module adds MongoDB's and Redis's connection errors, a dead CPU
-# child); anything else a step raises fails the file at once, with its reason (``_unexpected``).
-TRANSIENT_MEDIA: tuple[type[BaseException], ...] = (StorageUnavailable, ScannerUnavailable)
-
-
-def add_transient(*kinds: type[BaseException]) -> None:
-    global TRANSIENT_MEDIA
-    TRANSIENT_MEDIA = tuple(dict.fromkeys((*TRANSIENT_MEDIA, *kinds)))
 
 
 def _unexpected(exc: Exception) -> _Refused:
@@ -221,7 +214,7 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
         except _Refused as refused:
             media = _refuse(io, media, refused)
             return ProcessResult(media_id, media.status, ran)
-        except TRANSIENT_MEDIA:
+        except io.transient:
             raise   # the task retries; when its retries run out, the sweeper ends it (pipelines.sweeper)
         except Exception as exc:  # noqa: BLE001 - any other failure ends the file failed, never processing
             log.exception("media %s: step failed", media_id)
@@ -525,11 +518,9 @@ def do_like(store: Store, user: User, media_id: str, add: bool) -> dict:
 def _gated_media(store: Store, gate: Gate, user: User, media_id: str, path: str) -> tuple[Media, Admitted]:
     """A file of a conversation the user may write to on ``path`` (checks 1 and 2 of the write gate), as its
     members read it."""
-    found = store.get_media(media_id)
-    if found is None:
-        raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
+    found = lifecycle.found_media(store, media_id)
     admitted = gate.conversation(user, found.convId, path)
-    return _member_media(store, user, media_id), admitted
+    return lifecycle.not_deleted(found), admitted
 
 
 def do_comment(store: Store, user: User, media_id: str, content: str, gate: Gate | None = None) -> dict:

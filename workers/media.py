@@ -20,17 +20,17 @@ from workers.messages import TRANSIENT
 
 log = logging.getLogger(__name__)
 
-media.add_transient(*TRANSIENT, CpuWorkerDied)
 # Redelivered if the worker dies (acks late); retried while S3, the scanner or a CPU child is away. When the
 # retries run out the file is left processing, and the sweeper ends it (pipelines.sweeper).
-RELIABLE = dict(acks_late=True, autoretry_for=media.TRANSIENT_MEDIA, retry_backoff=True, retry_backoff_max=60,
+TRANSIENT_MEDIA = (*TRANSIENT, *media.Processing.transient, CpuWorkerDied)
+RELIABLE = dict(acks_late=True, autoretry_for=TRANSIENT_MEDIA, retry_backoff=True, retry_backoff_max=60,
                 max_retries=8)
 
 
 def processing() -> media.Processing:
     rt = get_runtime()
     return media.Processing(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, scanner=rt.scanner, run_cpu=run_cpu,
-                            give_way=give_way)
+                            give_way=give_way, transient=TRANSIENT_MEDIA)
 
 
 @celery.task(name="media.process", **RELIABLE)

@@ -253,10 +253,19 @@ def test_a_refused_send_is_marked_failed_with_the_reason(open_chat):
 
 
 def test_a_session_the_server_ends_returns_to_sign_in_with_the_reason(open_chat):
-    """JWT_TTL_SECONDS=5: the server sends session:expired and disconnects; the page signs out at once."""
+    """JWT_TTL_SECONDS=5: the server sends session:expired and disconnects; the page signs out at once, on
+    that event: nothing it asks the server is refused first (without the event it would learn it from a
+    refused request: a REST 401 or a refused reconnection)."""
     with own_system(JWT_TTL_SECONDS="5", PRESENCE_TTL_SECONDS="3") as short:
-        c = open_chat(base_url=short.url).sign_in("erin")
+        c = open_chat(base_url=short.url)
+        sockets, frames, refused = [], [], []
+        c.page.on("websocket", lambda ws: (sockets.append(ws), ws.on("framereceived", lambda f: frames.append(f))))
+        c.page.on("response", lambda r: refused.append(r.url) if r.status == 401 else None)
+        c.sign_in("erin")
         expect(c.page.locator("#app")).to_be_visible()
         expect(c.page.locator("#signin-error")).to_contain_text("Your session has ended", timeout=15_000)
         expect(c.page.locator("#app")).to_be_hidden()
+        c.page.wait_for_timeout(1500)   # (time for a reconnection, had the page tried one)
+        assert any("session:expired" in str(f) for f in frames)
+        assert len(sockets) == 1 and refused == []
         c.screenshot("session-expired")

@@ -134,6 +134,7 @@ class App {
   }
 
   renderMe() {
+    if (!state.me) return;   // signed out: a stopped connection's last mode change has no one to draw
     replace($("#me"), avatar(state.me, state.me.id, "", this.conn?.live ? "online" : "offline"),
       h("span.me-names", h("strong", displayName(state.me)), h("span.handle", "@" + state.me.username)));
   }
