@@ -1,10 +1,11 @@
 """Redis clients whose connection pool waits for a free connection instead of failing.
 
 redis-py's default pool raises ``MaxConnectionsError: Too many connections`` when a burst of green
-threads asks for more connections than it allows (100 in redis-py 8), and the write is lost: 4,000
-sockets closing at once lost 1,705 presence updates that way. A ``BlockingConnectionPool`` holds at
-most ``REDIS_MAX_CONNECTIONS`` connections and makes a caller wait (``REDIS_POOL_TIMEOUT_SECONDS`` at
-most, then ``redis.ConnectionError``) for one to come back, so a storm is served in turn, a little late.
+threads asks for more connections than it allows (100 in redis-py 8), and the write is lost
+(tests/e2e/test_presence_storm.py, 4,000 sockets closing at once, fails that way on a plain pool).
+A ``BlockingConnectionPool`` holds at most ``REDIS_MAX_CONNECTIONS`` connections and makes a caller wait
+(``REDIS_POOL_TIMEOUT_SECONDS`` at most, then ``redis.ConnectionError``) for one to come back, so a storm
+is served in turn, a little late.
 """
 from __future__ import annotations
 
