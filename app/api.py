@@ -12,9 +12,12 @@ from app.auth import issue_token, login_required
 from app.gate import write_gate
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
-from pipelines import directory, messages, presence, profiles
-from pipelines.access import MODERATING_ROLES
-from pipelines.rate_limits import Action
+from pipelines.people import directory
+from pipelines.messages import drain as messages
+from pipelines.people import presence
+from pipelines.people import profiles
+from pipelines.policy.access import MODERATING_ROLES
+from pipelines.policy.rate_limits import Action
 from schemas import events
 from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error

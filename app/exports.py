@@ -6,7 +6,7 @@ from flask import Blueprint, g, jsonify, request
 from app.api import limited, presigned
 from app.auth import login_required
 from infra.runtime import get_runtime
-from pipelines import exports
+from pipelines.exports import jobs as exports
 from schemas.payloads import ExportCreate, parse_id_page
 from workers.exports import enqueue_run, export_settings
 

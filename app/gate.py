@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from infra.runtime import get_runtime
-from pipelines.gate import Gate
+from pipelines.policy.gate import Gate
 from workers.moderation import enqueue_reviews
 
 

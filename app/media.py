@@ -11,7 +11,8 @@ from app.auth import login_required
 from app.sockets import web_notifier
 from infra.priority import give_way
 from infra.runtime import get_runtime
-from pipelines import lifecycle, media
+from pipelines.messages import lifecycle
+from pipelines.media import uploads as media
 from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, GroupSettingsUpdate, PartUrls,
                               UploadCreate, parse_gallery_query, parse_id_page)

@@ -7,7 +7,8 @@ from app.api import announce, body, limited
 from app.auth import login_required
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
-from pipelines import moderation, reviews
+from pipelines.moderation import sanctions as moderation
+from pipelines.moderation import reviews
 from schemas.payloads import (BanCreate, FilterCreate, FilterTest, FilterUpdate, ModerationSettingsUpdate, MuteCreate,
                               ReportCreate, ReviewDecision, RoleChange, parse_id_page, parse_review_query)
 from workers.moderation import enqueue_decision

@@ -8,7 +8,9 @@ from app.gate import write_gate
 from app.auth import login_required
 from app.sockets import web_notifier
 from infra.runtime import get_runtime
-from pipelines import notifications, scheduling, upkeep
+from pipelines.notifications import stored as notifications
+from pipelines.scheduling import scheduled as scheduling
+from pipelines.upkeep import repair as upkeep
 from schemas.common import utcnow
 from schemas.payloads import (NotificationSettingsUpdate, NotificationsRead, ReminderCreate, RetentionUpdate,
                               ScheduledMessageCreate, ScheduledMessageUpdate, parse_id_page, parse_notification_query)

@@ -17,12 +17,18 @@ from app.auth import authenticate_session
 from app.gate import write_gate
 from infra.emitter import ServerEmitter, SocketOrders
 from infra.runtime import get_runtime
-from pipelines import directory, messages, moderation, notifications, reactions, receipts, sessions
-from pipelines.access import check_conversation_member
-from pipelines.notify import Notifier
-from pipelines.presence import PresenceTracker, PresenceWriter
-from pipelines.rate_limits import Action
-from pipelines.typing import TypingTracker
+from pipelines.people import directory
+from pipelines.messages import drain as messages
+from pipelines.moderation import sanctions as moderation
+from pipelines.notifications import stored as notifications
+from pipelines.messages import reactions
+from pipelines.messages import receipts
+from pipelines.people import sessions
+from pipelines.policy.access import check_conversation_member
+from pipelines.events import Notifier
+from pipelines.people.presence import PresenceTracker, PresenceWriter
+from pipelines.policy.rate_limits import Action
+from pipelines.people.typing import TypingTracker
 from schemas import events
 from schemas.common import utcnow
 from schemas.documents import User

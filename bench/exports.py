@@ -125,8 +125,8 @@ def worker_part(args) -> dict[str, Any]:
     from infra.embedded_mongo import embedded_client
     from infra.s3_server import MotoS3Server
     from infra.store import Store
-    from pipelines import exports
-    from pipelines.notify import Notifier
+    from pipelines.exports import jobs as exports
+    from pipelines.events import Notifier
     from schemas.payloads import ExportCreate
     from tests.conftest import make_conversation, make_user
     from tests.fakes import RecordingEmitter

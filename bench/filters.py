@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from bench.corpus import LINKS, MESSAGES, regex_patterns, word_patterns  # noqa: E402
 from bench.loadgen import code_version, machine_info  # noqa: E402
-from pipelines.content_filter import Rule, compile_rules  # noqa: E402
+from pipelines.moderation.filters import Rule, compile_rules  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "filters.json"
 TARGET_ADDED_US = 100

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     upload_ttl_minutes: int = Field(60, ge=5, le=24 * 60)
     media_cleanup_every_seconds: float = Field(900, ge=10)
     # A deleted file (with its message, on its own, or by retention) answers 410 at once; its S3 objects are
-    # deleted this long after, by beat's purge, run this often (pipelines/lifecycle.py).
+    # deleted this long after, by beat's purge, run this often (pipelines/messages/lifecycle.py).
     media_delete_grace_minutes: float = Field(5, ge=0, le=7 * 24 * 60)
     media_purge_every_seconds: float = Field(60, gt=0, le=3600)
 
@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     export_fork_min_messages: int = Field(10_000, ge=0)
 
     # Per-user rate limits of each client event that writes, shared by every web process (limits'
-    # notation, a moving window in Redis; pipelines/rate_limits.py). An empty value turns one off.
+    # notation, a moving window in Redis; pipelines/policy/rate_limits.py). An empty value turns one off.
     send_rate_limit: str = "30/10 seconds"
     edit_rate_limit: str = "20/10 seconds"
     delete_rate_limit: str = "30/10 seconds"
@@ -171,7 +171,7 @@ class Settings(BaseSettings):
     email_sweep_every_seconds: float = Field(15.0, gt=0, le=3600)
     repair_every_seconds: float = Field(900.0, gt=0)
     retention_every_seconds: float = Field(3600.0, gt=0)
-    # The sweeper (pipelines/sweeper.py): how often it runs, and how long a file may sit processing without
+    # The sweeper (pipelines/upkeep/sweeper.py): how often it runs, and how long a file may sit processing without
     # a step done, or an export queued without being taken, before it is queued again once, then failed.
     sweep_every_seconds: float = Field(60.0, gt=0, le=3600)
     media_processing_timeout_seconds: int = Field(1800, ge=10)

@@ -19,9 +19,9 @@ from infra.presence import PresenceRegistry
 from infra.redis_pool import blocking_client, blocking_pool
 from infra.scanner import ClamdScanner
 from infra.store import Store
-from pipelines.moderation import FilterCache
-from pipelines.rate_limits import RateLimits
-from pipelines.notify import Notifier
+from pipelines.moderation.sanctions import FilterCache
+from pipelines.policy.rate_limits import RateLimits
+from pipelines.events import Notifier
 
 
 class Runtime:
@@ -62,7 +62,7 @@ class Runtime:
 
     @cached_property
     def media_limits(self):
-        from pipelines.media import Limits
+        from pipelines.media.uploads import Limits
         s = self.settings
         return Limits(max_upload_bytes=s.max_upload_bytes, quota_bytes=s.upload_quota_bytes,
                       upload_ttl=timedelta(minutes=s.upload_ttl_minutes), presign_seconds=s.s3_presign_seconds)

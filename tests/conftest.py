@@ -9,7 +9,7 @@ import pytest
 from infra.embedded_mongo import embedded_client
 from infra.redis_server import RedisServer
 from infra.store import Store
-from pipelines.notify import Notifier
+from pipelines.events import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import Conversation, ConversationMember, Group, GroupMember, User
 from tests.clamd_server import ClamdServer, clamd_binary

@@ -14,7 +14,8 @@ from datetime import timedelta
 
 from infra.cpu import CpuWorkerDied, run_cpu, run_forked
 from infra.runtime import get_runtime
-from pipelines import exports, sweeper
+from pipelines.exports import jobs as exports
+from pipelines.upkeep import sweeper
 from schemas.common import iso, utcnow
 from schemas.tasks import NotificationRequest
 from workers.celery_app import celery

@@ -13,7 +13,9 @@ from datetime import timedelta
 from infra.cpu import CpuWorkerDied, run_cpu
 from infra.priority import give_way
 from infra.runtime import get_runtime
-from pipelines import lifecycle, media, sweeper
+from pipelines.messages import lifecycle
+from pipelines.media import uploads as media
+from pipelines.upkeep import sweeper
 from schemas.common import utcnow
 from workers.celery_app import celery
 from workers.messages import TRANSIENT

@@ -9,8 +9,9 @@ from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from infra.runtime import get_runtime
-from pipelines import messages, profiles
-from pipelines.moderation import Screening
+from pipelines.messages import drain as messages
+from pipelines.people import profiles
+from pipelines.moderation.sanctions import Screening
 from workers.celery_app import celery
 
 log = logging.getLogger(__name__)

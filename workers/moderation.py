@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from infra.runtime import get_runtime
-from pipelines import moderation, reviews
-from pipelines.messages import submit_entry
+from pipelines.moderation import sanctions as moderation
+from pipelines.moderation import reviews
+from pipelines.messages.drain import submit_entry
 from schemas.tasks import ReviewRequest
 from workers.celery_app import celery
 from workers.messages import RELIABLE, enqueue_drain

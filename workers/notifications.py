@@ -7,8 +7,12 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from infra.runtime import get_runtime
-from pipelines import digests, notifications, scheduling, sweeper, upkeep
-from pipelines.gate import Gate
+from pipelines.notifications import digests
+from pipelines.notifications import stored as notifications
+from pipelines.scheduling import scheduled as scheduling
+from pipelines.upkeep import sweeper
+from pipelines.upkeep import repair as upkeep
+from pipelines.policy.gate import Gate
 from schemas.common import utcnow
 from schemas.tasks import NotificationRequest
 from workers.celery_app import celery

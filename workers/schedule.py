@@ -28,7 +28,7 @@ def beat_schedule(s: Settings) -> dict:
         "media-purge": {"task": "media.purge", "schedule": s.media_purge_every_seconds, "options": {"expires": 600}},
         # Export files past EXPORT_TTL_HOURS deleted.
         "exports-expire": {"task": "exports.expire", "schedule": 300, "options": {"expires": 300}},
-        # The sweeper (pipelines/sweeper.py): records stuck in a non-final state queued again or failed,
+        # The sweeper (pipelines/upkeep/sweeper.py): records stuck in a non-final state queued again or failed,
         # one task per queue (files, exports; digests and scheduled messages).
         **{f"sweep-{queue}": {"task": f"{queue}.sweep", "schedule": s.sweep_every_seconds,
                               "options": {"expires": s.sweep_every_seconds}}

@@ -27,9 +27,9 @@ from infra.blobs import S3Blobs
 from infra.embedded_mongo import embedded_client
 from infra.redis_server import RedisServer, stop_process
 from infra.store import Store
-from pipelines import media
-from pipelines.messages import drain_inbox, submit_message
-from pipelines.notify import Notifier
+from pipelines.media import uploads as media
+from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.events import Notifier
 from schemas.payloads import MessageSend, UploadCreate
 from tests.conftest import make_conversation, make_user
 from tests.e2e.harness import CHAT_SEED, ChannelEvents, dump_seed, start_worker, wait_until, worker_env

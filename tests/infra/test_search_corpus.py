@@ -16,8 +16,8 @@ from pymongo import monitoring
 
 from infra.embedded_mongo import embedded_client
 from infra.store import Store
-from pipelines.notify import Notifier
-from pipelines.profiles import sync_sender_info
+from pipelines.events import Notifier
+from pipelines.people.profiles import sync_sender_info
 from schemas.common import utcnow
 from schemas.documents import Message, SenderInfo, User
 from tests.fakes import RecordingEmitter

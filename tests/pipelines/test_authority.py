@@ -10,8 +10,12 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines import directory, moderation, reviews
-from pipelines.messages import drain_inbox, submit_change, submit_message
+from pipelines.people import directory
+
+from pipelines.moderation import sanctions as moderation
+
+from pipelines.moderation import reviews
+from pipelines.messages.drain import drain_inbox, submit_change, submit_message
 from schemas.common import utcnow
 from schemas.documents import Sanction
 from schemas.errors import ApiError, Code

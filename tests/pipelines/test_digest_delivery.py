@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 
 from infra.mailer import MailError, SmtpMailer, classify
-from pipelines import digests, notifications, sweeper
+from pipelines.notifications import digests
+from pipelines.notifications import stored as notifications
+from pipelines.upkeep import sweeper
 from schemas.common import utcnow
 from schemas.payloads import NotificationSettingsUpdate
 from tests.conftest import make_conversation, make_user

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.export_writers import FORMULA_CHARS, build_record, neutralise, restore, write_csv
+from pipelines.exports.writers import FORMULA_CHARS, build_record, neutralise, restore, write_csv
 from schemas.common import new_id, utcnow
 from schemas.documents import Edit, Message, MessageMetadata, Quote, Reaction, SenderInfo
 

@@ -14,8 +14,9 @@ from bidi import get_display
 from pypdf import PdfReader
 
 from infra.blobs import StorageUnavailable
-from pipelines import exports, sweeper
-from pipelines.exports import ExportIO, ExportSettings
+from pipelines.exports import jobs as exports
+from pipelines.upkeep import sweeper
+from pipelines.exports.jobs import ExportIO, ExportSettings
 from schemas.common import new_id, utcnow
 from schemas.documents import Edit, Media, Message, MessageMetadata, Quote, Reaction, SenderInfo, Variant
 from schemas.errors import ApiError, Code

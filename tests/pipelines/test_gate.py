@@ -16,11 +16,23 @@ import pytest
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from pipelines import directory, media, moderation, profiles, reactions, reviews, scheduling
-from pipelines.gate import CHECKS, EXEMPT, PATHS, Gate
-from pipelines.messages import drain_inbox, submit_change, submit_message
-from pipelines.moderation import FilterCache, Screening
-from pipelines.rate_limits import RateLimits
+from pipelines.people import directory
+
+from pipelines.media import uploads as media
+
+from pipelines.moderation import sanctions as moderation
+
+from pipelines.people import profiles
+
+from pipelines.messages import reactions
+
+from pipelines.moderation import reviews
+
+from pipelines.scheduling import scheduled as scheduling
+from pipelines.policy.gate import CHECKS, EXEMPT, PATHS, Gate
+from pipelines.messages.drain import drain_inbox, submit_change, submit_message
+from pipelines.moderation.sanctions import FilterCache, Screening
+from pipelines.policy.rate_limits import RateLimits
 from schemas.common import new_id, utcnow
 from schemas.documents import GroupMember, Media, Sanction, SenderInfo
 from schemas.errors import ApiError, Code

@@ -10,10 +10,16 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from bench.thumbnails import photo_jpeg
-from pipelines import digests, lifecycle, media, notifications, reactions, reviews, upkeep
-from pipelines.messages import (drain_inbox, read_history, search_messages, submit_change, submit_entry,
+from pipelines.notifications import digests
+from pipelines.messages import lifecycle
+from pipelines.media import uploads as media
+from pipelines.notifications import stored as notifications
+from pipelines.messages import reactions
+from pipelines.moderation import reviews
+from pipelines.upkeep import repair as upkeep
+from pipelines.messages.drain import (drain_inbox, read_history, search_messages, submit_change, submit_entry,
                                 submit_message)
-from pipelines.rate_limits import RateLimits
+from pipelines.policy.rate_limits import RateLimits
 from schemas.common import new_id, utcnow
 from schemas.documents import ConversationMember, Digest, GroupMember
 from schemas.errors import ApiError, Code

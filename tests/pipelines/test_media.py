@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from bench.thumbnails import photo_jpeg
-from pipelines import media
-from pipelines.media import Limits, Processing
-from pipelines.messages import drain_inbox, submit_message
+from pipelines.media import uploads as media
+from pipelines.media.uploads import Limits, Processing
+from pipelines.messages.drain import drain_inbox, submit_message
 from schemas.common import utcnow
 from schemas.errors import ApiError, Code
 from schemas.payloads import AlbumCreate, MessageSend, UploadCreate

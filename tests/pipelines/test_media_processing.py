@@ -1,4 +1,4 @@
-"""pipelines/media_processing.py on real bytes: types, sniffing, bombs, renditions, EXIF stripping, audio/PDF facts."""
+"""pipelines/media/processing.py on real bytes: types, sniffing, bombs, renditions, EXIF stripping, audio/PDF facts."""
 from __future__ import annotations
 
 import array
@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from bench.thumbnails import GPS, photo, photo_exif, photo_jpeg
-from pipelines import media_processing as mp
-from pipelines.media_processing import MediaRefused
+from pipelines.media import processing as mp
+from pipelines.media.processing import MediaRefused
 
 GPS_IFD = 0x8825
 

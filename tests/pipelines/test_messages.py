@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from pipelines.messages import LINGER_SLICE_MS, _insert, drain_inbox, read_history, submit_message
+from pipelines.messages.drain import LINGER_SLICE_MS, _insert, drain_inbox, read_history, submit_message
 from schemas.documents import ConversationMember
 from schemas.errors import ApiError, Code
 from schemas.payloads import HistoryWindow, MessageSend

@@ -10,9 +10,11 @@ import time
 
 import pytest
 
-from pipelines import moderation, reviews
-from pipelines.messages import drain_inbox, read_history, search_messages, submit_change, submit_entry, submit_message
-from pipelines.moderation import FilterCache, Screening
+from pipelines.moderation import sanctions as moderation
+
+from pipelines.moderation import reviews
+from pipelines.messages.drain import drain_inbox, read_history, search_messages, submit_change, submit_entry, submit_message
+from pipelines.moderation.sanctions import FilterCache, Screening
 from schemas.errors import ApiError, Code
 from schemas.payloads import (FilterCreate, FilterTest, FilterUpdate, HistoryWindow, ModerationSettingsUpdate,
                               MuteCreate, ReviewDecision, SearchQuery, MessageSend)

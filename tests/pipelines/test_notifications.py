@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from infra.mailer import MailError, SmtpMailer
-from pipelines import digests, notifications
+from pipelines.notifications import digests
+from pipelines.notifications import stored as notifications
 from schemas.common import new_id, utcnow
 from schemas.documents import Message, MessageMetadata, SenderInfo
 from schemas.errors import ApiError, Code

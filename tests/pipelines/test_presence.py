@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from infra.presence import Change, PresenceRegistry
-from pipelines.presence import PresenceTracker, PresenceWriter, group_presence
+from pipelines.people.presence import PresenceTracker, PresenceWriter, group_presence
 from schemas.common import new_id
 from schemas.errors import ApiError
 from tests.conftest import make_conversation, make_user

@@ -8,7 +8,7 @@ import redis
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from pipelines.rate_limits import RateLimits
+from pipelines.policy.rate_limits import RateLimits
 from schemas.errors import ApiError, Code
 
 LIMITS = {"reaction": "3/10 seconds", "upload": "2/minute", "read": ""}

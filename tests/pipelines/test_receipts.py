@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.directory import list_conversations
-from pipelines.messages import drain_inbox, submit_message
-from pipelines.receipts import do_mark_read
+from pipelines.people.directory import list_conversations
+from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.messages.receipts import do_mark_read
 from schemas.errors import ApiError, Code
 from schemas.payloads import MessageSend, ReadUpTo
 from tests.conftest import make_conversation, make_user

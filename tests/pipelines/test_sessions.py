@@ -2,7 +2,7 @@
 leave after missed room moves."""
 from __future__ import annotations
 
-from pipelines.sessions import rooms_to_leave, sessions_to_end
+from pipelines.people.sessions import rooms_to_leave, sessions_to_end
 from tests.conftest import make_conversation, make_user
 
 

@@ -10,8 +10,12 @@ import pytest
 from bench.thumbnails import photo_jpeg
 from infra.blobs import StorageUnavailable
 from infra.scanner import ScanError
-from pipelines import exports, media, notifications, scheduling, sweeper
-from pipelines.exports import ExportIO
+from pipelines.exports import jobs as exports
+from pipelines.media import uploads as media
+from pipelines.notifications import stored as notifications
+from pipelines.scheduling import scheduled as scheduling
+from pipelines.upkeep import sweeper
+from pipelines.exports.jobs import ExportIO
 from schemas.common import new_id, utcnow
 from schemas.documents import ScheduledMessage
 from schemas.errors import Code

@@ -1,7 +1,7 @@
 """Typing indicators: one start per burst, stop on request, on disconnect or by themselves."""
 from __future__ import annotations
 
-from pipelines.typing import TypingTracker
+from pipelines.people.typing import TypingTracker
 
 
 class FakeClock:

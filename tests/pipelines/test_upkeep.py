@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pipelines import upkeep
-from pipelines.messages import submit_message
+from pipelines.upkeep import repair as upkeep
+from pipelines.messages.drain import submit_message
 from schemas.common import utcnow
 from schemas.payloads import MessageSend
 from tests.conftest import make_conversation, make_user

@@ -29,13 +29,14 @@ from redis.exceptions import LockError
 
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
-from pipelines import lifecycle, media
-from pipelines.access import (check_conversation_member, check_may_moderate_content, check_moderator, is_moderator,
+from pipelines.messages import lifecycle
+from pipelines.media import uploads as media
+from pipelines.policy.access import (check_conversation_member, check_may_moderate_content, check_moderator, is_moderator,
                                log_denied)
-from pipelines.content_filter import RuleSet, Verdict
-from pipelines.gate import Gate
-from pipelines.moderation import Screening, blocked_reason, do_log_action, hits_of
-from pipelines.notify import Notifier
+from pipelines.moderation.filters import RuleSet, Verdict
+from pipelines.policy.gate import Gate
+from pipelines.moderation.sanctions import Screening, blocked_reason, do_log_action, hits_of
+from pipelines.events import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import (ConversationMember, Message, MessageMetadata, Quote, SenderInfo, SystemAction, User,
                                system_text)

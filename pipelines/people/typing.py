@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from pipelines.notify import Notifier
+from pipelines.events import Notifier
 from schemas.events import Typing
 
 

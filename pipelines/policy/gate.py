@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 from infra.store import Store
-from pipelines.access import log_denied
-from pipelines.content_filter import RuleSet, Verdict
-from pipelines.moderation import FilterCache, active_mute_until, hits_of
-from pipelines.rate_limits import Action, RateLimits
+from pipelines.policy.access import log_denied
+from pipelines.moderation.filters import RuleSet, Verdict
+from pipelines.moderation.sanctions import FilterCache, active_mute_until, hits_of
+from pipelines.policy.rate_limits import Action, RateLimits
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import ConversationMember, ReviewTarget, User
 from schemas.errors import ApiError, Code

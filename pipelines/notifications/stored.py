@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from infra.store import Store
-from pipelines.access import check_conversation_member
-from pipelines.notify import Notifier
+from pipelines.policy.access import check_conversation_member
+from pipelines.events import Notifier
 from schemas.common import new_id
 from schemas.documents import UNREAD, Message, Notification, NotificationSettings, User
 from schemas.errors import ApiError, Code

@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 
 from infra.blobs import Blobs
 from infra.store import Store
-from pipelines.access import check_conversation_member, check_may_moderate_content, is_moderator, log_denied
-from pipelines.moderation import do_log_action
-from pipelines.notify import Notifier
-from pipelines.rate_limits import RateLimits
+from pipelines.policy.access import check_conversation_member, check_may_moderate_content, is_moderator, log_denied
+from pipelines.moderation.sanctions import do_log_action
+from pipelines.events import Notifier
+from pipelines.policy.rate_limits import RateLimits
 from schemas.common import iso, utcnow
 from schemas.documents import Media, Message, User, deleted_file, quote_excerpt
 from schemas.errors import ApiError, Code

@@ -33,9 +33,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from infra.blobs import Blobs, Part, StorageUnavailable, download_name
 from infra.priority import green
 from infra.store import Store
-from pipelines import export_pdf, export_writers
-from pipelines.access import is_moderator, log_denied
-from pipelines.notify import Notifier
+from pipelines.exports import pdf as export_pdf
+from pipelines.exports import writers as export_writers
+from pipelines.policy.access import is_moderator, log_denied
+from pipelines.events import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import Export, ExportRange, User
 from schemas.errors import ApiError, Code

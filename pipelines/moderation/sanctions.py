@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from infra.store import Store
-from pipelines.access import (MODERATING_ROLES, RANKS, check_group_manager, check_not_self, check_not_suspended,
+from pipelines.policy.access import (MODERATING_ROLES, RANKS, check_group_manager, check_not_self, check_not_suspended,
                                check_outranks, deny, is_moderator, log_denied, rank_in_group)
-from pipelines.content_filter import Rule, RuleSet, Verdict, check_pattern, compile_rules, normalize
-from pipelines.notify import Notifier
+from pipelines.moderation.filters import Rule, RuleSet, Verdict, check_pattern, compile_rules, normalize
+from pipelines.events import Notifier
 from schemas import events
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import ActivityLog, FilterRule, Group, Sanction, User

@@ -25,10 +25,10 @@ from typing import Callable
 
 from infra.inbox import Inbox
 from infra.store import Store
-from pipelines.access import check_conversation_member
-from pipelines.gate import Gate
-from pipelines.messages import submit_message
-from pipelines.notify import Notifier
+from pipelines.policy.access import check_conversation_member
+from pipelines.policy.gate import Gate
+from pipelines.messages.drain import submit_message
+from pipelines.events import Notifier
 from schemas.common import iso, new_id
 from schemas.documents import ScheduledMessage, User
 from schemas.errors import ApiError, Code

@@ -14,9 +14,9 @@ from infra.store import Store
 from schemas.common import new_id
 from schemas.documents import ActivityLog, RetentionPolicy, User
 from schemas.payloads import RetentionUpdate
-from pipelines.access import check_group_manager
-from pipelines.lifecycle import purge_archived, retire_files
-from pipelines.notify import Notifier
+from pipelines.policy.access import check_group_manager
+from pipelines.messages.lifecycle import purge_archived, retire_files
+from pipelines.events import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from infra.store import Store
-from pipelines.gate import Gate
-from pipelines.notify import Notifier
+from pipelines.policy.gate import Gate
+from pipelines.events import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import ActivityLog, SenderInfo, User
 from schemas.errors import ApiError, Code

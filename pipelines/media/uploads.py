@@ -21,10 +21,11 @@ from typing import Any, Callable
 from infra.blobs import Blobs, InvalidUpload, Part, StorageUnavailable, download_name
 from infra.scanner import ScanError, ScannerUnavailable
 from infra.store import Store
-from pipelines import lifecycle, media_processing as proc
-from pipelines.access import check_conversation_member, check_group_manager, log_denied
-from pipelines.gate import Admitted, Gate
-from pipelines.notify import Notifier
+from pipelines.messages import lifecycle
+from pipelines.media import processing as proc
+from pipelines.policy.access import check_conversation_member, check_group_manager, log_denied
+from pipelines.policy.gate import Admitted, Gate
+from pipelines.events import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import Album, Media, MediaComment, SenderInfo, Step, Upload, User, Variant
 from schemas.errors import ApiError, Code

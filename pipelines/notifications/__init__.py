@@ -1,0 +1,1 @@
+"""Stored notifications (stored) and the email digests of offline users (digests)."""
