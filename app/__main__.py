@@ -37,13 +37,13 @@ def main() -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redis_server = None
     if not settings.redis_url:
-        from infra.redis_server import RedisServer
+        from infra.embedded.redis_server import RedisServer
         redis_server = RedisServer(port=settings.embedded_redis_port).start()
         settings = use_settings(settings.model_copy(update={"redis_url": redis_server.url}))
         log.info("started redis-server on %s (embedded, not persistent)", redis_server.url)
     s3_server = None
     if settings.embedded_s3:
-        from infra.s3_server import MotoS3Server
+        from infra.embedded.s3_server import MotoS3Server
         s3_server = MotoS3Server(port=settings.embedded_s3_port).start()
         settings = use_settings(settings.model_copy(update={
             "s3_endpoint_url": s3_server.url,
@@ -140,9 +140,9 @@ def _ensure_bucket(settings) -> None:
 
 
 def _warm_cpu_children() -> None:
-    """The embedded CPU children start now, with what media and export calls load (infra.cpu.warm_children),
+    """The embedded CPU children start now, with what media and export calls load (infra.embedded.cpu.warm_children),
     not at the first photo; a failure only means the first call starts its own child."""
-    from infra.cpu import warm_children
+    from infra.embedded.cpu import warm_children
     from infra.runtime import get_runtime
     try:
         warm_children(("pipelines.media.uploads", "pipelines.exports.pdf"), get_runtime().blobs)

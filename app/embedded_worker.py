@@ -100,7 +100,7 @@ def worker_app() -> Celery:
 class EmbeddedBeat:
     """Celery's own beat service (``celery.beat.Service``, the in-memory ``Scheduler``: nothing to persist
     in a process whose store is in memory), in a thread of this process, green under eventlet. It reads
-    the same ``beat_schedule`` as the ``beat`` role (workers/schedule.py) and sends the same tasks."""
+    the same ``beat_schedule`` as the ``beat`` role (workers/beat.py) and sends the same tasks."""
 
     def __init__(self) -> None:
         self.service = EmbeddedService(celery, thread=True, scheduler_cls="celery.beat:Scheduler")

@@ -9,7 +9,7 @@ from app.api import body, limited, presigned
 from app.gate import write_gate
 from app.auth import login_required
 from app.sockets import web_notifier
-from infra.priority import give_way
+from infra.embedded.priority import give_way
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
 from pipelines.media import uploads as media
@@ -27,7 +27,7 @@ def _limits() -> media.Limits:
 
 def after_chat(view):
     """An upload's control requests (each an S3 call or a Celery send) are bulk work next to chat: each
-    waits until the event loop has no chat to run (infra.priority), so twenty files starting (or resuming)
+    waits until the event loop has no chat to run (infra.embedded.priority), so twenty files starting (or resuming)
     at once do not queue every message behind them."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):

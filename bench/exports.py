@@ -122,8 +122,8 @@ def worker_part(args) -> dict[str, Any]:
     from datetime import timedelta
 
     from infra.blobs import S3Blobs
-    from infra.embedded_mongo import embedded_client
-    from infra.s3_server import MotoS3Server
+    from infra.embedded.mongo import embedded_client
+    from infra.embedded.s3_server import MotoS3Server
     from infra.store import Store
     from pipelines.exports import jobs as exports
     from pipelines.events import Notifier

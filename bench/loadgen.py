@@ -223,7 +223,7 @@ class CpuMeter:
                     out[name] = out.get(name, 0.0) + t.user + t.system
                     if proc.pid == self.server.pid:
                         # children the server ran and reaped between two samples (the embedded exports'
-                        # forks, infra.cpu.run_forked): the server's own work, not the machine's others
+                        # forks, infra.embedded.cpu.run_forked): the server's own work, not the machine's others
                         out["forks"] = t.children_user + t.children_system
         return out
 

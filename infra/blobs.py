@@ -213,7 +213,7 @@ class S3Blobs:
             retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=2)))
 
     def __reduce__(self):
-        # Sent to a CPU child (infra.cpu: the embedded default's media work) as its settings; each process
+        # Sent to a CPU child (infra.embedded.cpu: the embedded default's media work) as its settings; each process
         # builds its own client once (boto3 clients are neither picklable nor shared across processes).
         return _s3_blobs, (tuple(sorted(self._settings.items())),)
 

@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     media_purge_every_seconds: float = Field(60, gt=0, le=3600)
 
     # CPU-bound steps (Pillow, reportlab) in the embedded default run in this many child processes, so
-    # that the web process's event loop is never blocked by them (infra/cpu.py).
+    # that the web process's event loop is never blocked by them (infra/embedded/cpu.py).
     cpu_workers: int = Field(1, ge=1, le=64)
 
     # Exports: how long a finished file (and its download) is kept; whether conversation members (not
@@ -166,7 +166,7 @@ class Settings(BaseSettings):
     scheduled_max_lateness_seconds: int = Field(300, ge=1)   # later than this: failed, never sent stale
     scheduled_max_days_ahead: int = Field(365, ge=1, le=3650)
     scheduled_per_user_limit: int = Field(500, ge=1)          # pending scheduled messages per sender
-    # Beat's schedule (workers/schedule.py): how often each periodic task runs.
+    # Beat's schedule (workers/beat.py): how often each periodic task runs.
     dispatch_every_seconds: float = Field(2.0, gt=0, le=300)
     email_sweep_every_seconds: float = Field(15.0, gt=0, le=3600)
     repair_every_seconds: float = Field(900.0, gt=0)

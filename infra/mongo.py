@@ -31,7 +31,7 @@ def _database(settings: Settings) -> Database:
         client = pymongo.MongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000,
                                      appname="chat-pipeline")
         return client[settings.mongo_db]
-    from infra.embedded_mongo import embedded_client
+    from infra.embedded.mongo import embedded_client
     log.warning("MONGO_URL is not set: using the embedded in-memory store. "
                 "Data will NOT survive a restart; web and workers run in one process.")
     return embedded_client()[settings.mongo_db]

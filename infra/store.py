@@ -2,7 +2,7 @@
 
 Each query here is served by one of the indexes declared in INDEXES (no collection scans), and
 takes a bounded number of documents. The same code runs on a real MongoDB (MONGO_URL) and on the
-embedded store (infra.embedded_mongo).
+embedded store (infra.embedded.mongo).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.redis_server import _die_with_parent, free_port, stop_process
+from infra.embedded.redis_server import _die_with_parent, free_port, stop_process
 from infra.scanner import ClamdScanner, ScannerUnavailable
 
 SIGNATURE = "Eicar-Test-Signature"

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from infra.embedded_mongo import embedded_client
-from infra.redis_server import RedisServer
+from infra.embedded.mongo import embedded_client
+from infra.embedded.redis_server import RedisServer
 from infra.store import Store
 from pipelines.events import Notifier
 from schemas.common import new_id, utcnow

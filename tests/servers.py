@@ -6,7 +6,7 @@ from __future__ import annotations
 import atexit
 import threading
 
-from infra.s3_server import MotoS3Server
+from infra.embedded.s3_server import MotoS3Server
 
 _lock = threading.Lock()
 _s3: MotoS3Server | None = None

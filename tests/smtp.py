@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from infra.redis_server import free_port, stop_process
+from infra.embedded.redis_server import free_port, stop_process
 
 
 class Refusing:

@@ -6,7 +6,7 @@ import logging
 from celery import Celery
 
 from infra.config import get_settings
-from workers.schedule import beat_schedule
+from workers.beat import beat_schedule
 
 QUEUES = ("messages", "moderation", "media", "notifications", "exports")
 # Queues whose tasks wait on CPU-bound work (Pillow, reportlab: child processes in the embedded default).
@@ -42,7 +42,7 @@ def celery_config() -> dict:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "imports": [f"workers.{q}" for q in QUEUES],
-        # Beat (its own Procfile role; inside the embedded process): the whole schedule is workers/schedule.py.
+        # Beat (its own Procfile role; inside the embedded process): the whole schedule is workers/beat.py.
         "beat_schedule": beat_schedule(s),
         "beat_max_loop_interval": 1,
     }

@@ -1,9 +1,9 @@
 """The ``exports`` queue: make a conversation's export file (JSON, CSV, PDF) and clean up expired ones.
 
-The PDF is rendered through ``infra.cpu.run_cpu``: in production this role runs Celery's prefork pool
+The PDF is rendered through ``infra.embedded.cpu.run_cpu``: in production this role runs Celery's prefork pool
 and the call is direct; in the embedded default it runs in a child process, so the web process's
 sockets are not stalled by reportlab. There the store is the web process's memory, so a long walk
-through the conversation (``EXPORT_FORK_MIN_MESSAGES``) runs in a fork of it (``infra.cpu.run_forked``),
+through the conversation (``EXPORT_FORK_MIN_MESSAGES``) runs in a fork of it (``infra.embedded.cpu.run_forked``),
 not on its event loop.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.cpu import CpuWorkerDied, run_cpu, run_forked
+from infra.embedded.cpu import CpuWorkerDied, run_cpu, run_forked
 from infra.runtime import get_runtime
 from pipelines.exports import jobs as exports
 from pipelines.upkeep import sweeper

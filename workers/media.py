@@ -1,6 +1,6 @@
 """The ``media`` queue: complete, verify, scan and process uploaded files; clean up what was abandoned.
 
-CPU-bound steps (Pillow, PDF and audio parsing) go through ``infra.cpu.run_cpu``: in production this role
+CPU-bound steps (Pillow, PDF and audio parsing) go through ``infra.embedded.cpu.run_cpu``: in production this role
 runs Celery's prefork pool and the call is direct; in the embedded default it runs in a child process, so
 the web process's sockets are not stalled.
 """
@@ -10,8 +10,8 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.cpu import CpuWorkerDied, run_cpu
-from infra.priority import give_way
+from infra.embedded.cpu import CpuWorkerDied, run_cpu
+from infra.embedded.priority import give_way
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
 from pipelines.media import uploads as media

@@ -1,5 +1,5 @@
 """The ``notifications`` queue: create notifications (from any pipeline), send what is due (scheduled
-messages, reminders), email digests, and the periodic upkeep that beat triggers (workers/schedule.py)."""
+messages, reminders), email digests, and the periodic upkeep that beat triggers (workers/beat.py)."""
 from __future__ import annotations
 
 import logging

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from infra.blobs import Blobs, Part, StorageUnavailable, download_name
-from infra.priority import green
+from infra.embedded.priority import green
 from infra.store import Store
 from pipelines.exports import pdf as export_pdf
 from pipelines.exports import writers as export_writers
@@ -225,7 +225,7 @@ class ExportIO:
     notify_ready: Callable[[Export], None] | None = None  # the export_ready notification, where it exists
     part_size: int = 8 << 20
     # Where the store is this process's memory (the embedded default): how to read it without taking the
-    # event loop's time, ``infra.cpu.run_forked`` (the walk runs in a fork, on the store as it was at the
+    # event loop's time, ``infra.embedded.cpu.run_forked`` (the walk runs in a fork, on the store as it was at the
     # fork). None: the walk reads the store here, as a worker does from MongoDB.
     run_on_snapshot: Callable[..., Any] | None = None
 

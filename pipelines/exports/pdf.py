@@ -7,7 +7,7 @@ And text is drawn with ``drawString``, never parsed: ``<b>x</b>``, ``<img src=..
 exactly as typed, since no markup parser ever sees user text.
 
 Why a file: the PDF is CPU-bound pure Python (reportlab holds the GIL), so in the embedded default it runs
-in a child process (``infra.cpu.run_cpu``), which has no access to the in-memory store. The worker writes
+in a child process (``infra.embedded.cpu.run_cpu``), which has no access to the in-memory store. The worker writes
 the records to a JSON-lines file as it reads them (``export_writers.write_jsonl``), the child renders it
 to another file, and the worker uploads that in parts. The child reports how far it got in
 ``{workdir}/progress`` and stops when ``{workdir}/cancel`` appears (checked every ``CHECK_EVERY`` records).

@@ -155,8 +155,8 @@ def do_cancel_upload(store: Store, blobs: Blobs, user: User, upload_id: str) -> 
 @dataclass
 class Processing:
     """The worker's I/O: where files are, the scanner (None: the step is skipped, never "clean"), the
-    events, how CPU-bound calls run (infra.cpu.run_cpu: off the event loop in the embedded default), and
-    what each slice of the work on the loop waits for first (infra.priority.give_way: chat goes first)."""
+    events, how CPU-bound calls run (infra.embedded.cpu.run_cpu: off the event loop in the embedded default), and
+    what each slice of the work on the loop waits for first (infra.embedded.priority.give_way: chat goes first)."""
     store: Store
     blobs: Blobs
     notifier: Notifier

@@ -1,6 +1,6 @@
 """The sweeper: every record with a status reaches a final state within a stated bound.
 
-Beat runs it (workers/schedule.py: ``media.sweep``, ``exports.sweep``, ``notifications.sweep``). Each
+Beat runs it (workers/beat.py: ``media.sweep``, ``exports.sweep``, ``notifications.sweep``). Each
 function here takes one kind of record, finds those stale in a non-final state (nothing moved them for
 longer than their bound: a worker was killed, an enqueue failed after the record was written, a task's
 retries ran out) and either finishes them or fails them with a reason the user sees (the record's

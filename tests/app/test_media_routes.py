@@ -1,4 +1,4 @@
-"""The upload routes that cost the event loop most wait for it to be free of chat first (infra.priority)."""
+"""The upload routes that cost the event loop most wait for it to be free of chat first (infra.embedded.priority)."""
 from __future__ import annotations
 
 import pytest

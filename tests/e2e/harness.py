@@ -21,7 +21,7 @@ import socketio
 from bson import json_util
 
 from infra.emitter import SOCKETIO_CHANNEL
-from infra.redis_server import RedisServer, free_port, stop_process
+from infra.embedded.redis_server import RedisServer, free_port, stop_process
 from tests.servers import session_s3_server
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import requests
 import socketio
 
 
-from infra.redis_server import free_port
+from infra.embedded.redis_server import free_port
 from tests.e2e.harness import JWT_SECRET, Api, Client, make_conversation, own_system, wait_until
 
 pytestmark = pytest.mark.e2e

@@ -12,9 +12,9 @@ import pytest
 import redis
 from celery import Celery
 
-from infra.embedded_mongo import embedded_client
+from infra.embedded.mongo import embedded_client
 from infra.inbox import Inbox
-from infra.redis_server import RedisServer, stop_process
+from infra.embedded.redis_server import RedisServer, stop_process
 from infra.store import Store
 from pipelines.messages.drain import submit_message
 from schemas.payloads import MessageSend

@@ -24,8 +24,8 @@ from PIL import Image
 
 from bench.thumbnails import photo_jpeg
 from infra.blobs import S3Blobs
-from infra.embedded_mongo import embedded_client
-from infra.redis_server import RedisServer, stop_process
+from infra.embedded.mongo import embedded_client
+from infra.embedded.redis_server import RedisServer, stop_process
 from infra.store import Store
 from pipelines.media import uploads as media
 from pipelines.messages.drain import drain_inbox, submit_message

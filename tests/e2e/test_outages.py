@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from infra.redis_server import RedisServer
+from infra.embedded.redis_server import RedisServer
 from tests.e2e.harness import Api, System, make_conversation, wait_until
 
 pytestmark = pytest.mark.e2e

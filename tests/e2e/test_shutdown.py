@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from infra.redis_server import free_port
+from infra.embedded.redis_server import free_port
 from tests.e2e.harness import ARTIFACTS, ROOT, wait_until
 
 pytestmark = pytest.mark.e2e

@@ -7,7 +7,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
-from infra.cpu import CpuPool, CpuWorkerDied, preload  # noqa: E402
+from infra.embedded.cpu import CpuPool, CpuWorkerDied, preload  # noqa: E402
 from tests.infra.cpu_jobs import burn, burn_span, die, fail, has_module, lag_during, scheduling  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Run under eventlet's monkey patching, as the embedded web process is: infra.cpu.run_forked; prints a
+"""Run under eventlet's monkey patching, as the embedded web process is: infra.embedded.cpu.run_forked; prints a
 JSON report."""
 import eventlet
 
@@ -9,7 +9,7 @@ import os  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
 
-from infra.cpu import CpuWorkerDied, ForkRefused, run_forked  # noqa: E402
+from infra.embedded.cpu import CpuWorkerDied, ForkRefused, run_forked  # noqa: E402
 from tests.infra.cpu_jobs import burn, die, fail, lag_during  # noqa: E402
 
 parent = os.getpid()

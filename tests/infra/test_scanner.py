@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from infra.redis_server import free_port
+from infra.embedded.redis_server import free_port
 from infra.scanner import ClamdScanner, ScanError, ScannerUnavailable, ScanResult, parse_reply
 from tests.clamd_server import EICAR, SIGNATURE, ClamdServer
 

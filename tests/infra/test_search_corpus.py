@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from pymongo import monitoring
 
-from infra.embedded_mongo import embedded_client
+from infra.embedded.mongo import embedded_client
 from infra.store import Store
 from pipelines.events import Notifier
 from pipelines.people.profiles import sync_sender_info

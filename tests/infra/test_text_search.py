@@ -5,8 +5,8 @@ import pytest
 from mongomock import OperationFailure
 from pymongo import IndexModel
 
-from infra import text_search
-from infra.embedded_mongo import embedded_client
+from infra.embedded import text_search
+from infra.embedded.mongo import embedded_client
 
 FRENCH = text_search.language("french")
 
@@ -65,7 +65,7 @@ def test_negation_excludes_documents_holding_the_word(coll):
 
 def test_only_the_conversation_searched_is_read(coll, monkeypatch):
     """The compound index's convId prefix: a search examines that conversation's messages only."""
-    import infra.embedded_mongo as em
+    import infra.embedded.mongo as em
 
     coll.insert_many([{"convId": f"c{i % 10}", "content": f"message {i}"} for i in range(1000)])
     examined = []

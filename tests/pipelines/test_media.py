@@ -95,7 +95,7 @@ def test_an_image_is_completed_verified_scanned_and_rendered_without_gps(store, 
 
 
 def test_each_step_and_each_record_of_it_gives_way_to_the_loop_first(store, world):
-    """infra.priority: chat goes first; the task's slices on the loop wait for a free moment."""
+    """infra.embedded.priority: chat goes first; the task's slices on the loop wait for a free moment."""
     calls = []
     world.io.give_way = lambda: calls.append(store.get_media(created["id"]).processingSteps)  # noqa: E731
     created = world.upload(photo_jpeg((400, 300)), "image/jpeg")

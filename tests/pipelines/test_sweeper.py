@@ -300,7 +300,7 @@ def test_dispatch_fails_a_late_item_with_the_shared_notification(store, notifier
 # -- the config's bounds -------------------------------------------------------------------------------
 def test_every_sweep_is_on_beats_timetable():
     from infra.config import Settings
-    from workers.schedule import beat_schedule
+    from workers.beat import beat_schedule
     tasks = {entry["task"] for entry in beat_schedule(Settings()).values()}
     assert {"media.sweep", "exports.sweep", "notifications.sweep"} <= tasks
 

@@ -15,8 +15,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from infra.cpu import lower_priority
-from infra.redis_server import _die_with_parent, free_port, stop_process
+from infra.embedded.cpu import lower_priority
+from infra.embedded.redis_server import _die_with_parent, free_port, stop_process
 
 
 def _background() -> None:

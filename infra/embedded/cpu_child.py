@@ -1,10 +1,10 @@
-"""A child process of infra.cpu.CpuPool: runs the calls it reads on stdin, answers on stdout, until EOF."""
+"""A child process of infra.embedded.cpu.CpuPool: runs the calls it reads on stdin, answers on stdout, until EOF."""
 from __future__ import annotations
 
 import importlib
 import sys
 
-from infra.cpu import lower_priority, read_frame, write_frame
+from infra.embedded.cpu import lower_priority, read_frame, write_frame
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ sockets go on while another core does the work.
 Why not ``multiprocessing`` or ``concurrent.futures.ProcessPoolExecutor``: under eventlet's monkey
 patching their locks, feeder threads and resource tracker become green and fail ("Second simultaneous
 write", "Cannot switch to a different thread"; tried). A child here is a plain ``python -m
-infra.cpu_child`` that reads pickled calls ``(module, function, args, kwargs)`` as length-prefixed frames on
+infra.embedded.cpu_child`` that reads pickled calls ``(module, function, args, kwargs)`` as length-prefixed frames on
 stdin and answers ``(ok, value)`` frames on stdout: only pipes, which eventlet handles well. Functions are
 named by module and name, so only importable top-level functions can be sent (what a process pool needs
 anyway); arguments and results should be small (paths, not file contents, for anything large).
@@ -30,7 +30,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-from infra.priority import green
+from infra.embedded.priority import green
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _read_exactly(stream, n: int) -> bytes:
 
 class _Child:
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "infra.cpu_child"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, "-m", "infra.embedded.cpu_child"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, bufsize=0)
 
     def call(self, fn: Callable, args: tuple, kwargs: dict, timeout: float) -> Any:

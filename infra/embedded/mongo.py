@@ -24,7 +24,7 @@ of the 53 µs it spent per message of a 100,000-message export (its filter anoth
 
 It also answers ``$text`` queries, which mongomock does not know: a text index's options are kept
 (mongomock drops ``default_language``), and a ``$text`` filter is matched with MongoDB's semantics
-rebuilt in ``infra.text_search``. As on a server, a compound text index needs equality on its prefix
+rebuilt in ``infra.embedded.text_search``. As on a server, a compound text index needs equality on its prefix
 fields, which is also what lets the query read one bucket (one conversation) instead of the collection.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ from mongomock import collection as mm_collection
 from mongomock import OperationFailure, helpers, store as mm_store
 from mongomock.filtering import filter_applies
 
-from infra import text_search
+from infra.embedded import text_search
 
 _MISSING = object()
 
@@ -241,7 +241,7 @@ class IndexedCollectionStore(mm_store.CollectionStore):
 
     # -- $text ---------------------------------------------------------------------------------
     def text_matcher(self, spec: Any, rest: dict) -> Callable[[dict], bool]:
-        """A predicate answering the ``$text`` part of a filter like MongoDB (see infra.text_search)."""
+        """A predicate answering the ``$text`` part of a filter like MongoDB (see infra.embedded.text_search)."""
         if not isinstance(spec, dict) or not isinstance(spec.get("$search"), str):
             raise OperationFailure("$text needs a $search string")
         if spec.get("$caseSensitive") or spec.get("$diacriticSensitive"):
