@@ -48,8 +48,8 @@ class Rendered:
 def render_image(blobs: Blobs, key: str, mime_type: str, path: str, strip: bool) -> Rendered:
     """The thumbnails step's file work as one CPU call: the renditions from one decode, written to fixed
     keys beside the original, then (``strip``) the original without its metadata over it. Every byte goes
-    between S3 and the process doing the work: in the embedded default, before, each photo's renditions
-    and stripped original (3 MB for 12 MP) went through the web process's loop."""
+    between S3 and the process doing the work: in the embedded default a photo's renditions and stripped
+    original (3 MB for 12 MP) never pass through the web process's loop."""
     path = fetch_original(blobs, key, path)
     made = make_renditions(path)
     stripped = strip_original(path) if strip else None
