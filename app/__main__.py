@@ -145,7 +145,7 @@ def _warm_cpu_children() -> None:
     from infra.embedded.cpu import warm_children
     from infra.runtime import get_runtime
     try:
-        warm_children(("pipelines.media.uploads", "pipelines.exports.pdf"), get_runtime().blobs)
+        warm_children(("pipelines.media.step_calls", "pipelines.exports.pdf"), get_runtime().blobs)
         log.info("CPU child processes started and loaded")
     except Exception:  # noqa: BLE001 - log and go on
         log.exception("could not start the CPU child processes ahead of use")

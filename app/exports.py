@@ -6,7 +6,7 @@ from flask import Blueprint, g, jsonify, request
 from app.api import limited, presigned
 from app.auth import login_required
 from infra.runtime import get_runtime
-from pipelines.exports import jobs as exports
+from pipelines.exports import requests
 from schemas.payloads import ExportCreate, parse_id_page
 from workers.exports import enqueue_run, export_settings
 
@@ -18,20 +18,20 @@ exports_api = Blueprint("exports", __name__, url_prefix="/api")
 @limited("export", ExportCreate)
 def request_export(conv_id: str, payload: ExportCreate):
     """202 at once: the exports worker makes the file; export:progress/ready/failed follow."""
-    job = exports.do_request_export(get_runtime().store, enqueue_run, export_settings(), g.user, conv_id, payload)
+    job = requests.do_request_export(get_runtime().store, enqueue_run, export_settings(), g.user, conv_id, payload)
     return jsonify({"id": job.id, "convId": job.convId, "format": job.format, "status": job.status}), 202
 
 
 @exports_api.get("/exports")
 @login_required
 def list_exports():
-    return jsonify(exports.list_exports(get_runtime().store, g.user, parse_id_page(request.args)))
+    return jsonify(requests.list_exports(get_runtime().store, g.user, parse_id_page(request.args)))
 
 
 @exports_api.get("/exports/<export_id>")
 @login_required
 def get_export(export_id: str):
-    return jsonify(exports.get_export(get_runtime().store, g.user, export_id))
+    return jsonify(requests.get_export(get_runtime().store, g.user, export_id))
 
 
 @exports_api.get("/exports/<export_id>/download")
@@ -39,7 +39,7 @@ def get_export(export_id: str):
 def download(export_id: str):
     """302 to a short-lived presigned URL (attachment); ?redirect=0 answers {url, expiresIn} instead."""
     rt = get_runtime()
-    return presigned(exports.download_url(rt.store, rt.blobs, export_settings(), g.user, export_id),
+    return presigned(requests.download_url(rt.store, rt.blobs, export_settings(), g.user, export_id),
                      min(rt.settings.s3_presign_seconds, 300))
 
 
@@ -47,5 +47,5 @@ def download(export_id: str):
 @login_required
 def cancel(export_id: str):
     rt = get_runtime()
-    exports.do_cancel_export(rt.store, rt.blobs, g.user, export_id)
+    requests.do_cancel_export(rt.store, rt.blobs, g.user, export_id)
     return "", 204

@@ -12,7 +12,7 @@ from app.sockets import web_notifier
 from infra.embedded.priority import give_way
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
-from pipelines.media import uploads as media
+from pipelines.media import gallery, uploads
 from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, GroupSettingsUpdate, PartUrls,
                               UploadCreate, parse_gallery_query, parse_id_page)
@@ -21,7 +21,7 @@ from workers.media import enqueue_process
 media_api = Blueprint("media", __name__, url_prefix="/api")
 
 
-def _limits() -> media.Limits:
+def _limits() -> uploads.Limits:
     return get_runtime().media_limits
 
 
@@ -42,7 +42,7 @@ def after_chat(view):
 @limited("upload", UploadCreate)
 def create_upload(payload: UploadCreate):
     rt = get_runtime()
-    return jsonify(media.do_create_upload(rt.store, rt.blobs, _limits(), g.user, payload, write_gate())), 201
+    return jsonify(uploads.do_create_upload(rt.store, rt.blobs, _limits(), g.user, payload, write_gate())), 201
 
 
 @media_api.post("/uploads/<upload_id>/part-urls")
@@ -50,7 +50,7 @@ def create_upload(payload: UploadCreate):
 @login_required
 def part_urls(upload_id: str):
     rt = get_runtime()
-    return jsonify(media.part_urls(rt.store, rt.blobs, _limits(), g.user, upload_id, body(PartUrls).parts))
+    return jsonify(uploads.part_urls(rt.store, rt.blobs, _limits(), g.user, upload_id, body(PartUrls).parts))
 
 
 @media_api.get("/uploads/<upload_id>")
@@ -58,7 +58,7 @@ def part_urls(upload_id: str):
 @login_required
 def upload_status(upload_id: str):
     rt = get_runtime()
-    return jsonify(media.upload_status(rt.store, rt.blobs, g.user, upload_id))
+    return jsonify(uploads.upload_status(rt.store, rt.blobs, g.user, upload_id))
 
 
 @media_api.post("/uploads/<upload_id>/complete")
@@ -66,7 +66,7 @@ def upload_status(upload_id: str):
 @login_required
 def complete_upload(upload_id: str):
     """202 at once: the media worker completes the upload from S3's own list of parts, then processes it."""
-    return jsonify(media.do_complete_upload(get_runtime().store, enqueue_process, g.user, upload_id)), 202
+    return jsonify(uploads.do_complete_upload(get_runtime().store, enqueue_process, g.user, upload_id)), 202
 
 
 @media_api.delete("/uploads/<upload_id>")
@@ -74,14 +74,14 @@ def complete_upload(upload_id: str):
 @login_required
 def cancel_upload(upload_id: str):
     rt = get_runtime()
-    media.do_cancel_upload(rt.store, rt.blobs, g.user, upload_id)
+    uploads.do_cancel_upload(rt.store, rt.blobs, g.user, upload_id)
     return "", 204
 
 
 @media_api.get("/media/<media_id>")
 @login_required
 def get_media(media_id: str):
-    return jsonify(media.get_media(get_runtime().store, g.user, media_id).public())
+    return jsonify(gallery.get_media(get_runtime().store, g.user, media_id).public())
 
 
 @media_api.get("/media/<media_id>/content")
@@ -95,7 +95,7 @@ def media_content(media_id: str):
     if variant not in ("original", "small", "large"):
         raise ApiError(Code.INVALID_PAYLOAD, f"variant must be original, small or large, got {variant!r}")
     rt = get_runtime()
-    return presigned(media.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant),
+    return presigned(gallery.content_url(rt.store, rt.blobs, _limits(), g.user, media_id, variant),
                      _limits().presign_seconds)
 
 
@@ -103,26 +103,26 @@ def media_content(media_id: str):
 @login_required
 def conversation_gallery(conv_id: str):
     file_type, page = parse_gallery_query(request.args)
-    return jsonify(media.gallery(get_runtime().store, g.user, conv_id, file_type, page))
+    return jsonify(gallery.gallery(get_runtime().store, g.user, conv_id, file_type, page))
 
 
 @media_api.get("/conversations/<conv_id>/albums")
 @login_required
 def list_albums(conv_id: str):
-    return jsonify(media.list_albums(get_runtime().store, g.user, conv_id, parse_id_page(request.args)))
+    return jsonify(gallery.list_albums(get_runtime().store, g.user, conv_id, parse_id_page(request.args)))
 
 
 @media_api.post("/conversations/<conv_id>/albums")
 @login_required
 def create_album(conv_id: str):
-    album = media.do_create_album(get_runtime().store, g.user, conv_id, body(AlbumCreate), write_gate())
+    album = gallery.do_create_album(get_runtime().store, g.user, conv_id, body(AlbumCreate), write_gate())
     return jsonify(album.public()), 201
 
 
 @media_api.post("/albums/<album_id>/media")
 @login_required
 def add_to_album(album_id: str):
-    album = media.do_add_to_album(get_runtime().store, g.user, album_id, body(AlbumAdd).mediaId, write_gate())
+    album = gallery.do_add_to_album(get_runtime().store, g.user, album_id, body(AlbumAdd).mediaId, write_gate())
     return jsonify(album.public())
 
 
@@ -130,20 +130,20 @@ def add_to_album(album_id: str):
 @login_required
 @limited("reaction")
 def like(media_id: str):
-    return jsonify(media.do_like(get_runtime().store, g.user, media_id, add=True))
+    return jsonify(gallery.do_like(get_runtime().store, g.user, media_id, add=True))
 
 
 @media_api.delete("/media/<media_id>/likes")
 @login_required
 @limited("reaction")
 def unlike(media_id: str):
-    return jsonify(media.do_like(get_runtime().store, g.user, media_id, add=False))
+    return jsonify(gallery.do_like(get_runtime().store, g.user, media_id, add=False))
 
 
 @media_api.post("/media/<media_id>/comments")
 @login_required
 def comment(media_id: str):
-    comment = media.do_comment(get_runtime().store, g.user, media_id, body(CommentCreate).content, write_gate())
+    comment = gallery.do_comment(get_runtime().store, g.user, media_id, body(CommentCreate).content, write_gate())
     return jsonify(comment), 201
 
 
@@ -151,7 +151,7 @@ def comment(media_id: str):
 @login_required
 def caption(media_id: str):
     """The uploader sets the file's caption ({caption}; "" removes it), through the write gate."""
-    updated = media.do_set_caption(get_runtime().store, g.user, media_id, body(CaptionUpdate).caption, write_gate())
+    updated = gallery.do_set_caption(get_runtime().store, g.user, media_id, body(CaptionUpdate).caption, write_gate())
     return jsonify(updated.public())
 
 
@@ -176,4 +176,4 @@ def delete_comment(media_id: str, comment_id: str):
 @login_required
 def group_settings(group_id: str):
     changes = body(GroupSettingsUpdate).model_dump()
-    return jsonify(media.do_group_settings(get_runtime().store, g.user, group_id, changes))
+    return jsonify(gallery.do_group_settings(get_runtime().store, g.user, group_id, changes))

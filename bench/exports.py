@@ -3,14 +3,14 @@ latency while an export runs on the embedded default.
 
 Two parts (``--part worker|api|all``):
 
-* ``worker``: the export pipeline (``pipelines.exports.run_export``, the real writers, the real S3Blobs on
+* ``worker``: the export pipeline (``pipelines.exports.job.run_export``, the real writers, the real S3Blobs on
   a real moto server) in this process, on an embedded store seeded directly with a realistic
   conversation (lengths from a few words to 2,000 characters, 10 % replies with their quote, 20 % with
   reactions, 2 % edited, 1 % deleted, a system message every 1,000). Measured per format: the time from
   the request (``do_request_export``) to ``export:ready``, and the growth of the process's peak RSS
   (``VmHWM`` reset through ``/proc/self/clear_refs`` before each run, minus the RSS then): what a prefork
-  ``exports`` worker would see. The PDF renders in this process (``run_cpu`` is a plain call outside
-  eventlet, as in a prefork worker).
+  ``exports`` worker would see. The PDF renders in this process (``DirectExecutor``, as in a prefork
+  worker).
 * ``api``: a spawned embedded server (``python -m app``: eventlet, the in-process worker pool, moto), a
   conversation seeded over REST, each format requested over REST and timed to ``export:ready`` on the
   requester's socket; then bench/loadgen.py's open-loop latency scenario (its own population and
@@ -125,7 +125,10 @@ def worker_part(args) -> dict[str, Any]:
     from infra.embedded.mongo import embedded_client
     from infra.embedded.s3_server import MotoS3Server
     from infra.store import Store
-    from pipelines.exports import jobs as exports
+    from infra.executor import DirectExecutor
+    from pipelines.exports.files import ExportSettings
+    from pipelines.exports.job import ExportIO, run_export
+    from pipelines.exports.requests import do_request_export
     from pipelines.events import Notifier
     from schemas.payloads import ExportCreate
     from tests.conftest import make_conversation, make_user
@@ -146,10 +149,10 @@ def worker_part(args) -> dict[str, Any]:
         blobs = S3Blobs(endpoint_url=s3.url, bucket="bench-exports", access_key_id="test", secret_access_key="test")
         blobs.ensure_bucket(["http://127.0.0.1"])
         emitter = RecordingEmitter()
-        settings = exports.ExportSettings(ttl=timedelta(hours=48), for_members=False, batch=500, lease_seconds=60,
-                                          presign_seconds=300)
-        io = exports.ExportIO(store=store, blobs=blobs, notifier=Notifier(emitter), settings=settings,
-                              run_cpu=lambda fn, *a, **k: fn(*a, **k))
+        settings = ExportSettings(ttl=timedelta(hours=48), for_members=False, batch=500, lease_seconds=60,
+                                  presign_seconds=300)
+        io = ExportIO(store=store, blobs=blobs, notifier=Notifier(emitter), settings=settings,
+                      executor=DirectExecutor())
         runs = {}
         plan = [("json", big, args.messages), ("csv", big, args.messages), ("pdf", small, args.pdf_messages)]
         if args.pdf_full:
@@ -158,10 +161,10 @@ def worker_part(args) -> dict[str, Any]:
             _reset_peak()
             base = _rss_kb("VmRSS")
             t = now()
-            job = exports.do_request_export(store, lambda _id: None, settings, users[0], conv.id,
-                                            ExportCreate.model_validate({"format": fmt, "language": "fr",
-                                                                         "timezone": "Europe/Paris"}))
-            result = exports.run_export(job.id, io)
+            job = do_request_export(store, lambda _id: None, settings, users[0], conv.id,
+                                    ExportCreate.model_validate({"format": fmt, "language": "fr",
+                                                                 "timezone": "Europe/Paris"}))
+            result = run_export(job.id, io)
             elapsed = now() - t
             assert result.status == "done", result
             assert any(d["id"] == job.id for d, _ in emitter.of("export:ready"))

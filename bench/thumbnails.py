@@ -65,7 +65,7 @@ def photo_jpeg(size: tuple[int, int] = (4000, 3000), orientation: int = 6, quali
 
 def naive_renditions(data: bytes) -> dict[str, bytes]:
     """What one writes first: full decode, exif_transpose, LANCZOS from the full image for each size."""
-    from pipelines.media.processing import ENCODINGS, RENDITIONS
+    from pipelines.media.renditions import ENCODINGS, RENDITIONS
 
     im = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
     out = {}
@@ -79,7 +79,7 @@ def naive_renditions(data: bytes) -> dict[str, bytes]:
 
 
 def fast_renditions(data: bytes) -> dict[str, bytes]:
-    from pipelines.media.processing import make_renditions
+    from pipelines.media.images import make_renditions
 
     return {name: v.data for name, v in make_renditions(data, fmt="webp").variants.items()}
 
@@ -93,7 +93,7 @@ def _status_kb(field: str) -> int:
 
 def child(mode: str, path: str, runs: int) -> dict:
     """One mode in this (fresh) process: CPU per call and the RSS it added."""
-    import pipelines.media.processing  # noqa: F401  (imports count in the baseline, not in the peak)
+    import pipelines.media.images  # noqa: F401  (imports count in the baseline, not in the peak)
 
     fn = {"make_renditions": fast_renditions, "naive": naive_renditions}[mode]
     data = Path(path).read_bytes()
@@ -136,7 +136,7 @@ def main() -> None:
     checks = {"cpu_ms": fast["cpu_ms_median"] <= TARGET_MS, "rss_mb": fast["peak_rss_mb"] <= TARGET_RSS_MB,
               "speedup": speedup >= TARGET_SPEEDUP}
     print(f"input: 4000x3000 JPEG q90, EXIF orientation 6 + GPS, {len(data) / 1e6:.2f} MB; "
-          f"small + large WebP {dict(__import__('pipelines.media.processing', fromlist=['x']).ENCODINGS['webp'].params)}")
+          f"small + large WebP {dict(__import__('pipelines.media.renditions', fromlist=['x']).ENCODINGS['webp'].params)}")
     print(f"{'mode':<16}{'CPU ms (median)':>16}{'min':>8}{'max':>8}{'peak RSS MB':>13}  output bytes")
     for r in rows:
         print(f"{r['mode']:<16}{r['cpu_ms_median']:>16}{r['cpu_ms_min']:>8}{r['cpu_ms_max']:>8}"

@@ -12,6 +12,7 @@ from redis import Redis
 from infra.blobs import S3Blobs
 from infra.config import Settings, get_settings
 from infra.emitter import SocketIOEmitter
+from infra.executor import DirectExecutor, Executor
 from infra.inbox import Inbox
 from infra.mailer import SmtpMailer
 from infra.mongo import get_store
@@ -66,6 +67,16 @@ class Runtime:
         s = self.settings
         return Limits(max_upload_bytes=s.max_upload_bytes, quota_bytes=s.upload_quota_bytes,
                       upload_ttl=timedelta(minutes=s.upload_ttl_minutes), presign_seconds=s.s3_presign_seconds)
+
+    @cached_property
+    def executor(self) -> Executor:
+        """How pipelines run CPU calls and long walks here: directly in a worker role; in a process that
+        runs the workers on the web process's loop (the embedded default), through its child processes, and
+        with the walks on a snapshot where the store is this process's memory."""
+        if self.settings.mongo_url and not self.settings.run_embedded_workers:
+            return DirectExecutor()
+        from infra.embedded.executor import EmbeddedExecutor
+        return EmbeddedExecutor(snapshots=not self.settings.mongo_url)
 
     @cached_property
     def filter_cache(self) -> FilterCache:

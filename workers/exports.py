@@ -1,9 +1,9 @@
 """The ``exports`` queue: make a conversation's export file (JSON, CSV, PDF) and clean up expired ones.
 
-The PDF is rendered through ``infra.embedded.cpu.run_cpu``: in production this role runs Celery's prefork pool
+The PDF is rendered through the runtime's executor: in production this role runs Celery's prefork pool
 and the call is direct; in the embedded default it runs in a child process, so the web process's
 sockets are not stalled by reportlab. There the store is the web process's memory, so a long walk
-through the conversation (``EXPORT_FORK_MIN_MESSAGES``) runs in a fork of it (``infra.embedded.cpu.run_forked``),
+through the conversation (``EXPORT_FORK_MIN_MESSAGES``) runs in a fork of it (``executor.run_on_snapshot``),
 not on its event loop.
 """
 from __future__ import annotations
@@ -12,9 +12,11 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.embedded.cpu import CpuWorkerDied, run_cpu, run_forked
+from infra.embedded.cpu import CpuWorkerDied
 from infra.runtime import get_runtime
-from pipelines.exports import jobs as exports
+from pipelines.exports import job
+from pipelines.exports.cleanup import do_expire
+from pipelines.exports.files import ExportSettings
 from pipelines.upkeep import sweeper
 from schemas.common import iso, utcnow
 from schemas.tasks import NotificationRequest
@@ -25,26 +27,24 @@ from workers.messages import TRANSIENT
 
 log = logging.getLogger(__name__)
 
-exports.add_transient(*TRANSIENT, CpuWorkerDied)
+job.add_transient(*TRANSIENT, CpuWorkerDied)
 # Redelivered if the worker dies (acks late): the job's lease decides whether the redelivery works (the
 # first run died: its lease ran out) or returns at once (it is still running, past the visibility timeout).
-RELIABLE = dict(acks_late=True, autoretry_for=exports.TRANSIENT_EXPORT, retry_backoff=True, retry_backoff_max=60,
-                max_retries=exports.MAX_ATTEMPTS)
+RELIABLE = dict(acks_late=True, autoretry_for=job.TRANSIENT_EXPORT, retry_backoff=True, retry_backoff_max=60,
+                max_retries=job.MAX_ATTEMPTS)
 
 
-def export_settings() -> exports.ExportSettings:
+def export_settings() -> ExportSettings:
     s = get_runtime().settings
-    return exports.ExportSettings(ttl=timedelta(hours=s.export_ttl_hours), for_members=s.exports_for_members,
+    return ExportSettings(ttl=timedelta(hours=s.export_ttl_hours), for_members=s.exports_for_members,
                                   batch=s.export_batch, lease_seconds=s.export_lease_seconds,
                                   presign_seconds=s.s3_presign_seconds, fork_min_messages=s.export_fork_min_messages)
 
 
-def export_io() -> exports.ExportIO:
+def export_io() -> job.ExportIO:
     rt = get_runtime()
-    return exports.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
-                            run_cpu=run_cpu, notify_ready=notify_export_ready,
-                            # (only where the store is this process's memory)
-                            run_on_snapshot=None if rt.settings.mongo_url else run_forked)
+    return job.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
+                        executor=rt.executor, notify_ready=notify_export_ready)
 
 
 def notify_export_ready(export) -> None:
@@ -59,8 +59,8 @@ def notify_export_ready(export) -> None:
 
 @celery.task(name="exports.run", **RELIABLE)
 def run(export_id: str) -> dict:
-    """Make the export's file (see pipelines.exports.run_export); a second delivery does nothing."""
-    result = exports.run_export(export_id, export_io())
+    """Make the export's file (see pipelines.exports.job.run_export); a second delivery does nothing."""
+    result = job.run_export(export_id, export_io())
     log.info("export %s: %s%s", export_id, result.status, "" if result.ran else f" ({result.reason})")
     return asdict(result)
 
@@ -73,7 +73,7 @@ def enqueue_run(export_id: str) -> None:
 def expire() -> dict:
     """Beat (every few minutes): delete files past EXPORT_TTL_HOURS."""
     rt = get_runtime()
-    report = exports.do_expire(rt.store, rt.blobs)
+    report = do_expire(rt.store, rt.blobs)
     if any(report.values()):
         log.info("exports clean-up: %s", report)
     return report

@@ -1,6 +1,6 @@
 """The ``media`` queue: complete, verify, scan and process uploaded files; clean up what was abandoned.
 
-CPU-bound steps (Pillow, PDF and audio parsing) go through ``infra.embedded.cpu.run_cpu``: in production this role
+CPU-bound steps (Pillow, PDF and audio parsing) go through the runtime's executor: in production this role
 runs Celery's prefork pool and the call is direct; in the embedded default it runs in a child process, so
 the web process's sockets are not stalled.
 """
@@ -10,11 +10,11 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.embedded.cpu import CpuWorkerDied, run_cpu
-from infra.embedded.priority import give_way
+from infra.embedded.cpu import CpuWorkerDied
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
-from pipelines.media import uploads as media
+from pipelines.media.cleanup import do_cleanup
+from pipelines.media.job import Processing, process_media
 from pipelines.upkeep import sweeper
 from schemas.common import utcnow
 from workers.celery_app import celery
@@ -24,21 +24,21 @@ log = logging.getLogger(__name__)
 
 # Redelivered if the worker dies (acks late); retried while S3, the scanner or a CPU child is away. When the
 # retries run out the file is left processing, and the sweeper ends it (pipelines.sweeper).
-TRANSIENT_MEDIA = (*TRANSIENT, *media.Processing.transient, CpuWorkerDied)
+TRANSIENT_MEDIA = (*TRANSIENT, *Processing.transient, CpuWorkerDied)
 RELIABLE = dict(acks_late=True, autoretry_for=TRANSIENT_MEDIA, retry_backoff=True, retry_backoff_max=60,
                 max_retries=8)
 
 
-def processing() -> media.Processing:
+def processing() -> Processing:
     rt = get_runtime()
-    return media.Processing(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, scanner=rt.scanner, run_cpu=run_cpu,
-                            give_way=give_way, transient=TRANSIENT_MEDIA)
+    return Processing(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, scanner=rt.scanner,
+                      executor=rt.executor, transient=TRANSIENT_MEDIA)
 
 
 @celery.task(name="media.process", **RELIABLE)
 def process(media_id: str) -> dict:
-    """Run the media's processing steps that are not done yet (see pipelines.media.process_media)."""
-    result = media.process_media(media_id, processing())
+    """Run the media's processing steps that are not done yet (see pipelines.media.job.process_media)."""
+    result = process_media(media_id, processing())
     log.info("media %s: %s after %s", media_id, result.status, ",".join(result.ran) or "nothing to do")
     return asdict(result)
 
@@ -51,7 +51,7 @@ def enqueue_process(media_id: str) -> None:
 def cleanup() -> dict:
     """Beat: abort abandoned multipart uploads, drop expired upload records, delete orphaned objects."""
     rt = get_runtime()
-    report = media.do_cleanup(rt.store, rt.blobs)
+    report = do_cleanup(rt.store, rt.blobs)
     if any(report.values()):
         log.info("media clean-up: %s", report)
     return report

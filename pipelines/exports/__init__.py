@@ -1,1 +1,4 @@
-"""Conversation exports: the job from request to file (jobs), and the writers that turn messages into JSON, CSV (writers) and PDF (pdf)."""
+"""Conversation exports: the request and its checks (requests), the worker's job with its lease and
+heartbeat (job), the walk through the messages (walk), the writers that turn records into JSON and CSV
+(writers) and PDF (pdf, pdf_text), the file's key and type (files), and the clean-up (cleanup). The whole
+design: docs/exports.md."""

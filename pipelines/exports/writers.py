@@ -5,7 +5,7 @@ They know nothing of MongoDB or S3: ``pipelines.exports`` turns stored messages 
 ``write(bytes)`` (the S3 multipart writer, a file, a BytesIO in tests). Memory is a batch of records and
 a small text buffer, whatever the conversation's size.
 
-The PDF writer is ``pipelines.export_pdf.render_pdf`` (it reads records from a JSON-lines file, so it
+The PDF writer is ``pipelines.exports.pdf.render_pdf`` (it reads records from a JSON-lines file, so it
 can run in a child process).
 """
 from __future__ import annotations
@@ -136,7 +136,7 @@ CSV_COLUMNS = ("seq", "time", "utc", "sender", "username", "type", "content", "r
 #   shows it as written).
 # Formula characters are "=+-@" and every character whose compatibility form (NFKC) starts with one
 # (full-width "＝", small "﹢", superscript "⁻", ...): input paths that normalise them would make them
-# formulas; tests/pipelines/test_export_writers.py checks the list against unicodedata. defusedcsv was
+# formulas; tests/pipelines/exports/test_writers.py checks the list against unicodedata. defusedcsv was
 # considered: it looks at a cell's first character only and rewrites every "|" in such a cell.
 FORMULA_CHARS = "=+-@⁺⁼₊₌⩵⩶﬩﹢﹣﹦﹫＋－＝＠"
 SEPARATORS = ",;\t\r\n"

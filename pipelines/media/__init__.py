@@ -1,1 +1,3 @@
-"""Files: uploads and their quota (uploads), and the processing of a stored file into renditions and metadata (processing)."""
+"""Files: resumable uploads and their quota (uploads), a stored file's processing steps (job, step_calls),
+the work on its bytes (filetypes, images and the renditions table, strip, probe), what members do with
+files (gallery), files attached to messages (attachments), and the clean-up (cleanup)."""

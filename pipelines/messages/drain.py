@@ -30,7 +30,7 @@ from redis.exceptions import LockError
 from infra.inbox import Appended, Inbox
 from infra.store import Page, Store
 from pipelines.messages import lifecycle
-from pipelines.media import uploads as media
+from pipelines.media import attachments
 from pipelines.policy.access import (check_conversation_member, check_may_moderate_content, check_moderator, is_moderator,
                                log_denied)
 from pipelines.moderation.filters import RuleSet, Verdict
@@ -68,7 +68,7 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     if send.attachments:
-        media.check_attachments(store, user, send.convId, send.attachments)
+        attachments.check_attachments(store, user, send.convId, send.attachments)
     gate.count(admitted)
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
                        type=send.type, replyTo=send.replyTo, receivedAt=utcnow(),
@@ -432,7 +432,7 @@ class _Drain:
                 written = entry.model_copy(update={"content": verdict.masked}) if verdict else entry
                 message = _insert(store, conv_id, self.seq + 1, written, sender)
                 if entry.attachments:
-                    media.attach_to_message(store, notifier, message, entry.attachments)
+                    attachments.attach_to_message(store, notifier, message, entry.attachments)
                 if verdict is not None:  # masked or flagged: stored, and reviewed with the original text
                     self.review("filter", entry, verdict, message.id)
                 self.seq, last_at = message.seq, message.createdAt
@@ -506,7 +506,7 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
         metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote, files=files,
                                    mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
-                      senderInfo=SenderInfo.of(sender), type=media.message_type(files) if files else entry.type,
+                      senderInfo=SenderInfo.of(sender), type=attachments.message_type(files) if files else entry.type,
                       content=entry.content, metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)
     try:
         store.insert_message(message)

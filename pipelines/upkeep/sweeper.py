@@ -19,8 +19,9 @@ from typing import Callable
 from infra.blobs import Blobs
 from infra.store import Store
 from pipelines.notifications import digests
-from pipelines.exports import jobs as exports
-from pipelines.media import uploads as media
+from pipelines.exports import cleanup as export_cleanup
+from pipelines.exports.job import MAX_ATTEMPTS
+from pipelines.media import job as media_job
 from pipelines.scheduling import scheduled as scheduling
 from pipelines.events import Notifier
 from schemas.errors import Code
@@ -41,7 +42,7 @@ class SweepReport:
 
 
 # -- media ------------------------------------------------------------------------------------------
-def sweep_media(io: media.Processing, enqueue_process: Callable[[str], None], *, now: datetime,
+def sweep_media(io: media_job.Processing, enqueue_process: Callable[[str], None], *, now: datetime,
                 processing_timeout: timedelta, upload_ttl: timedelta, limit: int = 200) -> SweepReport:
     """``processing`` with no step recorded for ``processing_timeout`` (the task was lost, or its retries
     ran out): queued again once, then ``failed`` (``processing_timeout``), its objects deleted, its quota
@@ -54,7 +55,7 @@ def sweep_media(io: media.Processing, enqueue_process: Callable[[str], None], *,
             if io.store.settle_media(item, {"requeues": item.requeues + 1, "updatedAt": now}):
                 enqueue_process(item.id)
                 report.count("requeued")
-        elif media.do_fail_stale(io, item, "processing_timeout",
+        elif media_job.do_fail_stale(io, item, "processing_timeout",
                                  f"processing did not finish within {_human(processing_timeout)}, even after it was queued again"):
             report.count("failed")
     for item in io.store.stale_media("uploading", now - upload_ttl - processing_timeout, limit):
@@ -87,7 +88,7 @@ def sweep_exports(store: Store, blobs: Blobs, notifier: Notifier, enqueue_run: C
     stuck += [(e, "export_stalled", "the worker running the export stopped") for e in
               store.exports_with_stale_lease(now, limit) if e.requeues < REQUEUES or e.updatedAt < now - queued_timeout]
     for export, code, message in stuck:
-        if export.attempts >= exports.MAX_ATTEMPTS:
+        if export.attempts >= MAX_ATTEMPTS:
             code, message = "too_many_attempts", f"the export was started {export.attempts} times without finishing"
         elif export.requeues < REQUEUES:
             if store.settle_export(export, {"requeues": export.requeues + 1, "updatedAt": now}):
@@ -96,7 +97,7 @@ def sweep_exports(store: Store, blobs: Blobs, notifier: Notifier, enqueue_run: C
             continue
         else:
             message += ", even after it was queued again"
-        if exports.do_fail_stale(store, blobs, notifier, export, code, message, now):
+        if export_cleanup.do_fail_stale(store, blobs, notifier, export, code, message, now):
             report.count("failed")
     return report
 

@@ -10,7 +10,7 @@ import sys
 import time
 
 from infra.blobs import S3Blobs
-from pipelines.media.processing import RENDITIONS
+from pipelines.media.renditions import RENDITIONS
 from tests.e2e.worker_proc import load_seed, run_worker
 
 

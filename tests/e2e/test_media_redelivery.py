@@ -27,7 +27,7 @@ from infra.blobs import S3Blobs
 from infra.embedded.mongo import embedded_client
 from infra.embedded.redis_server import RedisServer, stop_process
 from infra.store import Store
-from pipelines.media import uploads as media
+from pipelines.media import uploads
 from pipelines.messages.drain import drain_inbox, submit_message
 from pipelines.events import Notifier
 from schemas.payloads import MessageSend, UploadCreate
@@ -37,7 +37,7 @@ from tests.fakes import MemoryInbox, RecordingEmitter
 
 pytestmark = pytest.mark.e2e
 VISIBILITY = 4
-LIMITS = media.Limits(max_upload_bytes=50 << 20, quota_bytes=60 << 20, upload_ttl=timedelta(hours=1),
+LIMITS = uploads.Limits(max_upload_bytes=50 << 20, quota_bytes=60 << 20, upload_ttl=timedelta(hours=1),
                       presign_seconds=300)
 SEEDED = (*CHAT_SEED, "messages", "media", "uploads", "upload_usage")
 
@@ -48,15 +48,15 @@ def _seed(store: Store, blobs: S3Blobs):
     alice, bob = make_user(store, "alice"), make_user(store, "bob")
     conv = make_conversation(store, [alice, bob])
     data = photo_jpeg((1600, 1200))  # EXIF orientation 6 and GPS, like a phone's
-    created = media.do_create_upload(store, blobs, LIMITS, alice, UploadCreate(
+    created = uploads.do_create_upload(store, blobs, LIMITS, alice, UploadCreate(
         convId=conv.id, filename="IMG_0001.JPG", size=len(data), mimeType="image/jpeg"))
     numbers = list(range(1, created["partCount"] + 1))
-    urls = media.part_urls(store, blobs, LIMITS, alice, created["id"], numbers)["urls"]
+    urls = uploads.part_urls(store, blobs, LIMITS, alice, created["id"], numbers)["urls"]
     for n in numbers:
         r = requests.put(urls[str(n)], data=data[(n - 1) * created["partSize"]:n * created["partSize"]], timeout=30)
         assert r.status_code == 200, r.text
     queued: list[str] = []
-    media.do_complete_upload(store, queued.append, alice, created["id"])
+    uploads.do_complete_upload(store, queued.append, alice, created["id"])
     inbox = MemoryInbox()
     submit_message(store, inbox, lambda c: None, alice, MessageSend(
         convId=conv.id, clientId="photo", content="", attachments=[created["id"]]))

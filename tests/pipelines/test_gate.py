@@ -18,7 +18,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from pipelines.people import directory
 
-from pipelines.media import uploads as media
+from pipelines.media import gallery, uploads
 
 from pipelines.moderation import sanctions as moderation
 
@@ -44,7 +44,7 @@ from tests.fakes import MemoryBlobs
 BAD, CLEAN = "so badword here", "hello there"
 BAD_EMOJI, CLEAN_EMOJI = "ｂａｄｗｏｒｄ", "👍"   # fullwidth letters fold to "badword"
 LIMIT = "2/hour"
-MEDIA_LIMITS = media.Limits(max_upload_bytes=1 << 20, quota_bytes=1 << 30, upload_ttl=timedelta(hours=1),
+MEDIA_LIMITS = uploads.Limits(max_upload_bytes=1 << 20, quota_bytes=1 << 30, upload_ttl=timedelta(hours=1),
                             presign_seconds=60)
 SCHEDULING = scheduling.Limits()
 
@@ -161,16 +161,16 @@ def _schedule(w, user, text):
 def _album(w) -> dict:
     album = w.store.albums.find_one({"name": "holidays"})
     if album is None:
-        album = media.do_create_album(w.store, w.alice, w.conv.id, AlbumCreate(name="holidays")).to_mongo()
+        album = gallery.do_create_album(w.store, w.alice, w.conv.id, AlbumCreate(name="holidays")).to_mongo()
     return album
 
 
 def _album_media(w, user, text):
-    media.do_add_to_album(w.store, user, _album(w)["_id"], w.ready_media(w.alice).id, gate=w.gate)
+    gallery.do_add_to_album(w.store, user, _album(w)["_id"], w.ready_media(w.alice).id, gate=w.gate)
 
 
 def _upload(w, user, text):
-    media.do_create_upload(w.store, w.blobs, MEDIA_LIMITS, user, UploadCreate(
+    uploads.do_create_upload(w.store, w.blobs, MEDIA_LIMITS, user, UploadCreate(
         convId=w.conv.id, filename=f"{text}.txt", size=5, mimeType="text/plain"), gate=w.gate)
 
 
@@ -183,13 +183,13 @@ SCENARIOS: dict[str, Scenario] = {
     "send": Scenario(_send, lambda w: w.messages()),
     "edit": Scenario(_edit, _edit_seen),
     "scheduled": Scenario(_schedule, lambda w: w.messages()),
-    "comment": Scenario(lambda w, u, t: media.do_comment(w.store, u, w.media.id, t, gate=w.gate),
+    "comment": Scenario(lambda w, u, t: gallery.do_comment(w.store, u, w.media.id, t, gate=w.gate),
                         lambda w: [c["content"] for c in w.store.media.find_one({"_id": w.media.id})["comments"]]),
-    "album": Scenario(lambda w, u, t: media.do_create_album(w.store, u, w.conv.id, AlbumCreate(
+    "album": Scenario(lambda w, u, t: gallery.do_create_album(w.store, u, w.conv.id, AlbumCreate(
                           name=t, description=f"about {t}"), gate=w.gate),
                       lambda w: [f"{a['name']}|{a['description']}" for a in w.store.albums.find()]),
     "album_media": Scenario(_album_media, lambda w: [str(_album(w)["mediaCount"])]),
-    "caption": Scenario(lambda w, u, t: media.do_set_caption(w.store, u, w.media.id, t, gate=w.gate),
+    "caption": Scenario(lambda w, u, t: gallery.do_set_caption(w.store, u, w.media.id, t, gate=w.gate),
                         lambda w: [w.store.media.find_one({"_id": w.media.id}).get("caption") or ""]),
     "name": Scenario(lambda w, u, t: profiles.do_update_profile(w.store, lambda i: None, u, ProfileUpdate(
                          fname=t, lname=t), gate=w.gate),

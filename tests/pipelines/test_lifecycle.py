@@ -12,7 +12,8 @@ from limits.strategies import MovingWindowRateLimiter
 from bench.thumbnails import photo_jpeg
 from pipelines.notifications import digests
 from pipelines.messages import lifecycle
-from pipelines.media import uploads as media
+from pipelines.media import cleanup as media_cleanup
+from pipelines.media import gallery
 from pipelines.notifications import stored as notifications
 from pipelines.messages import reactions
 from pipelines.moderation import reviews
@@ -26,7 +27,7 @@ from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumCreate, HistoryWindow, IdPage, MessageSend, NotificationQuery, ReactionChange,
                               ReminderCreate, RetentionUpdate, ReviewDecision, SearchQuery)
 from tests.conftest import make_user
-from tests.pipelines.test_media import LIMITS, world  # noqa: F401 - the fixture
+from tests.pipelines.media.world import LIMITS, world  # noqa: F401 - the fixture
 
 TTL = 30
 
@@ -77,10 +78,10 @@ def _keys(w, media_id):
 def test_deleting_a_message_removes_its_files_from_every_reader(store, chat):
     w = chat
     media_id = w.photo()
-    album = media.do_create_album(store, w.alice, w.conv.id, AlbumCreate(name="trip"))
-    media.do_add_to_album(store, w.alice, album.id, media_id)
+    album = gallery.do_create_album(store, w.alice, w.conv.id, AlbumCreate(name="trip"))
+    gallery.do_add_to_album(store, w.alice, album.id, media_id)
     message = w.send(w.alice, "photo", "look", attachments=[media_id])
-    media.do_comment(store, w.bob, media_id, "nice")
+    gallery.do_comment(store, w.bob, media_id, "nice")
     used = store.upload_usage.find_one({"_id": w.alice.id})["bytes"]
     assert used > 0 and len(_keys(w, media_id)) == 3  # original, small, large
 
@@ -93,16 +94,16 @@ def test_deleting_a_message_removes_its_files_from_every_reader(store, chat):
     # (stored: what the moderation view and moderators' exports show of it)
     assert store.get_message(message.id).metadata.files == [{"mediaId": media_id, "fileType": "image",
                                                               "status": "deleted"}]
-    assert media.gallery(store, w.bob, w.conv.id, None, IdPage(None, 50))["media"] == []
-    [listed] = media.list_albums(store, w.bob, w.conv.id, IdPage(None, 50))["albums"]
+    assert gallery.gallery(store, w.bob, w.conv.id, None, IdPage(None, 50))["media"] == []
+    [listed] = gallery.list_albums(store, w.bob, w.conv.id, IdPage(None, 50))["albums"]
     assert listed["mediaCount"] == 0 and listed["totalSize"] == 0 and listed["coverMediaId"] is None
     for variant in ("original", "small", "large"):
-        _refused(Code.GONE, media.content_url, store, w.blobs, LIMITS, w.bob, media_id, variant)
-    _refused(Code.GONE, media.get_media, store, w.bob, media_id)
-    _refused(Code.GONE, media.do_like, store, w.bob, media_id, True)
-    _refused(Code.GONE, media.do_comment, store, w.bob, media_id, "still?")
-    _refused(Code.GONE, media.do_add_to_album, store, w.alice, album.id, media_id)
-    _refused(Code.FORBIDDEN, media.get_media, store, w.eve, media_id)  # outsiders learn nothing of it
+        _refused(Code.GONE, gallery.content_url, store, w.blobs, LIMITS, w.bob, media_id, variant)
+    _refused(Code.GONE, gallery.get_media, store, w.bob, media_id)
+    _refused(Code.GONE, gallery.do_like, store, w.bob, media_id, True)
+    _refused(Code.GONE, gallery.do_comment, store, w.bob, media_id, "still?")
+    _refused(Code.GONE, gallery.do_add_to_album, store, w.alice, album.id, media_id)
+    _refused(Code.FORBIDDEN, gallery.get_media, store, w.eve, media_id)  # outsiders learn nothing of it
     # A redelivered deletion changes nothing.
     before = len(w.emitter.of("message:updated"))
     lifecycle.on_message_deleted(store, w.notifier, store.get_message(message.id))
@@ -121,7 +122,7 @@ def test_the_objects_are_purged_after_the_grace_and_the_clean_up_waits_for_it(st
     grace = timedelta(minutes=5)
     # Within the grace neither the purge nor the orphan clean-up touches the objects.
     assert lifecycle.purge_deleted_media(store, w.blobs, now=deleted_at + timedelta(minutes=4), grace=grace).purged == 0
-    media.do_cleanup(store, w.blobs, now=deleted_at + timedelta(minutes=4))
+    media_cleanup.do_cleanup(store, w.blobs, now=deleted_at + timedelta(minutes=4))
     assert len(_keys(w, media_id)) == 3
     result = lifecycle.purge_deleted_media(store, w.blobs, now=deleted_at + grace, grace=grace)
     assert (result.purged, result.objects) == (1, 3) and _keys(w, media_id) == []
@@ -132,7 +133,7 @@ def test_the_objects_are_purged_after_the_grace_and_the_clean_up_waits_for_it(st
     assert doc.purgedAt is not None and doc.purgeQueuedAt is None and doc.comments == [] and doc.variants == {}
     assert lifecycle.purge_deleted_media(store, w.blobs, now=deleted_at + grace * 2, grace=grace).purged == 0
     assert store.upload_usage.find_one({"_id": w.alice.id})["bytes"] == held
-    _refused(Code.GONE, media.content_url, store, w.blobs, LIMITS, w.bob, media_id, "original")
+    _refused(Code.GONE, gallery.content_url, store, w.blobs, LIMITS, w.bob, media_id, "original")
 
 
 def test_a_moderators_delete_decision_on_a_report_does_exactly_the_same(store, chat):
@@ -297,8 +298,8 @@ def test_a_comment_is_deleted_by_its_author_or_a_moderator(store, chat):
     w = chat
     media_id = w.photo()
     w.send(w.alice, "photo", attachments=[media_id])
-    first = media.do_comment(store, w.alice, media_id, "mine")
-    second = media.do_comment(store, w.bob, media_id, "rude")
+    first = gallery.do_comment(store, w.alice, media_id, "mine")
+    second = gallery.do_comment(store, w.bob, media_id, "rude")
     _refused(Code.FORBIDDEN, lifecycle.do_delete_comment, store, w.notifier, w.bob, media_id, first["id"])
     _refused(Code.NOT_FOUND, lifecycle.do_delete_comment, store, w.notifier, w.bob, media_id, "nope")
     lifecycle.do_delete_comment(store, w.notifier, w.alice, media_id, first["id"])
@@ -323,13 +324,13 @@ def test_retention_purges_deleted_content_and_the_archived_messages_files(store,
     assert archived[gone.id]["content"] == "" and archived[gone.id]["isDeleted"]
     assert archived[old.id]["metadata"]["files"] == [{"mediaId": media_id, "fileType": "image", "status": "deleted"}]
     assert store.get_media(media_id).isDeleted
-    _refused(Code.GONE, media.content_url, store, w.blobs, LIMITS, w.bob, media_id, "original")
+    _refused(Code.GONE, gallery.content_url, store, w.blobs, LIMITS, w.bob, media_id, "original")
 
 
 def test_a_moderator_deletes_no_file_or_comment_of_a_group_admin(store, chat):
     w = chat
     admins = w.photo()  # alice is the group's admin
-    media.do_comment(store, w.alice, admins, "my comment")
+    gallery.do_comment(store, w.alice, admins, "my comment")
     comment_id = store.get_media(admins).comments[0].id
     _refused(Code.OUTRANKED, lifecycle.do_delete_media, store, w.notifier, w.mod, admins)
     _refused(Code.OUTRANKED, lifecycle.do_delete_comment, store, w.notifier, w.mod, admins, comment_id)

@@ -10,20 +10,24 @@ import pytest
 from bench.thumbnails import photo_jpeg
 from infra.blobs import StorageUnavailable
 from infra.scanner import ScanError
-from pipelines.exports import jobs as exports
-from pipelines.media import uploads as media
+from infra.executor import DirectExecutor
+from pipelines.exports.cleanup import do_fail_stale as fail_stale_export
+from pipelines.exports.job import MAX_ATTEMPTS, ExportIO, run_export
+from pipelines.exports.requests import do_request_export
+from pipelines.media import cleanup as media_cleanup
+from pipelines.media import job as media_job
+from pipelines.media import uploads
 from pipelines.notifications import stored as notifications
 from pipelines.scheduling import scheduled as scheduling
 from pipelines.upkeep import sweeper
-from pipelines.exports.jobs import ExportIO
 from schemas.common import new_id, utcnow
 from schemas.documents import ScheduledMessage
 from schemas.errors import Code
-from schemas.payloads import ExportCreate
+from schemas.payloads import ExportCreate, UploadCreate
 from tests.conftest import make_conversation, make_user
 from tests.fakes import MemoryBlobs
-from tests.pipelines.test_exports import SETTINGS
-from tests.pipelines.test_media import LIMITS, world  # noqa: F401 - the media fixture
+from tests.pipelines.exports.world import SETTINGS
+from tests.pipelines.media.world import LIMITS, world  # noqa: F401 - the media fixture
 
 TIMEOUT = timedelta(minutes=30)
 
@@ -58,8 +62,8 @@ def _raise(exc):
 def test_an_unexpected_exception_at_any_step_fails_the_file_with_its_reason_and_returns_the_quota_once(
         store, emitter, world, monkeypatch, step, exc, code):
     created = world.upload(photo_jpeg((400, 300)), "image/jpeg")
-    steps = [(name, _raise(exc) if name == step else fn) for name, fn in media.STEPS]
-    monkeypatch.setattr(media, "STEPS", steps)
+    steps = [(name, _raise(exc) if name == step else fn) for name, fn in media_job.STEPS]
+    monkeypatch.setattr(media_job, "STEPS", steps)
     result = world.finish(created["id"])
     doc = store.get_media(created["id"])
     assert result.status == doc.status == "failed" and doc.error["code"] == code
@@ -67,8 +71,8 @@ def test_an_unexpected_exception_at_any_step_fails_the_file_with_its_reason_and_
     assert emitter.of("media:updated")[-1][0]["error"]["code"] == code
     assert usage(store, world.alice)["bytes"] == 0 and list(world.blobs.keys(f"media/{world.conv.id}/")) == []
     # A redelivered task, the sweeper and a second refusal all find it final: the quota came back once.
-    assert media.process_media(created["id"], world.io).ran == []
-    media._refuse(world.io, doc, media._Refused("failed", "x", "again"))
+    assert media_job.process_media(created["id"], world.io).ran == []
+    media_job._refuse(world.io, doc, media_job._Refused("failed", "x", "again"))
     assert sweep_media(world, utcnow() + 3 * TIMEOUT) == {} and usage(store, world.alice)["bytes"] == 0
 
 
@@ -76,9 +80,9 @@ def test_s3_refusing_a_part_too_small_fails_the_upload_step(store, world):
     """Two parts whose sizes add up to the declared size, the first under S3's 5 MiB minimum: the
     completion is refused (InvalidUpload, EntityTooSmall), and the file fails instead of staying processing."""
     size = 9 << 20
-    created = media.do_create_upload(store, world.blobs, LIMITS, world.alice, media.UploadCreate(
+    created = uploads.do_create_upload(store, world.blobs, LIMITS, world.alice, UploadCreate(
         convId=world.conv.id, filename="big.bin", size=size, mimeType="application/pdf"))
-    urls = media.part_urls(store, world.blobs, LIMITS, world.alice, created["id"], [1, 2])["urls"]
+    urls = uploads.part_urls(store, world.blobs, LIMITS, world.alice, created["id"], [1, 2])["urls"]
     world.blobs.accept_put(urls["1"], b"%PDF" + b"a" * ((1 << 20) - 4))
     world.blobs.accept_put(urls["2"], b"b" * (8 << 20))
     result = world.finish(created["id"])
@@ -89,10 +93,10 @@ def test_s3_refusing_a_part_too_small_fails_the_upload_step(store, world):
 
 def test_transient_failures_leave_it_to_the_retries_then_the_sweeper_queues_once_then_fails(store, emitter, world):
     created = world.upload(photo_jpeg((400, 300)), "image/jpeg")
-    media.do_complete_upload(store, lambda m: None, world.alice, created["id"])
+    uploads.do_complete_upload(store, lambda m: None, world.alice, created["id"])
     world.blobs.unavailable = True   # S3 away at every retry, until the task's retries run out
     with pytest.raises(StorageUnavailable):
-        media.process_media(created["id"], world.io)
+        media_job.process_media(created["id"], world.io)
     world.blobs.unavailable = False
     assert store.get_media(created["id"]).status == "processing"
     queued = []
@@ -107,7 +111,7 @@ def test_transient_failures_leave_it_to_the_retries_then_the_sweeper_queues_once
     assert emitter.of("media:updated")[-1][0]["status"] == "failed"
     assert usage(store, world.alice) == {"_id": world.alice.id, "bytes": 0, "open": {}}
     # The late task finally runs: it finds the file failed and changes nothing (no second return).
-    assert media.process_media(created["id"], world.io).ran == [] and usage(store, world.alice)["bytes"] == 0
+    assert media_job.process_media(created["id"], world.io).ran == [] and usage(store, world.alice)["bytes"] == 0
 
 
 def test_a_completion_that_died_before_enqueueing_is_swept_on(store, world):
@@ -116,10 +120,10 @@ def test_a_completion_that_died_before_enqueueing_is_swept_on(store, world):
     def broken(media_id):
         raise ConnectionError("broker away")
     # The enqueue fails after the record was written: the client is still told "processing".
-    assert media.do_complete_upload(store, broken, world.alice, created["id"])["status"] == "processing"
+    assert uploads.do_complete_upload(store, broken, world.alice, created["id"])["status"] == "processing"
     queued = []
     assert sweep_media(world, utcnow() + TIMEOUT * 1.1, queued) == {"requeued": 1} and queued == [created["id"]]
-    assert media.process_media(created["id"], world.io).status == "ready"
+    assert media_job.process_media(created["id"], world.io).status == "ready"
     assert usage(store, world.alice)["open"] == {} and usage(store, world.alice)["bytes"] > 0   # held: ready
 
 
@@ -151,10 +155,10 @@ def test_cancel_and_clean_up_racing_on_one_upload_return_its_quota_once(store, w
     def racing(media_id):   # the clean-up reads the file as uploading; the cancel lands right after
         doc = read(media_id)
         monkeypatch.setattr(store, "get_media", read)
-        media.do_cancel_upload(store, world.blobs, world.alice, created["id"])
+        uploads.do_cancel_upload(store, world.blobs, world.alice, created["id"])
         return doc
     monkeypatch.setattr(store, "get_media", racing)
-    media.do_cleanup(store, world.blobs)
+    media_cleanup.do_cleanup(store, world.blobs)
     assert store.get_media(created["id"]) is None and usage(store, world.alice)["bytes"] == 0
 
 
@@ -163,7 +167,7 @@ def test_an_upload_whose_creation_fails_midway_returns_its_quota(store, world, m
     owner = world.blobs if fails == "create_multipart" else store
     monkeypatch.setattr(owner, fails, _raise(ConnectionError("away")))
     with pytest.raises(ConnectionError):
-        media.do_create_upload(store, world.blobs, LIMITS, world.alice, media.UploadCreate(
+        uploads.do_create_upload(store, world.blobs, LIMITS, world.alice, UploadCreate(
             convId=world.conv.id, filename="a.jpg", size=1000, mimeType="image/jpeg"))
     assert usage(store, world.alice) == {"_id": world.alice.id, "bytes": 0, "open": {}}
 
@@ -179,10 +183,10 @@ def ex(store, notifier, emitter):
     x = X()
     x.alice, x.conv, x.blobs, x.emitter, x.queued = alice, conv, MemoryBlobs(), emitter, []
     x.io = ExportIO(store=store, blobs=x.blobs, notifier=notifier, settings=SETTINGS,
-                    run_cpu=lambda fn, *a, **k: fn(*a, **k), part_size=5 << 20)
+                    executor=DirectExecutor(), part_size=5 << 20)
     x.sweep = lambda now: sweeper.sweep_exports(store, x.blobs, notifier, x.queued.append, now=now,
                                                 queued_timeout=TIMEOUT).done
-    x.request = lambda enqueue=x.queued.append: exports.do_request_export(
+    x.request = lambda enqueue=x.queued.append: do_request_export(
         store, enqueue, SETTINGS, alice, conv.id, ExportCreate.model_validate({"format": "json"}))
     return x
 
@@ -201,13 +205,13 @@ def test_an_export_whose_enqueue_failed_is_queued_again_once_then_failed(store, 
     assert done.status == "failed" and done.error["code"] == "export_not_started" and done.finishedAt
     [(event, room)] = ex.emitter.of("export:failed")
     assert event["code"] == "export_not_started" and room == f"user:{ex.alice.id}"
-    assert exports.run_export(job.id, ex.io).ran is False   # a late task: nothing to do
+    assert run_export(job.id, ex.io).ran is False   # a late task: nothing to do
 
 
 def test_a_requeued_export_that_runs_finishes_and_the_sweeper_leaves_it(store, ex):
     job = ex.request(lambda _: None)
     assert ex.sweep(utcnow() + TIMEOUT * 1.1) == {"requeued": 1}
-    assert exports.run_export(job.id, ex.io).status == "done"
+    assert run_export(job.id, ex.io).status == "done"
     assert ex.sweep(utcnow() + TIMEOUT * 5) == {} and store.get_export(job.id).status == "done"
 
 
@@ -215,7 +219,7 @@ def test_retries_that_ran_out_leave_it_queued_and_the_sweeper_ends_it(store, ex)
     job = ex.request()
     ex.blobs.unavailable = True
     with pytest.raises(StorageUnavailable):   # Celery would retry this; say its retries all ran out
-        exports.run_export(job.id, ex.io)
+        run_export(job.id, ex.io)
     assert store.get_export(job.id).status == "queued"   # (and S3 is still away when the sweeper ends it)
     ex.sweep(utcnow() + TIMEOUT * 1.1)
     assert ex.sweep(utcnow() + TIMEOUT * 2.2) == {"failed": 1} and store.get_export(job.id).status == "failed"
@@ -224,7 +228,7 @@ def test_retries_that_ran_out_leave_it_queued_and_the_sweeper_ends_it(store, ex)
 def test_a_running_export_whose_worker_died_at_its_last_attempt_fails_at_once(store, ex):
     job = ex.request()
     now = utcnow()
-    store.exports.update_one({"_id": job.id}, {"$set": {"attempts": exports.MAX_ATTEMPTS - 1}})
+    store.exports.update_one({"_id": job.id}, {"$set": {"attempts": MAX_ATTEMPTS - 1}})
     store.claim_export(job.id, "dead", now - timedelta(minutes=5), now - timedelta(minutes=4))
     assert ex.sweep(now) == {"failed": 1}
     done = store.get_export(job.id)
@@ -239,7 +243,7 @@ def test_the_sweeper_never_takes_a_job_from_a_live_worker(store, ex):
     # Between the sweeper's read and its write the worker renews: the conditional update loses.
     [stale] = store.exports_with_stale_lease(now + timedelta(minutes=2), 10)
     store.renew_export(job.id, "alive", now + timedelta(minutes=3), {"updatedAt": utcnow()})
-    assert exports.do_fail_stale(store, ex.blobs, ex.io.notifier, stale, "x", "y", now) is None
+    assert fail_stale_export(store, ex.blobs, ex.io.notifier, stale, "x", "y", now) is None
     assert store.get_export(job.id).status == "running"
 
 

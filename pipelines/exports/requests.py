@@ -1,0 +1,165 @@
+"""Export requests, the web side: the request and its checks (each mistake has a code of its own), reading
+one's jobs, the download's presigned URL, cancelling. A refused request stores and queues nothing."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from infra.blobs import Blobs
+from infra.store import Store
+from pipelines.exports.files import CONTENT_TYPES, PURGE_AFTER, ExportSettings, file_key, filename_of
+from pipelines.policy.access import is_moderator, log_denied
+from schemas.common import new_id, utcnow
+from schemas.documents import Export, ExportRange, User
+from schemas.errors import ApiError, Code
+from schemas.payloads import EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCreate, IdPage
+
+log = logging.getLogger(__name__)
+
+
+def check_may_export(store: Store, user: User, conv_id: str, settings: ExportSettings):
+    """Group admins of the conversation's group and system admins; its members too when
+    EXPORTS_FOR_MEMBERS is on. A group admin of another group is refused (403), like anyone else."""
+    conv = store.get_conversation(conv_id)
+    if conv is None:
+        raise ApiError(Code.NOT_FOUND, f"no conversation {conv_id}")
+    if user.role == "ADMIN":
+        return conv
+    member = store.get_group_member(conv.groupId, user.id)
+    if member is not None and member.role == "GROUP_ADMIN":
+        return conv
+    if settings.for_members and store.get_conversation_member(conv_id, user.id) is not None:
+        return conv
+    log_denied(store, user, "conversation", conv_id, "export without an admin role")
+    raise ApiError(Code.FORBIDDEN, "only the group's admins can export this conversation"
+                   + (" (or its members)" if settings.for_members else ""))
+
+
+def _parse_bound(value: Any, name: str) -> int | datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ApiError(Code.INVALID_RANGE, f"{name} must be a seq (a positive integer) or an ISO-8601 time")
+    if isinstance(value, int):
+        if value < 1:
+            raise ApiError(Code.INVALID_RANGE, f"{name} is a seq: 1 or more, got {value}")
+        return value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ApiError(Code.INVALID_RANGE, f"{name} must be a seq or an ISO-8601 time, got {value!r}") from None
+        if when.tzinfo is None:
+            raise ApiError(Code.INVALID_RANGE, f"{name} needs a time zone offset (such as Z or +01:00)")
+        return when.astimezone(timezone.utc)
+    raise ApiError(Code.INVALID_RANGE, f"{name} must be a seq (a positive integer) or an ISO-8601 time")
+
+
+def check_export_request(request: ExportCreate) -> tuple[str, ExportRange, str, str, bool]:
+    """format, range, language, time zone, includeDeleted, each checked with a code of its own."""
+    fmt = request.format
+    if fmt not in EXPORT_FORMATS:
+        raise ApiError(Code.INVALID_FORMAT, f"format must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    low, high = _parse_bound(request.from_, "from"), _parse_bound(request.to, "to")
+    if low is not None and high is not None and type(low) is not type(high):
+        raise ApiError(Code.INVALID_RANGE, "from and to must be of the same kind: both seqs or both times")
+    if low is not None and high is not None and low > high:
+        raise ApiError(Code.INVALID_RANGE, "from is after to")
+    bound = low if low is not None else high
+    if bound is None:
+        rng = ExportRange(kind="all")
+    elif isinstance(bound, int):
+        rng = ExportRange(kind="seq", fromSeq=low, toSeq=high)
+    else:
+        rng = ExportRange(kind="time", fromTime=low, toTime=high)
+    language = request.language if request.language is not None else "en"
+    if language not in EXPORT_LANGUAGES:
+        raise ApiError(Code.INVALID_LANGUAGE, f"language must be one of {', '.join(EXPORT_LANGUAGES)}, "
+                                              f"got {language!r}")
+    tz = request.timezone if request.timezone is not None else "UTC"
+    try:
+        if not isinstance(tz, str) or not tz or tz.startswith("/") or ".." in tz:
+            raise ValueError
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ApiError(Code.INVALID_TIMEZONE, f"timezone must be an IANA time zone name such as Europe/Paris, "
+                                              f"got {tz!r}") from None
+    if not isinstance(request.includeDeleted, bool):
+        raise ApiError(Code.INVALID_PAYLOAD, "includeDeleted must be true or false")
+    return fmt, rng, language, tz, request.includeDeleted
+
+
+def do_request_export(store: Store, enqueue_run: Callable[[str], None], settings: ExportSettings, user: User,
+                      conv_id: str, request: ExportCreate) -> Export:
+    """Check everything, store the job queued, enqueue it. A refused request stores and queues nothing."""
+    fmt, rng, language, tz, include_deleted = check_export_request(request)
+    conv = check_may_export(store, user, conv_id, settings)
+    if include_deleted and not is_moderator(store, user, conv.groupId):
+        log_denied(store, user, "conversation", conv_id, "export of deleted content without a moderating role")
+        raise ApiError(Code.FORBIDDEN, "only the group's moderators and admins can export deleted content")
+    now = utcnow()
+    export = Export(id=new_id(), convId=conv.id, groupId=conv.groupId, requestedBy=user.id,
+                    requesterName=user.username, format=fmt, range=rng, language=language, timezone=tz,
+                    includeDeleted=include_deleted, createdAt=now, updatedAt=now)
+    store.insert_export(export)
+    try:
+        enqueue_run(export.id)
+    except Exception:  # noqa: BLE001 - the job is stored: the sweeper queues it again, or fails it (sweeper.py)
+        log.warning("export %s: could not queue it; the sweeper will", export.id, exc_info=True)
+    return export
+
+
+def _own(store: Store, user: User, export_id: str) -> Export:
+    export = store.get_export(export_id)
+    if export is None:
+        raise ApiError(Code.NOT_FOUND, f"no export {export_id}")
+    if export.requestedBy != user.id:
+        log_denied(store, user, "export", export_id, "not the requester")
+        raise ApiError(Code.FORBIDDEN, "only the person who requested this export can see it")
+    return export
+
+
+def get_export(store: Store, user: User, export_id: str) -> dict:
+    return _own(store, user, export_id).public(utcnow())
+
+
+def list_exports(store: Store, user: User, page: IdPage) -> dict:
+    exports, more = store.exports_of_user(user.id, before=page.before, limit=page.limit)
+    now = utcnow()
+    return {"exports": [e.public(now) for e in exports], "hasMore": more}
+
+
+def download_url(store: Store, blobs: Blobs, settings: ExportSettings, user: User, export_id: str) -> str:
+    """A short-lived presigned URL (attachment), for the requester while they may still export the
+    conversation; 409 not_ready before it is done, 410 expired after (whatever the clean-up did yet)."""
+    export = _own(store, user, export_id)
+    check_may_export(store, user, export.convId, settings)
+    now = utcnow()
+    view = export.public(now)
+    if view["status"] == "expired":
+        raise ApiError(Code.EXPIRED, "this export has expired; request a new one", {"expiresAt": view["expiresAt"]})
+    if export.status != "done" or not export.key:
+        raise ApiError(Code.NOT_READY, f"this export is {export.status}", {"status": export.status})
+    conv = store.get_conversation(export.convId)
+    return blobs.presign_get(export.key, filename=filename_of(export, conv.title if conv else "conversation"),
+                             content_type=CONTENT_TYPES[export.format], attachment=True,
+                             expires=min(settings.presign_seconds, 300))
+
+
+def do_cancel_export(store: Store, blobs: Blobs, user: User, export_id: str) -> None:
+    """A queued or running job stops (its worker sees it at its next heartbeat, aborts its upload and
+    leaves nothing); a done one loses its file now. The record stays, ``cancelled``, without a file."""
+    _own(store, user, export_id)
+    now = utcnow()
+    before = store.set_export(export_id, {"status": "cancelled", "finishedAt": now, "updatedAt": now, "key": None,
+                                          "size": None, "expiresAt": None, "purgeAt": now + PURGE_AFTER},
+                              statuses=("queued", "running", "done"))
+    if before is None:
+        return  # already failed, cancelled or expired: nothing is left of it
+    if before.key:
+        blobs.delete(before.key)
+    if before.uploadId and (before.lease is None or before.lease.until <= now):
+        # A live worker aborts its own upload when it sees the cancel; this covers one that died.
+        blobs.abort_multipart(file_key(before), before.uploadId)

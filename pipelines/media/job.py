@@ -1,0 +1,232 @@
+"""A file's processing, in the media worker: the steps of ``STEPS`` in order, each outcome recorded in
+``processingSteps`` so that a redelivered task (a worker killed mid-way) skips what is done and redoes
+only what is not (renditions go to fixed keys: a rerun overwrites rather than adds); a refused file is
+deleted and ends failed or quarantined; the sweeper's end for a file stuck processing."""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from infra.blobs import Blobs, InvalidUpload, StorageUnavailable
+from infra.executor import Executor
+from infra.scanner import ScanError, ScannerUnavailable
+from infra.store import Store
+from pipelines.events import Notifier
+from pipelines.media.filetypes import MediaRefused
+from pipelines.media.images import image_info
+from pipelines.media.probe import audio_info, pdf_info, video_info
+from pipelines.media.step_calls import complete_upload, fetch_original, on_original, render_image, verify_stored
+from schemas.common import utcnow
+from schemas.documents import Media, Step
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Processing:
+    """The worker's I/O: where files are, the scanner (None: the step is skipped, never "clean"), the
+    events, and the executor: how CPU-bound calls run (off the event loop in the embedded default) and
+    where each slice of the work on a shared loop lets chat go first (``give_way``)."""
+    store: Store
+    blobs: Blobs
+    notifier: Notifier
+    scanner: Any | None
+    executor: Executor
+    # Worth a retry of the task (the worker adds MongoDB's and Redis's connection errors, a dead CPU child);
+    # anything else a step raises fails the file at once, with its reason (``_unexpected``).
+    transient: tuple[type[BaseException], ...] = (StorageUnavailable, ScannerUnavailable)
+
+
+@dataclass
+class ProcessResult:
+    media_id: str
+    status: str | None
+    ran: list[str]
+
+
+class _Refused(Exception):
+    def __init__(self, status: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _unexpected(exc: Exception) -> _Refused:
+    """A step's exception nobody planned for: the file fails with a reason the uploader can read."""
+    if isinstance(exc, ScanError):   # e.g. clamd's "INSTREAM size limit exceeded"
+        return _Refused("failed", "scan_failed", f"the virus scanner could not check this file: {exc}"[:500])
+    if isinstance(exc, InvalidUpload):   # e.g. S3 refusing a part smaller than its minimum
+        return _Refused("failed", "upload_refused", f"the storage refused the uploaded parts: {exc}"[:500])
+    return _Refused("failed", "processing_failed", f"processing failed: {type(exc).__name__}: {exc}"[:500])
+
+
+def process_media(media_id: str, io: Processing) -> ProcessResult:
+    """Run the steps that are not done yet; a refused file is deleted and the media ends failed or
+    quarantined, with a clear error; each step's outcome goes to the uploader as media:updated."""
+    io.executor.give_way()
+    media = io.store.get_media(media_id)
+    if media is None or media.status in ("ready", "failed", "quarantined") or media.isDeleted:
+        return ProcessResult(media_id, media.status if media else None, [])
+    ran: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="media-") as tmp:
+        local = _Local(io.blobs, media.key, os.path.join(tmp, "original"))
+        try:
+            for name, step in STEPS:
+                if media.processingSteps[name].status in ("done", "skipped"):
+                    continue
+                io.executor.give_way()
+                outcome, changes = step(io, media, local)
+                ran.append(name)
+                io.executor.give_way()
+                media = _record(io, media, name, outcome, changes)
+        except MediaRefused as exc:   # a step's file work refused the file
+            media = _refuse(io, media, _Refused("failed", exc.code, exc.message))
+            return ProcessResult(media_id, media.status, ran)
+        except _Refused as refused:
+            media = _refuse(io, media, refused)
+            return ProcessResult(media_id, media.status, ran)
+        except io.transient:
+            raise   # the task retries; when its retries run out, the sweeper ends it (pipelines.sweeper)
+        except Exception as exc:  # noqa: BLE001 - any other failure ends the file failed, never processing
+            log.exception("media %s: step failed", media_id)
+            media = _refuse(io, media, _unexpected(exc))
+            return ProcessResult(media_id, media.status, ran)
+    io.executor.give_way()
+    media = io.store.update_media(media_id, {"status": "ready", "updatedAt": utcnow()},
+                                  unless_status=("failed", "quarantined")) or io.store.get_media(media_id) or media
+    if media.status == "ready":
+        io.store.keep_quota(media.uploadedBy, media.id)
+    _announce(io, media)
+    return ProcessResult(media_id, media.status, ran)
+
+
+class _Local:
+    """Where the original is downloaded (streamed to a temporary file) once, for the steps that read it
+    all: by this process for the scanner, or by the process a CPU call runs in (``on_original``)."""
+
+    def __init__(self, blobs: Blobs, key: str, path: str) -> None:
+        self.blobs, self.key, self.path = blobs, key, path
+
+    def file(self) -> str:
+        return fetch_original(self.blobs, self.key, self.path)
+
+
+def _step_upload(io: Processing, media: Media, local: _Local):
+    io.executor.run_cpu(complete_upload, io.blobs, media.key, io.store.get_upload(media.id))
+    return Step(status="done", at=utcnow()), {}
+
+
+def _step_verification(io: Processing, media: Media, local: _Local):
+    io.executor.run_cpu(verify_stored, io.blobs, media.key, media.fileSize, media.mimeType)
+    return Step(status="done", at=utcnow()), {}
+
+
+def _step_scan(io: Processing, media: Media, local: _Local):
+    """ClamAV when configured; without a scanner the step says skipped, never clean."""
+    if io.scanner is None:
+        return Step(status="skipped", at=utcnow(), result="no scanner configured"), {}
+    with open(local.file(), "rb") as f:
+        result = io.scanner.scan(iter(lambda: f.read(1 << 20), b""))
+    if result.status == "infected":
+        raise _Refused("quarantined", "infected", f"removed: the virus scanner found {result.signature}")
+    return Step(status="done", at=utcnow(), result="clean"), {}
+
+
+def _step_metadata(io: Processing, media: Media, local: _Local):
+    """Facts about the file (dimensions, duration, codec, pages); an image's header is checked for
+    decompression bombs here, before anything decodes it."""
+    meta: dict = {}
+    if media.fileType == "image":
+        info = io.executor.run_cpu(on_original, io.blobs, media.key, local.path, image_info)
+        meta = {"dimensions": {"width": info.width, "height": info.height}, "format": info.format,
+                "frames": info.frames, "animated": info.animated}
+    elif media.fileType in ("audio", "video"):
+        meta = io.executor.run_cpu(on_original, io.blobs, media.key, local.path,
+                          audio_info if media.fileType == "audio" else video_info)
+    elif media.mimeType == "application/pdf":
+        meta = io.executor.run_cpu(on_original, io.blobs, media.key, local.path, pdf_info)
+    return Step(status="done", at=utcnow()), {"metadata": {**media.metadata, **meta}}
+
+
+def _step_thumbnails(io: Processing, media: Media, local: _Local):
+    """small and large renditions (EXIF orientation applied, every tag stripped), and the original without
+    its EXIF/GPS unless the group keeps originals as they are."""
+    if media.fileType != "image":
+        return Step(status="skipped", at=utcnow(), result="not an image"), {}
+    group = io.store.get_group(media.groupId)
+    strip = not (group and group.settings.keepOriginalMetadata)
+    made = io.executor.run_cpu(render_image, io.blobs, media.key, media.mimeType, local.path, strip)
+    changes: dict[str, Any] = {"variants": {n: v.model_dump() for n, v in made.variants.items()},
+                               "metadata": {**media.metadata, "dimensions": {"width": made.dimensions[0],
+                                                                             "height": made.dimensions[1]},
+                                            **({"exif": made.exif} if made.exif else {})},
+                               "fileSize": made.file_size}
+    return Step(status="done", at=utcnow()), changes
+
+
+STEPS: list[tuple[str, Callable]] = [("upload", _step_upload), ("verification", _step_verification),
+                                      ("virusScan", _step_scan), ("metadata", _step_metadata),
+                                      ("thumbnails", _step_thumbnails)]
+
+
+def _record(io: Processing, media: Media, name: str, step: Step, changes: dict) -> Media:
+    updated = io.store.update_media(media.id, {f"processingSteps.{name}": step.model_dump(), **changes,
+                                               "updatedAt": utcnow()})
+    media = updated or media
+    io.notifier.notify_media_updated(media)
+    return media
+
+
+def _refuse(io: Processing, media: Media, refused: _Refused) -> Media:
+    """A refused file leaves nothing behind in S3; its quota comes back (once); the messages show it."""
+    _discard(io, media)
+    media = io.store.update_media(media.id, _refusal(media, refused.status, refused.code, refused.message)) or media
+    log.info("media %s %s: %s", media.id, refused.status, refused.message)
+    _announce(io, media)
+    return media
+
+
+def do_fail_stale(io: Processing, media: Media, code: str, message: str) -> Media | None:
+    """The sweeper's end for a file stuck processing: failed with the reason, if nothing moved it since it
+    was read (None otherwise); then the same as a refusal."""
+    failed = io.store.settle_media(media, _refusal(media, "failed", code, message))
+    if failed is None:
+        return None
+    io.store.return_quota(failed.uploadedBy, failed.id)
+    log.info("media %s failed by the sweeper: %s", media.id, message)
+    _announce(io, failed)
+    try:
+        io.blobs.delete_prefix(failed.key.rsplit("/", 1)[0] + "/")
+    except StorageUnavailable:   # do_cleanup deletes a failed file's objects later
+        log.warning("media %s: its objects stay until the clean-up (S3 away)", media.id)
+    return failed
+
+
+def _discard(io: Processing, media: Media) -> None:
+    """The quota first: it is returned once whatever happens next (a retry after S3 failed here finds it
+    returned)."""
+    io.store.return_quota(media.uploadedBy, media.id)
+    io.blobs.delete_prefix(media.key.rsplit("/", 1)[0] + "/")
+
+
+def _refusal(media: Media, status: str, code: str, message: str) -> dict[str, Any]:
+    step = next((n for n, _ in STEPS if media.processingSteps[n].status not in ("done", "skipped")), STEPS[-1][0])
+    return {"status": status, "error": {"code": code, "message": message}, "variants": {},
+            f"processingSteps.{step}": Step(status="failed", at=utcnow(), result=code).model_dump(),
+            "updatedAt": utcnow()}
+
+
+def _announce(io: Processing, media: Media) -> None:
+    """The uploader hears the outcome; each message carrying the file shows its new summary."""
+    io.notifier.notify_media_updated(media)
+    with io.notifier.batch():
+        for message_id in io.store.get_media(media.id).messageIds:
+            message = io.store.get_message(message_id)
+            if message is None:
+                continue
+            files = [media.summary() if f.get("mediaId") == media.id else f for f in message.metadata.files or []]
+            changed = io.store.set_message_files(message_id, files, utcnow())
+            if changed is not None:
+                io.notifier.notify_message_updated(changed)
