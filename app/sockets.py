@@ -33,7 +33,7 @@ from schemas import events
 from schemas.common import utcnow
 from schemas.documents import User
 from schemas.errors import ApiError, Code, from_validation_error
-from schemas.payloads import (ConvRef, MessageDelete, MessageEdit, MessageSend, NotificationsDelivered, ReactionChange,
+from schemas.payloads import (CONTENT_LIMIT, ConvRef, MessageDelete, MessageEdit, MessageSend, NotificationsDelivered, ReactionChange,
                               ReadUpTo)
 from workers.messages import enqueue_drain
 
@@ -191,7 +191,8 @@ def handler(socketio: SocketIO, event: str, model: type[BaseModel], limit: Actio
                 if _expires.get(request.sid, float("inf")) <= time.time():  # the loop disconnects it soon
                     raise ApiError(Code.UNAUTHORIZED, "token expired: sign in again")
                 try:
-                    payload = model.model_validate(data if data is not None else {})
+                    payload = model.model_validate(data if data is not None else {},
+                                                  context={CONTENT_LIMIT: get_runtime().settings.max_message_chars})
                 except ValidationError as exc:
                     raise from_validation_error(exc) from None
                 if limit is not None:
