@@ -35,6 +35,7 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     _register_messages(socketio)
     _register_typing(socketio)
     _register_reactions_and_receipts(socketio)
+    _register_notifications(socketio)
 
 
 def _register_session(socketio: SocketIO) -> None:
@@ -48,10 +49,7 @@ def _register_session(socketio: SocketIO) -> None:
             raise ConnectionRefusedError("unauthorized", {"reason": exc.message}) from None
         snapshot = _join_rooms(request.sid, user, expires)
         presence_writer(socketio).submit(user.id, request.sid, True)  # written (and announced) by its green thread
-        # After the handler returns the CONNECT packet goes out; session:ready must follow it. The socket
-        # is on this process, so the event skips the Redis message queue (ignore_queue).
-        socketio.start_background_task(socketio.emit, events.SESSION_READY,
-                                       events.SessionReady(**snapshot).model_dump(), to=request.sid, ignore_queue=True)
+        _send_ready(socketio, request.sid, snapshot)
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):
@@ -78,6 +76,13 @@ def _join_rooms(sid: str, user: User, expires: float) -> dict:
     for order in moves:
         move(sid, order)
     return snapshot
+
+
+def _send_ready(socketio: SocketIO, sid: str, snapshot: dict) -> None:
+    """After the connect handler returns the CONNECT packet goes out; session:ready must follow it. The
+    socket is on this process, so the event skips the Redis message queue (ignore_queue)."""
+    socketio.start_background_task(socketio.emit, events.SESSION_READY, events.SessionReady(**snapshot).model_dump(),
+                                   to=sid, ignore_queue=True)
 
 
 def _register_conversations(socketio: SocketIO) -> None:
@@ -169,6 +174,8 @@ def _register_reactions_and_receipts(socketio: SocketIO) -> None:
         """A member has read up to seq: the mark moves forward only; message:read goes to the room."""
         return {"convId": read.convId, "seq": receipts.do_mark_read(get_runtime().store, web_notifier(), user, read)}
 
+
+def _register_notifications(socketio: SocketIO) -> None:
     @handler(socketio, events.NOTIFICATION_DELIVERED, NotificationsDelivered, limit="delivered")
     def notification_delivered(user: User, delivered: NotificationsDelivered) -> dict:
         """A socket received notification:new (or listed them): sent -> delivered; ack {ok, delivered: n}."""
