@@ -21,7 +21,7 @@ from pipelines.policy.rate_limits import Action
 from schemas import events
 from schemas.documents import Message
 from schemas.errors import ApiError, Code, from_validation_error
-from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
+from schemas.payloads import (CONTENT_LIMIT, ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
                               GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
                               parse_search_query)
 from schemas.common import new_id
@@ -35,11 +35,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def body(model: type[M]) -> M:
+    """The request's JSON body as ``model``, with the limits that come from settings (MAX_MESSAGE_CHARS)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(Code.INVALID_PAYLOAD, "the body must be a JSON object")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={CONTENT_LIMIT: get_runtime().settings.max_message_chars})
     except ValidationError as exc:
         raise from_validation_error(exc) from None
 

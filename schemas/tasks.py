@@ -47,7 +47,7 @@ class ReviewRequest(BaseModel):
 
     ``kind: held`` carries the text, which is stored nowhere else until a moderator approves it (a
     message's text, as the inbox entry carried it; bounded by MAX_MESSAGE_CHARS). ``kind: text`` comes from
-    the write gate (pipelines.gate): a flagged or masked text that is not a message, described by ``target``."""
+    the write gate (pipelines.policy.gate): a flagged or masked text that is not a message, described by ``target``."""
     model_config = ConfigDict(extra="forbid")
     kind: Literal["filter", "held", "text"]
     groupId: str

@@ -1,18 +1,20 @@
-"""Client payloads get a specific error code for each kind of bad input."""
+"""Message payloads and queries get a specific error code for each kind of bad input."""
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
 from schemas.errors import Code, from_validation_error
-from schemas.payloads import MessageSend, ProfileUpdate, parse_history_query, parse_search_query
+from schemas.payloads import (CONTENT_LIMIT, MessageEdit, MessageSend, ScheduledMessageCreate,
+                              ScheduledMessageUpdate, parse_history_query, parse_search_query)
 
 CONV = "a" * 24
+LIMIT = {CONTENT_LIMIT: 10_000}  # what app/ passes: MAX_MESSAGE_CHARS
 
 
 def code_of(data) -> Code:
     with pytest.raises(ValidationError) as err:
-        MessageSend.model_validate(data)
+        MessageSend.model_validate(data, context=LIMIT)
     return from_validation_error(err.value).code
 
 
@@ -34,7 +36,7 @@ def test_bad_send_payloads_have_specific_codes(data, code):
 
 
 def test_good_send_at_the_limit():
-    send = MessageSend.model_validate({"convId": CONV, "clientId": "c-1:x", "content": "é" * 10_000})
+    send = MessageSend.model_validate({"convId": CONV, "clientId": "c-1:x", "content": "é" * 10_000}, context=LIMIT)
     assert send.type == "text" and len(send.content) == 10_000
 
 
@@ -84,19 +86,25 @@ def test_search_query_defaults_and_values():
     assert (len(q.text), q.before, q.limit) == (200, 12, 50)
 
 
-@pytest.mark.parametrize("data", [
-    {"username": "new_name"},                     # not changeable: mentions are parsed by username
-    {"fname": None},
-    {"fname": "x" * 65},
-    {"avatarUrl": "javascript:alert(1)"},
-    {"avatarUrl": "https://" + "x" * 510},
+@pytest.mark.parametrize("model, data", [
+    (MessageSend, {"convId": CONV, "clientId": "c1"}),
+    (MessageSend, {"convId": CONV, "clientId": "c1", "attachments": [CONV]}),
+    (MessageEdit, {"messageId": CONV}),
+    (ScheduledMessageCreate, {"clientId": "c1", "sendAt": "2030-01-01T00:00:00Z"}),
+    (ScheduledMessageUpdate, {}),
 ])
-def test_bad_profile_updates_are_invalid_payloads(data):
-    with pytest.raises(Exception) as err:
-        ProfileUpdate.model_validate(data)
-    assert from_validation_error(err.value).code == Code.INVALID_PAYLOAD
+def test_every_path_takes_its_content_limit_from_the_context(model, data):
+    """socket, REST, scheduled and edit: the same code and message, with the limit app/ holds."""
+    with pytest.raises(ValidationError) as err:
+        model.model_validate({**data, "content": "x" * 101}, context={CONTENT_LIMIT: 100})
+    error = from_validation_error(err.value)
+    assert error.code == Code.CONTENT_TOO_LONG
+    assert error.message.endswith("content is 101 characters; the limit is 100")
+    assert model.model_validate({**data, "content": "x" * 100}, context={CONTENT_LIMIT: 100}).content == "x" * 100
 
 
-def test_a_profile_update_keeps_what_is_not_given():
-    update = ProfileUpdate.model_validate({"fname": " Zoé ", "avatarUrl": None})
-    assert update.model_dump(exclude_unset=True) == {"fname": "Zoé", "avatarUrl": None}
+def test_without_a_context_content_is_not_measured_again():
+    """A pipeline rebuilds a send from content checked when it came in (a scheduled message being sent)."""
+    assert len(MessageSend(convId=CONV, clientId="c1", content="x" * 10_001).content) == 10_001
+    with pytest.raises(ValidationError):
+        MessageSend(convId=CONV, clientId="c1", content="  ")   # still needs content

@@ -1,0 +1,36 @@
+"""What clients send (socket events, REST bodies, query strings), validated, one module per area.
+``from schemas.payloads import MessageSend`` is the way to name one."""
+from schemas.payloads.base import (Email, Payload, CONTENT_LIMIT, content_limit, check_content, check_params,
+                                   seq_param, limit_param, IdPage, parse_id_page, is_id)
+from schemas.payloads.messages import (MAX_ATTACHMENTS, ConvRef, ReadUpTo, Emoji, ReactionChange, MessageSend,
+                                       MessageEdit, MessageDelete, RestMessageSend, HISTORY_VIEWS,
+                                       parse_history_query, HistoryWindow, SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT,
+                                       SEARCH_MAX_QUERY_CHARS, parse_search_query, SearchQuery)
+from schemas.payloads.people import (DevTokenRequest, GroupCreate, GroupMemberAdd, ConversationCreate,
+                                     ConversationMemberAdd, ProfileUpdate, GroupSettingsUpdate)
+from schemas.payloads.moderation import (Reason, Note, AllowWord, MINUTES_MAX, FilterCreate, FilterUpdate,
+                                         FilterCandidate, FilterTest, ModerationSettingsUpdate, ReportCreate,
+                                         ReviewDecision, MuteCreate, BanCreate, RoleChange, REVIEW_STATUSES,
+                                         REVIEW_KINDS, ReviewQuery, parse_review_query)
+from schemas.payloads.notifications import (EMAIL_DELAY_MAX, NotificationSettingsUpdate, NotificationsRead,
+                                            NotificationsDelivered, ScheduledMessageCreate, ScheduledMessageUpdate,
+                                            ReminderCreate, RetentionUpdate, parse_time, NOTIFICATION_LIST_STATUSES,
+                                            NotificationQuery, parse_notification_query)
+from schemas.payloads.media import (Filename, MimeType, UploadCreate, PartUrls, AlbumCreate, AlbumAdd, CommentCreate,
+                                    CaptionUpdate, parse_gallery_query)
+from schemas.payloads.exports import (EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCreate)
+
+__all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content", "check_params", "seq_param",
+           "limit_param", "IdPage", "parse_id_page", "is_id", "MAX_ATTACHMENTS", "ConvRef", "ReadUpTo", "Emoji",
+           "ReactionChange", "MessageSend", "MessageEdit", "MessageDelete", "RestMessageSend", "HISTORY_VIEWS",
+           "parse_history_query", "HistoryWindow", "SEARCH_DEFAULT_LIMIT", "SEARCH_MAX_LIMIT",
+           "SEARCH_MAX_QUERY_CHARS", "parse_search_query", "SearchQuery", "DevTokenRequest", "GroupCreate",
+           "GroupMemberAdd", "ConversationCreate", "ConversationMemberAdd", "ProfileUpdate", "GroupSettingsUpdate",
+           "Reason", "Note", "AllowWord", "MINUTES_MAX", "FilterCreate", "FilterUpdate", "FilterCandidate",
+           "FilterTest", "ModerationSettingsUpdate", "ReportCreate", "ReviewDecision", "MuteCreate", "BanCreate",
+           "RoleChange", "REVIEW_STATUSES", "REVIEW_KINDS", "ReviewQuery", "parse_review_query", "EMAIL_DELAY_MAX",
+           "NotificationSettingsUpdate", "NotificationsRead", "NotificationsDelivered", "ScheduledMessageCreate",
+           "ScheduledMessageUpdate", "ReminderCreate", "RetentionUpdate", "parse_time",
+           "NOTIFICATION_LIST_STATUSES", "NotificationQuery", "parse_notification_query", "Filename", "MimeType",
+           "UploadCreate", "PartUrls", "AlbumCreate", "AlbumAdd", "CommentCreate", "CaptionUpdate",
+           "parse_gallery_query", "EXPORT_FORMATS", "EXPORT_LANGUAGES", "ExportCreate"]

@@ -1,0 +1,137 @@
+"""Socket events and REST bodies about messages, and the history and search queries."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.common import ClientId, Id
+from schemas.errors import ApiError, Code
+from schemas.payloads.base import Payload, check_content, check_params, content_limit, limit_param, seq_param
+
+MAX_ATTACHMENTS = 10
+
+
+class ConvRef(Payload):
+    """conv:subscribe, conv:unsubscribe, typing:start, typing:stop."""
+    convId: Id
+
+
+class ReadUpTo(Payload):
+    """message:read: the reader has read up to and including ``seq``."""
+    convId: Id
+    seq: int = Field(ge=1, le=2**62)
+
+
+# An emoji: 1-16 characters, none of them white space or ASCII (so "👍" or "❤️", not ":+1:").
+Emoji = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[^\s\x00-\x7f]+$")]
+
+
+class ReactionChange(Payload):
+    """reaction:add and reaction:remove."""
+    messageId: Id
+    emoji: Emoji
+
+
+class MessageSend(Payload):
+    """message:send and POST /api/conversations/{convId}/messages. With ``attachments`` (the sender's own
+    media of that conversation) the content may be empty, and the server sets the type from the files."""
+    convId: Id
+    clientId: ClientId
+    content: str | None = None
+    type: Literal["text", "image", "file", "system", "media"] = "text"
+    replyTo: Id | None = None
+    attachments: list[Id] | None = Field(None, max_length=MAX_ATTACHMENTS)
+
+    @field_validator("type")
+    @classmethod
+    def _only_text(cls, value: str) -> str:
+        # System messages are written by the server; a media message's type follows its attachments.
+        if value != "text":
+            raise PydanticCustomError(Code.UNSUPPORTED_TYPE.value,
+                                      "a message is sent as 'text'; with attachments the server sets its type")
+        return value
+
+    @model_validator(mode="after")
+    def _content(self, info: ValidationInfo) -> "MessageSend":
+        limit = content_limit(info)
+        if self.attachments:
+            self.attachments = list(dict.fromkeys(self.attachments))
+            if self.content is not None and self.content.strip():
+                check_content(self.content, limit)
+            else:
+                self.content = ""
+        else:
+            self.content = check_content(self.content, limit)
+        return self
+
+
+class MessageEdit(Payload):
+    """message:edit: the author replaces the content."""
+    messageId: Id
+    content: str | None = Field(None, validate_default=True)
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_content(value, content_limit(info))
+
+
+class MessageDelete(Payload):
+    """message:delete: the author, or a moderator or admin of the group, deletes (softly)."""
+    messageId: Id
+
+
+class RestMessageSend(MessageSend):
+    """The REST body: the conversation comes from the path."""
+    convId: Id | None = None  # type: ignore[assignment]
+
+
+HISTORY_VIEWS = ("member", "moderation")
+
+
+def parse_history_query(args: Mapping[str, str], max_limit: int, default_limit: int) -> HistoryWindow:
+    """GET /api/conversations/{convId}/messages?before=&after=&limit=&view= -> a window, or a specific error."""
+    check_params(args, {"before", "after", "limit", "view"})
+    before, after = seq_param(args, "before"), seq_param(args, "after")
+    if before is not None and after is not None:
+        raise ApiError(Code.INVALID_CURSOR, "give either before or after, not both")
+    view = args.get("view") or "member"
+    if view not in HISTORY_VIEWS:
+        raise ApiError(Code.INVALID_PAYLOAD, f"view must be one of {', '.join(HISTORY_VIEWS)}, got {view!r}")
+    return HistoryWindow(before=before, after=after, limit=limit_param(args, max_limit, default_limit), view=view)
+
+
+@dataclass(frozen=True)
+class HistoryWindow:
+    before: int | None
+    after: int | None
+    limit: int
+    view: str = "member"  # "moderation": deleted messages with their content (moderators only)
+
+
+SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 50
+SEARCH_MAX_QUERY_CHARS = 200
+
+
+def parse_search_query(args: Mapping[str, str]) -> SearchQuery:
+    """GET /api/conversations/{convId}/search?q=&before=&limit= -> a query, or a specific error."""
+    check_params(args, {"q", "before", "limit"})
+    text = (args.get("q") or "").strip()
+    if not text:
+        raise ApiError(Code.INVALID_QUERY, "q (the words to search for) is required and must not be blank")
+    if len(text) > SEARCH_MAX_QUERY_CHARS:
+        raise ApiError(Code.INVALID_QUERY, f"q is {len(text)} characters; the limit is {SEARCH_MAX_QUERY_CHARS}",
+                       {"length": len(text), "limit": SEARCH_MAX_QUERY_CHARS})
+    return SearchQuery(text=text, before=seq_param(args, "before"),
+                       limit=limit_param(args, SEARCH_MAX_LIMIT, SEARCH_DEFAULT_LIMIT))
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str            # MongoDB $text syntax: words (any of them), "a phrase" (required), -word (excluded)
+    before: int | None   # only messages with seq < before (the next page: the last seq received)
+    limit: int
