@@ -18,8 +18,8 @@ from app.gate import write_gate
 from infra.emitter import ServerEmitter, SocketOrders
 from infra.runtime import get_runtime
 from pipelines.people import directory
-from pipelines.messages import drain as messages
-from pipelines.moderation import sanctions as moderation
+from pipelines.messages.submit import submit_change, submit_message
+from pipelines.moderation import moderators
 from pipelines.notifications import stored as notifications
 from pipelines.messages import reactions
 from pipelines.messages import receipts
@@ -230,7 +230,7 @@ def register_socket_handlers(socketio: SocketIO) -> None:
             join_room(events.user_room(user.id))
             for group in snapshot["groups"]:
                 join_room(events.group_room(group["id"]))
-            for room in moderation.moderator_rooms(user, snapshot["groups"]):  # content-filter results, reports
+            for room in moderators.moderator_rooms(user, snapshot["groups"]):  # content-filter results, reports
                 join_room(room)
         finally:
             moves = _joining.pop(sid)
@@ -267,8 +267,8 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     def message_send(user: User, send: MessageSend) -> dict:
         """A member sends: queued at once; message:new (or message:rejected) follows from the worker."""
         rt = get_runtime()
-        appended = messages.submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context(),
-                                           rt.settings.inbox_max_backlog, write_gate())
+        appended = submit_message(rt.store, rt.inbox, enqueue_drain, user, send, _context(),
+                                  rt.settings.inbox_max_backlog, write_gate())
         _pace(socketio, appended.backlog, rt.settings.inbox_soft_backlog)
         return {"clientId": send.clientId, "status": "queued"}
 
@@ -291,16 +291,16 @@ def register_socket_handlers(socketio: SocketIO) -> None:
     def message_edit(user: User, edit: MessageEdit) -> dict:
         """The author edits: queued behind the conversation's earlier sends; message:updated follows."""
         rt = get_runtime()
-        messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, edit.messageId, content=edit.content,
-                               max_backlog=rt.settings.inbox_max_backlog, gate=write_gate())
+        submit_change(rt.store, rt.inbox, enqueue_drain, user, edit.messageId, content=edit.content,
+                      max_backlog=rt.settings.inbox_max_backlog, gate=write_gate())
         return {"messageId": edit.messageId, "status": "queued"}
 
     @handler(socketio, "message:delete", MessageDelete, limit="delete")
     def message_delete(user: User, delete: MessageDelete) -> dict:
         """The author, a moderator or a group admin deletes (softly); message:updated follows."""
         rt = get_runtime()
-        messages.submit_change(rt.store, rt.inbox, enqueue_drain, user, delete.messageId,
-                               max_backlog=rt.settings.inbox_max_backlog)
+        submit_change(rt.store, rt.inbox, enqueue_drain, user, delete.messageId,
+                      max_backlog=rt.settings.inbox_max_backlog)
         return {"messageId": delete.messageId, "status": "queued"}
 
     @handler(socketio, "reaction:add", ReactionChange, limit="reaction")
