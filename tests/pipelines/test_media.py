@@ -15,7 +15,8 @@ from PIL import Image
 from bench.thumbnails import photo_jpeg
 from pipelines.media import uploads as media
 from pipelines.media.uploads import Limits, Processing
-from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.submit import submit_message
 from schemas.common import utcnow
 from schemas.errors import ApiError, Code
 from schemas.payloads import AlbumCreate, MessageSend, UploadCreate

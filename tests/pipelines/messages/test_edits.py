@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.messages.drain import drain_inbox, read_history, submit_change, submit_message
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.history import read_history
+from pipelines.messages.submit import submit_change, submit_message
 from schemas.common import utcnow
 from schemas.errors import ApiError, Code
 from schemas.payloads import HistoryWindow, MessageSend

@@ -17,8 +17,9 @@ from pipelines.notifications import stored as notifications
 from pipelines.messages import reactions
 from pipelines.moderation import reviews
 from pipelines.upkeep import repair as upkeep
-from pipelines.messages.drain import (drain_inbox, read_history, search_messages, submit_change, submit_entry,
-                                submit_message)
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.history import read_history, search_messages
+from pipelines.messages.submit import submit_change, submit_entry, submit_message
 from pipelines.policy.rate_limits import RateLimits
 from schemas.common import new_id, utcnow
 from schemas.documents import ConversationMember, Digest, GroupMember

@@ -134,7 +134,7 @@ def test_a_worker_killed_after_claiming_is_replaced_once_its_lease_expires(store
     second = schedule(store, conv, alice, now, client_id="b")
     # A worker claims the head and submits it, then dies before marking it sent.
     claimed = store.claim_scheduled(first, now, now + timedelta(seconds=LIMITS.lease_seconds), "dead-worker")
-    from pipelines.messages.drain import submit_message
+    from pipelines.messages.submit import submit_message
     from schemas.payloads import MessageSend
     submit_message(store, inbox, lambda c: None, alice, MessageSend(convId=conv.id, clientId="a", content="later"))
     assert claimed.status == "claimed"

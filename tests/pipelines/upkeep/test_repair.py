@@ -4,11 +4,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pipelines.upkeep import repair as upkeep
-from pipelines.messages.drain import submit_message
+from pipelines.messages.submit import submit_message
 from schemas.common import utcnow
 from schemas.payloads import MessageSend
 from tests.conftest import make_conversation, make_user
-from tests.pipelines.test_notifications import post
+from tests.pipelines.notifications.test_stored import post
 
 
 def test_repair_fixes_last_seq_strays_and_stranded_inboxes_once(store, inbox):
