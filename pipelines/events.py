@@ -1,12 +1,13 @@
 """The one place that sends events to sockets (through the emitter: Redis, then every web process)."""
 from __future__ import annotations
 
-from infra.emitter import Emitter
-from schemas.common import iso
-from schemas import events
 from pydantic import BaseModel
 
-from schemas.documents import Conversation, Export, Group, Media, Message, Notification, ReviewItem, ScheduledMessage, User
+from infra.emitter import Emitter
+from schemas import events
+from schemas.common import iso
+from schemas.documents import (Conversation, Export, Group, Media, Message, Notification, ReviewItem, ScheduledMessage,
+                               User)
 from schemas.events import (ConversationLeft, ExportFailed, ExportProgress, ExportReady, GroupMemberJoined, MessageHeld,
                             MessageRead, MessageRejected, NotificationRead, Typing, UserUpdated)
 

@@ -14,17 +14,8 @@ from typing import Any, Callable
 from infra.store import Store
 from pipelines.events import Notifier
 from pipelines.moderation.log import SYSTEM_ACTOR, Tell, do_log_action, tell_user
-from pipelines.policy.access import (
-    MODERATING_ROLES,
-    RANKS,
-    check_group_manager,
-    check_group_moderator,
-    check_not_self,
-    check_not_suspended,
-    check_outranks,
-    deny,
-    rank_in_group,
-)
+from pipelines.policy.access import (MODERATING_ROLES, RANKS, check_group_manager, check_group_moderator,
+                                     check_not_self, check_not_suspended, check_outranks, deny, rank_in_group)
 from schemas import events
 from schemas.common import iso, utcnow
 from schemas.documents import Sanction, User

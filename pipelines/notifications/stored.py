@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from infra.store import Store
-from pipelines.policy.access import check_conversation_member
 from pipelines.events import Notifier
+from pipelines.policy.access import check_conversation_member
 from schemas.common import new_id
 from schemas.documents import UNREAD, Message, Notification, NotificationSettings, User
 from schemas.errors import ApiError, Code
 from schemas.events import NotificationRead
-from schemas.payloads import (NotificationQuery, NotificationsRead, NotificationSettingsUpdate, ReminderCreate,
+from schemas.payloads import (NotificationQuery, NotificationSettingsUpdate, NotificationsRead, ReminderCreate,
                               parse_time)
 from schemas.tasks import NotificationRequest
 

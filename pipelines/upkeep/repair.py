@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from infra.store import Store
+from pipelines.events import Notifier
+from pipelines.messages.lifecycle import purge_archived, retire_files
+from pipelines.policy.access import check_group_manager
 from schemas.common import new_id
 from schemas.documents import ActivityLog, RetentionPolicy, User
 from schemas.payloads import RetentionUpdate
-from pipelines.policy.access import check_group_manager
-from pipelines.messages.lifecycle import purge_archived, retire_files
-from pipelines.events import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from typing import Callable
 
 from infra.blobs import Blobs
 from infra.store import Store
-from pipelines.notifications import digests
+from pipelines.events import Notifier
 from pipelines.exports import jobs as exports
 from pipelines.media import uploads as media
+from pipelines.notifications import digests
 from pipelines.scheduling import scheduled as scheduling
-from pipelines.events import Notifier
 from schemas.errors import Code
 from schemas.tasks import NotificationRequest
 
