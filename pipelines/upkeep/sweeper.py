@@ -19,10 +19,10 @@ from typing import Callable
 from infra.blobs import Blobs
 from infra.store import Store
 from pipelines.events import Notifier
-from pipelines.exports import jobs as exports
-from pipelines.media import uploads as media
+from pipelines.exports import jobs
+from pipelines.media import uploads
 from pipelines.notifications import digests
-from pipelines.scheduling import scheduled as scheduling
+from pipelines.scheduling.scheduled import tell_failed
 from schemas.errors import Code
 from schemas.tasks import NotificationRequest
 
@@ -41,7 +41,7 @@ class SweepReport:
 
 
 # -- media ------------------------------------------------------------------------------------------
-def sweep_media(io: media.Processing, enqueue_process: Callable[[str], None], *, now: datetime,
+def sweep_media(io: uploads.Processing, enqueue_process: Callable[[str], None], *, now: datetime,
                 processing_timeout: timedelta, upload_ttl: timedelta, limit: int = 200) -> SweepReport:
     """``processing`` with no step recorded for ``processing_timeout`` (the task was lost, or its retries
     ran out): queued again once, then ``failed`` (``processing_timeout``), its objects deleted, its quota
@@ -54,8 +54,9 @@ def sweep_media(io: media.Processing, enqueue_process: Callable[[str], None], *,
             if io.store.settle_media(item, {"requeues": item.requeues + 1, "updatedAt": now}):
                 enqueue_process(item.id)
                 report.count("requeued")
-        elif media.do_fail_stale(io, item, "processing_timeout",
-                                 f"processing did not finish within {_human(processing_timeout)}, even after it was queued again"):
+        elif uploads.do_fail_stale(io, item, "processing_timeout",
+                                   f"processing did not finish within {_human(processing_timeout)}, "
+                                   "even after it was queued again"):
             report.count("failed")
     for item in io.store.stale_media("uploading", now - upload_ttl - processing_timeout, limit):
         upload = io.store.get_upload(item.id)
@@ -87,7 +88,7 @@ def sweep_exports(store: Store, blobs: Blobs, notifier: Notifier, enqueue_run: C
     stuck += [(e, "export_stalled", "the worker running the export stopped") for e in
               store.exports_with_stale_lease(now, limit) if e.requeues < REQUEUES or e.updatedAt < now - queued_timeout]
     for export, code, message in stuck:
-        if export.attempts >= exports.MAX_ATTEMPTS:
+        if export.attempts >= jobs.MAX_ATTEMPTS:
             code, message = "too_many_attempts", f"the export was started {export.attempts} times without finishing"
         elif export.requeues < REQUEUES:
             if store.settle_export(export, {"requeues": export.requeues + 1, "updatedAt": now}):
@@ -96,7 +97,7 @@ def sweep_exports(store: Store, blobs: Blobs, notifier: Notifier, enqueue_run: C
             continue
         else:
             message += ", even after it was queued again"
-        if exports.do_fail_stale(store, blobs, notifier, export, code, message, now):
+        if jobs.do_fail_stale(store, blobs, notifier, export, code, message, now):
             report.count("failed")
     return report
 
@@ -133,7 +134,7 @@ def sweep_scheduled(store: Store, notifier: Notifier, notify: Callable[[list[Not
             message = f"it could not be sent within {_human(bound)} of its time"
             failed = store.fail_stale_scheduled(item, now, {"code": str(Code.SCHEDULED_LATE), "message": message})
             if failed is not None:
-                scheduling.tell_failed(store, notifier, notify, failed, Code.SCHEDULED_LATE, message)
+                tell_failed(store, notifier, notify, failed, Code.SCHEDULED_LATE, message)
                 report.count("failed")
     return report
 

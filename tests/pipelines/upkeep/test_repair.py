@@ -1,10 +1,8 @@
-"""Periodic upkeep: the repair job fixes what drifted (and a second run finds nothing); retention archives."""
+"""The repair job fixes what drifted, and a second run finds nothing."""
 from __future__ import annotations
 
-from datetime import timedelta
-
-from pipelines.upkeep import repair as upkeep
 from pipelines.messages.submit import submit_message
+from pipelines.upkeep.repair import repair
 from schemas.common import utcnow
 from schemas.payloads import MessageSend
 from tests.conftest import make_conversation, make_user
@@ -21,28 +19,10 @@ def test_repair_fixes_last_seq_strays_and_stranded_inboxes_once(store, inbox):
     submit_message(store, inbox, lambda c: None, alice, MessageSend(convId=conv.id, clientId="x", content="hi"))
     inbox.unschedule_and_claim(conv.id, 1)   # its drain task was lost and the flag expired
     drains = []
-    result = upkeep.repair(store, stranded_inboxes=inbox.stranded, enqueue_drain=drains.append, now=utcnow())
+    result = repair(store, stranded_inboxes=inbox.stranded, enqueue_drain=drains.append, now=utcnow())
     assert result.last_seq_fixed == {conv.id: (1, 3)} and store.get_conversation(conv.id).lastSeq == 3
     assert result.members_removed == [(conv.id, carol.id)] and store.get_conversation_member(conv.id, carol.id) is None
     assert drains == [conv.id]
     inbox._scheduled.add(conv.id)   # the drain is scheduled now
-    again = upkeep.repair(store, stranded_inboxes=inbox.stranded, enqueue_drain=drains.append, now=utcnow())
+    again = repair(store, stranded_inboxes=inbox.stranded, enqueue_drain=drains.append, now=utcnow())
     assert again.summary() == {**again.summary(), "last_seq_fixed": 0, "members_removed": 0, "drains_scheduled": 0}
-
-
-def test_retention_moves_old_and_excess_messages_to_the_archive_and_exports_read_both(store, notifier):
-    alice = make_user(store, "alice")
-    conv = make_conversation(store, [alice, make_user(store, "bob")])
-    old = utcnow() - timedelta(days=40)
-    for i in range(5):
-        post(store, conv, alice, f"old {i}", at=old)
-    for i in range(200):
-        post(store, conv, alice, f"new {i}")
-    from schemas.payloads import RetentionUpdate
-    upkeep.do_set_retention(store, alice, conv.groupId, RetentionUpdate(days=30, maxMessages=150), utcnow())
-    result = upkeep.apply_retention(store, notifier, now=utcnow())
-    assert result.archived == {conv.id: 55}   # 5 older than 30 days, then down to the newest 150
-    live = store.history(conv.id, before=None, after=0, limit=1000).messages
-    assert len(live) == 150 and live[0].seq == 56
-    assert upkeep.apply_retention(store, notifier, now=utcnow()).archived == {}   # idempotent
-    assert [m.seq for m in store.iter_conversation_messages(conv.id)] == list(range(1, 206))
