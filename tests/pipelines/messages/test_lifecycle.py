@@ -16,7 +16,7 @@ from pipelines.media import uploads as media
 from pipelines.notifications import stored as notifications
 from pipelines.messages import reactions
 from pipelines.moderation import reviews
-from pipelines.upkeep import repair as upkeep
+from pipelines.upkeep.retention import apply_retention, do_set_retention
 from pipelines.messages.drain import drain_inbox
 from pipelines.messages.history import read_history, search_messages
 from pipelines.messages.submit import submit_change, submit_entry, submit_message
@@ -271,6 +271,8 @@ def test_a_file_is_deleted_on_its_own_by_its_uploader_or_a_moderator(store, chat
     _refused(Code.FORBIDDEN, lifecycle.do_delete_media, store, w.notifier, w.eve, mine)   # not a member
     store.group_members.update_one({"groupId": w.conv.groupId, "userId": w.alice.id}, {"$set": {"role": "MEMBER"}})
     _refused(Code.FORBIDDEN, lifecycle.do_delete_media, store, w.notifier, w.alice, mine)  # another's file
+    assert store.activity_logs.count_documents({"userId": w.alice.id, "action": "denied", "resourceId": mine,
+                                                "metadata.reason": "deletion of another member's file"}) == 1
     assert not store.get_media(mine).isDeleted
 
     lifecycle.do_delete_media(store, w.notifier, w.bob, mine)
@@ -301,6 +303,8 @@ def test_a_comment_is_deleted_by_its_author_or_a_moderator(store, chat):
     first = media.do_comment(store, w.alice, media_id, "mine")
     second = media.do_comment(store, w.bob, media_id, "rude")
     _refused(Code.FORBIDDEN, lifecycle.do_delete_comment, store, w.notifier, w.bob, media_id, first["id"])
+    assert store.activity_logs.count_documents({"userId": w.bob.id, "action": "denied", "resourceId": media_id,
+                                                "metadata.reason": "deletion of another member's comment"}) == 1
     _refused(Code.NOT_FOUND, lifecycle.do_delete_comment, store, w.notifier, w.bob, media_id, "nope")
     lifecycle.do_delete_comment(store, w.notifier, w.alice, media_id, first["id"])
     lifecycle.do_delete_comment(store, w.notifier, w.mod, media_id, second["id"])
@@ -317,8 +321,8 @@ def test_retention_purges_deleted_content_and_the_archived_messages_files(store,
     gone = w.send(w.bob, "gone", "regrettable words")
     w.delete(w.bob, gone.id)
     w.send(w.alice, "new", "the newest stays")
-    upkeep.do_set_retention(store, w.alice, w.conv.groupId, RetentionUpdate(days=1, maxMessages=None), utcnow())
-    result = upkeep.apply_retention(store, w.notifier, now=utcnow() + timedelta(days=2))
+    do_set_retention(store, w.alice, w.conv.groupId, RetentionUpdate(days=1, maxMessages=None), utcnow())
+    result = apply_retention(store, w.notifier, now=utcnow() + timedelta(days=2))
     assert result.archived[w.conv.id] == 2 and result.files == 1
     archived = {d["_id"]: d for d in store.messages_archive.find({"convId": w.conv.id})}
     assert archived[gone.id]["content"] == "" and archived[gone.id]["isDeleted"]

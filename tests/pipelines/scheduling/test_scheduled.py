@@ -212,6 +212,9 @@ def test_only_the_sender_edits_or_cancels_and_only_while_pending(store, notifier
     with pytest.raises(ApiError) as err:
         scheduling.do_cancel_scheduled(store, notifier, bob, item.id, now=utcnow())
     assert err.value.code == Code.NOT_FOUND and store.get_scheduled(item.id).status == "pending"
+    # Refused like every other "not yours" (policy.access.check_owner), without saying it exists.
+    assert store.activity_logs.count_documents({"userId": bob.id, "action": "denied", "resource": "scheduled",
+                                                "resourceId": item.id}) == 2
     edited = scheduling.do_update_scheduled(store, notifier, alice, item.id, ScheduledMessageUpdate(content="new"),
                                             now=utcnow(), limits=LIMITS)
     assert edited.content == "new"
