@@ -1,4 +1,6 @@
-"""The one place that sends events to sockets (through the emitter: Redis, then every web process)."""
+"""The one sender of socket events: ``Notifier`` turns what happened into the events of the public contract
+and emits them to their rooms (through the emitter: Redis, then every web process). Stored notifications
+are pipelines.notifications'; this module only speaks to live sockets."""
 from __future__ import annotations
 
 from pydantic import BaseModel
@@ -13,6 +15,8 @@ from schemas.events import (ConversationLeft, ExportFailed, ExportProgress, Expo
 
 
 class Notifier:
+    """Every socket event the pipelines send goes through here, one method per event."""
+
     def __init__(self, emitter: Emitter) -> None:
         self.emitter = emitter
 

@@ -240,8 +240,8 @@ class InboxWriter:
 
     def finish_batch(self, stored: dict[str, list[Message]], last_at: datetime | None) -> None:
         if self.reviews:
-            # One task for the batch's review requests (one publish per hit cost 3.7 % of the server's CPU
-            # at 5 % of messages hit, py-spy). Queued after the writes; a drain dying before this point is
+            # One task for the batch's review requests: a publish per hit costs the server CPU in
+            # proportion to the hits. Queued after the writes; a drain dying before this point is
             # redelivered and asks again (see ``repeat``), and opening is idempotent.
             self.screening.open_reviews(self.reviews)
             self.reviews = []
