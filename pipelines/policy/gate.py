@@ -18,8 +18,8 @@ be stored text nobody may see: the writer is told at once and may rephrase); ``m
 
 ``PATHS`` declares every write path: its rate-limit action, its scope (what membership and mute mean for
 it), where its text meets the filter, what a flagged review item is about, and the routes and socket events
-that take it. tests/pipelines/test_gate.py runs every path through every check, and fails when a writing
-route or event of app/ is neither in a path nor in ``EXEMPT``. docs/moderation.md has the matrix.
+that take it. tests/pipelines/policy/test_gate.py runs every path through every check, and fails when a
+writing route or event of app/ is neither in a path nor in ``EXEMPT``. docs/moderation.md has the matrix.
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ EXEMPT: dict[str, str] = {
     "POST /api/messages/<message_id>/reminders": "a reminder only the caller sees",
     "PUT /api/groups/<group_id>/retention": "group admins' retention settings",
     "POST /api/messages/<message_id>/reports": "a report's reason is read by the group's moderators only",
-    "POST /api/reviews/<review_id>/decision": "moderators' decisions (pipelines.reviews)",
+    "POST /api/reviews/<review_id>/decision": "moderators' decisions (pipelines.moderation.reviews)",
     "POST /api/groups/<group_id>/filters": "moderators' rules",
     "PATCH /api/groups/<group_id>/filters/<filter_id>": "moderators' rules",
     "POST /api/groups/<group_id>/filters/test": "moderators try a text; nothing stored",

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from pipelines.messages.drain import drain_inbox, LINGER_SLICE_MS
+from pipelines.messages.drain import LINGER_SLICE_MS, drain_inbox
 from pipelines.messages.history import read_history
 from pipelines.messages.submit import submit_message
 from pipelines.messages.writer import _insert

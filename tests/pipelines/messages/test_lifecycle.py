@@ -1,26 +1,24 @@
-"""The content lifecycle (pipelines.lifecycle): a message, a file and a comment go visible -> deleted ->
+"""The content lifecycle (pipelines.messages.lifecycle): a message, a file and a comment go visible -> deleted ->
 purged, and every reader honours the state. Through the real drain, the embedded store and MemoryBlobs."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from bench.thumbnails import photo_jpeg
-from pipelines.notifications import digests
-from pipelines.messages import lifecycle
 from pipelines.media import uploads as media
-from pipelines.notifications import stored as notifications
-from pipelines.messages import reactions
-from pipelines.moderation import reviews
-from pipelines.upkeep.retention import apply_retention, do_set_retention
+from pipelines.messages import lifecycle, reactions
 from pipelines.messages.drain import drain_inbox
 from pipelines.messages.history import read_history, search_messages
 from pipelines.messages.submit import submit_change, submit_entry, submit_message
+from pipelines.moderation import reviews
+from pipelines.notifications import digests
+from pipelines.notifications import stored as notifications
 from pipelines.policy.rate_limits import RateLimits
+from pipelines.upkeep.retention import apply_retention, do_set_retention
 from schemas.common import new_id, utcnow
 from schemas.documents import ConversationMember, Digest, GroupMember
 from schemas.errors import ApiError, Code

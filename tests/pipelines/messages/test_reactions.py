@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from pipelines.messages.drain import drain_inbox
-from pipelines.messages.submit import submit_message
 from pipelines.messages.reactions import MAX_PER_USER, do_react
+from pipelines.messages.submit import submit_message
 from schemas.errors import ApiError, Code
 from schemas.payloads import MessageSend, ReactionChange
 from tests.conftest import make_conversation, make_user

@@ -10,18 +10,15 @@ import time
 
 import pytest
 
-from pipelines.moderation import rules, sanctions, screening
-from pipelines.moderation.log import list_log
-from schemas.payloads import IdPage
-
-from pipelines.moderation import reviews
 from pipelines.messages.drain import drain_inbox
 from pipelines.messages.history import read_history, search_messages
 from pipelines.messages.submit import submit_change, submit_entry, submit_message
+from pipelines.moderation import reviews, rules, sanctions, screening
+from pipelines.moderation.log import list_log
 from pipelines.moderation.screening import FilterCache, Screening
 from schemas.errors import ApiError, Code
-from schemas.payloads import (FilterCreate, FilterTest, FilterUpdate, HistoryWindow, ModerationSettingsUpdate,
-                              MuteCreate, ReviewDecision, SearchQuery, MessageSend)
+from schemas.payloads import (FilterCreate, FilterTest, FilterUpdate, HistoryWindow, IdPage, MessageSend,
+                              ModerationSettingsUpdate, MuteCreate, ReviewDecision, SearchQuery)
 from tests.conftest import make_conversation, make_user
 
 

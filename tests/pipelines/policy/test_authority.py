@@ -10,18 +10,15 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.people import directory
-
-from pipelines.moderation import rules, sanctions
-from schemas.payloads import ModerationSettingsUpdate
-
-from pipelines.moderation import reviews
 from pipelines.messages.drain import drain_inbox
 from pipelines.messages.submit import submit_change, submit_message
+from pipelines.moderation import reviews, rules, sanctions
+from pipelines.people import directory
 from schemas.common import utcnow
 from schemas.documents import Sanction
 from schemas.errors import ApiError, Code
-from schemas.payloads import BanCreate, FilterCreate, MessageSend, MuteCreate, ReviewDecision, RoleChange
+from schemas.payloads import (BanCreate, FilterCreate, MessageSend, ModerationSettingsUpdate, MuteCreate,
+                              ReviewDecision, RoleChange)
 from tests.conftest import make_conversation, make_user
 
 NAMES = ("admin", "root", "admin2", "mod", "mod2", "bob")

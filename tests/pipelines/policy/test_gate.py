@@ -16,24 +16,16 @@ import pytest
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from pipelines.people import directory
-
 from pipelines.media import uploads as media
-
-from pipelines.moderation import rules
-
-from pipelines.people import profiles
-
 from pipelines.messages import reactions
-
-from pipelines.moderation import reviews
-
-from pipelines.scheduling import scheduled as scheduling
-from pipelines.policy.gate import CHECKS, EXEMPT, PATHS, Gate
 from pipelines.messages.drain import drain_inbox
 from pipelines.messages.submit import submit_change, submit_message
+from pipelines.moderation import reviews, rules
 from pipelines.moderation.screening import FilterCache, Screening
+from pipelines.people import directory, profiles
+from pipelines.policy.gate import CHECKS, EXEMPT, PATHS, Gate
 from pipelines.policy.rate_limits import RateLimits
+from pipelines.scheduling import scheduled as scheduling
 from schemas.common import new_id, utcnow
 from schemas.documents import GroupMember, Media, Sanction, SenderInfo
 from schemas.errors import ApiError, Code

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.scheduling import scheduled as scheduling
 from pipelines.messages.drain import drain_inbox
 from pipelines.notifications.stored import do_notify
+from pipelines.scheduling import scheduled as scheduling
 from schemas.common import new_id, utcnow
 from schemas.documents import ScheduledMessage
 from schemas.errors import ApiError, Code

@@ -11,11 +11,11 @@ from bench.thumbnails import photo_jpeg
 from infra.blobs import StorageUnavailable
 from infra.scanner import ScanError
 from pipelines.exports import jobs as exports
+from pipelines.exports.jobs import ExportIO
 from pipelines.media import uploads as media
 from pipelines.notifications import stored as notifications
 from pipelines.scheduling import scheduled as scheduling
 from pipelines.upkeep import sweeper
-from pipelines.exports.jobs import ExportIO
 from schemas.common import new_id, utcnow
 from schemas.documents import ScheduledMessage
 from schemas.errors import Code
