@@ -34,6 +34,7 @@ class TransientError(Exception):
 
 @dataclass
 class DrainResult:
+    """What one drain did (``drain_inbox`` returns it; the writer counts into it)."""
     conv_id: str
     locked_out: bool = False     # another worker was draining: it will see our entries
     stored: list[int] = field(default_factory=list)   # seqs stored by this drain
