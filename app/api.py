@@ -13,7 +13,8 @@ from app.gate import write_gate
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
 from pipelines.people import directory
-from pipelines.messages import drain as messages
+from pipelines.messages.history import read_history, search_messages
+from pipelines.messages.submit import submit_message, submit_system
 from pipelines.people import presence
 from pipelines.people import profiles
 from pipelines.policy.access import MODERATING_ROLES
@@ -75,7 +76,7 @@ def announce():
     """Queue a system message in a conversation (pipelines.directory.Announce). The membership change
     it records is already stored: if Redis is away the note is skipped (and logged), not the change,
     so a client never retries a change that was made."""
-    submit = partial(messages.submit_system, get_runtime().inbox, enqueue_drain)
+    submit = partial(submit_system, get_runtime().inbox, enqueue_drain)
 
     def post(conv_id: str, actor, action: str, data: dict) -> None:
         try:
@@ -203,7 +204,7 @@ def conversation_members(conv_id: str):
 def history(conv_id: str):
     rt = get_runtime()
     window = parse_history_query(request.args, rt.settings.history_max_limit, rt.settings.history_default_limit)
-    page = messages.read_history(rt.store, g.user, conv_id, window)
+    page = read_history(rt.store, g.user, conv_id, window)
     render = Message.for_moderators if window.view == "moderation" else Message.public
     return jsonify(messages=[render(m) for m in page.messages], hasMore=page.has_more)
 
@@ -212,7 +213,7 @@ def history(conv_id: str):
 @login_required
 def search(conv_id: str):
     """Newest first; the next page: before = the seq of the last message received."""
-    page = messages.search_messages(get_runtime().store, g.user, conv_id, parse_search_query(request.args))
+    page = search_messages(get_runtime().store, g.user, conv_id, parse_search_query(request.args))
     return jsonify(messages=[m.public() for m in page.messages], hasMore=page.has_more)
 
 
@@ -225,6 +226,6 @@ def send(conv_id: str):
     if payload.convId not in (None, conv_id):
         raise ApiError(Code.INVALID_PAYLOAD, "convId in the body differs from the path")
     payload.convId = conv_id
-    messages.submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context(),
-                            rt.settings.inbox_max_backlog, write_gate())
+    submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context(),
+                   rt.settings.inbox_max_backlog, write_gate())
     return jsonify(clientId=payload.clientId, status="queued"), 202

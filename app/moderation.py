@@ -7,7 +7,8 @@ from app.api import announce, body, limited
 from app.auth import login_required
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
-from pipelines.moderation import sanctions as moderation
+from pipelines.moderation import moderators, rules, sanctions, screening
+from pipelines.moderation.log import list_log
 from pipelines.moderation import reviews
 from schemas.payloads import (BanCreate, FilterCreate, FilterTest, FilterUpdate, ModerationSettingsUpdate, MuteCreate,
                               ReportCreate, ReviewDecision, RoleChange, parse_id_page, parse_review_query)
@@ -28,53 +29,53 @@ def _store():
 @moderation_api.get("/moderation/groups")
 @login_required
 def moderated_groups():
-    return jsonify(groups=moderation.moderated_groups(_store(), g.user))
+    return jsonify(groups=moderators.moderated_groups(_store(), g.user))
 
 
 # -- filter rules and settings -----------------------------------------------------------------------
 @moderation_api.get("/groups/<group_id>/filters")
 @login_required
 def list_filters(group_id: str):
-    return jsonify(moderation.list_filters(_store(), g.user, group_id, parse_id_page(request.args, max_limit=200)))
+    return jsonify(rules.list_filters(_store(), g.user, group_id, parse_id_page(request.args, max_limit=200)))
 
 
 @moderation_api.post("/groups/<group_id>/filters")
 @login_required
 def create_filter(group_id: str):
-    rule = moderation.do_create_filter(_store(), web_notifier(), g.user, group_id, body(FilterCreate))
+    rule = rules.do_create_filter(_store(), web_notifier(), g.user, group_id, body(FilterCreate))
     return jsonify(rule.public()), 201
 
 
 @moderation_api.patch("/groups/<group_id>/filters/<filter_id>")
 @login_required
 def update_filter(group_id: str, filter_id: str):
-    rule = moderation.do_update_filter(_store(), web_notifier(), g.user, group_id, filter_id, body(FilterUpdate))
+    rule = rules.do_update_filter(_store(), web_notifier(), g.user, group_id, filter_id, body(FilterUpdate))
     return jsonify(rule.public())
 
 
 @moderation_api.delete("/groups/<group_id>/filters/<filter_id>")
 @login_required
 def delete_filter(group_id: str, filter_id: str):
-    moderation.do_delete_filter(_store(), web_notifier(), g.user, group_id, filter_id)
+    rules.do_delete_filter(_store(), web_notifier(), g.user, group_id, filter_id)
     return "", 204
 
 
 @moderation_api.post("/groups/<group_id>/filters/test")
 @login_required
 def test_filter(group_id: str):
-    return jsonify(moderation.do_test_filter(_store(), g.user, group_id, body(FilterTest)))
+    return jsonify(screening.do_test_filter(_store(), g.user, group_id, body(FilterTest)))
 
 
 @moderation_api.get("/groups/<group_id>/moderation/settings")
 @login_required
 def get_settings(group_id: str):
-    return jsonify(moderation.get_moderation_settings(_store(), g.user, group_id))
+    return jsonify(rules.get_moderation_settings(_store(), g.user, group_id))
 
 
 @moderation_api.patch("/groups/<group_id>/moderation/settings")
 @login_required
 def update_settings(group_id: str):
-    return jsonify(moderation.do_update_moderation_settings(_store(), web_notifier(), g.user, group_id,
+    return jsonify(rules.do_update_moderation_settings(_store(), web_notifier(), g.user, group_id,
                                                             body(ModerationSettingsUpdate)))
 
 
@@ -114,20 +115,20 @@ def decide(review_id: str):
 def list_sanctions(group_id: str, kind: str):
     """Mutes (the group's moderators) or bans (its admins) in force."""
     parse_id_page(request.args)
-    return jsonify(moderation.list_sanctions(_store(), g.user, group_id, kind))
+    return jsonify(sanctions.list_sanctions(_store(), g.user, group_id, kind))
 
 
 @moderation_api.post("/groups/<group_id>/mutes")
 @login_required
 def mute(group_id: str):
-    mute = moderation.do_mute(_store(), web_notifier(), g.user, group_id, body(MuteCreate), tell=enqueue_notify)
+    mute = sanctions.do_mute(_store(), web_notifier(), g.user, group_id, body(MuteCreate), tell=enqueue_notify)
     return jsonify(mute.public()), 201
 
 
 @moderation_api.post("/groups/<group_id>/bans")
 @login_required
 def ban(group_id: str):
-    sanction = moderation.do_ban(_store(), web_notifier(), _move, announce(), g.user, group_id, body(BanCreate),
+    sanction = sanctions.do_ban(_store(), web_notifier(), _move, announce(), g.user, group_id, body(BanCreate),
                                  tell=enqueue_notify)
     return jsonify(sanction.public()), 201
 
@@ -135,18 +136,18 @@ def ban(group_id: str):
 @moderation_api.delete("/groups/<group_id>/<any(mutes, bans):kind>/<user_id>")
 @login_required
 def lift(group_id: str, kind: str, user_id: str):
-    moderation.do_lift(_store(), web_notifier(), g.user, group_id, user_id, kind[:-1])
+    sanctions.do_lift(_store(), web_notifier(), g.user, group_id, user_id, kind[:-1])
     return "", 204
 
 
 @moderation_api.patch("/groups/<group_id>/members/<user_id>")
 @login_required
 def change_role(group_id: str, user_id: str):
-    return jsonify(moderation.do_change_role(_store(), web_notifier(), _move, g.user, group_id, user_id,
+    return jsonify(sanctions.do_change_role(_store(), web_notifier(), _move, g.user, group_id, user_id,
                                              body(RoleChange)))
 
 
 @moderation_api.get("/groups/<group_id>/moderation/log")
 @login_required
 def moderation_log(group_id: str):
-    return jsonify(moderation.list_log(_store(), g.user, group_id, parse_id_page(request.args)))
+    return jsonify(list_log(_store(), g.user, group_id, parse_id_page(request.args)))

@@ -10,7 +10,7 @@ from app.sockets import web_notifier
 from infra.runtime import get_runtime
 from pipelines.notifications import stored as notifications
 from pipelines.scheduling import scheduled as scheduling
-from pipelines.upkeep import repair as upkeep
+from pipelines.upkeep import retention
 from schemas.common import utcnow
 from schemas.payloads import (NotificationSettingsUpdate, NotificationsRead, ReminderCreate, RetentionUpdate,
                               ScheduledMessageCreate, ScheduledMessageUpdate, parse_id_page, parse_notification_query)
@@ -97,11 +97,11 @@ def create_reminder(message_id: str, payload: ReminderCreate):
 @notifications_api.get("/groups/<group_id>/retention")
 @login_required
 def get_retention(group_id: str):
-    return jsonify(upkeep.get_retention(get_runtime().store, g.user, group_id))
+    return jsonify(retention.get_retention(get_runtime().store, g.user, group_id))
 
 
 @notifications_api.put("/groups/<group_id>/retention")
 @login_required
 def set_retention(group_id: str):
     """Group admins: {days?, maxMessages?}; applied by the retention job (beat)."""
-    return jsonify(upkeep.do_set_retention(get_runtime().store, g.user, group_id, body(RetentionUpdate), utcnow()))
+    return jsonify(retention.do_set_retention(get_runtime().store, g.user, group_id, body(RetentionUpdate), utcnow()))

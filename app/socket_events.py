@@ -14,8 +14,8 @@ from app.sockets import (bind, context, handler, local, move, pace, presence_wri
                          web_notifier)
 from infra.runtime import get_runtime
 from pipelines.messages import reactions, receipts
-from pipelines.messages.drain import submit_change, submit_message
-from pipelines.moderation.sanctions import moderator_rooms
+from pipelines.messages.submit import submit_change, submit_message
+from pipelines.moderation.moderators import moderator_rooms
 from pipelines.notifications.stored import do_mark_delivered
 from pipelines.people.directory import session_snapshot
 from pipelines.policy.access import check_conversation_member

@@ -20,7 +20,7 @@ from infra.presence import PresenceRegistry
 from infra.redis_pool import blocking_client, blocking_pool
 from infra.scanner import ClamdScanner
 from infra.store import Store
-from pipelines.moderation.sanctions import FilterCache
+from pipelines.moderation.screening import FilterCache
 from pipelines.policy.rate_limits import RateLimits
 from pipelines.events import Notifier
 

@@ -1,17 +1,22 @@
-"""The one place that sends events to sockets (through the emitter: Redis, then every web process)."""
+"""The one sender of socket events: ``Notifier`` turns what happened into the events of the public contract
+and emits them to their rooms (through the emitter: Redis, then every web process). Stored notifications
+are pipelines.notifications'; this module only speaks to live sockets."""
 from __future__ import annotations
 
-from infra.emitter import Emitter
-from schemas.common import iso
-from schemas import events
 from pydantic import BaseModel
 
-from schemas.documents import Conversation, Export, Group, Media, Message, Notification, ReviewItem, ScheduledMessage, User
+from infra.emitter import Emitter
+from schemas import events
+from schemas.common import iso
+from schemas.documents import (Conversation, Export, Group, Media, Message, Notification, ReviewItem, ScheduledMessage,
+                               User)
 from schemas.events import (ConversationLeft, ExportFailed, ExportProgress, ExportReady, GroupMemberJoined, MessageHeld,
                             MessageRead, MessageRejected, NotificationRead, Typing, UserUpdated)
 
 
 class Notifier:
+    """Every socket event the pipelines send goes through here, one method per event."""
+
     def __init__(self, emitter: Emitter) -> None:
         self.emitter = emitter
 

@@ -9,14 +9,15 @@ from pymongo.errors import ConnectionFailure
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from infra.runtime import get_runtime
-from pipelines.messages import drain as messages
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.writer import TransientError
 from pipelines.people import profiles
-from pipelines.moderation.sanctions import Screening
+from pipelines.moderation.screening import Screening
 from workers.celery_app import celery
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (messages.TransientError, ConnectionFailure, RedisConnectionError, RedisTimeoutError)
+TRANSIENT = (TransientError, ConnectionFailure, RedisConnectionError, RedisTimeoutError)
 # Redelivered if the worker dies (acks_late); retried with backoff while a service is briefly away.
 RELIABLE = dict(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=30, max_retries=10)
 
@@ -26,12 +27,12 @@ def drain(conv_id: str) -> dict:
     """Store every pending send of one conversation (see pipelines.messages.drain_inbox), through the
     group's content filter."""
     rt = get_runtime()
-    result = messages.drain_inbox(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
-                                  enqueue_drain=enqueue_drain, batch=rt.settings.inbox_batch,
-                                  budget_seconds=rt.settings.inbox_budget_ms / 1000,
-                                  linger_ms=rt.settings.inbox_linger_ms, screening=_screening(),
-                                  on_stored=_enqueue_notifications,
-                                  may_linger=lambda: nothing_waits_for_a_slot(drain.request.hostname))
+    result = drain_inbox(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
+                         enqueue_drain=enqueue_drain, batch=rt.settings.inbox_batch,
+                         budget_seconds=rt.settings.inbox_budget_ms / 1000,
+                         linger_ms=rt.settings.inbox_linger_ms, screening=_screening(),
+                         on_stored=_enqueue_notifications,
+                         may_linger=lambda: nothing_waits_for_a_slot(drain.request.hostname))
     if result.duplicates or result.rejected or result.held:
         log.info("drained %s: stored %d, duplicates %d, rejected %d, held %d", conv_id, len(result.stored),
                  result.duplicates, result.rejected, result.held)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from infra.runtime import get_runtime
-from pipelines.moderation import sanctions as moderation
+from pipelines.moderation import sanctions
 from pipelines.moderation import reviews
-from pipelines.messages.drain import submit_entry
+from pipelines.messages.submit import submit_entry
 from schemas.tasks import ReviewRequest
 from workers.celery_app import celery
 from workers.messages import RELIABLE, enqueue_drain
@@ -49,7 +49,7 @@ def enqueue_decision(review_id: str) -> None:
 def record_block(group_id: str, conv_id: str, sender_id: str, client_id: str, match: str) -> bool:
     """Log a blocked message; mute its sender if the group's escalation says so."""
     rt = get_runtime()
-    return moderation.do_record_block(rt.store, rt.notifier, group_id, conv_id, sender_id, client_id, match,
+    return sanctions.do_record_block(rt.store, rt.notifier, group_id, conv_id, sender_id, client_id, match,
                                       tell=enqueue_notify)
 
 

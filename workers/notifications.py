@@ -11,7 +11,8 @@ from pipelines.notifications import digests
 from pipelines.notifications import stored as notifications
 from pipelines.scheduling import scheduled as scheduling
 from pipelines.upkeep import sweeper
-from pipelines.upkeep import repair as upkeep
+from pipelines.upkeep import repair as upkeep_repair
+from pipelines.upkeep.retention import apply_retention
 from pipelines.policy.gate import Gate
 from schemas.common import utcnow
 from schemas.tasks import NotificationRequest
@@ -176,12 +177,12 @@ def scheduled_bound(s) -> timedelta:
 @celery.task(name="notifications.repair", **RELIABLE)
 def repair() -> dict:
     rt = get_runtime()
-    return upkeep.repair(rt.store, stranded_inboxes=rt.inbox.stranded, enqueue_drain=enqueue_drain,
-                         now=utcnow()).summary()
+    return upkeep_repair.repair(rt.store, stranded_inboxes=rt.inbox.stranded, enqueue_drain=enqueue_drain,
+                                now=utcnow()).summary()
 
 
 @celery.task(name="notifications.retention", **RELIABLE)
 def retention() -> dict:
     rt = get_runtime()
-    result = upkeep.apply_retention(rt.store, rt.notifier, now=utcnow())
+    result = apply_retention(rt.store, rt.notifier, now=utcnow())
     return {"groups": result.groups, "archived": sum(result.archived.values()), "files": result.files}

@@ -1,1 +1,3 @@
-"""Messages: the inbox drain that stores and announces sends and edits (drain), reactions, read receipts, and the deletion of content reaching every reader (lifecycle)."""
+"""Messages: sends, edits and deletions accepted into a conversation's inbox (submit), the drain that
+stores them in order exactly once (drain: the loop; writer: a batch), reading and search (history),
+reactions, read receipts, and deletion reaching every reader (lifecycle)."""

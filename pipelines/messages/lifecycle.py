@@ -1,8 +1,9 @@
 """One lifecycle for content: a message, a file and a comment move visible -> deleted -> purged, and what
 each move does to every reader (docs/architecture.md, "Content lifecycle").
 
-- A message is deleted by the drain (``pipelines.messages._Drain.apply_change``), whoever asked: its author,
-  a moderator, or a moderator's "delete" decision on a review item (which queues the same inbox entry).
+- A message is deleted by the drain (``pipelines.messages.writer.InboxWriter.apply_change``), whoever
+  asked: its author, a moderator, or a moderator's "delete" decision on a review item (which queues the
+  same inbox entry).
   ``on_message_deleted`` then deletes its files, marks its replies' quotes deleted and redacts its
   notifications (dropping its pending reminders). ``on_message_edited`` rewrites its replies' quotes.
 - A file is deleted on its own by its uploader or a group moderator (``do_delete_media``), with its message,
@@ -20,9 +21,9 @@ from datetime import datetime, timedelta
 
 from infra.blobs import Blobs
 from infra.store import Store
-from pipelines.policy.access import check_conversation_member, check_may_moderate_content, is_moderator, log_denied
-from pipelines.moderation.sanctions import do_log_action
 from pipelines.events import Notifier
+from pipelines.moderation.log import do_log_action
+from pipelines.policy.access import check_conversation_member, check_may_moderate_content, check_owner, is_moderator
 from pipelines.policy.rate_limits import RateLimits
 from schemas.common import iso, utcnow
 from schemas.documents import Media, Message, User, deleted_file, quote_excerpt
@@ -120,8 +121,9 @@ def _check_may_delete(store: Store, user: User, moderator: bool, media: Media, a
     if author_id == user.id:
         return False
     if not moderator:
-        log_denied(store, user, "media", media.id, f"deletion of another member's {what}")
-        raise ApiError(Code.FORBIDDEN, f"only its author, a moderator or an admin of the group can delete a {what}")
+        check_owner(store, user, "media", media.id, author_id,
+                    f"only its author, a moderator or an admin of the group can delete a {what}",
+                    reason=f"deletion of another member's {what}")
     check_may_moderate_content(store, user, author_id, media.groupId, f"delete a {what} by")
     return True
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from infra.store import Store
+from pipelines.events import Notifier
 from pipelines.policy.access import check_conversation_member
 from pipelines.policy.gate import Gate
-from pipelines.events import Notifier
 from schemas.common import utcnow
 from schemas.documents import Message, Reaction, User
 from schemas.errors import ApiError, Code

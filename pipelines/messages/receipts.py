@@ -7,8 +7,8 @@ count is ``lastSeq - lastReadSeq``: no message is scanned or rewritten. (The see
 from __future__ import annotations
 
 from infra.store import Store
-from pipelines.policy.access import check_conversation_member
 from pipelines.events import Notifier
+from pipelines.policy.access import check_conversation_member
 from schemas.common import utcnow
 from schemas.documents import User
 from schemas.events import MessageRead

@@ -13,10 +13,10 @@ import logging
 from typing import Any, Callable
 
 from infra.store import Store
-from pipelines.policy.access import check_conversation_member, check_may_moderate_content, deny
-from pipelines.moderation.sanctions import Tell, check_group_moderator, do_log_action, tell_user
-from pipelines.messages.drain import REVIEW_DELETE
 from pipelines.events import Notifier
+from pipelines.messages.submit import REVIEW_DELETE
+from pipelines.moderation.log import Tell, do_log_action, tell_user
+from pipelines.policy.access import check_conversation_member, check_group_moderator, check_may_moderate_content, deny
 from schemas.common import new_id, utcnow
 from schemas.documents import ReviewItem, ReviewMessage, ReviewReason, SenderInfo, User
 from schemas.errors import ApiError, Code

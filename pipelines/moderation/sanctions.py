@@ -1,256 +1,36 @@
-"""Moderation of a group: its filter rules and the filter step of the message path, mutes and bans,
-role changes, and the moderation log. The review queue's items live in ``pipelines.reviews``.
+"""Sanctions in a group: mutes, bans, their lifting, role changes, and the filter's escalation (an automatic
+mute after too many blocked messages).
 
-Who may do what: the group's moderators (its MODERATORs and GROUP_ADMINs, and system ADMINs) manage rules,
-settings, reviews and mutes; bans and role changes are for group admins (GROUP_ADMINs and system ADMINs).
-Nobody acts on themselves (``self_sanction``), on someone who outranks them (``outranked``), or while
-muted in the group (``muted``); every refusal is logged (docs/moderation.md, "Authority").
+Who may do what: the group's moderators (its MODERATORs and GROUP_ADMINs, and system ADMINs) mute and lift
+mutes; bans and role changes are for group admins (GROUP_ADMINs and system ADMINs). Nobody acts on
+themselves (``self_sanction``), on someone who outranks them (``outranked``), or while muted in the group
+(``muted``); every refusal is logged (docs/moderation.md, "Authority").
 """
 from __future__ import annotations
 
-import logging
-import threading
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
 from infra.store import Store
-from pipelines.policy.access import (MODERATING_ROLES, RANKS, check_group_manager, check_not_self, check_not_suspended,
-                               check_outranks, deny, is_moderator, log_denied, rank_in_group)
-from pipelines.moderation.filters import Rule, RuleSet, Verdict, check_pattern, compile_rules, normalize
 from pipelines.events import Notifier
+from pipelines.moderation.log import SYSTEM_ACTOR, Tell, do_log_action, tell_user
+from pipelines.policy.access import (MODERATING_ROLES, RANKS, check_group_manager, check_group_moderator,
+                                     check_not_self, check_not_suspended, check_outranks, deny, rank_in_group)
 from schemas import events
-from schemas.common import iso, new_id, utcnow
-from schemas.documents import ActivityLog, FilterRule, Group, Sanction, User
+from schemas.common import iso, utcnow
+from schemas.documents import Sanction, User
 from schemas.errors import ApiError, Code
 from schemas.events import Lifted, Sanctioned
-from schemas.payloads import (BanCreate, FilterCreate, FilterTest, FilterUpdate, IdPage, ModerationSettingsUpdate,
-                              MuteCreate, RoleChange)
-from schemas.tasks import FilterHit, NotificationRequest, ReviewRequest
+from schemas.payloads import BanCreate, MuteCreate, RoleChange
 
-log = logging.getLogger(__name__)
-
-MAX_RULES_PER_GROUP = 1000
 SANCTIONS_LIMIT = 200
-MODERATION_GROUPS_LIMIT = 200
-SYSTEM_ACTOR = "filter"  # the actor name of what the filter does by itself (blocks, automatic mutes)
 
 # move(user_id, room, enter): make the user's live sockets, on any web process, enter or leave a room.
 MoveSockets = Callable[[str, str, bool], None]
-# announce(conv_id, actor, action, data): queue a system message (pipelines.messages.submit_system).
+# announce(conv_id, actor, action, data): queue a system message (pipelines.messages.submit.submit_system).
 Announce = Callable[[str, User, str, dict], None]
-# tell(request): leave the user a notification (workers.notifications.enqueue_notify).
-Tell = Callable[[NotificationRequest], None]
 
 
-def tell_user(tell: Tell | None, user_id: str, key: str, title: str, body: str, group_id: str) -> None:
-    """A ``moderation`` notification about the user: it outlives the live event they may not see."""
-    if tell is not None:
-        tell(NotificationRequest(userId=user_id, type="moderation", key=key, title=title, body=body,
-                                 data={"groupId": group_id}))
-
-
-# -- who ------------------------------------------------------------------------------------------
-def check_group_moderator(store: Store, user: User, group_id: str) -> Group:
-    """The group, if the user moderates it; refusals are logged."""
-    group = store.get_group(group_id)
-    if group is None:
-        raise ApiError(Code.NOT_FOUND, f"no group {group_id}")
-    if not is_moderator(store, user, group_id):
-        log_denied(store, user, "group", group_id, "moderation without a moderating role")
-        raise ApiError(Code.FORBIDDEN, "only the group's moderators and admins can do this")
-    return group
-
-
-def check_acting_moderator(store: Store, user: User, group_id: str) -> Group:
-    """The group, if the user moderates it and is not muted in it (a moderation write)."""
-    group = check_group_moderator(store, user, group_id)
-    check_not_suspended(store, user, group_id)
-    return group
-
-
-def moderated_groups(store: Store, user: User) -> list[dict[str, Any]]:
-    """The groups the user moderates, with their role (system admins: every group, newest first)."""
-    if user.role == "ADMIN":
-        mine = {g.id: role for g, role in store.groups_of_user(user.id)}
-        return [{**g.public(), "role": mine.get(g.id, "ADMIN")} for g in store.all_groups(MODERATION_GROUPS_LIMIT)]
-    return [{**g.public(), "role": role} for g, role in store.groups_of_user(user.id) if role in MODERATING_ROLES]
-
-
-def moderator_rooms(user: User, groups: list[dict[str, Any]]) -> list[str]:
-    """The mod: rooms a socket of the user joins at connect (``groups``: the session's, with roles)."""
-    rooms = [events.mod_room(g["id"]) for g in groups if g["role"] in MODERATING_ROLES]
-    return rooms + ([events.MOD_ALL] if user.role == "ADMIN" else [])
-
-
-# -- the moderation log ----------------------------------------------------------------------------
-def do_log_action(store: Store, notifier: Notifier, actor: User | None, group_id: str, action: str,
-                  target_type: str, target_id: str | None, *, target_name: str | None = None,
-                  reason: str | None = None, changes: dict | None = None, once: str | None = None) -> None:
-    """Record a moderation action and show it live to the group's moderators. ``once``, a key derived from
-    what happened, makes a redelivered task record it once."""
-    entry = ActivityLog(id=new_id(), key=once, userId=actor.id if actor else None, action=action,
-                        resource=target_type, resourceId=target_id, changes=changes, groupId=group_id,
-                        metadata={"actorName": actor.username if actor else SYSTEM_ACTOR,
-                                  "targetName": target_name, "reason": reason},
-                        timestamp=utcnow())
-    if store.insert_activity_once(entry):
-        notifier.notify_moderation_action(group_id, entry.moderation_entry())
-
-
-def list_log(store: Store, user: User, group_id: str, page: IdPage) -> dict[str, Any]:
-    check_group_moderator(store, user, group_id)
-    entries, more = store.moderation_log(group_id, before=page.before, limit=page.limit)
-    return {"entries": [e.moderation_entry() for e in entries], "hasMore": more}
-
-
-# -- filter rules ----------------------------------------------------------------------------------
-def list_filters(store: Store, user: User, group_id: str, page: IdPage) -> dict[str, Any]:
-    check_group_moderator(store, user, group_id)
-    rules = store.filter_rules_of(group_id, before=page.before, limit=page.limit + 1)
-    return {"filters": [r.public() for r in rules[:page.limit]], "hasMore": len(rules) > page.limit}
-
-
-def do_create_filter(store: Store, notifier: Notifier, user: User, group_id: str, request: FilterCreate) -> FilterRule:
-    check_acting_moderator(store, user, group_id)
-    pattern = check_pattern(request.kind, request.pattern)
-    if store.count_filter_rules(group_id) >= MAX_RULES_PER_GROUP:
-        raise ApiError(Code.LIMIT_REACHED, f"a group has at most {MAX_RULES_PER_GROUP} filter rules")
-    now = utcnow()
-    rule = FilterRule(id=new_id(), groupId=group_id, kind=request.kind, pattern=pattern, action=request.action,
-                      enabled=request.enabled, createdBy=user.id, createdAt=now, updatedAt=now)
-    store.insert_filter_rule(rule)
-    store.bump_rules_version(group_id)  # after the write: a worker that sees the new version sees the rule
-    do_log_action(store, notifier, user, group_id, "filter_created", "filter", rule.id, target_name=pattern,
-                  changes={"kind": rule.kind, "pattern": pattern, "action": rule.action, "enabled": rule.enabled})
-    return rule
-
-
-def do_update_filter(store: Store, notifier: Notifier, user: User, group_id: str, rule_id: str,
-                     request: FilterUpdate) -> FilterRule:
-    check_acting_moderator(store, user, group_id)
-    rule = store.get_filter_rule(group_id, rule_id)
-    if rule is None:
-        raise ApiError(Code.NOT_FOUND, f"no filter rule {rule_id} in this group")
-    changes = request.model_dump(exclude_none=True)
-    if not changes:
-        raise ApiError(Code.INVALID_PAYLOAD, "give at least one of kind, pattern, action, enabled")
-    if "kind" in changes or "pattern" in changes:
-        changes["pattern"] = check_pattern(changes.get("kind", rule.kind), changes.get("pattern", rule.pattern))
-    updated = store.update_filter_rule(group_id, rule_id, {**changes, "updatedAt": utcnow()})
-    if updated is None:
-        raise ApiError(Code.NOT_FOUND, f"no filter rule {rule_id} in this group")
-    store.bump_rules_version(group_id)
-    do_log_action(store, notifier, user, group_id, "filter_updated", "filter", rule_id, target_name=updated.pattern,
-                  changes={k: {"from": getattr(rule, k), "to": v} for k, v in changes.items() if getattr(rule, k) != v})
-    return updated
-
-
-def do_delete_filter(store: Store, notifier: Notifier, user: User, group_id: str, rule_id: str) -> None:
-    check_acting_moderator(store, user, group_id)
-    rule = store.get_filter_rule(group_id, rule_id)
-    if rule is None or not store.delete_filter_rule(group_id, rule_id):
-        raise ApiError(Code.NOT_FOUND, f"no filter rule {rule_id} in this group")
-    store.bump_rules_version(group_id)
-    do_log_action(store, notifier, user, group_id, "filter_deleted", "filter", rule_id, target_name=rule.pattern,
-                  changes={"kind": rule.kind, "pattern": rule.pattern, "action": rule.action})
-
-
-def do_test_filter(store: Store, user: User, group_id: str, request: FilterTest) -> dict[str, Any]:
-    """The group's enabled rules, and the candidate rule if given (its hits have ``filterId: null``), on a
-    sample text: what a message with that text would get."""
-    check_group_moderator(store, user, group_id)
-    rules = _enabled_rules(store, group_id)
-    if request.rule is not None:
-        candidate = request.rule
-        rules.append(Rule(id=None, kind=candidate.kind, pattern=check_pattern(candidate.kind, candidate.pattern),
-                          action=candidate.action))
-    verdict = compile_rules(rules, store.group_moderation_of(group_id).allowlist).scan(request.text)
-    return {"action": verdict.action, "hits": [h.model_dump() for h in hits_of(verdict)],
-            "masked": verdict.masked, "normalized": normalize(request.text)}
-
-
-def _enabled_rules(store: Store, group_id: str) -> list[Rule]:
-    return [Rule(id=r.id, kind=r.kind, pattern=r.pattern, action=r.action)
-            for r in store.filter_rules_of(group_id, limit=MAX_RULES_PER_GROUP) if r.enabled]
-
-
-def hits_of(verdict: Verdict) -> list[FilterHit]:
-    return [FilterHit(filterId=h.rule_id, kind=h.kind, action=h.action, start=h.start, end=h.end, match=h.match)
-            for h in verdict.hits]
-
-
-def get_moderation_settings(store: Store, user: User, group_id: str) -> dict[str, Any]:
-    check_group_moderator(store, user, group_id)
-    return store.group_moderation_of(group_id).public()
-
-
-def do_update_moderation_settings(store: Store, notifier: Notifier, user: User, group_id: str,
-                                  request: ModerationSettingsUpdate) -> dict[str, Any]:
-    check_acting_moderator(store, user, group_id)
-    changes = request.model_dump(exclude_none=True)
-    if not changes:
-        raise ApiError(Code.INVALID_PAYLOAD, "give allowlist, autoMute or both")
-    if "allowlist" in changes:
-        changes["allowlist"] = list(dict.fromkeys(changes["allowlist"]))
-    settings = store.bump_rules_version(group_id, changes)
-    do_log_action(store, notifier, user, group_id, "settings_updated", "group", group_id, changes=changes)
-    return settings.public()
-
-
-class FilterCache:
-    """This process's compiled rules, per group. The drain asks once per batch of entries (after claiming
-    them): one point read of the group's ``rulesVersion`` says whether the compiled rules are current, so a
-    rule change applies to the very next batch on every worker process, without a restart or a stale
-    window. Compiling happens only when the version moved."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._compiled: dict[str, tuple[int, RuleSet | None]] = {}
-        self._lock = threading.Lock()  # worker threads share the cache
-
-    def rules_for(self, group_id: str) -> RuleSet | None:
-        """None when the group has no enabled rule: the message path then skips the filter entirely."""
-        version = self.store.rules_version(group_id)
-        cached = self._compiled.get(group_id)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        # The version was read before the rules: a change landing in between is compiled now and seen as a
-        # new version at the next batch, never missed.
-        rules = _enabled_rules(self.store, group_id)
-        allowlist = self.store.group_moderation_of(group_id).allowlist
-        while True:
-            try:
-                ruleset = compile_rules(rules, allowlist) if rules else None
-                break
-            except ApiError as exc:  # saved rules were checked; one written by other means must not stop the group
-                bad = (exc.details or {}).get("ruleId")
-                log.error("group %s: filter rule %s skipped: %s", group_id, bad, exc.message)
-                if bad is None:
-                    raise
-                rules = [r for r in rules if r.id != bad]
-        with self._lock:
-            self._compiled[group_id] = (version, ruleset)
-        return ruleset
-
-
-@dataclass
-class Screening:
-    """What the message path needs of moderation, its I/O passed in: this process's compiled rules, and
-    the moderation queue (review items and blocked-message records are made there)."""
-    cache: FilterCache
-    open_reviews: Callable[[list[ReviewRequest]], None]      # one task for a drain batch's review requests
-    record_block: Callable[[str, str, str, str, str], None]  # (groupId, convId, senderId, clientId, match)
-
-
-def blocked_reason(verdict: Verdict) -> str:
-    """What the sender of a blocked message is told, in words a user understands."""
-    blocking = [h for h in verdict.hits if h.action == "block"]
-    what = {"word": "the word", "regex": "the text", "link": "the link"}[blocking[0].kind]
-    return f"Your message was not sent: {what} “{blocking[0].match}” is not allowed in this group."
-
-
-# -- mutes and bans ----------------------------------------------------------------------------------
 def _member_named(store: Store, group_id: str, username: str) -> tuple[User, str]:
     user = store.get_user_by_username(username)
     member = store.get_group_member(group_id, user.id) if user else None
@@ -304,7 +84,7 @@ def do_mute(store: Store, notifier: Notifier, actor: User | None, group_id: str,
                   target_name=target.username, reason=request.reason,
                   changes={"minutes": request.minutes, "until": iso(until)})
     tell_user(tell, target.id, f"muted:{mute.id}:{iso(until)}", "You are muted",
-          f"You cannot send messages in this group until {iso(until)}: {request.reason}", group_id)
+              f"You cannot send messages in this group until {iso(until)}: {request.reason}", group_id)
     return mute
 
 
@@ -377,7 +157,7 @@ def do_ban(store: Store, notifier: Notifier, move: MoveSockets, announce: Announ
                   reason=request.reason, changes={"minutes": request.minutes, "until": iso(until),
                                                   "conversations": len(conv_ids)})
     tell_user(tell, target.id, f"banned:{ban.id}:{iso(ban.createdAt)}", "You were banned from a group",
-          f"{request.reason}" + (f" (until {iso(until)})" if until else ""), group_id)
+              f"{request.reason}" + (f" (until {iso(until)})" if until else ""), group_id)
     return ban
 
 
@@ -400,7 +180,6 @@ def do_change_role(store: Store, notifier: Notifier, move: MoveSockets, actor: U
     return {"groupId": group_id, "user": target.public(), "role": member.role}
 
 
-# -- escalation ------------------------------------------------------------------------------------
 def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: str, sender_id: str, client_id: str,
                     match: str, tell: Tell | None = None) -> bool:
     """Log a blocked message (once per send) and apply the group's escalation: True when the sender was

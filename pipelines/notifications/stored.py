@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from infra.store import Store
-from pipelines.policy.access import check_conversation_member
 from pipelines.events import Notifier
+from pipelines.policy.access import check_conversation_member
 from schemas.common import new_id
 from schemas.documents import UNREAD, Message, Notification, NotificationSettings, User
 from schemas.errors import ApiError, Code
 from schemas.events import NotificationRead
-from schemas.payloads import (NotificationQuery, NotificationsRead, NotificationSettingsUpdate, ReminderCreate,
+from schemas.payloads import (NotificationQuery, NotificationSettingsUpdate, NotificationsRead, ReminderCreate,
                               parse_time)
 from schemas.tasks import NotificationRequest
 
@@ -215,7 +215,7 @@ def do_update_settings(store: Store, user: User, update: NotificationSettingsUpd
 def do_create_reminder(store: Store, user: User, message_id: str, request: ReminderCreate, *, now: datetime,
                        max_days_ahead: int, ttl_days: int) -> Notification:
     """A ``reminder`` notification for the caller, pending until ``at`` (then sent by the dispatcher). None for
-    a deleted message (410 ``gone``); the message's deletion drops it (pipelines.lifecycle)."""
+    a deleted message (410 ``gone``); the message's deletion drops it (pipelines.messages.lifecycle)."""
     message = store.get_message(message_id)
     if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {message_id}")

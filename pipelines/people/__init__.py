@@ -1,1 +1,2 @@
-"""Users, groups and conversations: the directory and membership (directory), profiles, presence, sessions, and typing indicators."""
+"""Users, groups and conversations: the directory and membership (directory), profiles, presence,
+sessions, and typing indicators."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from infra.store import Store
+from pipelines.events import Notifier
+from pipelines.moderation.sanctions import active_mute_until, check_not_banned
 from pipelines.policy.access import check_conversation_member, check_group_manager, check_group_member, check_outranks
 from pipelines.policy.gate import Gate
-from pipelines.moderation.sanctions import active_mute_until, check_not_banned
-from pipelines.events import Notifier
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
 from schemas.errors import ApiError, Code

@@ -12,9 +12,9 @@ from typing import Any, Callable, Iterable
 
 from infra.presence import Change, PresenceRegistry
 from infra.store import Store
-from pipelines.policy.access import check_group_member
-from pipelines.people.directory import MEMBERS_LIMIT
 from pipelines.events import Notifier
+from pipelines.people.directory import MEMBERS_LIMIT
+from pipelines.policy.access import check_group_member
 from schemas.common import iso, utcnow
 from schemas.documents import User
 from schemas.events import PresenceUpdate

@@ -10,7 +10,7 @@ Why it cannot write an older profile: the task carries only the user id and read
 runs, so a redelivered or late task writes what is current. Two syncs of one user may overlap (a change
 made while one is running); each pass checks at its end that the profile it wrote is still the current
 one, and walks again if not, so the last writer always writes the current profile. Messages stored
-while a sync runs are checked by the drain itself (``pipelines.messages._Drain.recheck_senders``).
+while a sync runs are checked by the drain itself (``pipelines.messages.writer.InboxWriter.recheck_senders``).
 """
 from __future__ import annotations
 
@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from infra.store import Store
-from pipelines.policy.gate import Gate
 from pipelines.events import Notifier
+from pipelines.policy.gate import Gate
 from schemas.common import new_id, utcnow
 from schemas.documents import ActivityLog, SenderInfo, User
 from schemas.errors import ApiError, Code
 from schemas.payloads import ProfileUpdate
-
 
 # The fields others see as who the user is (names, and the picture's address, which every client loads): they
 # pass the write gate (pipelines.gate).

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from infra.store import Store
-from pipelines.moderation.sanctions import moderator_rooms
+from pipelines.moderation.moderators import moderator_rooms
 from schemas import events
 from schemas.documents import User
 

@@ -1,10 +1,11 @@
-"""Who may do what: check_* functions raise ApiError (a 403 with a specific code, logged, or NOT_FOUND) or
-return what they checked. Ranks order who may act on whom in a group's moderation."""
+"""Who may do what to which thing, answered in one place (Discourse's Guardian): check_* functions raise
+ApiError (a 403 with a specific code, logged, or NOT_FOUND) or return what they checked. Ownership is
+check_owner's; ranks order who may act on whom in a group's moderation."""
 from __future__ import annotations
 
 from infra.store import Store
-from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
 from schemas.common import iso, new_id, utcnow
+from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
 from schemas.errors import ApiError, Code
 
 GROUP_MANAGERS = ("GROUP_ADMIN",)
@@ -26,6 +27,17 @@ def deny(store: Store, user: User, code: Code, resource: str, resource_id: str, 
     """Log a refusal (its code is the reason) and return the error to raise."""
     log_denied(store, user, resource, resource_id, str(code), {"message": message, **(context or {})})
     return ApiError(code, message, details)
+
+
+def check_owner(store: Store, user: User, resource: str, resource_id: str, owner_id: str | None, message: str, *,
+                hidden: bool = False, reason: str = "not the owner") -> None:
+    """May this user act on that as its owner? Anyone else is refused, and the refusal is logged: ``404
+    not_found`` when the thing is private to its owner (``hidden``: others may not learn it exists), else
+    ``403 forbidden``. Which one a route answers is its contract (docs/api.md)."""
+    if owner_id == user.id:
+        return
+    log_denied(store, user, resource, resource_id, reason)
+    raise ApiError(Code.NOT_FOUND if hidden else Code.FORBIDDEN, message)
 
 
 def check_conversation_member(store: Store, user: User, conv_id: str,
@@ -80,6 +92,24 @@ def check_moderator(store: Store, user: User, conv_id: str) -> Conversation:
         log_denied(store, user, "conversation", conv_id, "moderation view without a moderating role")
         raise ApiError(Code.FORBIDDEN, "only the group's moderators and admins can see deleted content")
     return conv
+
+
+def check_group_moderator(store: Store, user: User, group_id: str) -> Group:
+    """The group, if the user moderates it; refusals are logged."""
+    group = store.get_group(group_id)
+    if group is None:
+        raise ApiError(Code.NOT_FOUND, f"no group {group_id}")
+    if not is_moderator(store, user, group_id):
+        log_denied(store, user, "group", group_id, "moderation without a moderating role")
+        raise ApiError(Code.FORBIDDEN, "only the group's moderators and admins can do this")
+    return group
+
+
+def check_acting_moderator(store: Store, user: User, group_id: str) -> Group:
+    """The group, if the user moderates it and is not muted in it (a moderation write)."""
+    group = check_group_moderator(store, user, group_id)
+    check_not_suspended(store, user, group_id)
+    return group
 
 
 def rank_in_group(store: Store, user: User | None, group_id: str, role: str | None = None) -> int:

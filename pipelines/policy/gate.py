@@ -11,15 +11,15 @@ before it):
 
 Messages (sends, replies, edits, scheduled messages at send time) pass 1-3 here, on the web side, and meet
 the filter in the drain, with the very same rules: their text is scanned once, where it is stored
-(``pipelines.messages._Drain.screen``). Every other text is screened here: ``block`` refuses with
+(``pipelines.messages.writer.InboxWriter.screen``). Every other text is screened here: ``block`` refuses with
 ``content_blocked``; ``hold`` refuses with ``content_held`` (a comment or a name waiting for a moderator would
 be stored text nobody may see: the writer is told at once and may rephrase); ``mask`` stores the masked text;
 ``flag`` stores the text and opens a review item about it (``ReviewItem.target``).
 
 ``PATHS`` declares every write path: its rate-limit action, its scope (what membership and mute mean for
 it), where its text meets the filter, what a flagged review item is about, and the routes and socket events
-that take it. tests/pipelines/test_gate.py runs every path through every check, and fails when a writing
-route or event of app/ is neither in a path nor in ``EXEMPT``. docs/moderation.md has the matrix.
+that take it. tests/pipelines/policy/test_gate.py runs every path through every check, and fails when a
+writing route or event of app/ is neither in a path nor in ``EXEMPT``. docs/moderation.md has the matrix.
 """
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 from infra.store import Store
-from pipelines.policy.access import log_denied
 from pipelines.moderation.filters import RuleSet, Verdict
-from pipelines.moderation.sanctions import FilterCache, active_mute_until, hits_of
+from pipelines.moderation.sanctions import active_mute_until
+from pipelines.moderation.screening import FilterCache, hits_of
+from pipelines.policy.access import log_denied
 from pipelines.policy.rate_limits import Action, RateLimits
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import ConversationMember, ReviewTarget, User
 from schemas.errors import ApiError, Code
 from schemas.tasks import ReviewRequest
-
 
 # conversation: a member of the conversation, muted in its group; group: a member of the group (or a system
 # admin), muted in it; groups: the user's own profile, seen in every group they belong to; new: a new group,
@@ -108,7 +108,7 @@ EXEMPT: dict[str, str] = {
     "POST /api/messages/<message_id>/reminders": "a reminder only the caller sees",
     "PUT /api/groups/<group_id>/retention": "group admins' retention settings",
     "POST /api/messages/<message_id>/reports": "a report's reason is read by the group's moderators only",
-    "POST /api/reviews/<review_id>/decision": "moderators' decisions (pipelines.reviews)",
+    "POST /api/reviews/<review_id>/decision": "moderators' decisions (pipelines.moderation.reviews)",
     "POST /api/groups/<group_id>/filters": "moderators' rules",
     "PATCH /api/groups/<group_id>/filters/<filter_id>": "moderators' rules",
     "POST /api/groups/<group_id>/filters/test": "moderators try a text; nothing stored",

@@ -1,1 +1,2 @@
-"""Scheduled messages and reminders: created, listed, claimed when due and sent through the inbox (scheduled)."""
+"""Scheduled messages ("send later"): created, listed, edited, claimed when due and sent through the inbox
+exactly once (scheduled). Reminders are stored notifications (pipelines.notifications)."""

@@ -25,14 +25,14 @@ from typing import Callable
 
 from infra.inbox import Inbox
 from infra.store import Store
-from pipelines.policy.access import check_conversation_member
-from pipelines.policy.gate import Gate
-from pipelines.messages.drain import submit_message
 from pipelines.events import Notifier
+from pipelines.messages.submit import submit_message
+from pipelines.policy.access import check_conversation_member, check_owner
+from pipelines.policy.gate import Gate
 from schemas.common import iso, new_id
 from schemas.documents import ScheduledMessage, User
 from schemas.errors import ApiError, Code
-from schemas.payloads import (IdPage, MessageSend, ScheduledMessageCreate, ScheduledMessageUpdate, parse_time)
+from schemas.payloads import IdPage, MessageSend, ScheduledMessageCreate, ScheduledMessageUpdate, parse_time
 from schemas.tasks import NotificationRequest
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,10 @@ def list_scheduled(store: Store, user: User, conv_id: str, page: IdPage) -> dict
 
 def _own(store: Store, user: User, item_id: str) -> ScheduledMessage:
     item = store.get_scheduled(item_id)
-    if item is None or item.senderId != user.id:
-        raise ApiError(Code.NOT_FOUND, f"no scheduled message {item_id} of yours")  # others' are not confirmed
+    message = f"no scheduled message {item_id} of yours"
+    if item is None:
+        raise ApiError(Code.NOT_FOUND, message)
+    check_owner(store, user, "scheduled", item_id, item.senderId, message, hidden=True)  # others' are not confirmed
     if item.status != "pending":
         raise ApiError(Code.INVALID_STATE, f"this scheduled message is {item.status}: it can no longer change",
                        {"status": item.status})

@@ -1,1 +1,2 @@
-"""Upkeep on beat: repair and retention (repair), and the sweeper that ends every record stuck in a non-final state (sweeper)."""
+"""Upkeep on beat: repair of what drifted (repair), each group's retention (retention), and the sweeper that
+ends every record stuck in a non-final state (sweeper)."""

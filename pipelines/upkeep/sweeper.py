@@ -18,12 +18,12 @@ from typing import Callable
 
 from infra.blobs import Blobs
 from infra.store import Store
-from pipelines.notifications import digests
+from pipelines.events import Notifier
 from pipelines.exports import cleanup as export_cleanup
 from pipelines.exports.job import MAX_ATTEMPTS
 from pipelines.media import job as media_job
-from pipelines.scheduling import scheduled as scheduling
-from pipelines.events import Notifier
+from pipelines.notifications import digests
+from pipelines.scheduling.scheduled import tell_failed
 from schemas.errors import Code
 from schemas.tasks import NotificationRequest
 
@@ -56,7 +56,8 @@ def sweep_media(io: media_job.Processing, enqueue_process: Callable[[str], None]
                 enqueue_process(item.id)
                 report.count("requeued")
         elif media_job.do_fail_stale(io, item, "processing_timeout",
-                                 f"processing did not finish within {_human(processing_timeout)}, even after it was queued again"):
+                                   f"processing did not finish within {_human(processing_timeout)}, "
+                                   "even after it was queued again"):
             report.count("failed")
     for item in io.store.stale_media("uploading", now - upload_ttl - processing_timeout, limit):
         upload = io.store.get_upload(item.id)
@@ -134,7 +135,7 @@ def sweep_scheduled(store: Store, notifier: Notifier, notify: Callable[[list[Not
             message = f"it could not be sent within {_human(bound)} of its time"
             failed = store.fail_stale_scheduled(item, now, {"code": str(Code.SCHEDULED_LATE), "message": message})
             if failed is not None:
-                scheduling.tell_failed(store, notifier, notify, failed, Code.SCHEDULED_LATE, message)
+                tell_failed(store, notifier, notify, failed, Code.SCHEDULED_LATE, message)
                 report.count("failed")
     return report
 

@@ -28,7 +28,8 @@ from infra.embedded.mongo import embedded_client
 from infra.embedded.redis_server import RedisServer, stop_process
 from infra.store import Store
 from pipelines.media import uploads
-from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.submit import submit_message
 from pipelines.events import Notifier
 from schemas.payloads import MessageSend, UploadCreate
 from tests.conftest import make_conversation, make_user

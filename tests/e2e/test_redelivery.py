@@ -20,7 +20,7 @@ from infra.embedded.mongo import embedded_client
 from infra.inbox import Inbox
 from infra.embedded.redis_server import RedisServer, stop_process
 from infra.store import Store
-from pipelines.messages.drain import submit_message
+from pipelines.messages.submit import submit_message
 from schemas.payloads import MessageSend
 from tests.conftest import make_conversation, make_user
 from tests.e2e.harness import ARTIFACTS, ChannelEvents, dump_seed, start_worker, wait_until, worker_env

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from bench.thumbnails import photo_jpeg
 from pipelines.media import job, uploads
-from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.submit import submit_message
 from schemas.payloads import MessageSend
 from tests.pipelines.media.world import world  # noqa: F401 - world: the fixture
 

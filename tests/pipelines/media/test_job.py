@@ -10,7 +10,8 @@ from PIL import Image
 from bench.thumbnails import photo_jpeg
 from infra.executor import DirectExecutor
 from pipelines.media import job, uploads
-from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.submit import submit_message
 from schemas.payloads import MessageSend
 from tests.pipelines.media.samples import png_header
 from tests.pipelines.media.world import Scanner, gps_of, world  # noqa: F401 - world: the fixture

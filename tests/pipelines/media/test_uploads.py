@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from pipelines.media import uploads
-from pipelines.messages.drain import submit_message
+from pipelines.messages.submit import submit_message
 from schemas.errors import ApiError, Code
 from schemas.payloads import MessageSend, UploadCreate
 from tests.pipelines.media.world import LIMITS, PART, world  # noqa: F401 - world: the fixture

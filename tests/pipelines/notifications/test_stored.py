@@ -11,7 +11,7 @@ from pipelines.notifications import stored as notifications
 from schemas.common import new_id, utcnow
 from schemas.documents import Message, MessageMetadata, SenderInfo
 from schemas.errors import ApiError, Code
-from schemas.payloads import NotificationQuery, NotificationsRead, NotificationSettingsUpdate, IdPage, ReminderCreate
+from schemas.payloads import IdPage, NotificationQuery, NotificationSettingsUpdate, NotificationsRead, ReminderCreate
 from tests.conftest import make_conversation, make_user
 
 TTL = 30

@@ -313,7 +313,7 @@ def test_every_sweep_is_on_beats_timetable():
 # -- reminders -----------------------------------------------------------------------------------------
 def _reminder(store, notifier, deleted=False):
     from schemas.payloads import ReminderCreate
-    from tests.pipelines.test_notifications import post
+    from tests.pipelines.notifications.test_stored import post
     alice, bob = make_user(store, "alice"), make_user(store, "bob")
     conv = make_conversation(store, [alice, bob])
     message = post(store, conv, alice, "the plan")

@@ -16,22 +16,15 @@ import pytest
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from pipelines.people import directory
-
 from pipelines.media import gallery, uploads
-
-from pipelines.moderation import sanctions as moderation
-
-from pipelines.people import profiles
-
 from pipelines.messages import reactions
-
-from pipelines.moderation import reviews
-
-from pipelines.scheduling import scheduled as scheduling
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.submit import submit_change, submit_message
+from pipelines.moderation import reviews, rules
+from pipelines.moderation.screening import FilterCache, Screening
+from pipelines.people import directory, profiles
 from pipelines.policy.gate import CHECKS, EXEMPT, PATHS, Gate
-from pipelines.messages.drain import drain_inbox, submit_change, submit_message
-from pipelines.moderation.sanctions import FilterCache, Screening
+from pipelines.scheduling import scheduled as scheduling
 from pipelines.policy.rate_limits import RateLimits
 from schemas.common import new_id, utcnow
 from schemas.documents import GroupMember, Media, Sanction, SenderInfo
@@ -88,7 +81,7 @@ class World:
         self.screened.extend(requests)
 
     def rule(self, action: str) -> None:
-        moderation.do_create_filter(self.store, self.notifier, self.alice, self.group,
+        rules.do_create_filter(self.store, self.notifier, self.alice, self.group,
                                     FilterCreate(kind="word", pattern="badword", action=action))
 
     def ready_media(self, owner) -> Media:
@@ -290,13 +283,13 @@ def test_each_path_with_text_meets_the_groups_filter(w, store, emitter, path, ac
 def test_a_display_name_meets_the_rules_of_every_group_of_the_user(w):
     """bob's name shows in his two groups: a rule of either applies; a mute in either refuses."""
     other = make_conversation(w.store, [w.alice, w.bob])
-    moderation.do_create_filter(w.store, w.notifier, w.alice, other.groupId,
+    rules.do_create_filter(w.store, w.notifier, w.alice, other.groupId,
                                 FilterCreate(kind="word", pattern="zorglub", action="block"))
     with pytest.raises(ApiError) as err:
         profiles.do_update_profile(w.store, lambda i: None, w.bob, ProfileUpdate(fname="Zorglub"), gate=w.gate)
     assert err.value.code == Code.CONTENT_BLOCKED and err.value.details["field"] == "fname"
     # the picture's address is shown to everyone too: link rules apply to it
-    moderation.do_create_filter(w.store, w.notifier, w.alice, w.group,
+    rules.do_create_filter(w.store, w.notifier, w.alice, w.group,
                                 FilterCreate(kind="link", pattern="shock.com", action="block"))
     with pytest.raises(ApiError) as err:
         profiles.do_update_profile(w.store, lambda i: None, w.bob, ProfileUpdate(avatarUrl="https://shock.com/a.png"),

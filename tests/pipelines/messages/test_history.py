@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.messages.drain import drain_inbox, search_messages, submit_change, submit_message
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.history import search_messages
+from pipelines.messages.submit import submit_change, submit_message
 from schemas.common import new_id, utcnow
 from schemas.documents import Message, MessageMetadata, SenderInfo
 from schemas.errors import ApiError, Code

@@ -11,10 +11,9 @@ from infra.mailer import MailError, SmtpMailer, classify
 from pipelines.notifications import digests
 from pipelines.notifications import stored as notifications
 from pipelines.upkeep import sweeper
-from schemas.common import utcnow
 from schemas.payloads import NotificationSettingsUpdate
 from tests.conftest import make_conversation, make_user
-from tests.pipelines.test_notifications import deliver, delivery, post, sweep
+from tests.pipelines.notifications.test_stored import deliver, delivery, post, sweep
 from tests.smtp import SmtpServer
 
 

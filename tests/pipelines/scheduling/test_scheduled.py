@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.scheduling import scheduled as scheduling
 from pipelines.messages.drain import drain_inbox
 from pipelines.notifications.stored import do_notify
+from pipelines.scheduling import scheduled as scheduling
 from schemas.common import new_id, utcnow
 from schemas.documents import ScheduledMessage
 from schemas.errors import ApiError, Code
@@ -134,7 +134,7 @@ def test_a_worker_killed_after_claiming_is_replaced_once_its_lease_expires(store
     second = schedule(store, conv, alice, now, client_id="b")
     # A worker claims the head and submits it, then dies before marking it sent.
     claimed = store.claim_scheduled(first, now, now + timedelta(seconds=LIMITS.lease_seconds), "dead-worker")
-    from pipelines.messages.drain import submit_message
+    from pipelines.messages.submit import submit_message
     from schemas.payloads import MessageSend
     submit_message(store, inbox, lambda c: None, alice, MessageSend(convId=conv.id, clientId="a", content="later"))
     assert claimed.status == "claimed"
@@ -212,6 +212,9 @@ def test_only_the_sender_edits_or_cancels_and_only_while_pending(store, notifier
     with pytest.raises(ApiError) as err:
         scheduling.do_cancel_scheduled(store, notifier, bob, item.id, now=utcnow())
     assert err.value.code == Code.NOT_FOUND and store.get_scheduled(item.id).status == "pending"
+    # Refused like every other "not yours" (policy.access.check_owner), without saying it exists.
+    assert store.activity_logs.count_documents({"userId": bob.id, "action": "denied", "resource": "scheduled",
+                                                "resourceId": item.id}) == 2
     edited = scheduling.do_update_scheduled(store, notifier, alice, item.id, ScheduledMessageUpdate(content="new"),
                                             now=utcnow(), limits=LIMITS)
     assert edited.content == "new"

@@ -10,16 +10,15 @@ from datetime import timedelta
 
 import pytest
 
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.submit import submit_change, submit_message
+from pipelines.moderation import reviews, rules, sanctions
 from pipelines.people import directory
-
-from pipelines.moderation import sanctions as moderation
-
-from pipelines.moderation import reviews
-from pipelines.messages.drain import drain_inbox, submit_change, submit_message
 from schemas.common import utcnow
 from schemas.documents import Sanction
 from schemas.errors import ApiError, Code
-from schemas.payloads import BanCreate, FilterCreate, MessageSend, MuteCreate, ReviewDecision, RoleChange
+from schemas.payloads import (BanCreate, FilterCreate, MessageSend, ModerationSettingsUpdate, MuteCreate,
+                              ReviewDecision, RoleChange)
 from tests.conftest import make_conversation, make_user
 
 NAMES = ("admin", "root", "admin2", "mod", "mod2", "bob")
@@ -42,18 +41,18 @@ class Group:
 
     # -- what each case does ---------------------------------------------------------------------
     def mute(self, actor, target, minutes=10):
-        return moderation.do_mute(self.store, self.notifier, self.u[actor], self.gid,
+        return sanctions.do_mute(self.store, self.notifier, self.u[actor], self.gid,
                                   MuteCreate(username=target, minutes=minutes, reason="r"))
 
     def ban(self, actor, target):
-        return moderation.do_ban(self.store, self.notifier, lambda *a: None, lambda *a: None, self.u[actor], self.gid,
+        return sanctions.do_ban(self.store, self.notifier, lambda *a: None, lambda *a: None, self.u[actor], self.gid,
                                  BanCreate(username=target, reason="r"))
 
     def lift(self, actor, target, kind="mute"):
-        return moderation.do_lift(self.store, self.notifier, self.u[actor], self.gid, self.u[target].id, kind)
+        return sanctions.do_lift(self.store, self.notifier, self.u[actor], self.gid, self.u[target].id, kind)
 
     def role(self, actor, target, role="MODERATOR"):
-        return moderation.do_change_role(self.store, self.notifier, lambda *a: None, self.u[actor], self.gid,
+        return sanctions.do_change_role(self.store, self.notifier, lambda *a: None, self.u[actor], self.gid,
                                          self.u[target].id, RoleChange(role=role))
 
     def report(self, reporter, author):
@@ -71,7 +70,7 @@ class Group:
                                                        self.conv.id, self.u[target].id)
 
     def rule(self, actor):
-        return moderation.do_create_filter(self.store, self.notifier, self.u[actor], self.gid,
+        return rules.do_create_filter(self.store, self.notifier, self.u[actor], self.gid,
                                            FilterCreate(kind="word", pattern="zut", action="flag"))
 
     def placed(self, kind, by, target, minutes=60):
@@ -198,9 +197,9 @@ def test_authority(store, grp, case, setup, action, code):
 def test_the_filter_does_not_mute_those_a_moderator_could_not(store, grp, notifier):
     """Escalation acts as a moderator: a group admin's or a system admin's blocked messages are logged, and
     they stay able to speak (and to moderate); a moderator's are escalated like anyone's."""
-    moderation.do_update_moderation_settings(store, notifier, grp.u["admin"], grp.gid, moderation.ModerationSettingsUpdate(
+    rules.do_update_moderation_settings(store, notifier, grp.u["admin"], grp.gid, ModerationSettingsUpdate(
         autoMute={"enabled": True, "blocked": 1, "windowMinutes": 10, "muteMinutes": 5}))
-    muted = {name: moderation.do_record_block(store, notifier, grp.gid, grp.conv.id, grp.u[name].id, f"c-{name}", "zut")
+    muted = {name: sanctions.do_record_block(store, notifier, grp.gid, grp.conv.id, grp.u[name].id, f"c-{name}", "zut")
              for name in ("admin", "root", "mod")}
     assert muted == {"admin": False, "root": False, "mod": True}
     assert [m["username"] for m in store.mutes.find()] == ["mod"]

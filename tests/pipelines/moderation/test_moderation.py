@@ -10,14 +10,15 @@ import time
 
 import pytest
 
-from pipelines.moderation import sanctions as moderation
-
-from pipelines.moderation import reviews
-from pipelines.messages.drain import drain_inbox, read_history, search_messages, submit_change, submit_entry, submit_message
-from pipelines.moderation.sanctions import FilterCache, Screening
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.history import read_history, search_messages
+from pipelines.messages.submit import submit_change, submit_entry, submit_message
+from pipelines.moderation import reviews, rules, sanctions, screening
+from pipelines.moderation.log import list_log
+from pipelines.moderation.screening import FilterCache, Screening
 from schemas.errors import ApiError, Code
-from schemas.payloads import (FilterCreate, FilterTest, FilterUpdate, HistoryWindow, ModerationSettingsUpdate,
-                              MuteCreate, ReviewDecision, SearchQuery, MessageSend)
+from schemas.payloads import (FilterCreate, FilterTest, FilterUpdate, HistoryWindow, IdPage, MessageSend,
+                              ModerationSettingsUpdate, MuteCreate, ReviewDecision, SearchQuery)
 from tests.conftest import make_conversation, make_user
 
 
@@ -38,7 +39,7 @@ class Queue:
 
     def record_block(self, *args) -> None:
         self.blocks.append(args)
-        moderation.do_record_block(self.store, self.notifier, *args)
+        sanctions.do_record_block(self.store, self.notifier, *args)
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def mod(store, inbox, notifier, emitter):
     w.screening = screening
 
     def rule(kind, pattern, action, by=carol):
-        return moderation.do_create_filter(store, notifier, by, conv.groupId,
+        return rules.do_create_filter(store, notifier, by, conv.groupId,
                                            FilterCreate(kind=kind, pattern=pattern, action=action))
 
     def send(user, client_id, content, **kw):
@@ -97,7 +98,7 @@ def test_a_blocked_message_is_never_stored_announced_nor_found(store, emitter, m
     assert [d["clientId"] for d, _ in emitter.of("message:new")] == ["b2"]
     assert search_messages(store, mod.bob, mod.conv.id, SearchQuery("merde", None, 20)).messages == []
     # The log has it once, for the moderators; no review item (nothing to decide).
-    log = moderation.list_log(store, mod.carol, mod.group, moderation.IdPage(None, 50))["entries"]
+    log = list_log(store, mod.carol, mod.group, IdPage(None, 50))["entries"]
     assert [e["action"] for e in log] == ["message_blocked", "filter_created"]
     assert store.reviews.count_documents({}) == 0
 
@@ -231,7 +232,7 @@ def test_a_rule_change_applies_to_the_next_send_on_another_worker_process(store,
     rule = mod.rule("word", "gros mot", "block")
     mod.send(mod.bob, "r2", "un gros mot")
     mod.drain(other_process)             # its cache is stale: the version says so
-    moderation.do_update_filter(store, notifier, mod.carol, mod.group, rule.id, FilterUpdate(enabled=False))
+    rules.do_update_filter(store, notifier, mod.carol, mod.group, rule.id, FilterUpdate(enabled=False))
     mod.send(mod.bob, "r3", "un gros mot")
     mod.drain(mod.screening)
     assert [m["clientId"] for m in _stored(store, mod.conv)] == ["r1", "r3"]
@@ -288,7 +289,7 @@ def test_a_muted_member_cannot_send_or_edit_until_the_mute_ends(store, inbox, no
     mod.send(mod.bob, "x1", "avant")
     mod.drain()
     mid = _stored(store, mod.conv)[0]["_id"]
-    mute = moderation.do_mute(store, notifier, mod.carol, mod.group,
+    mute = sanctions.do_mute(store, notifier, mod.carol, mod.group,
                               MuteCreate(username="bob", minutes=10, reason="calme-toi"))
     for attempt in (lambda: mod.send(mod.bob, "x2", "pendant"),
                     lambda: submit_change(store, inbox, lambda c: None, mod.bob, mid, content="changé")):
@@ -304,7 +305,7 @@ def test_a_muted_member_cannot_send_or_edit_until_the_mute_ends(store, inbox, no
     mod.drain()
     assert [d["code"] for d, _ in emitter.of("message:rejected")] == ["muted"]
     # Lifted: sends again.
-    moderation.do_lift(store, notifier, mod.carol, mod.group, mod.bob.id, "mute")
+    sanctions.do_lift(store, notifier, mod.carol, mod.group, mod.bob.id, "mute")
     mod.send(mod.bob, "x4", "après")
     mod.drain()
     assert [m["clientId"] for m in _stored(store, mod.conv)] == ["x1", "x4"]
@@ -312,18 +313,18 @@ def test_a_muted_member_cannot_send_or_edit_until_the_mute_ends(store, inbox, no
 
 
 def test_a_mute_ends_by_itself(store, notifier, mod):
-    moderation.do_mute(store, notifier, mod.carol, mod.group, MuteCreate(username="bob", minutes=1, reason="x"))
+    sanctions.do_mute(store, notifier, mod.carol, mod.group, MuteCreate(username="bob", minutes=1, reason="x"))
     past = store.get_conversation_member(mod.conv.id, mod.bob.id).mutedUntil.replace(year=2000)
     store.set_muted_until(mod.group, mod.bob.id, past)
     store.mutes.update_one({}, {"$set": {"until": past}})
     mod.send(mod.bob, "y1", "libre")
     assert mod.drain().stored == [1]
-    assert moderation.list_sanctions(store, mod.carol, mod.group, "mutes")["mutes"] == []
+    assert sanctions.list_sanctions(store, mod.carol, mod.group, "mutes")["mutes"] == []
 
 
 def test_blocked_messages_escalate_to_an_automatic_mute(store, notifier, emitter, mod):
     mod.rule("word", "merde", "block")
-    moderation.do_update_moderation_settings(store, notifier, mod.admin, mod.group, ModerationSettingsUpdate(
+    rules.do_update_moderation_settings(store, notifier, mod.admin, mod.group, ModerationSettingsUpdate(
         autoMute={"enabled": True, "blocked": 2, "windowMinutes": 10, "muteMinutes": 5}))
     mod.send(mod.bob, "z1", "merde")
     mod.drain()
@@ -337,23 +338,23 @@ def test_blocked_messages_escalate_to_an_automatic_mute(store, notifier, emitter
     assert err.value.code == Code.MUTED
     # A redelivered block record is logged once and does not mute twice.
     mod.queue.record_block(*mod.queue.blocks[-1])
-    log = moderation.list_log(store, mod.carol, mod.group, moderation.IdPage(None, 50))["entries"]
+    log = list_log(store, mod.carol, mod.group, IdPage(None, 50))["entries"]
     assert [e["action"] for e in log].count("message_blocked") == 2
     assert [e["action"] for e in log].count("auto_muted") == 1
 
 
 def test_the_allowlist_and_the_test_box(store, notifier, mod):
     mod.rule("word", "*con*", "flag")
-    moderation.do_update_moderation_settings(store, notifier, mod.carol, mod.group,
+    rules.do_update_moderation_settings(store, notifier, mod.carol, mod.group,
                                              ModerationSettingsUpdate(allowlist=["contact", "second"]))
-    out = moderation.do_test_filter(store, mod.carol, mod.group, FilterTest(
+    out = screening.do_test_filter(store, mod.carol, mod.group, FilterTest(
         text="Un contact, un second, un con.", rule={"kind": "word", "pattern": "un", "action": "mask"}))
     assert [(h["match"], h["filterId"] is None) for h in out["hits"]] == [
         ("Un", True), ("un", True), ("un", True), ("con", False)]
     assert out["action"] == "flag"
     assert out["masked"].startswith("•• contact")
     with pytest.raises(ApiError) as err:
-        moderation.do_test_filter(store, mod.carol, mod.group,
+        screening.do_test_filter(store, mod.carol, mod.group,
                                   FilterTest(text="x", rule={"kind": "regex", "pattern": "(?=a)", "action": "flag"}))
     assert err.value.code == Code.INVALID_PATTERN
 
@@ -375,8 +376,8 @@ def test_bad_rules_are_refused_and_change_nothing(store, notifier, mod, kind, pa
 def test_non_moderators_cannot_manage_rules_or_see_the_queue(store, notifier, mod):
     for call in (lambda: mod.rule("word", "x", "flag", by=mod.dan),
                  lambda: reviews.list_reviews(store, mod.bob, mod.group, _pending()),
-                 lambda: moderation.list_log(store, mod.dan, mod.group, moderation.IdPage(None, 10)),
-                 lambda: moderation.do_mute(store, notifier, mod.dan, mod.group,
+                 lambda: list_log(store, mod.dan, mod.group, IdPage(None, 10)),
+                 lambda: sanctions.do_mute(store, notifier, mod.dan, mod.group,
                                             MuteCreate(username="bob", minutes=1, reason="x"))):
         with pytest.raises(ApiError) as err:
             call()

@@ -5,8 +5,9 @@ import threading
 
 import pytest
 
-from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.messages.drain import drain_inbox
 from pipelines.messages.reactions import MAX_PER_USER, do_react
+from pipelines.messages.submit import submit_message
 from schemas.errors import ApiError, Code
 from schemas.payloads import MessageSend, ReactionChange
 from tests.conftest import make_conversation, make_user

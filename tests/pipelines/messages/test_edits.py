@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.messages.drain import drain_inbox, read_history, submit_change, submit_message
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.history import read_history
+from pipelines.messages.submit import submit_change, submit_message
 from schemas.common import utcnow
 from schemas.errors import ApiError, Code
 from schemas.payloads import HistoryWindow, MessageSend
@@ -61,7 +63,7 @@ def test_who_may_edit_or_delete(store, inbox, notifier, chat, who, kind, allowed
     user = {"alice": alice, "bob": bob, "mod": mod}[who]
     content = "changed" if kind == "edit" else None
     # The author, alice, as a plain member: a moderator may delete her message (a group admin's is refused
-    # as outranked: tests/pipelines/test_authority.py).
+    # as outranked: tests/pipelines/policy/test_authority.py).
     store.group_members.update_one({"groupId": conv.groupId, "userId": alice.id}, {"$set": {"role": "MEMBER"}})
     if not allowed:
         with pytest.raises(ApiError) as err:

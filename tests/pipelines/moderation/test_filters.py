@@ -5,9 +5,8 @@ import time
 
 import pytest
 
-from pipelines.moderation.filters import (
-    ACTION_ORDER, MASK_CHAR, MAX_REGEX_CHARS, Rule, check_pattern, compile_rules, normalize,
-)
+from pipelines.moderation.filters import (ACTION_ORDER, MASK_CHAR, MAX_REGEX_CHARS, Rule, check_pattern, compile_rules,
+                                          normalize)
 from schemas.errors import ApiError, Code
 
 

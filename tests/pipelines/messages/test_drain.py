@@ -5,7 +5,10 @@ import threading
 
 import pytest
 
-from pipelines.messages.drain import LINGER_SLICE_MS, _insert, drain_inbox, read_history, submit_message
+from pipelines.messages.drain import LINGER_SLICE_MS, drain_inbox
+from pipelines.messages.history import read_history
+from pipelines.messages.submit import submit_message
+from pipelines.messages.writer import _insert
 from schemas.documents import ConversationMember
 from schemas.errors import ApiError, Code
 from schemas.payloads import HistoryWindow, MessageSend

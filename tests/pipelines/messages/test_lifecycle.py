@@ -10,16 +10,16 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from bench.thumbnails import photo_jpeg
-from pipelines.notifications import digests
-from pipelines.messages import lifecycle
 from pipelines.media import cleanup as media_cleanup
 from pipelines.media import gallery
-from pipelines.notifications import stored as notifications
-from pipelines.messages import reactions
+from pipelines.messages import lifecycle, reactions
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.history import read_history, search_messages
+from pipelines.messages.submit import submit_change, submit_entry, submit_message
 from pipelines.moderation import reviews
-from pipelines.upkeep import repair as upkeep
-from pipelines.messages.drain import (drain_inbox, read_history, search_messages, submit_change, submit_entry,
-                                submit_message)
+from pipelines.notifications import digests
+from pipelines.notifications import stored as notifications
+from pipelines.upkeep.retention import apply_retention, do_set_retention
 from pipelines.policy.rate_limits import RateLimits
 from schemas.common import new_id, utcnow
 from schemas.documents import ConversationMember, Digest, GroupMember
@@ -271,6 +271,8 @@ def test_a_file_is_deleted_on_its_own_by_its_uploader_or_a_moderator(store, chat
     _refused(Code.FORBIDDEN, lifecycle.do_delete_media, store, w.notifier, w.eve, mine)   # not a member
     store.group_members.update_one({"groupId": w.conv.groupId, "userId": w.alice.id}, {"$set": {"role": "MEMBER"}})
     _refused(Code.FORBIDDEN, lifecycle.do_delete_media, store, w.notifier, w.alice, mine)  # another's file
+    assert store.activity_logs.count_documents({"userId": w.alice.id, "action": "denied", "resourceId": mine,
+                                                "metadata.reason": "deletion of another member's file"}) == 1
     assert not store.get_media(mine).isDeleted
 
     lifecycle.do_delete_media(store, w.notifier, w.bob, mine)
@@ -317,8 +319,8 @@ def test_retention_purges_deleted_content_and_the_archived_messages_files(store,
     gone = w.send(w.bob, "gone", "regrettable words")
     w.delete(w.bob, gone.id)
     w.send(w.alice, "new", "the newest stays")
-    upkeep.do_set_retention(store, w.alice, w.conv.groupId, RetentionUpdate(days=1, maxMessages=None), utcnow())
-    result = upkeep.apply_retention(store, w.notifier, now=utcnow() + timedelta(days=2))
+    do_set_retention(store, w.alice, w.conv.groupId, RetentionUpdate(days=1, maxMessages=None), utcnow())
+    result = apply_retention(store, w.notifier, now=utcnow() + timedelta(days=2))
     assert result.archived[w.conv.id] == 2 and result.files == 1
     archived = {d["_id"]: d for d in store.messages_archive.find({"convId": w.conv.id})}
     assert archived[gone.id]["content"] == "" and archived[gone.id]["isDeleted"]

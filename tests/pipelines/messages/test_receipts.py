@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.people.directory import list_conversations
-from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.messages.drain import drain_inbox
 from pipelines.messages.receipts import do_mark_read
+from pipelines.messages.submit import submit_message
+from pipelines.people.directory import list_conversations
 from schemas.errors import ApiError, Code
 from schemas.payloads import MessageSend, ReadUpTo
 from tests.conftest import make_conversation, make_user

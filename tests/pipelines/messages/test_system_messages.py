@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.submit import submit_message, submit_system
 from pipelines.people import directory
-from pipelines.messages.drain import drain_inbox, submit_message, submit_system
 from schemas.common import new_id, utcnow
 from schemas.documents import GroupMember
 from schemas.errors import ApiError, Code

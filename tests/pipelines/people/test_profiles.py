@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.messages.drain import drain_inbox, submit_message
+from pipelines.messages.drain import drain_inbox
+from pipelines.messages.submit import submit_message
 from pipelines.people.profiles import do_update_profile, sync_sender_info
 from schemas.common import new_id, utcnow
 from schemas.documents import Message, SenderInfo

@@ -1,0 +1,45 @@
+"""The moderation log: every moderation action recorded once and shown live to the group's moderators,
+and the notification that tells a member what was done to them."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from infra.store import Store
+from pipelines.events import Notifier
+from pipelines.policy.access import check_group_moderator
+from schemas.common import new_id, utcnow
+from schemas.documents import ActivityLog, User
+from schemas.payloads import IdPage
+from schemas.tasks import NotificationRequest
+
+SYSTEM_ACTOR = "filter"  # the actor name of what the filter does by itself (blocks, automatic mutes)
+
+# tell(request): leave the user a notification (workers.notifications.enqueue_notify).
+Tell = Callable[[NotificationRequest], None]
+
+
+def tell_user(tell: Tell | None, user_id: str, key: str, title: str, body: str, group_id: str) -> None:
+    """A ``moderation`` notification about the user: it outlives the live event they may not see."""
+    if tell is not None:
+        tell(NotificationRequest(userId=user_id, type="moderation", key=key, title=title, body=body,
+                                 data={"groupId": group_id}))
+
+
+def do_log_action(store: Store, notifier: Notifier, actor: User | None, group_id: str, action: str,
+                  target_type: str, target_id: str | None, *, target_name: str | None = None,
+                  reason: str | None = None, changes: dict | None = None, once: str | None = None) -> None:
+    """Record a moderation action and show it live to the group's moderators. ``once``, a key derived from
+    what happened, makes a redelivered task record it once."""
+    entry = ActivityLog(id=new_id(), key=once, userId=actor.id if actor else None, action=action,
+                        resource=target_type, resourceId=target_id, changes=changes, groupId=group_id,
+                        metadata={"actorName": actor.username if actor else SYSTEM_ACTOR,
+                                  "targetName": target_name, "reason": reason},
+                        timestamp=utcnow())
+    if store.insert_activity_once(entry):
+        notifier.notify_moderation_action(group_id, entry.moderation_entry())
+
+
+def list_log(store: Store, user: User, group_id: str, page: IdPage) -> dict[str, Any]:
+    check_group_moderator(store, user, group_id)
+    entries, more = store.moderation_log(group_id, before=page.before, limit=page.limit)
+    return {"entries": [e.moderation_entry() for e in entries], "hasMore": more}
