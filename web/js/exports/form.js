@@ -1,8 +1,8 @@
 // The request form: a conversation (the user's, grouped by group), a format, an optional range of
 // date-times read in the chosen time zone, the language of the file's labels, the time zone, and
 // "include deleted content" for the group's moderators.
-import { $, h, replace } from "../dom.js";
-import { LANGUAGES, currentLanguage, t } from "../i18n.js";
+import { $, h, replace } from "../shared/dom.js";
+import { LANGUAGES, currentLanguage, t } from "../shared/i18n.js";
 
 const MODERATING = new Set(["MODERATOR", "GROUP_ADMIN"]);
 

@@ -1,8 +1,8 @@
 // The requester's exports, newest first: one row each, kept by id, fed by the REST list, the POST's answer
 // and export:progress / export:ready / export:failed. A row shows its status, a real progress bar
 // (processed / total), cancel while queued or running, download when done, the size and the time left.
-import { $, h, replace, safeUrl } from "../dom.js";
-import { currentLanguage, formatDateTime, t } from "../i18n.js";
+import { $, h, replace, safeUrl } from "../shared/dom.js";
+import { currentLanguage, formatDateTime, t } from "../shared/i18n.js";
 import { exportErrorText } from "./form.js";
 
 const PAGE = 20;

@@ -1,11 +1,11 @@
 // The export page (/exports): request a conversation's export as JSON, CSV or PDF, watch its progress
 // live (export:progress on the user's socket), download it while it lasts, see the past ones. Same session
 // as the chat page (this tab's sessionStorage), same socket: the server sends export events to user:{id}.
-import { session } from "../api.js";
-import { Connection } from "../connection.js";
-import { $, replace } from "../dom.js";
-import { errorText, setLanguage, t } from "../i18n.js";
-import { openSession, setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
+import { session } from "../shared/api.js";
+import { Connection } from "../shared/connection.js";
+import { $, replace } from "../shared/dom.js";
+import { errorText, setLanguage, t } from "../shared/i18n.js";
+import { openSession, setupPage, showMode, syncLanguageSelects, toast } from "../shared/page.js";
 import { ExportForm } from "./form.js";
 import { ExportList } from "./list.js";
 

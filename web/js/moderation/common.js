@@ -1,7 +1,7 @@
 // What the dashboard's panels share: a keyed, paged list that live events update, highlighted ranges,
 // remaining times, and inline forms whose errors carry the server's own message.
-import { h, replace } from "../dom.js";
-import { errorText, t } from "../i18n.js";
+import { h, replace } from "../shared/dom.js";
+import { errorText, t } from "../shared/i18n.js";
 
 const PAGE = 30;
 

@@ -1,8 +1,8 @@
 // Filter rules: create, edit, enable, delete; and a box that tests the group's rules (and the rule being
 // written) on a sample text, live as one types.
-import { $, h, replace } from "../dom.js";
-import { icon, iconButton } from "../icons.js";
-import { formatDateTime, t } from "../i18n.js";
+import { $, h, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { formatDateTime, t } from "../shared/i18n.js";
 import { PagedList, failure, field, inlineForm, markRanges } from "./common.js";
 
 const KINDS = ["word", "regex", "link"];

@@ -1,8 +1,8 @@
 // The history of moderation actions in words, newest first, paged on scroll, with live additions
 // (moderation:action).
-import { $, h } from "../dom.js";
-import { icon } from "../icons.js";
-import { formatActivity, formatDateTime, t } from "../i18n.js";
+import { $, h } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { formatActivity, formatDateTime, t } from "../shared/i18n.js";
 import { PagedList, nameOf } from "./common.js";
 
 const ICONS = {filter: "filter", review: "inbox", muted: "mute", unmuted: "mute", auto_muted: "mute", banned: "shield",

@@ -1,11 +1,11 @@
 // The moderator dashboard (/moderation): the groups the user moderates, each with its review queue,
 // filter rules, mutes and bans, settings and history. Same session as the chat page (this tab's
 // sessionStorage), same socket: the server puts a moderator's sockets in mod:{groupId} at connect.
-import { Connection } from "../connection.js";
-import { Dialogs } from "../dialogs.js";
-import { $, $$, h, replace } from "../dom.js";
-import { errorText, setLanguage, t } from "../i18n.js";
-import { openSession, setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
+import { Connection } from "../shared/connection.js";
+import { Dialogs } from "../shared/dialogs.js";
+import { $, $$, h, replace } from "../shared/dom.js";
+import { errorText, setLanguage, t } from "../shared/i18n.js";
+import { openSession, setupPage, showMode, syncLanguageSelects, toast } from "../shared/page.js";
 import { FiltersPanel } from "./filters.js";
 import { LogPanel } from "./log.js";
 import { QueuePanel } from "./queue.js";

@@ -1,8 +1,8 @@
 // The review queue: flagged, reported and held messages, live (moderation:flagged / :decided), each with
 // its matched words highlighted, its reasons, the message in context, and one-click decisions.
-import { $, $$, avatar, displayName, h, replace, richText } from "../dom.js";
-import { icon } from "../icons.js";
-import { errorText, formatActivity, formatDateTime, formatTime, t } from "../i18n.js";
+import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { errorText, formatActivity, formatDateTime, formatTime, t } from "../shared/i18n.js";
 import { PagedList, failure, markRanges, nameOf } from "./common.js";
 
 const LEAVE_AFTER_MS = 4000;   // a decided item stays this long in the pending list, saying who decided

@@ -1,10 +1,10 @@
 // Mutes and bans: who, why, by whom, and the time left, counting down live; a sanction that ends leaves
 // the list by itself. Bans are for group admins only: moderators see why the form is not there.
-import { $, avatar, h, replace } from "../dom.js";
-import { icon } from "../icons.js";
-import { formatDateTime, t } from "../i18n.js";
+import { $, avatar, h, replace } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { formatDateTime, t } from "../shared/i18n.js";
 import { PagedList, failure, field, inlineForm, nameOf, remaining } from "./common.js";
-import { cleanName } from "../sidebar.js";
+import { cleanName } from "../chat/sidebar.js";
 
 const TICK_MS = 1000;
 const CHANGES = new Set(["muted", "unmuted", "auto_muted", "banned", "unbanned"]);

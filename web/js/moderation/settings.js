@@ -1,7 +1,7 @@
 // A group's moderation settings: words that never match (allowlist) and the automatic mute after
 // repeated blocked messages.
-import { $, h, replace } from "../dom.js";
-import { errorText, t } from "../i18n.js";
+import { $, h, replace } from "../shared/dom.js";
+import { errorText, t } from "../shared/i18n.js";
 import { field, inlineForm } from "./common.js";
 
 export class SettingsPanel {

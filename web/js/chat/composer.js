@@ -2,9 +2,9 @@
 // from the conversation's members; typing:start / typing:stop; a draft kept per conversation.
 // Files: the attach button, drag and drop onto the conversation, paste; each file starts uploading at once
 // and waits in the tray (progress, cancel) until the message is sent. Voice messages: the microphone button.
-import { $, $$, avatar, displayName, h, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, t } from "./i18n.js";
+import { $, $$, avatar, displayName, h, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { errorText, t } from "../shared/i18n.js";
 import { formatDuration, refreshChip, uploadChip } from "./media.js";
 import { VoiceRecorder, canRecord } from "./recorder.js";
 import { state } from "./state.js";

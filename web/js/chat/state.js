@@ -1,5 +1,5 @@
 // What the page knows: the signed-in user, their groups and conversations, the people it has seen.
-import { displayName } from "./dom.js";
+import { displayName } from "../shared/dom.js";
 
 export const state = {
   me: null,

@@ -1,6 +1,6 @@
 // Search in the open conversation: newest matches first, 20 at a time; a result scrolls to its message.
-import { $, displayName, h, highlight, replace } from "./dom.js";
-import { formatDateTime, t } from "./i18n.js";
+import { $, displayName, h, highlight, replace } from "../shared/dom.js";
+import { formatDateTime, t } from "../shared/i18n.js";
 import { state } from "./state.js";
 
 const LIMIT = 20;

@@ -1,10 +1,10 @@
 // Notifications: the bell and its unread count, the panel (newest first, paged, mark read), delivery
 // acknowledgements (notification:delivered), the browser's Notification when the tab is hidden, and the
 // user's notification settings (email, its delay, each conversation's level).
-import { ApiError } from "./api.js";
-import { $, h, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, formatActivity, formatDateTime, t } from "./i18n.js";
+import { ApiError } from "../shared/api.js";
+import { $, h, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { errorText, formatActivity, formatDateTime, t } from "../shared/i18n.js";
 import { state } from "./state.js";
 
 const PAGE = 20;

@@ -10,7 +10,7 @@
 // File across a reload, so the page asks for the same file again and recognises it by name, size and
 // lastModified; then only the missing parts go. (Not IndexedDB: it would copy every file, however large,
 // into the browser's storage before a byte reached S3.)
-import { ApiError } from "./api.js";
+import { ApiError } from "../shared/api.js";
 
 const CONCURRENCY = 4;          // parts in flight per file
 const URL_BATCH = 24;           // part URLs asked at a time (the server gives at most 100)

@@ -1,17 +1,17 @@
 // The chat page: sign-in, the session (events in, sends out), routing between the list and a conversation.
-import { Api, ApiError, devLogin, session } from "./api.js";
+import { Api, ApiError, devLogin, session } from "../shared/api.js";
 import { Composer } from "./composer.js";
-import { Connection, Outbox } from "./connection.js";
+import { Connection, Outbox } from "../shared/connection.js";
 import { ConversationView } from "./conversation.js";
-import { Dialogs } from "./dialogs.js";
+import { Dialogs } from "../shared/dialogs.js";
 import { GalleryPanel } from "./gallery.js";
 import { Lightbox, MediaUrls } from "./media.js";
 import { NotificationCenter } from "./notifications.js";
 import { ScheduledPanel } from "./scheduled.js";
 import { Uploader } from "./uploads.js";
-import { icon } from "./icons.js";
-import { $, $$, avatar, displayName, h, newClientId, replace, safeUrl } from "./dom.js";
-import { LANGUAGES, currentLanguage, errorText, formatDateTime, preferredLanguage, setLanguage, t } from "./i18n.js";
+import { icon } from "../shared/icons.js";
+import { $, $$, avatar, displayName, h, newClientId, replace, safeUrl } from "../shared/dom.js";
+import { LANGUAGES, currentLanguage, errorText, formatDateTime, preferredLanguage, setLanguage, t } from "../shared/i18n.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar, cleanName } from "./sidebar.js";
 import { countMessage, countRead, rememberUser, setConversations, state } from "./state.js";

@@ -1,9 +1,9 @@
 // Send later and remind me: the composer's clock (a date and time in the user's time zone), the list of
 // the user's scheduled messages of the open conversation (edit, cancel; failed ones with the reason), and
 // the "remind me" presets of a message's menu.
-import { $, h, newClientId, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, formatDateTime, t } from "./i18n.js";
+import { $, h, newClientId, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { errorText, formatDateTime, t } from "../shared/i18n.js";
 
 const OPEN = new Set(["pending", "claimed", "failed"]);
 const DISMISSED_KEY = "chat.dismissedScheduled";

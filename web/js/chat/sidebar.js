@@ -1,8 +1,8 @@
 // The list: the user's groups and their conversations (unread counts, last activity), and the forms
 // that create a group, add someone to it, and open a conversation in it.
-import { $, h, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { formatActivity, t } from "./i18n.js";
+import { $, h, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { formatActivity, t } from "../shared/i18n.js";
 import { state } from "./state.js";
 
 const ROLES = ["MEMBER", "MODERATOR", "GROUP_ADMIN"];

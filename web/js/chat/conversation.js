@@ -1,8 +1,8 @@
 // The open conversation: history in pages of 50, live messages, local echoes, reactions, replies,
 // edits and deletes, typing, "seen by", and marking what is on screen as read.
-import { $, $$, avatar, displayName, h, replace, richText } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, formatDateTime, formatDay, formatTime, t } from "./i18n.js";
+import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { errorText, formatDateTime, formatDay, formatTime, t } from "../shared/i18n.js";
 import { refreshChip, renderFiles, uploadChip } from "./media.js";
 import { rememberUser, state, userName } from "./state.js";
 
