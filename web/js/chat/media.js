@@ -20,6 +20,11 @@ export class MediaUrls {
     this.waiting = [];
   }
 
+  /** Signed in: nothing cached from an earlier session. */
+  open() {
+    this.cache = new Map();
+  }
+
   async url(id, variant = "original") {
     const key = `${id}|${variant}`;
     const hit = this.cache.get(key);

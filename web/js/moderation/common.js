@@ -189,3 +189,8 @@ export function nameOf(id, name, me) {
   if (id && id === me?.id) return t("mod.you");
   return name || id || t("system.someone");
 }
+
+/** Group admins (and system admins) may ban; moderators may not. state: the dashboard's {me, group}. */
+export function isGroupAdmin({me, group}) {
+  return group?.role === "GROUP_ADMIN" || me?.role === "ADMIN";
+}

@@ -1,21 +1,16 @@
-// The live connection and what keeps the page whole when it fails (seeds 003, 004):
-// - a WebSocket-only Socket.IO connection that reconnects by itself (backoff 0.5 s → 4 s);
-// - while it is down, REST polling of `after=` every 2 s (the same catch-up the reconnect uses);
-// - an outbox: every send keeps its clientId until the stored message comes back, and is retried with
-//   the same clientId (socket or REST: the server stores it once) when the connection is back.
+// The live connection, shared by the three pages (seed 003): a WebSocket-only Socket.IO connection that
+// reconnects by itself (backoff 0.5 s → 4 s), and while it is down, the page's REST polling every 2 s (the
+// same catch-up the reconnect uses). The chat page's outbox (chat/outbox.js) sends through it.
 import { io } from "/vendor/socket.io.esm.min.js";
 import { ApiError } from "./api.js";
 
-const POLL_MS = 2000;
-// Ack errors worth retrying with the same clientId; any other error marks the send failed.
-const TRANSIENT = new Set(["network", "unavailable", "rate_limited"]);
+export const POLL_MS = 2000;
 
 export class Connection {
   /** handlers: {event(name, data), mode(mode), unauthorized(reason), poll()}; poll() throws on a network error.
    * unauthorized(reason): the server refused the token at connect, or ended the session (session:expired,
    * reason "token_expired" or "deactivated"). */
-  constructor(token, handlers) {
-    this.token = token;
+  constructor(handlers) {
     this.handlers = handlers;
     this.mode = "connecting";   // connecting → live | reconnecting → polling | offline
     this.pollTimer = null;
@@ -26,7 +21,12 @@ export class Connection {
     return Boolean(this.socket?.connected);
   }
 
-  start() {
+  /** Connect with this token (signed in); after stop(), a new sign-in starts again from "connecting". */
+  start(token) {
+    this.token = token;
+    this.mode = "connecting";
+    this.pollTimer = null;
+    this.stopped = false;
     this.socket = io({
       auth: (send) => send({token: this.token}),
       // No HTTP long-polling transport: without a WebSocket the page polls the REST history instead,
@@ -102,131 +102,5 @@ export class Connection {
         else reject(new ApiError(0, ack?.error?.code || "error", ack?.error?.message, ack?.error?.details));
       });
     });
-  }
-}
-
-/** Sends not yet seen stored, by clientId; kept in sessionStorage so a reload does not lose them. */
-export class Outbox {
-  /** files (optional): {prepare(entry) → {wait, ids}}: a send with attachments (upload keys) waits until
-   * every file is on the server, then carries their media ids. */
-  constructor(userId, conn, api, onChange, files = null) {
-    this.files = files;
-    this.userId = userId;
-    this.key = `chat.outbox.${userId}`;
-    this.conn = conn;
-    this.api = api;
-    this.onChange = onChange;   // (entry, removed?) → void
-    this.inFlight = new Set();
-    this.retryTimer = null;
-    this.entries = new Map((JSON.parse(sessionStorage.getItem(this.key) || "[]")).map((e) => [e.clientId, e]));
-  }
-
-  forConversation(convId) {
-    return [...this.entries.values()].filter((e) => e.convId === convId);
-  }
-
-  add(entry) {
-    const added = {...entry, state: "pending", error: null};
-    this.entries.set(added.clientId, added);
-    this.save();
-    this.onChange(added, false);
-    this.send(added);
-  }
-
-  /** A stored message came back: if it was one of ours, its send is done. */
-  reconcile(message) {
-    const entry = this.entries.get(message.clientId);
-    if (entry && entry.convId === message.convId && message.senderId === this.userId) this.remove(entry.clientId);
-  }
-
-  /** message:rejected: the send was acked but not stored (reason: the server's own words, e.g. which word
-   * a filter blocked, or a moderator's note). */
-  reject({clientId, code, reason}) {
-    const entry = this.entries.get(clientId);
-    if (entry) this.update(entry, {state: "failed", error: code, detail: reason || null});
-  }
-
-  /** message:held: a moderator must approve it first; then it comes back as message:new like any send. */
-  hold({clientId, reviewId}) {
-    const entry = this.entries.get(clientId);
-    if (entry) this.update(entry, {state: "held", reviewId: reviewId || null});
-  }
-
-  retry(clientId) {
-    const entry = this.entries.get(clientId);
-    if (entry) this.update(entry, {state: "pending", error: null, detail: null, until: null});
-    this.flush();
-  }
-
-  remove(clientId) {
-    const entry = this.entries.get(clientId);
-    if (!entry) return;
-    this.entries.delete(clientId);
-    this.save();
-    this.onChange(entry, true);
-  }
-
-  /** Send what waits; after a reconnect also what was acked but not seen stored (the server stores a
-   * clientId once and announces it again, so a repeat is harmless). */
-  flush({includeQueued = false} = {}) {
-    if (this.conn.stopped) return;
-    for (const entry of this.entries.values()) {
-      if (["pending", "uploading"].includes(entry.state) || (includeQueued && entry.state === "queued")) this.send(entry);
-    }
-  }
-
-  async send(entry) {
-    if (this.inFlight.has(entry.clientId)) return;
-    let attachments = null;
-    if (entry.attachments?.length && this.files) {
-      const files = this.files.prepare(entry);
-      if (files.wait) {
-        if (entry.state !== "uploading" && entry.state !== "failed") this.update(entry, {state: "uploading"});
-        return;
-      }
-      attachments = files.ids;
-      if (!attachments.length && !entry.content.trim()) {
-        // Every file was refused or cancelled: there is nothing left to send.
-        if (!files.errors) return this.remove(entry.clientId);
-        return this.update(entry, {state: "failed", error: files.errors[0].code, detail: files.errors[0].message || null});
-      }
-    }
-    this.inFlight.add(entry.clientId);
-    const body = {clientId: entry.clientId, content: entry.content, ...(entry.replyTo ? {replyTo: entry.replyTo} : {}),
-      ...(attachments?.length ? {attachments} : {})};
-    try {
-      const ack = this.conn.live ? await this.conn.emit("message:send", {convId: entry.convId, ...body})
-        : await this.api.post(`/api/conversations/${entry.convId}/messages`, body);
-      // A held send is never sent again: it waits for a moderator (message:new or message:rejected follows).
-      const held = ack?.status === "held" || entry.state === "held";
-      if (this.entries.has(entry.clientId) && entry.state !== "failed") this.update(entry, {state: held ? "held" : "queued"});
-    } catch (exc) {
-      if (!this.entries.has(entry.clientId)) return;
-      if (TRANSIENT.has(exc.code)) {
-        this.update(entry, {state: "pending"});
-        // Offline, the next poll or the reconnect flushes; live, a busy server is asked again shortly.
-        if (this.conn.live) this.retryLater();
-      } else {
-        // muted: the ack says until when (details.until); the server's message says why.
-        this.update(entry, {state: "failed", error: exc.code, detail: exc.message || null, until: exc.details?.until || null});
-      }
-    } finally {
-      this.inFlight.delete(entry.clientId);
-    }
-  }
-
-  retryLater() {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.flush(), POLL_MS);
-  }
-
-  update(entry, changes) {
-    Object.assign(entry, changes);
-    this.save();
-    this.onChange(entry, false);
-  }
-
-  save() {
-    sessionStorage.setItem(this.key, JSON.stringify([...this.entries.values()]));
   }
 }
