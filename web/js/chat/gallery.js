@@ -2,7 +2,7 @@
 // albums (cover, count, total size; filter by album, new album, add a file to one); one file's page with
 // likes and comments. REST only (GET /api/conversations/{id}/media, albums, likes, comments).
 import { $, displayName, h, replace } from "../shared/dom.js";
-import { icon, iconButton } from "../shared/icons.js";
+import { icon } from "../shared/icons.js";
 import { errorText, formatDateTime, t } from "../shared/i18n.js";
 import { formatSize, renderFiles, typeIcon, typeLabel } from "./media.js";
 import { state } from "./state.js";

@@ -3,7 +3,7 @@
 // user's notification settings (email, its delay, each conversation's level).
 import { ApiError } from "../shared/api.js";
 import { $, h, replace } from "../shared/dom.js";
-import { icon, iconButton } from "../shared/icons.js";
+import { icon } from "../shared/icons.js";
 import { errorText, formatActivity, formatDateTime, t } from "../shared/i18n.js";
 import { state } from "./state.js";
 
