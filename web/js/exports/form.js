@@ -1,15 +1,20 @@
 // The request form: a conversation (the user's, grouped by group), a format, an optional range of
 // date-times read in the chosen time zone, the language of the file's labels, the time zone, and
 // "include deleted content" for the group's moderators.
-import { $, h, replace } from "../dom.js";
-import { LANGUAGES, currentLanguage, t } from "../i18n.js";
+import { $, h, replace } from "../shared/dom.js";
+import { LANGUAGES, currentLanguage, t } from "../shared/i18n.js";
 
 const MODERATING = new Set(["MODERATOR", "GROUP_ADMIN"]);
 
+/** Group admins and system admins; members only where the server allows it (it answers 403 otherwise). */
+function canExport({me, groups}, conv) {
+  return me.role === "ADMIN" || groups.get(conv.groupId)?.role === "GROUP_ADMIN";
+}
+
 export class ExportForm {
-  /** page: {api, me, groups: Map, convs: Map, requested(job), canExport(conv)} */
-  constructor(page) {
-    this.page = page;
+  /** state: the page's {me, groups: Map, convs: Map}; bus: "export:requested" (job) once the server took it. */
+  constructor({api, state, bus}) {
+    Object.assign(this, {api, state, bus});
     this.form = $("#exp-form");
     this.zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     $("#exp-timezone").value = this.zone;
@@ -27,7 +32,7 @@ export class ExportForm {
   /** The conversations, grouped: groups the user may export first, then the others (members may export
    * only where the server allows it: the server says). Keeps the selection. */
   render() {
-    const {groups, convs} = this.page;
+    const {groups, convs} = this.state;
     const select = $("#exp-conv");
     const chosen = select.value;
     const byGroup = new Map();
@@ -37,7 +42,7 @@ export class ExportForm {
     }
     const entries = [...byGroup.entries()].map(([groupId, list]) => {
       const group = groups.get(groupId);
-      const admin = this.page.canExport(list[0]);
+      const admin = canExport(this.state, list[0]);
       const name = group?.name || t("exp.otherGroup");
       const label = admin ? name : t("exp.memberOf", {group: name});
       return {admin, name, label, list: list.sort((a, b) => (a.title || "").localeCompare(b.title || ""))};
@@ -49,7 +54,7 @@ export class ExportForm {
     $("#exp-submit").disabled = !entries.length;
     $("#exp-conv").disabled = !entries.length;
     if (!entries.length) select.append(h("option", {value: ""}, t("exp.noConversations")));
-    $("#not-admin").hidden = this.page.me.role === "ADMIN" || entries.some((e) => e.admin);
+    $("#not-admin").hidden = this.state.me.role === "ADMIN" || entries.some((e) => e.admin);
     replace($("#exp-language"), Object.entries(LANGUAGES).map(([code, name]) => h("option", {value: code}, name)));
     $("#exp-language").value = this.language || currentLanguage();
     this.syncDeleted();
@@ -62,9 +67,9 @@ export class ExportForm {
 
   /** includeDeleted: for the group's moderators and admins (and system admins) only. */
   syncDeleted() {
-    const conv = this.page.convs.get($("#exp-conv").value);
-    const role = conv && this.page.groups.get(conv.groupId)?.role;
-    const may = Boolean(conv) && (this.page.me.role === "ADMIN" || MODERATING.has(role));
+    const conv = this.state.convs.get($("#exp-conv").value);
+    const role = conv && this.state.groups.get(conv.groupId)?.role;
+    const may = Boolean(conv) && (this.state.me.role === "ADMIN" || MODERATING.has(role));
     $("#exp-deleted-field").hidden = !may;
     if (!may) $("#exp-deleted").checked = false;
     this.clearMessages();
@@ -96,8 +101,8 @@ export class ExportForm {
     const button = $("#exp-submit");
     button.disabled = true;
     try {
-      const job = await this.page.api.post(`/api/conversations/${convId}/exports`, body);
-      this.page.requested({...job, progress: 0, processed: 0, total: 0, range: rangeOf(body),
+      const job = await this.api.post(`/api/conversations/${convId}/exports`, body);
+      this.bus.emit("export:requested", {...job, progress: 0, processed: 0, total: 0, range: rangeOf(body),
         language: body.language, timezone: body.timezone, createdAt: new Date().toISOString()});
     } catch (exc) {
       if (exc.code === "forbidden") this.refuse(convId, body);
@@ -109,8 +114,8 @@ export class ExportForm {
 
   /** 403: who may export this conversation, in words; nothing was stored. */
   refuse(convId, body) {
-    const conv = this.page.convs.get(convId);
-    const group = conv && this.page.groups.get(conv.groupId);
+    const conv = this.state.convs.get(convId);
+    const group = conv && this.state.groups.get(conv.groupId);
     const key = body.includeDeleted ? "exp.refused.deleted" : "exp.refused.text";
     replace($("#exp-refusal"), h("strong", t("exp.refused.title")),
       h("p", t(key, {group: group?.name || t("exp.otherGroup")})));

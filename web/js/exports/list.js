@@ -1,17 +1,24 @@
 // The requester's exports, newest first: one row each, kept by id, fed by the REST list, the POST's answer
 // and export:progress / export:ready / export:failed. A row shows its status, a real progress bar
 // (processed / total), cancel while queued or running, download when done, the size and the time left.
-import { $, h, replace, safeUrl } from "../dom.js";
-import { currentLanguage, formatDateTime, t } from "../i18n.js";
+import { $, h, replace, safeUrl } from "../shared/dom.js";
+import { currentLanguage, formatDateTime, t } from "../shared/i18n.js";
 import { exportErrorText } from "./form.js";
 
 const PAGE = 20;
 const ACTIVE = new Set(["queued", "running"]);
 const FINAL = new Set(["done", "failed", "cancelled", "expired"]);
 
+/** A conversation's title as the page knows it. */
+function titleOf({convs}, convId) {
+  const conv = convs.get(convId);
+  return conv ? conv.title || t("exp.untitled") : t("exp.unknownConversation");
+}
+
 export class ExportList {
-  constructor(page) {
-    this.page = page;
+  /** state: the page's {me, groups: Map, convs: Map}. */
+  constructor({api, toast, state}) {
+    Object.assign(this, {api, toast, state});
     this.jobs = new Map();       // id → job, as the API writes it
     this.rows = new Map();       // id → <li>
     this.notes = new Map();      // id → a message under the row (a download refused...)
@@ -23,7 +30,7 @@ export class ExportList {
 
   /** The first page again (boot, every reconnect): what moved meanwhile. */
   async refresh() {
-    const {exports, hasMore} = await this.page.api.get(`/api/exports?limit=${PAGE}`);
+    const {exports, hasMore} = await this.api.get(`/api/exports?limit=${PAGE}`);
     for (const job of exports) this.upsert(job, true);
     if (!this.loadedMore) this.hasMore = hasMore;
     this.render();
@@ -32,7 +39,7 @@ export class ExportList {
   async loadMore() {
     const last = [...this.jobs.values()].filter((j) => !j.local).at(-1);
     if (!last) return;
-    const {exports, hasMore} = await this.page.api.get(`/api/exports?limit=${PAGE}&before=${last.id}`);
+    const {exports, hasMore} = await this.api.get(`/api/exports?limit=${PAGE}&before=${last.id}`);
     this.loadedMore = true;
     this.hasMore = hasMore;
     for (const job of exports) this.upsert(job, true);
@@ -59,7 +66,7 @@ export class ExportList {
     if (this.jobs.has(id)) return;
     this.jobs.set(id, {id, status: "queued", progress: 0, processed: 0, total: 0, local: true});
     try {
-      this.upsert(await this.page.api.get(`/api/exports/${id}`), true);
+      this.upsert(await this.api.get(`/api/exports/${id}`), true);
     } catch { /* gone, or not ours: the row says what the events said */ }
     this.render();
   }
@@ -75,7 +82,7 @@ export class ExportList {
     this.upsert({id, format, size, expiresAt, status: "done", progress: 100,
       processed: job?.total || job?.processed || 0});
     if (!job?.total) this.refreshOne(id);   // finished before its first progress: the counts from the server
-    this.page.toast(t("exp.toast.ready", {title: this.page.titleOf(job?.convId)}));
+    this.toast(t("exp.toast.ready", {title: titleOf(this.state, job?.convId)}));
   }
 
   onFailed({id, code, message}) {
@@ -122,7 +129,7 @@ export class ExportList {
     replace(row,
       h("div.exp-row-head",
         h(`span.fmt-tag.fmt-${job.format || "x"}`, (job.format || "?").toUpperCase()),
-        h("strong.exp-conv-title", this.page.titleOf(job.convId)),
+        h("strong.exp-conv-title", titleOf(this.state, job.convId)),
         h(`span.status-pill.status-${status}`, t(`exp.status.${status}`)),
         job.createdAt ? h("time.muted", {datetime: job.createdAt}, formatDateTime(new Date(job.createdAt))) : null),
       h("p.exp-row-meta.muted", describe(job)),
@@ -160,7 +167,7 @@ export class ExportList {
   async cancel(id) {
     this.notes.delete(id);
     try {
-      await this.page.api.del(`/api/exports/${id}`);
+      await this.api.del(`/api/exports/${id}`);
       this.upsert({id, status: "cancelled"});
     } catch (exc) {
       this.notes.set(id, exportErrorText(exc.code, exc.message));
@@ -174,7 +181,7 @@ export class ExportList {
     this.notes.delete(id);
     button.disabled = true;
     try {
-      const {url} = await this.page.api.get(`/api/exports/${id}/download?redirect=0`);
+      const {url} = await this.api.get(`/api/exports/${id}/download?redirect=0`);
       const href = safeUrl(url);
       if (!href) throw Object.assign(new Error("bad url"), {code: "unavailable"});
       const link = h("a", {href, rel: "noopener noreferrer", download: "", hidden: true});
@@ -193,7 +200,7 @@ export class ExportList {
 
   async refreshOne(id) {
     try {
-      this.upsert(await this.page.api.get(`/api/exports/${id}`), true);
+      this.upsert(await this.api.get(`/api/exports/${id}`), true);
     } catch { /* the note says why */ }
   }
 }

@@ -1,72 +1,64 @@
 // The export page (/exports): request a conversation's export as JSON, CSV or PDF, watch its progress
 // live (export:progress on the user's socket), download it while it lasts, see the past ones. Same session
 // as the chat page (this tab's sessionStorage), same socket: the server sends export events to user:{id}.
-import { session } from "../api.js";
-import { Connection } from "../connection.js";
-import { $, replace } from "../dom.js";
-import { errorText, setLanguage, t } from "../i18n.js";
-import { openSession, setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
+import { Api, session } from "../shared/api.js";
+import { Bus } from "../shared/bus.js";
+import { Connection } from "../shared/connection.js";
+import { $ } from "../shared/dom.js";
+import { errorText, t } from "../shared/i18n.js";
+import { gateShown, openPage, showGate, showMode, shown, toast } from "../shared/page.js";
 import { ExportForm } from "./form.js";
 import { ExportList } from "./list.js";
 
 class ExportPage {
   constructor() {
-    this.groups = new Map();   // id → group with the user's role (session:ready; moderated ones by REST first)
-    this.convs = new Map();    // the user's conversations
-    setupPage((code) => this.changeLanguage(code));
+    this.api = new Api(null, () => this.gate("expired"));
+    this.bus = new Bus();
+    // groups: id → group with the user's role (session:ready; moderated ones by REST first); convs: the user's.
+    this.state = {me: null, groups: new Map(), convs: new Map()};
+    this.conn = new Connection({
+      event: (name, data) => this.onEvent(name, data),
+      mode: showMode,
+      unauthorized: () => this.gate("expired"),
+      poll: () => this.list.refresh(),   // while the socket is down, the list is read every 2 s
+    });
+    this.bus.on("export:requested", (job) => this.requested(job));
   }
 
   async boot() {
-    const opened = await openSession(() => this.gate("expired"));
-    if (!opened) return this.gate("signedOut");
-    ({me: this.me, api: this.api} = opened);
-    this.form = new ExportForm(this);
-    this.list = new ExportList(this);
+    const saved = await openPage(() => this.rerender());
+    shown();
+    if (!saved) return this.gate("signedOut");
+    this.state.me = saved.user;
+    this.api.token = saved.token;
+    const {api, state, bus} = this;
+    this.form = new ExportForm({api, state, bus});
+    this.list = new ExportList({api, toast, state});
     try {
       // The socket's session:ready brings every group with the user's role; REST gives the first paint.
       const [{conversations}, moderated] = await Promise.all([this.api.get("/api/conversations"),
         this.api.get("/api/moderation/groups").catch(() => ({groups: []})), this.list.refresh()]);
-      for (const g of moderated.groups) this.groups.set(g.id, g);
+      for (const g of moderated.groups) this.state.groups.set(g.id, g);
       this.setConversations(conversations);
     } catch (exc) {
       return this.gate(exc.code === "unauthorized" ? "expired" : "failed", exc);
     }
     $("#exp").hidden = false;
     document.title = t("exp.title");
-    this.conn = new Connection(opened.token, {
-      event: (name, data) => this.onEvent(name, data),
-      mode: showMode,
-      unauthorized: () => this.gate("expired"),
-      poll: () => this.list.refresh(),   // while the socket is down, the list is read every 2 s
-    });
     showMode(this.conn.mode);
-    this.conn.start();
+    this.conn.start(saved.token);
   }
 
   setConversations(list) {
-    this.convs = new Map(list.map((c) => [c.id, c]));
+    this.state.convs = new Map(list.map((c) => [c.id, c]));
     this.form.render();
     this.list.rerender();
   }
 
-  /** Group admins and system admins; members only where the server allows it (it answers 403 otherwise). */
-  canExport(conv) {
-    return this.me.role === "ADMIN" || this.groups.get(conv.groupId)?.role === "GROUP_ADMIN";
-  }
-
-  titleOf(convId) {
-    const conv = this.convs.get(convId);
-    return conv ? conv.title || t("exp.untitled") : t("exp.unknownConversation");
-  }
-
   /** Instead of the page: signed out, session over, or the server unreachable. */
   gate(reason, exc = null) {
-    this.conn?.stop();
-    $("#exp").hidden = true;
-    $("#gate").hidden = false;
-    $("#gate").dataset.reason = reason;
-    replace($("#gate-title"), t(`mod.gate.${reason}Title`));
-    replace($("#gate-text"), reason === "failed" ? errorText(exc?.code)
+    this.conn.stop();
+    showGate("#exp", reason, reason === "failed" ? errorText(exc?.code)
       : reason === "signedOut" ? t("exp.gate.signedOut") : t(`mod.gate.${reason}`));
   }
 
@@ -74,9 +66,9 @@ class ExportPage {
   onEvent(name, data) {
     switch (name) {
       case "session:ready":
-        this.me = data.user;
+        this.state.me = data.user;
         session.saveUser(data.user);
-        this.groups = new Map(data.groups.map((g) => [g.id, g]));
+        this.state.groups = new Map(data.groups.map((g) => [g.id, g]));
         this.setConversations(data.conversations);
         return this.list.refresh().catch(() => {});   // (re)connected: whatever moved meanwhile
       case "export:progress": return this.list.onProgress(data);
@@ -93,19 +85,14 @@ class ExportPage {
     this.list.refreshOne(job.id);
   }
 
-  // -- language, notices ---------------------------------------------------------------------------------
-  async changeLanguage(code) {
-    await setLanguage(code, true);
-    syncLanguageSelects();
-    if ($("#gate").hidden === false) return this.gate($("#gate").dataset.reason);
+  // -- language ------------------------------------------------------------------------------------------
+  /** The language changed: everything drawn in words is drawn again. */
+  rerender() {
+    if (gateShown()) return this.gate(gateShown());
     document.title = t("exp.title");
     showMode(this.conn.mode);
     this.form.render();
     this.list.rerender();
-  }
-
-  toast(text) {
-    toast(text);
   }
 }
 

@@ -1,7 +1,7 @@
 // What the dashboard's panels share: a keyed, paged list that live events update, highlighted ranges,
 // remaining times, and inline forms whose errors carry the server's own message.
-import { h, replace } from "../dom.js";
-import { errorText, t } from "../i18n.js";
+import { h, replace } from "../shared/dom.js";
+import { errorText, t } from "../shared/i18n.js";
 
 const PAGE = 30;
 
@@ -188,4 +188,9 @@ export function field(name, label, props = {}, hint = null) {
 export function nameOf(id, name, me) {
   if (id && id === me?.id) return t("mod.you");
   return name || id || t("system.someone");
+}
+
+/** Group admins (and system admins) may ban; moderators may not. state: the dashboard's {me, group}. */
+export function isGroupAdmin({me, group}) {
+  return group?.role === "GROUP_ADMIN" || me?.role === "ADMIN";
 }

@@ -1,8 +1,8 @@
 // Filter rules: create, edit, enable, delete; and a box that tests the group's rules (and the rule being
 // written) on a sample text, live as one types.
-import { $, h, replace } from "../dom.js";
-import { icon, iconButton } from "../icons.js";
-import { formatDateTime, t } from "../i18n.js";
+import { $, h, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { formatDateTime, t } from "../shared/i18n.js";
 import { PagedList, failure, field, inlineForm, markRanges } from "./common.js";
 
 const KINDS = ["word", "regex", "link"];
@@ -10,14 +10,14 @@ const ACTIONS = ["mask", "block", "flag", "hold"];
 const TEST_DELAY_MS = 250;
 
 export class FiltersPanel {
-  constructor(app) {
-    this.app = app;
+  constructor({api, dialogs, toast}) {
+    Object.assign(this, {api, dialogs, toast});
     this.editing = null;   // the id of the rule whose row is a form
     this.list = new PagedList($("#filter-list"), {
       render: (rule) => this.renderRule(rule),
       load: async (before, limit) => {
         const query = new URLSearchParams({limit, ...(before ? {before} : {})});
-        const {filters, hasMore} = await this.app.api.get(`/api/groups/${this.group.id}/filters?${query}`);
+        const {filters, hasMore} = await this.api.get(`/api/groups/${this.group.id}/filters?${query}`);
         return {items: filters, hasMore};
       },
       empty: () => h("div.empty-state", icon("filter"), h("p", t("mod.filters.empty"))),
@@ -42,11 +42,11 @@ export class FiltersPanel {
   // -- the new-rule form and the tester ----------------------------------------------------------------
   renderForms(sample = "") {
     const form = this.ruleForm(null, async (values, el) => {
-      const rule = await this.app.api.post(`/api/groups/${this.group.id}/filters`, {...values, enabled: true});
+      const rule = await this.api.post(`/api/groups/${this.group.id}/filters`, {...values, enabled: true});
       this.list.upsert(rule);
       el.reset();
       updateHint(el);
-      this.app.toast(t("mod.filters.created"));
+      this.toast(t("mod.filters.created"));
       this.test();
     });
     form.addEventListener("input", () => this.testSoon());
@@ -91,7 +91,7 @@ export class FiltersPanel {
     const rule = values.pattern?.trim() ? {kind: values.kind, pattern: values.pattern, action: values.action} : null;
     let answer;
     try {
-      answer = await this.app.api.post(`/api/groups/${this.group.id}/filters/test`, {text, ...(rule ? {rule} : {})});
+      answer = await this.api.post(`/api/groups/${this.group.id}/filters/test`, {text, ...(rule ? {rule} : {})});
     } catch (exc) {
       if (seq === this.testSeq) replace(this.result, h("p.form-error", failure(exc)));
       return;
@@ -114,7 +114,7 @@ export class FiltersPanel {
   renderRule(rule) {
     if (this.editing === rule.id) {
       return h("li.rule.editing", {dataset: {id: rule.id}}, this.ruleForm(rule, async (values) => {
-        const updated = await this.app.api.patch(`/api/groups/${this.group.id}/filters/${rule.id}`, values);
+        const updated = await this.api.patch(`/api/groups/${this.group.id}/filters/${rule.id}`, values);
         this.editing = null;
         this.list.upsert(updated);
         this.test();
@@ -157,7 +157,7 @@ export class FiltersPanel {
     const rule = this.list.get(li.dataset.id);
     const change = e.target.name === "enabled" ? {enabled: e.target.checked} : {action: e.target.value};
     try {
-      this.list.upsert(await this.app.api.patch(`/api/groups/${this.group.id}/filters/${rule.id}`, change));
+      this.list.upsert(await this.api.patch(`/api/groups/${this.group.id}/filters/${rule.id}`, change));
       this.test();
     } catch (exc) {
       this.list.upsert(rule);
@@ -166,11 +166,11 @@ export class FiltersPanel {
   }
 
   async remove(rule) {
-    const ok = await this.app.dialogs.confirm({title: t("mod.filters.deleteTitle"),
+    const ok = await this.dialogs.confirm({title: t("mod.filters.deleteTitle"),
       text: t("mod.filters.deleteText", {pattern: rule.pattern}), confirm: t("action.delete")});
     if (!ok) return;
     try {
-      await this.app.api.del(`/api/groups/${this.group.id}/filters/${rule.id}`);
+      await this.api.del(`/api/groups/${this.group.id}/filters/${rule.id}`);
       this.list.remove(rule.id);
       this.test();
     } catch (exc) {

@@ -1,8 +1,8 @@
 // The history of moderation actions in words, newest first, paged on scroll, with live additions
 // (moderation:action).
-import { $, h } from "../dom.js";
-import { icon } from "../icons.js";
-import { formatActivity, formatDateTime, t } from "../i18n.js";
+import { $, h } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { formatActivity, formatDateTime, t } from "../shared/i18n.js";
 import { PagedList, nameOf } from "./common.js";
 
 const ICONS = {filter: "filter", review: "inbox", muted: "mute", unmuted: "mute", auto_muted: "mute", banned: "shield",
@@ -12,14 +12,15 @@ const KNOWN = new Set(["filter_created", "filter_updated", "filter_deleted", "re
   "settings_updated", "role_changed"]);
 
 export class LogPanel {
-  constructor(app) {
-    this.app = app;
+  /** state: the dashboard's {me, group} (the user, the group on screen). */
+  constructor({api, state}) {
+    Object.assign(this, {api, state});
     this.list = new PagedList($("#log-list"), {
       autoMore: true,
       render: (entry) => this.renderEntry(entry),
       load: async (before, limit) => {
         const query = new URLSearchParams({limit, ...(before ? {before} : {})});
-        const {entries, hasMore} = await this.app.api.get(`/api/groups/${this.group.id}/moderation/log?${query}`);
+        const {entries, hasMore} = await this.api.get(`/api/groups/${this.group.id}/moderation/log?${query}`);
         return {items: entries, hasMore};
       },
       empty: () => h("div.empty-state", icon("history"), h("p", t("mod.log.empty"))),
@@ -42,7 +43,7 @@ export class LogPanel {
   renderEntry(e) {
     const at = new Date(e.at);
     const key = KNOWN.has(e.action) ? e.action : "other";
-    const params = {actor: nameOf(e.actorId, e.actorName, this.app.me), target: e.targetName || e.targetId || "?", action: e.action};
+    const params = {actor: nameOf(e.actorId, e.actorName, this.state.me), target: e.targetName || e.targetId || "?", action: e.action};
     return h("li.entry", {dataset: {id: e.id, action: e.action}},
       h("span.entry-icon", icon(ICONS[e.action] || ICONS[e.action.split("_")[0]] || "history")),
       h("div.entry-main",

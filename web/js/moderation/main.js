@@ -1,11 +1,12 @@
 // The moderator dashboard (/moderation): the groups the user moderates, each with its review queue,
 // filter rules, mutes and bans, settings and history. Same session as the chat page (this tab's
 // sessionStorage), same socket: the server puts a moderator's sockets in mod:{groupId} at connect.
-import { Connection } from "../connection.js";
-import { Dialogs } from "../dialogs.js";
-import { $, $$, h, replace } from "../dom.js";
-import { errorText, setLanguage, t } from "../i18n.js";
-import { openSession, setupPage, showMode, syncLanguageSelects, toast } from "../page.js";
+import { Api } from "../shared/api.js";
+import { Connection } from "../shared/connection.js";
+import { Dialogs } from "../shared/dialogs.js";
+import { $, $$, h, replace } from "../shared/dom.js";
+import { errorText, t } from "../shared/i18n.js";
+import { gateShown, openPage, showGate, showMode, shown, toast } from "../shared/page.js";
 import { FiltersPanel } from "./filters.js";
 import { LogPanel } from "./log.js";
 import { QueuePanel } from "./queue.js";
@@ -18,21 +19,29 @@ const POLL_EVERY = 5;   // while the socket is down, the open panel is read agai
 
 class Dashboard {
   constructor() {
-    this.dialogs = new Dialogs();
-    this.panels = {queue: new QueuePanel(this), filters: new FiltersPanel(this), sanctions: new SanctionsPanel(this),
-      settings: new SettingsPanel(this), log: new LogPanel(this)};
-    this.group = null;
+    const api = this.api = new Api(null, () => this.gate("expired"));
+    const dialogs = new Dialogs();
+    const state = this.state = {me: null, group: null};   // the user, and the group on screen
+    this.panels = {queue: new QueuePanel({api, toast, state}), filters: new FiltersPanel({api, dialogs, toast}),
+      sanctions: new SanctionsPanel({api, toast, state}), settings: new SettingsPanel({api}), log: new LogPanel({api, state})};
     this.tab = null;
     this.ticks = 0;
-    setupPage((code) => this.changeLanguage(code));
+    this.conn = new Connection({
+      event: (name, data) => this.onEvent(name, data),
+      mode: showMode,
+      unauthorized: () => this.gate("expired"),
+      poll: () => this.poll(),
+    });
     $("#group").addEventListener("change", (e) => { location.hash = `#/${e.target.value}/${this.tab || "queue"}`; });
     window.addEventListener("hashchange", () => this.route());
   }
 
   async boot() {
-    const opened = await openSession(() => this.gate("expired"));
-    if (!opened) return this.gate("signedOut");
-    ({me: this.me, api: this.api} = opened);
+    const saved = await openPage(() => this.rerender());
+    shown();
+    if (!saved) return this.gate("signedOut");
+    this.state.me = saved.user;
+    this.api.token = saved.token;
     let groups;
     try {
       ({groups} = await this.api.get("/api/moderation/groups"));
@@ -43,25 +52,15 @@ class Dashboard {
     this.groups = new Map(groups.map((g) => [g.id, g]));
     replace($("#group"), groups.map((g) => h("option", {value: g.id}, g.name)));
     $("#mod").hidden = false;
-    this.conn = new Connection(opened.token, {
-      event: (name, data) => this.onEvent(name, data),
-      mode: (mode) => this.onMode(mode),
-      unauthorized: () => this.gate("expired"),
-      poll: () => this.poll(),
-    });
-    this.onMode(this.conn.mode);
+    showMode(this.conn.mode);
     this.route();
-    this.conn.start();
+    this.conn.start(saved.token);
   }
 
   /** Instead of the dashboard: signed out, not a moderator, session over, or the server unreachable. */
   gate(reason, exc = null) {
-    this.conn?.stop();
-    $("#mod").hidden = true;
-    $("#gate").hidden = false;
-    $("#gate").dataset.reason = reason;
-    replace($("#gate-title"), t(`mod.gate.${reason}Title`));
-    replace($("#gate-text"), reason === "failed" ? errorText(exc?.code) : t(`mod.gate.${reason}`));
+    this.conn.stop();
+    showGate("#mod", reason, reason === "failed" ? errorText(exc?.code) : t(`mod.gate.${reason}`));
   }
 
   /** #/{groupId}/{tab}; anything else opens the first group's queue. */
@@ -72,9 +71,9 @@ class Dashboard {
       const id = this.groups.has(groupId) ? groupId : this.groups.keys().next().value;
       return history.replaceState(null, "", `#/${id}/${TABS.includes(tab) ? tab : "queue"}`) || this.route();
     }
-    const changed = groupId !== this.group?.id;
+    const changed = groupId !== this.state.group?.id;
     if (changed || tab !== this.tab) window.scrollTo(0, 0);
-    this.group = this.groups.get(groupId);
+    this.state.group = this.groups.get(groupId);
     this.tab = tab;
     $("#group").value = groupId;
     for (const link of $$("#tabs a")) {
@@ -83,7 +82,7 @@ class Dashboard {
       if (link.dataset.tab === tab) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
-    document.title = `${t("mod.title")} · ${this.group.name}`;
+    document.title = `${t("mod.title")} · ${this.state.group.name}`;
     for (const [name, panel] of Object.entries(this.panels)) {
       $(`#tab-${name}`).hidden = name !== tab;
       if (changed) panel.opened = false;
@@ -93,23 +92,18 @@ class Dashboard {
     // nothing flagged between the read and the room is missed.
     if (this.started && !panel.opened) {
       panel.opened = true;
-      panel.open(this.group);
+      panel.open(this.state.group);
     }
-    if (this.started && changed && tab !== "queue") this.panels.queue.countPending(this.group);
-  }
-
-  /** group admins (and system admins) may ban; moderators may not. */
-  get isGroupAdmin() {
-    return this.group?.role === "GROUP_ADMIN" || this.me?.role === "ADMIN";
+    if (this.started && changed && tab !== "queue") this.panels.queue.countPending(this.state.group);
   }
 
   // -- the connection ------------------------------------------------------------------------------
   onEvent(name, data) {
     if (name === "session:ready") {
-      this.me = data.user;
+      this.state.me = data.user;
       return this.refreshOpen();   // (re)connected: whatever happened meanwhile
     }
-    if (!name.startsWith("moderation:") || data?.groupId !== this.group?.id) return;
+    if (!name.startsWith("moderation:") || data?.groupId !== this.state.group?.id) return;
     switch (name) {
       case "moderation:flagged": return this.panels.queue.onFlagged(data);
       case "moderation:decided": return this.panels.queue.onDecided(data);
@@ -119,16 +113,12 @@ class Dashboard {
     }
   }
 
-  onMode(mode) {
-    showMode(mode);
-  }
-
   /** Every panel that was shown reads its data again when next shown; the open one now. */
   refreshOpen() {
     this.started = true;
     for (const panel of Object.values(this.panels)) panel.opened = false;
     this.route();
-    if (this.tab !== "queue") this.panels.queue.countPending(this.group);
+    if (this.tab !== "queue") this.panels.queue.countPending(this.state.group);
   }
 
   async poll() {
@@ -137,19 +127,14 @@ class Dashboard {
     this.refreshOpen();
   }
 
-  // -- language, notices ---------------------------------------------------------------------------------
-  async changeLanguage(code) {
-    await setLanguage(code, true);
-    syncLanguageSelects();
-    if ($("#gate").hidden === false) return this.gate($("#gate").dataset.reason);
-    if (!this.group) return;
-    document.title = `${t("mod.title")} · ${this.group.name}`;
-    this.onMode(this.conn.mode);
+  // -- language ------------------------------------------------------------------------------------------
+  /** The language changed: everything drawn in words is drawn again. */
+  rerender() {
+    if (gateShown()) return this.gate(gateShown());
+    if (!this.state.group) return;
+    document.title = `${t("mod.title")} · ${this.state.group.name}`;
+    showMode(this.conn.mode);
     for (const panel of Object.values(this.panels)) if (panel.opened) panel.rerender();
-  }
-
-  toast(text) {
-    toast(text);
   }
 }
 

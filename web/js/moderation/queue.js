@@ -1,8 +1,8 @@
 // The review queue: flagged, reported and held messages, live (moderation:flagged / :decided), each with
 // its matched words highlighted, its reasons, the message in context, and one-click decisions.
-import { $, $$, avatar, displayName, h, replace, richText } from "../dom.js";
-import { icon } from "../icons.js";
-import { errorText, formatActivity, formatDateTime, formatTime, t } from "../i18n.js";
+import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { errorText, formatActivity, formatDateTime, formatTime, t } from "../shared/i18n.js";
 import { PagedList, failure, markRanges, nameOf } from "./common.js";
 
 const LEAVE_AFTER_MS = 4000;   // a decided item stays this long in the pending list, saying who decided
@@ -13,8 +13,9 @@ const KEYS = {a: "approve", r: "reject", d: "dismiss", Delete: "delete", x: "del
 const QUERY = {pending: {status: "pending"}, reports: {status: "pending", kind: "report"}, decided: {status: "decided"}};
 
 export class QueuePanel {
-  constructor(app) {
-    this.app = app;
+  /** state: the dashboard's {me, group} (the user, the group on screen). */
+  constructor({api, toast, state}) {
+    Object.assign(this, {api, toast, state});
     this.view = "pending";
     this.leaving = new Map();   // id → timer
     this.notes = new Map();     // id → a note being written (kept across redraws)
@@ -51,15 +52,15 @@ export class QueuePanel {
   async load(before, limit) {
     const query = new URLSearchParams({...QUERY[this.view], limit});
     if (before) query.set("before", before);
-    const {reviews, hasMore} = await this.app.api.get(`/api/groups/${this.group.id}/reviews?${query}`);
+    const {reviews, hasMore} = await this.api.get(`/api/groups/${this.group.id}/reviews?${query}`);
     return {items: reviews, hasMore};
   }
 
   /** The pending count in the tab, for a group whose queue is not on screen. */
   async countPending(group) {
     try {
-      const {reviews, hasMore} = await this.app.api.get(`/api/groups/${group.id}/reviews?status=pending&limit=50`);
-      if (group === this.app.group) this.setCount(reviews.length, hasMore);
+      const {reviews, hasMore} = await this.api.get(`/api/groups/${group.id}/reviews?status=pending&limit=50`);
+      if (group === this.state.group) this.setCount(reviews.length, hasMore);
     } catch { /* the count is a nicety */ }
   }
 
@@ -129,7 +130,7 @@ export class QueuePanel {
         h("time.review-time", {datetime: at.toISOString(), title: formatDateTime(at)}, formatActivity(at))),
       h("blockquote.review-text", markRanges(m.content || "", ranges)),
       h("ul.reasons", (item.reasons || []).map((r) => h("li", reasonText(r)))),
-      pending ? null : decidedLine(item, this.app.me),
+      pending ? null : decidedLine(item, this.state.me),
       h("div.review-context", {hidden: true}),
       h("div.review-foot",
         item.convId ? h("button.link.context-toggle", {type: "button", dataset: {action: "context"},
@@ -177,7 +178,7 @@ export class QueuePanel {
     const note = (this.notes.get(item.id) || "").trim();
     const next = li.nextElementSibling;
     try {
-      const decided = await this.app.api.post(`/api/reviews/${item.id}/decision`, {decision, ...(note ? {note} : {})});
+      const decided = await this.api.post(`/api/reviews/${item.id}/decision`, {decision, ...(note ? {note} : {})});
       this.notes.delete(item.id);
       this.onDecided(decided);
       if (next && document.activeElement === document.body) next.focus();
@@ -192,11 +193,11 @@ export class QueuePanel {
   async alreadyDecided(item) {
     let fresh;
     try {
-      fresh = await this.app.api.get(`/api/reviews/${item.id}`);
+      fresh = await this.api.get(`/api/reviews/${item.id}`);
     } catch (exc) {
-      return this.app.toast(errorText(exc.code));
+      return this.toast(errorText(exc.code));
     }
-    this.app.toast(t("mod.queue.alreadyDecided", {name: nameOf(fresh.decidedBy, fresh.decidedByName, this.app.me),
+    this.toast(t("mod.queue.alreadyDecided", {name: nameOf(fresh.decidedBy, fresh.decidedByName, this.state.me),
       decision: t(`mod.status.${fresh.status}`)}));
     this.onDecided(fresh);
   }
@@ -214,7 +215,7 @@ export class QueuePanel {
     const delivered = Number.isInteger(m.seq);
     const query = delivered ? `before=${m.seq + 3}&limit=6` : "limit=5";
     try {
-      const {messages} = await this.app.api.get(`/api/conversations/${item.convId}/messages?view=moderation&${query}`);
+      const {messages} = await this.api.get(`/api/conversations/${item.convId}/messages?view=moderation&${query}`);
       const rows = messages.map((c) => contextRow(c, delivered && c.seq === m.seq));
       if (!delivered) rows.push(contextRow({...m, held: true}, true));
       replace(box, h("ol.context", rows));

@@ -1,17 +1,17 @@
 // Mutes and bans: who, why, by whom, and the time left, counting down live; a sanction that ends leaves
 // the list by itself. Bans are for group admins only: moderators see why the form is not there.
-import { $, avatar, h, replace } from "../dom.js";
-import { icon } from "../icons.js";
-import { formatDateTime, t } from "../i18n.js";
-import { PagedList, failure, field, inlineForm, nameOf, remaining } from "./common.js";
-import { cleanName } from "../sidebar.js";
+import { $, avatar, cleanName, h, replace } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { formatDateTime, t } from "../shared/i18n.js";
+import { PagedList, failure, field, inlineForm, isGroupAdmin, nameOf, remaining } from "./common.js";
 
 const TICK_MS = 1000;
 const CHANGES = new Set(["muted", "unmuted", "auto_muted", "banned", "unbanned"]);
 
 export class SanctionsPanel {
-  constructor(app) {
-    this.app = app;
+  /** state: the dashboard's {me, group} (the user, the group on screen). */
+  constructor({api, toast, state}) {
+    Object.assign(this, {api, toast, state});
     this.lists = {};
     setInterval(() => this.tick(), TICK_MS);
   }
@@ -27,7 +27,7 @@ export class SanctionsPanel {
 
   render() {
     this.section("mutes", $("#mutes"));
-    if (this.app.isGroupAdmin) this.section("bans", $("#bans"));
+    if (isGroupAdmin(this.state)) this.section("bans", $("#bans"));
     else {
       delete this.lists.bans;
       replace($("#bans"), h("h2", t("mod.bans.title")), h("p.muted.admin-only", icon("shield"), t("mod.bans.adminsOnly")));
@@ -47,10 +47,10 @@ export class SanctionsPanel {
         h("button.button.primary", {type: "submit"}, t(ban ? "mod.bans.submit" : "mod.mutes.submit"))),
     ], async ({username, minutes, reason}, el) => {
       const body = {username: cleanName(username), reason: reason.trim(), ...(minutes !== "" ? {minutes: Number(minutes)} : {})};
-      const made = await this.app.api.post(`/api/groups/${this.group.id}/${kind}`, body);
+      const made = await this.api.post(`/api/groups/${this.group.id}/${kind}`, body);
       this.lists[kind]?.upsert(made);
       el.reset();
-      this.app.toast(t(ban ? "mod.bans.done" : "mod.mutes.done", {name: made.username || body.username}));
+      this.toast(t(ban ? "mod.bans.done" : "mod.mutes.done", {name: made.username || body.username}));
     });
     const listRoot = h("div.sanction-list");
     replace(root, h("h2", t(`mod.${kind}.title`)), h("p.muted.small", t(`mod.${kind}.intro`)), form, listRoot);
@@ -59,7 +59,7 @@ export class SanctionsPanel {
       render: (s) => this.renderRow(kind, s),
       load: async (before, limit) => {
         const query = new URLSearchParams({limit, ...(before ? {before} : {})});
-        const page = await this.app.api.get(`/api/groups/${this.group.id}/${kind}?${query}`);
+        const page = await this.api.get(`/api/groups/${this.group.id}/${kind}?${query}`);
         return {items: page[kind].filter((s) => !s.until || remaining(s.until)), hasMore: page.hasMore};
       },
       empty: () => h("p.muted.small.empty-line", t(`mod.${kind}.empty`)),
@@ -73,7 +73,7 @@ export class SanctionsPanel {
       avatar({username: s.username}, s.userId),
       h("div.sanction-main",
         h("div", h("strong", s.username), " ",
-          h("span.muted.small", t("mod.sanctions.by", {name: nameOf(s.by, s.byName, this.app.me), when: formatDateTime(since)}))),
+          h("span.muted.small", t("mod.sanctions.by", {name: nameOf(s.by, s.byName, this.state.me), when: formatDateTime(since)}))),
         s.reason ? h("q.small", s.reason) : null),
       h("span.left", {dataset: {until: s.until || ""}}, s.until ? remaining(s.until) : t("mod.bans.untilLifted")),
       h("button.button.lift", {type: "button", onclick: () => this.lift(kind, s)}, t("mod.sanctions.lift")));
@@ -81,11 +81,11 @@ export class SanctionsPanel {
 
   async lift(kind, s) {
     try {
-      await this.app.api.del(`/api/groups/${this.group.id}/${kind}/${s.userId}`);
+      await this.api.del(`/api/groups/${this.group.id}/${kind}/${s.userId}`);
       this.lists[kind]?.remove(s.userId);
-      this.app.toast(t(`mod.${kind}.lifted`, {name: s.username}));
+      this.toast(t(`mod.${kind}.lifted`, {name: s.username}));
     } catch (exc) {
-      this.app.toast(failure(exc));
+      this.toast(failure(exc));
     }
   }
 
@@ -106,7 +106,7 @@ export class SanctionsPanel {
 
   /** Someone else muted, banned or lifted: read the lists again if they are on screen. */
   onAction(entry) {
-    if (!CHANGES.has(entry.action) || !this.opened || entry.actorId === this.app.me?.id) return;
+    if (!CHANGES.has(entry.action) || !this.opened || entry.actorId === this.state.me?.id) return;
     for (const list of Object.values(this.lists)) list.reload();
   }
 }

@@ -1,19 +1,19 @@
 // A group's moderation settings: words that never match (allowlist) and the automatic mute after
 // repeated blocked messages.
-import { $, h, replace } from "../dom.js";
-import { errorText, t } from "../i18n.js";
+import { $, h, replace } from "../shared/dom.js";
+import { errorText, t } from "../shared/i18n.js";
 import { field, inlineForm } from "./common.js";
 
 export class SettingsPanel {
-  constructor(app) {
-    this.app = app;
+  constructor({api}) {
+    this.api = api;
   }
 
   async open(group) {
     this.group = group;
     replace($("#settings"), h("span.spinner"));
     try {
-      this.settings = await this.app.api.get(`/api/groups/${group.id}/moderation/settings`);
+      this.settings = await this.api.get(`/api/groups/${group.id}/moderation/settings`);
     } catch (exc) {
       return replace($("#settings"), h("p.form-error", errorText(exc.code)));
     }
@@ -47,7 +47,7 @@ export class SettingsPanel {
         autoMute: {enabled: el.elements.enabled.checked, blocked: Number(values.blocked),
           windowMinutes: Number(values.windowMinutes), muteMinutes: Number(values.muteMinutes)},
       };
-      this.settings = await this.app.api.patch(`/api/groups/${this.group.id}/moderation/settings`, body);
+      this.settings = await this.api.patch(`/api/groups/${this.group.id}/moderation/settings`, body);
       this.render();
       $("#settings .saved").textContent = t("mod.settings.saved");
     });

@@ -10,7 +10,7 @@
 // File across a reload, so the page asks for the same file again and recognises it by name, size and
 // lastModified; then only the missing parts go. (Not IndexedDB: it would copy every file, however large,
 // into the browser's storage before a byte reached S3.)
-import { ApiError } from "./api.js";
+import { ApiError } from "../shared/api.js";
 
 const CONCURRENCY = 4;          // parts in flight per file
 const URL_BATCH = 24;           // part URLs asked at a time (the server gives at most 100)
@@ -31,11 +31,17 @@ export function mimeOf(file) {
 
 export class Uploader {
   /** onChange(item, removed?) after every change of an item (progress is batched to one per frame). */
-  constructor(userId, api, onChange) {
+  constructor(api, onChange) {
     this.api = api;
     this.onChange = onChange;
-    this.key = `chat.uploads.${userId}`;
     this.items = new Map();   // local key → item
+    this.onOnline = () => { for (const item of this.items.values()) if (item.state === "waiting") this.run(item); };
+  }
+
+  /** Signed in: this user's uploads, as this tab kept them. */
+  open(userId) {
+    this.key = `chat.uploads.${userId}`;
+    this.items = new Map();
     this.frame = 0;
     this.dirty = new Set();
     for (const saved of JSON.parse(sessionStorage.getItem(this.key) || "[]")) {
@@ -43,7 +49,6 @@ export class Uploader {
       const unfinished = !["processing", "ready", "failed", "quarantined"].includes(saved.state);
       this.items.set(saved.key, this.fresh({...saved, loaded: saved.loaded || 0, state: unfinished ? "paused" : saved.state}));
     }
-    this.onOnline = () => { for (const item of this.items.values()) if (item.state === "waiting") this.run(item); };
     window.addEventListener("online", this.onOnline);
   }
 
@@ -55,6 +60,16 @@ export class Uploader {
   stop() {
     window.removeEventListener("online", this.onOnline);
     for (const item of this.items.values()) this.halt(item);
+  }
+
+  /** The outbox's question (chat/outbox.js): can a send with files go? Not while one is still on its way;
+   * then with the ids of those the server has. */
+  prepare(entry) {
+    const items = entry.attachments.map((key) => this.get(key)).filter(Boolean);
+    if (items.some((i) => this.pending(i))) return {wait: true};
+    const refused = items.filter((i) => !this.attachable(i));
+    return {wait: false, ids: items.filter((i) => this.attachable(i)).map((i) => i.id),
+      errors: refused.length ? refused.map((i) => i.error || {code: i.state}) : null};
   }
 
   /** The files waiting in the composer of a conversation (not yet part of a send). */

@@ -1,10 +1,10 @@
 // Notifications: the bell and its unread count, the panel (newest first, paged, mark read), delivery
 // acknowledgements (notification:delivered), the browser's Notification when the tab is hidden, and the
 // user's notification settings (email, its delay, each conversation's level).
-import { ApiError } from "./api.js";
-import { $, h, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, formatActivity, formatDateTime, t } from "./i18n.js";
+import { ApiError } from "../shared/api.js";
+import { $, h, replace } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { errorText, formatActivity, formatDateTime, t } from "../shared/i18n.js";
 import { state } from "./state.js";
 
 const PAGE = 20;
@@ -13,8 +13,10 @@ const LEVEL_ICON = {all: "bell", mentions: "at", none: "bellOff"};
 const BROWSER_KEY = "chat.browserNotifications";   // "on" once the user turned them on (and allowed them)
 
 export class NotificationCenter {
-  constructor(app) {
-    this.app = app;
+  /** conn: the socket (delivery acks); bus: "conversation:open-at" ({convId, seq, then}) to go where a
+   * notification points, "scheduled:open" for a scheduled message that failed. */
+  constructor({api, conn, dialogs, toast, bus}) {
+    Object.assign(this, {api, conn, dialogs, toast, bus});
     this.bell = $("#bell");
     this.count = $("#bell-count");
     this.panel = $("#notif-panel");
@@ -30,7 +32,7 @@ export class NotificationCenter {
       const item = e.target.closest("[data-notification]");
       if (item) this.activate(this.items.get(item.dataset.notification));
     });
-    this.levelButton.addEventListener("click", () => this.editLevel(this.app.activeId));
+    this.levelButton.addEventListener("click", () => this.editLevel(state.activeId));
     document.addEventListener("keydown", (e) => e.key === "Escape" && !this.panel.hidden && this.close());
     document.addEventListener("click", (e) => {
       if (!this.panel.hidden && !e.target.closest("#notif-panel, #bell, #dialog")) this.close();
@@ -55,7 +57,7 @@ export class NotificationCenter {
   async onSession() {
     this.arrived = new Map();   // notification:new events while the first page is on its way
     try {
-      const page = await this.app.api.get(`/api/notifications?status=all&limit=${PAGE}`);
+      const page = await this.api.get(`/api/notifications?status=all&limit=${PAGE}`);
       this.replaceFirstPage(page);
     } catch (exc) {
       if (exc.missingRoute) this.bell.hidden = true;   // a server without notifications
@@ -65,7 +67,7 @@ export class NotificationCenter {
 
   async loadSettings() {
     try {
-      this.settings = await this.app.api.get("/api/me/notification-settings");
+      this.settings = await this.api.get("/api/me/notification-settings");
     } catch {
       this.settings = null;
     }
@@ -103,8 +105,8 @@ export class NotificationCenter {
 
   /** The client's side of the contract: a notification that reached this page is delivered. */
   acknowledge(ids) {
-    if (!ids.length || !this.app.conn?.live) return;
-    this.app.conn.emit("notification:delivered", {ids: ids.slice(0, 500)}).then(() => {
+    if (!ids.length || !this.conn.live) return;
+    this.conn.emit("notification:delivered", {ids: ids.slice(0, 500)}).then(() => {
       for (const id of ids) {
         const n = this.items.get(id);
         if (n && n.status === "sent") n.status = "delivered";
@@ -172,9 +174,9 @@ export class NotificationCenter {
     if (before) query.set("before", before);
     let page;
     try {
-      page = await this.app.api.get(`/api/notifications?${query}`);
+      page = await this.api.get(`/api/notifications?${query}`);
     } catch (exc) {
-      return this.app.toast(errorText(exc.code));
+      return this.toast(errorText(exc.code));
     }
     if (!before) return this.replaceFirstPage(page);
     this.take(page.notifications);
@@ -212,7 +214,7 @@ export class NotificationCenter {
     if (n.status !== "read") {
       n.status = "read";
       this.render();
-      this.app.api.post("/api/notifications/read", {ids: [n.id]})
+      this.api.post("/api/notifications/read", {ids: [n.id]})
         .then(({unread}) => this.setUnread(unread), () => {});
     }
     this.close();
@@ -221,13 +223,15 @@ export class NotificationCenter {
 
   follow(n) {
     const convId = n.data?.convId || n.data?.conversationId;
-    if (n.type === "scheduled_failed" && convId) return this.app.openAt(convId, null, () => this.app.scheduled.open());
-    if (convId) return this.app.openAt(convId, n.data?.seq ?? null);
+    if (n.type === "scheduled_failed" && convId) {
+      return this.bus.emit("conversation:open-at", {convId, seq: null, then: () => this.bus.emit("scheduled:open")});
+    }
+    if (convId) return this.bus.emit("conversation:open-at", {convId, seq: n.data?.seq ?? null});
   }
 
   markAllRead() {
-    this.app.api.post("/api/notifications/read", {all: true})
-      .then(({unread}) => this.onRead({all: true, unread}), (exc) => this.app.toast(errorText(exc.code)));
+    this.api.post("/api/notifications/read", {all: true})
+      .then(({unread}) => this.onRead({all: true, unread}), (exc) => this.toast(errorText(exc.code)));
   }
 
   // -- the browser's notification, only while the tab is hidden --------------------------------------
@@ -265,7 +269,7 @@ export class NotificationCenter {
   }
 
   renderLevel() {
-    const convId = this.app.activeId;
+    const convId = state.activeId;
     const level = this.level(convId);
     const label = t("notif.levelButton", {level: t(`notif.level.${level}`)});
     replace(this.levelButton, icon(LEVEL_ICON[level]));
@@ -278,11 +282,11 @@ export class NotificationCenter {
   async editLevel(convId) {
     const conv = state.convs.get(convId);
     if (!conv) return;
-    const saved = await this.app.dialogs.form({
+    const saved = await this.dialogs.form({
       title: t("notif.levelTitle", {title: conv.title}), text: t("notif.levelText"), submit: t("action.save"),
       fields: [{name: "level", label: t("notif.levelLabel"), value: this.level(convId),
         options: LEVELS.map((l) => [l, t(`notif.level.${l}`)])}],
-      onSubmit: ({level}) => this.app.api.patch("/api/me/notification-settings", {conversations: {[convId]: level}}),
+      onSubmit: ({level}) => this.api.patch("/api/me/notification-settings", {conversations: {[convId]: level}}),
     });
     if (!saved) return;
     this.settings = saved;
@@ -301,7 +305,7 @@ export class NotificationCenter {
           icon("bell"), t("notif.browserEnable")) : null);
     const last = s.lastEmail ? h("p.field-hint", t(`notif.lastEmail.${s.lastEmail.status}`,
       {at: formatDateTime(new Date(s.lastEmail.at)), reason: s.lastEmail.error || s.lastEmail.reason || ""})) : null;
-    const saved = await this.app.dialogs.form({
+    const saved = await this.dialogs.form({
       title: t("notif.settingsTitle"), submit: t("action.save"),
       fields: [
         {name: "email", label: t("notif.emailOn"), type: "checkbox", value: Boolean(s.email)},
@@ -314,10 +318,10 @@ export class NotificationCenter {
         const addr = (address || "").trim() || null;
         if (on && !addr) throw new ApiError(400, "email_required");
         if (addr !== (state.me.email || null)) {
-          const user = await this.app.api.patch("/api/me", {email: addr});
+          const user = await this.api.patch("/api/me", {email: addr});
           state.me = {...state.me, ...user};
         }
-        return this.app.api.patch("/api/me/notification-settings", {email: on, emailDelayMinutes: Number(delay)});
+        return this.api.patch("/api/me/notification-settings", {email: on, emailDelayMinutes: Number(delay)});
       },
     });
     if (saved && saved !== true) this.settings = saved;

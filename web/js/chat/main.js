@@ -1,20 +1,26 @@
-// The chat page: sign-in, the session (events in, sends out), routing between the list and a conversation.
-import { Api, ApiError, devLogin, session } from "./api.js";
+// The chat page's composition: it builds the page's services once (api, connection, outbox, uploads, dialogs,
+// the event bus) and hands each component the few it uses; then sign-in and out, routing between the list
+// and a conversation, the server's events, and sending.
+import { Api, ApiError, devLogin, session } from "../shared/api.js";
+import { Bus } from "../shared/bus.js";
+import { Connection } from "../shared/connection.js";
+import { Dialogs } from "../shared/dialogs.js";
+import { $, $$, avatar, cleanName, displayName, h, newClientId, replace } from "../shared/dom.js";
+import { errorText, t } from "../shared/i18n.js";
+import { openPage, shown, toast } from "../shared/page.js";
 import { Composer } from "./composer.js";
-import { Connection, Outbox } from "./connection.js";
 import { ConversationView } from "./conversation.js";
-import { Dialogs } from "./dialogs.js";
 import { GalleryPanel } from "./gallery.js";
 import { Lightbox, MediaUrls } from "./media.js";
 import { NotificationCenter } from "./notifications.js";
+import { Outbox } from "./outbox.js";
+import { People } from "./people.js";
+import { SanctionBanner } from "./sanctions.js";
 import { ScheduledPanel } from "./scheduled.js";
-import { Uploader } from "./uploads.js";
-import { icon } from "./icons.js";
-import { $, $$, avatar, displayName, h, newClientId, replace, safeUrl } from "./dom.js";
-import { LANGUAGES, currentLanguage, errorText, formatDateTime, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { SearchPanel } from "./search.js";
-import { Sidebar, cleanName } from "./sidebar.js";
+import { Sidebar } from "./sidebar.js";
 import { countMessage, countRead, rememberUser, setConversations, state } from "./state.js";
+import { Uploader } from "./uploads.js";
 
 const MAX_SUBSCRIPTIONS = 100;    // conversations kept live for their unread counts, newest first
 const LIST_EVERY_POLLS = 5;       // while polling, the conversation list is refreshed every 5th tick (10 s)
@@ -23,43 +29,60 @@ const MESSAGE_HASH = /^#conv=([0-9a-f]{24})&seq=(\d+)$/;   // a notification's a
 const TARGET_MS = 4000;                                     // how long a message opened from a notification stays marked
 const MODERATING = new Set(["MODERATOR", "GROUP_ADMIN"]);   // group roles that see the moderator dashboard
 
-class App {
+class ChatPage {
   constructor() {
-    this.dialogs = new Dialogs();
-    this.sidebar = new Sidebar(this);
-    this.composer = new Composer(this);
-    this.view = new ConversationView(this);
-    this.search = new SearchPanel(this);
-    this.gallery = new GalleryPanel(this);
-    this.lightbox = new Lightbox(null);
-    this.notifications = new NotificationCenter(this);
-    this.scheduled = new ScheduledPanel(this);
+    // The services live as long as the page; a sign-in opens them for its user, a sign-out stops them.
+    const bus = this.bus = new Bus();
+    const api = this.api = new Api(null, () => this.signOut(t("signin.expired")));
+    const conn = this.conn = new Connection({
+      event: (name, data) => this.onEvent(name, data),
+      mode: (mode) => this.onMode(mode),
+      unauthorized: (reason) => this.signOut(t(reason === "deactivated" ? "signin.deactivated" : "signin.expired")),
+      poll: () => this.poll(),
+    });
+    const dialogs = this.dialogs = new Dialogs();
+    const mediaUrls = this.mediaUrls = new MediaUrls(api);
+    const lightbox = this.lightbox = new Lightbox(mediaUrls);
+    const uploader = this.uploader = new Uploader(api, (item, removed) => this.onUpload(item, removed));
+    const outbox = this.outbox = new Outbox(conn, api, (entry, removed) => this.onOutboxChange(entry, removed), uploader);
+    const requireLive = () => this.requireLive();
+    this.sidebar = new Sidebar({api, conn, dialogs, toast});
+    const composer = this.composer = new Composer({conn, uploader, toast, requireLive,
+      send: (...args) => this.send(...args), people: () => this.view.people()});
+    const view = this.view = new ConversationView({api, conn, outbox, uploader, mediaUrls, lightbox, dialogs, toast,
+      requireLive, composer, bus});
+    this.search = new SearchPanel({api, view, bus});
+    this.gallery = new GalleryPanel({api, dialogs, toast, mediaUrls, lightbox, view, bus});
+    this.notifications = new NotificationCenter({api, conn, dialogs, toast, bus});
+    this.scheduled = new ScheduledPanel({api, dialogs, toast, composer, bus});
+    this.people = new People({api, dialogs, toast, view, bus});
+    this.sanctions = new SanctionBanner({conn, toast});
     this.target = null;           // {convId, seq, then}: where to go once that conversation is open
-    this.activeId = null;
-    this.conn = null;
-    this.sanctions = new Map();   // "groupId:muted|banned" → {groupId, kind, until, reason, timer}
+    bus.on("conversation:loaded", (convId) => {
+      this.ready();
+      this.opened(convId);   // a notification's target in this conversation, if any
+      // Subscribe before catching up, so nothing falls between the page read and the live room.
+      this.subscribe(convId).then(() => view.catchUp()).catch(() => {});
+    });
+    bus.on("conversation:read", ({convId, seq}) => this.markRead(convId, seq));
+    bus.on("conversation:open-at", ({convId, seq, then}) => this.openAt(convId, seq, then));
+    bus.on("conversation:left", (left) => this.onConversationLeft(left));
+    bus.on("user:updated", (user) => this.onUserUpdated(user));
     $("#signin-form").addEventListener("submit", (e) => this.signIn(e));
     $("#sign-out").addEventListener("click", () => this.signOut());
-    $("#profile").addEventListener("click", () => this.editProfile());
-    $("#members-button").addEventListener("click", () => this.showMembers());
-    $("#leave-button").addEventListener("click", () => this.leaveConversation());
+    $("#profile").addEventListener("click", () => this.people.editProfile());
+    $("#members-button").addEventListener("click", () => this.people.showMembers());
+    $("#leave-button").addEventListener("click", () => this.people.leaveConversation());
     $("#back").addEventListener("click", () => { location.hash = "#/"; });
     window.addEventListener("hashchange", () => this.route());
-    window.addEventListener("focus", () => this.conn?.live && this.refreshConversations().catch(() => {}));
-    for (const el of $$("[data-icon]")) el.replaceWith(icon(el.dataset.icon));
-    for (const select of $$("select.language")) {
-      select.append(...Object.entries(LANGUAGES).map(([code, name]) => h("option", {value: code}, name)));
-      select.addEventListener("change", () => this.changeLanguage(select.value));
-    }
+    window.addEventListener("focus", () => this.conn.live && this.refreshConversations().catch(() => {}));
   }
 
   async boot() {
-    await setLanguage(preferredLanguage());
-    this.syncLanguageSelects();
-    const saved = session.load();
+    const saved = await openPage(() => this.rerender());
     if (saved) this.start(saved.token, saved.user);
     else this.showSignIn();
-    $("#boot").hidden = true;
+    shown();
   }
 
   // -- signing in and out ---------------------------------------------------------------------------
@@ -95,47 +118,38 @@ class App {
   start(token, user) {
     state.me = user;
     rememberUser(user.id, user);
-    this.api = new Api(token, () => this.signOut(t("signin.expired")));
-    this.conn = new Connection(token, {
-      event: (name, data) => this.onEvent(name, data),
-      mode: (mode) => this.onMode(mode),
-      unauthorized: (reason) => this.signOut(t(reason === "deactivated" ? "signin.deactivated" : "signin.expired")),
-      poll: () => this.poll(),
-    });
-    this.mediaUrls = this.lightbox.urls = new MediaUrls(this.api);
-    this.uploader = new Uploader(user.id, this.api, (item, removed) => this.onUpload(item, removed));
-    this.outbox = new Outbox(user.id, this.conn, this.api, (entry, removed) => this.onOutboxChange(entry, removed),
-      {prepare: (entry) => this.prepareFiles(entry)});
+    this.api.token = token;
+    this.mediaUrls.open();
+    this.uploader.open(user.id);
+    this.outbox.open(user.id);
     this.pollTicks = 0;
     $("#signin").hidden = true;
     $("#app").hidden = false;
     this.renderMe();
-    this.activeId = undefined;
+    state.activeId = undefined;
     this.route();        // the history request leaves before the socket's handshake competes with it
-    this.conn.start();
+    this.conn.start(token);
   }
 
   signOut(message = "") {
-    this.conn?.stop();
-    this.uploader?.stop();
+    this.conn.stop();
+    this.uploader.stop();
     this.lightbox.close();
     session.clear();
-    for (const s of this.sanctions.values()) clearTimeout(s.timer);
     this.sanctions.clear();
-    this.renderSanctions();
     $("#moderation-link").hidden = true;
     this.notifications.reset();
     $("#exports-link").hidden = true;
     Object.assign(state, {me: null, groups: new Map(), convs: new Map(), users: new Map(), presence: new Map()});
     this.view.close();
-    this.activeId = null;
+    state.activeId = null;
     history.replaceState(null, "", "/");
     this.showSignIn(message);
   }
 
   renderMe() {
     if (!state.me) return;   // signed out: a stopped connection's last mode change has no one to draw
-    replace($("#me"), avatar(state.me, state.me.id, "", this.conn?.live ? "online" : "offline"),
+    replace($("#me"), avatar(state.me, state.me.id, "", this.conn.live ? "online" : "offline"),
       h("span.me-names", h("strong", displayName(state.me)), h("span.handle", "@" + state.me.username)));
   }
 
@@ -145,11 +159,11 @@ class App {
     if (link) {   // #conv={id}&seq={n}: the conversation, at that message
       history.replaceState(null, "", `#/c/${link[1]}`);
       this.target = {convId: link[1], seq: Number(link[2])};
-      if (link[1] === this.activeId && this.view.loaded) return this.opened(link[1]);
+      if (link[1] === state.activeId && this.view.loaded) return this.opened(link[1]);
     }
     const convId = location.hash.match(CONV_HASH)?.[1] || null;
-    if (convId === this.activeId) return;
-    this.activeId = convId;
+    if (convId === state.activeId) return;
+    state.activeId = convId;
     $("#app").dataset.view = convId ? "conv" : "list";
     $("#empty").hidden = Boolean(convId);
     this.search.reset();
@@ -171,7 +185,7 @@ class App {
    * seq null: just the conversation. then: called once it is open. */
   openAt(convId, seq, then = null) {
     this.target = {convId, seq, then};
-    if (convId === this.activeId && this.view.loaded) return this.opened(convId);
+    if (convId === state.activeId && this.view.loaded) return this.opened(convId);
     location.hash = `#/c/${convId}`;
   }
 
@@ -224,7 +238,7 @@ class App {
     // Exports: group admins and system admins (members too only where the server allows it: not linked).
     $("#exports-link").hidden = !(user.role === "ADMIN" || groups.some((g) => g.role === "GROUP_ADMIN"));
     this.setConversations(conversations);
-    const open = this.activeId;
+    const open = state.activeId;
     if (open) {
       await this.subscribe(open).catch(() => {});
       await this.view.catchUp().catch(() => {});
@@ -272,9 +286,9 @@ class App {
       case "media:updated": return this.onMediaUpdated(data);
       case "message:rejected": return this.outbox.reject(data);
       case "message:held": return this.outbox.hold(data);
-      case "moderation:muted": return this.onSanction("muted", data);
-      case "moderation:banned": return this.onSanction("banned", data);
-      case "moderation:lifted": return this.onSanctionLifted(data);
+      case "moderation:muted": return this.sanctions.onSanction("muted", data);
+      case "moderation:banned": return this.sanctions.onSanction("banned", data);
+      case "moderation:lifted": return this.sanctions.onLifted(data);
       case "message:read": return this.onRead(data);
       case "typing:start":
       case "typing:stop": return this.view.onTyping(name === "typing:start", data);
@@ -315,10 +329,10 @@ class App {
 
   onMention(m) {
     const conv = state.convs.get(m.convId);
-    if (!conv || (m.convId === this.activeId && document.visibilityState === "visible")) return;
+    if (!conv || (m.convId === state.activeId && document.visibilityState === "visible")) return;
     conv.mentioned = true;
     this.sidebar.render();
-    this.toast(t("mention.toast", {name: displayName(m.senderInfo), title: conv.title}), `#/c/${m.convId}`);
+    toast(t("mention.toast", {name: displayName(m.senderInfo), title: conv.title}), `#/c/${m.convId}`);
   }
 
   onConversationJoined(conv) {
@@ -331,27 +345,14 @@ class App {
   onConversationLeft({convId}) {
     state.convs.delete(convId);
     this.sidebar.render();
-    if (convId === this.activeId) this.view.showUnavailable(new ApiError(403, "forbidden"));
+    if (convId === state.activeId) this.view.showUnavailable(new ApiError(403, "forbidden"));
   }
 
   onMemberJoined({groupId, user, group}) {
     rememberUser(user.id, user);
     if (user.id !== state.me.id || state.groups.has(groupId)) return;
-    this.toast(group?.name ? t("group.joinedNamed", {name: group.name}) : t("group.joined"));
+    toast(group?.name ? t("group.joinedNamed", {name: group.name}) : t("group.joined"));
     this.conn.restart();   // a fresh session:ready: the new group with the user's role, and its conversations
-  }
-
-  /** Leave the open conversation (the server then sends conversation:left, which removes it here). */
-  async leaveConversation() {
-    const conv = state.convs.get(this.view.convId);
-    if (!conv) return;
-    const left = await this.dialogs.form({
-      title: t("leave.title", {title: conv.title}), text: t("leave.text"), submit: t("leave.confirm"), danger: true,
-      onSubmit: () => this.api.del(`/api/conversations/${conv.id}/members/${state.me.id}`),
-    });
-    if (!left) return;
-    this.onConversationLeft({convId: conv.id});
-    location.hash = "#/";
   }
 
   /** [{userId, status}] → every presence dot on the page follows. */
@@ -385,42 +386,6 @@ class App {
     this.view.onUserUpdated(user);
   }
 
-  // -- moderation of the user: mutes and bans in a banner, until they end or are lifted --------------
-  onSanction(kind, {groupId, until, reason}) {
-    const key = `${groupId}:${kind}`;
-    clearTimeout(this.sanctions.get(key)?.timer);
-    const ms = until ? Date.parse(until) - Date.now() : Infinity;
-    if (ms <= 0) return;
-    // setTimeout holds at most ~24.8 days; a longer sanction stays until the page reloads or it is lifted.
-    const timer = ms < 2 ** 31 ? setTimeout(() => this.onSanctionLifted({groupId, kind}, false), ms) : null;
-    this.sanctions.set(key, {groupId, kind, until, reason, timer});
-    this.renderSanctions();
-    this.toast(this.sanctionText(this.sanctions.get(key)));
-  }
-
-  onSanctionLifted({groupId, kind}, announce = true) {
-    // kind: "mute" or "ban" (or "muted", "banned"); none: both.
-    const kinds = /^ban/.test(kind || "") ? ["banned"] : /^mut/.test(kind || "") ? ["muted"] : ["muted", "banned"];
-    const had = kinds.filter((k) => this.sanctions.delete(`${groupId}:${k}`)).length;
-    this.renderSanctions();
-    if (announce && had) this.toast(t("sanction.lifted", {group: state.groups.get(groupId)?.name || "…"}));
-    if (kinds.includes("banned") && had) this.conn.restart();   // back in the group's rooms and list
-  }
-
-  sanctionText({groupId, kind, until, reason}) {
-    const group = state.groups.get(groupId)?.name || t("sanction.aGroup");
-    const text = until ? t(`sanction.${kind}Until`, {group, until: formatDateTime(new Date(until))})
-      : t(`sanction.${kind}`, {group});
-    return reason ? `${text} ${t("sanction.reason", {reason})}` : text;
-  }
-
-  renderSanctions() {
-    const banner = $("#sanctions");
-    const list = [...this.sanctions.values()];
-    banner.hidden = !list.length;
-    replace(banner, list.map((s) => h("p.sanction-note", {dataset: {kind: s.kind}}, icon(s.kind === "muted" ? "mute" : "shield"), this.sanctionText(s))));
-  }
-
   // -- sending --------------------------------------------------------------------------------------
   /** attachments: keys of uploads (the send waits for them to reach the server, then carries their ids). */
   send(convId, content, parent, attachments = []) {
@@ -432,15 +397,6 @@ class App {
       quote: parent ? {username: parent.senderInfo.username, excerpt: parent.content.slice(0, 140)} : null,
       ...(attachments.length ? {attachments} : {}),
     });
-  }
-
-  /** Can a send with files go? Not while one is still on its way; then with the ids of those the server has. */
-  prepareFiles(entry) {
-    const items = entry.attachments.map((key) => this.uploader.get(key)).filter(Boolean);
-    if (items.some((i) => this.uploader.pending(i))) return {wait: true};
-    const refused = items.filter((i) => !this.uploader.attachable(i));
-    return {wait: false, ids: items.filter((i) => this.uploader.attachable(i)).map((i) => i.id),
-      errors: refused.length ? refused.map((i) => i.error || {code: i.state}) : null};
   }
 
   onUpload(item, removed) {
@@ -470,90 +426,26 @@ class App {
     this.gallery.onMedia(media);
   }
 
-  /** Edits, deletes and reactions need the live connection (they have no REST route). */
-  requireLive() {
-    if (this.conn.live) return true;
-    this.toast(t("error.needsLive"));
-    return false;
-  }
-
-  // -- people ---------------------------------------------------------------------------------------
-  async groupUsernames(groupId) {
-    if (!state.features.members) return [];
-    try {
-      const {members} = await this.api.get(`/api/groups/${groupId}/members`);
-      return members.map((m) => m.user.username).filter((u) => u !== state.me.username);
-    } catch (exc) {
-      if (exc.missingRoute) state.features.members = false;
-      return [];
-    }
-  }
-
-  /** Who is in the open conversation (with presence), and a form to add someone. */
-  async showMembers() {
-    const conv = state.convs.get(this.view.convId);
-    if (!conv) return;
-    const members = this.view.members || [];
-    const list = members.length ? h("ul.member-list", members.map(({user}) => {
-      const status = state.presence.get(user.id);
-      return h("li", avatar(user, user.id, "", status),
-        h("span.member-names", h("strong", displayName(user)), h("span.handle", "@" + user.username)),
-        status ? h(`span.status.${status}`, t(`presence.${status}`)) : null);
-    })) : null;
-    const added = await this.dialogs.form({
-      title: t("members.title", {title: conv.title}), text: list, submit: t("action.add"),
-      fields: [{name: "username", label: t("members.add"), required: true, placeholder: "carol",
-        suggestions: (await this.groupUsernames(conv.groupId)).filter((u) => !members.some((m) => m.user.username === u))}],
-      onSubmit: ({username}) => this.api.post(`/api/conversations/${conv.id}/members`, {username: cleanName(username)}),
-    });
-    if (!added) return;
-    this.toast(t("members.added", {name: added.user.username}));
-    this.view.loadMembers(this.view.generation);
-  }
-
-  async editProfile() {
-    const me = state.me;
-    const user = await this.dialogs.form({
-      title: t("profile.title"), submit: t("action.save"),
-      fields: [{name: "fname", label: t("profile.fname"), value: me.fname || ""},
-        {name: "lname", label: t("profile.lname"), value: me.lname || ""},
-        {name: "avatarUrl", label: t("profile.avatar"), value: me.avatarUrl || "", type: "url", placeholder: "https://…"}],
-      onSubmit: async ({fname, lname, avatarUrl}) => {
-        if (avatarUrl && !safeUrl(avatarUrl)) throw new ApiError(400, "invalid_url");
-        try {
-          return await this.api.patch("/api/me", {fname, lname, avatarUrl: avatarUrl || null});
-        } catch (exc) {
-          throw exc.missingRoute ? new ApiError(404, "unsupported") : exc;
-        }
-      },
-    });
-    if (user) this.onUserUpdated(user);
-  }
-
   // -- language, notices ------------------------------------------------------------------------------
-  async changeLanguage(code) {
-    await setLanguage(code, true);
-    this.syncLanguageSelects();
+  /** The language changed: everything drawn in words is drawn again. */
+  rerender() {
     if (!state.me) return;
     this.sidebar.render();
     this.view.rerender();
     this.composer.renderTray();
     this.gallery.rerender();
-    this.renderSanctions();
+    this.sanctions.render();
     this.notifications.rerender();
     this.scheduled.render();
-    if (this.conn) this.onMode(this.conn.mode);
+    this.onMode(this.conn.mode);
   }
 
-  syncLanguageSelects() {
-    for (const select of $$("select.language")) select.value = currentLanguage();
-  }
-
-  toast(text, href = null) {
-    const el = h(href ? "a.toast" : "div.toast", {href, role: "status"}, text);
-    $("#toasts").append(el);
-    setTimeout(() => el.remove(), 5000);
+  /** Edits, deletes and reactions need the live connection (they have no REST route). */
+  requireLive() {
+    if (this.conn.live) return true;
+    toast(t("error.needsLive"));
+    return false;
   }
 }
 
-new App().boot();
+new ChatPage().boot();

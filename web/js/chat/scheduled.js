@@ -1,9 +1,9 @@
 // Send later and remind me: the composer's clock (a date and time in the user's time zone), the list of
 // the user's scheduled messages of the open conversation (edit, cancel; failed ones with the reason), and
 // the "remind me" presets of a message's menu.
-import { $, h, newClientId, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, formatDateTime, t } from "./i18n.js";
+import { $, h, newClientId, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { errorText, formatDateTime, t } from "../shared/i18n.js";
 
 const OPEN = new Set(["pending", "claimed", "failed"]);
 const DISMISSED_KEY = "chat.dismissedScheduled";
@@ -29,8 +29,12 @@ function timeError(exc) {
 }
 
 export class ScheduledPanel {
-  constructor(app) {
-    this.app = app;
+  /** composer: what "send later" schedules; bus: "panel:opened" ("scheduled") when its panel opens;
+   * "message:remind" (message) asks for a reminder, "scheduled:open" opens the panel. */
+  constructor({api, dialogs, toast, composer, bus}) {
+    Object.assign(this, {api, dialogs, toast, composer, bus});
+    bus.on("message:remind", (m) => this.remind(m));
+    bus.on("scheduled:open", () => this.open());
     this.panel = $("#scheduled");
     this.list = $("#scheduled-list");
     this.strip = $("#scheduled-strip");
@@ -60,7 +64,7 @@ export class ScheduledPanel {
 
   async load(convId, gen) {
     try {
-      const {scheduledMessages} = await this.app.api.get(`/api/conversations/${convId}/scheduled-messages?limit=100`);
+      const {scheduledMessages} = await this.api.get(`/api/conversations/${convId}/scheduled-messages?limit=100`);
       if (gen !== this.generation) return;
       for (const item of scheduledMessages) this.items.set(item.id, item);
       this.render();
@@ -70,8 +74,7 @@ export class ScheduledPanel {
   }
 
   open() {
-    $("#search").hidden = true;
-    if (this.app.gallery?.isOpen) this.app.gallery.close();
+    this.bus.emit("panel:opened", "scheduled");
     this.panel.hidden = false;
     this.render();
   }
@@ -143,26 +146,26 @@ export class ScheduledPanel {
 
   // -- send later ---------------------------------------------------------------------------------------
   async sendLater() {
-    const composer = this.app.composer;
+    const composer = this.composer;
     const content = composer.input.value;
     const convId = this.convId;
     if (!convId || composer.input.disabled) return;
-    if (composer.mode?.kind === "edit") return this.app.toast(t("later.notWhileEditing"));
+    if (composer.mode?.kind === "edit") return this.toast(t("later.notWhileEditing"));
     if (!content.trim()) {
       composer.focus();
-      return this.app.toast(t("later.empty"));
+      return this.toast(t("later.empty"));
     }
     const parent = composer.mode?.kind === "reply" ? composer.mode.message : null;
     const inHour = new Date(Date.now() + 3600_000);
     inHour.setMinutes(Math.ceil(inHour.getMinutes() / 5) * 5, 0, 0);
     const clientId = newClientId();
-    const item = await this.app.dialogs.form({
+    const item = await this.dialogs.form({
       title: t("later.title"), text: content.length > 200 ? `${content.slice(0, 200)}…` : content, submit: t("later.submit"),
       fields: [{name: "sendAt", label: t("later.when"), type: "datetime-local", value: localInput(inHour), required: true,
         step: 1, hint: t("later.zone", {zone: timeZone()})}],
       onSubmit: async ({sendAt}) => {
         try {
-          return await this.app.api.post(`/api/conversations/${convId}/scheduled-messages`,
+          return await this.api.post(`/api/conversations/${convId}/scheduled-messages`,
             {clientId, content, sendAt: normalLocal(sendAt), timeZone: timeZone(), ...(parent ? {replyTo: parent.id} : {})});
         } catch (exc) {
           exc.text = exc.code === "limit_reached" ? t("later.limit") : timeError(exc);
@@ -180,11 +183,11 @@ export class ScheduledPanel {
     }
     if (item.convId === this.convId) this.items.set(item.id, item);
     this.render();
-    this.app.toast(t("later.done", {at: formatDateTime(new Date(item.sendAt))}));
+    this.toast(t("later.done", {at: formatDateTime(new Date(item.sendAt))}));
   }
 
   async edit(item) {
-    const updated = await this.app.dialogs.form({
+    const updated = await this.dialogs.form({
       title: t("later.editTitle"), submit: t("action.save"),
       fields: [{name: "content", label: t("later.content"), value: item.content, required: true},
         {name: "sendAt", label: t("later.when"), type: "datetime-local", value: localInput(new Date(item.sendAt)),
@@ -197,7 +200,7 @@ export class ScheduledPanel {
         }
         if (!Object.keys(changes).length) return item;
         try {
-          return await this.app.api.patch(`/api/scheduled-messages/${item.id}`, changes);
+          return await this.api.patch(`/api/scheduled-messages/${item.id}`, changes);
         } catch (exc) {
           exc.text = exc.code === "invalid_state" ? t("later.tooLate") : timeError(exc);
           throw exc;
@@ -208,11 +211,11 @@ export class ScheduledPanel {
   }
 
   async cancel(item) {
-    const ok = await this.app.dialogs.form({
+    const ok = await this.dialogs.form({
       title: t("later.cancelTitle"), text: item.content, submit: t("later.cancelConfirm"), danger: true,
       onSubmit: async () => {
         try {
-          await this.app.api.del(`/api/scheduled-messages/${item.id}`);
+          await this.api.del(`/api/scheduled-messages/${item.id}`);
         } catch (exc) {
           exc.text = exc.code === "invalid_state" ? t("later.tooLate") : errorText(exc.code);
           throw exc;
@@ -225,15 +228,15 @@ export class ScheduledPanel {
 
   // -- remind me ----------------------------------------------------------------------------------------
   remind(m) {
-    const dialog = this.app.dialogs.dialog;
+    const dialog = this.dialogs.dialog;
     const error = h("p.form-error", {role: "alert"});
     const create = async (body, button) => {
       button.disabled = true;
       error.textContent = "";
       try {
-        const reminder = await this.app.api.post(`/api/messages/${m.id}/reminders`, body);
+        const reminder = await this.api.post(`/api/messages/${m.id}/reminders`, body);
         dialog.close();
-        this.app.toast(t("remind.done", {at: formatDateTime(new Date(reminder.scheduledFor))}));
+        this.toast(t("remind.done", {at: formatDateTime(new Date(reminder.scheduledFor))}));
       } catch (exc) {
         error.textContent = timeError(exc);
         button.disabled = false;

@@ -1,121 +1,27 @@
-// The live connection and what keeps the page whole when it fails (seeds 003, 004):
-// - a WebSocket-only Socket.IO connection that reconnects by itself (backoff 0.5 s → 4 s);
-// - while it is down, REST polling of `after=` every 2 s (the same catch-up the reconnect uses);
-// - an outbox: every send keeps its clientId until the stored message comes back, and is retried with
-//   the same clientId (socket or REST: the server stores it once) when the connection is back.
-import { io } from "/vendor/socket.io.esm.min.js";
-import { ApiError } from "./api.js";
+// The outbox (seed 004): every send keeps its clientId until the stored message comes back, and is retried
+// with the same clientId (socket or REST: the server stores it once) when the connection is back.
+import { POLL_MS } from "../shared/connection.js";
 
-const POLL_MS = 2000;
 // Ack errors worth retrying with the same clientId; any other error marks the send failed.
 const TRANSIENT = new Set(["network", "unavailable", "rate_limited"]);
-
-export class Connection {
-  /** handlers: {event(name, data), mode(mode), unauthorized(reason), poll()}; poll() throws on a network error.
-   * unauthorized(reason): the server refused the token at connect, or ended the session (session:expired,
-   * reason "token_expired" or "deactivated"). */
-  constructor(token, handlers) {
-    this.token = token;
-    this.handlers = handlers;
-    this.mode = "connecting";   // connecting → live | reconnecting → polling | offline
-    this.pollTimer = null;
-    this.stopped = false;
-  }
-
-  get live() {
-    return Boolean(this.socket?.connected);
-  }
-
-  start() {
-    this.socket = io({
-      auth: (send) => send({token: this.token}),
-      // No HTTP long-polling transport: without a WebSocket the page polls the REST history instead,
-      // which needs no sticky sessions and is the same `after=` path as the reconnect catch-up.
-      transports: ["websocket"],
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 4000,
-      timeout: 5000,
-    });
-    this.socket.on("connect", () => {
-      clearTimeout(this.pollTimer);
-      this.pollTimer = null;
-      this.setMode("live");
-    });
-    this.socket.on("connect_error", (err) => {
-      if (err.message === "unauthorized") return this.handlers.unauthorized(err.data?.reason);
-      this.schedulePoll(0);
-    });
-    this.socket.on("disconnect", (reason) => {
-      if (reason === "io client disconnect") return;
-      this.setMode("reconnecting");
-      this.schedulePoll(POLL_MS);
-    });
-    // The server ends a session whose token expired or whose account was deactivated, saying so first;
-    // the disconnect that follows is not retried (a new sign-in is needed).
-    this.socket.on("session:expired", (data) => this.handlers.unauthorized(data?.reason));
-    this.socket.onAny((event, data) => this.handlers.event(event, data));
-  }
-
-  /** Disconnect and connect again: a fresh session:ready, and the rooms of groups joined since. */
-  restart() {
-    this.socket.disconnect().connect();
-  }
-
-  /** Signed out: no more polling or sending through this connection. */
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.pollTimer);
-    this.pollTimer = null;
-    this.socket?.disconnect();
-  }
-
-  setMode(mode) {
-    if (mode === this.mode) return;
-    this.mode = mode;
-    this.handlers.mode(mode);
-  }
-
-  /** One chain of polls while the socket is down; a connect ends it (it clears pollTimer). */
-  schedulePoll(delay) {
-    if (this.stopped || this.live || this.pollTimer) return;
-    const timer = this.pollTimer = setTimeout(async () => {
-      try {
-        await this.handlers.poll();
-        if (!this.live) this.setMode("polling");
-      } catch (exc) {
-        if (!exc.network) console.error(exc);
-        if (!this.live) this.setMode(exc.network ? "offline" : "polling");
-      }
-      if (this.pollTimer !== timer) return;   // connected meanwhile (and maybe a newer chain began)
-      this.pollTimer = null;
-      this.schedulePoll(POLL_MS);
-    }, delay);
-  }
-
-  /** An event with its ack, as a promise: the ack's fields, or an ApiError with the ack's code. */
-  emit(event, payload, timeout = 8000) {
-    return new Promise((resolve, reject) => {
-      if (!this.live) return reject(new ApiError(0, "network", "not connected"));
-      this.socket.timeout(timeout).emit(event, payload, (err, ack) => {
-        if (err) reject(new ApiError(0, "network", "no answer in time"));
-        else if (ack?.ok) resolve(ack);
-        else reject(new ApiError(0, ack?.error?.code || "error", ack?.error?.message, ack?.error?.details));
-      });
-    });
-  }
-}
 
 /** Sends not yet seen stored, by clientId; kept in sessionStorage so a reload does not lose them. */
 export class Outbox {
   /** files (optional): {prepare(entry) → {wait, ids}}: a send with attachments (upload keys) waits until
    * every file is on the server, then carries their media ids. */
-  constructor(userId, conn, api, onChange, files = null) {
+  constructor(conn, api, onChange, files = null) {
     this.files = files;
-    this.userId = userId;
-    this.key = `chat.outbox.${userId}`;
     this.conn = conn;
     this.api = api;
     this.onChange = onChange;   // (entry, removed?) → void
+    this.entries = new Map();
+  }
+
+  /** Signed in: this user's waiting sends, as this tab kept them. */
+  open(userId) {
+    clearTimeout(this.retryTimer);
+    this.userId = userId;
+    this.key = `chat.outbox.${userId}`;
     this.inFlight = new Set();
     this.retryTimer = null;
     this.entries = new Map((JSON.parse(sessionStorage.getItem(this.key) || "[]")).map((e) => [e.clientId, e]));

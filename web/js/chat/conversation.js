@@ -1,8 +1,8 @@
 // The open conversation: history in pages of 50, live messages, local echoes, reactions, replies,
 // edits and deletes, typing, "seen by", and marking what is on screen as read.
-import { $, $$, avatar, displayName, h, replace, richText } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, formatDateTime, formatDay, formatTime, t } from "./i18n.js";
+import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { errorText, formatDateTime, formatDay, formatTime, t } from "../shared/i18n.js";
 import { refreshChip, renderFiles, uploadChip } from "./media.js";
 import { rememberUser, state, userName } from "./state.js";
 
@@ -13,8 +13,10 @@ const LOAD_OLDER_PX = 600;               // start loading the previous page this
 const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
 
 export class ConversationView {
-  constructor(app) {
-    this.app = app;
+  /** composer: the input under the conversation; bus: "conversation:loaded" (convId) once the first page is
+   * drawn, "conversation:read" ({convId, seq}) to send a read mark, "message:remind" (message). */
+  constructor({api, conn, outbox, uploader, mediaUrls, lightbox, dialogs, toast, requireLive, composer, bus}) {
+    Object.assign(this, {api, conn, outbox, uploader, mediaUrls, lightbox, dialogs, toast, requireLive, composer, bus});
     this.root = $("#conv");
     this.scroller = $("#scroller");
     this.list = $("#messages");
@@ -76,10 +78,10 @@ export class ConversationView {
     this.root.classList.remove("forbidden");
     this.renderHeader();
     this.top.textContent = t("conv.loading");
-    this.app.composer.reset(convId);
+    this.composer.reset(convId);
     let page;
     try {
-      page = await this.app.api.history(convId, {limit: PAGE});
+      page = await this.api.history(convId, {limit: PAGE});
     } catch (exc) {
       if (gen === this.generation) this.showUnavailable(exc);
       return;
@@ -91,12 +93,11 @@ export class ConversationView {
     this.renderTop();
     this.renderEchoes();
     this.scrollToBottom();
-    this.app.composer.enable(true);
-    this.app.composer.focus();
-    this.app.ready();
-    this.app.opened(convId);   // a notification's target in this conversation, if any
-    // Subscribe before catching up, so nothing falls between the page read and the live room.
-    this.app.subscribe(convId).then(() => this.catchUp()).catch(() => {});
+    this.composer.enable(true);
+    this.composer.focus();
+    // Usable now: the page subscribes (before catching up, so nothing falls between the page read and the
+    // live room) and goes to a notification's target in this conversation, if any.
+    this.bus.emit("conversation:loaded", convId);
     this.loadMembers(gen);
     this.fillScreen();
   }
@@ -112,7 +113,7 @@ export class ConversationView {
     this.unavailable = exc;
     const denied = exc.code === "forbidden" || exc.code === "not_found";
     this.root.classList.add("forbidden");
-    this.app.composer.enable(false);
+    this.composer.enable(false);
     replace($("#conv-title"), denied ? t("conv.forbiddenTitle") : t("conv.loadFailedTitle"));
     replace($("#conv-sub"));
     replace(this.top, h("div.notice-card", h("p", denied ? t(`conv.${exc.code}`) : t("conv.loadFailed")),
@@ -123,7 +124,7 @@ export class ConversationView {
   async loadMembers(gen) {
     if (!state.features.members) return;
     try {
-      const {members} = await this.app.api.get(`/api/conversations/${this.convId}/members`);
+      const {members} = await this.api.get(`/api/conversations/${this.convId}/members`);
       if (gen !== this.generation) return;
       this.members = members;
       for (const {user, lastReadSeq} of members) {
@@ -166,7 +167,7 @@ export class ConversationView {
     const fresh = [];
     for (const m of messages) {
       if (m.convId !== this.convId) continue;
-      this.app.outbox.reconcile(m);
+      this.outbox.reconcile(m);
       if (m.type !== "system") rememberUser(m.senderId, m.senderInfo);
       const old = this.messages.get(m.seq);
       if (old) {
@@ -261,7 +262,7 @@ export class ConversationView {
           h("div.bubble",
             quote && !m.isDeleted
               ? quoteOf(quote, "button.quote", {type: "button", dataset: {action: "goto", seq: quote.seq}}) : null,
-            files.length ? renderFiles(files, {urls: this.app.mediaUrls, players: this.players}) : null,
+            files.length ? renderFiles(files, {urls: this.mediaUrls, players: this.players}) : null,
             text ? h("div.text", m.isDeleted ? t("msg.deleted") : richText(m.content, mentionKind(m))) : null,
             m.isEdited && !m.isDeleted
               ? h("span.edited", {title: m.editedAt ? formatDateTime(new Date(m.editedAt)) : ""}, t("msg.edited")) : null),
@@ -367,7 +368,7 @@ export class ConversationView {
         this.catchAgain = false;
         let more = true;
         while (more && gen === this.generation) {
-          const page = await this.app.api.history(this.convId, {after: this.maxSeq, limit: CATCH_UP_PAGE});
+          const page = await this.api.history(this.convId, {after: this.maxSeq, limit: CATCH_UP_PAGE});
           if (gen !== this.generation) return;
           this.insertMessages(page.messages);
           more = page.hasMore && page.messages.length > 0;
@@ -425,9 +426,9 @@ export class ConversationView {
       const started = performance.now();
       let page;
       try {
-        page = await this.app.api.history(this.convId, {before: this.minSeq, limit});
+        page = await this.api.history(this.convId, {before: this.minSeq, limit});
       } catch {
-        if (gen === this.generation) this.app.toast(t("conv.loadFailed"));
+        if (gen === this.generation) this.toast(t("conv.loadFailed"));
         return false;
       }
       if (gen !== this.generation) return false;
@@ -465,7 +466,7 @@ export class ConversationView {
       if (!(await this.loadOlder(CATCH_UP_PAGE))) break;
     }
     const el = this.els.get(seq);
-    if (!el) return this.app.toast(t("conv.messageGone"));
+    if (!el) return this.toast(t("conv.messageGone"));
     el.scrollIntoView({block: "center"});
     el.classList.remove("flash");
     void el.offsetWidth;   // restart the animation
@@ -492,9 +493,9 @@ export class ConversationView {
     if (seq <= this.readMark()) return;
     clearTimeout(this.readTimer);
     this.readTimer = setTimeout(() => {
-      if (!this.app.conn.live || seq <= this.sentRead) return;
+      if (!this.conn.live || seq <= this.sentRead) return;
       this.sentRead = seq;
-      this.app.markRead(this.convId, seq);
+      this.bus.emit("conversation:read", {convId: this.convId, seq});
     }, 250);
   }
 
@@ -512,7 +513,7 @@ export class ConversationView {
 
   // -- local echoes of the outbox -----------------------------------------------------------------
   renderEchoes() {
-    replace(this.echoes, this.app.outbox.forConversation(this.convId).map((e) => this.renderEcho(e)));
+    replace(this.echoes, this.outbox.forConversation(this.convId).map((e) => this.renderEcho(e)));
   }
 
   renderEcho(entry) {
@@ -522,12 +523,12 @@ export class ConversationView {
          h("button.link", {type: "button", dataset: {action: "discard"}}, t("action.discard"))]
       : entry.state === "held" ? [icon("shield"), t("echo.held")]
       : entry.state === "uploading" ? [icon("upload"), t("echo.uploading")]
-      : [icon("clock"), this.app.conn.live ? t("echo.sending") : t("echo.waiting")];
+      : [icon("clock"), this.conn.live ? t("echo.sending") : t("echo.waiting")];
     return h(`li.msg.mine.echo.${entry.state}`, {dataset: {clientId: entry.clientId}},
       h("div.row", h("div.body",
         h("div.bubble",
           entry.quote ? quoteOf(entry.quote, "div.quote") : null,
-          entry.attachments?.length ? h("div.chips", entry.attachments.map((key) => this.app.uploader.get(key))
+          entry.attachments?.length ? h("div.chips", entry.attachments.map((key) => this.uploader.get(key))
             .filter(Boolean).map((item) => uploadChip(item))) : null,
           entry.content ? h("div.text", richText(entry.content)) : null),
         h("div.echo-status", status))));
@@ -550,14 +551,14 @@ export class ConversationView {
     const clientId = e.target.closest("li.echo")?.dataset.clientId;
     if (!button || !clientId) return;
     const action = button.dataset.action;
-    if (action === "retry") return this.app.outbox.retry(clientId);
-    if (action === "resume-upload") return this.app.composer.fileInput.click();
+    if (action === "retry") return this.outbox.retry(clientId);
+    if (action === "resume-upload") return this.composer.fileInput.click();
     if (action === "cancel-upload") {
-      return this.app.uploader.cancel(button.dataset.key).then(() => this.app.outbox.flush());
+      return this.uploader.cancel(button.dataset.key).then(() => this.outbox.flush());
     }
     // Discard: what is still uploading for it stops, and the server drops it.
-    for (const key of this.app.outbox.entries.get(clientId)?.attachments || []) this.app.uploader.cancel(key);
-    this.app.outbox.remove(clientId);
+    for (const key of this.outbox.entries.get(clientId)?.attachments || []) this.uploader.cancel(key);
+    this.outbox.remove(clientId);
   }
 
   /** An upload moved: its chip in an echo follows. */
@@ -592,10 +593,10 @@ export class ConversationView {
     const target = e.target.closest("[data-action]");
     if (target?.dataset.action === "lightbox") {
       const images = this.images();
-      return this.app.lightbox.open(images, images.findIndex((i) => i.mediaId === target.dataset.mediaId));
+      return this.lightbox.open(images, images.findIndex((i) => i.mediaId === target.dataset.mediaId));
     }
     if (target?.dataset.action === "download") {
-      return this.app.mediaUrls.download(target.dataset.mediaId).catch((exc) => this.app.toast(errorText(exc.code)));
+      return this.mediaUrls.download(target.dataset.mediaId).catch((exc) => this.toast(errorText(exc.code)));
     }
     if (!target || !target.dataset.action) {
       if (!e.target.closest("a, button, .audio-player")) {
@@ -606,13 +607,13 @@ export class ConversationView {
     }
     const action = target.dataset.action;
     if (action === "goto") return this.goTo(Number(target.dataset.seq));
-    if (action === "reply") return this.app.composer.start("reply", m);
+    if (action === "reply") return this.composer.start("reply", m);
     if (action === "react") return this.openPicker(target, m);
     if (action === "report") return this.report(m);
-    if (action === "remind") return this.app.scheduled.remind(m);
-    if (!this.app.requireLive()) return;
+    if (action === "remind") return this.bus.emit("message:remind", m);
+    if (!this.requireLive()) return;
     if (action === "toggle-reaction") this.react(m, target.dataset.emoji);
-    else if (action === "edit") this.app.composer.start("edit", m);
+    else if (action === "edit") this.composer.start("edit", m);
     else if (action === "delete") this.confirmDelete(m);
   }
 
@@ -635,36 +636,36 @@ export class ConversationView {
     const emoji = e.target.closest("button")?.dataset.emoji;
     const m = this.pickFor;
     this.closePicker();
-    if (emoji && m && this.app.requireLive()) this.react(m, emoji, true);
+    if (emoji && m && this.requireLive()) this.react(m, emoji, true);
   }
 
   async react(m, emoji, add) {
     const current = this.messages.get(m.seq) || m;
     if (add === undefined) add = !current.reactions.some((r) => r.userId === state.me.id && r.emoji === emoji);
     try {
-      await this.app.conn.emit(add ? "reaction:add" : "reaction:remove", {messageId: m.id, emoji});
+      await this.conn.emit(add ? "reaction:add" : "reaction:remove", {messageId: m.id, emoji});
     } catch (exc) {
-      this.app.toast(errorText(exc.code));
+      this.toast(errorText(exc.code));
     }
   }
 
   /** Tell the group's moderators about someone else's message (REST: it works while polling too). */
   async report(m) {
-    const reported = await this.app.dialogs.form({
+    const reported = await this.dialogs.form({
       title: t("report.title"), text: t("report.text", {name: displayName(m.senderInfo)}), submit: t("report.submit"),
       fields: [{name: "reason", label: t("report.reason"), required: true, placeholder: t("report.placeholder")}],
-      onSubmit: ({reason}) => this.app.api.post(`/api/messages/${m.id}/reports`, {reason: reason.trim()}),
+      onSubmit: ({reason}) => this.api.post(`/api/messages/${m.id}/reports`, {reason: reason.trim()}),
     });
-    if (reported) this.app.toast(t("report.done"));
+    if (reported) this.toast(t("report.done"));
   }
 
   async confirmDelete(m) {
-    const ok = await this.app.dialogs.confirm({title: t("delete.title"), text: t("delete.text"), confirm: t("action.delete")});
+    const ok = await this.dialogs.confirm({title: t("delete.title"), text: t("delete.text"), confirm: t("action.delete")});
     if (!ok) return;
     try {
-      await this.app.conn.emit("message:delete", {messageId: m.id});
+      await this.conn.emit("message:delete", {messageId: m.id});
     } catch (exc) {
-      this.app.toast(errorText(exc.code));
+      this.toast(errorText(exc.code));
     }
   }
 }

@@ -1,15 +1,17 @@
 // The list: the user's groups and their conversations (unread counts, last activity), and the forms
 // that create a group, add someone to it, and open a conversation in it.
-import { $, h, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { formatActivity, t } from "./i18n.js";
+import { $, cleanName, h, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { formatActivity, t } from "../shared/i18n.js";
+import { groupUsernames } from "./people.js";
 import { state } from "./state.js";
 
 const ROLES = ["MEMBER", "MODERATOR", "GROUP_ADMIN"];
 
 export class Sidebar {
-  constructor(app) {
-    this.app = app;
+  /** conn: restarted after a new group, so the socket joins its room. */
+  constructor({api, conn, dialogs, toast}) {
+    Object.assign(this, {api, conn, dialogs, toast});
     this.nav = $("#conv-list");
     $("#new-group").addEventListener("click", () => this.newGroup());
     this.nav.addEventListener("click", (e) => {
@@ -66,7 +68,7 @@ export class Sidebar {
   }
 
   item(conv, at) {
-    const active = conv.id === this.app.activeId;
+    const active = conv.id === state.activeId;
     const unread = active ? 0 : conv.unread || 0;
     return h("li", h(`a.conv-item${active ? ".active" : ""}${unread ? ".unread" : ""}`,
       {href: `#/c/${conv.id}`, dataset: {conv: conv.id}, "aria-current": active ? "page" : null},
@@ -78,35 +80,35 @@ export class Sidebar {
   }
 
   async newGroup() {
-    const group = await this.app.dialogs.form({
+    const group = await this.dialogs.form({
       title: t("group.new"), submit: t("action.create"),
       fields: [{name: "name", label: t("group.name"), required: true, placeholder: t("group.namePlaceholder")}],
-      onSubmit: ({name}) => this.app.api.post("/api/groups", {name}),
+      onSubmit: ({name}) => this.api.post("/api/groups", {name}),
     });
     if (!group) return;
     state.groups.set(group.id, group);
     this.render();
-    this.app.conn.restart();   // join the new group's room (the server joins rooms at connect)
+    this.conn.restart();   // join the new group's room (the server joins rooms at connect)
   }
 
   async addGroupMember(group) {
-    const added = await this.app.dialogs.form({
+    const added = await this.dialogs.form({
       title: t("group.addMember", {group: group.name}), submit: t("action.add"),
       fields: [{name: "username", label: t("field.username"), required: true, placeholder: "bob"},
         {name: "role", label: t("field.role"), value: "MEMBER", options: ROLES.map((r) => [r, t(`role.${r}`)])}],
       onSubmit: ({username, role}) =>
-        this.app.api.post(`/api/groups/${group.id}/members`, {username: cleanName(username), role}),
+        this.api.post(`/api/groups/${group.id}/members`, {username: cleanName(username), role}),
     });
-    if (added) this.app.toast(t("group.memberAdded", {name: added.user.username, group: group.name}));
+    if (added) this.toast(t("group.memberAdded", {name: added.user.username, group: group.name}));
   }
 
   async newConversation(group) {
-    const conv = await this.app.dialogs.form({
+    const conv = await this.dialogs.form({
       title: t("conversation.new", {group: group.name}), submit: t("action.create"),
       fields: [{name: "title", label: t("field.title"), required: true, placeholder: t("conversation.titlePlaceholder")},
         {name: "members", label: t("field.members"), placeholder: "bob, carol", hint: t("conversation.membersHint"),
-          suggestions: await this.app.groupUsernames(group.id)}],
-      onSubmit: ({title, members}) => this.app.api.post(`/api/groups/${group.id}/conversations`,
+          suggestions: await groupUsernames(this.api, group.id)}],
+      onSubmit: ({title, members}) => this.api.post(`/api/groups/${group.id}/conversations`,
         {title, members: members.split(/[\s,;]+/).map(cleanName).filter(Boolean)}),
     });
     if (!conv) return;
@@ -115,4 +117,3 @@ export class Sidebar {
   }
 }
 
-export const cleanName = (name) => name.trim().replace(/^@/, "").toLowerCase();

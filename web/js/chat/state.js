@@ -1,8 +1,9 @@
 // What the page knows: the signed-in user, their groups and conversations, the people it has seen.
-import { displayName } from "./dom.js";
+import { displayName } from "../shared/dom.js";
 
 export const state = {
   me: null,
+  activeId: null,        // the open conversation (#/c/{id}); null on the list
   groups: new Map(),     // id → {id, name, role}
   convs: new Map(),      // id → {id, groupId, title, lastSeq, lastReadSeq, unread, lastMessageAt, mentioned?}
   users: new Map(),      // id → {id?, username, fname, lname, avatarUrl}

@@ -1,9 +1,9 @@
 // The conversation's files: a grid of images and a list of the others, newest first, filtered by type;
 // albums (cover, count, total size; filter by album, new album, add a file to one); one file's page with
 // likes and comments. REST only (GET /api/conversations/{id}/media, albums, likes, comments).
-import { $, displayName, h, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, formatDateTime, t } from "./i18n.js";
+import { $, displayName, h, replace } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { errorText, formatDateTime, t } from "../shared/i18n.js";
 import { formatSize, renderFiles, typeIcon, typeLabel } from "./media.js";
 import { state } from "./state.js";
 
@@ -11,14 +11,17 @@ const LIMIT = 30;
 const TYPES = [null, "image", "video", "audio", "document"];
 
 export class GalleryPanel {
-  constructor(app) {
-    this.app = app;
+  /** view: the open conversation (its id); bus: "panel:opened" ("gallery"); another side panel opening
+   * closes this one. */
+  constructor({api, dialogs, toast, mediaUrls, lightbox, view, bus}) {
+    Object.assign(this, {api, dialogs, toast, mediaUrls, lightbox, view, bus});
+    bus.on("panel:opened", (name) => ["search", "scheduled"].includes(name) && this.isOpen && this.close());
     this.panel = $("#gallery");
     this.body = $("#gallery-body");
     this.toggle = $("#gallery-toggle");
     this.toggle.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
     $("#gallery-close").addEventListener("click", () => this.close());
-    this.panel.addEventListener("keydown", (e) => e.key === "Escape" && !this.app.lightbox.dialog.open && this.close());
+    this.panel.addEventListener("keydown", (e) => e.key === "Escape" && !this.lightbox.dialog.open && this.close());
     this.body.addEventListener("click", (e) => this.onClick(e));
     this.body.addEventListener("submit", (e) => (e.target.dataset.form === "comment" ? this.comment(e) : this.addToAlbum(e)));
     this.generation = 0;
@@ -31,8 +34,8 @@ export class GalleryPanel {
   }
 
   open() {
-    this.app.search.close();
-    this.convId = this.app.view.convId;
+    this.bus.emit("panel:opened", "gallery");
+    this.convId = this.view.convId;
     this.type = null;
     this.album = null;
     this.detail = null;
@@ -66,7 +69,7 @@ export class GalleryPanel {
     if (this.type) query.set("type", this.type);
     if (more && this.items.length) query.set("before", this.items.at(-1).id);
     try {
-      const page = await this.app.api.get(`/api/conversations/${this.convId}/media?${query}`);
+      const page = await this.api.get(`/api/conversations/${this.convId}/media?${query}`);
       if (gen !== this.generation) return;
       const known = new Set(this.items.map((m) => m.id));
       this.items.push(...page.media.filter((m) => !known.has(m.id)));
@@ -82,7 +85,7 @@ export class GalleryPanel {
   async loadAlbums() {
     const convId = this.convId;
     try {
-      const {albums} = await this.app.api.get(`/api/conversations/${convId}/albums?limit=50`);
+      const {albums} = await this.api.get(`/api/conversations/${convId}/albums?limit=50`);
       if (convId !== this.convId || !this.isOpen) return;
       this.albums = albums;
     } catch {
@@ -154,7 +157,7 @@ export class GalleryPanel {
       const img = h("img", {alt: ""});
       img.addEventListener("load", () => box.classList.add("loaded"), {once: true});
       box.append(img);
-      this.app.mediaUrls.show(img, album.coverMediaId, "small");
+      this.mediaUrls.show(img, album.coverMediaId, "small");
     }
     return box;
   }
@@ -167,7 +170,7 @@ export class GalleryPanel {
       const img = h("img", {alt: m.filename, decoding: "async"});
       img.addEventListener("load", () => box.classList.add("loaded"), {once: true});
       box.append(img);
-      this.app.mediaUrls.show(img, m.id, "small");
+      this.mediaUrls.show(img, m.id, "small");
     } else {
       box.append(icon(m.status === "quarantined" ? "shield" : m.status === "failed" ? "alert" : "image"));
     }
@@ -193,7 +196,7 @@ export class GalleryPanel {
     const albums = this.albums || [];
     return h("div.media-detail",
       h("button.link.detail-back", {type: "button", dataset: {action: "back"}}, icon("back"), t("gallery.back")),
-      h("div.detail-preview", renderFiles([summary], {urls: this.app.mediaUrls, players: this.players})),
+      h("div.detail-preview", renderFiles([summary], {urls: this.mediaUrls, players: this.players})),
       h("h4.detail-name", m.filename),
       h("p.detail-facts", [displayName(m.uploaderInfo), formatDateTime(new Date(m.createdAt)), formatSize(m.fileSize),
         m.metadata?.dimensions ? `${m.metadata.dimensions.width} × ${m.metadata.dimensions.height}` : null]
@@ -242,9 +245,9 @@ export class GalleryPanel {
     if (action === "lightbox") {
       const images = this.items.filter((m) => m.fileType === "image" && m.status === "ready" && m.variants?.small)
         .map((m) => ({mediaId: m.id, filename: m.filename, by: displayName(m.uploaderInfo), at: m.createdAt}));
-      return this.app.lightbox.open(images, images.findIndex((i) => i.mediaId === target.dataset.mediaId));
+      return this.lightbox.open(images, images.findIndex((i) => i.mediaId === target.dataset.mediaId));
     }
-    if (action === "download") return this.app.mediaUrls.download(target.dataset.mediaId).catch((exc) => this.app.toast(errorText(exc.code)));
+    if (action === "download") return this.mediaUrls.download(target.dataset.mediaId).catch((exc) => this.toast(errorText(exc.code)));
     if (action === "like") return this.like();
   }
 
@@ -253,10 +256,10 @@ export class GalleryPanel {
     this.detail = listed;
     this.render();
     try {
-      const fresh = await this.app.api.get(`/api/media/${id}`);
+      const fresh = await this.api.get(`/api/media/${id}`);
       if (this.detail?.id === id) this.setDetail(fresh);
     } catch (exc) {
-      this.app.toast(errorText(exc.code));
+      this.toast(errorText(exc.code));
     }
   }
 
@@ -272,9 +275,9 @@ export class GalleryPanel {
     const liked = (m.likes || []).some((l) => l.userId === state.me.id);
     try {
       const path = `/api/media/${m.id}/likes`;
-      this.setDetail(await (liked ? this.app.api.del(path) : this.app.api.post(path, {})));
+      this.setDetail(await (liked ? this.api.del(path) : this.api.post(path, {})));
     } catch (exc) {
-      this.app.toast(errorText(exc.code));
+      this.toast(errorText(exc.code));
     }
   }
 
@@ -286,11 +289,11 @@ export class GalleryPanel {
     if (!content) return;
     input.disabled = true;
     try {
-      const comment = await this.app.api.post(`/api/media/${m.id}/comments`, {content});
+      const comment = await this.api.post(`/api/media/${m.id}/comments`, {content});
       if (this.detail?.id === m.id) this.setDetail({...m, comments: [...(m.comments || []), comment]});
     } catch (exc) {
       input.disabled = false;
-      this.app.toast(errorText(exc.code));
+      this.toast(errorText(exc.code));
     }
   }
 
@@ -299,21 +302,21 @@ export class GalleryPanel {
     const m = this.detail;
     const albumId = e.target.elements.albumId.value;
     try {
-      const album = await this.app.api.post(`/api/albums/${albumId}/media`, {mediaId: m.id});
+      const album = await this.api.post(`/api/albums/${albumId}/media`, {mediaId: m.id});
       this.albums = (this.albums || []).map((a) => (a.id === album.id ? album : a));
       this.setDetail({...m, albumId});
-      this.app.toast(t("gallery.added", {name: album.name}));
+      this.toast(t("gallery.added", {name: album.name}));
     } catch (exc) {
-      this.app.toast(errorText(exc.code));
+      this.toast(errorText(exc.code));
     }
   }
 
   async newAlbum() {
-    const album = await this.app.dialogs.form({
+    const album = await this.dialogs.form({
       title: t("gallery.newAlbum"), submit: t("action.create"),
       fields: [{name: "name", label: t("gallery.albumName"), required: true},
         {name: "description", label: t("gallery.albumDescription")}],
-      onSubmit: ({name, description}) => this.app.api.post(`/api/conversations/${this.convId}/albums`,
+      onSubmit: ({name, description}) => this.api.post(`/api/conversations/${this.convId}/albums`,
         {name: name.trim(), ...(description.trim() ? {description: description.trim()} : {})}),
     });
     if (!album) return;

@@ -1,13 +1,16 @@
 // Search in the open conversation: newest matches first, 20 at a time; a result scrolls to its message.
-import { $, displayName, h, highlight, replace } from "./dom.js";
-import { formatDateTime, t } from "./i18n.js";
+import { $, displayName, h, highlight, replace } from "../shared/dom.js";
+import { formatDateTime, t } from "../shared/i18n.js";
 import { state } from "./state.js";
 
 const LIMIT = 20;
 
 export class SearchPanel {
-  constructor(app) {
-    this.app = app;
+  /** view: the open conversation (its id, and going to a result); bus: "panel:opened" ("search"); another
+   * side panel opening closes this one. */
+  constructor({api, view, bus}) {
+    Object.assign(this, {api, view, bus});
+    bus.on("panel:opened", (name) => ["gallery", "scheduled"].includes(name) && this.close());
     this.panel = $("#search");
     this.form = $("#search-form");
     this.input = $("#search-input");
@@ -27,7 +30,7 @@ export class SearchPanel {
       const item = e.target.closest("[data-seq]");
       if (!item) return;
       if (window.matchMedia("(max-width: 760px)").matches) this.close();
-      this.app.view.goTo(Number(item.dataset.seq));
+      this.view.goTo(Number(item.dataset.seq));
     });
   }
 
@@ -46,7 +49,7 @@ export class SearchPanel {
   }
 
   open() {
-    if (this.app.gallery?.isOpen) this.app.gallery.close();
+    this.bus.emit("panel:opened", "search");
     this.panel.hidden = false;
     this.input.focus();
   }
@@ -58,7 +61,7 @@ export class SearchPanel {
   /** The query's first page, or the next one after the oldest result shown. */
   async run(before = null) {
     const query = this.input.value.trim();
-    const convId = this.app.view.convId;
+    const convId = this.view.convId;
     if (!before) this.clear();
     if (!query) return replace(this.status, t("search.empty"));
     replace(this.status, t("search.searching"));
@@ -66,7 +69,7 @@ export class SearchPanel {
     if (before) params.set("before", before);
     let page;
     try {
-      page = await this.app.api.get(`/api/conversations/${convId}/search?${params}`);
+      page = await this.api.get(`/api/conversations/${convId}/search?${params}`);
     } catch (exc) {
       if (exc.missingRoute && !before) {
         state.features.search = false;   // this server has no search route yet
@@ -74,7 +77,7 @@ export class SearchPanel {
       }
       return replace(this.status, exc.code === "invalid_query" ? t("search.empty") : t("search.failed"));
     }
-    if (convId !== this.app.view.convId || query !== this.input.value.trim()) return;
+    if (convId !== this.view.convId || query !== this.input.value.trim()) return;
     for (const m of page.messages) {
       this.results.append(h("li", h("button.result", {type: "button", dataset: {seq: m.seq}},
         h("span.result-meta", h("strong", displayName(m.senderInfo)), " · ", formatDateTime(new Date(m.createdAt))),

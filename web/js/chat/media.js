@@ -3,9 +3,9 @@
 // voice and audio players, the lightbox; and the chips of files on their way (composer, echoes).
 // Every URL of a file is a short-lived presigned S3 URL, asked from `GET /api/media/{id}/content?redirect=0`
 // after the server's membership check (an <img> cannot send the Bearer header).
-import { h } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { currentLanguage, formatDateTime, t } from "./i18n.js";
+import { h } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { currentLanguage, formatDateTime, t } from "../shared/i18n.js";
 
 const URL_MARGIN_MS = 30_000;   // a cached URL is asked again this long before it expires
 const LOADS_AT_ONCE = 6;
@@ -18,6 +18,11 @@ export class MediaUrls {
     this.cache = new Map();   // "id|variant" → {url, expires} or a pending promise
     this.active = 0;
     this.waiting = [];
+  }
+
+  /** Signed in: nothing cached from an earlier session. */
+  open() {
+    this.cache = new Map();
   }
 
   async url(id, variant = "original") {

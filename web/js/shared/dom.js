@@ -132,3 +132,6 @@ export function newClientId() {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return "w-" + [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** A username as typed in a form: without its @, trimmed, lowercase. */
+export const cleanName = (name) => name.trim().replace(/^@/, "").toLowerCase();

@@ -2,9 +2,9 @@
 // from the conversation's members; typing:start / typing:stop; a draft kept per conversation.
 // Files: the attach button, drag and drop onto the conversation, paste; each file starts uploading at once
 // and waits in the tray (progress, cancel) until the message is sent. Voice messages: the microphone button.
-import { $, $$, avatar, displayName, h, replace } from "./dom.js";
-import { icon, iconButton } from "./icons.js";
-import { errorText, t } from "./i18n.js";
+import { $, $$, avatar, displayName, h, replace } from "../shared/dom.js";
+import { icon, iconButton } from "../shared/icons.js";
+import { errorText, t } from "../shared/i18n.js";
 import { formatDuration, refreshChip, uploadChip } from "./media.js";
 import { VoiceRecorder, canRecord } from "./recorder.js";
 import { state } from "./state.js";
@@ -16,8 +16,10 @@ const TYPING_IDLE_MS = 4000;      // no keystroke for this long: typing:stop
 const MENTION_AT_CARET = /(?:^|[^\w@])@([a-z0-9_.-]{0,32})$/i;
 
 export class Composer {
-  constructor(app) {
-    this.app = app;
+  /** conn: the socket (edits, typing); uploader: the files of the tray; send(convId, content, parent, keys);
+   * people(): who can be mentioned in the open conversation; requireLive(): false (and says so) while offline. */
+  constructor({conn, uploader, toast, requireLive, send, people}) {
+    Object.assign(this, {conn, uploader, toast, requireLive, send, people});
     this.form = $("#composer");
     this.input = $("#input");
     this.context = $("#composer-context");
@@ -103,21 +105,21 @@ export class Composer {
 
   async submit() {
     const content = this.input.value;
-    const files = this.mode?.kind === "edit" ? [] : this.app.uploader.tray(this.convId).filter((i) => i.state !== "error");
+    const files = this.mode?.kind === "edit" ? [] : this.uploader.tray(this.convId).filter((i) => i.state !== "error");
     if ((!content.trim() && !files.length) || this.input.disabled) return;
     const mode = this.mode;
     this.stopTyping();
     if (mode?.kind === "edit") {
       if (content === mode.message.content) return this.cancel();
-      if (!this.app.requireLive()) return;
+      if (!this.requireLive()) return;
       try {
-        await this.app.conn.emit("message:edit", {messageId: mode.message.id, content});
+        await this.conn.emit("message:edit", {messageId: mode.message.id, content});
       } catch (exc) {
-        return this.app.toast(errorText(exc.code));
+        return this.toast(errorText(exc.code));
       }
     } else {
-      this.app.send(this.convId, content, mode?.kind === "reply" ? mode.message : null, files.map((i) => i.key));
-      for (const item of this.app.uploader.tray(this.convId)) if (item.state === "error") this.app.uploader.forget(item.key);
+      this.send(this.convId, content, mode?.kind === "reply" ? mode.message : null, files.map((i) => i.key));
+      for (const item of this.uploader.tray(this.convId)) if (item.state === "error") this.uploader.forget(item.key);
     }
     this.input.value = "";
     this.drafts.delete(this.convId);
@@ -154,9 +156,9 @@ export class Composer {
     this.suggest();
     if (!this.input.value.trim()) return this.stopTyping();
     const now = Date.now();
-    if (this.app.conn.live && now - this.typingSince > TYPING_REFRESH_MS) {
+    if (this.conn.live && now - this.typingSince > TYPING_REFRESH_MS) {
       this.typingSince = now;
-      this.app.conn.emit("typing:start", {convId: this.convId}).catch(() => {});
+      this.conn.emit("typing:start", {convId: this.convId}).catch(() => {});
     }
     clearTimeout(this.idleTimer);
     this.idleTimer = setTimeout(() => this.stopTyping(), TYPING_IDLE_MS);
@@ -166,7 +168,7 @@ export class Composer {
     clearTimeout(this.idleTimer);
     if (!this.typingSince) return;
     this.typingSince = 0;
-    if (this.app.conn.live) this.app.conn.emit("typing:stop", {convId: this.convId}).catch(() => {});
+    if (this.conn.live) this.conn.emit("typing:stop", {convId: this.convId}).catch(() => {});
   }
 
   autosize() {
@@ -179,18 +181,18 @@ export class Composer {
    * interrupted upload) and waits in the tray for the send. */
   addFiles(files) {
     if (!this.convId || this.input.disabled || !files.length) return;
-    const room = MAX_ATTACHMENTS - this.app.uploader.tray(this.convId).filter((i) => i.state !== "paused").length;
-    const resumable = (f) => this.app.uploader.tray(this.convId).some((i) => i.state === "paused" &&
+    const room = MAX_ATTACHMENTS - this.uploader.tray(this.convId).filter((i) => i.state !== "paused").length;
+    const resumable = (f) => this.uploader.tray(this.convId).some((i) => i.state === "paused" &&
       i.name === f.name && i.size === f.size && i.lastModified === f.lastModified);
     let taken = 0;
     for (const file of files) {
       if (!file.size) {
-        this.app.toast(t("upload.empty", {name: file.name}));
+        this.toast(t("upload.empty", {name: file.name}));
       } else if (resumable(file) || taken < room) {
         if (!resumable(file)) taken += 1;
-        this.app.uploader.add(this.convId, file);
+        this.uploader.add(this.convId, file);
       } else {
-        this.app.toast(t("upload.tooMany", {count: MAX_ATTACHMENTS}));
+        this.toast(t("upload.tooMany", {count: MAX_ATTACHMENTS}));
         break;
       }
     }
@@ -238,12 +240,12 @@ export class Composer {
   onTrayClick(e) {
     const button = e.target.closest("[data-action]");
     if (!button) return;
-    if (button.dataset.action === "cancel-upload") this.app.uploader.cancel(button.dataset.key);
+    if (button.dataset.action === "cancel-upload") this.uploader.cancel(button.dataset.key);
     if (button.dataset.action === "resume-upload") this.fileInput.click();
   }
 
   renderTray() {
-    const items = this.convId ? this.app.uploader.tray(this.convId) : [];
+    const items = this.convId ? this.uploader.tray(this.convId) : [];
     replace(this.tray, items.map((item) => uploadChip(item)));
     this.tray.hidden = !items.length;
   }
@@ -263,7 +265,7 @@ export class Composer {
     try {
       await this.voice.start();
     } catch (exc) {
-      return this.app.toast(exc?.name === "NotAllowedError" ? t("voice.denied") : t("voice.unavailable"));
+      return this.toast(exc?.name === "NotAllowedError" ? t("voice.denied") : t("voice.unavailable"));
     }
     this.stopTyping();
     $(".composer-row", this.form).hidden = true;
@@ -278,9 +280,9 @@ export class Composer {
     $(".composer-row", this.form).hidden = false;
     const recording = await this.voice.finish(send);
     if (send && recording && convId) {
-      if (recording.seconds < 0.5) return this.app.toast(t("voice.tooShort"));
-      const item = this.app.uploader.add(convId, recording.file);
-      this.app.send(convId, "", null, [item.key]);
+      if (recording.seconds < 0.5) return this.toast(t("voice.tooShort"));
+      const item = this.uploader.add(convId, recording.file);
+      this.send(convId, "", null, [item.key]);
     }
     this.focus();
   }
@@ -291,7 +293,7 @@ export class Composer {
     const match = before.match(MENTION_AT_CARET);
     if (!match) return this.closeSuggestions();
     const query = match[1].toLowerCase();
-    const people = this.app.view.people()
+    const people = this.people()
       .filter((u) => u.username !== state.me.username)
       .filter((u) => u.username.startsWith(query) || displayName(u).toLowerCase().split(/\s+/).some((w) => w.startsWith(query)))
       .slice(0, 6);
