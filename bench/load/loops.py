@@ -120,7 +120,7 @@ class MixedEvents:
         """Half the time take back one of this user's reactions, else put an emoji on one of the last
         messages seen (or take it back if this user has it on). Never two changes of one (message,
         emoji) in flight, so that every acked change is a real one, announced once, even if the server
-        ran a socket's events concurrently (it runs them in order today: ``async_handlers=False``).
+        ran a socket's events concurrently (it runs them in order: ``async_handlers=False``).
         False (nothing sent) when the pair drawn is in flight."""
         if c.reacted and self.rng.random() < 0.5:
             key = self.rng.choice(tuple(c.reacted))
