@@ -45,9 +45,10 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench import loadgen as lg  # noqa: E402
+from bench.load import checks, clients, harness, loops, options, targets  # noqa: E402
+from bench.load.report import RESULTS_DIR, code_version, machine_info  # noqa: E402
 
-OUT = lg.RESULTS_DIR / "exports.json"
+OUT = RESULTS_DIR / "exports.json"
 TARGETS = {"json_s": 5.0, "csv_s": 5.0, "json_csv_rss_mb": 50.0, "pdf10k_s": 10.0, "pdf10k_rss_mb": 150.0,
            "p99_ratio": 2.0}
 WORDS = ("le la les un une et est pour dans avec the and of to in meeting demain projet review merci "
@@ -183,12 +184,12 @@ async def api_part(args) -> dict[str, Any]:
     import aiohttp
     import socketio
 
-    server = lg.SpawnedServer(lg.RESULTS_DIR / "exports.server.log", lg.server_env(args.server_env))
+    server = harness.SpawnedServer(RESULTS_DIR / "exports.server.log", harness.server_env(args.server_env))
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         await server.start(http)
         print(f"[api] server on {server.url}", flush=True)
         try:
-            api = lg.Api(http, server.url)
+            api = harness.Api(http, server.url)
             tag = secrets.token_hex(3)
             token, _ = await api.token(f"exp{tag}")
             btoken, _ = await api.token(f"mem{tag}")
@@ -201,7 +202,7 @@ async def api_part(args) -> dict[str, Any]:
             async def send(i: int) -> None:
                 await api._post(f"/api/conversations/{conv}/messages",
                                 {"clientId": f"b{i}", "content": text_of(rnd)}, token if i % 2 else btoken)
-            await lg.bounded_gather(40, (send(i) for i in range(args.api_messages)))
+            await harness.bounded_gather(40, (send(i) for i in range(args.api_messages)))
             while len(await api.stored(token, conv)) < args.api_messages + 1:
                 await asyncio.sleep(0.5)
             print(f"[api] seeded {args.api_messages} messages over REST in {now() - t:.1f} s", flush=True)
@@ -222,36 +223,36 @@ async def api_part(args) -> dict[str, Any]:
             print(f"[api] request -> export:ready on {args.api_messages} messages: {timings}", flush=True)
 
             async def latency_window(fmt: str | None) -> dict:
-                la = lg.parse_args(["--url", server.url, "--scenario", "latency", "--rate", str(args.rate),
+                la = options.parse_args(["--url", server.url, "--scenario", "latency", "--rate", str(args.rate),
                                     "--duration", str(args.duration), "--warmup", "3"])
-                tracker = lg.Tracker(run_id=secrets.token_hex(3))
-                pop = await lg.build_population(api, server.url, http, tracker, la.senders, la.receivers,
+                tracker = clients.Tracker(run_id=secrets.token_hex(3))
+                pop = await clients.build_population(api, server.url, http, tracker, la.senders, la.receivers,
                                                 la.conversations)
-                cpu = lg.CpuMeter(server.proc.pid)
+                cpu = harness.CpuMeter(server.proc.pid)
                 t_start = now() + 0.05
                 t_begin, t_end = t_start + la.warmup, t_start + la.warmup + la.duration
-                cpu_task = asyncio.create_task(lg.cpu_over(cpu, t_begin, t_end))
+                cpu_task = asyncio.create_task(loops.cpu_over(cpu, t_begin, t_end))
                 done_exports = []
 
                 async def exports_loop():
                     while now() < t_end:
                         done_exports.append(await export(fmt))
                 loop_task = asyncio.create_task(exports_loop()) if fmt else None
-                await lg.open_loop(pop.senders, la.rate, t_start, t_begin, t_end, lg.sends(tracker, lg.payload(la.message_size)))
-                res = await lg.check_sends(la, api, tracker, pop, t_begin, t_end)
-                by_second = lg.latency_by_second(tracker, pop, t_begin, t_end)
+                await loops.open_loop(pop.senders, la.rate, t_start, t_begin, t_end, loops.sends(tracker, loops.payload(la.message_size)))
+                res = await checks.check_sends(la, api, tracker, pop, t_begin, t_end)
+                by_second = checks.latency_by_second(tracker, pop, t_begin, t_end)
                 if loop_task:
                     await loop_task
-                await lg.bounded_gather(200, (c.sio.disconnect() for c in tracker.clients if c.sio.connected))
+                await harness.bounded_gather(200, (c.sio.disconnect() for c in tracker.clients if c.sio.connected))
                 lat, used = res["latency"], await cpu_task
                 began_at = time.strftime("%H:%M:%S", time.localtime(time.time() - (now() - t_begin)))
                 out = {"format": fmt, "began_at": began_at, "latency": lat,
-                       "exactly_once": lg.exactly_once(res["verify"]),
+                       "exactly_once": checks.exactly_once(res["verify"]),
                        "cpu_percent_of_one_core": used, "exports_done": len(done_exports),
                        # each export: when it was requested (seconds into the window) and how long it took
                        "exports": [(round(t0 - t_begin, 2), round(d, 2)) for t0, d in done_exports],
                        "latency_by_second": by_second,
-                       "disturbed": used.get("others", 0.0) > lg.CHAT_QUIET_OTHERS_PERCENT}
+                       "disturbed": used.get("others", 0.0) > targets.CHAT_QUIET_OTHERS_PERCENT}
                 print(f"[api] latency {'with ' + fmt if fmt else 'without'} exports (from {began_at}): p50 {lat['p50_ms']} "
                       f"p99 {lat['p99_ms']} max {lat['max_ms']} ms; exports {len(done_exports)}; cpu {used}"
                       + (" DISTURBED" if out["disturbed"] else ""), flush=True)
@@ -343,13 +344,13 @@ def main(argv=None) -> int:
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for the spawned server (repeatable), e.g. EXPORT_FORK=false")
     args = p.parse_args(argv)
-    results: dict[str, Any] = {"machine": lg.machine_info(), "code": lg.code_version(), "targets": TARGETS,
+    results: dict[str, Any] = {"machine": machine_info(), "code": code_version(), "targets": TARGETS,
                                "args": vars(args)}
     if args.part in ("worker", "all"):
         results["worker"] = worker_part(args)
     if args.part in ("api", "all"):
         results["api"] = asyncio.run(api_part(args))
-    lg.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     previous = json.loads(OUT.read_text()) if OUT.exists() else {}
     OUT.write_text(json.dumps({**previous, **results}, indent=1, ensure_ascii=False))
     report(results)

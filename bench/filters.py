@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.corpus import LINKS, MESSAGES, regex_patterns, word_patterns  # noqa: E402
-from bench.loadgen import code_version, machine_info  # noqa: E402
+from bench.load.report import code_version, machine_info, percentile  # noqa: E402
 from pipelines.moderation.filters import Rule, compile_rules  # noqa: E402
 
 RESULTS = REPO_ROOT / "bench" / "results" / "filters.json"
@@ -55,8 +55,7 @@ def _measure(rule_set, text: str, rounds: int) -> list[float]:
 
 
 def _p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return percentile(sorted(values), 99)
 
 
 def main() -> int:

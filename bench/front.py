@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import platform
 import statistics
@@ -34,6 +33,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
+from bench.load.report import percentile, table_text  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, post  # noqa: E402
 from tests.e2e.harness import Api, System, make_conversation, own_system, wait_until  # noqa: E402
 
@@ -135,10 +135,8 @@ def summary(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
     ordered = sorted(values)
-    # Nearest rank, as in loadgen.py: the ceil(q * n)-th value (int(q * n) took the upper one of 2 for p50).
-    pick = lambda q: round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 1)  # noqa: E731
-    return {"n": len(values), "p50": pick(0.5), "p95": pick(0.95), "max": round(ordered[-1], 1),
-            "mean": round(statistics.fmean(values), 1)}
+    return {"n": len(values), "p50": round(percentile(ordered, 50), 1), "p95": round(percentile(ordered, 95), 1),
+            "max": round(ordered[-1], 1), "mean": round(statistics.fmean(values), 1)}
 
 
 def main() -> int:
@@ -201,9 +199,7 @@ def print_table(r: dict) -> None:
         (f"  frame interval ({s['frames']} frames), ms", f"{fmt(s['frame_ms'])}   over 50 ms: {s['frames_over_50ms']}"),
         (f"  long tasks ({s['long_tasks']}), ms", fmt(s["long_task_ms"])),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
+    print(table_text(rows))
     print(f"written to {RESULTS.relative_to(REPO_ROOT)}")
 
 

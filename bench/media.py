@@ -58,14 +58,15 @@ import socketio
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from bench import loadgen as lg  # noqa: E402
+from bench.load import checks, clients, harness, loops, options, targets  # noqa: E402
+from bench.load.report import RESULTS_DIR, code_version, latency_summary, machine_info  # noqa: E402
 from bench.thumbnails import photo_jpeg  # noqa: E402
 
 MiB = 1 << 20
-RESULTS = lg.RESULTS_DIR / "media.json"
+RESULTS = RESULTS_DIR / "media.json"
 TARGET_RATIO, TARGET_P99_RATIO = 0.8, 2.0
 DONE = ("ready", "failed", "quarantined")
-now = lg.now
+now = harness.now
 
 
 # -- the upload API, as the page uses it ---------------------------------------------------------------
@@ -162,7 +163,7 @@ class UploadClient:
                 "ready_at_s": round(t_done - t0, 3)}
 
 
-async def uploader(api: lg.Api, http: aiohttp.ClientSession, base: str, name: str) -> tuple[UploadClient, str]:
+async def uploader(api: harness.Api, http: aiohttp.ClientSession, base: str, name: str) -> tuple[UploadClient, str]:
     """A user with a conversation of its own (a group of one) to upload into."""
     token, _ = await api.token(name)
     group = await api.create_group(token, f"{name} media")
@@ -196,16 +197,16 @@ def boto3_upload(s3, bucket: str, key: str, data: bytes, max_concurrency: int | 
 
 # -- 1. upload throughput ------------------------------------------------------------------------------
 async def measure_uploads(args, http: aiohttp.ClientSession) -> dict[str, Any]:
-    server = lg.SpawnedServer(lg.RESULTS_DIR / "media-upload.server.log", lg.server_env(args.server_env))
+    server = harness.SpawnedServer(RESULTS_DIR / "media-upload.server.log", harness.server_env(args.server_env))
     print(f"[upload] starting server on {server.url}", flush=True)
     await server.start(http)
     loop = asyncio.get_running_loop()
     rounds: list[dict[str, Any]] = []
     client = None
     try:
-        api = lg.Api(http, server.url)
+        api = harness.Api(http, server.url)
         client, conv = await uploader(api, http, server.url, f"up{secrets.token_hex(3)}")
-        cpu = lg.CpuMeter(server.proc.pid)
+        cpu = harness.CpuMeter(server.proc.pid)
         # Warm-up (not counted): one small upload each way, so that connections, the worker's first task and
         # boto3's client are not charged to the first round.
         warm = await client.upload(conv, "warm.zip", zip_bytes(16 * MiB), "application/zip", args.concurrency,
@@ -240,7 +241,7 @@ async def measure_uploads(args, http: aiohttp.ClientSession) -> dict[str, Any]:
             for m in methods[1:]:
                 row[f"ratio_vs_{m}"] = round(row["api"]["mib_per_s"] / row[m]["mib_per_s"], 3)
             row["others_max_percent"] = max(row[m]["cpu_percent_of_one_core"].get("others", 0.0) for m in methods)
-            row["disturbed"] = row["others_max_percent"] > lg.QUIET_OTHERS_PERCENT
+            row["disturbed"] = row["others_max_percent"] > targets.QUIET_OTHERS_PERCENT
             rounds.append(row)
             print(f"[upload] round {r} ({', '.join(order)}): " + ", ".join(
                 f"{m} {row[m]['mib_per_s']} MiB/s" for m in methods) + f"; ratio {row['ratio_vs_boto3_default']}"
@@ -260,7 +261,7 @@ async def measure_uploads(args, http: aiohttp.ClientSession) -> dict[str, Any]:
     return {"bytes": len(data), "concurrency": args.concurrency, "endpoint": endpoint, "bucket": bucket,
             "methods": methods, "rounds": rounds, "summary": summary,
             "server_log": {"path": str(server.log_path.relative_to(REPO_ROOT)),
-                           **lg.log_counts(server.log_path.read_text(errors="replace")), "stop": stop}}
+                           **harness.log_counts(server.log_path.read_text(errors="replace")), "stop": stop}}
 
 
 # -- 2. chat latency while images are processed --------------------------------------------------------
@@ -268,7 +269,7 @@ async def probe_rtt(http: aiohttp.ClientSession, base: str, t_begin: float, t_en
                     interval: float) -> list[float]:
     """Round trips of a static GET on the web process: a long one is a stall of its event loop."""
     samples: list[float] = []
-    await lg.sleep_until(t_begin)
+    await harness.sleep_until(t_begin)
     while (t := now()) < t_end:
         async with http.get(f"{base}/static/favicon.svg") as r:
             await r.read()
@@ -281,7 +282,7 @@ async def upload_images(client: UploadClient, conv: str, jpeg: bytes, n: int, co
                         t_at: float) -> dict[str, Any]:
     """``n`` uploads of the photo, all started at ``t_at``, at most ``concurrency`` files sending at once (one
     part each), as the page does; each is then awaited until its ``media:updated`` says ``ready``."""
-    await lg.sleep_until(t_at)
+    await harness.sleep_until(t_at)
     t0 = now()
     sem = asyncio.Semaphore(concurrency)
 
@@ -303,36 +304,36 @@ async def upload_images(client: UploadClient, conv: str, jpeg: bytes, n: int, co
 async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: bool, round_no: int) -> dict:
     """One fresh embedded server, loadgen's latency open loop, and (``with_images``) the photos at once."""
     label = "with_images" if with_images else "without"
-    server = lg.SpawnedServer(lg.RESULTS_DIR / f"media-chat.{label}.r{round_no}.server.log", lg.server_env(args.server_env))
+    server = harness.SpawnedServer(RESULTS_DIR / f"media-chat.{label}.r{round_no}.server.log", harness.server_env(args.server_env))
     print(f"[chat r{round_no} {label}] starting server on {server.url}", flush=True)
     await server.start(http)
-    la = lg.parse_args(["--url", server.url, "--scenario", "latency", "--rate", str(args.rate),
+    la = options.parse_args(["--url", server.url, "--scenario", "latency", "--rate", str(args.rate),
                         "--duration", str(args.duration), "--warmup", str(args.warmup)])
-    tracker = lg.Tracker(run_id=secrets.token_hex(3))
+    tracker = clients.Tracker(run_id=secrets.token_hex(3))
     loop = asyncio.get_running_loop()
     client = None
     try:
-        api = lg.Api(http, server.url)
+        api = harness.Api(http, server.url)
         client, conv = await uploader(api, http, server.url, f"img{tracker.run_id}")
-        cpu = lg.CpuMeter(server.proc.pid)
-        pop = await lg.build_population(api, server.url, http, tracker, la.senders, la.receivers, la.conversations)
+        cpu = harness.CpuMeter(server.proc.pid)
+        pop = await clients.build_population(api, server.url, http, tracker, la.senders, la.receivers, la.conversations)
         # As loadgen's scenario_latency, plus the images at the window's start and the two lag probes.
         t_start = now() + 0.05
         t_begin, t_end = t_start + la.warmup, t_start + la.warmup + la.duration
-        cpu_task = asyncio.create_task(lg.cpu_over(cpu, t_begin, t_end))
+        cpu_task = asyncio.create_task(loops.cpu_over(cpu, t_begin, t_end))
         probe_task = asyncio.create_task(probe_rtt(http, server.url, t_begin, t_end, args.probe_interval))
-        lag_task = asyncio.create_task(lg.loop_lag(t_begin, t_end))
+        lag_task = asyncio.create_task(harness.loop_lag(t_begin, t_end))
         images_task = asyncio.create_task(upload_images(client, conv, jpeg, args.images, args.concurrency,
                                                         args.poll, t_begin)) if with_images else None
         spy = await start_profile(args, server, label, round_no, t_begin, la.duration) if args.profile else None
-        max_lag = await lg.open_loop(pop.senders, la.rate, t_start, t_begin, t_end,
-                                     lg.sends(tracker, lg.payload(la.message_size)))
-        res = await lg.check_sends(la, api, tracker, pop, t_begin, t_end)
-        res["latency_by_second"] = lg.latency_by_second(tracker, pop, t_begin, t_end)
+        max_lag = await loops.open_loop(pop.senders, la.rate, t_start, t_begin, t_end,
+                                     loops.sends(tracker, loops.payload(la.message_size)))
+        res = await checks.check_sends(la, api, tracker, pop, t_begin, t_end)
+        res["latency_by_second"] = checks.latency_by_second(tracker, pop, t_begin, t_end)
         res.update(offered_rate=la.rate, max_schedule_lag_ms=round(max_lag * 1000, 2),
                    cpu_percent_of_one_core=await cpu_task,
-                   server_loop_probe=lg.latency_summary(await probe_task),
-                   loadgen_loop_lag=lg.latency_summary(await lag_task))
+                   server_loop_probe=latency_summary(await probe_task),
+                   loadgen_loop_lag=latency_summary(await lag_task))
         if images_task:
             images = await images_task
             images["all_ready_within_window"] = images.pop("t_all_ready") <= t_end
@@ -344,13 +345,13 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
         with contextlib.suppress(Exception):
             if client:
                 await client.close()
-            await lg.bounded_gather(200, (c.sio.disconnect() for c in tracker.clients if c.sio.connected))
+            await harness.bounded_gather(200, (c.sio.disconnect() for c in tracker.clients if c.sio.connected))
         stop = await loop.run_in_executor(None, server.stop)
     log_text = server.log_path.read_text(errors="replace")
     cut = log_text.find(" app: stopping")
     res["server_log"] = {"path": str(server.log_path.relative_to(REPO_ROOT)),
-                         **lg.log_counts(log_text[:cut if cut >= 0 else None]), "stop": stop}
-    res["disturbed"] = res["cpu_percent_of_one_core"].get("others", 0.0) > lg.CHAT_QUIET_OTHERS_PERCENT
+                         **harness.log_counts(log_text[:cut if cut >= 0 else None]), "stop": stop}
+    res["disturbed"] = res["cpu_percent_of_one_core"].get("others", 0.0) > targets.CHAT_QUIET_OTHERS_PERCENT
     v = res["verify"]
     lat, probe = res["latency"], res["server_loop_probe"]
     print(f"[chat r{round_no} {label}] latency p50 {lat['p50_ms']} p95 {lat['p95_ms']} p99 {lat['p99_ms']} "
@@ -365,14 +366,14 @@ async def chat_run(args, http: aiohttp.ClientSession, jpeg: bytes, with_images: 
     return res
 
 
-async def start_profile(args, server: lg.SpawnedServer, label: str, round_no: int, t_begin: float,
+async def start_profile(args, server: harness.SpawnedServer, label: str, round_no: int, t_begin: float,
                         duration: float):
     """py-spy on the server and its children over the window (``--idle``: a blocked call shows too), raw
     collapsed stacks to bench/results/media-chat.<label>.r<N>.pyspy.txt."""
     import subprocess
 
-    out = lg.RESULTS_DIR / f"media-chat.{label}.r{round_no}.pyspy.txt"
-    await lg.sleep_until(t_begin)
+    out = RESULTS_DIR / f"media-chat.{label}.r{round_no}.pyspy.txt"
+    await harness.sleep_until(t_begin)
     spy = Path(sys.executable).with_name("py-spy")
     proc = subprocess.Popen([str(spy), "record", "--pid", str(server.proc.pid), "--subprocesses", "--idle",
                              "--nonblocking", "--rate", "200", "--format", "raw", "--duration", str(int(duration)),
@@ -391,7 +392,7 @@ async def measure_chat(args, http: aiohttp.ClientSession) -> dict[str, Any]:
         runs = {("with_images" if w else "without"): await chat_run(args, http, jpeg, w, r) for w in order}
         p99 = {k: v["latency"]["p99_ms"] for k, v in runs.items()}
         ratio = round(p99["with_images"] / p99["without"], 2) if p99["without"] else None
-        ok = all(lg.exactly_once(v["verify"]) for v in runs.values())
+        ok = all(checks.exactly_once(v["verify"]) for v in runs.values())
         rounds.append({"round": r, "order": [("with_images" if w else "without") for w in order], "runs": runs,
                        "p99_ratio": ratio, "exactly_once": ok,
                        "disturbed": any(v["disturbed"] for v in runs.values())})
@@ -450,12 +451,12 @@ def print_chat(c: dict) -> None:
 
 
 async def main_async(args) -> int:
-    lg.raise_nofile_limit()
-    m = lg.machine_info()
+    harness.raise_nofile_limit()
+    m = machine_info()
     print(f"machine: {m['nproc']} cpus ({m['cpu_model']}), python {m['python']}, load {m['loadavg_at_start']}",
           flush=True)
-    doc: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": m, "code": lg.code_version(),
-                           "server_env": lg.server_env(args.server_env), "targets": {"upload_ratio_min": TARGET_RATIO,
+    doc: dict[str, Any] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": m, "code": code_version(),
+                           "server_env": harness.server_env(args.server_env), "targets": {"upload_ratio_min": TARGET_RATIO,
                                                                    "chat_p99_ratio_max": TARGET_P99_RATIO}}
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:

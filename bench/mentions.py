@@ -19,7 +19,8 @@ import aiohttp
 import socketio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.loadgen import Api, bounded_gather, latency_summary, on_spawned_server  # noqa: E402
+from bench.load.harness import Api, bounded_gather, on_spawned_server  # noqa: E402
+from bench.load.report import latency_summary, table_text  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -97,6 +98,5 @@ if __name__ == "__main__":
             ("send -> notification:new p50 / p95 / p99 / max ms",
              f'{lat["p50_ms"]} / {lat["p95_ms"]} / {lat["p99_ms"]} / {lat["max_ms"]}'),
             ("p99 within 1 s", result["p99_within_1s"])]
-    width = max(len(k) for k, _ in rows)
-    print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
+    print(table_text(rows))
     (RESULTS / "mentions.json").write_text(json.dumps(result, indent=2))

@@ -122,7 +122,7 @@ def main() -> None:
         print(json.dumps(child(args.child, args.file, args.runs)))
         return
 
-    from bench.loadgen import code_version, machine_info
+    from bench.load.report import code_version, machine_info
 
     data = photo_jpeg()
     with tempfile.NamedTemporaryFile(suffix=".jpg") as f:
