@@ -35,7 +35,7 @@ from schemas.documents import User
 from schemas.errors import ApiError, Code, from_validation_error
 from schemas.payloads import (ConvRef, MessageDelete, MessageEdit, MessageSend, NotificationsDelivered, ReactionChange,
                               ReadUpTo)
-from workers.messages import enqueue_drain
+from workers.enqueue import enqueue_drain
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,7 @@
 """The ``exports`` queue: make a conversation's export file (JSON, CSV, PDF) and clean up expired ones.
 
-The PDF is rendered through ``infra.embedded.cpu.run_cpu``: in production this role runs Celery's prefork pool
-and the call is direct; in the embedded default it runs in a child process, so the web process's
-sockets are not stalled by reportlab. There the store is the web process's memory, so a long walk
-through the conversation (``EXPORT_FORK_MIN_MESSAGES``) runs in a fork of it (``infra.embedded.cpu.run_forked``),
-not on its event loop.
+The PDF renders where it does not hold up the chat: directly in this role's prefork pool; in a child
+process in the embedded default, where a long walk through the in-memory store also runs in a fork of it.
 """
 from __future__ import annotations
 
@@ -12,24 +9,16 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.embedded.cpu import CpuWorkerDied, run_cpu, run_forked
+from infra.embedded.cpu import run_cpu, run_forked
 from infra.runtime import get_runtime
 from pipelines.exports import jobs as exports
 from pipelines.upkeep import sweeper
 from schemas.common import iso, utcnow
 from schemas.tasks import NotificationRequest
-from workers.celery_app import celery
-from workers.notifications import enqueue_notify
-from workers.messages import TRANSIENT
-
+from workers.enqueue import enqueue_notify, enqueue_run
+from workers.reliability import TRANSIENT_EXPORTS, task
 
 log = logging.getLogger(__name__)
-
-exports.add_transient(*TRANSIENT, CpuWorkerDied)
-# Redelivered if the worker dies (acks late): the job's lease decides whether the redelivery works (the
-# first run died: its lease ran out) or returns at once (it is still running, past the visibility timeout).
-RELIABLE = dict(acks_late=True, autoretry_for=exports.TRANSIENT_EXPORT, retry_backoff=True, retry_backoff_max=60,
-                max_retries=exports.MAX_ATTEMPTS)
 
 
 def export_settings() -> exports.ExportSettings:
@@ -42,7 +31,7 @@ def export_settings() -> exports.ExportSettings:
 def export_io() -> exports.ExportIO:
     rt = get_runtime()
     return exports.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
-                            run_cpu=run_cpu, notify_ready=notify_export_ready,
+                            run_cpu=run_cpu, notify_ready=notify_export_ready, transient=TRANSIENT_EXPORTS,
                             # (only where the store is this process's memory)
                             run_on_snapshot=None if rt.settings.mongo_url else run_forked)
 
@@ -57,7 +46,7 @@ def notify_export_ready(export) -> None:
         data={"exportId": export.id, "convId": export.convId, "format": export.format}))
 
 
-@celery.task(name="exports.run", **RELIABLE)
+@task("exports.run")
 def run(export_id: str) -> dict:
     """Make the export's file (see pipelines.exports.run_export); a second delivery does nothing."""
     result = exports.run_export(export_id, export_io())
@@ -65,11 +54,7 @@ def run(export_id: str) -> dict:
     return asdict(result)
 
 
-def enqueue_run(export_id: str) -> None:
-    run.apply_async(args=[export_id])
-
-
-@celery.task(name="exports.expire", **RELIABLE)
+@task("exports.expire")
 def expire() -> dict:
     """Beat (every few minutes): delete files past EXPORT_TTL_HOURS."""
     rt = get_runtime()
@@ -79,7 +64,7 @@ def expire() -> dict:
     return report
 
 
-@celery.task(name="exports.sweep", **RELIABLE)
+@task("exports.sweep")
 def sweep() -> dict:
     """Beat: jobs stuck queued, or running without a live worker, queued again once, then failed."""
     rt = get_runtime()
