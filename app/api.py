@@ -27,8 +27,7 @@ from schemas.payloads import (CONTENT_LIMIT, ConversationCreate, ConversationMem
                               parse_search_query)
 from schemas.common import new_id
 from schemas.tasks import NotificationRequest
-from workers.messages import enqueue_drain, enqueue_profile_sync
-from workers.notifications import enqueue_notify
+from workers.enqueue import enqueue_drain, enqueue_notify, enqueue_profile_sync
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")

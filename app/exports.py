@@ -8,7 +8,8 @@ from app.auth import login_required
 from infra.runtime import get_runtime
 from pipelines.exports import requests
 from schemas.payloads import ExportCreate, parse_id_page
-from workers.exports import enqueue_run, export_settings
+from workers.enqueue import enqueue_run
+from workers.exports import export_settings
 
 exports_api = Blueprint("exports", __name__, url_prefix="/api")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from infra.runtime import get_runtime
 from pipelines.policy.gate import Gate
-from workers.moderation import enqueue_reviews
+from workers.enqueue import enqueue_reviews
 
 
 def write_gate() -> Gate:

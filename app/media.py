@@ -16,7 +16,7 @@ from pipelines.media import gallery, uploads
 from schemas.errors import ApiError, Code
 from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, GroupSettingsUpdate, PartUrls,
                               UploadCreate, parse_gallery_query, parse_id_page)
-from workers.media import enqueue_process
+from workers.enqueue import enqueue_process
 
 media_api = Blueprint("media", __name__, url_prefix="/api")
 

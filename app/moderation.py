@@ -12,8 +12,7 @@ from pipelines.moderation.log import list_log
 from pipelines.moderation import reviews
 from schemas.payloads import (BanCreate, FilterCreate, FilterTest, FilterUpdate, ModerationSettingsUpdate, MuteCreate,
                               ReportCreate, ReviewDecision, RoleChange, parse_id_page, parse_review_query)
-from workers.moderation import enqueue_decision
-from workers.notifications import enqueue_notify
+from workers.enqueue import enqueue_decision, enqueue_notify
 
 moderation_api = Blueprint("moderation", __name__, url_prefix="/api")
 

@@ -25,7 +25,7 @@ from schemas.documents import User
 from schemas.errors import ApiError, Code
 from schemas.payloads import (ConvRef, MessageDelete, MessageEdit, MessageSend, NotificationsDelivered, ReactionChange,
                               ReadUpTo)
-from workers.messages import enqueue_drain
+from workers.enqueue import enqueue_drain
 
 
 def register_socket_handlers(socketio: SocketIO) -> None:

@@ -1,4 +1,5 @@
-"""The one Celery app: broker, routing by queue, and the reliability defaults every task shares."""
+"""The one Celery app: broker, routing by queue (a task's name starts with its queue's), and what every task
+shares (acks late, JSON); each queue's retries and transient errors are in workers/reliability.py."""
 from __future__ import annotations
 
 import logging

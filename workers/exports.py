@@ -1,10 +1,7 @@
 """The ``exports`` queue: make a conversation's export file (JSON, CSV, PDF) and clean up expired ones.
 
-The PDF is rendered through the runtime's executor: in production this role runs Celery's prefork pool
-and the call is direct; in the embedded default it runs in a child process, so the web process's
-sockets are not stalled by reportlab. There the store is the web process's memory, so a long walk
-through the conversation (``EXPORT_FORK_MIN_MESSAGES``) runs in a fork of it (``executor.run_on_snapshot``),
-not on its event loop.
+The PDF renders where it does not hold up the chat: directly in this role's prefork pool; in a child
+process in the embedded default, where a long walk through the in-memory store also runs in a fork of it.
 """
 from __future__ import annotations
 
@@ -12,7 +9,6 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.embedded.cpu import CpuWorkerDied
 from infra.runtime import get_runtime
 from pipelines.exports import job
 from pipelines.exports.cleanup import do_expire
@@ -20,18 +16,10 @@ from pipelines.exports.files import ExportSettings
 from pipelines.upkeep import sweeper
 from schemas.common import iso, utcnow
 from schemas.tasks import NotificationRequest
-from workers.celery_app import celery
-from workers.notifications import enqueue_notify
-from workers.messages import TRANSIENT
-
+from workers.enqueue import enqueue_notify, enqueue_run
+from workers.reliability import TRANSIENT_EXPORTS, task
 
 log = logging.getLogger(__name__)
-
-job.add_transient(*TRANSIENT, CpuWorkerDied)
-# Redelivered if the worker dies (acks late): the job's lease decides whether the redelivery works (the
-# first run died: its lease ran out) or returns at once (it is still running, past the visibility timeout).
-RELIABLE = dict(acks_late=True, autoretry_for=job.TRANSIENT_EXPORT, retry_backoff=True, retry_backoff_max=60,
-                max_retries=job.MAX_ATTEMPTS)
 
 
 def export_settings() -> ExportSettings:
@@ -44,7 +32,7 @@ def export_settings() -> ExportSettings:
 def export_io() -> job.ExportIO:
     rt = get_runtime()
     return job.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
-                        executor=rt.executor, notify_ready=notify_export_ready)
+                        executor=rt.executor, notify_ready=notify_export_ready, transient=TRANSIENT_EXPORTS)
 
 
 def notify_export_ready(export) -> None:
@@ -57,7 +45,7 @@ def notify_export_ready(export) -> None:
         data={"exportId": export.id, "convId": export.convId, "format": export.format}))
 
 
-@celery.task(name="exports.run", **RELIABLE)
+@task("exports.run")
 def run(export_id: str) -> dict:
     """Make the export's file (see pipelines.exports.job.run_export); a second delivery does nothing."""
     result = job.run_export(export_id, export_io())
@@ -65,11 +53,7 @@ def run(export_id: str) -> dict:
     return asdict(result)
 
 
-def enqueue_run(export_id: str) -> None:
-    run.apply_async(args=[export_id])
-
-
-@celery.task(name="exports.expire", **RELIABLE)
+@task("exports.expire")
 def expire() -> dict:
     """Beat (every few minutes): delete files past EXPORT_TTL_HOURS."""
     rt = get_runtime()
@@ -79,7 +63,7 @@ def expire() -> dict:
     return report
 
 
-@celery.task(name="exports.sweep", **RELIABLE)
+@task("exports.sweep")
 def sweep() -> dict:
     """Beat: jobs stuck queued, or running without a live worker, queued again once, then failed."""
     rt = get_runtime()

@@ -1,8 +1,7 @@
 """The ``media`` queue: complete, verify, scan and process uploaded files; clean up what was abandoned.
 
-CPU-bound steps (Pillow, PDF and audio parsing) go through the runtime's executor: in production this role
-runs Celery's prefork pool and the call is direct; in the embedded default it runs in a child process, so
-the web process's sockets are not stalled.
+CPU-bound steps (Pillow, PDF and audio parsing) run where they do not hold up the chat: directly in this
+role's prefork pool; in a child process in the embedded default.
 """
 from __future__ import annotations
 
@@ -10,23 +9,16 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.embedded.cpu import CpuWorkerDied
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
 from pipelines.media.cleanup import do_cleanup
 from pipelines.media.job import Processing, process_media
 from pipelines.upkeep import sweeper
 from schemas.common import utcnow
-from workers.celery_app import celery
-from workers.messages import TRANSIENT
+from workers.enqueue import enqueue_process
+from workers.reliability import TRANSIENT_MEDIA, task
 
 log = logging.getLogger(__name__)
-
-# Redelivered if the worker dies (acks late); retried while S3, the scanner or a CPU child is away. When the
-# retries run out the file is left processing, and the sweeper ends it (pipelines.sweeper).
-TRANSIENT_MEDIA = (*TRANSIENT, *Processing.transient, CpuWorkerDied)
-RELIABLE = dict(acks_late=True, autoretry_for=TRANSIENT_MEDIA, retry_backoff=True, retry_backoff_max=60,
-                max_retries=8)
 
 
 def processing() -> Processing:
@@ -35,7 +27,7 @@ def processing() -> Processing:
                       executor=rt.executor, transient=TRANSIENT_MEDIA)
 
 
-@celery.task(name="media.process", **RELIABLE)
+@task("media.process")
 def process(media_id: str) -> dict:
     """Run the media's processing steps that are not done yet (see pipelines.media.job.process_media)."""
     result = process_media(media_id, processing())
@@ -43,11 +35,7 @@ def process(media_id: str) -> dict:
     return asdict(result)
 
 
-def enqueue_process(media_id: str) -> None:
-    process.apply_async(args=[media_id])
-
-
-@celery.task(name="media.cleanup", **RELIABLE)
+@task("media.cleanup")
 def cleanup() -> dict:
     """Beat: abort abandoned multipart uploads, drop expired upload records, delete orphaned objects."""
     rt = get_runtime()
@@ -57,7 +45,7 @@ def cleanup() -> dict:
     return report
 
 
-@celery.task(name="media.sweep", **RELIABLE)
+@task("media.sweep")
 def sweep() -> dict:
     """Beat: files stuck uploading or processing queued again once, then failed (pipelines.sweeper)."""
     s = get_runtime().settings
@@ -69,7 +57,7 @@ def sweep() -> dict:
     return report.done
 
 
-@celery.task(name="media.purge", **RELIABLE)
+@task("media.purge")
 def purge() -> dict:
     """Beat: delete the S3 objects of files deleted at least MEDIA_DELETE_GRACE_MINUTES ago."""
     rt = get_runtime()

@@ -1,5 +1,10 @@
-"""The ``notifications`` queue: create notifications (from any pipeline), send what is due (scheduled
-messages, reminders), email digests, and the periodic upkeep that beat triggers (workers/beat.py)."""
+"""The ``notifications`` queue runs four capabilities' tasks, in sections below: stored notifications
+(created by any pipeline), scheduled messages and reminders as they fall due, email digests, and the
+periodic upkeep that beat triggers (workers/beat.py).
+
+They share one queue and one Procfile role because each task is short and I/O-bound; their task names all
+start with ``notifications.``, which is what routes them here (workers/celery_app.py).
+"""
 from __future__ import annotations
 
 import logging
@@ -9,15 +14,15 @@ from datetime import timedelta
 from infra.runtime import get_runtime
 from pipelines.notifications import digests
 from pipelines.notifications import stored as notifications
+from pipelines.policy.gate import Gate
 from pipelines.scheduling import scheduled as scheduling
-from pipelines.upkeep import sweeper
 from pipelines.upkeep import repair as upkeep_repair
 from pipelines.upkeep.retention import apply_retention
-from pipelines.policy.gate import Gate
+from pipelines.upkeep import sweeper
 from schemas.common import utcnow
 from schemas.tasks import NotificationRequest
-from workers.celery_app import celery
-from workers.messages import RELIABLE, enqueue_drain
+from workers.enqueue import enqueue_digest, enqueue_drain, enqueue_send_due, send_due_flag
+from workers.reliability import task
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +45,14 @@ def notify_now(requests: list[NotificationRequest]) -> notifications.NotifyResul
                                    default_delay=rt.settings.email_default_delay_minutes)
 
 
-# -- creating notifications ------------------------------------------------------------------------
-@celery.task(name="notifications.create", **RELIABLE)
+# -- stored notifications --------------------------------------------------------------------------
+@task("notifications.create")
 def create(requests: list[dict]) -> list[str]:
     """Any pipeline tells users something (export_ready, moderation, added...): see enqueue_notify."""
     return notify_now([NotificationRequest.model_validate(r) for r in requests]).stored
 
 
-def enqueue_notify(*requests: NotificationRequest) -> None:
-    """What other pipelines call (exports' export_ready, moderation's decisions): one task, ids and short text."""
-    if requests:
-        create.apply_async(args=[[r.model_dump(mode="json") for r in requests]])
-
-
-@celery.task(name="notifications.from_messages", **RELIABLE)
+@task("notifications.from_messages")
 def from_messages(conv_id: str, message_ids: list[str]) -> dict:
     """A stored batch (the drain queues one task per batch): mentions, replies, direct messages."""
     rt = get_runtime()
@@ -64,12 +63,8 @@ def from_messages(conv_id: str, message_ids: list[str]) -> dict:
     return {"notified": len(result.notified), "skipped": result.skipped, "missed": len(result.missed)}
 
 
-def enqueue_from_messages(conv_id: str, message_ids: list[str]) -> None:
-    from_messages.apply_async(args=[conv_id, message_ids])
-
-
-# -- what is due (beat: every DISPATCH_EVERY_SECONDS) -------------------------------------------
-@celery.task(name="notifications.dispatch_due", **RELIABLE)
+# -- scheduled messages and reminders (beat: every DISPATCH_EVERY_SECONDS) -------------------------
+@task("notifications.dispatch_due")
 def dispatch_due() -> dict:
     """Claim due reminders and emit them; hand each conversation with due scheduled messages to send_due.
     Never an ETA task: what is due is in the database, and this runs every few seconds."""
@@ -81,15 +76,16 @@ def dispatch_due() -> dict:
     return {"reminders": result.reminders, "dropped": result.dropped, "conversations": len(result.conversations)}
 
 
-@celery.task(name="notifications.send_due", **RELIABLE)
+@task("notifications.send_due")
 def send_due(conv_id: str) -> dict:
+    """Send one conversation's due scheduled messages through its inbox (see pipelines.scheduling)."""
     rt = get_runtime()
     try:
         result = scheduling.send_due(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
                                      enqueue_drain=enqueue_drain, notify=notify_now, clock=utcnow, limits=_limits(),
                                      gate=Gate(rt.store, filters=rt.filter_cache))
     finally:
-        rt.redis.delete(_queued_flag(conv_id))
+        rt.redis.delete(send_due_flag(conv_id))
     if result.more:
         enqueue_send_due(conv_id)
     if result.failed or result.deferred:
@@ -98,20 +94,8 @@ def send_due(conv_id: str) -> dict:
     return {"sent": len(result.sent), "failed": len(result.failed), "blocked": result.blocked}
 
 
-def _queued_flag(conv_id: str) -> str:
-    return f"scheduled:queued:{conv_id}"
-
-
-def enqueue_send_due(conv_id: str) -> None:
-    """One send_due task per conversation at a time (a flag with the lease as expiry): a tick that finds
-    the conversation already queued adds nothing. A duplicate would be harmless, only wasted."""
-    rt = get_runtime()
-    if rt.redis.set(_queued_flag(conv_id), 1, nx=True, ex=rt.settings.scheduled_lease_seconds):
-        send_due.apply_async(args=[conv_id])
-
-
-# -- email ---------------------------------------------------------------------------------------
-@celery.task(name="notifications.sweep_email", **RELIABLE)
+# -- email digests ---------------------------------------------------------------------------------
+@task("notifications.sweep_email")
 def sweep_email() -> dict:
     """Close due email windows into digests and queue them (beat: every EMAIL_SWEEP_EVERY_SECONDS)."""
     rt = get_runtime()
@@ -131,7 +115,7 @@ def delivery() -> digests.Delivery:
         backoff=lambda attempts: min(s.email_retry_backoff_seconds * 2 ** (attempts - 1), s.broker_visibility_timeout / 2))
 
 
-@celery.task(name="notifications.send_digest", **RELIABLE)
+@task("notifications.send_digest")
 def send_digest(digest_id: str, attempt: int = 0) -> dict:
     """One email for one digest. A 5xx answer fails it at once; a 4xx or SMTP away: one task queued for the
     digest's ``retryAt``. The attempts are counted on the digest (``attempt`` is only for the log)."""
@@ -142,28 +126,20 @@ def send_digest(digest_id: str, attempt: int = 0) -> dict:
     if result.status == "retry":
         countdown = max(0.0, (result.retry_at - utcnow()).total_seconds())
         log.info("digest %s: %s; retry %d in %.1f s", digest_id, result.reason, attempt + 1, countdown)
-        send_digest.apply_async(args=[digest_id, attempt + 1], countdown=countdown)
+        enqueue_digest(digest_id, attempt + 1, countdown=countdown)
     return asdict(result)
 
 
-def enqueue_digest(digest_id: str) -> None:
-    send_digest.apply_async(args=[digest_id])
-
-
-# -- upkeep --------------------------------------------------------------------------------------
-@celery.task(name="notifications.sweep", **RELIABLE)
+# -- upkeep (beat) ---------------------------------------------------------------------------------
+@task("notifications.sweep")
 def sweep() -> dict:
-    """Beat: digests whose task was lost or whose worker died queued again (or failed when their attempts
-    ran out); scheduled messages that no dispatcher reached failed; notifications stored but never emitted
-    sent (pipelines.sweeper)."""
+    """Digests whose task was lost or whose worker died queued again (or failed when their attempts ran out);
+    scheduled messages that no dispatcher reached failed; notifications stored but never emitted sent."""
     rt = get_runtime()
-    s, now = rt.settings, utcnow()
-    lease = timedelta(seconds=s.scheduled_lease_seconds)
-    report = sweeper.sweep_digests(rt.store, enqueue_digest, now=now, lease=lease, max_attempts=delivery().max_attempts)
-    report.done.update({f"scheduled_{k}": v for k, v in sweeper.sweep_scheduled(
-        rt.store, rt.notifier, notify_now, now=now, bound=scheduled_bound(s)).done.items()})
-    report.done.update({f"notifications_{k}": v for k, v in sweeper.sweep_notifications(
-        rt.store, rt.notifier, now=now, bound=lease).done.items()})
+    s = rt.settings
+    report = sweeper.sweep_notifications_queue(
+        rt.store, rt.notifier, enqueue_digest, notify_now, now=utcnow(), lease=timedelta(seconds=s.scheduled_lease_seconds),
+        max_attempts=delivery().max_attempts, scheduled_bound=scheduled_bound(s))
     if report.done:
         log.info("notifications sweep: %s", report.done)
     return report.done
@@ -174,15 +150,19 @@ def scheduled_bound(s) -> timedelta:
     a claim lasts a lease; past both (twice the lease, and a tick) nobody will send it."""
     return timedelta(seconds=s.scheduled_max_lateness_seconds + 2 * s.scheduled_lease_seconds
                      + s.dispatch_every_seconds)
-@celery.task(name="notifications.repair", **RELIABLE)
+
+
+@task("notifications.repair")
 def repair() -> dict:
+    """lastSeq behind the messages, members outside their group, stranded inboxes, expired notifications."""
     rt = get_runtime()
     return upkeep_repair.repair(rt.store, stranded_inboxes=rt.inbox.stranded, enqueue_drain=enqueue_drain,
-                                now=utcnow()).summary()
+                         now=utcnow()).summary()
 
 
-@celery.task(name="notifications.retention", **RELIABLE)
+@task("notifications.retention")
 def retention() -> dict:
+    """Each group's retention: old messages moved to messages_archive, their files deleted."""
     rt = get_runtime()
     result = apply_retention(rt.store, rt.notifier, now=utcnow())
     return {"groups": result.groups, "archived": sum(result.archived.values()), "files": result.files}

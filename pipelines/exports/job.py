@@ -55,6 +55,9 @@ class ExportIO:
     executor: Executor
     notify_ready: Callable[[Export], None] | None = None  # the export_ready notification, where it exists
     part_size: int = 8 << 20
+    # Worth a retry of the task (the worker passes its whole list: MongoDB's and Redis's connection errors, a
+    # dead CPU child too); the job goes back to queued and the exception reaches Celery. Anything else fails it.
+    transient: tuple[type[BaseException], ...] = (StorageUnavailable,)
 
 
 @dataclass
@@ -209,7 +212,7 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
     except pdf.ExportCancelled:
         _stopped(io, export)
         return RunResult(export.id, "cancelled", True, reason="stopped while rendering")
-    except TRANSIENT_EXPORT as exc:
+    except io.transient as exc:
         # Back to queued so that Celery's retry can claim it again (the lease would refuse it).
         store.end_export(export.id, owner, {"status": "queued", "updatedAt": utcnow()})
         log.warning("export %s: transient failure, will retry: %s", export.id, exc)
@@ -228,16 +231,6 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
         return RunResult(export.id, "cancelled", True, reason="cancelled at the end")
     _announce_ready(io, done)
     return RunResult(export.id, "done", True, messages=count, size=size)
-
-
-TRANSIENT_EXPORT: tuple[type[BaseException], ...] = (StorageUnavailable,)
-
-
-def add_transient(*kinds: type[BaseException]) -> None:
-    """The worker module adds what is transient where it runs (MongoDB and Redis connection errors, a
-    CPU child that died)."""
-    global TRANSIENT_EXPORT
-    TRANSIENT_EXPORT = tuple(dict.fromkeys((*TRANSIENT_EXPORT, *kinds)))
 
 
 class _Tracked:

@@ -154,6 +154,20 @@ def sweep_notifications(store: Store, notifier: Notifier, *, now: datetime, boun
     return report
 
 
+# -- the notifications queue's one sweep ----------------------------------------------------------------
+def sweep_notifications_queue(store: Store, notifier: Notifier, enqueue_digest: Callable[[str], None],
+                              notify: Callable[[list[NotificationRequest]], None], *, now: datetime,
+                              lease: timedelta, max_attempts: int, scheduled_bound: timedelta) -> SweepReport:
+    """Digests, scheduled messages and stored notifications in one run, reported together (the scheduled
+    messages' counts prefixed ``scheduled_``, the notifications' ``notifications_``)."""
+    report = sweep_digests(store, enqueue_digest, now=now, lease=lease, max_attempts=max_attempts)
+    report.done.update({f"scheduled_{k}": v for k, v in sweep_scheduled(
+        store, notifier, notify, now=now, bound=scheduled_bound).done.items()})
+    report.done.update({f"notifications_{k}": v for k, v in sweep_notifications(
+        store, notifier, now=now, bound=lease).done.items()})
+    return report
+
+
 def _human(span: timedelta) -> str:
     seconds = int(span.total_seconds())
     return f"{seconds // 60} min" if seconds >= 120 else f"{seconds} s"
