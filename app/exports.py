@@ -8,7 +8,7 @@ from app.auth import login_required
 from infra.runtime import get_runtime
 from pipelines.exports import jobs as exports
 from schemas.payloads import ExportCreate, parse_id_page
-from workers.exports import enqueue_run, export_settings
+from workers.exports import enqueue_run
 
 exports_api = Blueprint("exports", __name__, url_prefix="/api")
 
@@ -18,7 +18,8 @@ exports_api = Blueprint("exports", __name__, url_prefix="/api")
 @limited("export", ExportCreate)
 def request_export(conv_id: str, payload: ExportCreate):
     """202 at once: the exports worker makes the file; export:progress/ready/failed follow."""
-    job = exports.do_request_export(get_runtime().store, enqueue_run, export_settings(), g.user, conv_id, payload)
+    job = exports.do_request_export(get_runtime().store, enqueue_run, get_runtime().export_settings, g.user, conv_id,
+                                     payload)
     return jsonify({"id": job.id, "convId": job.convId, "format": job.format, "status": job.status}), 202
 
 
@@ -39,7 +40,7 @@ def get_export(export_id: str):
 def download(export_id: str):
     """302 to a short-lived presigned URL (attachment); ?redirect=0 answers {url, expiresIn} instead."""
     rt = get_runtime()
-    return presigned(exports.download_url(rt.store, rt.blobs, export_settings(), g.user, export_id),
+    return presigned(exports.download_url(rt.store, rt.blobs, rt.export_settings, g.user, export_id),
                      min(rt.settings.s3_presign_seconds, 300))
 
 

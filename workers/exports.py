@@ -32,16 +32,9 @@ RELIABLE = dict(acks_late=True, autoretry_for=exports.TRANSIENT_EXPORT, retry_ba
                 max_retries=exports.MAX_ATTEMPTS)
 
 
-def export_settings() -> exports.ExportSettings:
-    s = get_runtime().settings
-    return exports.ExportSettings(ttl=timedelta(hours=s.export_ttl_hours), for_members=s.exports_for_members,
-                                  batch=s.export_batch, lease_seconds=s.export_lease_seconds,
-                                  presign_seconds=s.s3_presign_seconds, fork_min_messages=s.export_fork_min_messages)
-
-
 def export_io() -> exports.ExportIO:
     rt = get_runtime()
-    return exports.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
+    return exports.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=rt.export_settings,
                             run_cpu=run_cpu, notify_ready=notify_export_ready,
                             # (only where the store is this process's memory)
                             run_on_snapshot=None if rt.settings.mongo_url else run_forked)
