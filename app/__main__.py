@@ -4,7 +4,11 @@ With the embedded defaults (no REDIS_URL, no MONGO_URL, no S3_ENDPOINT_URL) it a
 redis-server, a moto S3 server and a Celery worker pool inside this process (the in-memory store cannot
 be shared between processes), so one command runs the whole system. Ctrl-C stops all of it.
 """
-import eventlet
+from infra.quiet import filter_upstream_warnings
+
+filter_upstream_warnings()  # before eventlet and dnspython are imported, which warn as they load
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # first, before anything imports socket, threading or ssl
 
@@ -17,7 +21,7 @@ import signal  # noqa: E402
 import sys  # noqa: E402
 
 from app import websocket_mask  # noqa: E402
-from infra.config import get_settings, use_settings  # noqa: E402
+from infra.config import Settings, get_settings  # noqa: E402
 
 log = logging.getLogger("app")
 
@@ -35,45 +39,31 @@ def main() -> int:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level.upper(), stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redis_server = None
-    if not settings.redis_url:
-        from infra.embedded.redis_server import RedisServer
-        redis_server = RedisServer(port=settings.embedded_redis_port).start()
-        settings = use_settings(settings.model_copy(update={"redis_url": redis_server.url}))
-        log.info("started redis-server on %s (embedded, not persistent)", redis_server.url)
-    s3_server = None
-    if settings.embedded_s3:
-        from infra.embedded.s3_server import MotoS3Server
-        s3_server = MotoS3Server(port=settings.embedded_s3_port).start()
-        settings = use_settings(settings.model_copy(update={
-            "s3_endpoint_url": s3_server.url,
-            "aws_access_key_id": settings.aws_access_key_id or "test",
-            "aws_secret_access_key": settings.aws_secret_access_key or "test"}))
-        log.info("started moto S3 on %s (embedded, not persistent)", s3_server.url)
+    from infra.runtime import start_embedded_servers
+    settings, embedded = start_embedded_servers(settings)
+    try:
+        app = _prepare(settings, embedded)
+        _serve(app, settings)
+    finally:
+        log.info("stopping")
+        _quiet_socketio()
+        embedded.stop()
+    return 0
 
-    from app.web import create_app, socketio
-    from infra.runtime import get_runtime
+
+def _prepare(settings: Settings, embedded):
+    """The Flask app, its store and bucket ready, the embedded workers started: what start-up builds."""
+    from app.web import create_app
+    from infra.runtime import get_runtime, start_embedded_workers
+    from workers.celery_app import CPU_QUEUES, QUEUES, celery, celery_config
 
     websocket_mask.install()  # eventlet unmasks client frames one byte object at a time
-
     app = create_app(settings)
     get_runtime().store.ping()  # connect, create indexes, announce an embedded store: now, not at the first request
     _ensure_bucket(settings)
     if not settings.clamd_url:
         log.info("no CLAMD_URL: uploads are not scanned for viruses (their scan step is recorded as skipped)")
-
-    workers = []
-    if settings.run_embedded_workers:
-        from app.embedded_worker import EmbeddedWorker, worker_app
-        from workers.celery_app import CPU_QUEUES, QUEUES
-        workers = [EmbeddedWorker(settings.worker_concurrency, tuple(q for q in QUEUES if q not in CPU_QUEUES)).start(),
-                   # Two slots per CPU child: one may download or upload while the other computes.
-                   EmbeddedWorker(2 * settings.cpu_workers, CPU_QUEUES, name="embedded-cpu", app=worker_app()).start()]
-        eventlet.spawn_n(_warm_cpu_children)
-    beat = None
-    if settings.run_embedded_beat:
-        from app.embedded_worker import EmbeddedBeat
-        beat = EmbeddedBeat().start()
+    start_embedded_workers(embedded, settings, celery, celery_config, QUEUES, CPU_QUEUES)
     if not settings.smtp_url:
         log.warning("SMTP_URL is not set: notifications are delivered in-app only (no email digests)")
     else:
@@ -85,11 +75,15 @@ def main() -> int:
     gc.collect()
     gc.freeze()
     log.info("%d start-up objects left out of garbage collection", gc.get_freeze_count())
-
     if settings.loop_stall_ms:
         from app.loop_watch import LoopWatch
         LoopWatch(settings.loop_stall_ms).start()
+    return app
 
+
+def _serve(app, settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT."""
+    from app.web import socketio
     main_greenlet = greenlet.getcurrent()
 
     def stop(*_):
@@ -110,21 +104,14 @@ def main() -> int:
                      max_size=max(1024, max_connections - 64))
     except KeyboardInterrupt:
         pass  # eventlet's server usually catches it and returns
-    finally:
-        log.info("stopping")
-        if beat:
-            beat.stop()
-        for worker in workers:
-            worker.stop()
-        # Socket.IO's listener on Redis (running once a client has connected) would log an error, and
-        # retry, for the Redis stopped below: an operator would read a failure in a clean stop.
-        if socketio.server is not None:
-            socketio.server.logger.setLevel(logging.CRITICAL)
-        if redis_server:
-            redis_server.stop()
-        if s3_server:
-            s3_server.stop()
-    return 0
+
+
+def _quiet_socketio() -> None:
+    # Socket.IO's listener on Redis (running once a client has connected) would log an error, and
+    # retry, for the Redis stopped next: an operator would read a failure in a clean stop.
+    from app.web import socketio
+    if socketio.server is not None:
+        socketio.server.logger.setLevel(logging.CRITICAL)
 
 
 def _ensure_bucket(settings) -> None:
@@ -137,18 +124,6 @@ def _ensure_bucket(settings) -> None:
                  ", ".join(settings.cors_origins))
     except Exception:  # noqa: BLE001 - log and go on
         log.exception("could not prepare the S3 bucket %s at %s", settings.s3_bucket, settings.s3_endpoint_url)
-
-
-def _warm_cpu_children() -> None:
-    """The embedded CPU children start now, with what media and export calls load (infra.embedded.cpu.warm_children),
-    not at the first photo; a failure only means the first call starts its own child."""
-    from infra.embedded.cpu import warm_children
-    from infra.runtime import get_runtime
-    try:
-        warm_children(("pipelines.media.step_calls", "pipelines.exports.pdf"), get_runtime().blobs)
-        log.info("CPU child processes started and loaded")
-    except Exception:  # noqa: BLE001 - log and go on
-        log.exception("could not start the CPU child processes ahead of use")
 
 
 if __name__ == "__main__":

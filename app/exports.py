@@ -9,7 +9,6 @@ from infra.runtime import get_runtime
 from pipelines.exports import requests
 from schemas.payloads import ExportCreate, parse_id_page
 from workers.enqueue import enqueue_run
-from workers.exports import export_settings
 
 exports_api = Blueprint("exports", __name__, url_prefix="/api")
 
@@ -19,7 +18,8 @@ exports_api = Blueprint("exports", __name__, url_prefix="/api")
 @limited("export", ExportCreate)
 def request_export(conv_id: str, payload: ExportCreate):
     """202 at once: the exports worker makes the file; export:progress/ready/failed follow."""
-    job = requests.do_request_export(get_runtime().store, enqueue_run, export_settings(), g.user, conv_id, payload)
+    job = requests.do_request_export(get_runtime().store, enqueue_run, get_runtime().export_settings, g.user, conv_id,
+                                     payload)
     return jsonify({"id": job.id, "convId": job.convId, "format": job.format, "status": job.status}), 202
 
 
@@ -40,7 +40,7 @@ def get_export(export_id: str):
 def download(export_id: str):
     """302 to a short-lived presigned URL (attachment); ?redirect=0 answers {url, expiresIn} instead."""
     rt = get_runtime()
-    return presigned(requests.download_url(rt.store, rt.blobs, export_settings(), g.user, export_id),
+    return presigned(requests.download_url(rt.store, rt.blobs, rt.export_settings, g.user, export_id),
                      min(rt.settings.s3_presign_seconds, 300))
 
 

@@ -6,10 +6,13 @@ loop (a timer, run once per turn); a real OS thread (eventlet's original ``threa
 the loop does not) looks every few milliseconds, and when the mark is older than the threshold it samples
 the main thread's stack, which is the stack of whatever green thread is running. When the loop comes
 round it logs one warning (from the loop's own thread: logging's locks are green here, and a real
-thread that waits on one breaks the hub with "Cannot switch to a different thread"): how long the turn took, how much of it the process's main thread spent on a
-CPU (the rest it was runnable but not running, i.e. waiting for a core, or blocked in a system call),
-and the stacks it sampled. (The sampler gets the GIL most often where the running code releases it,
+thread that waits on one breaks the hub with "Cannot switch to a different thread"): how long the turn
+took, how much of it the process's main thread spent on a CPU (the rest it was runnable but not running,
+i.e. waiting for a core, or blocked in a system call), and the stacks it sampled. (The sampler gets the GIL most often where the running code releases it,
 at a socket call, so the stacks say which green thread ran rather than which line cost the time.)
+
+It lives in app/, not in the embedded default: every web process (the ``web`` role as much as ``make run``)
+is one event loop, and any of them can be watched.
 """
 from __future__ import annotations
 

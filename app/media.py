@@ -9,7 +9,6 @@ from app.api import body, limited, presigned
 from app.gate import write_gate
 from app.auth import login_required
 from app.sockets import web_notifier
-from infra.embedded.priority import give_way
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
 from pipelines.media import gallery, uploads
@@ -27,11 +26,11 @@ def _limits() -> uploads.Limits:
 
 def after_chat(view):
     """An upload's control requests (each an S3 call or a Celery send) are bulk work next to chat: each
-    waits until the event loop has no chat to run (infra.embedded.priority), so twenty files starting (or resuming)
-    at once do not queue every message behind them."""
+    gives way to chat first (the runtime's executor: on the event loop it waits until no chat is ready to
+    run), so twenty files starting (or resuming) at once do not queue every message behind them."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        give_way()
+        get_runtime().executor.give_way()
         return view(*args, **kwargs)
     return wrapper
 

@@ -14,7 +14,6 @@ from pipelines.upkeep import retention
 from schemas.common import utcnow
 from schemas.payloads import (NotificationSettingsUpdate, NotificationsRead, ReminderCreate, RetentionUpdate,
                               ScheduledMessageCreate, ScheduledMessageUpdate, parse_id_page, parse_notification_query)
-from workers.notifications import _limits
 
 notifications_api = Blueprint("notifications", __name__, url_prefix="/api")
 
@@ -56,7 +55,7 @@ def update_notification_settings():
 def schedule_message(conv_id: str):
     """201 the scheduled message (200 with the first one for a retried clientId); at sendAt it is sent."""
     item, created = scheduling.do_schedule(get_runtime().store, g.user, conv_id, body(ScheduledMessageCreate),
-                                           now=utcnow(), limits=_limits(), gate=write_gate())
+                                           now=utcnow(), limits=get_runtime().scheduling_limits, gate=write_gate())
     return jsonify(item.public()), 201 if created else 200
 
 
@@ -70,8 +69,8 @@ def list_scheduled(conv_id: str):
 @login_required
 def update_scheduled(item_id: str):
     item = scheduling.do_update_scheduled(get_runtime().store, web_notifier(), g.user, item_id,
-                                          body(ScheduledMessageUpdate), now=utcnow(), limits=_limits(),
-                                          gate=write_gate())
+                                          body(ScheduledMessageUpdate), now=utcnow(),
+                                          limits=get_runtime().scheduling_limits, gate=write_gate())
     return jsonify(item.public())
 
 

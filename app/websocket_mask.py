@@ -6,6 +6,9 @@ them: 172 µs for a 300-byte frame on the development machine, 7.6 % of the embe
 in a py-spy profile of chat at 100 msg/s. ``apply_mask`` does the same XOR on two big integers: 5 µs.
 ``install()`` puts it in place of eventlet's (same signature, same result: tests/app/test_websocket_mask.py
 compares them with the RFC's byte-by-byte definition); ``python -m app`` calls it at start-up.
+
+It lives in app/, not in the embedded default: every web process (the ``web`` role as much as ``make run``)
+serves its WebSockets with eventlet.
 """
 from __future__ import annotations
 

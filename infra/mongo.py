@@ -1,8 +1,8 @@
-"""The MongoDB database: a real server from MONGO_URL, else the embedded in-memory one (one per process)."""
+"""The MongoDB database: one Store per process and database, with its indexes ensured once."""
 from __future__ import annotations
 
-import logging
 import threading
+from typing import Callable
 
 import pymongo
 from pymongo.database import Database
@@ -10,28 +10,23 @@ from pymongo.database import Database
 from infra.config import Settings
 from infra.store import Store
 
-log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _stores: dict[str, Store] = {}
 
 
-def get_store(settings: Settings) -> Store:
-    """One Store per process and URL, with its indexes ensured."""
-    key = settings.mongo_url or "embedded"
+def get_store(key: str, open_database: Callable[[], Database]) -> Store:
+    """The process's Store for ``key`` (a URL, or "embedded"): on the first call, on ``open_database()``,
+    with its indexes ensured."""
     with _lock:
         store = _stores.get(key)
         if store is None:
-            store = _stores[key] = Store(_database(settings))
+            store = _stores[key] = Store(open_database())
             store.ensure_indexes()
         return store
 
 
-def _database(settings: Settings) -> Database:
-    if settings.mongo_url:
-        client = pymongo.MongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000,
-                                     appname="chat-pipeline")
-        return client[settings.mongo_db]
-    from infra.embedded.mongo import embedded_client
-    log.warning("MONGO_URL is not set: using the embedded in-memory store. "
-                "Data will NOT survive a restart; web and workers run in one process.")
-    return embedded_client()[settings.mongo_db]
+def server_database(settings: Settings) -> Database:
+    """The database on the MongoDB server at MONGO_URL."""
+    client = pymongo.MongoClient(settings.mongo_url, tz_aware=True, serverSelectionTimeoutMS=5000,
+                                 appname="chat-pipeline")
+    return client[settings.mongo_db]

@@ -1,28 +1,44 @@
-"""The process's connections, built once from the settings: the store, Redis, the inbox, the notifier,
-the rate limits, the compiled filter rules, the S3 bucket (blobs) and the virus scanner."""
+"""Composition root: the one module that builds the process's parts from the settings, and the only one
+that enters the embedded default (infra/embedded/).
+
+``Runtime`` builds, once per process, the connections (store, Redis, inbox, presence, blobs, scanner, mailer,
+socket emitter), the services the pipelines receive (rate limits, filter cache, notifier, media limits,
+export settings, scheduling limits) and the executor through which they run CPU calls and long walks.
+``start_embedded_servers`` and ``start_embedded_workers`` start what the embedded default runs inside
+``python -m app`` (redis-server, moto S3, Celery workers and beat, the CPU children).
+"""
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
+from typing import Any, Callable
 
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from pymongo.database import Database
 from redis import Redis
 
 from infra.blobs import S3Blobs
-from infra.config import Settings, get_settings
+from infra.config import Settings, get_settings, use_settings
 from infra.emitter import SocketIOEmitter
 from infra.executor import DirectExecutor, Executor
 from infra.inbox import Inbox
 from infra.mailer import SmtpMailer
-from infra.mongo import get_store
+from infra.mongo import get_store, server_database
 from infra.presence import PresenceRegistry
 from infra.redis_pool import blocking_client, blocking_pool
 from infra.scanner import ClamdScanner
 from infra.store import Store
+from pipelines.events import Notifier
+from pipelines.exports.files import ExportSettings
+from pipelines.media.uploads import Limits as MediaLimits
 from pipelines.moderation.screening import FilterCache
 from pipelines.policy.rate_limits import RateLimits
-from pipelines.events import Notifier
+from pipelines.scheduling.scheduled import Limits as SchedulingLimits
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -33,7 +49,26 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
-        return get_store(self.settings)
+        if self.settings.mongo_url:
+            return get_store(self.settings.mongo_url, lambda: server_database(self.settings))
+        return get_store("embedded", self._embedded_database)
+
+    def _embedded_database(self) -> Database:
+        from infra.embedded.mongo import embedded_client
+        log.warning("MONGO_URL is not set: using the embedded in-memory store. "
+                    "Data will NOT survive a restart; web and workers run in one process.")
+        return embedded_client()[self.settings.mongo_db]
+
+    @cached_property
+    def executor(self) -> Executor:
+        """How the pipelines run CPU calls and long walks here. The embedded one wherever it changes
+        anything: in a process on an event loop (the web process, whose upload routes give way to chat) or
+        on the in-memory store (its long walks read a fork of it); elsewhere (the worker roles) the direct one."""
+        from infra.embedded.priority import green
+        if not (green() or self.settings.embedded_store):
+            return DirectExecutor()
+        from infra.embedded.executor import EmbeddedExecutor
+        return EmbeddedExecutor(snapshots=self.settings.embedded_store)
 
     @cached_property
     def redis(self) -> Redis:
@@ -62,21 +97,24 @@ class Runtime:
         return RateLimits(MovingWindowRateLimiter(storage), self.settings.rate_limits())
 
     @cached_property
-    def media_limits(self):
-        from pipelines.media.uploads import Limits
+    def media_limits(self) -> MediaLimits:
         s = self.settings
-        return Limits(max_upload_bytes=s.max_upload_bytes, quota_bytes=s.upload_quota_bytes,
-                      upload_ttl=timedelta(minutes=s.upload_ttl_minutes), presign_seconds=s.s3_presign_seconds)
+        return MediaLimits(max_upload_bytes=s.max_upload_bytes, quota_bytes=s.upload_quota_bytes,
+                           upload_ttl=timedelta(minutes=s.upload_ttl_minutes), presign_seconds=s.s3_presign_seconds)
 
     @cached_property
-    def executor(self) -> Executor:
-        """How pipelines run CPU calls and long walks here: directly in a worker role; in a process that
-        runs the workers on the web process's loop (the embedded default), through its child processes, and
-        with the walks on a snapshot where the store is this process's memory."""
-        if self.settings.mongo_url and not self.settings.run_embedded_workers:
-            return DirectExecutor()
-        from infra.embedded.executor import EmbeddedExecutor
-        return EmbeddedExecutor(snapshots=not self.settings.mongo_url)
+    def export_settings(self) -> ExportSettings:
+        s = self.settings
+        return ExportSettings(ttl=timedelta(hours=s.export_ttl_hours), for_members=s.exports_for_members,
+                              batch=s.export_batch, lease_seconds=s.export_lease_seconds,
+                              presign_seconds=s.s3_presign_seconds, fork_min_messages=s.export_fork_min_messages)
+
+    @cached_property
+    def scheduling_limits(self) -> SchedulingLimits:
+        s = self.settings
+        return SchedulingLimits(max_days_ahead=s.scheduled_max_days_ahead, per_user=s.scheduled_per_user_limit,
+                                lease_seconds=s.scheduled_lease_seconds,
+                                max_lateness_seconds=s.scheduled_max_lateness_seconds, max_backlog=s.inbox_max_backlog)
 
     @cached_property
     def filter_cache(self) -> FilterCache:
@@ -119,3 +157,55 @@ def get_runtime() -> Runtime:
     if _runtime is None or _runtime.settings is not get_settings():
         _runtime = Runtime(get_settings())
     return _runtime
+
+
+@dataclass
+class Embedded:
+    """What the embedded default started in this process; ``stop()`` stops it, the last started first."""
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        while self.stops:
+            self.stops.pop()()
+
+
+def start_embedded_servers(settings: Settings) -> tuple[Settings, Embedded]:
+    """A redis-server without REDIS_URL, a moto S3 without S3_ENDPOINT_URL; the settings that point at them,
+    now in use, and what to stop at exit."""
+    embedded = Embedded()
+    if not settings.redis_url:
+        from infra.embedded.redis_server import RedisServer
+        redis_server = RedisServer(port=settings.embedded_redis_port).start()
+        embedded.stops.append(redis_server.stop)
+        settings = use_settings(settings.model_copy(update={"redis_url": redis_server.url}))
+        log.info("started redis-server on %s (embedded, not persistent)", redis_server.url)
+    if settings.embedded_s3:
+        from infra.embedded.s3_server import MotoS3Server
+        s3_server = MotoS3Server(port=settings.embedded_s3_port).start()
+        embedded.stops.append(s3_server.stop)
+        settings = use_settings(settings.model_copy(update={
+            "s3_endpoint_url": s3_server.url,
+            "aws_access_key_id": settings.aws_access_key_id or "test",
+            "aws_secret_access_key": settings.aws_secret_access_key or "test"}))
+        log.info("started moto S3 on %s (embedded, not persistent)", s3_server.url)
+    return settings, embedded
+
+
+def start_embedded_workers(embedded: Embedded, settings: Settings, celery_app: Any,
+                           celery_config: Callable[[], dict[str, Any]], queues: tuple[str, ...],
+                           cpu_queues: tuple[str, ...]) -> None:
+    """The Celery workers (the in-memory store cannot be shared between processes) and beat that the
+    settings ask for, in this process; the CPU children started and loaded in the background."""
+    from infra.embedded.worker import EmbeddedBeat, EmbeddedWorker, worker_app
+    if settings.run_embedded_workers:
+        from infra.embedded.cpu import warm_children_in_background
+        for worker in (EmbeddedWorker(celery_app, settings.worker_concurrency,
+                                      tuple(q for q in queues if q not in cpu_queues)).start(),
+                       # Two slots per CPU child: one may download or upload while the other computes.
+                       EmbeddedWorker(worker_app(celery_app, celery_config), 2 * settings.cpu_workers,
+                                      cpu_queues, name="embedded-cpu").start()):
+            embedded.stops.append(worker.stop)
+        # Pillow, reportlab and boto3's S3 model loaded now, not at the first photo or PDF.
+        warm_children_in_background(("pipelines.media.step_calls", "pipelines.exports.pdf"), get_runtime().blobs)
+    if settings.run_embedded_beat:
+        embedded.stops.append(EmbeddedBeat(celery_app).start().stop)

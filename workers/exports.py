@@ -12,7 +12,6 @@ from datetime import timedelta
 from infra.runtime import get_runtime
 from pipelines.exports import job
 from pipelines.exports.cleanup import do_expire
-from pipelines.exports.files import ExportSettings
 from pipelines.upkeep import sweeper
 from schemas.common import iso, utcnow
 from schemas.tasks import NotificationRequest
@@ -22,16 +21,9 @@ from workers.reliability import TRANSIENT_EXPORTS, task
 log = logging.getLogger(__name__)
 
 
-def export_settings() -> ExportSettings:
-    s = get_runtime().settings
-    return ExportSettings(ttl=timedelta(hours=s.export_ttl_hours), for_members=s.exports_for_members,
-                                  batch=s.export_batch, lease_seconds=s.export_lease_seconds,
-                                  presign_seconds=s.s3_presign_seconds, fork_min_messages=s.export_fork_min_messages)
-
-
 def export_io() -> job.ExportIO:
     rt = get_runtime()
-    return job.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=export_settings(),
+    return job.ExportIO(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, settings=rt.export_settings,
                         executor=rt.executor, notify_ready=notify_export_ready, transient=TRANSIENT_EXPORTS)
 
 

@@ -27,13 +27,6 @@ from workers.reliability import task
 log = logging.getLogger(__name__)
 
 
-def _limits() -> scheduling.Limits:
-    s = get_runtime().settings
-    return scheduling.Limits(max_days_ahead=s.scheduled_max_days_ahead, per_user=s.scheduled_per_user_limit,
-                             lease_seconds=s.scheduled_lease_seconds, max_lateness_seconds=s.scheduled_max_lateness_seconds,
-                             max_backlog=s.inbox_max_backlog)
-
-
 def _is_online(user_ids: list[str]) -> dict[str, bool]:
     return {uid: status.online for uid, status in get_runtime().presence.status(user_ids).items()}
 
@@ -82,7 +75,7 @@ def send_due(conv_id: str) -> dict:
     rt = get_runtime()
     try:
         result = scheduling.send_due(conv_id, store=rt.store, inbox=rt.inbox, notifier=rt.notifier,
-                                     enqueue_drain=enqueue_drain, notify=notify_now, clock=utcnow, limits=_limits(),
+                                     enqueue_drain=enqueue_drain, notify=notify_now, clock=utcnow, limits=rt.scheduling_limits,
                                      gate=Gate(rt.store, filters=rt.filter_cache))
     finally:
         rt.redis.delete(send_due_flag(conv_id))

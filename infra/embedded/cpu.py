@@ -31,14 +31,15 @@ import threading
 from typing import Any, Callable
 
 from infra.embedded.priority import green
+from infra.executor import WorkerDied
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">Q")
 
 
-class CpuWorkerDied(Exception):
-    """The child process died or did not answer in time: worth retrying (transient)."""
+class CpuWorkerDied(WorkerDied):
+    """The child process died or did not answer in time: worth retrying (transient, as every WorkerDied)."""
 
 
 NICENESS = 10
@@ -48,10 +49,8 @@ def lower_priority(*, idle: bool = False) -> None:
     """Put this process below the web process in the scheduler's eyes: on a small machine the sockets come
     first. ``nice 10`` for a process that serves others (the embedded S3, which a browser's upload waits
     on); ``idle=True`` adds Linux's ``SCHED_IDLE`` for a process that only computes (the CPU child, a
-    forked export), so it runs only on a core nothing else wants. On this kernel (6.18, EEVDF) ``nice 10``
-    alone did not keep a busy child off the web process's core: with one spinning at nice 10, the web
-    process waited 1.2-1.4 s per 10 s for a CPU and chat p99 reached 427 ms; at ``SCHED_IDLE`` 0.3-0.5 s
-    and 42-114 ms, against 0.1-0.2 s and 27-53 ms with no child (docs/performance.md, 2026-12-03). A process
+    forked export), so it runs only on a core nothing else wants. ``nice 10`` alone did not keep a busy child off
+    the web process's core (chat p99 several times higher with one spinning; docs/performance.md). A process
     that leads its own session (the embedded S3 does, so a terminal's Ctrl-C reaches the app first) gets
     its autogroup's nice set too, or its own nice would not count against the web process."""
     os.nice(NICENESS)
@@ -91,8 +90,8 @@ def _read_exactly(stream, n: int) -> bytes:
 
 class _Child:
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "infra.embedded.cpu_child"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, bufsize=0)
+        self.process = subprocess.Popen([sys.executable, "-m", "infra.embedded.cpu_child", str(os.getpid())],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
 
     def call(self, fn: Callable, args: tuple, kwargs: dict, timeout: float) -> Any:
         import eventlet
@@ -187,6 +186,21 @@ def warm_children(modules: tuple[str, ...], *resources: Any) -> None:
         _get_pool().warm(preload, modules, *resources)
 
 
+def warm_children_in_background(modules: tuple[str, ...], *resources: Any) -> None:
+    """``warm_children`` in a green thread of its own: the process goes on starting meanwhile; a failure
+    only means the first call starts its own child."""
+    import eventlet
+
+    def warm() -> None:
+        try:
+            warm_children(modules, *resources)
+            log.info("CPU child processes started and loaded")
+        except Exception:  # noqa: BLE001 - log and go on
+            log.exception("could not start the CPU child processes ahead of use")
+
+    eventlet.spawn_n(warm)
+
+
 def close_pool() -> None:
     global _pool
     if _pool is not None:
@@ -210,8 +224,9 @@ def run_forked(fn: Callable, *args, timeout: float = 3600.0) -> Any:
     the store's connections or ``time.sleep``, and never waits on a green lock. The child enforces it: its
     hub refuses to switch (ForkRefused), so anything that would wait on the loop, which would run the
     parent's green threads in the child, fails instead. It also has the garbage collector off (nothing
-    of the parent is finalised there: a finaliser could close a shared socket), the default SIGINT and
-    SIGTERM, nice 10 and ``SCHED_IDLE`` (``lower_priority``), and dies with the parent (PR_SET_PDEATHSIG)."""
+    of the parent is finalised there: a finaliser could close a shared socket), SIGINT and SIGTERM
+    ignored, nice 10 and ``SCHED_IDLE`` (``lower_priority``), and dies with the parent
+    (``serve_only_the_parent``)."""
     if not green():
         return fn(*args)
     import eventlet
@@ -221,24 +236,8 @@ def run_forked(fn: Callable, *args, timeout: float = 3600.0) -> Any:
     read_end, write_end = real_os.pipe()
     parent = os.getpid()
     pid = os.fork()
-    if pid == 0:  # the child: never returns
-        try:
-            real_os.close(read_end)
-            _enter_forked_child(hubs.get_hub(), parent)
-            try:
-                answer = (True, fn(*args))
-            except BaseException as exc:  # noqa: BLE001 - the parent re-raises it
-                answer = (False, exc)
-            try:
-                data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
-                data = pickle.dumps((False, RuntimeError(f"{fn.__qualname__}: could not send the result back: "
-                                                         f"{exc!r}")))
-            view = memoryview(data)
-            while view:
-                view = view[real_os.write(write_end, view):]
-        finally:
-            real_os._exit(0)
+    if pid == 0:
+        _run_in_forked_child(real_os, read_end, write_end, hubs.get_hub(), parent, fn, args)  # never returns
     real_os.close(write_end)
     pipe = greenio.GreenPipe(read_end, "rb")
     try:
@@ -262,18 +261,49 @@ def run_forked(fn: Callable, *args, timeout: float = 3600.0) -> Any:
     return value
 
 
+def _run_in_forked_child(real_os, read_end: int, write_end: int, hub, parent: int, fn: Callable, args: tuple):
+    """The forked child's whole life: run ``fn(*args)``, write its pickled answer to the pipe, exit."""
+    try:
+        real_os.close(read_end)
+        _enter_forked_child(hub, parent)
+        try:
+            answer = (True, fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - the parent re-raises it
+            answer = (False, exc)
+        try:
+            data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
+            data = pickle.dumps((False, RuntimeError(f"{fn.__qualname__}: could not send the result back: "
+                                                     f"{exc!r}")))
+        view = memoryview(data)
+        while view:
+            view = view[real_os.write(write_end, view):]
+    finally:
+        real_os._exit(0)
+
+
+def serve_only_the_parent(parent: int) -> None:
+    """For a child of the web process (a CPU child, a fork): it ends with the parent, and only then.
+
+    A signal to the process group (Ctrl-C in a terminal, SIGTERM to ``make run``) reaches the children too;
+    the parent stops on it cleanly, and a child killed by it would turn a call in flight into an error
+    logged while stopping. The child ignores those signals and dies with the parent instead
+    (PR_SET_PDEATHSIG; a CPU child idle on its pipe also ends at the EOF the parent's exit makes)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # it died before the line above: nobody waits for this child
+            os._exit(1)
+
+
 def _enter_forked_child(hub, parent: int) -> None:
     def refuse(*_args, **_kwargs):
         raise ForkRefused("a forked child may not wait on the event loop (network, sleep, green lock)")
 
     hub.switch = refuse
     gc.disable()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # it died before the line above: nobody waits for this child
-            os._exit(1)
+    serve_only_the_parent(parent)  # (and not the parent's signal handlers, which are for its loop)
     lower_priority(idle=True)
 
 

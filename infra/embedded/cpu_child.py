@@ -4,10 +4,11 @@ from __future__ import annotations
 import importlib
 import sys
 
-from infra.embedded.cpu import lower_priority, read_frame, write_frame
+from infra.embedded.cpu import lower_priority, read_frame, serve_only_the_parent, write_frame
 
 
 def main() -> int:
+    serve_only_the_parent(int(sys.argv[1]))
     lower_priority(idle=True)  # (chat p99 with 20 images or a PDF being processed: see bench/)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # anything the work prints must not corrupt the answer frames

@@ -1,8 +1,8 @@
-"""The embedded default's executor: CPU calls in the child-process pool, long walks in a fork that reads the
-in-memory store as it was, and work on the event loop in slices that let chat go first.
+"""The executor of a process on an event loop (the embedded default's web process and its workers): CPU
+calls in the child pool, long walks in a fork of the in-memory store, slices of work that let chat go first.
 
-Each call asks eventlet whether this process is the embedded web process (``priority.green``): in any
-other process (a script, a test, a prefork worker) every method is a plain call, as ``DirectExecutor``'s.
+Each call falls back to a plain call where eventlet did not patch the process (a test, a Celery worker
+process on the embedded store), exactly as the functions it delegates to do.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from infra.embedded import cpu, priority
 
 
 class EmbeddedExecutor:
-    """``infra.executor.Executor`` for the process that serves the chat and runs the workers on one loop.
-    ``snapshots``: the store is this process's memory, which a long walk reads in a fork (``run_forked``)."""
+    """``infra.executor.Executor`` for the embedded default; ``snapshots``: the store is this process's
+    memory, so a long walk can read it in a fork (``run_on_snapshot``)."""
 
-    def __init__(self, *, snapshots: bool = True) -> None:
+    def __init__(self, *, snapshots: bool) -> None:
         self.run_on_snapshot: Callable[..., Any] | None = cpu.run_forked if snapshots else None
 
     @property

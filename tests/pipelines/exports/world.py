@@ -66,7 +66,7 @@ def w(request, store, notifier, emitter):
     embedded = x.walk != "here"
     x.io = ExportIO(store=store, blobs=x.blobs, notifier=notifier,
                     settings=dataclasses.replace(SETTINGS, fork_min_messages=0 if x.walk == "in a snapshot" else 10**9),
-                    executor=EmbeddedExecutor() if embedded else DirectExecutor(), part_size=5 << 20)
+                    executor=EmbeddedExecutor(snapshots=True) if embedded else DirectExecutor(), part_size=5 << 20)
     conv, alice, bob = x.conv, x.alice, x.bob
     insert_message(store, conv, 1, alice, "", type="system",
             metadata=MessageMetadata(systemAction="conversation_created", systemData={"username": "alice",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from infra.embedded.priority import give_way
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_background_work_waits_for_a_free_loop_and_is_never_starved():
-    out = subprocess.run([sys.executable, "-m", "tests.infra.priority_scenario"], cwd=ROOT, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "tests.infra.embedded.priority_scenario"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])

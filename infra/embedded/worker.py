@@ -1,4 +1,5 @@
-"""A real Celery worker consuming the real queues inside the web process (embedded default only).
+"""Real Celery workers and Celery's beat inside the web process (the embedded default only), for the Celery
+app the composition root passes in.
 
 The embedded store lives in this process's memory, so the workers must too. The pool is Celery's
 ``threads`` pool; under eventlet's monkey patching its threads are green threads.
@@ -14,25 +15,24 @@ import threading
 import time
 import warnings
 
+from typing import Any, Callable
+
 from celery.beat import EmbeddedService
 from celery.worker import WorkController
 
 from celery import Celery
 from celery.exceptions import DuplicateTaskNameWarning
 
-from workers.celery_app import celery, celery_config
-
 log = logging.getLogger(__name__)
 RESTART_DELAY = 1.0
 
 
 class EmbeddedWorker:
-    def __init__(self, concurrency: int, queues: tuple[str, ...], name: str = "embedded",
-                 app: Celery | None = None) -> None:
-        celery.loader.import_default_modules()
+    def __init__(self, app: Celery, concurrency: int, queues: tuple[str, ...], name: str = "embedded") -> None:
         # A worker selects its queues on its app (app.amqp.queues, shared by every worker of that app), so
         # a second embedded worker with other queues needs an app of its own: see worker_app().
-        self.app = app or celery
+        app.loader.import_default_modules()
+        self.app = app
         self.concurrency, self.queues, self.name = concurrency, queues, name
         self.controller: WorkController | None = None
         self._stopping = threading.Event()
@@ -83,12 +83,12 @@ class EmbeddedWorker:
             log.debug("worker stop: %s", exc)
 
 
-def worker_app() -> Celery:
-    """Another Celery app with the same settings and the same tasks (the registry is shared), for a second
-    worker in this process that consumes other queues."""
-    celery.loader.import_default_modules()
-    app = Celery("chat", tasks=celery.tasks, set_as_current=False)
-    app.add_defaults(celery_config)
+def worker_app(base: Celery, config: Callable[[], dict[str, Any]]) -> Celery:
+    """Another Celery app with ``base``'s settings (``config``, as ``base`` was given them) and the same tasks
+    (the registry is shared), for a second worker in this process that consumes other queues."""
+    base.loader.import_default_modules()
+    app = Celery(base.main, tasks=base.tasks, set_as_current=False)
+    app.add_defaults(config)
     with warnings.catch_warnings():
         # Finalizing adds Celery's built-in tasks (celery.map, celery.chord_unlock...) to the shared
         # registry again, each a new closure: Celery 5.7 warns that the first ones stay, which is right.
@@ -102,13 +102,14 @@ class EmbeddedBeat:
     in a process whose store is in memory), in a thread of this process, green under eventlet. It reads
     the same ``beat_schedule`` as the ``beat`` role (workers/beat.py) and sends the same tasks."""
 
-    def __init__(self) -> None:
-        self.service = EmbeddedService(celery, thread=True, scheduler_cls="celery.beat:Scheduler")
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self.service = EmbeddedService(app, thread=True, scheduler_cls="celery.beat:Scheduler")
 
     def start(self) -> "EmbeddedBeat":
         self.service.start()
         log.info("Celery beat started in-process: %s", ", ".join(
-            f"{name} every {entry['schedule']:g} s" for name, entry in celery.conf.beat_schedule.items()))
+            f"{name} every {entry['schedule']:g} s" for name, entry in self.app.conf.beat_schedule.items()))
         return self
 
     def stop(self) -> None:

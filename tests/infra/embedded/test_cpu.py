@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_pool_keeps_the_event_loop_turning_and_survives_its_children():
-    out = subprocess.run([sys.executable, "-m", "tests.infra.cpu_scenario", "2", "2"], cwd=ROOT, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "tests.infra.embedded.cpu_scenario", "2", "2"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
@@ -37,7 +37,7 @@ def test_outside_eventlet_it_is_a_plain_call():
 
 def test_a_fork_reads_the_memory_of_its_moment_off_the_loop_and_never_runs_the_parents_green_threads(tmp_path):
     trace = tmp_path / "trace"
-    out = subprocess.run([sys.executable, "-m", "tests.infra.fork_scenario", str(trace)], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "tests.infra.embedded.fork_scenario", str(trace)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])

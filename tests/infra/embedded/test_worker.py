@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import threading
 
-import app.embedded_worker as ew
+import infra.embedded.worker as ew
+from workers.celery_app import celery
 
 
 class CrashingController:
@@ -27,7 +28,7 @@ class CrashingController:
 def test_a_stopped_worker_is_started_again(monkeypatch):
     monkeypatch.setattr(ew, "RESTART_DELAY", 0)
     starts, enough = [], threading.Event()
-    worker = ew.EmbeddedWorker(concurrency=1, queues=("messages",))
+    worker = ew.EmbeddedWorker(celery, concurrency=1, queues=("messages",))
     monkeypatch.setattr(worker, "_new_controller", lambda: CrashingController(starts, enough, worker))
     worker.start()
     assert enough.wait(5)
@@ -36,7 +37,7 @@ def test_a_stopped_worker_is_started_again(monkeypatch):
 
 
 def test_the_error_celery_logs_when_we_stop_it_is_silenced_and_only_then(caplog):
-    worker = ew.EmbeddedWorker(concurrency=1, queues=("messages",))
+    worker = ew.EmbeddedWorker(celery, concurrency=1, queues=("messages",))
     celery_log = ew.logging.getLogger("celery.worker")
     try:
         celery_log.critical("Unrecoverable error: AttributeError('boom')")
