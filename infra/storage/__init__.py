@@ -1,0 +1,52 @@
+"""MongoDB access by capability: one repository per area (its collections, its indexes, its queries), and
+``Store``, the process's container of them all. The same code runs on a real MongoDB (MONGO_URL) and on
+the embedded store."""
+from __future__ import annotations
+
+from pymongo.database import Database
+
+from infra.storage.audit import AuditRepo
+from infra.storage.conversations import ConversationsRepo
+from infra.storage.digests import DigestsRepo
+from infra.storage.exports import ExportsRepo
+from infra.storage.groups import GroupsRepo
+from infra.storage.media import MediaRepo
+from infra.storage.messages import MessagesRepo, Page
+from infra.storage.moderation import ModerationRepo
+from infra.storage.notifications import NotificationsRepo
+from infra.storage.repository import Repository
+from infra.storage.scheduled import ScheduledRepo
+from infra.storage.upkeep import UpkeepRepo
+from infra.storage.users import UsersRepo
+
+__all__ = ["Page", "Store"]
+
+
+class Store:
+    """Every repository of one database; a pipeline calls ``store.<area>.<method>(...)``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.users = UsersRepo(db)
+        self.groups = GroupsRepo(db)
+        self.conversations = ConversationsRepo(db)
+        self.messages = MessagesRepo(db)
+        self.audit = AuditRepo(db)
+        self.moderation = ModerationRepo(db)
+        self.notifications = NotificationsRepo(db)
+        self.digests = DigestsRepo(db)
+        self.scheduled = ScheduledRepo(db)
+        self.upkeep = UpkeepRepo(db, self.conversations, self.groups)
+        self.media = MediaRepo(db)
+        self.exports = ExportsRepo(db)
+
+    def repositories(self) -> list[Repository]:
+        return [self.users, self.groups, self.conversations, self.messages, self.audit, self.moderation,
+                self.notifications, self.digests, self.scheduled, self.upkeep, self.media, self.exports]
+
+    def ensure_indexes(self) -> None:
+        for repository in self.repositories():
+            repository.ensure_indexes()
+
+    def ping(self) -> None:
+        self.db.command("ping")

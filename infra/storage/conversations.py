@@ -1,0 +1,77 @@
+"""Conversations and their members: membership, read marks, mutes copied onto memberships, the newest stored seq."""
+from __future__ import annotations
+
+import pymongo
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
+from pymongo.database import Database
+
+from infra.storage.repository import Repository
+from schemas.documents import Conversation, ConversationMember
+
+
+class ConversationsRepo(Repository):
+    INDEXES = {
+        "conversations": [IndexModel([("groupId", ASC), ("createdAt", DESC)], name="groupId_createdAt")],
+        "conversation_members": [
+            IndexModel([("convId", ASC), ("userId", ASC)], name="convId_userId", unique=True),
+            IndexModel([("userId", ASC), ("convId", ASC)], name="userId_convId"),
+        ],
+    }
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.conversations = db["conversations"]
+        self.conversation_members = db["conversation_members"]
+
+    def insert_conversation(self, conv: Conversation, members: list[ConversationMember]) -> None:
+        self.conversations.insert_one(conv.to_mongo())
+        if members:
+            self.conversation_members.insert_many([m.to_mongo() for m in members], ordered=False)
+
+    def get_conversation(self, conv_id: str) -> Conversation | None:
+        doc = self.conversations.find_one({"_id": conv_id})
+        return Conversation.from_mongo(doc) if doc else None
+
+    def get_conversation_member(self, conv_id: str, user_id: str) -> ConversationMember | None:
+        doc = self.conversation_members.find_one({"convId": conv_id, "userId": user_id})
+        return ConversationMember.from_mongo(doc) if doc else None
+
+    def insert_conversation_member(self, member: ConversationMember) -> bool:
+        try:
+            self.conversation_members.insert_one(member.to_mongo())
+            return True
+        except pymongo.errors.DuplicateKeyError:
+            return False
+
+    def conversation_members_of(self, conv_id: str, limit: int) -> list[ConversationMember]:
+        """The conversation's members in joining order, at most ``limit`` (from the (convId, userId) index)."""
+        docs = self.conversation_members.find({"convId": conv_id}).limit(limit)
+        return sorted((ConversationMember.from_mongo(d) for d in docs), key=lambda m: m.joinedAt)
+
+    def remove_conversation_member(self, conv_id: str, user_id: str) -> bool:
+        """False when the user was not a member."""
+        return self.conversation_members.delete_one({"convId": conv_id, "userId": user_id}).deleted_count == 1
+
+    def advance_read_mark(self, conv_id: str, user_id: str, seq: int, at) -> bool:
+        """Move the member's read mark to ``seq`` if that is forward; True when it moved."""
+        result = self.conversation_members.update_one(
+            {"convId": conv_id, "userId": user_id, "lastReadSeq": {"$lt": seq}},
+            {"$set": {"lastReadSeq": seq, "lastReadAt": at}})
+        return result.modified_count == 1
+
+    def conversations_of_user(self, user_id: str) -> list[tuple[Conversation, ConversationMember]]:
+        members = {m["convId"]: ConversationMember.from_mongo(m)
+                   for m in self.conversation_members.find({"userId": user_id})}
+        convs = [Conversation.from_mongo(c) for c in self.conversations.find({"_id": {"$in": list(members)}})]
+        convs.sort(key=lambda c: c.lastMessageAt or c.createdAt, reverse=True)
+        return [(c, members[c.id]) for c in convs]
+
+    def advance_conversation(self, conv_id: str, last_seq: int, last_at) -> None:
+        """Record the newest stored message; only forward, so a late writer never moves it back."""
+        self.conversations.update_one({"_id": conv_id, "lastSeq": {"$lt": last_seq}},
+                                      {"$set": {"lastSeq": last_seq, "lastMessageAt": last_at}})
+
+    def set_muted_until(self, group_id: str, user_id: str, until) -> int:
+        """Copy a mute onto the member's conversation memberships in the group (the send path reads those)."""
+        return self.conversation_members.update_many({"userId": user_id, "groupId": group_id},
+                                                     {"$set": {"mutedUntil": until}}).modified_count

@@ -1,0 +1,83 @@
+"""Groups and their members: membership, roles and group settings."""
+from __future__ import annotations
+
+from typing import Any
+
+import pymongo
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
+from pymongo.database import Database
+
+from infra.storage.repository import Repository
+from schemas.documents import Group, GroupMember
+
+
+class GroupsRepo(Repository):
+    INDEXES = {
+        "groups": [IndexModel([("createdBy", ASC)], name="createdBy")],
+        "group_members": [
+            IndexModel([("groupId", ASC), ("userId", ASC)], name="groupId_userId", unique=True),
+            IndexModel([("userId", ASC), ("groupId", ASC)], name="userId_groupId"),
+        ],
+    }
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.groups = db["groups"]
+        self.group_members = db["group_members"]
+        self.conversation_members = db["conversation_members"]
+
+    def insert_group(self, group: Group, creator: GroupMember) -> None:
+        self.groups.insert_one(group.to_mongo())
+        self.group_members.insert_one(creator.to_mongo())
+
+    def get_group(self, group_id: str) -> Group | None:
+        doc = self.groups.find_one({"_id": group_id})
+        return Group.from_mongo(doc) if doc else None
+
+    def get_group_member(self, group_id: str, user_id: str) -> GroupMember | None:
+        doc = self.group_members.find_one({"groupId": group_id, "userId": user_id})
+        return GroupMember.from_mongo(doc) if doc else None
+
+    def insert_group_member(self, member: GroupMember) -> bool:
+        """False when the user already belongs to the group."""
+        try:
+            self.group_members.insert_one(member.to_mongo())
+            return True
+        except pymongo.errors.DuplicateKeyError:
+            return False
+
+    def group_members_of(self, group_id: str, limit: int) -> list[GroupMember]:
+        """The group's members in joining order, at most ``limit`` (from the (groupId, userId) index)."""
+        docs = self.group_members.find({"groupId": group_id}).limit(limit)
+        return sorted((GroupMember.from_mongo(d) for d in docs), key=lambda m: m.joinedAt)
+
+    def group_ids_of_user(self, user_id: str) -> list[str]:
+        """From the (userId, groupId) index alone (a covered query)."""
+        return [m["groupId"] for m in self.group_members.find({"userId": user_id}, {"_id": 0, "groupId": 1})]
+
+    def groups_of_user(self, user_id: str) -> list[tuple[Group, str]]:
+        roles = {m["groupId"]: m["role"] for m in self.group_members.find({"userId": user_id})}
+        groups = self.groups.find({"_id": {"$in": list(roles)}})
+        return sorted(((Group.from_mongo(g), roles[g["_id"]]) for g in groups), key=lambda gr: gr[0].createdAt)
+
+    def set_group_role(self, group_id: str, user_id: str, role: str) -> GroupMember | None:
+        doc = self.group_members.find_one_and_update({"groupId": group_id, "userId": user_id},
+                                                     {"$set": {"role": role}}, return_document=ReturnDocument.AFTER)
+        return GroupMember.from_mongo(doc) if doc else None
+
+    def remove_group_member(self, group_id: str, user_id: str) -> list[str]:
+        """Take the user out of the group and of its conversations; the conversations they left."""
+        convs = [m["convId"] for m in self.conversation_members.find({"userId": user_id, "groupId": group_id},
+                                                                      {"convId": 1})]
+        self.conversation_members.delete_many({"userId": user_id, "groupId": group_id})
+        self.group_members.delete_one({"groupId": group_id, "userId": user_id})
+        return convs
+
+    def all_groups(self, limit: int) -> list[Group]:
+        """Newest first (system admins moderate every group)."""
+        return [Group.from_mongo(d) for d in self.groups.find().sort("_id", DESC).limit(limit)]
+
+    def set_group_settings(self, group_id: str, changes: dict[str, Any]) -> Group | None:
+        doc = self.groups.find_one_and_update({"_id": group_id}, {"$set": {f"settings.{k}": v for k, v in changes.items()}},
+                                              return_document=ReturnDocument.AFTER)
+        return Group.from_mongo(doc) if doc else None

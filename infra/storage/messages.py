@@ -1,0 +1,214 @@
+"""Messages: storing, history, search, edits, reactions, quotes, and the reads of the archive that exports and digests make."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, ReturnDocument
+from pymongo.database import Database
+
+from infra.storage.repository import Repository
+from schemas.documents import Message, Reaction, SenderInfo
+
+
+@dataclass(frozen=True)
+class Page:
+    messages: list[Message]
+    has_more: bool
+
+
+class MessagesRepo(Repository):
+    INDEXES = {
+        "messages": [
+            # History, polling and seq allocation; unique so two writers can never share a seq.
+            IndexModel([("convId", ASC), ("seq", ASC)], name="convId_seq", unique=True),
+            # Idempotency: one message per client retry key.
+            IndexModel([("convId", ASC), ("senderId", ASC), ("clientId", ASC)], name="convId_sender_clientId",
+                       unique=True),
+            # A sender's messages: the profile sync walks them by range on createdAt.
+            IndexModel([("senderId", ASC), ("createdAt", DESC)], name="senderId_createdAt"),
+            # Search (seed 001: French by default). convId first, so a search reads one conversation's
+            # entries only (a $text query must then pin convId). One text index per collection is allowed.
+            IndexModel([("convId", ASC), ("content", TEXT)], name="convId_content_text", default_language="french"),
+            # A message's replies, whose quotes follow its edits and deletion (one update_many on this index).
+            IndexModel([("metadata.replyTo", ASC)], name="metadata_replyTo", sparse=True),
+        ],
+    }
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.messages = db["messages"]
+        self.messages_archive = db["messages_archive"]
+
+    def find_message_by_client_id(self, conv_id: str, sender_id: str, client_id: str) -> Message | None:
+        doc = self.messages.find_one({"convId": conv_id, "senderId": sender_id, "clientId": client_id})
+        return Message.from_mongo(doc) if doc else None
+
+    def get_message(self, message_id: str) -> Message | None:
+        doc = self.messages.find_one({"_id": message_id})
+        return Message.from_mongo(doc) if doc else None
+
+    def add_reaction(self, message_id: str, reaction: Reaction) -> Message | None:
+        """Atomically add the reaction unless that user already reacted with that emoji (then None)."""
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "reactions": {"$not": {"$elemMatch": {"userId": reaction.userId,
+                                                                     "emoji": reaction.emoji}}}},
+            {"$push": {"reactions": reaction.model_dump()}, "$set": {"updatedAt": reaction.at}},
+            return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
+    def remove_reaction(self, message_id: str, user_id: str, emoji: str, at) -> Message | None:
+        """Atomically remove that user's reaction with that emoji (None when there was none)."""
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "reactions": {"$elemMatch": {"userId": user_id, "emoji": emoji}}},
+            {"$pull": {"reactions": {"userId": user_id, "emoji": emoji}}, "$set": {"updatedAt": at}},
+            return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
+    def edit_message(self, message_id: str, content: str, at) -> Message | None:
+        """Replace the content, keeping the previous one in editHistory; None when nothing changed
+        (already that content, or deleted), so a redelivered edit is not applied twice."""
+        current = self.messages.find_one({"_id": message_id}, {"content": 1})
+        if current is None:
+            return None
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "isDeleted": False, "content": current["content"], "$nor": [{"content": content}]},
+            {"$set": {"content": content, "isEdited": True, "editedAt": at, "updatedAt": at},
+             "$push": {"editHistory": {"content": current["content"], "replacedAt": at}}},
+            return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
+    def delete_message(self, message_id: str, by: str, at) -> Message | None:
+        """Soft delete; None when it already was deleted."""
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "isDeleted": False},
+            {"$set": {"isDeleted": True, "deletedAt": at, "deletedBy": by, "updatedAt": at}},
+            return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
+    def rewrite_quotes(self, parent_id: str, quote: dict[str, Any], at, *, limit: int) -> list[Message]:
+        """Set the quote of every reply to ``parent_id`` (one update_many on the metadata.replyTo index);
+        the first ``limit`` replies as they are now, to announce."""
+        changes = {f"metadata.quote.{k}": v for k, v in quote.items()}
+        # Only the quotes that differ: a second run (a redelivery) writes and announces nothing.
+        query = {"metadata.replyTo": parent_id, "metadata.quote": {"$exists": True},
+                 "$or": [{field: {"$ne": value}} for field, value in changes.items()]}
+        ids = [d["_id"] for d in self.messages.find(query, {"_id": 1}).limit(limit)]
+        if not ids:
+            return []
+        self.messages.update_many(query, {"$set": {**changes, "updatedAt": at}})
+        return [Message.from_mongo(d) for d in self.messages.find({"_id": {"$in": ids}})]
+
+    def live_message_ids(self, message_ids: list[str]) -> set[str]:
+        """Those of ``message_ids`` that exist and are not deleted."""
+        return {d["_id"] for d in self.messages.find({"_id": {"$in": message_ids}, "isDeleted": False}, {"_id": 1})}
+
+    def message_exists(self, message_id: str, conv_id: str) -> bool:
+        return self.messages.find_one({"_id": message_id, "convId": conv_id}, {"_id": 1}) is not None
+
+    def max_seq(self, conv_id: str) -> int:
+        """The highest stored seq, from the (convId, seq) index (a single index entry read)."""
+        doc = self.messages.find_one({"convId": conv_id}, {"seq": 1}, sort=[("seq", DESC)])
+        return doc["seq"] if doc else 0
+
+    def insert_message(self, message: Message) -> None:
+        self.messages.insert_one(message.to_mongo())
+
+    def history(self, conv_id: str, *, before: int | None, after: int | None, limit: int) -> Page:
+        """Oldest first. ``after``: the next ``limit`` newer than it; otherwise the newest ``limit`` older
+        than ``before`` (or the newest of all). ``has_more``: more lie beyond the page in that direction."""
+        query: dict[str, Any] = {"convId": conv_id}
+        if after is not None:
+            query["seq"] = {"$gt": after}
+            docs = list(self.messages.find(query).sort("seq", ASC).limit(limit + 1))
+            page = docs[:limit]
+        else:
+            if before is not None:
+                query["seq"] = {"$lt": before}
+            docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
+            page = docs[:limit][::-1]
+        return Page([Message.from_mongo(d) for d in page], has_more=len(docs) > limit)
+
+    def search(self, conv_id: str, text: str, *, before: int | None, limit: int) -> Page:
+        """Newest first: the conversation's messages matching ``text`` (MongoDB $text syntax) with seq below
+        ``before``; never deleted or system messages. The text index's convId prefix bounds the search to
+        the conversation's own index entries. ``has_more``: older matches remain."""
+        query: dict[str, Any] = {"convId": conv_id, "$text": {"$search": text}, "isDeleted": False,
+                                 "type": {"$ne": "system"}}
+        if before is not None:
+            query["seq"] = {"$lt": before}
+        docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
+        return Page([Message.from_mongo(d) for d in docs[:limit]], has_more=len(docs) > limit)
+
+    def stale_sender_messages(self, sender_id: str, info: SenderInfo, *, until, limit: int) -> list[dict]:
+        """Up to ``limit`` of the sender's messages whose senderInfo is not ``info``, created at or before
+        ``until`` (None: any time), newest first, as ``{_id, createdAt}``. A range walk down the
+        (senderId, createdAt) index: the caller passes the last createdAt it got as the next ``until``
+        (inclusive, and safe with ties: the messages it has updated no longer match)."""
+        query: dict[str, Any] = {"senderId": sender_id, "senderInfo": {"$ne": info.model_dump()}}
+        if until is not None:
+            query["createdAt"] = {"$lte": until}
+        return list(self.messages.find(query, {"createdAt": 1}).sort("createdAt", DESC).limit(limit))
+
+    def set_sender_info(self, message_ids: list[str], info: SenderInfo) -> int:
+        """One write for a batch of messages; the number changed."""
+        return self.messages.update_many({"_id": {"$in": message_ids}},
+                                         {"$set": {"senderInfo": info.model_dump()}}).modified_count
+
+    def set_message_files(self, message_id: str, files: list[dict[str, Any]], at) -> Message | None:
+        doc = self.messages.find_one_and_update(
+            {"_id": message_id, "metadata.files": {"$ne": files}},
+            {"$set": {"metadata.files": files, "updatedAt": at}}, return_document=ReturnDocument.AFTER)
+        return Message.from_mongo(doc) if doc else None
+
+    def direct_unread_since(self, conv_id: str, user_id: str, after_seq: int, since, up_to, limit: int
+                            ) -> list[Message]:
+        """Others' messages past ``after_seq`` (the reader's mark), created in (since, up_to], not deleted."""
+        docs = self.messages.find({"convId": conv_id, "seq": {"$gt": after_seq}, "senderId": {"$ne": user_id},
+                                   "isDeleted": False, "type": {"$ne": "system"},
+                                   "createdAt": {"$gt": since, "$lte": up_to}})
+        return [Message.from_mongo(d) for d in docs.sort("seq", ASC).limit(limit)]
+
+    def newest_message(self, conv_id: str) -> Message | None:
+        doc = self.messages.find_one({"convId": conv_id}, sort=[("seq", DESC)])
+        return Message.from_mongo(doc) if doc else None
+
+    def iter_conversation_messages(self, conv_id: str, batch: int = 500) -> Iterable[Message]:
+        """Every message of the conversation in seq order, the archived ones first (what an export reads):
+        retention moves the oldest seqs, so the archive's seqs all precede the live ones."""
+        for collection in (self.messages_archive, self.messages):
+            after = 0
+            while docs := list(collection.find({"convId": conv_id, "seq": {"$gt": after}}).sort("seq", ASC).limit(batch)):
+                for d in docs:
+                    yield Message.from_mongo(d)
+                after = docs[-1]["seq"]
+
+    def message_window(self, conv_id: str, low: int, high: int, *, created_from=None,
+                       created_to=None) -> list[dict[str, Any]]:
+        """The conversation's stored messages with low <= seq <= high (and createdAt in the bounds given), in
+        seq order: one bounded range on the (convId, seq) index, so an export walks a conversation of any
+        size in windows of constant memory. Where retention has moved old messages to ``messages_archive``
+        (same shape, same index) both are read, the live collection first: a move copies to the archive
+        before it deletes, so a message moving during the read is found in one or the other (or both:
+        kept once).
+
+        The documents are returned as the driver decoded them (``schemas.documents.Message``'s stored
+        shape), not validated into models: they were validated when written, an export reads 100,000 of
+        them, and validating them again was a fifth of its time."""
+        query: dict[str, Any] = {"convId": conv_id, "seq": {"$gte": low, "$lte": high}}
+        if created_from is not None or created_to is not None:
+            query["createdAt"] = {**({"$gte": created_from} if created_from is not None else {}),
+                                  **({"$lte": created_to} if created_to is not None else {})}
+        # (sorted here rather than by the server: the window is small, and the embedded store's sort
+        # compares with BSON semantics, a third of its cost per document)
+        found = {d["seq"]: d for d in self.messages.find(query)}
+        for d in self.messages_archive.find(query):
+            found.setdefault(d["seq"], d)
+        return [found[seq] for seq in sorted(found)]
+
+    def count_messages_created(self, conv_id: str, created_from, created_to) -> int:
+        """How many messages of the conversation were created in the bounds (a time-range export's total)."""
+        query: dict[str, Any] = {"convId": conv_id, "createdAt": {
+            **({"$gte": created_from} if created_from is not None else {}),
+            **({"$lte": created_to} if created_to is not None else {})}}
+        return self.messages.count_documents(query) + self.messages_archive.count_documents(query)
