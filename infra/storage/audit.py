@@ -8,7 +8,7 @@ import pymongo
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
 from pymongo.database import Database
 
-from infra.storage.repository import Repository
+from infra.storage.repository import Repository, insert_once, newest_first
 from schemas.documents import ActivityLog
 
 log = logging.getLogger(__name__)
@@ -38,19 +38,12 @@ class AuditRepo(Repository):
 
     def moderation_log(self, group_id: str, *, before: str | None, limit: int) -> tuple[list[ActivityLog], bool]:
         query: dict[str, Any] = {"groupId": group_id}
-        if before:
-            query["_id"] = {"$lt": before}
-        docs = list(self.activity_logs.find(query).sort("_id", DESC).limit(limit + 1))
-        return [ActivityLog.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+        return newest_first(self.activity_logs, query, ActivityLog, before=before, limit=limit)
 
     def insert_activity_once(self, entry: ActivityLog) -> bool:
         """With a ``key`` derived from what it records, a redelivered task writes the entry once (its id
         stays an ObjectId: the log is read in id order, which is time order)."""
-        try:
-            self.activity_logs.insert_one(entry.to_mongo())
-            return True
-        except pymongo.errors.DuplicateKeyError:
-            return False
+        return insert_once(self.activity_logs, entry.to_mongo())
 
     def count_activity(self, resource: str, resource_id: str, action: str, group_id: str, since) -> int:
         """How often ``action`` happened to that resource in the group since then (the resource_timestamp

@@ -1,11 +1,10 @@
 """Conversations and their members: membership, read marks, mutes copied onto memberships, the newest stored seq."""
 from __future__ import annotations
 
-import pymongo
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
 from pymongo.database import Database
 
-from infra.storage.repository import Repository
+from infra.storage.repository import Repository, insert_once
 from schemas.documents import Conversation, ConversationMember
 
 
@@ -37,11 +36,7 @@ class ConversationsRepo(Repository):
         return ConversationMember.from_mongo(doc) if doc else None
 
     def insert_conversation_member(self, member: ConversationMember) -> bool:
-        try:
-            self.conversation_members.insert_one(member.to_mongo())
-            return True
-        except pymongo.errors.DuplicateKeyError:
-            return False
+        return insert_once(self.conversation_members, member.to_mongo())
 
     def conversation_members_of(self, conv_id: str, limit: int) -> list[ConversationMember]:
         """The conversation's members in joining order, at most ``limit`` (from the (convId, userId) index)."""

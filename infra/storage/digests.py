@@ -8,7 +8,7 @@ from pymongo import ASCENDING as ASC, IndexModel
 from pymongo.database import Database
 
 from infra.storage.lease import Lease
-from infra.storage.repository import Repository
+from infra.storage.repository import Repository, insert_once
 from schemas.documents import Digest, EmailWindow
 
 
@@ -57,11 +57,7 @@ class DigestsRepo(Repository):
             {"$set": {"openedAt": up_to, "dueAt": next_due}}).modified_count == 1
 
     def insert_digest_once(self, digest: Digest) -> bool:
-        try:
-            self.digests.insert_one(digest.to_mongo())
-            return True
-        except pymongo.errors.DuplicateKeyError:
-            return False
+        return insert_once(self.digests, digest.to_mongo())
 
     def get_digest(self, digest_id: str) -> Digest | None:
         doc = self.digests.find_one({"_id": digest_id})

@@ -7,7 +7,7 @@ from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocu
 from pymongo.database import Database
 
 from infra.storage.lease import Lease
-from infra.storage.repository import Repository
+from infra.storage.repository import Repository, newest_first
 from schemas.documents import Export
 
 
@@ -39,10 +39,7 @@ class ExportsRepo(Repository):
 
     def exports_of_user(self, user_id: str, *, before: str | None, limit: int) -> tuple[list[Export], bool]:
         query: dict[str, Any] = {"requestedBy": user_id}
-        if before:
-            query["_id"] = {"$lt": before}
-        docs = list(self.exports.find(query).sort("_id", DESC).limit(limit + 1))
-        return [Export.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+        return newest_first(self.exports, query, Export, before=before, limit=limit)
 
     def claim_export(self, export_id: str, owner: str, now, until) -> Export | None:
         """queued -> running, or a running job whose lease ran out (its worker died) taken over; None when

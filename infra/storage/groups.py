@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pymongo
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
 from pymongo.database import Database
 
-from infra.storage.repository import Repository
+from infra.storage.repository import Repository, insert_once
 from schemas.documents import Group, GroupMember
 
 
@@ -40,11 +39,7 @@ class GroupsRepo(Repository):
 
     def insert_group_member(self, member: GroupMember) -> bool:
         """False when the user already belongs to the group."""
-        try:
-            self.group_members.insert_one(member.to_mongo())
-            return True
-        except pymongo.errors.DuplicateKeyError:
-            return False
+        return insert_once(self.group_members, member.to_mongo())
 
     def group_members_of(self, group_id: str, limit: int) -> list[GroupMember]:
         """The group's members in joining order, at most ``limit`` (from the (groupId, userId) index)."""

@@ -6,7 +6,7 @@ from typing import Any
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
 from pymongo.database import Database
 
-from infra.storage.repository import Repository
+from infra.storage.repository import Repository, newest_first
 from schemas.documents import Album, Media, Upload
 
 
@@ -168,10 +168,7 @@ class MediaRepo(Repository):
         query: dict[str, Any] = {"convId": conv_id, "isDeleted": False, "status": {"$nin": ["uploading"]}}
         if file_type:
             query["fileType"] = file_type
-        if before:
-            query["_id"] = {"$lt": before}
-        docs = list(self.media.find(query).sort("_id", DESC).limit(limit + 1))
-        return [Media.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+        return newest_first(self.media, query, Media, before=before, limit=limit)
 
     def like_media(self, media_id: str, user_id: str, at, add: bool) -> Media | None:
         if add:
@@ -199,10 +196,7 @@ class MediaRepo(Repository):
 
     def albums_of(self, conv_id: str, *, before: str | None, limit: int) -> tuple[list[Album], bool]:
         query: dict[str, Any] = {"convId": conv_id}
-        if before:
-            query["_id"] = {"$lt": before}
-        docs = list(self.albums.find(query).sort("_id", DESC).limit(limit + 1))
-        return [Album.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+        return newest_first(self.albums, query, Album, before=before, limit=limit)
 
     def add_to_album(self, album: Album, media: Media, at) -> Album | None:
         """Move the file into the album (once): the counts follow in the same step for the album."""

@@ -6,7 +6,7 @@ from typing import Any
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
 from pymongo.database import Database
 
-from infra.storage.repository import Repository
+from infra.storage.repository import Repository, newest_first
 from schemas.documents import FilterRule, GroupModeration, ReviewItem, ReviewReason, Sanction, User
 
 
@@ -108,10 +108,7 @@ class ModerationRepo(Repository):
                                  "status": statuses[0] if len(statuses) == 1 else {"$in": list(statuses)}}
         if kind:
             query["kind"] = kind
-        if before:
-            query["_id"] = {"$lt": before}
-        docs = list(self.reviews.find(query).sort("_id", DESC).limit(limit + 1))
-        return [ReviewItem.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+        return newest_first(self.reviews, query, ReviewItem, before=before, limit=limit)
 
     def decide_review(self, review_id: str, status: str, by: User, note: str | None, at) -> ReviewItem | None:
         """pending -> status, for one moderator only: the conditional update is the race's referee."""

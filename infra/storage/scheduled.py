@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
+from pymongo import ASCENDING as ASC, IndexModel, ReturnDocument
 from pymongo.database import Database
 
 from infra.storage.lease import Lease
-from infra.storage.repository import Repository
+from infra.storage.repository import Repository, newest_first
 from schemas.documents import SCHEDULED_OPEN, ScheduledMessage
 
 
@@ -50,10 +50,7 @@ class ScheduledRepo(Repository):
     def scheduled_of_sender(self, sender_id: str, conv_id: str, *, before: str | None, limit: int
                             ) -> tuple[list[ScheduledMessage], bool]:
         query: dict[str, Any] = {"senderId": sender_id, "convId": conv_id}
-        if before:
-            query["_id"] = {"$lt": before}
-        docs = list(self.scheduled_messages.find(query).sort("_id", DESC).limit(limit + 1))
-        return [ScheduledMessage.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+        return newest_first(self.scheduled_messages, query, ScheduledMessage, before=before, limit=limit)
 
     def update_pending_scheduled(self, item_id: str, sender_id: str, changes: dict[str, Any]) -> ScheduledMessage | None:
         """Edit or cancel, only while nobody has claimed it (so a send in progress is never changed under it)."""
