@@ -137,7 +137,7 @@ def add_group_member(group_id: str):
     rt = get_runtime()
     added = directory.do_add_group_member(rt.store, web_notifier(), g.user, group_id, body(GroupMemberAdd))
     move_user_sockets(added["user"]["id"], events.group_room(group_id), enter=True)
-    group = rt.store.get_group(group_id)
+    group = rt.store.groups.get_group(group_id)
     notify_added(added["user"]["id"], "group", group_id, group.name if group else "a group")
     if added["role"] in MODERATING_ROLES:
         move_user_sockets(added["user"]["id"], events.mod_room(group_id), enter=True)
@@ -177,7 +177,7 @@ def add_conversation_member(conv_id: str):
     rt = get_runtime()
     added = directory.do_add_conversation_member(rt.store, web_notifier(), announce(), g.user, conv_id,
                                                  body(ConversationMemberAdd).username)
-    conv = rt.store.get_conversation(conv_id)
+    conv = rt.store.conversations.get_conversation(conv_id)
     notify_added(added["user"]["id"], "conversation", conv_id, conv.title if conv else "a conversation", conv_id)
     return jsonify(added), 201
 

@@ -50,7 +50,7 @@ def authenticate_session(token: object) -> tuple[User, float]:
         raise ApiError(Code.UNAUTHORIZED, "token expired") from None
     except jwt.InvalidTokenError as exc:
         raise ApiError(Code.UNAUTHORIZED, f"invalid token ({exc})") from None
-    user = get_runtime().store.get_user(str(claims["sub"]))
+    user = get_runtime().store.users.get_user(str(claims["sub"]))
     if user is None or not user.active:
         raise ApiError(Code.UNAUTHORIZED, "unknown or deactivated user")
     return user, float(claims["exp"])

@@ -112,11 +112,11 @@ def seed(store, conv, users, n: int, rnd: random.Random) -> None:
         recent = (recent + [m])[-50:]
         chunk.append(m.to_mongo())
         if len(chunk) == 5000:
-            store.messages.insert_many(chunk)
+            store.db.messages.insert_many(chunk)
             chunk = []
     if chunk:
-        store.messages.insert_many(chunk)
-    store.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": n}})
+        store.db.messages.insert_many(chunk)
+    store.db.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": n}})
 
 
 def worker_part(args) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def worker_part(args) -> dict[str, Any]:
     from infra.blobs import S3Blobs
     from infra.embedded.mongo import embedded_client
     from infra.embedded.s3_server import MotoS3Server
-    from infra.store import Store
+    from infra.storage import Store
     from infra.executor import DirectExecutor
     from pipelines.exports.files import ExportSettings
     from pipelines.exports.job import ExportIO, run_export

@@ -8,7 +8,7 @@ import pymongo
 from pymongo.database import Database
 
 from infra.config import Settings
-from infra.store import Store
+from infra.storage import Store
 
 _lock = threading.Lock()
 _stores: dict[str, Store] = {}

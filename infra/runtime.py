@@ -30,7 +30,7 @@ from infra.mongo import get_store, server_database
 from infra.presence import PresenceRegistry
 from infra.redis_pool import blocking_client, blocking_pool
 from infra.scanner import ClamdScanner
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports.files import ExportSettings
 from pipelines.media.uploads import Limits as MediaLimits

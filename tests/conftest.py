@@ -8,7 +8,7 @@ import pytest
 
 from infra.embedded.mongo import embedded_client
 from infra.embedded.redis_server import RedisServer
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from schemas.common import new_id, utcnow
 from schemas.documents import Conversation, ConversationMember, Group, GroupMember, User
@@ -78,19 +78,19 @@ def notifier(emitter) -> Notifier:
 def make_user(store: Store, username: str, **fields) -> User:
     now = utcnow()
     user = User(id=new_id(), username=username, createdAt=now, updatedAt=now, **fields)
-    store.users.insert_one(user.to_mongo())
+    store.db.users.insert_one(user.to_mongo())
     return user
 
 
 def make_conversation(store: Store, members: list[User], title: str = "general") -> Conversation:
     now = utcnow()
     group = Group(id=new_id(), name="team", createdBy=members[0].id, createdAt=now)
-    store.insert_group(group, GroupMember(id=new_id(), groupId=group.id, userId=members[0].id,
+    store.groups.insert_group(group, GroupMember(id=new_id(), groupId=group.id, userId=members[0].id,
                                           role="GROUP_ADMIN", joinedAt=now))
     for u in members[1:]:
-        store.insert_group_member(GroupMember(id=new_id(), groupId=group.id, userId=u.id, role="MEMBER",
+        store.groups.insert_group_member(GroupMember(id=new_id(), groupId=group.id, userId=u.id, role="MEMBER",
                                               joinedAt=now))
     conv = Conversation(id=new_id(), groupId=group.id, title=title, createdBy=members[0].id, createdAt=now)
-    store.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=u.id,
+    store.conversations.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=u.id,
                                                         groupId=group.id, joinedAt=now) for u in members])
     return conv

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 
 from infra.blobs import Blobs, StorageUnavailable
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports.files import PURGE_AFTER, file_key
 from schemas.common import utcnow
@@ -20,8 +20,8 @@ def do_expire(store: Store, blobs: Blobs, *, now=None, limit: int = 500) -> dict
     are the sweeper's: ``pipelines.sweeper.sweep_exports``.)"""
     now = now or utcnow()
     expired = 0
-    for export in store.exports_past_expiry(now, limit):
-        if store.set_export(export.id, {"status": "expired", "key": None, "updatedAt": now},
+    for export in store.exports.exports_past_expiry(now, limit):
+        if store.exports.set_export(export.id, {"status": "expired", "key": None, "updatedAt": now},
                             statuses=("done",)) is not None:
             if export.key:
                 blobs.delete(export.key)
@@ -33,7 +33,7 @@ def do_fail_stale(store: Store, blobs: Blobs, notifier: Notifier, export: Export
                   now: datetime) -> Export | None:
     """The sweeper's end for a job stuck queued or running: failed with the reason, if nothing moved it
     since it was read (None otherwise); its upload aborted, export:failed sent."""
-    failed = store.settle_export(export, {"status": "failed", "error": {"code": code, "message": message},
+    failed = store.exports.settle_export(export, {"status": "failed", "error": {"code": code, "message": message},
                                           "lease": None, "uploadId": None, "key": None, "finishedAt": now,
                                           "purgeAt": now + PURGE_AFTER, "updatedAt": now})
     if failed is None:

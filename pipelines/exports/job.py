@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from infra.blobs import Blobs, Part, StorageUnavailable
 from infra.executor import Executor
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports import pdf
 from pipelines.exports.files import CONTENT_TYPES, PURGE_AFTER, ExportSettings, file_key
@@ -106,7 +106,7 @@ class Heartbeat:
         progress = self.percent()
         until = utcnow() + timedelta(seconds=self.io.settings.lease_seconds)
         try:
-            ours = self.io.store.renew_export(self.export.id, self.owner, until, {
+            ours = self.io.store.exports.renew_export(self.export.id, self.owner, until, {
                 "progress": progress, "processed": self.processed, "total": self.total, "updatedAt": utcnow()})
         except Exception:  # noqa: BLE001 - a missed beat is tried again; the lease is much longer
             log.warning("export %s: could not renew the lease", self.export.id, exc_info=True)
@@ -159,14 +159,14 @@ class _Beating:
 def run_export(export_id: str, io: ExportIO) -> RunResult:
     """Claim the job and make its file; idempotent: a finished job, or one whose lease is live (another
     delivery of the task is running it), returns without work."""
-    current = io.store.get_export(export_id)
+    current = io.store.exports.get_export(export_id)
     if current is None:
         return RunResult(export_id, None, False, reason="no such export")
     if current.status == "done" and not current.readyAnnounced:
         _announce_ready(io, current)  # the worker died between the end of the job and its event
         return RunResult(export_id, "done", False, reason="announced")
     owner, now = uuid.uuid4().hex, utcnow()
-    export = io.store.claim_export(export_id, owner, now, now + timedelta(seconds=io.settings.lease_seconds))
+    export = io.store.exports.claim_export(export_id, owner, now, now + timedelta(seconds=io.settings.lease_seconds))
     if export is None:
         status = current.status
         return RunResult(export_id, status, False,
@@ -176,7 +176,7 @@ def run_export(export_id: str, io: ExportIO) -> RunResult:
         return RunResult(export_id, "failed", True, reason="too many attempts")
     if export.uploadId:  # a previous attempt died mid-upload: its parts go, the file starts again
         io.blobs.abort_multipart(file_key(export), export.uploadId)
-        io.store.renew_export(export.id, owner, now + timedelta(seconds=io.settings.lease_seconds), {"uploadId": None})
+        io.store.exports.renew_export(export.id, owner, now + timedelta(seconds=io.settings.lease_seconds), {"uploadId": None})
     workdir = tempfile.mkdtemp(prefix=f"export-{export.id}-")
     try:
         return _run(io, export, owner, workdir)
@@ -186,7 +186,7 @@ def run_export(export_id: str, io: ExportIO) -> RunResult:
 
 def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
     store = io.store
-    conv = store.get_conversation(export.convId)
+    conv = store.conversations.get_conversation(export.convId)
     if conv is None:
         _fail(io, export, owner, "not_found", "the conversation no longer exists")
         return RunResult(export.id, "failed", True, reason="no conversation")
@@ -214,7 +214,7 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
         return RunResult(export.id, "cancelled", True, reason="stopped while rendering")
     except io.transient as exc:
         # Back to queued so that Celery's retry can claim it again (the lease would refuse it).
-        store.end_export(export.id, owner, {"status": "queued", "updatedAt": utcnow()})
+        store.exports.end_export(export.id, owner, {"status": "queued", "updatedAt": utcnow()})
         log.warning("export %s: transient failure, will retry: %s", export.id, exc)
         raise
     except Exception as exc:  # noqa: BLE001 - a permanent failure: the job ends failed, with its reason
@@ -222,7 +222,7 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
         _fail(io, export, owner, "export_failed", f"{type(exc).__name__}: {exc}"[:500])
         return RunResult(export.id, "failed", True, reason=str(exc))
     now = utcnow()
-    done = store.end_export(export.id, owner, {
+    done = store.exports.end_export(export.id, owner, {
         "status": "done", "progress": 100, "processed": count, "total": total, "size": size, "key": key,
         "uploadId": None, "finishedAt": now, "expiresAt": now + io.settings.ttl,
         "purgeAt": now + io.settings.ttl + PURGE_AFTER, "updatedAt": now})
@@ -246,7 +246,7 @@ class _Tracked:
         if upload_id and upload_id != self.recorded:
             self.recorded = upload_id
             until = utcnow() + timedelta(seconds=self.io.settings.lease_seconds)
-            if not self.io.store.renew_export(self.export.id, self.owner, until, {"uploadId": upload_id}):
+            if not self.io.store.exports.renew_export(self.export.id, self.owner, until, {"uploadId": upload_id}):
                 raise _Stop()
         return n
 
@@ -316,7 +316,7 @@ def _upload(io: ExportIO, export: Export, owner: str, path: str, key: str, hb: H
     upload_id = io.blobs.create_multipart(key, content_type)
     try:
         until = utcnow() + timedelta(seconds=io.settings.lease_seconds)
-        if not io.store.renew_export(export.id, owner, until, {"uploadId": upload_id}):
+        if not io.store.exports.renew_export(export.id, owner, until, {"uploadId": upload_id}):
             raise _Stop()
         with hb.in_background():
             parts = io.executor.run_cpu(send_file, io.blobs, key, content_type, path, io.part_size, hb.workdir, upload_id)
@@ -349,7 +349,7 @@ def send_file(blobs: Blobs, key: str, content_type: str, path: str, part_size: i
 def _stopped(io: ExportIO, export: Export) -> None:
     """Cancelled (or taken over): the multipart writer has aborted its upload; make sure no object is left
     unless another run owns the job now."""
-    current = io.store.get_export(export.id)
+    current = io.store.exports.get_export(export.id)
     if current is None or current.status == "cancelled":
         io.blobs.delete(file_key(export))
     log.info("export %s stopped (%s)", export.id, current.status if current else "gone")
@@ -357,7 +357,7 @@ def _stopped(io: ExportIO, export: Export) -> None:
 
 def _fail(io: ExportIO, export: Export, owner: str, code: str, message: str) -> None:
     now = utcnow()
-    failed = io.store.end_export(export.id, owner, {
+    failed = io.store.exports.end_export(export.id, owner, {
         "status": "failed", "error": {"code": code, "message": message}, "uploadId": None, "key": None,
         "finishedAt": now, "purgeAt": now + PURGE_AFTER, "updatedAt": now})
     io.blobs.delete(file_key(export))
@@ -367,7 +367,7 @@ def _fail(io: ExportIO, export: Export, owner: str, code: str, message: str) -> 
 
 def _announce_ready(io: ExportIO, export: Export) -> None:
     io.notifier.notify_export_ready(export)
-    io.store.set_export(export.id, {"readyAnnounced": True}, statuses=("done",))
+    io.store.exports.set_export(export.id, {"readyAnnounced": True}, statuses=("done",))
     if io.notify_ready is not None:
         try:
             io.notify_ready(export)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from infra.blobs import Blobs
-from infra.store import Store
+from infra.storage import Store
 from pipelines.exports.files import CONTENT_TYPES, PURGE_AFTER, ExportSettings, file_key, filename_of
 from pipelines.policy.access import is_moderator, log_denied
 from schemas.common import new_id, utcnow
@@ -22,15 +22,15 @@ log = logging.getLogger(__name__)
 def check_may_export(store: Store, user: User, conv_id: str, settings: ExportSettings):
     """Group admins of the conversation's group and system admins; its members too when
     EXPORTS_FOR_MEMBERS is on. A group admin of another group is refused (403), like anyone else."""
-    conv = store.get_conversation(conv_id)
+    conv = store.conversations.get_conversation(conv_id)
     if conv is None:
         raise ApiError(Code.NOT_FOUND, f"no conversation {conv_id}")
     if user.role == "ADMIN":
         return conv
-    member = store.get_group_member(conv.groupId, user.id)
+    member = store.groups.get_group_member(conv.groupId, user.id)
     if member is not None and member.role == "GROUP_ADMIN":
         return conv
-    if settings.for_members and store.get_conversation_member(conv_id, user.id) is not None:
+    if settings.for_members and store.conversations.get_conversation_member(conv_id, user.id) is not None:
         return conv
     log_denied(store, user, "conversation", conv_id, "export without an admin role")
     raise ApiError(Code.FORBIDDEN, "only the group's admins can export this conversation"
@@ -103,7 +103,7 @@ def do_request_export(store: Store, enqueue_run: Callable[[str], None], settings
     export = Export(id=new_id(), convId=conv.id, groupId=conv.groupId, requestedBy=user.id,
                     requesterName=user.username, format=fmt, range=rng, language=language, timezone=tz,
                     includeDeleted=include_deleted, createdAt=now, updatedAt=now)
-    store.insert_export(export)
+    store.exports.insert_export(export)
     try:
         enqueue_run(export.id)
     except Exception:  # noqa: BLE001 - the job is stored: the sweeper queues it again, or fails it (sweeper.py)
@@ -112,7 +112,7 @@ def do_request_export(store: Store, enqueue_run: Callable[[str], None], settings
 
 
 def _own(store: Store, user: User, export_id: str) -> Export:
-    export = store.get_export(export_id)
+    export = store.exports.get_export(export_id)
     if export is None:
         raise ApiError(Code.NOT_FOUND, f"no export {export_id}")
     if export.requestedBy != user.id:
@@ -126,7 +126,7 @@ def get_export(store: Store, user: User, export_id: str) -> dict:
 
 
 def list_exports(store: Store, user: User, page: IdPage) -> dict:
-    exports, more = store.exports_of_user(user.id, before=page.before, limit=page.limit)
+    exports, more = store.exports.exports_of_user(user.id, before=page.before, limit=page.limit)
     now = utcnow()
     return {"exports": [e.public(now) for e in exports], "hasMore": more}
 
@@ -142,7 +142,7 @@ def download_url(store: Store, blobs: Blobs, settings: ExportSettings, user: Use
         raise ApiError(Code.EXPIRED, "this export has expired; request a new one", {"expiresAt": view["expiresAt"]})
     if export.status != "done" or not export.key:
         raise ApiError(Code.NOT_READY, f"this export is {export.status}", {"status": export.status})
-    conv = store.get_conversation(export.convId)
+    conv = store.conversations.get_conversation(export.convId)
     return blobs.presign_get(export.key, filename=filename_of(export, conv.title if conv else "conversation"),
                              content_type=CONTENT_TYPES[export.format], attachment=True,
                              expires=min(settings.presign_seconds, 300))
@@ -153,7 +153,7 @@ def do_cancel_export(store: Store, blobs: Blobs, user: User, export_id: str) -> 
     leaves nothing); a done one loses its file now. The record stays, ``cancelled``, without a file."""
     _own(store, user, export_id)
     now = utcnow()
-    before = store.set_export(export_id, {"status": "cancelled", "finishedAt": now, "updatedAt": now, "key": None,
+    before = store.exports.set_export(export_id, {"status": "cancelled", "finishedAt": now, "updatedAt": now, "key": None,
                                           "size": None, "expiresAt": None, "purgeAt": now + PURGE_AFTER},
                               statuses=("queued", "running", "done"))
     if before is None:

@@ -11,7 +11,7 @@ import time
 from typing import Any, Iterator
 
 from infra.blobs import Blobs
-from infra.store import Store
+from infra.storage import Store
 from pipelines.exports import pdf, writers
 from schemas.common import iso, utcnow
 from schemas.documents import Export
@@ -43,14 +43,14 @@ def seq_bounds(conv, export: Export) -> tuple[int, int]:
 
 def count_messages(store: Store, export: Export, low: int, high: int) -> int:
     if export.range.kind == "time":
-        return store.count_messages_created(export.convId, export.range.fromTime, export.range.toTime)
+        return store.messages.count_messages_created(export.convId, export.range.fromTime, export.range.toTime)
     return max(0, high - low + 1)  # seqs have no gaps
 
 
 def build_header(store: Store, export: Export, conv, low: int, high: int) -> dict[str, Any]:
-    group = store.get_group(conv.groupId)
-    members = store.conversation_members_of(conv.id, MAX_MEMBERS_IN_HEADER)
-    users = store.users_by_ids([m.userId for m in members] + [export.requestedBy])
+    group = store.groups.get_group(conv.groupId)
+    members = store.conversations.conversation_members_of(conv.id, MAX_MEMBERS_IN_HEADER)
+    users = store.users.users_by_ids([m.userId for m in members] + [export.requestedBy])
     requester = users.get(export.requestedBy)
     rng = export.range.public()
     rng.update({"firstSeq": low, "lastSeq": high})
@@ -104,12 +104,12 @@ def _records(store: Store, export: Export, low: int, high: int, batch: int, prog
         progress.check()
         began = time.monotonic()
         end = min(start + batch - 1, high)
-        messages = store.message_window(export.convId, start, end,
+        messages = store.messages.message_window(export.convId, start, end,
                                         created_from=r.fromTime if r.kind == "time" else None,
                                         created_to=r.toTime if r.kind == "time" else None)
         unknown = {x["userId"] for m in messages for x in m.get("reactions") or () if x["userId"] not in names}
         if unknown:
-            names.update({u.id: u.username for u in store.users_by_ids(unknown).values()})
+            names.update({u.id: u.username for u in store.users.users_by_ids(unknown).values()})
             if len(names) > 50_000:
                 names.clear()
         media = _thumbnails(store, messages, workdir, listed) if export.format == "pdf" else {}
@@ -152,7 +152,7 @@ def _thumbnails(store: Store, messages, workdir: str, listed: set[str]) -> dict[
     if not ids:
         return {}
     found, wanted = {}, []
-    for media in store.media_by_ids(ids).values():
+    for media in store.media.media_by_ids(ids).values():
         small = media.variants.get("small")
         if media.status != "ready" or small is None or media.isDeleted:  # (a deleted file's objects are going)
             continue

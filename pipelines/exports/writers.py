@@ -41,7 +41,7 @@ def display_name(username: str, fname: str = "", lname: str = "") -> str:
 
 def build_record(doc: dict[str, Any], *, usernames: dict[str, str], include_deleted: bool) -> dict[str, Any]:
     """One stored message (a ``messages`` document, as ``schemas.documents.Message.to_mongo`` writes it,
-    read as the driver returns it: see ``Store.message_window``) as every format sees it. A deleted message
+    read as the driver returns it: see ``MessagesRepo.message_window``) as every format sees it. A deleted message
     keeps its place (seq, sender, time) but not its content, edits or quote unless ``include_deleted``
     (moderators' exports). ``usernames`` maps the ids of reacting users to names (ids not in it are shown
     as ids)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from schemas.common import utcnow
 from schemas.documents import User
@@ -13,7 +13,7 @@ from schemas.errors import ApiError, Code
 
 def check_attachments(store: Store, user: User, conv_id: str, media_ids: list[str]) -> None:
     """A send may carry only the sender's own files of that conversation, not failed nor deleted ones."""
-    found = store.media_by_ids(media_ids)
+    found = store.media.media_by_ids(media_ids)
     for media_id in media_ids:
         media = found.get(media_id)
         if media is None:
@@ -41,10 +41,10 @@ def attach_to_message(store: Store, notifier: Notifier, message, media_ids: list
     worker sees the message id when it announces, or we see its outcome here: nothing is missed."""
     current = []
     for media_id in media_ids:
-        media = store.attach_message(media_id, message.id)
+        media = store.media.attach_message(media_id, message.id)
         if media is not None:
             current.append(media.summary())
     if current != (message.metadata.files or []):
-        changed = store.set_message_files(message.id, current, utcnow())
+        changed = store.messages.set_message_files(message.id, current, utcnow())
         if changed is not None:
             notifier.notify_message_updated(changed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from infra.blobs import Blobs
-from infra.store import Store
+from infra.storage import Store
 from pipelines.media.uploads import Limits
 from pipelines.messages import lifecycle
 from pipelines.policy.access import check_conversation_member, check_group_manager, log_denied
@@ -48,13 +48,13 @@ def content_url(store: Store, blobs: Blobs, limits: Limits, user: User, media_id
 
 def gallery(store: Store, user: User, conv_id: str, file_type: str | None, page: IdPage) -> dict:
     check_conversation_member(store, user, conv_id)
-    media, more = store.gallery(conv_id, file_type, before=page.before, limit=page.limit)
+    media, more = store.media.gallery(conv_id, file_type, before=page.before, limit=page.limit)
     return {"media": [m.public() for m in media], "hasMore": more}
 
 
 def do_like(store: Store, user: User, media_id: str, add: bool) -> dict:
     media = _member_media(store, user, media_id)
-    changed = store.like_media(media_id, user.id, utcnow(), add)
+    changed = store.media.like_media(media_id, user.id, utcnow(), add)
     return (changed or media).public()
 
 
@@ -75,7 +75,7 @@ def do_comment(store: Store, user: User, media_id: str, content: str, gate: Gate
     screened = gate.screen(admitted, {"content": content}, comment_id)
     comment = MediaComment(id=comment_id, userId=user.id, userInfo=SenderInfo.of(user),
                            content=screened.texts["content"], at=utcnow())
-    changed = store.comment_media(media_id, comment.model_dump(), MAX_COMMENTS)
+    changed = store.media.comment_media(media_id, comment.model_dump(), MAX_COMMENTS)
     if changed is None:
         raise ApiError(Code.LIMIT_REACHED, f"a file has at most {MAX_COMMENTS} comments")
     gate.opened(screened)
@@ -90,19 +90,19 @@ def do_create_album(store: Store, user: User, conv_id: str, request: AlbumCreate
     screened = gate.screen(admitted, {"name": request.name, "description": request.description}, album_id)
     album = Album(id=album_id, convId=conv_id, name=screened.texts["name"],
                   description=screened.texts["description"], createdBy=user.id, createdAt=now, updatedAt=now)
-    store.insert_album(album)
+    store.media.insert_album(album)
     gate.opened(screened)
     return album
 
 
 def list_albums(store: Store, user: User, conv_id: str, page: IdPage) -> dict:
     check_conversation_member(store, user, conv_id)
-    albums, more = store.albums_of(conv_id, before=page.before, limit=page.limit)
+    albums, more = store.media.albums_of(conv_id, before=page.before, limit=page.limit)
     return {"albums": [a.public() for a in albums], "hasMore": more}
 
 
 def do_add_to_album(store: Store, user: User, album_id: str, media_id: str, gate: Gate | None = None) -> Album:
-    album = store.get_album(album_id)
+    album = store.media.get_album(album_id)
     if album is None:
         raise ApiError(Code.NOT_FOUND, f"no album {album_id}")
     gate = gate or Gate(store)
@@ -113,7 +113,7 @@ def do_add_to_album(store: Store, user: User, album_id: str, media_id: str, gate
     if media.status != "ready":
         raise ApiError(Code.NOT_READY, f"this file is {media.status}")
     gate.count(admitted)
-    updated = store.add_to_album(album, media, utcnow())
+    updated = store.media.add_to_album(album, media, utcnow())
     if updated is None:
         raise ApiError(Code.CONFLICT, "the file is already in this album")
     return updated
@@ -128,7 +128,7 @@ def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: 
         raise ApiError(Code.FORBIDDEN, "only the member who uploaded a file can caption it")
     gate.count(admitted)
     screened = gate.screen(admitted, {"caption": caption}, media_id)
-    updated = store.update_media(media_id, {"caption": screened.texts["caption"] or None, "updatedAt": utcnow()})
+    updated = store.media.update_media(media_id, {"caption": screened.texts["caption"] or None, "updatedAt": utcnow()})
     if updated is None:
         raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
     gate.opened(screened)
@@ -137,5 +137,5 @@ def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: 
 
 def do_group_settings(store: Store, user: User, group_id: str, changes: dict) -> dict:
     check_group_manager(store, user, group_id)
-    group = store.set_group_settings(group_id, changes)
+    group = store.groups.set_group_settings(group_id, changes)
     return {"groupId": group_id, "settings": group.settings.model_dump()}

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from infra.blobs import Blobs, InvalidUpload, StorageUnavailable
 from infra.executor import Executor
 from infra.scanner import ScanError, ScannerUnavailable
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.media.filetypes import MediaRefused
 from pipelines.media.images import image_info
@@ -66,7 +66,7 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
     """Run the steps that are not done yet; a refused file is deleted and the media ends failed or
     quarantined, with a clear error; each step's outcome goes to the uploader as media:updated."""
     io.executor.give_way()
-    media = io.store.get_media(media_id)
+    media = io.store.media.get_media(media_id)
     if media is None or media.status in ("ready", "failed", "quarantined") or media.isDeleted:
         return ProcessResult(media_id, media.status if media else None, [])
     ran: list[str] = []
@@ -94,10 +94,10 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
             media = _refuse(io, media, _unexpected(exc))
             return ProcessResult(media_id, media.status, ran)
     io.executor.give_way()
-    media = io.store.update_media(media_id, {"status": "ready", "updatedAt": utcnow()},
-                                  unless_status=("failed", "quarantined")) or io.store.get_media(media_id) or media
+    media = io.store.media.update_media(media_id, {"status": "ready", "updatedAt": utcnow()},
+                                  unless_status=("failed", "quarantined")) or io.store.media.get_media(media_id) or media
     if media.status == "ready":
-        io.store.keep_quota(media.uploadedBy, media.id)
+        io.store.media.keep_quota(media.uploadedBy, media.id)
     _announce(io, media)
     return ProcessResult(media_id, media.status, ran)
 
@@ -114,7 +114,7 @@ class _Local:
 
 
 def _step_upload(io: Processing, media: Media, local: _Local):
-    io.executor.run_cpu(complete_upload, io.blobs, media.key, io.store.get_upload(media.id))
+    io.executor.run_cpu(complete_upload, io.blobs, media.key, io.store.media.get_upload(media.id))
     return Step(status="done", at=utcnow()), {}
 
 
@@ -155,7 +155,7 @@ def _step_thumbnails(io: Processing, media: Media, local: _Local):
     its EXIF/GPS unless the group keeps originals as they are."""
     if media.fileType != "image":
         return Step(status="skipped", at=utcnow(), result="not an image"), {}
-    group = io.store.get_group(media.groupId)
+    group = io.store.groups.get_group(media.groupId)
     strip = not (group and group.settings.keepOriginalMetadata)
     made = io.executor.run_cpu(render_image, io.blobs, media.key, media.mimeType, local.path, strip)
     changes: dict[str, Any] = {"variants": {n: v.model_dump() for n, v in made.variants.items()},
@@ -172,7 +172,7 @@ STEPS: list[tuple[str, Callable]] = [("upload", _step_upload), ("verification", 
 
 
 def _record(io: Processing, media: Media, name: str, step: Step, changes: dict) -> Media:
-    updated = io.store.update_media(media.id, {f"processingSteps.{name}": step.model_dump(), **changes,
+    updated = io.store.media.update_media(media.id, {f"processingSteps.{name}": step.model_dump(), **changes,
                                                "updatedAt": utcnow()})
     media = updated or media
     io.notifier.notify_media_updated(media)
@@ -182,7 +182,7 @@ def _record(io: Processing, media: Media, name: str, step: Step, changes: dict) 
 def _refuse(io: Processing, media: Media, refused: _Refused) -> Media:
     """A refused file leaves nothing behind in S3; its quota comes back (once); the messages show it."""
     _discard(io, media)
-    media = io.store.update_media(media.id, _refusal(media, refused.status, refused.code, refused.message)) or media
+    media = io.store.media.update_media(media.id, _refusal(media, refused.status, refused.code, refused.message)) or media
     log.info("media %s %s: %s", media.id, refused.status, refused.message)
     _announce(io, media)
     return media
@@ -191,10 +191,10 @@ def _refuse(io: Processing, media: Media, refused: _Refused) -> Media:
 def do_fail_stale(io: Processing, media: Media, code: str, message: str) -> Media | None:
     """The sweeper's end for a file stuck processing: failed with the reason, if nothing moved it since it
     was read (None otherwise); then the same as a refusal."""
-    failed = io.store.settle_media(media, _refusal(media, "failed", code, message))
+    failed = io.store.media.settle_media(media, _refusal(media, "failed", code, message))
     if failed is None:
         return None
-    io.store.return_quota(failed.uploadedBy, failed.id)
+    io.store.media.return_quota(failed.uploadedBy, failed.id)
     log.info("media %s failed by the sweeper: %s", media.id, message)
     _announce(io, failed)
     try:
@@ -207,7 +207,7 @@ def do_fail_stale(io: Processing, media: Media, code: str, message: str) -> Medi
 def _discard(io: Processing, media: Media) -> None:
     """The quota first: it is returned once whatever happens next (a retry after S3 failed here finds it
     returned)."""
-    io.store.return_quota(media.uploadedBy, media.id)
+    io.store.media.return_quota(media.uploadedBy, media.id)
     io.blobs.delete_prefix(media.key.rsplit("/", 1)[0] + "/")
 
 
@@ -222,11 +222,11 @@ def _announce(io: Processing, media: Media) -> None:
     """The uploader hears the outcome; each message carrying the file shows its new summary."""
     io.notifier.notify_media_updated(media)
     with io.notifier.batch():
-        for message_id in io.store.get_media(media.id).messageIds:
-            message = io.store.get_message(message_id)
+        for message_id in io.store.media.get_media(media.id).messageIds:
+            message = io.store.messages.get_message(message_id)
             if message is None:
                 continue
             files = [media.summary() if f.get("mediaId") == media.id else f for f in message.metadata.files or []]
-            changed = io.store.set_message_files(message_id, files, utcnow())
+            changed = io.store.messages.set_message_files(message_id, files, utcnow())
             if changed is not None:
                 io.notifier.notify_message_updated(changed)

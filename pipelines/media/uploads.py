@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 from infra.blobs import Blobs, download_name
-from infra.store import Store
+from infra.storage import Store
 from pipelines.media import filetypes
 from pipelines.policy.gate import Gate
 from schemas.common import iso, new_id, utcnow
@@ -47,7 +47,7 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
     media_id = new_id()
     admitted = gate.conversation(user, request.convId, "upload")
     screened = gate.screen(admitted, {"filename": request.filename}, media_id)
-    conv = store.get_conversation(request.convId)
+    conv = store.conversations.get_conversation(request.convId)
     mime = filetypes.normalize_mime(request.mimeType)
     try:
         file_type = filetypes.file_type(mime)
@@ -58,14 +58,14 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
                        {"size": request.size, "limit": limits.max_upload_bytes})
     part_size = max(PART_SIZE, math.ceil(request.size / MAX_PARTS))
     now = utcnow()
-    if not store.reserve_quota(user.id, media_id, request.size, limits.quota_bytes):
+    if not store.media.reserve_quota(user.id, media_id, request.size, limits.quota_bytes):
         raise ApiError(Code.QUOTA_EXCEEDED, f"this file would take your files past {limits.quota_bytes} bytes",
                        {"quota": limits.quota_bytes})
     key = f"media/{conv.id}/{media_id}/original"
     try:
         upload_id = blobs.create_multipart(key, mime)
     except Exception:
-        store.return_quota(user.id, media_id)
+        store.media.return_quota(user.id, media_id)
         raise
     part_count = max(1, math.ceil(request.size / part_size))
     upload = Upload(id=media_id, userId=user.id, convId=conv.id, key=key, s3UploadId=upload_id, size=request.size,
@@ -76,9 +76,9 @@ def do_create_upload(store: Store, blobs: Blobs, limits: Limits, user: User, req
                   mimeType=mime, fileType=file_type, fileSize=request.size, key=key,
                   createdAt=now, updatedAt=now)
     try:
-        store.insert_upload(upload, media)
+        store.media.insert_upload(upload, media)
     except Exception:
-        store.return_quota(user.id, media_id)   # never held (a file record written before the failure: swept)
+        store.media.return_quota(user.id, media_id)   # never held (a file record written before the failure: swept)
         raise
     gate.opened(screened)
     return {"id": media_id, "partSize": part_size, "partCount": part_count, "expiresAt": iso(upload.expiresAt)}
@@ -91,7 +91,7 @@ def _safe_filename(name: str) -> str:
 
 
 def _own_upload(store: Store, user: User, upload_id: str, *, open_only: bool = True) -> Upload:
-    upload = store.get_upload(upload_id)
+    upload = store.media.get_upload(upload_id)
     if upload is None:
         raise ApiError(Code.NOT_FOUND, f"no upload {upload_id} (or it expired)")
     if upload.userId != user.id:
@@ -121,9 +121,9 @@ def upload_status(store: Store, blobs: Blobs, user: User, upload_id: str) -> dic
 
 def do_complete_upload(store: Store, enqueue_process: Callable[[str], None], user: User, upload_id: str) -> dict:
     _own_upload(store, user, upload_id)
-    if store.close_upload(upload_id, "completed", utcnow()) is None:
+    if store.media.close_upload(upload_id, "completed", utcnow()) is None:
         raise ApiError(Code.ALREADY_COMPLETED, "this upload was already completed or cancelled")
-    store.update_media(upload_id, {"status": "processing", "updatedAt": utcnow()})
+    store.media.update_media(upload_id, {"status": "processing", "updatedAt": utcnow()})
     try:
         enqueue_process(upload_id)
     except Exception:  # noqa: BLE001 - the upload is complete; the sweeper queues its processing (sweeper.py)
@@ -133,8 +133,8 @@ def do_complete_upload(store: Store, enqueue_process: Callable[[str], None], use
 
 def do_cancel_upload(store: Store, blobs: Blobs, user: User, upload_id: str) -> None:
     upload = _own_upload(store, user, upload_id)
-    if store.close_upload(upload_id, "cancelled", utcnow()) is None:
+    if store.media.close_upload(upload_id, "cancelled", utcnow()) is None:
         raise ApiError(Code.ALREADY_COMPLETED, "this upload was already completed or cancelled")
     blobs.abort_multipart(upload.key, upload.s3UploadId)
-    store.delete_media(upload_id)
-    store.return_quota(user.id, upload_id)
+    store.media.delete_media(upload_id)
+    store.media.return_quota(user.id, upload_id)

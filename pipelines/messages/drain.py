@@ -25,7 +25,7 @@ from typing import Callable
 from redis.exceptions import LockError
 
 from infra.inbox import Inbox
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.messages.writer import DrainResult, InboxWriter, TransientError
 from pipelines.moderation.screening import Screening

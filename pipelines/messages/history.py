@@ -1,7 +1,7 @@
 """Reading a conversation: its history (members, or the moderation view for its moderators) and search."""
 from __future__ import annotations
 
-from infra.store import Page, Store
+from infra.storage import Page, Store
 from pipelines.policy.access import check_conversation_member, check_moderator
 from schemas.documents import User
 from schemas.payloads import HistoryWindow, SearchQuery
@@ -14,10 +14,10 @@ def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) 
         check_moderator(store, user, conv_id)
     else:
         check_conversation_member(store, user, conv_id)
-    return store.history(conv_id, before=window.before, after=window.after, limit=window.limit)
+    return store.messages.history(conv_id, before=window.before, after=window.after, limit=window.limit)
 
 
 def search_messages(store: Store, user: User, conv_id: str, query: SearchQuery) -> Page:
     """Members search the conversation, newest first; deleted and system messages never match."""
     check_conversation_member(store, user, conv_id)
-    return store.search(conv_id, query.text, before=query.before, limit=query.limit)
+    return store.messages.search(conv_id, query.text, before=query.before, limit=query.limit)

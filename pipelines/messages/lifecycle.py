@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from infra.blobs import Blobs
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.moderation.log import do_log_action
 from pipelines.policy.access import check_conversation_member, check_may_moderate_content, check_owner, is_moderator
@@ -46,19 +46,19 @@ def on_message_deleted(store: Store, notifier: Notifier, message: Message) -> No
     their bodies and its pending reminders are dropped."""
     at = message.deletedAt or utcnow()
     media_ids = [f["mediaId"] for f in message.metadata.files or [] if f.get("mediaId")]
-    for media in store.media_by_ids(media_ids).values():
+    for media in store.media.media_by_ids(media_ids).values():
         others = [m for m in media.messageIds if m != message.id]
-        if others and store.live_message_ids(others):
+        if others and store.messages.live_message_ids(others):
             continue  # (the same file attached to another message that is still there)
         delete_file(store, notifier, media, message.deletedBy, at, quiet=message.id)
     _requote(store, notifier, message.id, {"excerpt": "", "deleted": True}, at)
-    dropped, redacted = store.redact_message_notifications(message.id, at)
+    dropped, redacted = store.notifications.redact_message_notifications(message.id, at)
     if dropped or redacted:
         log.info("message %s deleted: %d reminders dropped, %d notifications redacted", message.id, dropped, redacted)
 
 
 def _requote(store: Store, notifier: Notifier, parent_id: str, quote: dict, at: datetime) -> None:
-    for reply in store.rewrite_quotes(parent_id, quote, at, limit=MAX_ANNOUNCED_REPLIES):
+    for reply in store.messages.rewrite_quotes(parent_id, quote, at, limit=MAX_ANNOUNCED_REPLIES):
         notifier.notify_message_updated(reply)
 
 
@@ -69,18 +69,18 @@ def delete_file(store: Store, notifier: Notifier, media: Media, by: str | None, 
     deleted (announced, but for ``quiet``: a message being deleted itself, whose files members no longer
     see). None when it already was deleted. (Its quota comes back when it is purged: its bytes are in S3
     until then.)"""
-    deleted = store.mark_media_deleted(media.id, by, at)
+    deleted = store.media.mark_media_deleted(media.id, by, at)
     if deleted is None:
         return None
     if deleted.albumId:
-        store.remove_from_album(deleted, at)
+        store.media.remove_from_album(deleted, at)
     with notifier.batch():
         for message_id in deleted.messageIds:
-            message = store.get_message(message_id)
+            message = store.messages.get_message(message_id)
             if message is None:
                 continue
             files = [deleted.summary() if f.get("mediaId") == deleted.id else f for f in message.metadata.files or []]
-            changed = store.set_message_files(message_id, files, at)
+            changed = store.messages.set_message_files(message_id, files, at)
             if changed is not None and message_id != quiet:
                 notifier.notify_message_updated(changed)
     notifier.notify_media_updated(deleted)
@@ -110,7 +110,7 @@ def do_delete_comment(store: Store, notifier: Notifier, user: User, media_id: st
     if comment is None:
         raise ApiError(Code.NOT_FOUND, f"no comment {comment_id} on this file")
     moderating = _check_may_delete(store, user, moderator, media, comment.userId, "comment")
-    if store.delete_media_comment(media_id, comment_id) and moderating:
+    if store.media.delete_media_comment(media_id, comment_id) and moderating:
         do_log_action(store, notifier, user, media.groupId, "comment_deleted", "media", media.id,
                       target_name=comment.userInfo.username, changes={"commentId": comment_id})
 
@@ -151,7 +151,7 @@ def live_media(store: Store, user: User, media_id: str) -> Media:
 
 def found_media(store: Store, media_id: str) -> Media:
     """The file, deleted or not (404 unknown)."""
-    media = store.get_media(media_id)
+    media = store.media.get_media(media_id)
     if media is None:
         raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
     return media
@@ -181,7 +181,7 @@ def retire_files(store: Store, notifier: Notifier, docs: list[dict], at: datetim
     like any other), unless a live message still carries one. How many were deleted."""
     ids = [f["mediaId"] for d in docs for f in (d.get("metadata") or {}).get("files") or [] if f.get("mediaId")]
     return sum(delete_file(store, notifier, media, None, at) is not None
-               for media in store.media_by_ids(ids).values() if not store.live_message_ids(media.messageIds))
+               for media in store.media.media_by_ids(ids).values() if not store.messages.live_message_ids(media.messageIds))
 
 
 # -- the purge (beat) -----------------------------------------------------------------------------------
@@ -200,11 +200,11 @@ def purge_deleted_media(store: Store, blobs: Blobs, *, now: datetime, grace: tim
     until now. A refused file's came back when it was refused; one deleted while processing gets it back
     from whichever end its processing reaches (refused: then; ready: here)."""
     result = PurgeResult()
-    for media in store.media_due_for_purge(now - grace, limit):
+    for media in store.media.media_due_for_purge(now - grace, limit):
         result.objects += blobs.delete_prefix(media.key.rsplit("/", 1)[0] + "/")
-        purged = store.finish_media_purge(media.id, now)
+        purged = store.media.finish_media_purge(media.id, now)
         if purged is not None:
             result.purged += 1
             if purged.status == "ready":
-                store.release_quota(purged.uploadedBy, purged.fileSize)
+                store.media.release_quota(purged.uploadedBy, purged.fileSize)
     return result

@@ -1,7 +1,7 @@
 """Reactions: idempotent, atomic, at most MAX_PER_USER different emoji per message per user."""
 from __future__ import annotations
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.policy.access import check_conversation_member
 from pipelines.policy.gate import Gate
@@ -22,7 +22,7 @@ def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChang
     Each change is one conditional update on the message (no read-modify-write), so concurrent
     reactions from many users never overwrite each other, and adding twice counts once.
     """
-    message = store.get_message(change.messageId)
+    message = store.messages.get_message(change.messageId)
     if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {change.messageId}")
     if add:
@@ -37,15 +37,15 @@ def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChang
         if len(mine) >= MAX_PER_USER:
             # Checked before the update: a user racing their own adds may pass the bound by a few.
             raise ApiError(Code.LIMIT_REACHED, f"at most {MAX_PER_USER} different reactions per message")
-        updated = store.add_reaction(message.id, Reaction(userId=user.id, emoji=emoji, at=utcnow()))
+        updated = store.messages.add_reaction(message.id, Reaction(userId=user.id, emoji=emoji, at=utcnow()))
         if updated is not None:
             gate.opened(screened)
     else:
         check_conversation_member(store, user, message.convId)
         _check_not_deleted(message)
-        updated = store.remove_reaction(message.id, user.id, change.emoji, utcnow())
+        updated = store.messages.remove_reaction(message.id, user.id, change.emoji, utcnow())
     if updated is None:  # already so (a concurrent duplicate): nothing changed
-        return store.get_message(message.id) or message
+        return store.messages.get_message(message.id) or message
     notifier.notify_message_updated(updated)
     return updated
 

@@ -6,7 +6,7 @@ count is ``lastSeq - lastReadSeq``: no message is scanned or rewritten. (The see
 """
 from __future__ import annotations
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.policy.access import check_conversation_member
 from schemas.common import utcnow
@@ -22,7 +22,7 @@ def do_mark_read(store: Store, notifier: Notifier, user: User, read: ReadUpTo) -
     """
     conv, member = check_conversation_member(store, user, read.convId)
     seq = min(read.seq, conv.lastSeq)
-    if seq > member.lastReadSeq and store.advance_read_mark(conv.id, user.id, seq, utcnow()):
+    if seq > member.lastReadSeq and store.conversations.advance_read_mark(conv.id, user.id, seq, utcnow()):
         notifier.notify_message_read(MessageRead(convId=conv.id, userId=user.id, seq=seq))
         return seq
-    return store.get_conversation_member(conv.id, user.id).lastReadSeq  # unchanged (maybe moved meanwhile)
+    return store.conversations.get_conversation_member(conv.id, user.id).lastReadSeq  # unchanged (maybe moved meanwhile)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from infra.inbox import Appended, Inbox
-from infra.store import Store
+from infra.storage import Store
 from pipelines.media.attachments import check_attachments
 from pipelines.policy.access import check_conversation_member, check_may_moderate_content, check_owner, is_moderator
 from pipelines.policy.gate import Gate
@@ -30,7 +30,7 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
     """
     gate = gate or Gate(store)
     admitted = gate.conversation(user, send.convId, "send", context)
-    if send.replyTo is not None and not store.message_exists(send.replyTo, send.convId):
+    if send.replyTo is not None and not store.messages.message_exists(send.replyTo, send.convId):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     if send.attachments:
         check_attachments(store, user, send.convId, send.attachments)
@@ -52,7 +52,7 @@ def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], Non
     (``rate_limited``) when ``max_backlog`` entries wait there, so an edit loop cannot grow the inbox or
     push other members' sends back.
     """
-    message = store.get_message(message_id)
+    message = store.messages.get_message(message_id)
     if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {message_id}")
     kind = "edit" if content is not None else "delete"

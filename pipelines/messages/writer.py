@@ -11,7 +11,7 @@ from typing import Callable
 
 import pymongo
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.media.attachments import attach_to_message, message_type
 from pipelines.messages.lifecycle import on_message_deleted, on_message_edited
@@ -56,7 +56,7 @@ class InboxWriter:
         self.screening = screening
         self.rules: RuleSet | None = None  # the group's compiled filter rules, current as of this batch
         self.reviews: list[ReviewRequest] = []  # this batch's review requests, queued together after it
-        conv = store.get_conversation(conv_id)
+        conv = store.conversations.get_conversation(conv_id)
         self.conv_exists = conv is not None
         self.group_id = conv.groupId if conv else None
         self.seq = conv.lastSeq if conv else 0
@@ -75,7 +75,7 @@ class InboxWriter:
         if self.on_stored is None or not messages:
             return
         if self._direct is None:
-            self._direct = len(self.store.conversation_members_of(self.conv_id, 3)) == 2
+            self._direct = len(self.store.conversations.conversation_members_of(self.conv_id, 3)) == 2
         ids = [m.id for m in messages if m.type != "system" and
                (self._direct or m.metadata.mentions or m.metadata.replyTo)]
         if ids:
@@ -122,9 +122,9 @@ class InboxWriter:
             self.withhold(entry, verdict)
             return
         if entry.kind == "edit":
-            changed = self.store.edit_message(entry.messageId, verdict.masked if verdict else entry.content, now)
+            changed = self.store.messages.edit_message(entry.messageId, verdict.masked if verdict else entry.content, now)
         else:
-            changed = self.store.delete_message(entry.messageId, entry.senderId, now)
+            changed = self.store.messages.delete_message(entry.messageId, entry.senderId, now)
         if changed is not None:  # None: already applied (a redelivery) or deleted meanwhile
             self.result.changed += 1
             self.notifier.notify_message_updated(changed)
@@ -137,7 +137,7 @@ class InboxWriter:
                               once=f"message_deleted:{changed.id}")
         # What follows runs again on a redelivery (a drain may have died between the change and this):
         # each step changes only what is not so yet, and announces only what it changed.
-        current = changed or self.store.get_message(entry.messageId)
+        current = changed or self.store.messages.get_message(entry.messageId)
         if current is not None and current.isDeleted:
             on_message_deleted(self.store, self.notifier, current)
         elif current is not None and entry.kind == "edit":
@@ -145,12 +145,12 @@ class InboxWriter:
 
     def sender(self, user_id: str) -> User | None:
         if user_id not in self.users:
-            self.users[user_id] = self.store.get_user(user_id)
+            self.users[user_id] = self.store.users.get_user(user_id)
         return self.users[user_id]
 
     def member(self, user_id: str) -> ConversationMember | None:
         if user_id not in self.members:
-            self.members[user_id] = self.store.get_conversation_member(self.conv_id, user_id)
+            self.members[user_id] = self.store.conversations.get_conversation_member(self.conv_id, user_id)
         return self.members[user_id]
 
     def recheck_senders(self, stored: dict[str, list[Message]]) -> None:
@@ -165,9 +165,9 @@ class InboxWriter:
         for user_id, messages in stored.items():
             first = messages[0].senderInfo  # (a message found already stored may carry another one)
             written = first if all(m.senderInfo == first for m in messages) else None
-            while (user := self.store.get_user(user_id)) is not None and SenderInfo.of(user) != written:
+            while (user := self.store.users.get_user(user_id)) is not None and SenderInfo.of(user) != written:
                 written = SenderInfo.of(user)
-                self.store.set_sender_info([m.id for m in messages], written)
+                self.store.messages.set_sender_info([m.id for m in messages], written)
             self.users[user_id] = user
 
     def store_entries(self, entries: list[tuple[str, InboxEntry]]) -> None:
@@ -184,7 +184,7 @@ class InboxWriter:
                 if entry.kind in ("edit", "delete"):
                     self.apply_change(entry)
                     continue
-                existing = self.store.find_message_by_client_id(self.conv_id, entry.senderId, entry.clientId)
+                existing = self.store.messages.find_message_by_client_id(self.conv_id, entry.senderId, entry.clientId)
                 if existing is not None:
                     last_at = self.repeat(entry, existing, last_at)
                     continue
@@ -250,10 +250,10 @@ class InboxWriter:
         # it also marks what was announced. A drain that dies before this leaves lastSeq behind, and the
         # next one announces what it finds stored past it.
         if last_at is not None:
-            self.store.advance_conversation(self.conv_id, self.seq, last_at)
+            self.store.conversations.advance_conversation(self.conv_id, self.seq, last_at)
             # Authors have read what they wrote: their own messages never count as unread.
             for author_id, theirs in stored.items():
-                self.store.advance_read_mark(self.conv_id, author_id, theirs[-1].seq, last_at)
+                self.store.conversations.advance_read_mark(self.conv_id, author_id, theirs[-1].seq, last_at)
         self.notify_stored([m for theirs in stored.values() for m in theirs])
 
 
@@ -282,9 +282,9 @@ def find_mentions(store: Store, conv_id: str, content: str, sender_id: str) -> l
     names = {m.lower().rstrip(".") for m in MENTION.findall(content)}
     if not names:
         return []
-    users = store.users_by_usernames(sorted(names)[:MAX_MENTIONS])
+    users = store.users.users_by_usernames(sorted(names)[:MAX_MENTIONS])
     return sorted(u.id for u in users.values()
-                  if u.id != sender_id and store.get_conversation_member(conv_id, u.id) is not None)
+                  if u.id != sender_id and store.conversations.get_conversation_member(conv_id, u.id) is not None)
 
 
 def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: User) -> Message:
@@ -293,11 +293,11 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
     if entry.kind == "system":
         metadata = MessageMetadata(systemAction=entry.systemAction, systemData=entry.systemData)
     else:
-        parent = store.get_message(entry.replyTo) if entry.replyTo else None
+        parent = store.messages.get_message(entry.replyTo) if entry.replyTo else None
         # (a deleted parent's quote carries no text: Quote.of)
         quote = Quote.of(parent) if parent is not None and parent.convId == conv_id else None
         if entry.attachments:
-            found = store.media_by_ids(entry.attachments)
+            found = store.media.media_by_ids(entry.attachments)
             files = [found[i].summary() for i in entry.attachments if i in found] or None
         metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote, files=files,
                                    mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
@@ -305,18 +305,18 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
                       senderInfo=SenderInfo.of(sender), type=message_type(files) if files else entry.type,
                       content=entry.content, metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)
     try:
-        store.insert_message(message)
+        store.messages.insert_message(message)
         return message
     except pymongo.errors.DuplicateKeyError:
         pass
     # The conversation's lastSeq was behind the messages (a drain died between storing and recording
     # it) or another drainer outlived its lock. Re-read the truth from the messages and try once more.
-    existing = store.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
+    existing = store.messages.find_message_by_client_id(conv_id, entry.senderId, entry.clientId)
     if existing is not None:
         return existing
-    message.seq = store.max_seq(conv_id) + 1
+    message.seq = store.messages.max_seq(conv_id) + 1
     try:
-        store.insert_message(message)
+        store.messages.insert_message(message)
     except pymongo.errors.DuplicateKeyError as exc:
         raise TransientError(f"conversation {conv_id}: seq {message.seq} taken concurrently") from exc
     log.warning("conversation %s: lastSeq was behind the stored messages; resumed at seq %s", conv_id, message.seq)

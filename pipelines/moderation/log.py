@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.policy.access import check_group_moderator
 from schemas.common import new_id, utcnow
@@ -35,11 +35,11 @@ def do_log_action(store: Store, notifier: Notifier, actor: User | None, group_id
                         metadata={"actorName": actor.username if actor else SYSTEM_ACTOR,
                                   "targetName": target_name, "reason": reason},
                         timestamp=utcnow())
-    if store.insert_activity_once(entry):
+    if store.audit.insert_activity_once(entry):
         notifier.notify_moderation_action(group_id, entry.moderation_entry())
 
 
 def list_log(store: Store, user: User, group_id: str, page: IdPage) -> dict[str, Any]:
     check_group_moderator(store, user, group_id)
-    entries, more = store.moderation_log(group_id, before=page.before, limit=page.limit)
+    entries, more = store.audit.moderation_log(group_id, before=page.before, limit=page.limit)
     return {"entries": [e.moderation_entry() for e in entries], "hasMore": more}

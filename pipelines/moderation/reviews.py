@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.messages.submit import REVIEW_DELETE
 from pipelines.moderation.log import Tell, do_log_action, tell_user
@@ -57,12 +57,12 @@ def do_open_review(store: Store, notifier: Notifier, request: ReviewRequest) -> 
     """Open (or grow) the item for what the filter found; tell the moderators, and a held sender."""
     if request.kind == "text":
         return _open_text_review(store, notifier, request)
-    conv, sender = store.get_conversation(request.convId), store.get_user(request.senderId)
+    conv, sender = store.conversations.get_conversation(request.convId), store.users.get_user(request.senderId)
     if conv is None or sender is None:
         log.info("review of %s/%s not opened: the conversation or the sender is gone", request.convId,
                  request.clientId)
         return None
-    stored = store.get_message(request.messageId) if request.kind == "filter" and request.messageId else None
+    stored = store.messages.get_message(request.messageId) if request.kind == "filter" and request.messageId else None
     if request.kind == "filter" and stored is None:
         return None  # deleted since (or never stored: nothing to review)
     held = request.kind == "held"
@@ -70,7 +70,7 @@ def do_open_review(store: Store, notifier: Notifier, request: ReviewRequest) -> 
     now = utcnow()
     if request.edit and not held:
         # A flagged edit: the item shows the text as it is now, and its hits are in that text.
-        store.replace_review_text(key, request.content, now)
+        store.moderation.replace_review_text(key, request.content, now)
     item = ReviewItem(id=new_id(), key=key, groupId=conv.groupId, convId=conv.id, convTitle=conv.title,
                       messageId=request.messageId, kind=request.kind, edit=request.edit,
                       message=ReviewMessage(senderId=sender.id, senderInfo=SenderInfo.of(sender),
@@ -92,7 +92,7 @@ def _upsert_hits(store: Store, notifier: Notifier, item: ReviewItem, request: Re
     reasons = [ReviewReason(kind="filter", key=f"filter:{request.clientId}:{h.filterId}:{h.start}:{h.end}",
                             filterId=h.filterId, action=h.action, match=h.match, start=h.start, end=h.end, at=now)
                for h in request.hits]
-    item, changed = store.upsert_review(item, reasons)
+    item, changed = store.moderation.upsert_review(item, reasons)
     if changed:
         notifier.notify_review(item, flagged=True)
     return item
@@ -100,10 +100,10 @@ def _upsert_hits(store: Store, notifier: Notifier, item: ReviewItem, request: Re
 
 def _open_text_review(store: Store, notifier: Notifier, request: ReviewRequest) -> ReviewItem | None:
     """The item of a flagged (or masked) comment, album, caption, name or title (pipelines.gate)."""
-    sender = store.get_user(request.senderId)
+    sender = store.users.get_user(request.senderId)
     if sender is None:
         return None
-    conv = store.get_conversation(request.convId) if request.convId else None
+    conv = store.conversations.get_conversation(request.convId) if request.convId else None
     now = utcnow()
     item = ReviewItem(id=new_id(), key=text_key(request), groupId=request.groupId, convId=request.convId,
                       convTitle=conv.title if conv else "", kind="text", target=request.target,
@@ -117,7 +117,7 @@ def _open_text_review(store: Store, notifier: Notifier, request: ReviewRequest) 
 # -- reports and decisions (web) ---------------------------------------------------------------------
 def do_report(store: Store, notifier: Notifier, user: User, message_id: str, reason: str) -> ReviewItem:
     """A member reports a message of their conversation: one item per message, each reporter once."""
-    message = store.get_message(message_id)
+    message = store.messages.get_message(message_id)
     if message is None or message.isDeleted:
         raise ApiError(Code.NOT_FOUND, f"no message {message_id}")
     conv, _ = check_conversation_member(store, user, message.convId)
@@ -132,7 +132,7 @@ def do_report(store: Store, notifier: Notifier, user: User, message_id: str, rea
                                             content=message.content, createdAt=message.createdAt, seq=message.seq,
                                             clientId=message.clientId, replyTo=message.metadata.replyTo),
                       createdAt=now, updatedAt=now)
-    item, changed = store.upsert_review(item, [ReviewReason(kind="report", key=f"report:{user.id}", reporterId=user.id,
+    item, changed = store.moderation.upsert_review(item, [ReviewReason(kind="report", key=f"report:{user.id}", reporterId=user.id,
                                                             reporterName=user.username, reason=reason, at=now)])
     if changed:
         notifier.notify_review(item, flagged=True)
@@ -146,7 +146,7 @@ def do_decide(store: Store, enqueue_effects: Callable[[str], None], user: User, 
     """A moderator decides a pending item: not one about their own message, not while muted, not one about
     a message by someone who outranks them. The state moves here, atomically (the answer must say who
     won); what follows from it is queued (``apply_decision``)."""
-    item = store.get_review(review_id)
+    item = store.moderation.get_review(review_id)
     if item is None:
         raise ApiError(Code.NOT_FOUND, f"no review item {review_id}")
     check_group_moderator(store, user, item.groupId)
@@ -159,11 +159,11 @@ def do_decide(store: Store, enqueue_effects: Callable[[str], None], user: User, 
         raise ApiError(Code.INVALID_DECISION, f"a {item.kind} item can be decided with {' or '.join(allowed)}, "
                                               f"not {request.decision}", {"allowed": list(allowed)})
     if item.status == "pending":
-        decided = store.decide_review(review_id, allowed[request.decision], user, request.note, utcnow())
+        decided = store.moderation.decide_review(review_id, allowed[request.decision], user, request.note, utcnow())
         if decided is not None:
             enqueue_effects(review_id)
             return decided
-    current = store.get_review(review_id)
+    current = store.moderation.get_review(review_id)
     raise ApiError(Code.ALREADY_DECIDED, f"{current.decidedByName} already decided this item ({current.status})",
                    {"status": current.status, "decidedBy": current.decidedBy, "decidedByName": current.decidedByName})
 
@@ -174,7 +174,7 @@ def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, I
     through the conversation's inbox (its clientId kept, so the drain stores it once; it takes the next
     seq); a rejected one is told to its sender; a deleted message is deleted through the inbox (in order
     with the sends). Then the moderators hear the decision, and the log records it once."""
-    item = store.get_review(review_id)
+    item = store.moderation.get_review(review_id)
     if item is None or item.status == "pending":
         return None
     msg = item.message
@@ -196,7 +196,7 @@ def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, I
         tell_user(tell, msg.senderId, f"review:{item.id}:deleted", "A moderator deleted your message",
                   item.note or "", item.groupId)
     notifier.notify_review(item, flagged=False)
-    decider = store.get_user(item.decidedBy) if item.decidedBy else None
+    decider = store.users.get_user(item.decidedBy) if item.decidedBy else None
     do_log_action(store, notifier, decider, item.groupId, f"review_{item.status}", "review", item.id,
                   target_name=msg.senderInfo.username, reason=item.note,
                   changes={"kind": item.kind, "messageId": item.messageId}, once=f"review:{item.id}:{item.status}")
@@ -206,13 +206,13 @@ def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, I
 # -- reading -----------------------------------------------------------------------------------------
 def list_reviews(store: Store, user: User, group_id: str, query: ReviewQuery) -> dict[str, Any]:
     check_group_moderator(store, user, group_id)
-    items, more = store.reviews_of_group(group_id, query.statuses, query.kind, before=query.page.before,
+    items, more = store.moderation.reviews_of_group(group_id, query.statuses, query.kind, before=query.page.before,
                                          limit=query.page.limit)
     return {"reviews": [i.public() for i in items], "hasMore": more}
 
 
 def get_review(store: Store, user: User, review_id: str) -> ReviewItem:
-    item = store.get_review(review_id)
+    item = store.moderation.get_review(review_id)
     if item is None:
         raise ApiError(Code.NOT_FOUND, f"no review item {review_id}")
     check_group_moderator(store, user, item.groupId)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.moderation.filters import check_pattern
 from pipelines.moderation.log import do_log_action
@@ -18,20 +18,20 @@ from schemas.payloads import FilterCreate, FilterUpdate, IdPage, ModerationSetti
 
 def list_filters(store: Store, user: User, group_id: str, page: IdPage) -> dict[str, Any]:
     check_group_moderator(store, user, group_id)
-    rules = store.filter_rules_of(group_id, before=page.before, limit=page.limit + 1)
+    rules = store.moderation.filter_rules_of(group_id, before=page.before, limit=page.limit + 1)
     return {"filters": [r.public() for r in rules[:page.limit]], "hasMore": len(rules) > page.limit}
 
 
 def do_create_filter(store: Store, notifier: Notifier, user: User, group_id: str, request: FilterCreate) -> FilterRule:
     check_acting_moderator(store, user, group_id)
     pattern = check_pattern(request.kind, request.pattern)
-    if store.count_filter_rules(group_id) >= MAX_RULES_PER_GROUP:
+    if store.moderation.count_filter_rules(group_id) >= MAX_RULES_PER_GROUP:
         raise ApiError(Code.LIMIT_REACHED, f"a group has at most {MAX_RULES_PER_GROUP} filter rules")
     now = utcnow()
     rule = FilterRule(id=new_id(), groupId=group_id, kind=request.kind, pattern=pattern, action=request.action,
                       enabled=request.enabled, createdBy=user.id, createdAt=now, updatedAt=now)
-    store.insert_filter_rule(rule)
-    store.bump_rules_version(group_id)  # after the write: a worker that sees the new version sees the rule
+    store.moderation.insert_filter_rule(rule)
+    store.moderation.bump_rules_version(group_id)  # after the write: a worker that sees the new version sees the rule
     do_log_action(store, notifier, user, group_id, "filter_created", "filter", rule.id, target_name=pattern,
                   changes={"kind": rule.kind, "pattern": pattern, "action": rule.action, "enabled": rule.enabled})
     return rule
@@ -40,7 +40,7 @@ def do_create_filter(store: Store, notifier: Notifier, user: User, group_id: str
 def do_update_filter(store: Store, notifier: Notifier, user: User, group_id: str, rule_id: str,
                      request: FilterUpdate) -> FilterRule:
     check_acting_moderator(store, user, group_id)
-    rule = store.get_filter_rule(group_id, rule_id)
+    rule = store.moderation.get_filter_rule(group_id, rule_id)
     if rule is None:
         raise ApiError(Code.NOT_FOUND, f"no filter rule {rule_id} in this group")
     changes = request.model_dump(exclude_none=True)
@@ -48,10 +48,10 @@ def do_update_filter(store: Store, notifier: Notifier, user: User, group_id: str
         raise ApiError(Code.INVALID_PAYLOAD, "give at least one of kind, pattern, action, enabled")
     if "kind" in changes or "pattern" in changes:
         changes["pattern"] = check_pattern(changes.get("kind", rule.kind), changes.get("pattern", rule.pattern))
-    updated = store.update_filter_rule(group_id, rule_id, {**changes, "updatedAt": utcnow()})
+    updated = store.moderation.update_filter_rule(group_id, rule_id, {**changes, "updatedAt": utcnow()})
     if updated is None:
         raise ApiError(Code.NOT_FOUND, f"no filter rule {rule_id} in this group")
-    store.bump_rules_version(group_id)
+    store.moderation.bump_rules_version(group_id)
     do_log_action(store, notifier, user, group_id, "filter_updated", "filter", rule_id, target_name=updated.pattern,
                   changes={k: {"from": getattr(rule, k), "to": v} for k, v in changes.items() if getattr(rule, k) != v})
     return updated
@@ -59,17 +59,17 @@ def do_update_filter(store: Store, notifier: Notifier, user: User, group_id: str
 
 def do_delete_filter(store: Store, notifier: Notifier, user: User, group_id: str, rule_id: str) -> None:
     check_acting_moderator(store, user, group_id)
-    rule = store.get_filter_rule(group_id, rule_id)
-    if rule is None or not store.delete_filter_rule(group_id, rule_id):
+    rule = store.moderation.get_filter_rule(group_id, rule_id)
+    if rule is None or not store.moderation.delete_filter_rule(group_id, rule_id):
         raise ApiError(Code.NOT_FOUND, f"no filter rule {rule_id} in this group")
-    store.bump_rules_version(group_id)
+    store.moderation.bump_rules_version(group_id)
     do_log_action(store, notifier, user, group_id, "filter_deleted", "filter", rule_id, target_name=rule.pattern,
                   changes={"kind": rule.kind, "pattern": rule.pattern, "action": rule.action})
 
 
 def get_moderation_settings(store: Store, user: User, group_id: str) -> dict[str, Any]:
     check_group_moderator(store, user, group_id)
-    return store.group_moderation_of(group_id).public()
+    return store.moderation.group_moderation_of(group_id).public()
 
 
 def do_update_moderation_settings(store: Store, notifier: Notifier, user: User, group_id: str,
@@ -80,6 +80,6 @@ def do_update_moderation_settings(store: Store, notifier: Notifier, user: User, 
         raise ApiError(Code.INVALID_PAYLOAD, "give allowlist, autoMute or both")
     if "allowlist" in changes:
         changes["allowlist"] = list(dict.fromkeys(changes["allowlist"]))
-    settings = store.bump_rules_version(group_id, changes)
+    settings = store.moderation.bump_rules_version(group_id, changes)
     do_log_action(store, notifier, user, group_id, "settings_updated", "group", group_id, changes=changes)
     return settings.public()

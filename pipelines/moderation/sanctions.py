@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.moderation.log import SYSTEM_ACTOR, Tell, do_log_action, tell_user
 from pipelines.policy.access import (MODERATING_ROLES, RANKS, check_group_manager, check_group_moderator,
@@ -32,8 +32,8 @@ Announce = Callable[[str, User, str, dict], None]
 
 
 def _member_named(store: Store, group_id: str, username: str) -> tuple[User, str]:
-    user = store.get_user_by_username(username)
-    member = store.get_group_member(group_id, user.id) if user else None
+    user = store.users.get_user_by_username(username)
+    member = store.groups.get_group_member(group_id, user.id) if user else None
     if user is None or member is None:
         raise ApiError(Code.NOT_FOUND, f"no member named {username} in this group")
     return user, member.role
@@ -54,7 +54,7 @@ def _check_placer(store: Store, actor: User, sanction: Sanction | None, what: st
     filter's own mutes rank as a moderator's)."""
     if sanction is None or (sanction.until is not None and sanction.until <= utcnow()) or sanction.by == actor.id:
         return
-    placer = None if sanction.by == SYSTEM_ACTOR else store.get_user(sanction.by)
+    placer = None if sanction.by == SYSTEM_ACTOR else store.users.get_user(sanction.by)
     check_outranks(store, actor, placer, sanction.groupId, what)
 
 
@@ -73,11 +73,11 @@ def do_mute(store: Store, notifier: Notifier, actor: User | None, group_id: str,
         check_group_moderator(store, actor, group_id)
         target, role = _member_named(store, group_id, request.username)
         _check_can_sanction(store, actor, group_id, target, role, "mute")
-        _check_placer(store, actor, store.get_sanction("mutes", group_id, target.id), "replace a mute placed by")
+        _check_placer(store, actor, store.moderation.get_sanction("mutes", group_id, target.id), "replace a mute placed by")
     until = utcnow() + timedelta(minutes=request.minutes)
     mute = _sanction(group_id, target, until, request.reason, actor)
-    store.put_sanction("mutes", mute)
-    store.set_muted_until(group_id, target.id, until)
+    store.moderation.put_sanction("mutes", mute)
+    store.conversations.set_muted_until(group_id, target.id, until)
     notifier.notify_sanction(events.MODERATION_MUTED, target.id,
                              Sanctioned(groupId=group_id, until=iso(until), reason=request.reason))
     do_log_action(store, notifier, actor, group_id, "muted" if actor else "auto_muted", "user", target.id,
@@ -95,18 +95,18 @@ def do_lift(store: Store, notifier: Notifier, actor: User, group_id: str, user_i
     check_not_self(store, actor, user_id, f"you cannot lift your own {kind}", group_id)
     check_not_suspended(store, actor, group_id)
     not_found = ApiError(Code.NOT_FOUND, f"this user is not {'muted' if kind == 'mute' else 'banned'}")
-    current = store.get_sanction(f"{kind}s", group_id, user_id)
+    current = store.moderation.get_sanction(f"{kind}s", group_id, user_id)
     if current is None or (current.until is not None and current.until <= utcnow()):
         raise not_found
-    target = store.get_user(user_id)
+    target = store.users.get_user(user_id)
     if target is not None:
         check_outranks(store, actor, target, group_id, f"lift the {kind} of")
     _check_placer(store, actor, current, f"lift a {kind} placed by")
-    sanction = store.delete_sanction(f"{kind}s", group_id, user_id)
+    sanction = store.moderation.delete_sanction(f"{kind}s", group_id, user_id)
     if sanction is None:  # lifted by someone else meanwhile
         raise not_found
     if kind == "mute":
-        store.set_muted_until(group_id, user_id, None)
+        store.conversations.set_muted_until(group_id, user_id, None)
     notifier.notify_sanction(events.MODERATION_LIFTED, user_id, Lifted(groupId=group_id, kind=kind))
     do_log_action(store, notifier, actor, group_id, {"mute": "unmuted", "ban": "unbanned"}[kind], "user", user_id,
                   target_name=sanction.username)
@@ -115,19 +115,19 @@ def do_lift(store: Store, notifier: Notifier, actor: User, group_id: str, user_i
 def list_sanctions(store: Store, user: User, group_id: str, collection: str) -> dict[str, Any]:
     """Mutes (for the group's moderators) or bans (for its admins) in force."""
     (check_group_moderator if collection == "mutes" else check_group_manager)(store, user, group_id)
-    items, more = store.sanctions_of_group(collection, group_id, utcnow(), SANCTIONS_LIMIT)
+    items, more = store.moderation.sanctions_of_group(collection, group_id, utcnow(), SANCTIONS_LIMIT)
     return {collection: [s.public() for s in items], "hasMore": more}
 
 
 def active_mute_until(store: Store, group_id: str, user_id: str):
     """When the member's mute in the group ends, if one is in force (copied onto new memberships)."""
-    mute = store.get_sanction("mutes", group_id, user_id)
+    mute = store.moderation.get_sanction("mutes", group_id, user_id)
     return mute.until if mute is not None and mute.until is not None and mute.until > utcnow() else None
 
 
 def check_not_banned(store: Store, group_id: str, user: User) -> None:
     """A banned user cannot be added to the group again until the ban is lifted or ends."""
-    ban = store.get_sanction("bans", group_id, user.id)
+    ban = store.moderation.get_sanction("bans", group_id, user.id)
     if ban is not None and (ban.until is None or ban.until > utcnow()):
         until = f"until {iso(ban.until)}" if ban.until else "until a group admin lifts the ban"
         raise ApiError(Code.BANNED, f"{user.username} is banned from this group {until}",
@@ -143,8 +143,8 @@ def do_ban(store: Store, notifier: Notifier, move: MoveSockets, announce: Announ
     _check_can_sanction(store, actor, group_id, target, role, "ban")
     until = utcnow() + timedelta(minutes=request.minutes) if request.minutes else None
     ban = _sanction(group_id, target, until, request.reason, actor)
-    store.put_sanction("bans", ban)  # first: from now on they cannot be added back
-    conv_ids = store.remove_group_member(group_id, target.id)
+    store.moderation.put_sanction("bans", ban)  # first: from now on they cannot be added back
+    conv_ids = store.groups.remove_group_member(group_id, target.id)
     for room in [events.group_room(group_id), events.mod_room(group_id), *map(events.conv_room, conv_ids)]:
         move(target.id, room, False)
     for conv_id in conv_ids:
@@ -168,12 +168,12 @@ def do_change_role(store: Store, notifier: Notifier, move: MoveSockets, actor: U
     check_group_manager(store, actor, group_id)
     check_not_self(store, actor, user_id, "you cannot change your own role: ask another admin", group_id)
     check_not_suspended(store, actor, group_id)
-    before = store.get_group_member(group_id, user_id)
-    target = store.get_user(user_id)
+    before = store.groups.get_group_member(group_id, user_id)
+    target = store.users.get_user(user_id)
     if before is None or target is None:
         raise ApiError(Code.NOT_FOUND, "no such member in this group")
     check_outranks(store, actor, target, group_id, "change the role of", before.role)
-    member = store.set_group_role(group_id, user_id, request.role)
+    member = store.groups.set_group_role(group_id, user_id, request.role)
     move(user_id, events.mod_room(group_id), request.role in MODERATING_ROLES)
     do_log_action(store, notifier, actor, group_id, "role_changed", "user", user_id, target_name=target.username,
                   changes={"from": before.role, "to": request.role})
@@ -184,19 +184,19 @@ def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: st
                     match: str, tell: Tell | None = None) -> bool:
     """Log a blocked message (once per send) and apply the group's escalation: True when the sender was
     muted automatically for reaching ``autoMute.blocked`` blocked messages within its window."""
-    sender = store.get_user(sender_id)
+    sender = store.users.get_user(sender_id)
     if sender is None:
         return False
     do_log_action(store, notifier, None, group_id, "message_blocked", "user", sender_id,
                   target_name=sender.username, reason=f"blocked: {match}", changes={"convId": conv_id},
                   once=f"blocked:{conv_id}:{sender_id}:{client_id}")
-    auto = store.group_moderation_of(group_id).autoMute
+    auto = store.moderation.group_moderation_of(group_id).autoMute
     if not auto.enabled or active_mute_until(store, group_id, sender_id) is not None:
         return False
     if rank_in_group(store, sender, group_id) > RANKS["MODERATOR"]:
         return False  # the filter acts as a moderator: it does not mute group admins nor system admins
     since = utcnow() - timedelta(minutes=auto.windowMinutes)
-    if store.count_activity("user", sender_id, "message_blocked", group_id, since) < auto.blocked:
+    if store.audit.count_activity("user", sender_id, "message_blocked", group_id, since) < auto.blocked:
         return False
     do_mute(store, notifier, None, group_id, MuteCreate(username=sender.username, minutes=auto.muteMinutes,
             reason=f"{auto.blocked} blocked messages within {auto.windowMinutes} minutes"), target=sender, tell=tell)

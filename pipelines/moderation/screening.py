@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.moderation.filters import Rule, RuleSet, Verdict, check_pattern, compile_rules, normalize
 from pipelines.policy.access import check_group_moderator
 from schemas.documents import User
@@ -22,7 +22,7 @@ MAX_RULES_PER_GROUP = 1000
 
 def enabled_rules(store: Store, group_id: str) -> list[Rule]:
     return [Rule(id=r.id, kind=r.kind, pattern=r.pattern, action=r.action)
-            for r in store.filter_rules_of(group_id, limit=MAX_RULES_PER_GROUP) if r.enabled]
+            for r in store.moderation.filter_rules_of(group_id, limit=MAX_RULES_PER_GROUP) if r.enabled]
 
 
 def hits_of(verdict: Verdict) -> list[FilterHit]:
@@ -39,7 +39,7 @@ def do_test_filter(store: Store, user: User, group_id: str, request: FilterTest)
         candidate = request.rule
         rules.append(Rule(id=None, kind=candidate.kind, pattern=check_pattern(candidate.kind, candidate.pattern),
                           action=candidate.action))
-    verdict = compile_rules(rules, store.group_moderation_of(group_id).allowlist).scan(request.text)
+    verdict = compile_rules(rules, store.moderation.group_moderation_of(group_id).allowlist).scan(request.text)
     return {"action": verdict.action, "hits": [h.model_dump() for h in hits_of(verdict)],
             "masked": verdict.masked, "normalized": normalize(request.text)}
 
@@ -57,14 +57,14 @@ class FilterCache:
 
     def rules_for(self, group_id: str) -> RuleSet | None:
         """None when the group has no enabled rule: the message path then skips the filter entirely."""
-        version = self.store.rules_version(group_id)
+        version = self.store.moderation.rules_version(group_id)
         cached = self._compiled.get(group_id)
         if cached is not None and cached[0] == version:
             return cached[1]
         # The version was read before the rules: a change landing in between is compiled now and seen as a
         # new version at the next batch, never missed.
         rules = enabled_rules(self.store, group_id)
-        allowlist = self.store.group_moderation_of(group_id).allowlist
+        allowlist = self.store.moderation.group_moderation_of(group_id).allowlist
         while True:
             try:
                 ruleset = compile_rules(rules, allowlist) if rules else None

@@ -32,7 +32,7 @@ from email.utils import format_datetime, parseaddr
 from typing import Callable
 
 from infra.mailer import Mailer, MailError, address, sender
-from infra.store import Store
+from infra.storage import Store
 from schemas.common import iso, one_line
 from schemas.documents import Digest, User
 
@@ -62,16 +62,16 @@ def sweep_email_windows(store: Store, enqueue_digest: Callable[[str], None], *, 
     """Close each due window into a digest and queue it. (Digests whose task was lost, or whose worker
     died, are the sweeper's: ``pipelines.sweeper.sweep_digests``.)"""
     result = SweepResult()
-    for window in store.due_email_windows(now, limit):
-        settings = store.notification_settings_of(window.userId, default_delay)
+    for window in store.digests.due_email_windows(now, limit):
+        settings = store.notifications.notification_settings_of(window.userId, default_delay)
         since = window.openedAt - timedelta(milliseconds=1)
         if settings.emailedUpTo is not None and settings.emailedUpTo > since:
             since = settings.emailedUpTo
         up_to = max(now, window.dueAt)
         digest = Digest(id=digest_id(window.userId, window.openedAt), userId=window.userId, since=since,
                         upTo=up_to, retryAt=now, createdAt=now, updatedAt=now)
-        store.insert_digest_once(digest)   # a second sweep of the same window finds it there
-        store.close_email_window(window, up_to, window.lastEventAt + minute * settings.emailDelayMinutes)
+        store.digests.insert_digest_once(digest)   # a second sweep of the same window finds it there
+        store.digests.close_email_window(window, up_to, window.lastEventAt + minute * settings.emailDelayMinutes)
         enqueue_digest(digest.id)
         result.digests.append(digest.id)
     return result
@@ -110,32 +110,32 @@ class Item:
 
 def collect_items(store: Store, user: User, digest: Digest, default_delay: int, now: datetime) -> list[Item]:
     """What is still worth telling: unread (past the member's lastReadSeq), not deleted, in range."""
-    settings = store.notification_settings_of(user.id, default_delay)
+    settings = store.notifications.notification_settings_of(user.id, default_delay)
     items: dict[tuple[str, int], Item] = {}
     marks: dict[str, int | None] = {}
 
     def mark(conv_id: str) -> int | None:
         if conv_id not in marks:
-            member = store.get_conversation_member(conv_id, user.id)
+            member = store.conversations.get_conversation_member(conv_id, user.id)
             marks[conv_id] = member.lastReadSeq if member else None
         return marks[conv_id]
 
-    for n in store.notifications_since(user.id, ("mention", "reply"), digest.since, digest.upTo, now, MAX_ITEMS * 2):
+    for n in store.notifications.notifications_since(user.id, ("mention", "reply"), digest.since, digest.upTo, now, MAX_ITEMS * 2):
         conv_id, seq = n.data.get("convId"), n.data.get("seq", 0)
         read_upto = mark(conv_id) if conv_id else None
         if read_upto is None or seq <= read_upto:
             continue   # read in the conversation, or no longer a member
-        message = store.get_message(n.data.get("messageId", ""))
+        message = store.messages.get_message(n.data.get("messageId", ""))
         if message is None or message.isDeleted:
             continue
         items[(conv_id, seq)] = Item(conv_id, n.data.get("convTitle", ""), seq, message.senderInfo.username,
                                      message.content, n.type)
-    for conv, member in store.conversations_of_user(user.id):
+    for conv, member in store.conversations.conversations_of_user(user.id):
         if settings.level(conv.id) != "all" or conv.lastSeq <= member.lastReadSeq:
             continue
-        if len(store.conversation_members_of(conv.id, 3)) != 2:
+        if len(store.conversations.conversation_members_of(conv.id, 3)) != 2:
             continue
-        for m in store.direct_unread_since(conv.id, user.id, member.lastReadSeq, digest.since, digest.upTo, MAX_ITEMS):
+        for m in store.messages.direct_unread_since(conv.id, user.id, member.lastReadSeq, digest.since, digest.upTo, MAX_ITEMS):
             items.setdefault((conv.id, m.seq), Item(conv.id, conv.title, m.seq, m.senderInfo.username, m.content,
                                                     "message"))
     return sorted(items.values(), key=lambda i: (i.conv_id, i.seq))
@@ -144,13 +144,13 @@ def collect_items(store: Store, user: User, digest: Digest, default_delay: int, 
 def deliver_digest(store: Store, mailer: Mailer | None, is_online: Callable[[str], bool], digest_id_: str, *,
                    now: datetime, default_delay: int, delivery: Delivery) -> DigestResult:
     token = uuid.uuid4().hex
-    digest = store.claim_digest(digest_id_, now, now + timedelta(seconds=delivery.lease_seconds), token,
+    digest = store.digests.claim_digest(digest_id_, now, now + timedelta(seconds=delivery.lease_seconds), token,
                                 delivery.max_attempts)
     if digest is None:
-        current = store.get_digest(digest_id_)
+        current = store.digests.get_digest(digest_id_)
         return DigestResult(digest_id_, "done" if current is None or current.status not in ("pending", "claimed")
                             else "busy")
-    user = store.get_user(digest.userId)
+    user = store.users.get_user(digest.userId)
     reason, items = _why_not(store, mailer, is_online, user, digest, default_delay, now)
     if reason is not None:
         _finish(store, digest, token, now, "skipped", {"reason": reason}, {"reason": reason})
@@ -161,7 +161,7 @@ def deliver_digest(store: Store, mailer: Mailer | None, is_online: Callable[[str
 def _why_not(store: Store, mailer: Mailer | None, is_online: Callable[[str], bool], user: User | None,
              digest: Digest, default_delay: int, now: datetime) -> tuple[str | None, list[Item]]:
     """Why no email goes to ``user`` (None: it goes), and what it tells."""
-    settings = store.notification_settings_of(digest.userId, default_delay)
+    settings = store.notifications.notification_settings_of(digest.userId, default_delay)
     reason = None
     if mailer is None:
         reason = "no SMTP server configured"
@@ -194,7 +194,7 @@ def _send(store: Store, mailer: Mailer, user: User, digest: Digest, token: str, 
                         " (permanent)" if exc.permanent else "", error)
             return DigestResult(digest.id, "failed", error, len(items))
         retry_at = now + timedelta(seconds=delivery.backoff(digest.attempts))
-        store.release_digest(digest.id, token, error, now, retry_at)
+        store.digests.release_digest(digest.id, token, error, now, retry_at)
         return DigestResult(digest.id, "retry", error, len(items), retry_at)
     _finish(store, digest, token, now, "sent", {"sentAt": now, "items": len(items), "messageIdHeader": header,
                                                 "error": None}, {"items": len(items)})
@@ -203,16 +203,16 @@ def _send(store: Store, mailer: Mailer, user: User, digest: Digest, token: str, 
 
 def _finish(store: Store, digest: Digest, token: str, now: datetime, status: str, fields: dict, outcome: dict) -> None:
     """The claim holder's last word, and the user's ``lastEmail`` (not when the claim was lost meanwhile)."""
-    if store.finish_digest(digest.id, token, status, now, **fields):
-        store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": status,
+    if store.digests.finish_digest(digest.id, token, status, now, **fields):
+        store.digests.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": status,
                                                                 **outcome, "at": iso(now)})
 
 
 def record_failure(store: Store, digest: Digest, now: datetime, error: str) -> bool:
     """The sweeper's end for a digest whose attempts ran out (or were interrupted): failed, with the reason."""
-    if not store.fail_stale_digest(digest, now, error):
+    if not store.digests.fail_stale_digest(digest, now, error):
         return False
-    store.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "failed",
+    store.digests.record_email_outcome(digest.userId, digest.upTo, {"digestId": digest.id, "status": "failed",
                                                             "error": error, "at": iso(now)})
     return True
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.policy.access import check_conversation_member
 from schemas.common import new_id
@@ -60,12 +60,12 @@ def do_notify(store: Store, notifier: Notifier, requests: list[NotificationReque
     to_emit: list[Notification] = []
     for request in requests:
         if request.userId not in settings:
-            settings[request.userId] = store.notification_settings_of(request.userId, default_delay)
+            settings[request.userId] = store.notifications.notification_settings_of(request.userId, default_delay)
         if not allowed(settings[request.userId], request):
             result.skipped += 1
             continue
         data = {**request.data, **({"convId": request.convId} if request.convId else {})}
-        stored = store.insert_notification(Notification(
+        stored = store.notifications.insert_notification(Notification(
             id=new_id(), key=request.key, userId=request.userId, type=request.type, title=request.title,
             body=request.body, data=data, createdAt=now, updatedAt=now, expiresAt=now + timedelta(days=ttl_days)))
         if stored.status != "pending":
@@ -78,7 +78,7 @@ def do_notify(store: Store, notifier: Notifier, requests: list[NotificationReque
         for n in to_emit:  # as it is once marked (below): sent
             notifier.notify_notification_new(n.model_copy(update={"status": "sent", "sentAt": now}))
     for n in to_emit:
-        store.mark_notification_sent(n.id, now)
+        store.notifications.mark_notification_sent(n.id, now, token=None)  # stored unclaimed: nobody holds it
         result.stored.append(n.id)
     return result
 
@@ -98,16 +98,16 @@ def notify_from_messages(store: Store, notifier: Notifier, conv_id: str, message
     offline (and each offline member of a direct conversation, i.e. one of exactly two members) opens or
     feeds an email window (pipelines.digests)."""
     result = MessagesResult()
-    conv = store.get_conversation(conv_id)
+    conv = store.conversations.get_conversation(conv_id)
     if conv is None:
         return result
-    members = store.conversation_members_of(conv_id, 3)
+    members = store.conversations.conversation_members_of(conv_id, 3)
     direct = len(members) == 2   # a "direct" conversation: exactly two members
     requests: list[NotificationRequest] = []
     events: list[tuple[str, datetime, str]] = []   # (userId, createdAt, type) for the email windows
     parents: dict[str, Message | None] = {}
     for message_id in message_ids:
-        message = store.get_message(message_id)
+        message = store.messages.get_message(message_id)
         if message is None or message.isDeleted or message.type == "system":
             continue
         told: set[str] = set()
@@ -121,10 +121,10 @@ def notify_from_messages(store: Store, notifier: Notifier, conv_id: str, message
                 title=f"{who} mentioned you in {conv.title}", body=excerpt(message.content)))
         if message.metadata.replyTo:
             if message.metadata.replyTo not in parents:
-                parents[message.metadata.replyTo] = store.get_message(message.metadata.replyTo)
+                parents[message.metadata.replyTo] = store.messages.get_message(message.metadata.replyTo)
             parent = parents[message.metadata.replyTo]
             if parent is not None and parent.senderId not in told and parent.senderId != message.senderId \
-                    and parent.type != "system" and store.get_conversation_member(conv_id, parent.senderId):
+                    and parent.type != "system" and store.conversations.get_conversation_member(conv_id, parent.senderId):
                 told.add(parent.senderId)
                 requests.append(NotificationRequest(
                     userId=parent.senderId, type="reply", key=f"msg:{message.id}:{parent.senderId}", convId=conv_id,
@@ -148,11 +148,11 @@ def _note_missed(store: Store, conv_id: str, events: list[tuple[str, datetime, s
     for user_id, at, kind in events:
         if online.get(user_id, False):
             continue   # never an email while they are online: they saw it, or will in the app
-        settings = store.notification_settings_of(user_id, default_delay)
+        settings = store.notifications.notification_settings_of(user_id, default_delay)
         level = settings.level(conv_id)
         if not settings.email or level == "none" or (level == "mentions" and kind == "message"):
             continue
-        store.touch_email_window(user_id, at, at + minute * settings.emailDelayMinutes)
+        store.digests.touch_email_window(user_id, at, at + minute * settings.emailDelayMinutes)
         result.missed[user_id] = min(result.missed.get(user_id, at), at)
 
 
@@ -161,16 +161,16 @@ def list_notifications(store: Store, user: User, query: NotificationQuery, now: 
     statuses = {"unread": UNREAD, "all": ("sent", "delivered", "read"), "scheduled": ("pending",)}[query.status]
     before = None
     if query.page.before:
-        [before] = store.own_live_notifications(user.id, [query.page.before], now) or [None]
+        [before] = store.notifications.own_live_notifications(user.id, [query.page.before], now) or [None]
         if before is None:
             raise ApiError(Code.INVALID_CURSOR, "before must be the id of one of your notifications")
-    items, more = store.notifications_of_user(user.id, statuses, now, before=before, limit=query.page.limit)
-    return {"notifications": [n.public() for n in items], "hasMore": more, "unread": store.count_unread(user.id, now)}
+    items, more = store.notifications.notifications_of_user(user.id, statuses, now, before=before, limit=query.page.limit)
+    return {"notifications": [n.public() for n in items], "hasMore": more, "unread": store.notifications.count_unread(user.id, now)}
 
 
 def _check_own(store: Store, user: User, ids: list[str], now: datetime) -> None:
     """Every id must be one of the user's live notifications, or nothing changes (404 naming the others)."""
-    found = {n.id for n in store.own_live_notifications(user.id, ids, now)}
+    found = {n.id for n in store.notifications.own_live_notifications(user.id, ids, now)}
     unknown = [i for i in dict.fromkeys(ids) if i not in found]
     if unknown:
         raise ApiError(Code.NOT_FOUND, f"no such notification(s) of yours: {', '.join(unknown)}", {"ids": unknown})
@@ -182,8 +182,8 @@ def do_mark_read(store: Store, notifier: Notifier, user: User, request: Notifica
         raise ApiError(Code.INVALID_PAYLOAD, "give either ids (a non-empty list) or all: true")
     if request.ids is not None:
         _check_own(store, user, request.ids, now)
-    store.mark_notifications(user.id, request.ids, "read", now, now)
-    unread = store.count_unread(user.id, now)
+    store.notifications.mark_notifications(user.id, request.ids, "read", now, now)
+    unread = store.notifications.count_unread(user.id, now)
     event = NotificationRead(ids=request.ids, unread=unread) if request.ids else NotificationRead(all=True, unread=unread)
     notifier.notify_notification_read(user.id, event)
     return unread
@@ -192,11 +192,11 @@ def do_mark_read(store: Store, notifier: Notifier, user: User, request: Notifica
 def do_mark_delivered(store: Store, user: User, ids: list[str], now: datetime) -> int:
     """A socket of the user received these: sent -> delivered (already delivered or read: unchanged)."""
     _check_own(store, user, ids, now)
-    return store.mark_notifications(user.id, ids, "delivered", now, now)
+    return store.notifications.mark_notifications(user.id, ids, "delivered", now, now)
 
 
 def get_settings(store: Store, user: User, default_delay: int) -> dict:
-    return store.notification_settings_of(user.id, default_delay).public()
+    return store.notifications.notification_settings_of(user.id, default_delay).public()
 
 
 def do_update_settings(store: Store, user: User, update: NotificationSettingsUpdate, default_delay: int) -> dict:
@@ -208,7 +208,7 @@ def do_update_settings(store: Store, user: User, update: NotificationSettingsUpd
     for conv_id, level in (update.conversations or {}).items():
         check_conversation_member(store, user, conv_id)
         changes[f"conversations.{conv_id}"] = level
-    return store.update_notification_settings(user.id, changes, default_delay).public()
+    return store.notifications.update_notification_settings(user.id, changes, default_delay).public()
 
 
 # -- reminders -----------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def do_create_reminder(store: Store, user: User, message_id: str, request: Remin
                        max_days_ahead: int, ttl_days: int) -> Notification:
     """A ``reminder`` notification for the caller, pending until ``at`` (then sent by the dispatcher). None for
     a deleted message (410 ``gone``); the message's deletion drops it (pipelines.messages.lifecycle)."""
-    message = store.get_message(message_id)
+    message = store.messages.get_message(message_id)
     if message is None:
         raise ApiError(Code.NOT_FOUND, f"no message {message_id}")
     conv, _ = check_conversation_member(store, user, message.convId)
@@ -229,7 +229,7 @@ def do_create_reminder(store: Store, user: User, message_id: str, request: Remin
         data={"convId": conv.id, "messageId": message.id, "seq": message.seq, "convTitle": conv.title,
               "actionUrl": f"/#conv={conv.id}&seq={message.seq}"},
         scheduledFor=at, createdAt=at, updatedAt=now, expiresAt=at + timedelta(days=ttl_days))
-    return store.insert_notification(reminder)
+    return store.notifications.insert_notification(reminder)
 
 
 @dataclass
@@ -251,11 +251,11 @@ def dispatch_due_reminders(store: Store, notifier: Notifier, *, now: datetime, l
     result = DispatchResult()
     for _ in range(limit):
         token = new_id()
-        claimed = store.claim_due_notification(now, now + timedelta(seconds=lease_seconds), token)
+        claimed = store.notifications.claim_due_notification(now, now + timedelta(seconds=lease_seconds), token)
         if claimed is None:
             break
         if not _still_applies(store, claimed):
-            store.drop_claimed_notification(claimed.id, token)
+            store.notifications.drop_claimed_notification(claimed.id, token)
             result.dropped += 1
             continue
         if claimed.attempts <= REMINDER_MAX_ATTEMPTS:
@@ -263,7 +263,7 @@ def dispatch_due_reminders(store: Store, notifier: Notifier, *, now: datetime, l
         else:
             log.warning("reminder %s: emitted %d times without being marked sent; marked sent now", claimed.id,
                         REMINDER_MAX_ATTEMPTS)
-        if store.mark_notification_sent(claimed.id, now, token=token):
+        if store.notifications.mark_notification_sent(claimed.id, now, token=token):
             result.reminders += 1
     return result
 
@@ -272,9 +272,9 @@ def _still_applies(store: Store, reminder: Notification) -> bool:
     """Not when they left the conversation (it would show them a message of one they no longer see), nor
     when the message is gone or deleted."""
     conv_id, message_id = reminder.data.get("convId"), reminder.data.get("messageId")
-    if conv_id and store.get_conversation_member(conv_id, reminder.userId) is None:
+    if conv_id and store.conversations.get_conversation_member(conv_id, reminder.userId) is None:
         return False
     if message_id:
-        message = store.get_message(message_id)
+        message = store.messages.get_message(message_id)
         return message is not None and not message.isDeleted
     return True

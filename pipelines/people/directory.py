@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.moderation.sanctions import active_mute_until, check_not_banned
 from pipelines.policy.access import check_conversation_member, check_group_manager, check_group_member, check_outranks
@@ -20,13 +20,13 @@ Announce = Callable[[str, User, str, dict], None]
 def do_dev_login(store: Store, request: DevTokenRequest, admins: frozenset[str]) -> User:
     """Find or create the user of that username (dev login only)."""
     now = utcnow()
-    user = store.insert_user_if_absent(User(
+    user = store.users.insert_user_if_absent(User(
         id=new_id(), username=request.username, fname=request.fname, lname=request.lname,
         avatarUrl=request.avatarUrl, role="ADMIN" if request.username in admins else "USER", email=request.email,
         createdAt=now, updatedAt=now))
     if not user.active:
         raise ApiError(Code.FORBIDDEN, "this account is deactivated")
-    store.log_activity(ActivityLog(id=new_id(), userId=user.id, action="login", resource="user",
+    store.audit.log_activity(ActivityLog(id=new_id(), userId=user.id, action="login", resource="user",
                                    resourceId=user.id, metadata={"method": "dev"}, timestamp=now))
     return user
 
@@ -37,7 +37,7 @@ def do_create_group(store: Store, user: User, request: GroupCreate, gate: Gate |
     (gate or Gate(store)).admit(user, "group")
     now = utcnow()
     group = Group(id=new_id(), name=request.name, createdBy=user.id, createdAt=now)
-    store.insert_group(group, GroupMember(id=new_id(), groupId=group.id, userId=user.id, role="GROUP_ADMIN",
+    store.groups.insert_group(group, GroupMember(id=new_id(), groupId=group.id, userId=user.id, role="GROUP_ADMIN",
                                           joinedAt=now))
     _log(store, user, "create", "group", group.id)
     return {**group.public(), "role": "GROUP_ADMIN"}
@@ -48,7 +48,7 @@ def do_add_group_member(store: Store, notifier: Notifier, user: User, group_id: 
     group = check_group_manager(store, user, group_id)
     new = _user_named(store, request.username)
     check_not_banned(store, group_id, new)
-    if not store.insert_group_member(GroupMember(id=new_id(), groupId=group_id, userId=new.id,
+    if not store.groups.insert_group_member(GroupMember(id=new_id(), groupId=group_id, userId=new.id,
                                                  role=request.role, joinedAt=utcnow())):
         raise ApiError(Code.CONFLICT, f"{new.username} is already a member of this group")
     _log(store, user, "add_member", "group", group_id, {"userId": new.id, "role": request.role})
@@ -68,7 +68,7 @@ def do_create_conversation(store: Store, notifier: Notifier, announce: Announce,
     screened = gate.screen(admitted, {"title": request.title}, conv_id)
     conv = Conversation(id=conv_id, groupId=group_id, title=screened.texts["title"], createdBy=user.id, createdAt=now)
     member_ids = list(dict.fromkeys([user.id, *(u.id for u in others)]))
-    store.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=uid, groupId=group_id,
+    store.conversations.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=uid, groupId=group_id,
                                                         joinedAt=now, mutedUntil=active_mute_until(store, group_id, uid))
                                      for uid in member_ids])
     _log(store, user, "create", "conversation", conv.id, {"members": member_ids})
@@ -86,7 +86,7 @@ def do_add_conversation_member(store: Store, notifier: Notifier, announce: Annou
     if conv.createdBy != user.id:
         check_group_manager(store, user, conv.groupId)
     [new] = _group_members_named(store, conv.groupId, [username])
-    if not store.insert_conversation_member(ConversationMember(
+    if not store.conversations.insert_conversation_member(ConversationMember(
             id=new_id(), convId=conv_id, userId=new.id, groupId=conv.groupId, joinedAt=utcnow(),
             mutedUntil=active_mute_until(store, conv.groupId, new.id))):
         raise ApiError(Code.CONFLICT, f"{new.username} is already a member of this conversation")
@@ -103,10 +103,10 @@ def do_remove_conversation_member(store: Store, notifier: Notifier, announce: An
     conv, _ = check_conversation_member(store, user, conv_id)
     if member_id != user.id and conv.createdBy != user.id:
         check_group_manager(store, user, conv.groupId)
-    gone = store.get_user(member_id)
+    gone = store.users.get_user(member_id)
     if gone is not None and member_id != user.id:
         check_outranks(store, user, gone, conv.groupId, "remove")
-    if gone is None or not store.remove_conversation_member(conv_id, member_id):
+    if gone is None or not store.conversations.remove_conversation_member(conv_id, member_id):
         raise ApiError(Code.NOT_FOUND, "no such member in this conversation")
     _log(store, user, "remove_member", "conversation", conv_id, {"userId": member_id})
     announce(conv_id, user, "member_left", {"userId": gone.id, "username": gone.username, "by": user.username})
@@ -120,8 +120,8 @@ MEMBERS_LIMIT = 1000  # a member list is one page; groups larger than this need 
 def list_group_members(store: Store, user: User, group_id: str) -> dict[str, Any]:
     """The group's members with their roles, for its members (and system admins)."""
     check_group_member(store, user, group_id)
-    members = store.group_members_of(group_id, MEMBERS_LIMIT)
-    users = store.users_by_ids(m.userId for m in members)
+    members = store.groups.group_members_of(group_id, MEMBERS_LIMIT)
+    users = store.users.users_by_ids(m.userId for m in members)
     return {"groupId": group_id, "members": [{"user": users[m.userId].public(), "role": m.role}
                                              for m in members if m.userId in users]}
 
@@ -129,8 +129,8 @@ def list_group_members(store: Store, user: User, group_id: str) -> dict[str, Any
 def list_conversation_members(store: Store, user: User, conv_id: str) -> dict[str, Any]:
     """The conversation's members with their read marks ("seen by", @ suggestions), for its members."""
     check_conversation_member(store, user, conv_id)
-    members = store.conversation_members_of(conv_id, MEMBERS_LIMIT)
-    users = store.users_by_ids(m.userId for m in members)
+    members = store.conversations.conversation_members_of(conv_id, MEMBERS_LIMIT)
+    users = store.users.users_by_ids(m.userId for m in members)
     return {"convId": conv_id, "members": [{"user": users[m.userId].public(), "lastReadSeq": m.lastReadSeq,
                                             "lastReadAt": iso(m.lastReadAt)}
                                            for m in members if m.userId in users]}
@@ -140,32 +140,32 @@ def list_conversations(store: Store, user: User) -> list[dict[str, Any]]:
     """The user's conversations, newest activity first, each with lastSeq and unread (no message scan)."""
     return [{**conv.public(), "unread": max(0, conv.lastSeq - member.lastReadSeq),
              "lastReadSeq": member.lastReadSeq}
-            for conv, member in store.conversations_of_user(user.id)]
+            for conv, member in store.conversations.conversations_of_user(user.id)]
 
 
 def session_snapshot(store: Store, user: User) -> dict[str, Any]:
-    groups = [{**g.public(), "role": role} for g, role in store.groups_of_user(user.id)]
+    groups = [{**g.public(), "role": role} for g, role in store.groups.groups_of_user(user.id)]
     return {"user": user.public(), "groups": groups, "conversations": list_conversations(store, user)}
 
 
 def _user_named(store: Store, username: str) -> User:
-    user = store.get_user_by_username(username)
+    user = store.users.get_user_by_username(username)
     if user is None or not user.active:
         raise ApiError(Code.NOT_FOUND, f"no user named {username}")
     return user
 
 
 def _group_members_named(store: Store, group_id: str, usernames: list[str]) -> list[User]:
-    users = store.users_by_usernames(usernames)
+    users = store.users.users_by_usernames(usernames)
     missing = sorted(set(usernames) - set(users))
     if missing:
         raise ApiError(Code.NOT_FOUND, f"no user named {', '.join(missing)}")
-    outsiders = sorted(u.username for u in users.values() if store.get_group_member(group_id, u.id) is None)
+    outsiders = sorted(u.username for u in users.values() if store.groups.get_group_member(group_id, u.id) is None)
     if outsiders:
         raise ApiError(Code.FORBIDDEN, f"not members of the group: {', '.join(outsiders)}")
     return list(users.values())
 
 
 def _log(store: Store, user: User, action: str, resource: str, resource_id: str, changes: dict | None = None):
-    store.log_activity(ActivityLog(id=new_id(), userId=user.id, action=action, resource=resource,
+    store.audit.log_activity(ActivityLog(id=new_id(), userId=user.id, action=action, resource=resource,
                                    resourceId=resource_id, changes=changes, timestamp=utcnow()))

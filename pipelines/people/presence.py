@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from infra.presence import Change, PresenceRegistry
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.people.directory import MEMBERS_LIMIT
 from pipelines.policy.access import check_group_member
@@ -62,7 +62,7 @@ class PresenceTracker:
     def _announce(self, user_id: str, status: str, last_seen: str) -> None:
         data = PresenceUpdate(userId=user_id, status=status, lastSeen=last_seen).model_dump()
         with self.notifier.batch():
-            for group_id in self.store.group_ids_of_user(user_id):
+            for group_id in self.store.groups.group_ids_of_user(user_id):
                 self.notifier.notify_presence(group_id, data)
 
 
@@ -127,7 +127,7 @@ class PresenceWriter:
 def group_presence(store: Store, registry: PresenceRegistry, user: User, group_id: str) -> dict[str, Any]:
     """The current presence of a group's members, for its members."""
     check_group_member(store, user, group_id)
-    member_ids = [m.userId for m in store.group_members_of(group_id, MEMBERS_LIMIT)]
+    member_ids = [m.userId for m in store.groups.group_members_of(group_id, MEMBERS_LIMIT)]
     now = iso(utcnow())
     return {"groupId": group_id, "presence": [
         {"userId": uid, "status": "online" if s.online else "offline", "lastSeen": now if s.online else s.last_seen}

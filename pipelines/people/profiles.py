@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.policy.gate import Gate
 from schemas.common import new_id, utcnow
@@ -47,10 +47,10 @@ def do_update_profile(store: Store, enqueue_sync: Callable[[str], None], user: U
         gate = gate or Gate(store)
         screened = gate.screen(gate.admit(user, "name"), names, user.id)
         changes.update(screened.texts)
-    updated = store.update_user_profile(user.id, changes, utcnow())
+    updated = store.users.update_user_profile(user.id, changes, utcnow())
     if updated is None:
         raise ApiError(Code.NOT_FOUND, "this account no longer exists")
-    store.log_activity(ActivityLog(id=new_id(), userId=user.id, action="update", resource="user",
+    store.audit.log_activity(ActivityLog(id=new_id(), userId=user.id, action="update", resource="user",
                                    resourceId=user.id, timestamp=updated.updatedAt,
                                    changes={"before": SenderInfo.of(user).model_dump(),
                                             "after": SenderInfo.of(updated).model_dump()}))
@@ -76,16 +76,16 @@ def sync_sender_info(user_id: str, *, store: Store, notifier: Notifier, enqueue_
     """Bring the senderInfo of every message of the user to the user's current profile, ``batch`` messages
     per write. Idempotent: a second run finds nothing stale and writes nothing."""
     result = SyncResult(user_id)
-    user = store.get_user(user_id)
+    user = store.users.get_user(user_id)
     while user is not None:
         info = SenderInfo.of(user)
         until = None
-        while docs := store.stale_sender_messages(user_id, info, until=until, limit=batch):
-            result.updated += store.set_sender_info([d["_id"] for d in docs], info)
+        while docs := store.messages.stale_sender_messages(user_id, info, until=until, limit=batch):
+            result.updated += store.messages.set_sender_info([d["_id"] for d in docs], info)
             result.batches.append(len(docs))
             until = docs[-1]["createdAt"]
         result.passes += 1
-        user = store.get_user(user_id)
+        user = store.users.get_user(user_id)
         if user is None or SenderInfo.of(user) == info:
             break
         # Changed during the walk: what we wrote may be older than what a sync running meanwhile wrote.
@@ -95,7 +95,7 @@ def sync_sender_info(user_id: str, *, store: Store, notifier: Notifier, enqueue_
             result.continued = True
             return result
     if user is not None:
-        group_ids = store.group_ids_of_user(user_id)
+        group_ids = store.groups.group_ids_of_user(user_id)
         notifier.notify_user_updated(user, group_ids)
         result.notified_groups = len(group_ids)
     return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.people import sessions
 from schemas.documents import User
 

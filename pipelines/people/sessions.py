@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.moderation.moderators import moderator_rooms
 from schemas import events
 from schemas.documents import User
@@ -35,7 +35,7 @@ def sessions_to_end(store: Store, users: Mapping[str, User], expires: Mapping[st
     """The sockets (sid -> user, sid -> token expiry in seconds since the epoch) to disconnect, and why."""
     endings = [Ending(sid, "token_expired") for sid, at in expires.items() if at <= now]
     ending = {e.sid for e in endings}
-    current = store.users_by_ids({user.id for user in users.values()}) if users else {}
+    current = store.users.users_by_ids({user.id for user in users.values()}) if users else {}
     return endings + [Ending(sid, "deactivated") for sid, user in users.items()
                       if sid not in ending and not getattr(current.get(user.id), "active", False)]
 
@@ -43,8 +43,8 @@ def sessions_to_end(store: Store, users: Mapping[str, User], expires: Mapping[st
 def rooms_to_leave(store: Store, user: User, rooms_by_sid: Mapping[str, list[str]]) -> dict[str, list[str]]:
     """Of the rooms of the user's sockets (sid -> rooms), those the user's current memberships and roles no
     longer justify: after a web process may have missed room moves (its subscription to them dropped)."""
-    groups = [{"id": group.id, "role": role} for group, role in store.groups_of_user(user.id)]
+    groups = [{"id": group.id, "role": role} for group, role in store.groups.groups_of_user(user.id)]
     allowed = ({events.group_room(g["id"]) for g in groups} | set(moderator_rooms(user, groups))
-               | {events.conv_room(conv.id) for conv, _ in store.conversations_of_user(user.id)})
+               | {events.conv_room(conv.id) for conv, _ in store.conversations.conversations_of_user(user.id)})
     return {sid: [r for r in rooms if r.startswith(MEMBERSHIP_ROOMS) and r not in allowed]
             for sid, rooms in rooms_by_sid.items()}

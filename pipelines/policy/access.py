@@ -3,7 +3,7 @@ ApiError (a 403 with a specific code, logged, or NOT_FOUND) or return what they 
 check_owner's; ranks order who may act on whom in a group's moderation."""
 from __future__ import annotations
 
-from infra.store import Store
+from infra.storage import Store
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
 from schemas.errors import ApiError, Code
@@ -17,7 +17,7 @@ RANK_NAMES = {0: "a member", 1: "a moderator", 2: "a group admin", 3: "a system 
 
 def log_denied(store: Store, user: User, resource: str, resource_id: str, reason: str,
                context: dict | None = None) -> None:
-    store.log_activity(ActivityLog(id=new_id(), userId=user.id, action="denied", resource=resource,
+    store.audit.log_activity(ActivityLog(id=new_id(), userId=user.id, action="denied", resource=resource,
                                    resourceId=resource_id, metadata={"reason": reason, **(context or {})},
                                    timestamp=utcnow()))
 
@@ -43,10 +43,10 @@ def check_owner(store: Store, user: User, resource: str, resource_id: str, owner
 def check_conversation_member(store: Store, user: User, conv_id: str,
                               context: dict | None = None) -> tuple[Conversation, ConversationMember]:
     """The conversation and the user's membership; refusals are written to the activity log."""
-    conv = store.get_conversation(conv_id)
+    conv = store.conversations.get_conversation(conv_id)
     if conv is None:
         raise ApiError(Code.NOT_FOUND, f"no conversation {conv_id}")
-    member = store.get_conversation_member(conv_id, user.id)
+    member = store.conversations.get_conversation_member(conv_id, user.id)
     if member is None:
         log_denied(store, user, "conversation", conv_id, "not a member", context)
         raise ApiError(Code.FORBIDDEN, "you are not a member of this conversation")
@@ -55,10 +55,10 @@ def check_conversation_member(store: Store, user: User, conv_id: str,
 
 def check_group_member(store: Store, user: User, group_id: str) -> tuple[Group, GroupMember | None]:
     """The group and the user's membership (None for a system ADMIN who is not a member)."""
-    group = store.get_group(group_id)
+    group = store.groups.get_group(group_id)
     if group is None:
         raise ApiError(Code.NOT_FOUND, f"no group {group_id}")
-    member = store.get_group_member(group_id, user.id)
+    member = store.groups.get_group_member(group_id, user.id)
     if member is None and user.role != "ADMIN":
         log_denied(store, user, "group", group_id, "not a member")
         raise ApiError(Code.FORBIDDEN, "you are not a member of this group")
@@ -78,14 +78,14 @@ def is_moderator(store: Store, user: User, group_id: str) -> bool:
     """System admins, and the group's moderators and admins, moderate the group's conversations."""
     if user.role == "ADMIN":
         return True
-    member = store.get_group_member(group_id, user.id)
+    member = store.groups.get_group_member(group_id, user.id)
     return member is not None and member.role in MODERATING_ROLES
 
 
 def check_moderator(store: Store, user: User, conv_id: str) -> Conversation:
     """The conversation, if the user moderates its group (membership of the conversation is not needed);
     refusals are written to the activity log."""
-    conv = store.get_conversation(conv_id)
+    conv = store.conversations.get_conversation(conv_id)
     if conv is None:
         raise ApiError(Code.NOT_FOUND, f"no conversation {conv_id}")
     if not is_moderator(store, user, conv.groupId):
@@ -96,7 +96,7 @@ def check_moderator(store: Store, user: User, conv_id: str) -> Conversation:
 
 def check_group_moderator(store: Store, user: User, group_id: str) -> Group:
     """The group, if the user moderates it; refusals are logged."""
-    group = store.get_group(group_id)
+    group = store.groups.get_group(group_id)
     if group is None:
         raise ApiError(Code.NOT_FOUND, f"no group {group_id}")
     if not is_moderator(store, user, group_id):
@@ -120,7 +120,7 @@ def rank_in_group(store: Store, user: User | None, group_id: str, role: str | No
     if user.role == "ADMIN":
         return RANKS["ADMIN"]
     if role is None:
-        member = store.get_group_member(group_id, user.id)
+        member = store.groups.get_group_member(group_id, user.id)
         role = member.role if member is not None else "MEMBER"
     return RANKS.get(role, 0)
 
@@ -145,7 +145,7 @@ def check_not_self(store: Store, actor: User, target_id: str, message: str, grou
 def check_not_suspended(store: Store, actor: User, group_id: str) -> None:
     """A mute suspends a moderator's moderation actions in the group until it ends (reading stays open):
     ``403 muted`` with ``until``, logged."""
-    mute = store.get_sanction("mutes", group_id, actor.id)
+    mute = store.moderation.get_sanction("mutes", group_id, actor.id)
     if mute is not None and mute.until is not None and mute.until > utcnow():
         until = iso(mute.until)
         raise deny(store, actor, Code.MUTED, "group", group_id, f"you are muted in this group until {until}: "
@@ -156,6 +156,6 @@ def check_may_moderate_content(store: Store, actor: User, author_id: str, group_
     """A moderator acting on another's message (deciding its review item, deleting it): not while muted,
     and not on a message by someone who outranks them."""
     check_not_suspended(store, actor, group_id)
-    author = store.get_user(author_id)
+    author = store.users.get_user(author_id)
     if author is not None:
         check_outranks(store, actor, author, group_id, what)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.moderation.filters import RuleSet, Verdict
 from pipelines.moderation.sanctions import active_mute_until
 from pipelines.moderation.screening import FilterCache, hits_of
@@ -151,10 +151,10 @@ class Gate:
     # -- 1 and 2: membership, ban, mute ------------------------------------------------------------------
     def conversation(self, user: User, conv_id: str, path: str, context: dict | None = None) -> Admitted:
         """A member of the conversation, not muted in its group (the mute is copied on the membership)."""
-        conv = self.store.get_conversation(conv_id)
+        conv = self.store.conversations.get_conversation(conv_id)
         if conv is None:
             raise ApiError(Code.NOT_FOUND, f"no conversation {conv_id}")
-        member = self.store.get_conversation_member(conv_id, user.id)
+        member = self.store.conversations.get_conversation_member(conv_id, user.id)
         if member is None:
             self._outsider(user, conv.groupId, "conversation", conv_id, context)
         _check_mute(member.mutedUntil)
@@ -162,16 +162,16 @@ class Gate:
 
     def group(self, user: User, group_id: str, path: str) -> Admitted:
         """A member of the group (or a system admin), not muted in it."""
-        if self.store.get_group(group_id) is None:
+        if self.store.groups.get_group(group_id) is None:
             raise ApiError(Code.NOT_FOUND, f"no group {group_id}")
-        if self.store.get_group_member(group_id, user.id) is None and user.role != "ADMIN":
+        if self.store.groups.get_group_member(group_id, user.id) is None and user.role != "ADMIN":
             self._outsider(user, group_id, "group", group_id)
         _check_mute(active_mute_until(self.store, group_id, user.id))
         return Admitted(user, PATHS[path], [group_id])
 
     def groups(self, user: User, path: str) -> Admitted:
         """The user's own profile, seen in every group of theirs: refused while they are muted in any."""
-        group_ids = self.store.group_ids_of_user(user.id)
+        group_ids = self.store.groups.group_ids_of_user(user.id)
         for group_id in group_ids:
             _check_mute(active_mute_until(self.store, group_id, user.id))
         return Admitted(user, PATHS[path], group_ids)
@@ -182,7 +182,7 @@ class Gate:
 
     def _outsider(self, user: User, group_id: str, resource: str, resource_id: str,
                   context: dict | None = None) -> None:
-        ban = self.store.get_sanction("bans", group_id, user.id)
+        ban = self.store.moderation.get_sanction("bans", group_id, user.id)
         banned = ban is not None and (ban.until is None or ban.until > utcnow())
         log_denied(self.store, user, resource, resource_id, "banned" if banned else "not a member", context)
         if banned:

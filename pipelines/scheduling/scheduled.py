@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from infra.inbox import Inbox
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.messages.submit import submit_message
 from pipelines.policy.access import check_conversation_member, check_owner
@@ -57,13 +57,13 @@ def do_schedule(store: Store, user: User, conv_id: str, request: ScheduledMessag
     gate = gate or Gate(store)
     admitted = gate.conversation(user, conv_id, "scheduled")
     send_at = parse_time(request.sendAt, request.timeZone, now, limits.max_days_ahead)
-    if request.replyTo is not None and not store.message_exists(request.replyTo, conv_id):
+    if request.replyTo is not None and not store.messages.message_exists(request.replyTo, conv_id):
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
-    if store.count_open_scheduled(user.id) >= limits.per_user:
+    if store.scheduled.count_open_scheduled(user.id) >= limits.per_user:
         raise ApiError(Code.LIMIT_REACHED, f"you already have {limits.per_user} scheduled messages waiting")
     gate.count(admitted)
     gate.check_blocked(admitted, request.content or "")
-    return store.insert_scheduled(ScheduledMessage(
+    return store.scheduled.insert_scheduled(ScheduledMessage(
         id=new_id(), convId=conv_id, senderId=user.id, clientId=request.clientId, content=request.content,
         replyTo=request.replyTo, sendAt=send_at, timeZone=request.timeZone, createdAt=now, updatedAt=now))
 
@@ -71,12 +71,12 @@ def do_schedule(store: Store, user: User, conv_id: str, request: ScheduledMessag
 def list_scheduled(store: Store, user: User, conv_id: str, page: IdPage) -> dict:
     """The caller's own scheduled messages of the conversation, newest first (sent and failed ones too)."""
     check_conversation_member(store, user, conv_id)
-    items, more = store.scheduled_of_sender(user.id, conv_id, before=page.before, limit=page.limit)
+    items, more = store.scheduled.scheduled_of_sender(user.id, conv_id, before=page.before, limit=page.limit)
     return {"scheduledMessages": [i.public() for i in items], "hasMore": more}
 
 
 def _own(store: Store, user: User, item_id: str) -> ScheduledMessage:
-    item = store.get_scheduled(item_id)
+    item = store.scheduled.get_scheduled(item_id)
     message = f"no scheduled message {item_id} of yours"
     if item is None:
         raise ApiError(Code.NOT_FOUND, message)
@@ -104,7 +104,7 @@ def do_update_scheduled(store: Store, notifier: Notifier, user: User, item_id: s
     gate.count(admitted)
     if request.content is not None:
         gate.check_blocked(admitted, request.content)
-    updated = store.update_pending_scheduled(item.id, user.id, changes)
+    updated = store.scheduled.update_pending_scheduled(item.id, user.id, changes)
     if updated is None:  # claimed between our read and the update: it is being sent
         raise ApiError(Code.INVALID_STATE, "this scheduled message is being sent: it can no longer change")
     notifier.notify_scheduled(updated)
@@ -113,7 +113,7 @@ def do_update_scheduled(store: Store, notifier: Notifier, user: User, item_id: s
 
 def do_cancel_scheduled(store: Store, notifier: Notifier, user: User, item_id: str, *, now: datetime) -> None:
     item = _own(store, user, item_id)
-    cancelled = store.update_pending_scheduled(item.id, user.id, {"status": "cancelled", "updatedAt": now})
+    cancelled = store.scheduled.update_pending_scheduled(item.id, user.id, {"status": "cancelled", "updatedAt": now})
     if cancelled is None:
         raise ApiError(Code.INVALID_STATE, "this scheduled message is being sent: it can no longer be cancelled")
     notifier.notify_scheduled(cancelled)
@@ -124,7 +124,7 @@ def dispatch_due_scheduled(store: Store, enqueue_send: Callable[[str], None], *,
                            limit: int = 2000) -> list[str]:
     """Hand each conversation with something due to a worker. Two beats doing this at once is harmless:
     the claim in ``send_due`` decides."""
-    convs = store.due_scheduled_conversations(now, limit)
+    convs = store.scheduled.due_scheduled_conversations(now, limit)
     for conv_id in convs:
         enqueue_send(conv_id)
     return convs
@@ -152,7 +152,7 @@ def send_due(conv_id: str, *, store: Store, inbox: Inbox, notifier: Notifier, en
     gate = gate or Gate(store)
     result = SendDueResult(conv_id)
     token = new_id()
-    queue = store.scheduled_queue(conv_id, clock(), budget)
+    queue = store.scheduled.scheduled_queue(conv_id, clock(), budget)
     with notifier.batch():   # the senders' scheduled:updated events leave together
         _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, clock, limits, token, gate)
     result.more = len(queue) == budget and not (result.blocked or result.deferred)
@@ -167,7 +167,7 @@ def _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, cl
         if head.status == "claimed" and head.claimedUntil is not None and head.claimedUntil >= now:
             result.blocked = True
             break
-        item = store.claim_scheduled(head, now, now + timedelta(seconds=limits.lease_seconds), token)
+        item = store.scheduled.claim_scheduled(head, now, now + timedelta(seconds=limits.lease_seconds), token)
         if item is None:
             result.blocked = True   # another dispatcher took it (or it was edited): it carries on
             break
@@ -177,7 +177,7 @@ def _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, cl
                   f"it was due {int(late)} s ago, later than the {limits.max_lateness_seconds} s allowed; not sent stale")
             result.failed.append(item.id)
             continue
-        user = store.get_user(item.senderId)
+        user = store.users.get_user(item.senderId)
         try:
             if user is None or not user.active:
                 raise ApiError(Code.FORBIDDEN, "the sender's account is no longer active")
@@ -187,14 +187,14 @@ def _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, cl
         except ApiError as exc:
             if exc.code == Code.RATE_LIMITED:
                 # The conversation's inbox is full: give the claim back, the next tick tries again.
-                store.finish_scheduled(item, token, "pending", now)
+                store.scheduled.finish_scheduled(item, token, "pending", now)
                 result.deferred = True
                 break
             code = Code.NOT_A_MEMBER if exc.code == Code.FORBIDDEN and user is not None and user.active else exc.code
             _fail(store, notifier, notify, item, token, now, code, exc.message)
             result.failed.append(item.id)
             continue
-        sent = store.finish_scheduled(item, token, "sent", now, sentAt=now)
+        sent = store.scheduled.finish_scheduled(item, token, "sent", now, sentAt=now)
         if sent is not None:
             notifier.notify_scheduled(sent)
         result.sent.append(item.id)
@@ -202,7 +202,7 @@ def _send_queue(queue, result, store, inbox, notifier, enqueue_drain, notify, cl
 
 def _fail(store: Store, notifier: Notifier, notify: Callable[[list[NotificationRequest]], None],
           item: ScheduledMessage, token: str, now: datetime, code: str, message: str) -> None:
-    failed = store.finish_scheduled(item, token, "failed", now, error={"code": str(code), "message": message})
+    failed = store.scheduled.finish_scheduled(item, token, "failed", now, error={"code": str(code), "message": message})
     if failed is None:
         return  # our lease ran out and someone else holds it now: theirs to finish
     tell_failed(store, notifier, notify, failed, code, message)
@@ -212,7 +212,7 @@ def tell_failed(store: Store, notifier: Notifier, notify: Callable[[list[Notific
                 item: ScheduledMessage, code: str, message: str) -> None:
     """The sender of a scheduled message that failed hears it: a ``scheduled_failed`` notification (once,
     by its key) and ``scheduled:updated``."""
-    conv = store.get_conversation(item.convId)
+    conv = store.conversations.get_conversation(item.convId)
     title = conv.title if conv else "a conversation"
     # Not subject to the conversation's preferences (no convId on the request): the sender asked for this send.
     notify([NotificationRequest(

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Callable
 
-from infra.store import Store
+from infra.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -38,23 +38,23 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
     result = RepairResult()
     after = None
     while result.conversations_checked < max_conversations:
-        convs = store.conversations_page(after, batch)
+        convs = store.upkeep.conversations_page(after, batch)
         if not convs:
             break
         for conv in convs:
             result.conversations_checked += 1
-            newest = store.newest_message(conv.id)
+            newest = store.messages.newest_message(conv.id)
             if newest is not None and newest.seq > conv.lastSeq:
-                if store.repair_last_seq(conv.id, newest.seq, newest.createdAt):
+                if store.upkeep.repair_last_seq(conv.id, newest.seq, newest.createdAt):
                     result.last_seq_fixed[conv.id] = (conv.lastSeq, newest.seq)
-            for member in store.members_outside_group(conv, 1000):
-                if store.remove_conversation_member(conv.id, member.userId):
+            for member in store.upkeep.members_outside_group(conv, 1000):
+                if store.conversations.remove_conversation_member(conv.id, member.userId):
                     result.members_removed.append((conv.id, member.userId))
         after = convs[-1].id
     for conv_id in stranded_inboxes():
         enqueue_drain(conv_id)
         result.drains_scheduled.append(conv_id)
-    result.expired_notifications = store.delete_expired_notifications(now, 10_000)
+    result.expired_notifications = store.notifications.delete_expired_notifications(now, 10_000)
     for conv_id, (was, fixed) in result.last_seq_fixed.items():
         log.warning("repair: conversation %s lastSeq %d -> %d", conv_id, was, fixed)
     for conv_id, user_id in result.members_removed:

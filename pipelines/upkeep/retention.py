@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.messages.lifecycle import purge_archived, retire_files
 from pipelines.policy.access import check_group_manager
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def get_retention(store: Store, user: User, group_id: str) -> dict:
     check_group_manager(store, user, group_id)
-    policy = store.retention_policy(group_id)
+    policy = store.upkeep.retention_policy(group_id)
     return policy.public() if policy else {"groupId": group_id, "days": None, "maxMessages": None, "updatedAt": None}
 
 
@@ -28,8 +28,8 @@ def do_set_retention(store: Store, user: User, group_id: str, update: RetentionU
     check_group_manager(store, user, group_id)
     policy = RetentionPolicy(id=group_id, days=update.days, maxMessages=update.maxMessages, updatedBy=user.id,
                              updatedAt=now)
-    store.put_retention_policy(policy)
-    store.log_activity(ActivityLog(id=new_id(), userId=user.id, action="retention", resource="group",
+    store.upkeep.put_retention_policy(policy)
+    store.audit.log_activity(ActivityLog(id=new_id(), userId=user.id, action="retention", resource="group",
                                    resourceId=group_id, changes=update.model_dump(), timestamp=now, groupId=group_id))
     return policy.public()
 
@@ -49,12 +49,12 @@ def apply_retention(store: Store, notifier: Notifier, *, now: datetime, batch: i
     This is the lifecycle's purge (pipelines.messages.lifecycle): a deleted message's content does not reach the
     archive, and the files of the messages moved are deleted (their S3 objects go after the grace)."""
     result = RetentionResult()
-    for policy in store.retention_policies_all(10_000):
+    for policy in store.upkeep.retention_policies_all(10_000):
         if policy.days is None and policy.maxMessages is None:
             continue
         result.groups += 1
         before = now - timedelta(days=policy.days) if policy.days else None
-        for conv in store.conversations_of_group(policy.id, 100_000):
+        for conv in store.upkeep.conversations_of_group(policy.id, 100_000):
             keep_from = conv.lastSeq  # never the newest message
             below = keep_from
             if policy.maxMessages:
@@ -62,12 +62,12 @@ def apply_retention(store: Store, notifier: Notifier, *, now: datetime, batch: i
             cut_by_count = below if policy.maxMessages else None
             moved = 0
             while moved < max_per_conversation:
-                docs = store.messages_to_archive(conv.id, below_seq=cut_by_count, before=before, limit=batch)
+                docs = store.upkeep.messages_to_archive(conv.id, below_seq=cut_by_count, before=before, limit=batch)
                 docs = [d for d in docs if d["seq"] < keep_from]
                 if not docs:
                     break
                 purge_archived(docs)
-                moved += store.archive_messages(docs)
+                moved += store.upkeep.archive_messages(docs)
                 result.files += retire_files(store, notifier, docs, now)
             if moved:
                 result.archived[conv.id] = moved

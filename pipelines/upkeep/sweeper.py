@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from infra.blobs import Blobs
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports import cleanup as export_cleanup
 from pipelines.exports.job import MAX_ATTEMPTS
@@ -50,27 +50,27 @@ def sweep_media(io: media_job.Processing, enqueue_process: Callable[[str], None]
     upload record is gone, or the completion died before moving it on): completed ones go on to
     processing; abandoned ones are deleted and their quota returned."""
     report = SweepReport()
-    for item in io.store.stale_media("processing", now - processing_timeout, limit):
+    for item in io.store.media.stale_media("processing", now - processing_timeout, limit):
         if item.requeues < REQUEUES:
-            if io.store.settle_media(item, {"requeues": item.requeues + 1, "updatedAt": now}):
+            if io.store.media.settle_media(item, {"requeues": item.requeues + 1, "updatedAt": now}):
                 enqueue_process(item.id)
                 report.count("requeued")
         elif media_job.do_fail_stale(io, item, "processing_timeout",
                                    f"processing did not finish within {_human(processing_timeout)}, "
                                    "even after it was queued again"):
             report.count("failed")
-    for item in io.store.stale_media("uploading", now - upload_ttl - processing_timeout, limit):
-        upload = io.store.get_upload(item.id)
+    for item in io.store.media.stale_media("uploading", now - upload_ttl - processing_timeout, limit):
+        upload = io.store.media.get_upload(item.id)
         if upload is not None and upload.status == "completed":   # completed, then the worker died
-            if io.store.settle_media(item, {"status": "processing", "updatedAt": now}):
+            if io.store.media.settle_media(item, {"status": "processing", "updatedAt": now}):
                 enqueue_process(item.id)
                 report.count("completed")
             continue
         if upload is not None and upload.status == "uploading":
             io.blobs.abort_multipart(upload.key, upload.s3UploadId)
-        if io.store.settle_media(item, {"updatedAt": now}):   # ours: nobody moved it since the read
-            io.store.delete_media(item.id)
-            io.store.return_quota(item.uploadedBy, item.id)
+        if io.store.media.settle_media(item, {"updatedAt": now}):   # ours: nobody moved it since the read
+            io.store.media.delete_media(item.id)
+            io.store.media.return_quota(item.uploadedBy, item.id)
             report.count("abandoned")
     return report
 
@@ -84,15 +84,15 @@ def sweep_exports(store: Store, blobs: Blobs, notifier: Notifier, enqueue_run: C
     ``export:failed``. A running job past ``MAX_ATTEMPTS`` claims fails at once (``too_many_attempts``)."""
     report = SweepReport()
     stuck = [(e, "export_not_started", f"the export was not started within {_human(queued_timeout)}")
-             for e in store.stale_queued_exports(now - queued_timeout, limit)]
+             for e in store.exports.stale_queued_exports(now - queued_timeout, limit)]
     # (a stalled job queued again gets ``queued_timeout`` to be taken, like a new one)
     stuck += [(e, "export_stalled", "the worker running the export stopped") for e in
-              store.exports_with_stale_lease(now, limit) if e.requeues < REQUEUES or e.updatedAt < now - queued_timeout]
+              store.exports.exports_with_stale_lease(now, limit) if e.requeues < REQUEUES or e.updatedAt < now - queued_timeout]
     for export, code, message in stuck:
         if export.attempts >= MAX_ATTEMPTS:
             code, message = "too_many_attempts", f"the export was started {export.attempts} times without finishing"
         elif export.requeues < REQUEUES:
-            if store.settle_export(export, {"requeues": export.requeues + 1, "updatedAt": now}):
+            if store.exports.settle_export(export, {"requeues": export.requeues + 1, "updatedAt": now}):
                 enqueue_run(export.id)
                 report.count("requeued")
             continue
@@ -110,7 +110,7 @@ def sweep_digests(store: Store, enqueue_digest: Callable[[str], None], *, now: d
     holding the claim): queued again while attempts remain (the claim counts them: the cap holds), else
     ``failed`` with the last reason."""
     report = SweepReport()
-    for digest in store.stale_digests(now - lease, limit):
+    for digest in store.digests.stale_digests(now - lease, limit):
         if digest.attempts < max_attempts:
             enqueue_digest(digest.id)
             report.count("requeued")
@@ -129,11 +129,11 @@ def sweep_scheduled(store: Store, notifier: Notifier, notify: Callable[[list[Not
     (``scheduled_late``) with a ``scheduled_failed`` notification."""
     report = SweepReport()
     for status in ("pending", "claimed"):
-        for item in store.stale_scheduled(status, now - bound, limit):
+        for item in store.scheduled.stale_scheduled(status, now - bound, limit):
             if status == "claimed" and item.claimedUntil is not None and item.claimedUntil >= now:
                 continue   # a live claim: its holder finishes it
             message = f"it could not be sent within {_human(bound)} of its time"
-            failed = store.fail_stale_scheduled(item, now, {"code": str(Code.SCHEDULED_LATE), "message": message})
+            failed = store.scheduled.fail_stale_scheduled(item, now, {"code": str(Code.SCHEDULED_LATE), "message": message})
             if failed is not None:
                 tell_failed(store, notifier, notify, failed, Code.SCHEDULED_LATE, message)
                 report.count("failed")
@@ -147,8 +147,8 @@ def sweep_notifications(store: Store, notifier: Notifier, *, now: datetime, boun
     was never redelivered): emitted now and marked ``sent`` (the client dedupes by id). Without this they
     would be in no list (lists show sent, delivered and read ones) until they expire."""
     report = SweepReport()
-    for n in store.stale_pending_notifications(now - bound, limit):
-        if store.mark_notification_sent(n.id, now):
+    for n in store.notifications.stale_pending_notifications(now - bound, limit):
+        if store.notifications.mark_notification_sent(n.id, now, token=None):  # never claimed (not scheduled)
             notifier.notify_notification_new(n.model_copy(update={"status": "sent", "sentAt": now}))
             report.count("sent")
     return report

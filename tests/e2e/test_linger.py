@@ -15,7 +15,7 @@ from celery import Celery
 from infra.embedded.mongo import embedded_client
 from infra.inbox import Inbox
 from infra.embedded.redis_server import RedisServer, stop_process
-from infra.store import Store
+from infra.storage import Store
 from pipelines.messages.submit import submit_message
 from schemas.payloads import MessageSend
 from tests.conftest import make_conversation, make_user

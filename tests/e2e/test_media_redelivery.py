@@ -26,7 +26,7 @@ from bench.thumbnails import photo_jpeg
 from infra.blobs import S3Blobs
 from infra.embedded.mongo import embedded_client
 from infra.embedded.redis_server import RedisServer, stop_process
-from infra.store import Store
+from infra.storage import Store
 from pipelines.media import uploads
 from pipelines.messages.drain import drain_inbox
 from pipelines.messages.submit import submit_message
@@ -62,8 +62,8 @@ def _seed(store: Store, blobs: S3Blobs):
     submit_message(store, inbox, lambda c: None, alice, MessageSend(
         convId=conv.id, clientId="photo", content="", attachments=[created["id"]]))
     drain_inbox(conv.id, store=store, inbox=inbox, notifier=Notifier(RecordingEmitter()), enqueue_drain=lambda c: None)
-    [message] = store.messages.find({"convId": conv.id, "clientId": "photo"})
-    doc = store.get_media(created["id"])
+    [message] = store.db.messages.find({"convId": conv.id, "clientId": "photo"})
+    doc = store.media.get_media(created["id"])
     assert doc.status == "processing" and doc.messageIds == [message["_id"]]
     return doc, message["_id"], queued
 
@@ -109,7 +109,7 @@ def _run_kill_scenario(tmp_path, store: Store, s3_url: str, mongo_url: str | Non
         wait_until(lambda: len(events.of("media:updated")) >= 4, 5, what="the first four steps' media:updated")
         assert [d["status"] for d, _ in events.of("media:updated")] == ["processing"] * 4  # upload ... metadata
         if mongo_url:
-            assert store.get_media(media_id).processingSteps["thumbnails"].status == "pending"
+            assert store.media.get_media(media_id).processingSteps["thumbnails"].status == "pending"
         assert client.llen("media") == 0, "the task is still queued: the next worker would not need redelivery"
         [held] = client.hvals("unacked")
         headers = json.loads(held)[0]["headers"]
@@ -177,12 +177,12 @@ def test_sigkilled_media_worker_finishes_once_on_mongodb(tmp_path, s3_server):
     try:
         doc, message_id, blobs, events = _run_kill_scenario(tmp_path, store, s3_server.url, os.environ["MONGO_URL"])
         summary = _check_one_outcome(doc, message_id, blobs, events)
-        stored = store.get_media(doc.id)
+        stored = store.media.get_media(doc.id)
         assert stored.status == "ready" and all(s.status in ("done", "skipped") for s in stored.processingSteps.values())
         assert {n: v.key for n, v in stored.variants.items()} == {n: f"{doc.key.rsplit('/', 1)[0]}/{n}.webp"
                                                                   for n in ("small", "large")}
         assert stored.fileSize == summary["fileSize"] == blobs.head(doc.key).size
-        message = store.get_message(message_id)
+        message = store.messages.get_message(message_id)
         assert message.metadata.files == [summary]
     finally:
         client.drop_database(db_name)

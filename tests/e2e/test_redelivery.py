@@ -19,7 +19,7 @@ from celery import Celery
 from infra.embedded.mongo import embedded_client
 from infra.inbox import Inbox
 from infra.embedded.redis_server import RedisServer, stop_process
-from infra.store import Store
+from infra.storage import Store
 from pipelines.messages.submit import submit_message
 from schemas.payloads import MessageSend
 from tests.conftest import make_conversation, make_user
@@ -111,7 +111,7 @@ def test_sigkilled_worker_stores_each_acked_message_exactly_once_on_mongodb(tmp_
     store.ensure_indexes()
     try:
         conv, sent, _ = _run_kill_scenario(tmp_path, store, os.environ["MONGO_URL"])
-        stored = list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+        stored = list(store.db.messages.find({"convId": conv.id}).sort("seq", 1))
         assert sorted(m["clientId"] for m in stored) == sorted(sent)          # exactly once each
         assert [m["seq"] for m in stored] == list(range(1, len(sent) + 1))    # no gap, no repeat
         assert [m["clientId"] for m in stored] == sent                        # the sender's order
@@ -154,8 +154,8 @@ def test_order_with_several_worker_processes_on_mongodb(tmp_path):
         for t in threads:
             t.join()
         total = per_sender * len(users)
-        wait_until(lambda: store.messages.count_documents({"convId": conv.id}) == total, 60, what="all messages")
-        stored = list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+        wait_until(lambda: store.db.messages.count_documents({"convId": conv.id}) == total, 60, what="all messages")
+        stored = list(store.db.messages.find({"convId": conv.id}).sort("seq", 1))
         assert [m["seq"] for m in stored] == list(range(1, total + 1))
         for user in users:
             mine = [m["clientId"] for m in stored if m["senderId"] == user.id]

@@ -14,7 +14,7 @@ from bson import json_util
 
 from infra.config import get_settings
 from infra.runtime import get_runtime
-from infra.store import Store
+from infra.storage.messages import MessagesRepo
 from workers.celery_app import celery
 
 
@@ -36,13 +36,13 @@ def run_worker(queue: str, concurrency: int = 4) -> None:
 def main() -> None:
     seed_path, delay = sys.argv[1], float(sys.argv[2])
     load_seed(seed_path)
-    insert = Store.insert_message
+    insert = MessagesRepo.insert_message
 
     def slow_insert(self, message):
         time.sleep(delay)
         insert(self, message)
 
-    Store.insert_message = slow_insert
+    MessagesRepo.insert_message = slow_insert
     run_worker("messages", int(sys.argv[3]) if len(sys.argv) > 3 else 4)
 
 

@@ -35,7 +35,7 @@ def test_after_missed_moves_each_socket_leaves_what_its_users_memberships_do_not
     alice, bob = make_user(store, "alice"), make_user(store, "bob")
     kept = make_conversation(store, [alice, bob], title="kept")
     left = make_conversation(store, [alice, bob], title="left")
-    store.remove_conversation_member(left.id, bob.id)
+    store.conversations.remove_conversation_member(left.id, bob.id)
     local = LocalSockets()
     local.connect("a1", alice, 200.0)
     local.connect("b1", bob, 200.0)

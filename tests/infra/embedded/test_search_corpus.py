@@ -1,5 +1,5 @@
 """One fixed French corpus and the answers to a set of searches: the embedded store must give them, and so
-must a real MongoDB (tests marked ``mongo``, run with MONGO_URL), through the very same Store.search.
+must a real MongoDB (tests marked ``mongo``, run with MONGO_URL), through the very same MessagesRepo.search.
 
 Some queries are there to tell stemmer versions apart ("bijou"/"bijoux", "albanais"/"Albanaise" stem
 differently in Snowball 3, "ambiguïté" in Snowball 2): if the server's stemmer is not the one the
@@ -15,7 +15,7 @@ import pytest
 from pymongo import monitoring
 
 from infra.embedded.mongo import embedded_client
-from infra.store import Store
+from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.people.profiles import sync_sender_info
 from schemas.common import utcnow
@@ -81,11 +81,11 @@ def fill(store: Store) -> None:
             docs.append(Message(id=uuid.uuid4().hex[:24], convId=conv, seq=seq, clientId=f"c{seq}", senderId=SENDER,
                                 senderInfo=info, type="system" if seq == SYSTEM else "text", content=text,
                                 isDeleted=seq == DELETED, createdAt=at, updatedAt=at).to_mongo())
-    store.messages.insert_many(docs)
+    store.db.messages.insert_many(docs)
 
 
 def answers(store: Store, query: str, before: int | None = None, limit: int = 50) -> list[int]:
-    return [m.seq for m in store.search(CONV, query, before=before, limit=limit).messages]
+    return [m.seq for m in store.messages.search(CONV, query, before=before, limit=limit).messages]
 
 
 @pytest.fixture(scope="module")
@@ -171,10 +171,10 @@ def _plan(explained: dict) -> tuple[set[str], set[str]]:
 @needs_mongo
 def test_search_and_profile_sync_run_on_their_indexes(mongodb):
     store, listener = mongodb
-    store.users.insert_one(User(id=SENDER, username="arthur_dev", fname="Arthur J.", createdAt=utcnow(),
+    store.db.users.insert_one(User(id=SENDER, username="arthur_dev", fname="Arthur J.", createdAt=utcnow(),
                                 updatedAt=utcnow()).to_mongo())
     listener.finds.clear()
-    store.search(CONV, "gateau -chocolat", before=20, limit=5)
+    store.messages.search(CONV, "gateau -chocolat", before=20, limit=5)
     result = sync_sender_info(SENDER, store=store, notifier=Notifier(RecordingEmitter()),
                               enqueue_sync=lambda u: None, batch=10)
     assert result.updated == 2 * len(CORPUS) and max(result.batches) == 10

@@ -25,24 +25,24 @@ def test_a_redelivered_task_makes_one_file_and_one_ready_event(w, store):
 def test_a_live_lease_is_not_run_twice_at_once(w, store):
     job = w.request(format="json")
     now = utcnow()
-    assert store.claim_export(job.id, "other-worker", now, now + timedelta(seconds=60)) is not None
+    assert store.exports.claim_export(job.id, "other-worker", now, now + timedelta(seconds=60)) is not None
     result = w.run(job.id)
     assert not result.ran and "live lease" in result.reason
-    assert list(w.blobs.keys("exports/")) == [] and store.get_export(job.id).lease.owner == "other-worker"
+    assert list(w.blobs.keys("exports/")) == [] and store.exports.get_export(job.id).lease.owner == "other-worker"
 
 
 def test_a_job_whose_worker_died_is_taken_over_and_restarts_its_file(w, store):
     job = w.request(format="json")
     now = utcnow()
-    store.claim_export(job.id, "dead-worker", now - timedelta(minutes=5), now - timedelta(minutes=4))
+    store.exports.claim_export(job.id, "dead-worker", now - timedelta(minutes=5), now - timedelta(minutes=4))
     dead_upload = w.blobs.create_multipart(f"exports/{job.id}/export.json", "application/json")
     w.blobs.upload_part(f"exports/{job.id}/export.json", dead_upload, 1, b"x" * (5 << 20))
-    store.exports.update_one({"_id": job.id}, {"$set": {"uploadId": dead_upload}})
+    store.db.exports.update_one({"_id": job.id}, {"$set": {"uploadId": dead_upload}})
     result = w.run(job.id)
     assert result.status == "done"
     assert list(w.blobs.multipart_uploads("exports/")) == []  # the dead worker's upload was aborted
     assert len(json.loads(w.file_of(job.id))["messages"]) == w.last
-    assert store.get_export(job.id).attempts == 2
+    assert store.exports.get_export(job.id).attempts == 2
 
 
 def _big(w, store, n=1200):
@@ -54,7 +54,7 @@ def _big(w, store, n=1200):
 def test_cancel_while_running_leaves_nothing_behind(w, store, monkeypatch):
     _big(w, store)
     job = w.request(format="json")
-    original = store.message_window
+    original = store.messages.message_window
     calls = []
 
     def window(*a, **k):
@@ -65,11 +65,11 @@ def test_cancel_while_running_leaves_nothing_behind(w, store, monkeypatch):
             monkeypatch.setattr("pipelines.exports.job.PROGRESS_SECONDS", 0)  # the next window's heartbeat sees it
         return original(*a, **k)
 
-    monkeypatch.setattr(store, "message_window", window)
+    monkeypatch.setattr(store.messages, "message_window", window)
     result = w.run(job.id)
     assert result.status == "cancelled"
     assert list(w.blobs.keys("exports/")) == [] and list(w.blobs.multipart_uploads("exports/")) == []
-    e = store.get_export(job.id)
+    e = store.exports.get_export(job.id)
     assert e.status == "cancelled" and e.key is None and e.size is None
     assert w.emitter.of("export:ready") == []
 
@@ -89,7 +89,7 @@ def test_a_failure_aborts_the_upload_and_ends_failed_with_a_reason(w, store, mon
     monkeypatch.setattr(w.blobs, "upload_part", upload_part)
     result = w.run(job.id)
     assert result.status == "failed" and parts == [1, 2]
-    e = store.get_export(job.id)
+    e = store.exports.get_export(job.id)
     assert e.error["code"] == "export_failed" and "disk on fire" in e.error["message"]
     assert list(w.blobs.multipart_uploads("exports/")) == [] and list(w.blobs.keys("exports/")) == []
     [(failed, room)] = w.emitter.of("export:failed")
@@ -101,7 +101,7 @@ def test_s3_away_is_retried_not_failed(w, store):
     w.blobs.unavailable = True
     with pytest.raises(StorageUnavailable):
         w.run(job.id)
-    assert store.get_export(job.id).status == "queued"  # released for the retry
+    assert store.exports.get_export(job.id).status == "queued"  # released for the retry
     w.blobs.unavailable = False
     assert w.run(job.id).status == "done"
 
@@ -121,7 +121,7 @@ def test_the_sweeper_queues_again_a_job_whose_worker_died(w, store):
     job = w.request()
     w.queued.clear()
     now = utcnow()
-    store.claim_export(job.id, "dead", now - timedelta(minutes=5), now - timedelta(minutes=4))
+    store.exports.claim_export(job.id, "dead", now - timedelta(minutes=5), now - timedelta(minutes=4))
     report = sweeper.sweep_exports(store, w.blobs, w.io.notifier, w.queued.append, now=now,
                                    queued_timeout=timedelta(minutes=30))
     assert report.done == {"requeued": 1} and w.queued == [job.id]

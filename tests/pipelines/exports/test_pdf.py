@@ -35,7 +35,7 @@ def test_pdf_transcript_holds_every_message_in_order_as_typed(w, store):
 
 def test_pdf_properties_are_one_line_and_its_title_prints_as_typed(w, store):
     title = 'Q3 ") /JS (app.alert(1)) \\ <b>plan</b>\r\nX\u202e'
-    store.conversations.update_one({"_id": w.conv.id}, {"$set": {"title": title}})
+    store.db.conversations.update_one({"_id": w.conv.id}, {"$set": {"title": title}})
     job = w.request(format="pdf")
     assert w.run(job.id).status == "done"
     reader = PdfReader(io.BytesIO(w.file_of(job.id)))
@@ -54,7 +54,7 @@ def test_pdf_shows_the_thumbnails_the_media_pipeline_made(w, store):
     key = f"media/{'m' * 24}/small.webp"
     w.blobs.put_bytes(key, thumb.getvalue(), "image/webp")
     now = utcnow()
-    store.media.insert_one(Media(
+    store.db.media.insert_one(Media(
         id="m" * 24, convId=w.conv.id, groupId=w.conv.groupId, uploadedBy=w.bob.id, uploaderInfo=SenderInfo.of(w.bob),
         filename="photo.jpg", originalFilename="photo.jpg", mimeType="image/jpeg", fileType="image", fileSize=1234,
         status="ready", key=f"media/{'m' * 24}/original", createdAt=now, updatedAt=now,
@@ -64,7 +64,7 @@ def test_pdf_shows_the_thumbnails_the_media_pipeline_made(w, store):
     assert w.run(job.id).status == "done"
     images = [image for page in PdfReader(io.BytesIO(w.file_of(job.id))).pages for image in page.images]
     assert [i.image.size for i in images] == [(64, 48)]  # the one image message, drawn once
-    store.mark_media_deleted("m" * 24, w.bob.id, utcnow())   # deleted on its own: no longer drawn
+    store.media.mark_media_deleted("m" * 24, w.bob.id, utcnow())   # deleted on its own: no longer drawn
     again = w.request(format="pdf")
     assert w.run(again.id).status == "done"
     assert [image for page in PdfReader(io.BytesIO(w.file_of(again.id))).pages for image in page.images] == []

@@ -33,19 +33,19 @@ def test_members_are_refused_unless_allowed_and_never_get_a_url(w, store):
                                         ExportCreate.model_validate({"format": "csv"}))
     assert allowed.status == "queued"
     # An admin who loses the role loses the download too.
-    store.set_group_role(w.conv.groupId, w.alice.id, "MEMBER")
+    store.groups.set_group_role(w.conv.groupId, w.alice.id, "MEMBER")
     with pytest.raises(ApiError) as demoted:
         download_url(store, w.blobs, SETTINGS, w.alice, job.id)
     assert demoted.value.code == Code.FORBIDDEN
 
 
 def test_the_download_is_named_after_the_title_without_a_path_or_a_header_of_its_own(w, store):
-    store.conversations.update_one({"_id": w.conv.id}, {"$set": {"title": '../Q3 "plan"\r\nX-Evil: 1\u202e'}})
+    store.db.conversations.update_one({"_id": w.conv.id}, {"$set": {"title": '../Q3 "plan"\r\nX-Evil: 1\u202e'}})
     job = w.request(format="csv")
     w.run(job.id)
     url = download_url(store, w.blobs, SETTINGS, w.alice, job.id)
     disposition = parse_qs(urlsplit(url).query)["response-content-disposition"][0]
-    saved = f"_Q3 _plan_ X-Evil_ 1 export {store.get_export(job.id).createdAt:%Y-%m-%d}.csv"
+    saved = f"_Q3 _plan_ X-Evil_ 1 export {store.exports.get_export(job.id).createdAt:%Y-%m-%d}.csv"
     assert disposition == f"attachment; filename=\"{saved}\"; filename*=UTF-8''{quote(saved, safe='')}"
 
 
@@ -68,7 +68,7 @@ def test_bad_input_gets_its_own_error_and_queues_nothing(w, store, body, code):
     with pytest.raises(ApiError) as refused:
         w.request(**{"format": "json", **body})
     assert refused.value.code == code and refused.value.status == 400
-    assert w.queued == [] and store.exports.count_documents({}) == 0
+    assert w.queued == [] and store.db.exports.count_documents({}) == 0
 
 
 def test_unknown_fields_are_refused():

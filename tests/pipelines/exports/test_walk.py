@@ -61,7 +61,7 @@ def test_a_range_of_seqs_or_of_times(w, store):
     w.run(job.id)
     rows = list(csv.reader(io.StringIO(w.file_of(job.id).decode("utf-8-sig"))))
     assert [int(r[0]) for r in rows[1:]] == list(range(10, 21))
-    assert store.get_export(job.id).total == 11
+    assert store.exports.get_export(job.id).total == 11
 
 
 def test_csv_has_a_bom_a_header_one_row_per_message_and_formulas_neutralised(w):

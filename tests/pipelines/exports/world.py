@@ -42,8 +42,8 @@ def insert_message(store, conv, seq, sender, content, **extra) -> Message:
     now = utcnow() + timedelta(seconds=seq)
     m = Message(id=new_id(), convId=conv.id, seq=seq, clientId=f"c{seq}", senderId=sender.id,
                 senderInfo=SenderInfo.of(sender), content=content, createdAt=now, updatedAt=now, **extra)
-    store.insert_message(m)
-    store.advance_conversation(conv.id, seq, now)  # as the drain does once the message is announced
+    store.messages.insert_message(m)
+    store.conversations.advance_conversation(conv.id, seq, now)  # as the drain does once the message is announced
     return m
 
 
@@ -97,7 +97,7 @@ def w(request, store, notifier, emitter):
         return run_export(export_id, x.io)
 
     def file_of(export_id):
-        e = store.get_export(export_id)
+        e = store.exports.get_export(export_id)
         return x.blobs.open_read(e.key).read()
 
     x.request, x.run, x.file_of = request, run, file_of
@@ -105,4 +105,4 @@ def w(request, store, notifier, emitter):
 
 
 def history_of(store, conv_id):
-    return [m for m in store.history(conv_id, before=None, after=0, limit=1000).messages]
+    return [m for m in store.messages.history(conv_id, before=None, after=0, limit=1000).messages]

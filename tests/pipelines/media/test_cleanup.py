@@ -17,6 +17,6 @@ def test_cleanup_aborts_abandoned_uploads_and_deletes_orphans(store, world):
     later = utcnow() + timedelta(hours=2)
     report = cleanup.do_cleanup(store, world.blobs, now=later)
     assert report["aborted"] >= 1 and report["orphanObjects"] == 1
-    assert list(world.blobs.multipart_uploads()) == [] and store.get_media(abandoned["id"]) is None
-    assert list(world.blobs.keys("media/")) == [store.get_media(finished["id"]).key]
+    assert list(world.blobs.multipart_uploads()) == [] and store.media.get_media(abandoned["id"]) is None
+    assert list(world.blobs.keys("media/")) == [store.media.get_media(finished["id"]).key]
     assert cleanup.do_cleanup(store, world.blobs, now=later) == {"aborted": 0, "expiredRecords": 0, "orphanObjects": 0}

@@ -30,7 +30,7 @@ def test_a_file_is_saved_without_its_path_control_characters_or_a_header_of_its_
     name = 'C:\\fakepath\\a"b\r\nX-Evil: 1\u202egpj.exe.jpg'   # the override shows "...exe.jpg" as "...gpj.exe"
     created = world.upload(photo_jpeg((300, 200)), "image/jpeg", name=name)
     world.finish(created["id"])
-    stored = store.get_media(created["id"])
+    stored = store.media.get_media(created["id"])
     assert stored.filename == "a_b X-Evil_ 1gpj.exe.jpg" and stored.originalFilename == name
     for variant, saved in [("original", "a_b X-Evil_ 1gpj.exe.jpg"), ("small", "a_b X-Evil_ 1gpj.exe-small.webp")]:
         url = gallery.content_url(store, world.blobs, LIMITS, world.bob, created["id"], variant)
@@ -51,7 +51,7 @@ def test_gallery_albums_likes_comments(store, world):
     for i in ids:
         album = gallery.do_add_to_album(store, world.bob, album.id, i)
     assert (album.mediaCount, album.coverMediaId, album.mediaTypes) == (2, ids[0], ["image"])
-    assert album.totalSize == sum(store.get_media(i).fileSize for i in ids)
+    assert album.totalSize == sum(store.media.get_media(i).fileSize for i in ids)
     with pytest.raises(ApiError) as err:
         gallery.do_add_to_album(store, world.bob, album.id, ids[0])
     assert err.value.code == Code.CONFLICT
@@ -59,4 +59,4 @@ def test_gallery_albums_likes_comments(store, world):
     assert gallery.do_like(store, world.bob, ids[0], True)["likeCount"] == liked["likeCount"] == 1
     assert gallery.do_like(store, world.bob, ids[0], False)["likeCount"] == 0
     gallery.do_comment(store, world.bob, ids[0], "Belle photo !")
-    assert [c.content for c in store.get_media(ids[0]).comments] == ["Belle photo !"]
+    assert [c.content for c in store.media.get_media(ids[0]).comments] == ["Belle photo !"]

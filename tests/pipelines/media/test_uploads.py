@@ -22,7 +22,7 @@ def test_an_interrupted_upload_resumes_from_the_parts_s3_holds(store, world):
     for n in (2, 3):
         world.blobs.accept_put(urls[str(n)], data[(n - 1) * PART:n * PART])
     assert world.finish(created["id"]).status == "ready"
-    stored = world.blobs._objects[store.get_media(created["id"]).key][0]
+    stored = world.blobs._objects[store.media.get_media(created["id"]).key][0]
     assert hashlib.sha256(stored).hexdigest() == hashlib.sha256(data).hexdigest()
 
 
@@ -38,12 +38,12 @@ def test_bad_input_gets_a_specific_error_and_changes_nothing(store, inbox, world
         with pytest.raises(ApiError) as err:
             create(**kw)
         assert err.value.code == code, kw
-    store.upload_usage.update_one({"_id": world.alice.id}, {"$set": {"bytes": 55 << 20}}, upsert=True)
+    store.db.upload_usage.update_one({"_id": world.alice.id}, {"$set": {"bytes": 55 << 20}}, upsert=True)
     with pytest.raises(ApiError) as err:
         create(size=10 << 20)
     assert (err.value.code, err.value.status) == (Code.QUOTA_EXCEEDED, 413)
-    store.upload_usage.update_one({"_id": world.alice.id}, {"$set": {"bytes": 0}})
-    assert store.media.count_documents({}) == 0 and list(world.blobs.multipart_uploads()) == []
+    store.db.upload_usage.update_one({"_id": world.alice.id}, {"$set": {"bytes": 0}})
+    assert store.db.media.count_documents({}) == 0 and list(world.blobs.multipart_uploads()) == []
 
     created = world.upload(b"x" * 10, "text/plain", name="a.txt")
     for call, code in [(lambda: uploads.part_urls(store, world.blobs, LIMITS, world.alice, created["id"], [0, 2]),

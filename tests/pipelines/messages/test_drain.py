@@ -41,14 +41,14 @@ def test_drain_stores_in_inbox_order_with_gapless_seq_then_announces(store, inbo
     result = drain(conv, store, inbox, notifier)
 
     assert result.stored == list(range(1, 21))
-    stored = list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+    stored = list(store.db.messages.find({"convId": conv.id}).sort("seq", 1))
     assert [m["content"] for m in stored] == [f"message {i}" for i in range(20)]
     assert [m["senderInfo"]["username"] for m in stored[:2]] == ["alice", "bob"]
     announced = emitter.of("message:new")
     assert [d["seq"] for d, _ in announced] == list(range(1, 21))
     assert {room for _, room in announced} == {f"conv:{conv.id}"}
     assert inbox.pending(conv.id) == 0
-    assert store.get_conversation(conv.id).lastSeq == 20
+    assert store.conversations.get_conversation(conv.id).lastSeq == 20
     submit_message(store, inbox, queued.append, alice, send(conv, "later"))
     assert queued == [conv.id, conv.id]  # the drain re-armed the schedule: the next send enqueues again
 
@@ -62,7 +62,7 @@ def test_full_backlog_refuses_the_send_and_stores_nothing_of_it(store, inbox, no
     assert err.value.code == Code.RATE_LIMITED and err.value.status == 429
     assert inbox.pending(conv.id) == 3
     drain(conv, store, inbox, notifier)
-    assert [m["clientId"] for m in store.messages.find({"convId": conv.id})] == ["b0", "b1", "b2"]
+    assert [m["clientId"] for m in store.db.messages.find({"convId": conv.id})] == ["b0", "b1", "b2"]
 
 
 def test_a_drain_out_of_time_hands_over_to_a_follow_up_task(store, inbox, notifier, people):
@@ -87,7 +87,7 @@ def test_a_retry_of_an_announced_message_answers_the_retrying_socket_only(store,
     submit_message(store, inbox, lambda c: None, alice, send(conv, "retry-1", "once"))  # by REST: no socket
     result = drain(conv, store, inbox, notifier)
 
-    assert store.messages.count_documents({"convId": conv.id}) == 1
+    assert store.db.messages.count_documents({"convId": conv.id}) == 1
     assert result.stored == [] and result.duplicates == 2
     announced = emitter.of("message:new")
     assert len({d["id"] for d, _ in announced}) == 1
@@ -100,7 +100,7 @@ def test_redelivered_drain_changes_nothing(store, inbox, notifier, people):
     first = drain(conv, store, inbox, notifier)
     second = drain(conv, store, inbox, notifier)
     assert first.stored == [1] and second.stored == [] and second.duplicates == 0
-    assert store.messages.count_documents({}) == 1
+    assert store.db.messages.count_documents({}) == 1
 
 
 def test_drain_that_died_after_storing_resumes_without_duplicates_or_gaps(store, inbox, notifier, emitter, people):
@@ -119,11 +119,11 @@ def test_drain_that_died_after_storing_resumes_without_duplicates_or_gaps(store,
     result = drain(conv, store, inbox, notifier)
 
     assert result.duplicates == 2 and result.stored == [8]
-    assert [m["seq"] for m in store.messages.find({"convId": conv.id}).sort("seq", 1)] == list(range(1, 9))
+    assert [m["seq"] for m in store.db.messages.find({"convId": conv.id}).sort("seq", 1)] == list(range(1, 9))
     # Nobody had heard 6 and 7: the room hears them now, once, in order, and every seq exactly once.
     to_room = [d["seq"] for d, room in emitter.of("message:new") if room == f"conv:{conv.id}"]
     assert to_room == list(range(1, 9))
-    assert store.get_conversation(conv.id).lastSeq == 8
+    assert store.conversations.get_conversation(conv.id).lastSeq == 8
 
 
 def test_a_drain_that_died_before_announcing_only_duplicates_catches_lastseq_up(store, inbox, notifier, emitter,
@@ -134,7 +134,7 @@ def test_a_drain_that_died_before_announcing_only_duplicates_catches_lastseq_up(
     _insert(store, conv.id, 1, entry, alice)  # stored, then the worker died: not announced, lastSeq 0
     drain(conv, store, inbox, notifier)
     assert [room for _, room in emitter.of("message:new")] == [f"conv:{conv.id}"]
-    assert store.get_conversation(conv.id).lastSeq == 1
+    assert store.conversations.get_conversation(conv.id).lastSeq == 1
     # So a later retry of it is now answered to the sender alone.
     submit_message(store, inbox, lambda c: None, alice, send(conv, "d1"), {"sid": "sock"})
     drain(conv, store, inbox, notifier)
@@ -145,7 +145,7 @@ def test_stale_last_seq_is_resynchronised_from_the_messages(store, inbox, notifi
     alice, _, _, conv = people
     submit_message(store, inbox, lambda c: None, alice, send(conv, "x1"))
     drain(conv, store, inbox, notifier)
-    store.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": 0}})  # behind the truth
+    store.db.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": 0}})  # behind the truth
     submit_message(store, inbox, lambda c: None, alice, send(conv, "x2"))
     assert drain(conv, store, inbox, notifier).stored == [2]
 
@@ -157,17 +157,17 @@ def test_locked_out_drain_leaves_the_work_to_the_holder(store, inbox, notifier, 
         assert held is not None
         result = drain(conv, store, inbox, notifier)
     assert result.locked_out and result.stored == []
-    assert store.messages.count_documents({}) == 0 and inbox.pending(conv.id) == 1
+    assert store.db.messages.count_documents({}) == 0 and inbox.pending(conv.id) == 1
 
 
 def test_sender_removed_while_queued_is_rejected_not_stored(store, inbox, notifier, emitter, people):
     alice, _, _, conv = people
     submit_message(store, inbox, lambda c: None, alice, send(conv, "gone"))
-    store.conversation_members.delete_one({"convId": conv.id, "userId": alice.id})
+    store.db.conversation_members.delete_one({"convId": conv.id, "userId": alice.id})
 
     result = drain(conv, store, inbox, notifier)
 
-    assert result.rejected == 1 and store.messages.count_documents({}) == 0
+    assert result.rejected == 1 and store.db.messages.count_documents({}) == 0
     [(data, room)] = emitter.of("message:rejected")
     assert room == f"user:{alice.id}" and data == {"clientId": "gone", "convId": conv.id,
                                                    "code": "not_a_member", "reason": data["reason"]}
@@ -185,7 +185,7 @@ def test_submit_refuses_and_queues_nothing(store, inbox, people, who, conv_id, c
     assert err.value.code == code
     assert queued == [] and inbox.pending(conv.id) == 0 and inbox.pending("0" * 24) == 0
     if code == Code.FORBIDDEN:  # refusals are audited
-        assert store.activity_logs.count_documents({"userId": eve.id, "action": "denied"}) == 1
+        assert store.db.activity_logs.count_documents({"userId": eve.id, "action": "denied"}) == 1
 
 
 def test_reply_to_must_be_a_message_of_the_same_conversation(store, inbox, notifier, people):
@@ -193,7 +193,7 @@ def test_reply_to_must_be_a_message_of_the_same_conversation(store, inbox, notif
     other = make_conversation(store, [alice, bob], "other")
     submit_message(store, inbox, lambda c: None, alice, send(other, "o1"))
     drain(other, store, inbox, notifier)
-    foreign_parent = store.messages.find_one({"convId": other.id})["_id"]
+    foreign_parent = store.db.messages.find_one({"convId": other.id})["_id"]
     with pytest.raises(ApiError) as err:
         submit_message(store, inbox, lambda c: None, alice, send(conv, "r1", replyTo=foreign_parent))
     assert err.value.code == Code.NOT_FOUND and inbox.pending(conv.id) == 0
@@ -224,7 +224,7 @@ def test_concurrent_drainers_keep_seq_gapless_and_each_senders_order(store, inbo
     for t in consumers:
         t.join()
 
-    stored = list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+    stored = list(store.db.messages.find({"convId": conv.id}).sort("seq", 1))
     assert [m["seq"] for m in stored] == list(range(1, 2 * per_sender + 1))
     for user in senders:
         mine = [m["clientId"] for m in stored if m["senderId"] == user.id]
@@ -318,7 +318,7 @@ def test_send_scheduled_while_the_holder_finishes_is_not_stranded(store, inbox, 
     submit_message(store, inbox, lambda c: None, alice, send(conv, "early"))
     result = drain(conv, store, inbox, notifier)
     assert queued == [conv.id] and result.stored == [1, 2]
-    assert [m["clientId"] for m in store.messages.find({"convId": conv.id}).sort("seq", 1)] == ["early", "late"]
+    assert [m["clientId"] for m in store.db.messages.find({"convId": conv.id}).sort("seq", 1)] == ["early", "late"]
     assert inbox.status(conv.id) == (0, False)
 
 
@@ -327,11 +327,11 @@ def test_a_reply_carries_a_short_quote_of_its_parent(store, inbox, notifier, emi
     long_text = "Bonjour à tous, " * 20
     submit_message(store, inbox, lambda c: None, alice, send(conv, "parent", long_text))
     drain(conv, store, inbox, notifier)
-    parent = store.messages.find_one({"convId": conv.id, "clientId": "parent"})
+    parent = store.db.messages.find_one({"convId": conv.id, "clientId": "parent"})
     submit_message(store, inbox, lambda c: None, bob, send(conv, "reply", "oui !", replyTo=parent["_id"]))
     drain(conv, store, inbox, notifier)
 
-    reply = store.messages.find_one({"convId": conv.id, "clientId": "reply"})
+    reply = store.db.messages.find_one({"convId": conv.id, "clientId": "reply"})
     quote = reply["metadata"]["quote"]
     assert reply["metadata"]["replyTo"] == parent["_id"]
     assert (quote["messageId"], quote["seq"], quote["senderId"], quote["username"]) == (parent["_id"], 1, alice.id, "alice")
@@ -344,13 +344,13 @@ def test_a_reply_carries_a_short_quote_of_its_parent(store, inbox, notifier, emi
 def test_mentions_are_parsed_server_side_into_member_ids_and_notified(store, inbox, notifier, emitter, people):
     alice, bob, eve, conv = people  # eve is not a member
     carol = make_user(store, "carol.b")
-    store.insert_conversation_member(ConversationMember(id="c" * 24, convId=conv.id, userId=carol.id,
+    store.conversations.insert_conversation_member(ConversationMember(id="c" * 24, convId=conv.id, userId=carol.id,
                                                         groupId=conv.groupId, joinedAt=conv.createdAt))
     text = "hi @Bob and @carol.b, not @eve nor @nobody, mail bob@example.com, me @alice"
     submit_message(store, inbox, lambda c: None, alice, send(conv, "men", text))
     drain(conv, store, inbox, notifier)
 
-    stored = store.messages.find_one({"clientId": "men"})
+    stored = store.db.messages.find_one({"clientId": "men"})
     assert stored["metadata"]["mentions"] == sorted([bob.id, carol.id])
     mentioned = emitter.of("mention:new")
     assert sorted(room for _, room in mentioned) == sorted([f"user:{bob.id}", f"user:{carol.id}"])
@@ -361,5 +361,5 @@ def test_a_message_without_mentions_stores_none(store, inbox, notifier, emitter,
     alice, _, _, conv = people
     submit_message(store, inbox, lambda c: None, alice, send(conv, "plain", "no one here, just an @ sign"))
     drain(conv, store, inbox, notifier)
-    assert "mentions" not in store.messages.find_one({"clientId": "plain"})["metadata"]
+    assert "mentions" not in store.db.messages.find_one({"clientId": "plain"})["metadata"]
     assert emitter.of("mention:new") == []

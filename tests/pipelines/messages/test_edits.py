@@ -16,10 +16,10 @@ from tests.conftest import make_conversation, make_user
 def chat(store, inbox, notifier):
     alice, bob, mod = (make_user(store, n) for n in ("alice", "bob", "mod"))
     conv = make_conversation(store, [alice, bob, mod])
-    store.group_members.update_one({"groupId": conv.groupId, "userId": mod.id}, {"$set": {"role": "MODERATOR"}})
+    store.db.group_members.update_one({"groupId": conv.groupId, "userId": mod.id}, {"$set": {"role": "MODERATOR"}})
     submit_message(store, inbox, lambda c: None, alice, MessageSend(convId=conv.id, clientId="m", content="first"))
     drain(store, inbox, notifier, conv)
-    return alice, bob, mod, conv, store.messages.find_one({"convId": conv.id})["_id"]
+    return alice, bob, mod, conv, store.db.messages.find_one({"convId": conv.id})["_id"]
 
 
 def drain(store, inbox, notifier, conv):
@@ -31,7 +31,7 @@ def test_the_author_edits_and_the_history_keeps_the_previous_content(store, inbo
     submit_change(store, inbox, lambda c: None, alice, mid, content="second")
     submit_change(store, inbox, lambda c: None, alice, mid, content="third")
     assert drain(store, inbox, notifier, conv).changed == 2
-    message = store.get_message(mid)
+    message = store.messages.get_message(mid)
     assert (message.content, message.isEdited) == ("third", True)
     assert [e.content for e in message.editHistory] == ["first", "second"]
     assert [d["content"] for d, _ in emitter.of("message:updated")] == ["second", "third"]
@@ -47,11 +47,11 @@ def test_an_edit_queued_behind_its_message_applies_after_it_is_stored(store, inb
 
 def test_a_redelivered_edit_or_delete_changes_nothing_twice(store, chat):
     alice, _, _, conv, mid = chat
-    assert store.edit_message(mid, "again", utcnow()) is not None
-    assert store.edit_message(mid, "again", utcnow()) is None  # the same edit delivered twice
-    assert [e.content for e in store.get_message(mid).editHistory] == ["first"]
-    assert store.delete_message(mid, alice.id, utcnow()) is not None
-    assert store.delete_message(mid, alice.id, utcnow()) is None
+    assert store.messages.edit_message(mid, "again", utcnow()) is not None
+    assert store.messages.edit_message(mid, "again", utcnow()) is None  # the same edit delivered twice
+    assert [e.content for e in store.messages.get_message(mid).editHistory] == ["first"]
+    assert store.messages.delete_message(mid, alice.id, utcnow()) is not None
+    assert store.messages.delete_message(mid, alice.id, utcnow()) is None
 
 
 @pytest.mark.parametrize("who, kind, allowed", [
@@ -64,16 +64,16 @@ def test_who_may_edit_or_delete(store, inbox, notifier, chat, who, kind, allowed
     content = "changed" if kind == "edit" else None
     # The author, alice, as a plain member: a moderator may delete her message (a group admin's is refused
     # as outranked: tests/pipelines/policy/test_authority.py).
-    store.group_members.update_one({"groupId": conv.groupId, "userId": alice.id}, {"$set": {"role": "MEMBER"}})
+    store.db.group_members.update_one({"groupId": conv.groupId, "userId": alice.id}, {"$set": {"role": "MEMBER"}})
     if not allowed:
         with pytest.raises(ApiError) as err:
             submit_change(store, inbox, lambda c: None, user, mid, content=content)
         assert err.value.code == Code.FORBIDDEN and inbox.pending(conv.id) == 0
-        assert store.activity_logs.count_documents({"userId": user.id, "action": "denied"}) == 1
+        assert store.db.activity_logs.count_documents({"userId": user.id, "action": "denied"}) == 1
         return
     submit_change(store, inbox, lambda c: None, user, mid, content=content)
     drain(store, inbox, notifier, conv)
-    message = store.get_message(mid)
+    message = store.messages.get_message(mid)
     assert message.isDeleted and message.deletedBy == user.id
     assert message.content == "first"  # kept for moderators and exports
     public = message.public()
@@ -122,6 +122,6 @@ def test_members_and_other_groups_moderators_are_refused_the_moderation_view(sto
         with pytest.raises(ApiError) as err:
             read_history(store, user, conv.id, MODERATION)
         assert err.value.code == Code.FORBIDDEN
-        assert store.activity_logs.count_documents({"userId": user.id, "action": "denied",
+        assert store.db.activity_logs.count_documents({"userId": user.id, "action": "denied",
                                                     "resourceId": conv.id}) == 1
     assert len(read_history(store, elsewhere, other.id, MODERATION).messages) == 0

@@ -26,7 +26,7 @@ def chat(store, inbox, notifier):
 
     def change(seq: int, content: str | None = None) -> None:
         """Edit (content) or delete the message of that seq, through the inbox like a client would."""
-        mid = store.messages.find_one({"convId": conv.id, "seq": seq})["_id"]
+        mid = store.db.messages.find_one({"convId": conv.id, "seq": seq})["_id"]
         submit_change(store, inbox, lambda c: None, alice, mid, content=content)
         drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=lambda c: None)
 
@@ -53,7 +53,7 @@ def test_deleted_messages_never_match_not_even_by_their_edit_history(store, chat
     change(2)                       # deleted: its content stays stored, but is not searchable
     change(3, "plus de fruit ici")  # edited: the old content lives on in editHistory only
     change(1, "le code secret a changé")
-    assert store.get_message(store.messages.find_one({"seq": 2})["_id"]).content == "banane flambée"
+    assert store.messages.get_message(store.db.messages.find_one({"seq": 2})["_id"]).content == "banane flambée"
     assert seqs(store, bob, conv, "banane") == ([], False)
     assert seqs(store, bob, conv, "rien") == ([], False)
     assert seqs(store, bob, conv, "fruit") == ([3], False)
@@ -66,7 +66,7 @@ def test_system_messages_never_match(store, chat):
     alice, bob, _, conv, say, _ = chat
     say("bienvenue à tous")
     now = utcnow()
-    store.insert_message(Message(id=new_id(), convId=conv.id, seq=2, clientId="sys-1", senderId=alice.id,
+    store.messages.insert_message(Message(id=new_id(), convId=conv.id, seq=2, clientId="sys-1", senderId=alice.id,
                                  senderInfo=SenderInfo.of(alice), type="system", content="bienvenue à bob",
                                  metadata=MessageMetadata(systemAction="user_joined"), createdAt=now, updatedAt=now))
     assert seqs(store, bob, conv, "bienvenue") == ([1], False)
@@ -78,7 +78,7 @@ def test_only_members_search_and_refusals_are_logged(store, chat):
     with pytest.raises(ApiError) as err:
         seqs(store, eve, conv, "reunion")
     assert err.value.code == Code.FORBIDDEN
-    assert store.activity_logs.count_documents({"userId": eve.id, "action": "denied", "resourceId": conv.id}) == 1
+    assert store.db.activity_logs.count_documents({"userId": eve.id, "action": "denied", "resourceId": conv.id}) == 1
     with pytest.raises(ApiError) as err:
         search_messages(store, alice, new_id(), SearchQuery(text="reunion", before=None, limit=5))
     assert err.value.code == Code.NOT_FOUND
@@ -88,7 +88,7 @@ def test_another_conversation_is_never_searched(store, chat):
     alice, bob, _, conv, say, _ = chat
     say("réunion ici")
     other = make_conversation(store, [alice, bob], title="other")
-    store.insert_message(Message(id=new_id(), convId=other.id, seq=1, clientId="o", senderId=alice.id,
+    store.messages.insert_message(Message(id=new_id(), convId=other.id, seq=1, clientId="o", senderId=alice.id,
                                  senderInfo=SenderInfo.of(alice), content="réunion ailleurs",
                                  createdAt=utcnow(), updatedAt=utcnow()))
     page = search_messages(store, bob, conv.id, SearchQuery(text="reunion", before=None, limit=5))

@@ -21,7 +21,7 @@ def posted(store, inbox, notifier):
     conv = make_conversation(store, users)
     submit_message(store, inbox, lambda c: None, users[0], MessageSend(convId=conv.id, clientId="m", content="x"))
     drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=lambda c: None)
-    return users, store.messages.find_one({"convId": conv.id})["_id"]
+    return users, store.db.messages.find_one({"convId": conv.id})["_id"]
 
 
 def react(store, notifier, user, message_id, emoji, add=True):
@@ -45,7 +45,7 @@ def test_a_user_has_a_bounded_set_of_emoji_per_message(store, notifier, posted):
     with pytest.raises(ApiError) as err:
         react(store, notifier, users[1], mid, EMOJI[MAX_PER_USER])
     assert err.value.code == Code.LIMIT_REACHED
-    assert len(store.get_message(mid).reactions) == MAX_PER_USER
+    assert len(store.messages.get_message(mid).reactions) == MAX_PER_USER
     react(store, notifier, users[2], mid, EMOJI[MAX_PER_USER])  # the bound is per user
 
 
@@ -63,7 +63,7 @@ def test_concurrent_reactions_from_many_users_lose_none(store, notifier, posted)
         t.start()
     for t in threads:
         t.join()
-    got = sorted((r.userId, r.emoji) for r in store.get_message(mid).reactions)
+    got = sorted((r.userId, r.emoji) for r in store.messages.get_message(mid).reactions)
     assert got == sorted((u.id, e) for u in users for e in EMOJI[:3])
 
 
@@ -76,4 +76,4 @@ def test_only_members_react_and_the_message_must_exist(store, notifier, posted):
     with pytest.raises(ApiError) as err:
         react(store, notifier, outsider, "f" * 24, "👍")
     assert err.value.code == Code.NOT_FOUND
-    assert store.get_message(mid).reactions == []
+    assert store.messages.get_message(mid).reactions == []

@@ -28,7 +28,7 @@ def announce(inbox):
 
 
 def stored(store, conv_id):
-    return list(store.messages.find({"convId": conv_id}).sort("seq", 1))
+    return list(store.db.messages.find({"convId": conv_id}).sort("seq", 1))
 
 
 def test_a_system_message_takes_its_seq_between_the_sends(store, inbox, notifier, emitter, people):
@@ -62,7 +62,7 @@ def test_a_redelivered_system_entry_is_stored_once(store, inbox, notifier, peopl
 
 def test_the_actor_may_already_have_left(store, inbox, notifier, people):
     alice, bob, _, conv = people
-    store.remove_conversation_member(conv.id, bob.id)
+    store.conversations.remove_conversation_member(conv.id, bob.id)
     submit_system(inbox, lambda c: None, conv.id, bob, "member_left", {"userId": bob.id, "username": "bob"})
     drain(conv.id, store, inbox, notifier)
     [doc] = stored(store, conv.id)
@@ -74,15 +74,15 @@ def test_authors_have_read_what_they_wrote_others_have_not(store, inbox, notifie
     for i in range(3):
         submit_message(store, inbox, lambda c: None, alice, MessageSend(convId=conv.id, clientId=f"m{i}", content="x"))
     drain(conv.id, store, inbox, notifier)
-    assert store.get_conversation_member(conv.id, alice.id).lastReadSeq == 3
-    assert store.get_conversation_member(conv.id, bob.id).lastReadSeq == 0
+    assert store.conversations.get_conversation_member(conv.id, alice.id).lastReadSeq == 3
+    assert store.conversations.get_conversation_member(conv.id, bob.id).lastReadSeq == 0
     unread = {c["id"]: c["unread"] for c in directory.list_conversations(store, bob)}
     assert unread[conv.id] == 3
 
 
 def test_membership_changes_announce_themselves(store, inbox, notifier, emitter, people):
     alice, bob, carol, conv = people
-    store.insert_group_member(GroupMember(id=new_id(), groupId=conv.groupId, userId=carol.id, role="MEMBER",
+    store.groups.insert_group_member(GroupMember(id=new_id(), groupId=conv.groupId, userId=carol.id, role="MEMBER",
                                           joinedAt=utcnow()))
     created = directory.do_create_conversation(store, notifier, announce(inbox), alice, conv.groupId,
                                                ConversationCreate(title="plans", members=["bob"]))
@@ -97,7 +97,7 @@ def test_membership_changes_announce_themselves(store, inbox, notifier, emitter,
     assert [room for _, room in emitter.of("conversation:joined")] == [f"user:{carol.id}"]
     assert emitter.of("conversation:left") == [({"convId": created["id"], "userId": carol.id, "by": carol.id},
                                                  f"user:{carol.id}")]
-    assert store.get_conversation_member(created["id"], carol.id) is None
+    assert store.conversations.get_conversation_member(created["id"], carol.id) is None
 
 
 def test_only_the_creator_or_a_group_admin_removes_someone_else(store, inbox, notifier, people):
@@ -105,9 +105,9 @@ def test_only_the_creator_or_a_group_admin_removes_someone_else(store, inbox, no
     with pytest.raises(ApiError) as refused:
         directory.do_remove_conversation_member(store, notifier, announce(inbox), bob, conv.id, alice.id)
     assert refused.value.code == Code.FORBIDDEN
-    assert store.get_conversation_member(conv.id, alice.id) is not None and inbox.pending(conv.id) == 0
+    assert store.conversations.get_conversation_member(conv.id, alice.id) is not None and inbox.pending(conv.id) == 0
     with pytest.raises(ApiError) as missing:
         directory.do_remove_conversation_member(store, notifier, announce(inbox), alice, conv.id, "0" * 24)
     assert missing.value.code == Code.NOT_FOUND and inbox.pending(conv.id) == 0
     directory.do_remove_conversation_member(store, notifier, announce(inbox), alice, conv.id, bob.id)  # the creator may
-    assert store.get_conversation_member(conv.id, bob.id) is None
+    assert store.conversations.get_conversation_member(conv.id, bob.id) is None

@@ -46,7 +46,7 @@ class Queue:
 def mod(store, inbox, notifier, emitter):
     admin, bob, carol, dan = (make_user(store, n) for n in ("alice", "bob", "carol", "dan"))
     conv = make_conversation(store, [admin, bob, carol, dan])
-    store.set_group_role(conv.groupId, carol.id, "MODERATOR")
+    store.groups.set_group_role(conv.groupId, carol.id, "MODERATOR")
     queue = Queue(store, notifier)
     screening = Screening(FilterCache(store), queue.open_reviews, queue.record_block)
 
@@ -81,7 +81,7 @@ def mod(store, inbox, notifier, emitter):
 
 
 def _stored(store, conv):
-    return list(store.messages.find({"convId": conv.id}).sort("seq", 1))
+    return list(store.db.messages.find({"convId": conv.id}).sort("seq", 1))
 
 
 def test_a_blocked_message_is_never_stored_announced_nor_found(store, emitter, mod):
@@ -100,7 +100,7 @@ def test_a_blocked_message_is_never_stored_announced_nor_found(store, emitter, m
     # The log has it once, for the moderators; no review item (nothing to decide).
     log = list_log(store, mod.carol, mod.group, IdPage(None, 50))["entries"]
     assert [e["action"] for e in log] == ["message_blocked", "filter_created"]
-    assert store.reviews.count_documents({}) == 0
+    assert store.db.reviews.count_documents({}) == 0
 
 
 def test_a_masked_message_is_stored_masked_and_the_original_is_only_in_the_review(store, emitter, mod):
@@ -135,7 +135,7 @@ def test_a_flagged_message_is_delivered_and_reviewed_once_however_often_reported
     for reporter in (mod.admin, mod.dan, mod.dan):
         reviews.do_report(store, mod.queue.notifier, reporter, stored["_id"], "données bancaires")
 
-    assert store.reviews.count_documents({}) == 1
+    assert store.db.reviews.count_documents({}) == 1
     [item] = reviews.list_reviews(store, mod.carol, mod.group, _pending())["reviews"]
     assert [r["kind"] for r in item["reasons"]] == ["filter", "report", "report"]
     assert {r["reporterName"] for r in item["reasons"] if r["kind"] == "report"} == {"alice", "dan"}
@@ -188,7 +188,7 @@ def test_two_moderators_deciding_at_once_one_wins(store, mod):
     mod.rule("word", "spoiler", "hold")
     mod.send(mod.bob, "h3", "spoiler")
     mod.drain()
-    review_id = store.reviews.find_one()["_id"]
+    review_id = store.db.reviews.find_one()["_id"]
     outcomes, barrier = [], threading.Barrier(2)
 
     def decide(who, decision):
@@ -208,21 +208,21 @@ def test_two_moderators_deciding_at_once_one_wins(store, mod):
     lost = [o for o in outcomes if o[0] == "lost"]
     assert len(won) == 1 and len(lost) == 1
     assert lost[0][1:3] == (Code.ALREADY_DECIDED, 409)
-    assert store.get_review(review_id).status == won[0][1]
+    assert store.moderation.get_review(review_id).status == won[0][1]
 
 
 def test_a_decision_that_does_not_apply_and_a_non_moderator_change_nothing(store, mod):
     mod.rule("word", "spoiler", "hold")
     mod.send(mod.bob, "h4", "spoiler")
     mod.drain()
-    review_id = store.reviews.find_one()["_id"]
+    review_id = store.db.reviews.find_one()["_id"]
     with pytest.raises(ApiError) as err:
         reviews.do_decide(store, lambda r: None, mod.carol, review_id, ReviewDecision(decision="dismiss"))
     assert err.value.code == Code.INVALID_DECISION and err.value.details == {"allowed": ["approve", "reject"]}
     with pytest.raises(ApiError) as err:
         reviews.do_decide(store, lambda r: None, mod.dan, review_id, ReviewDecision(decision="approve"))
     assert err.value.code == Code.FORBIDDEN
-    assert store.get_review(review_id).status == "pending"
+    assert store.moderation.get_review(review_id).status == "pending"
 
 
 def test_a_rule_change_applies_to_the_next_send_on_another_worker_process(store, inbox, notifier, mod):
@@ -241,8 +241,8 @@ def test_a_rule_change_applies_to_the_next_send_on_another_worker_process(store,
 def test_a_broken_rule_in_the_store_is_skipped_and_the_others_apply(store, mod):
     mod.rule("word", "idiot", "block")
     bad = mod.rule("word", "placeholder", "block")
-    store.filter_rules.update_one({"_id": bad.id}, {"$set": {"kind": "regex", "pattern": "(unclosed"}})
-    store.bump_rules_version(mod.group)
+    store.db.filter_rules.update_one({"_id": bad.id}, {"$set": {"kind": "regex", "pattern": "(unclosed"}})
+    store.moderation.bump_rules_version(mod.group)
     mod.send(mod.bob, "k1", "idiot")
     mod.send(mod.bob, "k2", "(unclosed")
     result = mod.drain()
@@ -271,18 +271,18 @@ def test_edits_pass_the_filter_too(store, inbox, emitter, mod):
         submit_change(store, inbox, lambda c: None, mod.bob, mid, content=content)
     result = mod.drain()
     assert (result.changed, result.rejected, result.held) == (1, 1, 1)
-    message = store.get_message(mid)
+    message = store.messages.get_message(mid)
     assert message.content == "espèce d'•••••" and [e.content for e in message.editHistory] == ["bonjour"]
     [(rejected, _)] = emitter.of("message:rejected")
     assert rejected["code"] == "content_blocked" and rejected["messageId"] == mid
-    held = store.reviews.find_one({"kind": "held"})
+    held = store.db.reviews.find_one({"kind": "held"})
     assert held["edit"] and held["messageId"] == mid and held["message"]["content"] == "spoiler : il meurt"
-    flagged = store.reviews.find_one({"kind": "filter"})
+    flagged = store.db.reviews.find_one({"kind": "filter"})
     assert flagged["message"]["content"] == "espèce d'idiot" and flagged["reasons"][0]["match"] == "idiot"
     # Approving the held edit applies it, through the inbox.
     mod.decide(held["_id"], "approve")
     mod.drain()
-    assert store.get_message(mid).content == "spoiler : il meurt"
+    assert store.messages.get_message(mid).content == "spoiler : il meurt"
 
 
 def test_a_muted_member_cannot_send_or_edit_until_the_mute_ends(store, inbox, notifier, emitter, mod):
@@ -299,9 +299,9 @@ def test_a_muted_member_cannot_send_or_edit_until_the_mute_ends(store, inbox, no
     [(muted, room)] = emitter.of("moderation:muted")
     assert room == f"user:{mod.bob.id}" and muted["reason"] == "calme-toi"
     # A send queued before the mute is refused when stored.
-    store.set_muted_until(mod.group, mod.bob.id, None)
+    store.conversations.set_muted_until(mod.group, mod.bob.id, None)
     mod.send(mod.bob, "x3", "en file")
-    store.set_muted_until(mod.group, mod.bob.id, mute.until)
+    store.conversations.set_muted_until(mod.group, mod.bob.id, mute.until)
     mod.drain()
     assert [d["code"] for d, _ in emitter.of("message:rejected")] == ["muted"]
     # Lifted: sends again.
@@ -314,9 +314,9 @@ def test_a_muted_member_cannot_send_or_edit_until_the_mute_ends(store, inbox, no
 
 def test_a_mute_ends_by_itself(store, notifier, mod):
     sanctions.do_mute(store, notifier, mod.carol, mod.group, MuteCreate(username="bob", minutes=1, reason="x"))
-    past = store.get_conversation_member(mod.conv.id, mod.bob.id).mutedUntil.replace(year=2000)
-    store.set_muted_until(mod.group, mod.bob.id, past)
-    store.mutes.update_one({}, {"$set": {"until": past}})
+    past = store.conversations.get_conversation_member(mod.conv.id, mod.bob.id).mutedUntil.replace(year=2000)
+    store.conversations.set_muted_until(mod.group, mod.bob.id, past)
+    store.db.mutes.update_one({}, {"$set": {"until": past}})
     mod.send(mod.bob, "y1", "libre")
     assert mod.drain().stored == [1]
     assert sanctions.list_sanctions(store, mod.carol, mod.group, "mutes")["mutes"] == []
@@ -370,7 +370,7 @@ def test_bad_rules_are_refused_and_change_nothing(store, notifier, mod, kind, pa
     with pytest.raises(ApiError) as err:
         mod.rule(kind, pattern, action)
     assert err.value.code == code and err.value.message
-    assert store.filter_rules.count_documents({}) == 0 and store.rules_version(mod.group) == 0
+    assert store.db.filter_rules.count_documents({}) == 0 and store.moderation.rules_version(mod.group) == 0
 
 
 def test_non_moderators_cannot_manage_rules_or_see_the_queue(store, notifier, mod):
@@ -382,7 +382,7 @@ def test_non_moderators_cannot_manage_rules_or_see_the_queue(store, notifier, mo
         with pytest.raises(ApiError) as err:
             call()
         assert err.value.code == Code.FORBIDDEN
-    assert store.mutes.count_documents({}) == 0 and store.filter_rules.count_documents({}) == 0
+    assert store.db.mutes.count_documents({}) == 0 and store.db.filter_rules.count_documents({}) == 0
 
 
 def _pending():

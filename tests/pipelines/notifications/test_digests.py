@@ -67,7 +67,7 @@ def test_a_5xx_answer_fails_the_digest_at_once_with_the_reason(store, mention):
     mailer = Mailer(PERMANENT)
     result = deliver(store, mailer, digest_id, now, max_attempts=5)
     assert result.status == "failed" and mailer.tries == 1
-    digest = store.get_digest(digest_id)
+    digest = store.digests.get_digest(digest_id)
     assert digest.status == "failed" and digest.attempts == 1 and "550" in digest.error
     assert notifications.get_settings(store, bob, 5)["lastEmail"]["status"] == "failed"
     assert deliver(store, mailer, digest_id, now + timedelta(minutes=1)).status == "done" and mailer.tries == 1
@@ -89,20 +89,20 @@ def test_4xx_is_retried_from_retry_at_up_to_the_cap_whatever_the_number_of_tasks
     t += timedelta(seconds=20)
     assert run(t).status == "failed" and mailer.tries == 3        # the third of three attempts was the last
     assert [run(t + timedelta(hours=1)).status for _ in range(3)] == ["done"] * 3 and mailer.tries == 3
-    digest = store.get_digest(digest_id)
+    digest = store.digests.get_digest(digest_id)
     assert digest.status == "failed" and digest.attempts == 3 and "451" in digest.error
 
 
 def test_only_the_claim_holder_finishes_a_digest(store, mention):
     bob, digest_id, now = mention
-    first = store.claim_digest(digest_id, now, now + timedelta(seconds=30), "first", 3)
+    first = store.digests.claim_digest(digest_id, now, now + timedelta(seconds=30), "first", 3)
     later = now + timedelta(seconds=31)   # its lease ran out: another worker takes it over
-    second = store.claim_digest(digest_id, later, later + timedelta(seconds=30), "second", 3)
+    second = store.digests.claim_digest(digest_id, later, later + timedelta(seconds=30), "second", 3)
     assert first is not None and second is not None and second.attempts == 2
-    assert store.finish_digest(digest_id, "first", "sent", later) is False
-    assert store.release_digest(digest_id, "first", "x", later, later) is False
-    assert store.get_digest(digest_id).status == "claimed"
-    assert store.finish_digest(digest_id, "second", "sent", later) is True
+    assert store.digests.finish_digest(digest_id, "first", "sent", later) is False
+    assert store.digests.release_digest(digest_id, "first", "x", later, later) is False
+    assert store.digests.get_digest(digest_id).status == "claimed"
+    assert store.digests.finish_digest(digest_id, "second", "sent", later) is True
 
 
 def test_the_sweeper_resends_a_lost_task_and_fails_one_whose_last_attempt_was_interrupted(store, mention):
@@ -116,11 +116,11 @@ def test_the_sweeper_resends_a_lost_task_and_fails_one_whose_last_attempt_was_in
     # Two workers are killed mid-send, each holding the claim: the second was the last attempt.
     t = now + 2 * lease
     for _ in range(2):
-        assert store.claim_digest(digest_id, t, t + lease, "killed", 2) is not None
+        assert store.digests.claim_digest(digest_id, t, t + lease, "killed", 2) is not None
         t += 2 * lease
-    assert store.claim_digest(digest_id, t, t + lease, "another", 2) is None   # the cap holds
+    assert store.digests.claim_digest(digest_id, t, t + lease, "another", 2) is None   # the cap holds
     assert sweeper.sweep_digests(store, queued.append, now=t + lease, lease=lease, max_attempts=2).done == {"failed": 1}
-    digest = store.get_digest(digest_id)
+    digest = store.digests.get_digest(digest_id)
     assert digest.status == "failed" and "gave up after 2 attempts" in digest.error
     assert notifications.get_settings(store, bob, 5)["lastEmail"]["error"] == digest.error
 

@@ -18,13 +18,13 @@ TTL = 30
 
 
 def post(store, conv, sender, content, *, mentions=None, reply_to=None, at=None):
-    seq = store.max_seq(conv.id) + 1
+    seq = store.messages.max_seq(conv.id) + 1
     message = Message(id=new_id(), convId=conv.id, seq=seq, clientId=new_id(), senderId=sender.id,
                       senderInfo=SenderInfo.of(sender), content=content,
                       metadata=MessageMetadata(mentions=mentions, replyTo=reply_to),
                       createdAt=at or utcnow(), updatedAt=utcnow())
-    store.insert_message(message)
-    store.advance_conversation(conv.id, seq, message.createdAt)
+    store.messages.insert_message(message)
+    store.conversations.advance_conversation(conv.id, seq, message.createdAt)
     return message
 
 
@@ -80,10 +80,10 @@ def test_conversation_preferences_none_and_mentions(store, notifier):
     conv = make_conversation(store, [alice, bob])   # direct: two members
     notifications.do_update_settings(store, bob, NotificationSettingsUpdate(conversations={conv.id: "none"}), 5)
     from_messages(store, notifier, conv, [post(store, conv, alice, "@bob hi", mentions=[bob.id])])
-    assert notifier.emitter.of("notification:new") == [] and store.due_email_windows(utcnow() + timedelta(hours=1), 9) == []
+    assert notifier.emitter.of("notification:new") == [] and store.digests.due_email_windows(utcnow() + timedelta(hours=1), 9) == []
     notifications.do_update_settings(store, bob, NotificationSettingsUpdate(conversations={conv.id: "mentions"}), 5)
     from_messages(store, notifier, conv, [post(store, conv, alice, "no mention")])
-    assert store.due_email_windows(utcnow() + timedelta(hours=1), 9) == []   # a direct message, but mentions only
+    assert store.digests.due_email_windows(utcnow() + timedelta(hours=1), 9) == []   # a direct message, but mentions only
     from_messages(store, notifier, conv, [post(store, conv, alice, "@bob now", mentions=[bob.id])])
     assert len(notifier.emitter.of("notification:new")) == 1
     for bad in ({"emailDelayMinutes": 1441}, {"emailDelayMinutes": -1}):
@@ -108,7 +108,7 @@ def test_a_reminder_is_sent_once_at_its_time(store, notifier):
         assert notifications.dispatch_due_reminders(store, notifier, now=at, lease_seconds=30).reminders == 0
     due = now + timedelta(minutes=5, seconds=1)
     # A dispatcher claims it and dies: nothing is sent until its lease expires, then once.
-    assert store.claim_due_notification(due, due + timedelta(seconds=30)) is not None
+    assert store.notifications.claim_due_notification(due, due + timedelta(seconds=30), "dead") is not None
     assert notifications.dispatch_due_reminders(store, notifier, now=due, lease_seconds=30).reminders == 0
     after = due + timedelta(seconds=31)
     assert notifications.dispatch_due_reminders(store, notifier, now=after, lease_seconds=30).reminders == 1
@@ -172,7 +172,7 @@ def test_one_email_per_window_in_the_users_language_and_the_same_message_id_on_a
     now = t0 + timedelta(minutes=6)
     # The worker sends, then dies before recording it: the task is redelivered after the lease.
     assert deliver(store, mailer, digest_id, now).status == "sent"
-    store.digests.update_one({"_id": digest_id}, {"$set": {"status": "claimed", "claimedUntil": now, "retryAt": now}})
+    store.db.digests.update_one({"_id": digest_id}, {"$set": {"status": "claimed", "claimedUntil": now, "retryAt": now}})
     assert deliver(store, mailer, digest_id, now + timedelta(seconds=31)).status == "sent"
     assert deliver(store, mailer, digest_id, now + timedelta(seconds=62)).status == "done"
     mails = smtp_server.to("bob@example.com")
@@ -223,7 +223,7 @@ def test_batches_noted_out_of_order_still_give_one_digest_with_every_message(sto
     from_messages(store, notifier, conv, [second])
     from_messages(store, notifier, conv, [first])
     [digest_id] = sweep(store, t0 + timedelta(minutes=5))   # due five minutes after the first, not the second
-    items = digests.collect_items(store, bob, store.get_digest(digest_id), 5, t0 + timedelta(minutes=5))
+    items = digests.collect_items(store, bob, store.digests.get_digest(digest_id), 5, t0 + timedelta(minutes=5))
     assert [i.text for i in items] == ["message 0", "message 1"]
 
 
@@ -238,8 +238,8 @@ def test_no_email_while_online_or_once_read_or_deleted(store, notifier, direct):
     assert deliver(store, DownMailer(), digest_id, t0 + timedelta(minutes=6), online={bob.id}).reason == "online"
     gone = post(store, conv, alice, "deleted later", at=t0 + timedelta(minutes=10))
     from_messages(store, notifier, conv, [gone])
-    store.advance_read_mark(conv.id, bob.id, read.seq, utcnow())   # read the first meanwhile
-    store.delete_message(gone.id, alice.id, utcnow())             # and the second was deleted
+    store.conversations.advance_read_mark(conv.id, bob.id, read.seq, utcnow())   # read the first meanwhile
+    store.messages.delete_message(gone.id, alice.id, utcnow())             # and the second was deleted
     [digest_id] = sweep(store, t0 + timedelta(minutes=16))
     mailer = DownMailer()
     result = deliver(store, mailer, digest_id, t0 + timedelta(minutes=16))
@@ -254,11 +254,11 @@ def test_smtp_down_is_retried_then_failed_with_the_reason(store, notifier, direc
     mailer = DownMailer()
     now = t0 + timedelta(minutes=6)
     assert [deliver(store, mailer, digest_id, now).status for _ in range(2)] == ["retry", "retry"]
-    assert store.get_digest(digest_id).error.startswith("ConnectionRefusedError")
+    assert store.digests.get_digest(digest_id).error.startswith("ConnectionRefusedError")
     final = deliver(store, mailer, digest_id, now)   # the third of 3 attempts: the last
     assert final.status == "failed" and mailer.tries == 3
-    digest = store.get_digest(digest_id)
+    digest = store.digests.get_digest(digest_id)
     assert digest.status == "failed" and "Connection refused" in digest.error and digest.attempts == 3
     assert notifications.get_settings(store, bob, 5)["lastEmail"]["status"] == "failed"
     assert listing(store, bob)["notifications"] == []   # a direct message: nothing lost, it is still unread
-    assert store.history(conv.id, before=None, after=0, limit=10).messages[-1].content == "are you there?"
+    assert store.messages.history(conv.id, before=None, after=0, limit=10).messages[-1].content == "are you there?"

@@ -27,12 +27,12 @@ def people(store):
 
 
 def _message(store, conv, seq, user, at):
-    store.insert_message(Message(id=new_id(), convId=conv.id, seq=seq, clientId=f"c{seq}", senderId=user.id,
+    store.messages.insert_message(Message(id=new_id(), convId=conv.id, seq=seq, clientId=f"c{seq}", senderId=user.id,
                                  senderInfo=SenderInfo.of(user), content="x", createdAt=at, updatedAt=at))
 
 
 def infos(store, user) -> list[dict]:
-    return [m["senderInfo"] for m in store.messages.find({"senderId": user.id})]
+    return [m["senderInfo"] for m in store.db.messages.find({"senderId": user.id})]
 
 
 def change(store, user, **fields):
@@ -49,18 +49,18 @@ def test_the_change_answers_the_new_user_and_enqueues_one_sync(store, people):
     alice, _, _ = people
     updated, queued = change(store, alice, fname="Alicia", avatarUrl="https://img.example/a.png")
     assert (updated.fname, updated.lname, updated.avatarUrl) == ("Alicia", "", "https://img.example/a.png")
-    assert store.get_user(alice.id).fname == "Alicia" and queued == [alice.id]
-    assert store.activity_logs.count_documents({"userId": alice.id, "action": "update"}) == 1
+    assert store.users.get_user(alice.id).fname == "Alicia" and queued == [alice.id]
+    assert store.db.activity_logs.count_documents({"userId": alice.id, "action": "update"}) == 1
     for same in ({"fname": "Alicia"}, {}):  # nothing changes: no write, no sync
         assert change(store, updated, **same) == (updated, [])
-        assert store.get_user(alice.id).updatedAt == updated.updatedAt
+        assert store.users.get_user(alice.id).updatedAt == updated.updatedAt
 
 
 def test_sync_rewrites_all_the_users_messages_in_bounded_batches(store, notifier, emitter, people, monkeypatch):
     alice, bob, convs = people
     writes = []
-    real = store.set_sender_info
-    monkeypatch.setattr(store, "set_sender_info", lambda ids, info: writes.append(len(ids)) or real(ids, info))
+    real = store.messages.set_sender_info
+    monkeypatch.setattr(store.messages, "set_sender_info", lambda ids, info: writes.append(len(ids)) or real(ids, info))
     updated, _ = change(store, alice, fname="Alicia", lname="Liddell")
 
     result = sync(store, notifier, alice.id, batch=5)
@@ -87,15 +87,15 @@ def test_a_change_during_a_sync_is_not_overwritten_by_it(store, notifier, people
     """Another worker syncs a newer change between our read of the profile and our first write."""
     alice, _, _ = people
     change(store, alice, fname="Old")
-    real = store.set_sender_info
+    real = store.messages.set_sender_info
 
     def newer_sync_first(ids, info):
-        monkeypatch.setattr(store, "set_sender_info", real)
-        change(store, store.get_user(alice.id), fname="New")
+        monkeypatch.setattr(store.messages, "set_sender_info", real)
+        change(store, store.users.get_user(alice.id), fname="New")
         sync(store, notifier, alice.id, batch=50)
         return real(ids, info)  # then our (now older) write lands
 
-    monkeypatch.setattr(store, "set_sender_info", newer_sync_first)
+    monkeypatch.setattr(store.messages, "set_sender_info", newer_sync_first)
     result = sync(store, notifier, alice.id, batch=5)
     assert result.passes == 2
     assert {i["fname"] for i in infos(store, alice)} == {"New"}
@@ -104,14 +104,14 @@ def test_a_change_during_a_sync_is_not_overwritten_by_it(store, notifier, people
 def test_a_profile_that_keeps_changing_hands_over_to_a_follow_up_task(store, notifier, emitter, people, monkeypatch):
     alice, _, _ = people
     change(store, alice, fname="Start")
-    real = store.set_sender_info
+    real = store.messages.set_sender_info
     renames = iter(range(100))
 
     def rename_each_write(ids, info):
-        change(store, store.get_user(alice.id), fname=f"Name{next(renames)}")
+        change(store, store.users.get_user(alice.id), fname=f"Name{next(renames)}")
         return real(ids, info)
 
-    monkeypatch.setattr(store, "set_sender_info", rename_each_write)
+    monkeypatch.setattr(store.messages, "set_sender_info", rename_each_write)
     follow_ups = []
     result = sync_sender_info(alice.id, store=store, notifier=notifier, enqueue_sync=follow_ups.append,
                               batch=50, max_passes=2)
@@ -122,17 +122,17 @@ def test_a_profile_that_keeps_changing_hands_over_to_a_follow_up_task(store, not
 def test_a_message_stored_while_a_sync_ran_gets_the_new_profile(store, inbox, notifier, people, monkeypatch):
     """The drain read the sender before the change, and stores after the change's sync has finished."""
     alice, _, convs = people
-    real = store.insert_message
+    real = store.messages.insert_message
 
     def change_and_sync_then_insert(message):
-        monkeypatch.setattr(store, "insert_message", real)
-        change(store, store.get_user(alice.id), fname="Changed")
+        monkeypatch.setattr(store.messages, "insert_message", real)
+        change(store, store.users.get_user(alice.id), fname="Changed")
         sync(store, notifier, alice.id)
         real(message)
 
-    monkeypatch.setattr(store, "insert_message", change_and_sync_then_insert)
+    monkeypatch.setattr(store.messages, "insert_message", change_and_sync_then_insert)
     conv = convs[0]
-    store.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": 200}})
+    store.db.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": 200}})
     submit_message(store, inbox, lambda c: None, alice, MessageSend(convId=conv.id, clientId="late", content="hi"))
     drain_inbox(conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=lambda c: None)
-    assert store.messages.find_one({"clientId": "late"})["senderInfo"]["fname"] == "Changed"
+    assert store.db.messages.find_one({"clientId": "late"})["senderInfo"]["fname"] == "Changed"

@@ -10,7 +10,7 @@ from tests.conftest import make_user
 
 
 def _denials(store, user):
-    return list(store.activity_logs.find({"userId": user.id, "action": "denied"}))
+    return list(store.db.activity_logs.find({"userId": user.id, "action": "denied"}))
 
 
 def test_the_owner_passes_and_nothing_is_logged(store):

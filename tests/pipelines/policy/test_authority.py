@@ -31,13 +31,13 @@ class Group:
         self.conv = make_conversation(store, list(users.values()))  # admin, the first, is GROUP_ADMIN
         self.gid = self.conv.groupId
         for name, role in (("admin2", "GROUP_ADMIN"), ("mod", "MODERATOR"), ("mod2", "MODERATOR")):
-            store.set_group_role(self.gid, users[name].id, role)
+            store.groups.set_group_role(self.gid, users[name].id, role)
         self.u = users
         for name in NAMES:
             submit_message(store, inbox, lambda c: None, users[name],
                            MessageSend(convId=self.conv.id, clientId=name, content=f"by {name}"))
         drain_inbox(self.conv.id, store=store, inbox=inbox, notifier=notifier, enqueue_drain=lambda c: None)
-        self.message = {m["clientId"]: m["_id"] for m in store.messages.find({"convId": self.conv.id})}
+        self.message = {m["clientId"]: m["_id"] for m in store.db.messages.find({"convId": self.conv.id})}
 
     # -- what each case does ---------------------------------------------------------------------
     def mute(self, actor, target, minutes=10):
@@ -76,18 +76,18 @@ class Group:
     def placed(self, kind, by, target, minutes=60):
         """A sanction in force on ``target``, placed by ``by`` (written as the pipeline would)."""
         until = utcnow() + timedelta(minutes=minutes)
-        self.store.put_sanction(kind, Sanction(id=Sanction.key(self.gid, self.u[target].id), groupId=self.gid,
+        self.store.moderation.put_sanction(kind, Sanction(id=Sanction.key(self.gid, self.u[target].id), groupId=self.gid,
                                                userId=self.u[target].id, username=target, until=until, reason="r",
                                                by=self.u[by].id, byName=by, createdAt=utcnow()))
         if kind == "mutes":
-            self.store.set_muted_until(self.gid, self.u[target].id, until)
+            self.store.conversations.set_muted_until(self.gid, self.u[target].id, until)
 
     def state(self) -> dict:
         """Everything a refused action must leave as it was (the log aside)."""
-        s = self.store
-        return {"mutes": list(s.mutes.find()), "bans": list(s.bans.find()), "roles": list(s.group_members.find()),
-                "reviews": [(r["_id"], r["status"]) for r in s.reviews.find()], "rules": list(s.filter_rules.find()),
-                "inbox": self.inbox.pending(self.conv.id), "members": list(s.conversation_members.find())}
+        db = self.store.db
+        return {"mutes": list(db.mutes.find()), "bans": list(db.bans.find()), "roles": list(db.group_members.find()),
+                "reviews": [(r["_id"], r["status"]) for r in db.reviews.find()], "rules": list(db.filter_rules.find()),
+                "inbox": self.inbox.pending(self.conv.id), "members": list(db.conversation_members.find())}
 
 
 @pytest.fixture
@@ -125,7 +125,7 @@ CASES = [
      Code.OUTRANKED),
     ("a moderator deletes a group admin's message", None, lambda g: g.delete("mod", "admin"), Code.OUTRANKED),
     ("a group admin changes a system admin's role", None, lambda g: g.role("admin", "root", "MEMBER"), Code.OUTRANKED),
-    ("a conversation's creator removes a moderator from it", lambda g: g.store.conversations.update_one(
+    ("a conversation's creator removes a moderator from it", lambda g: g.store.db.conversations.update_one(
         {"_id": g.conv.id}, {"$set": {"createdBy": g.u["bob"].id}}), lambda g: g.remove("bob", "mod"), Code.OUTRANKED),
     ("a group admin removes a system admin from a conversation", None, lambda g: g.remove("admin", "root"),
      Code.OUTRANKED),
@@ -178,10 +178,10 @@ def test_authority(store, grp, case, setup, action, code):
         setup(grp)
     if code is None:
         action(grp)
-        assert not store.activity_logs.find_one({"action": "denied"})
+        assert not store.db.activity_logs.find_one({"action": "denied"})
         return
     before = grp.state()
-    denied_before = store.activity_logs.count_documents({"action": "denied"})
+    denied_before = store.db.activity_logs.count_documents({"action": "denied"})
     with pytest.raises(ApiError) as err:
         action(grp)
     assert (err.value.code, err.value.status) == (code, 403), err.value.message
@@ -190,7 +190,7 @@ def test_authority(store, grp, case, setup, action, code):
     # A decision's case reports first (its item is the thing decided): compare what the refusal could change.
     assert [(k, v) for k, v in after.items() if k != "reviews"] == [(k, v) for k, v in before.items() if k != "reviews"]
     assert all(status == "pending" for _, status in after["reviews"])
-    [logged] = list(store.activity_logs.find({"action": "denied"}))[denied_before:]
+    [logged] = list(store.db.activity_logs.find({"action": "denied"}))[denied_before:]
     assert logged["metadata"]["reason"] == str(code)
 
 
@@ -202,5 +202,5 @@ def test_the_filter_does_not_mute_those_a_moderator_could_not(store, grp, notifi
     muted = {name: sanctions.do_record_block(store, notifier, grp.gid, grp.conv.id, grp.u[name].id, f"c-{name}", "zut")
              for name in ("admin", "root", "mod")}
     assert muted == {"admin": False, "root": False, "mod": True}
-    assert [m["username"] for m in store.mutes.find()] == ["mod"]
-    assert store.activity_logs.count_documents({"action": "message_blocked"}) == 3
+    assert [m["username"] for m in store.db.mutes.find()] == ["mod"]
+    assert store.db.activity_logs.count_documents({"action": "message_blocked"}) == 3

@@ -53,13 +53,13 @@ class World:
         self.stranger = make_user(store, "stranger")
         self.conv = make_conversation(store, [self.alice, self.bob, self.mallory, self.muriel])
         self.group = self.conv.groupId
-        store.insert_group_member(GroupMember(id=new_id(), groupId=self.group, userId=self.eve.id, role="MEMBER",
+        store.groups.insert_group_member(GroupMember(id=new_id(), groupId=self.group, userId=self.eve.id, role="MEMBER",
                                               joinedAt=utcnow()))
         until = utcnow() + timedelta(minutes=30)
-        store.put_sanction("mutes", _sanction(self.group, self.muriel, until))
-        store.set_muted_until(self.group, self.muriel.id, until)
-        store.put_sanction("bans", _sanction(self.group, self.mallory, until))
-        store.remove_group_member(self.group, self.mallory.id)
+        store.moderation.put_sanction("mutes", _sanction(self.group, self.muriel, until))
+        store.conversations.set_muted_until(self.group, self.muriel.id, until)
+        store.moderation.put_sanction("bans", _sanction(self.group, self.mallory, until))
+        store.groups.remove_group_member(self.group, self.mallory.id)
         self.until = until
         self.limits = RateLimits(MovingWindowRateLimiter(storage_from_string("memory://")),
                                  {p.action: LIMIT for p in PATHS.values()})
@@ -90,7 +90,7 @@ class World:
                      uploaderInfo=SenderInfo.of(owner), filename="p.jpg", originalFilename="p.jpg",
                      mimeType="image/jpeg", fileType="image", fileSize=3, key="media/x/p.jpg", status="ready",
                      createdAt=now, updatedAt=now)
-        self.store.media.insert_one(item.to_mongo())
+        self.store.db.media.insert_one(item.to_mongo())
         return item
 
     def drain(self) -> None:
@@ -98,7 +98,7 @@ class World:
                     enqueue_drain=lambda c: None, screening=self.screening)
 
     def messages(self) -> list[str]:
-        return [m["content"] for m in self.store.messages.find({"convId": self.conv.id, "type": {"$ne": "system"}})
+        return [m["content"] for m in self.store.db.messages.find({"convId": self.conv.id, "type": {"$ne": "system"}})
                 .sort("seq", 1)]
 
 
@@ -127,7 +127,7 @@ def _bobs_message(w):
         submit_message(w.store, w.inbox, lambda c: None, w.bob, MessageSend(convId=w.conv.id, clientId="orig",
                                                                             content="original"))
         w.drain()
-        w.bobs = w.store.messages.find_one({"clientId": "orig"})["_id"]
+        w.bobs = w.store.db.messages.find_one({"clientId": "orig"})["_id"]
     return w.bobs
 
 
@@ -152,7 +152,7 @@ def _schedule(w, user, text):
 
 
 def _album(w) -> dict:
-    album = w.store.albums.find_one({"name": "holidays"})
+    album = w.store.db.albums.find_one({"name": "holidays"})
     if album is None:
         album = gallery.do_create_album(w.store, w.alice, w.conv.id, AlbumCreate(name="holidays")).to_mongo()
     return album
@@ -177,23 +177,23 @@ SCENARIOS: dict[str, Scenario] = {
     "edit": Scenario(_edit, _edit_seen),
     "scheduled": Scenario(_schedule, lambda w: w.messages()),
     "comment": Scenario(lambda w, u, t: gallery.do_comment(w.store, u, w.media.id, t, gate=w.gate),
-                        lambda w: [c["content"] for c in w.store.media.find_one({"_id": w.media.id})["comments"]]),
+                        lambda w: [c["content"] for c in w.store.db.media.find_one({"_id": w.media.id})["comments"]]),
     "album": Scenario(lambda w, u, t: gallery.do_create_album(w.store, u, w.conv.id, AlbumCreate(
                           name=t, description=f"about {t}"), gate=w.gate),
-                      lambda w: [f"{a['name']}|{a['description']}" for a in w.store.albums.find()]),
+                      lambda w: [f"{a['name']}|{a['description']}" for a in w.store.db.albums.find()]),
     "album_media": Scenario(_album_media, lambda w: [str(_album(w)["mediaCount"])]),
     "caption": Scenario(lambda w, u, t: gallery.do_set_caption(w.store, u, w.media.id, t, gate=w.gate),
-                        lambda w: [w.store.media.find_one({"_id": w.media.id}).get("caption") or ""]),
+                        lambda w: [w.store.db.media.find_one({"_id": w.media.id}).get("caption") or ""]),
     "name": Scenario(lambda w, u, t: profiles.do_update_profile(w.store, lambda i: None, u, ProfileUpdate(
                          fname=t, lname=t), gate=w.gate),
-                     lambda w: [f"{u['fname']}|{u['lname']}" for u in w.store.users.find().sort("username", 1)]),
+                     lambda w: [f"{u['fname']}|{u['lname']}" for u in w.store.db.users.find().sort("username", 1)]),
     "title": Scenario(lambda w, u, t: directory.do_create_conversation(
                           w.store, w.notifier, lambda *a: None, u, w.group, ConversationCreate(title=t), gate=w.gate),
-                      lambda w: [c["title"] for c in w.store.conversations.find({"groupId": w.group})]),
+                      lambda w: [c["title"] for c in w.store.db.conversations.find({"groupId": w.group})]),
     "group": Scenario(lambda w, u, t: directory.do_create_group(w.store, u, GroupCreate(name=t), gate=w.gate),
-                      lambda w: [g["name"] for g in w.store.groups.find()]),
-    "upload": Scenario(_upload, lambda w: [m["filename"] for m in w.store.media.find({"fileType": {"$ne": "image"}})]),
-    "reaction": Scenario(_react, lambda w: [r["emoji"] for r in w.store.messages.find_one(
+                      lambda w: [g["name"] for g in w.store.db.groups.find()]),
+    "upload": Scenario(_upload, lambda w: [m["filename"] for m in w.store.db.media.find({"fileType": {"$ne": "image"}})]),
+    "reaction": Scenario(_react, lambda w: [r["emoji"] for r in w.store.db.messages.find_one(
                              {"_id": _bobs_message(w)})["reactions"]], emoji=True),
 }
 
@@ -275,7 +275,7 @@ def test_each_path_with_text_meets_the_groups_filter(w, store, emitter, path, ac
         return
     # A review item about the write, in the group, with what it is about and the original text.
     assert {r.target.type for r in w.requested} == {declared.target}
-    items = list(store.reviews.find({"kind": "text"}))
+    items = list(store.db.reviews.find({"kind": "text"}))
     assert items and all(i["groupId"] == w.group and i["status"] == "pending" for i in items)
     assert any("badword" in i["message"]["content"] or BAD_EMOJI in i["message"]["content"] for i in items)
 
@@ -295,7 +295,7 @@ def test_a_display_name_meets_the_rules_of_every_group_of_the_user(w):
         profiles.do_update_profile(w.store, lambda i: None, w.bob, ProfileUpdate(avatarUrl="https://shock.com/a.png"),
                                    gate=w.gate)
     assert err.value.code == Code.CONTENT_BLOCKED and err.value.details["field"] == "avatarUrl"
-    assert w.store.get_user(w.bob.id).fname == "" and w.store.get_user(w.bob.id).avatarUrl is None
+    assert w.store.users.get_user(w.bob.id).fname == "" and w.store.users.get_user(w.bob.id).avatarUrl is None
     # email and language are the user's own: no gate, even while muted
     updated = profiles.do_update_profile(w.store, lambda i: None, w.muriel, ProfileUpdate(language="fr"), gate=w.gate)
     assert updated.language == "fr"
@@ -330,12 +330,12 @@ def test_a_scheduled_message_is_gated_again_when_it_is_sent(w):
     item, _ = scheduling.do_schedule(w.store, w.bob, w.conv.id, ScheduledMessageCreate(
         clientId="later", content="see you", sendAt=(now + timedelta(seconds=30)).isoformat()), now=now,
         limits=SCHEDULING, gate=w.gate)
-    w.store.set_muted_until(w.group, w.bob.id, now + timedelta(hours=1))
+    w.store.conversations.set_muted_until(w.group, w.bob.id, now + timedelta(hours=1))
     result = scheduling.send_due(w.conv.id, store=w.store, inbox=w.inbox, notifier=w.notifier,
                                  enqueue_drain=lambda c: None, notify=lambda r: None,
                                  clock=lambda: now + timedelta(minutes=1), limits=SCHEDULING)
     assert result.failed == [item.id]
-    assert w.store.get_scheduled(item.id).error["code"] == "muted"
+    assert w.store.scheduled.get_scheduled(item.id).error["code"] == "muted"
     assert w.inbox.pending(w.conv.id) == 0
 
 
@@ -352,7 +352,7 @@ def test_a_rule_made_after_scheduling_meets_the_message_when_it_is_sent(w, actio
     scheduling.send_due(w.conv.id, store=w.store, inbox=w.inbox, notifier=w.notifier, enqueue_drain=lambda c: None,
                         notify=lambda r: None, clock=lambda: now + timedelta(minutes=1), limits=SCHEDULING,
                         gate=w.gate)
-    stored = w.store.get_scheduled(item.id)
+    stored = w.store.scheduled.get_scheduled(item.id)
     assert stored.status == status and w.inbox.pending(w.conv.id) == pending
     assert (stored.error or {}).get("code") == ("content_blocked" if action == "block" else None)
 

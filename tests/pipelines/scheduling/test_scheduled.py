@@ -45,7 +45,7 @@ def schedule(store, conv, user, send_at, client_id=None, content="later"):
     now = utcnow()
     item = ScheduledMessage(id=new_id(), convId=conv.id, senderId=user.id, clientId=client_id or new_id(),
                             content=content, sendAt=send_at, createdAt=now, updatedAt=now)
-    store.insert_scheduled(item)
+    store.scheduled.insert_scheduled(item)
     return item
 
 
@@ -66,7 +66,7 @@ def drain_all(store, inbox, notifier, conv_ids):
 
 
 def stored(store, conv_id):
-    return [m for m in store.history(conv_id, before=None, after=0, limit=10_000).messages if m.type != "system"]
+    return [m for m in store.messages.history(conv_id, before=None, after=0, limit=10_000).messages if m.type != "system"]
 
 
 def test_two_beats_and_four_workers_deliver_1000_due_messages_once_in_order(store, inbox, notifier):
@@ -107,7 +107,7 @@ def test_two_beats_and_four_workers_deliver_1000_due_messages_once_in_order(stor
         t.start()
     try:
         deadline = utcnow() + timedelta(seconds=60)
-        while store.due_scheduled_conversations(utcnow(), 10) and utcnow() < deadline:
+        while store.scheduled.due_scheduled_conversations(utcnow(), 10) and utcnow() < deadline:
             threading.Event().wait(0.05)
     finally:
         stop.set()
@@ -117,10 +117,10 @@ def test_two_beats_and_four_workers_deliver_1000_due_messages_once_in_order(stor
     for conv in convs:
         expected = [i.clientId for i in sorted(due[conv.id], key=lambda i: (i.sendAt, i.id))]
         assert [m.clientId for m in stored(store, conv.id)] == expected  # once each, in sendAt order
-    assert all(store.get_scheduled(i.id).status == "sent" for items in due.values() for i in items)
-    assert all(store.get_scheduled(i.id).status == "pending" for i in future)  # none early
+    assert all(store.scheduled.get_scheduled(i.id).status == "sent" for items in due.values() for i in items)
+    assert all(store.scheduled.get_scheduled(i.id).status == "pending" for i in future)  # none early
     for item in stale:  # none stale: failed, and the sender was told
-        doc = store.get_scheduled(item.id)
+        doc = store.scheduled.get_scheduled(item.id)
         assert doc.status == "failed" and doc.error["code"] == Code.SCHEDULED_LATE
     failed = [d for d, _ in notifier.emitter.of("notification:new") if d["type"] == "scheduled_failed"]
     assert len(failed) == len(stale)
@@ -133,7 +133,7 @@ def test_a_worker_killed_after_claiming_is_replaced_once_its_lease_expires(store
     first = schedule(store, conv, alice, now - timedelta(seconds=1), client_id="a")
     second = schedule(store, conv, alice, now, client_id="b")
     # A worker claims the head and submits it, then dies before marking it sent.
-    claimed = store.claim_scheduled(first, now, now + timedelta(seconds=LIMITS.lease_seconds), "dead-worker")
+    claimed = store.scheduled.claim_scheduled(first, now, now + timedelta(seconds=LIMITS.lease_seconds), "dead-worker")
     from pipelines.messages.submit import submit_message
     from schemas.payloads import MessageSend
     submit_message(store, inbox, lambda c: None, alice, MessageSend(convId=conv.id, clientId="a", content="later"))
@@ -146,17 +146,17 @@ def test_a_worker_killed_after_claiming_is_replaced_once_its_lease_expires(store
     assert later(conv.id).sent == [first.id, second.id]
     drain_all(store, inbox, notifier, [conv.id])
     assert [m.clientId for m in stored(store, conv.id)] == ["a", "b"]  # stored once each
-    assert store.get_scheduled(first.id).attempts == 2
+    assert store.scheduled.get_scheduled(first.id).attempts == 2
 
 
 def test_a_sender_who_left_gets_scheduled_failed_and_nothing_is_sent(store, inbox, notifier):
     alice, bob = make_user(store, "alice"), make_user(store, "bob")
     conv = make_conversation(store, [alice, bob])
     item = schedule(store, conv, bob, utcnow() - timedelta(seconds=1))
-    store.remove_conversation_member(conv.id, bob.id)
+    store.conversations.remove_conversation_member(conv.id, bob.id)
     result = sender(store, inbox, notifier)(conv.id)
     assert result.failed == [item.id] and inbox.pending(conv.id) == 0
-    doc = store.get_scheduled(item.id)
+    doc = store.scheduled.get_scheduled(item.id)
     assert doc.status == "failed" and doc.error["code"] == Code.NOT_A_MEMBER
     [(note, room)] = notifier.emitter.of("notification:new")
     assert note["type"] == "scheduled_failed" and room == f"user:{bob.id}" and note["data"]["scheduledId"] == item.id
@@ -166,9 +166,9 @@ def test_a_muted_sender_is_refused_at_send_time(store, inbox, notifier):
     alice, bob = make_user(store, "alice"), make_user(store, "bob")
     conv = make_conversation(store, [alice, bob])
     item = schedule(store, conv, bob, utcnow() - timedelta(seconds=1))
-    store.set_muted_until(conv.groupId, bob.id, utcnow() + timedelta(minutes=5))
+    store.conversations.set_muted_until(conv.groupId, bob.id, utcnow() + timedelta(minutes=5))
     sender(store, inbox, notifier)(conv.id)
-    assert store.get_scheduled(item.id).error["code"] == Code.MUTED and inbox.pending(conv.id) == 0
+    assert store.scheduled.get_scheduled(item.id).error["code"] == Code.MUTED and inbox.pending(conv.id) == 0
 
 
 def test_create_checks_time_zone_membership_and_changes_nothing_when_refused(store):
@@ -191,7 +191,7 @@ def test_create_checks_time_zone_membership_and_changes_nothing_when_refused(sto
     with pytest.raises(ApiError) as err:
         create(carol)
     assert err.value.code == Code.NOT_A_MEMBER
-    assert store.scheduled_of_sender(alice.id, conv.id, before=None, limit=10) == ([], False)
+    assert store.scheduled.scheduled_of_sender(alice.id, conv.id, before=None, limit=10) == ([], False)
     # A local time in a zone: stored in UTC. A retried create is the same item.
     paris = now.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")) + timedelta(hours=2)
     item, created = create(alice, sendAt=paris.replace(tzinfo=None).isoformat(timespec="seconds"),
@@ -211,9 +211,9 @@ def test_only_the_sender_edits_or_cancels_and_only_while_pending(store, notifier
     assert err.value.code == Code.NOT_FOUND
     with pytest.raises(ApiError) as err:
         scheduling.do_cancel_scheduled(store, notifier, bob, item.id, now=utcnow())
-    assert err.value.code == Code.NOT_FOUND and store.get_scheduled(item.id).status == "pending"
+    assert err.value.code == Code.NOT_FOUND and store.scheduled.get_scheduled(item.id).status == "pending"
     # Refused like every other "not yours" (policy.access.check_owner), without saying it exists.
-    assert store.activity_logs.count_documents({"userId": bob.id, "action": "denied", "resource": "scheduled",
+    assert store.db.activity_logs.count_documents({"userId": bob.id, "action": "denied", "resource": "scheduled",
                                                 "resourceId": item.id}) == 2
     edited = scheduling.do_update_scheduled(store, notifier, alice, item.id, ScheduledMessageUpdate(content="new"),
                                             now=utcnow(), limits=LIMITS)
@@ -222,4 +222,4 @@ def test_only_the_sender_edits_or_cancels_and_only_while_pending(store, notifier
     with pytest.raises(ApiError) as err:
         scheduling.do_cancel_scheduled(store, notifier, alice, item.id, now=utcnow())
     assert err.value.code == Code.INVALID_STATE
-    assert store.due_scheduled_conversations(utcnow() + timedelta(hours=2), 10) == []
+    assert store.scheduled.due_scheduled_conversations(utcnow() + timedelta(hours=2), 10) == []

@@ -21,7 +21,7 @@ def test_retention_moves_old_and_excess_messages_to_the_archive_and_exports_read
     do_set_retention(store, alice, conv.groupId, RetentionUpdate(days=30, maxMessages=150), utcnow())
     result = apply_retention(store, notifier, now=utcnow())
     assert result.archived == {conv.id: 55}   # 5 older than 30 days, then down to the newest 150
-    live = store.history(conv.id, before=None, after=0, limit=1000).messages
+    live = store.messages.history(conv.id, before=None, after=0, limit=1000).messages
     assert len(live) == 150 and live[0].seq == 56
     assert apply_retention(store, notifier, now=utcnow()).archived == {}   # idempotent
-    assert [m.seq for m in store.iter_conversation_messages(conv.id)] == list(range(1, 206))
+    assert [m.seq for m in store.messages.iter_conversation_messages(conv.id)] == list(range(1, 206))
