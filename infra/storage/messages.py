@@ -1,4 +1,5 @@
-"""Messages: storing, history, search, edits, reactions, quotes, and the reads of the archive that exports and digests make."""
+"""Messages: storing, history, search, edits, reactions, quotes, and the reads (the archive's too) that
+exports, digests and repairs make."""
 from __future__ import annotations
 
 from dataclasses import dataclass

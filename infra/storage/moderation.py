@@ -18,7 +18,8 @@ class ModerationRepo(Repository):
             # One item per message (or held send), however many reports or redelivered tasks: upserts on it.
             IndexModel([("key", ASC)], name="key", unique=True),
             IndexModel([("groupId", ASC), ("status", ASC), ("_id", DESC)], name="groupId_status_id"),
-            IndexModel([("groupId", ASC), ("kind", ASC), ("status", ASC), ("_id", DESC)], name="groupId_kind_status_id"),
+            IndexModel([("groupId", ASC), ("kind", ASC), ("status", ASC), ("_id", DESC)],
+                       name="groupId_kind_status_id"),
         ],
         # _id is {groupId}:{userId}: one mute and one ban per member of a group.
         "mutes": [IndexModel([("groupId", ASC), ("until", DESC)], name="groupId_until")],

@@ -20,7 +20,8 @@ class ScheduledRepo(Repository):
             # A conversation's queue in order: the head is the only one that may go.
             IndexModel([("convId", ASC), ("status", ASC), ("sendAt", ASC), ("_id", ASC)], name="convId_status_sendAt"),
             # The sender's own list, and one scheduled message per (sender, conversation, clientId).
-            IndexModel([("senderId", ASC), ("convId", ASC), ("clientId", ASC)], name="sender_conv_clientId", unique=True),
+            IndexModel([("senderId", ASC), ("convId", ASC), ("clientId", ASC)], name="sender_conv_clientId",
+                       unique=True),
             IndexModel([("senderId", ASC), ("status", ASC)], name="senderId_status"),
         ],
     }
