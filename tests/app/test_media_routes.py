@@ -1,20 +1,26 @@
-"""The upload routes that cost the event loop most wait for it to be free of chat first (infra.embedded.priority)."""
+"""The upload routes that cost the event loop most give way to chat first (the runtime's executor)."""
 from __future__ import annotations
 
 import pytest
 
-import app.media
 from app.web import create_app
 from infra.config import Settings, get_settings, use_settings
+from infra.executor import DirectExecutor
+from infra.runtime import get_runtime
 
 
 @pytest.fixture
 def client(monkeypatch):
     turns = []
-    monkeypatch.setattr(app.media, "give_way", lambda: turns.append(1))
+
+    class Counting(DirectExecutor):
+        def give_way(self) -> None:
+            turns.append(1)
+
     before = get_settings()
     try:
         c = create_app(Settings(redis_url="redis://127.0.0.1:1/0")).test_client()  # never connected here
+        monkeypatch.setattr(get_runtime(), "executor", Counting())
         c.turns = turns
         yield c
     finally:
