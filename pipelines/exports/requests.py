@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from infra.blobs import Blobs
 from infra.storage import Store
 from pipelines.exports.files import CONTENT_TYPES, PURGE_AFTER, ExportSettings, file_key, filename_of
-from pipelines.policy.access import is_moderator, log_denied
+from pipelines.policy.access import check_owner, is_moderator, log_denied
 from schemas.common import new_id, utcnow
 from schemas.documents import Export, ExportRange, User
 from schemas.errors import ApiError, Code
@@ -115,9 +115,8 @@ def _own(store: Store, user: User, export_id: str) -> Export:
     export = store.exports.get_export(export_id)
     if export is None:
         raise ApiError(Code.NOT_FOUND, f"no export {export_id}")
-    if export.requestedBy != user.id:
-        log_denied(store, user, "export", export_id, "not the requester")
-        raise ApiError(Code.FORBIDDEN, "only the person who requested this export can see it")
+    check_owner(store, user, "export", export_id, export.requestedBy,
+                "only the person who requested this export can see it", reason="not the requester")
     return export
 
 

@@ -8,7 +8,7 @@ from infra.blobs import Blobs
 from infra.storage import Store
 from pipelines.media.uploads import Limits
 from pipelines.messages import lifecycle
-from pipelines.policy.access import check_conversation_member, check_group_manager, log_denied
+from pipelines.policy.access import check_conversation_member, check_group_manager, check_owner
 from pipelines.policy.gate import Admitted, Gate
 from schemas.common import new_id, utcnow
 from schemas.documents import Album, Media, MediaComment, SenderInfo, User
@@ -123,9 +123,8 @@ def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: 
     """The uploader captions their file (an empty caption removes it), through the write gate."""
     gate = gate or Gate(store)
     media, admitted = _gated_media(store, gate, user, media_id, "caption")
-    if media.uploadedBy != user.id:
-        log_denied(store, user, "media", media_id, "caption of another member's file")
-        raise ApiError(Code.FORBIDDEN, "only the member who uploaded a file can caption it")
+    check_owner(store, user, "media", media_id, media.uploadedBy, "only the member who uploaded a file can caption it",
+                reason="caption of another member's file")
     gate.count(admitted)
     screened = gate.screen(admitted, {"caption": caption}, media_id)
     updated = store.media.update_media(media_id, {"caption": screened.texts["caption"] or None, "updatedAt": utcnow()})

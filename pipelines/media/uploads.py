@@ -17,6 +17,7 @@ from typing import Any, Callable
 from infra.blobs import Blobs, download_name
 from infra.storage import Store
 from pipelines.media import filetypes
+from pipelines.policy.access import check_owner
 from pipelines.policy.gate import Gate
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import Media, SenderInfo, Upload, User
@@ -94,8 +95,8 @@ def _own_upload(store: Store, user: User, upload_id: str, *, open_only: bool = T
     upload = store.media.get_upload(upload_id)
     if upload is None:
         raise ApiError(Code.NOT_FOUND, f"no upload {upload_id} (or it expired)")
-    if upload.userId != user.id:
-        raise ApiError(Code.FORBIDDEN, "only the uploader can do this")
+    check_owner(store, user, "upload", upload_id, upload.userId, "only the uploader can do this",
+                reason="not the uploader")
     if open_only and upload.status != "uploading":
         raise ApiError(Code.ALREADY_COMPLETED, f"this upload is {upload.status}")
     return upload

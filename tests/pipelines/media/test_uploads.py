@@ -53,6 +53,9 @@ def test_bad_input_gets_a_specific_error_and_changes_nothing(store, inbox, world
         with pytest.raises(ApiError) as err:
             call()
         assert err.value.code == code
+    # Both refusals of another member's upload are logged, as every "is this yours?" refusal is.
+    assert store.db.activity_logs.count_documents({"userId": world.bob.id, "action": "denied", "resourceId": created["id"],
+                                                   "metadata.reason": "not the uploader"}) == 2
     world.finish(created["id"])
     with pytest.raises(ApiError) as err:  # twice
         uploads.do_complete_upload(store, lambda m: None, world.alice, created["id"])
