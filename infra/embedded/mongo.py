@@ -10,8 +10,8 @@ mongomock's own scan. Nothing here changes what a query returns.
 
 A bounded range of integers on the field that follows a pinned prefix (``{convId: c, seq: {$gte: 1,
 $lte: 500}}``, how exports walk a conversation) is answered by one point lookup per integer in the
-``(convId, seq)`` map, when the range spans at most ``RANGE_LOOKUPS`` values: a conversation of 100,000
-messages read 500 at a time examined all 100,000 per batch (2.5 s) before this. Documents whose value
+``(convId, seq)`` map, when the range spans at most ``RANGE_LOOKUPS`` values: without it, reading a large
+conversation 500 at a time would examine every one of its messages per batch. Documents whose value
 there is a number but not an integer (a float, a Decimal128, a bool: what such a range could match, or
 what shares an integer's hash without matching it) are kept aside and always examined.
 
