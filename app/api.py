@@ -6,10 +6,11 @@ from functools import partial, wraps
 from typing import TypeVar
 
 from flask import Blueprint, g, jsonify, redirect, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.auth import issue_token, login_required
 from app.gate import write_gate
+from app.http import validated
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
 from pipelines.people import directory
@@ -21,8 +22,8 @@ from pipelines.policy.access import MODERATING_ROLES
 from pipelines.policy.rate_limits import Action
 from schemas import events
 from schemas.documents import Message
-from schemas.errors import ApiError, Code, from_validation_error
-from schemas.payloads import (CONTENT_LIMIT, ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
+from schemas.errors import ApiError, Code
+from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
                               GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
                               parse_search_query)
 from schemas.common import new_id
@@ -39,10 +40,7 @@ def body(model: type[M]) -> M:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(Code.INVALID_PAYLOAD, "the body must be a JSON object")
-    try:
-        return model.model_validate(data, context={CONTENT_LIMIT: get_runtime().settings.max_message_chars})
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
+    return validated(model, data)
 
 
 def limited(action: Action, model: type[M] | None = None):

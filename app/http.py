@@ -3,13 +3,27 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any, TypeVar
 
 from flask import Flask, jsonify, request
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from schemas.errors import ApiError, Code
+from infra.runtime import get_runtime
+from schemas.errors import ApiError, Code, from_validation_error
+from schemas.payloads import CONTENT_LIMIT
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any) -> M:
+    """``data`` (a REST body or a socket event's payload) as ``model``, with the limits that come from settings
+    (MAX_MESSAGE_CHARS); an ``invalid_payload`` error naming the fields otherwise."""
+    try:
+        return model.model_validate(data, context={CONTENT_LIMIT: get_runtime().settings.max_message_chars})
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
 
 
 def bound_request_bodies(app: Flask, limit: int) -> None:

@@ -12,8 +12,9 @@ from typing import Any, Callable
 import eventlet
 from flask import request
 from flask_socketio import SocketIO
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from app.http import validated
 from infra.emitter import ServerEmitter, SocketOrders
 from infra.runtime import get_runtime
 from pipelines.events import Notifier
@@ -23,8 +24,7 @@ from pipelines.people.typing import TypingTracker
 from pipelines.policy.rate_limits import Action
 from schemas import events
 from schemas.documents import User
-from schemas.errors import ApiError, Code, from_validation_error
-from schemas.payloads import CONTENT_LIMIT
+from schemas.errors import ApiError, Code
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def handler(socketio: SocketIO, event: str, model: type[BaseModel], limit: Actio
         def on_event(data=None):
             try:
                 user = _authenticated(request.sid)
-                payload = _validated(model, data)
+                payload = validated(model, data if data is not None else {})
                 if limit is not None:
                     get_runtime().rate_limits.check(user.id, limit)
                 return {"ok": True, **fn(user, payload)}
@@ -174,14 +174,6 @@ def _authenticated(sid: str) -> User:
     if local.expired(sid, time.time()):  # the session loop disconnects it soon
         raise ApiError(Code.UNAUTHORIZED, "token expired: sign in again")
     return user
-
-
-def _validated(model: type[BaseModel], data: Any) -> BaseModel:
-    try:
-        return model.model_validate(data if data is not None else {},
-                                    context={CONTENT_LIMIT: get_runtime().settings.max_message_chars})
-    except ValidationError as exc:
-        raise from_validation_error(exc) from None
 
 
 def pace(socketio: SocketIO, backlog: int, soft_limit: int) -> None:

@@ -75,7 +75,4 @@ def enqueue_send_due(conv_id: str) -> None:
 
 def enqueue_digest(digest_id: str, attempt: int = 0, countdown: float | None = None) -> None:
     """One email for one digest; a retry comes ``countdown`` seconds later (``attempt`` is only for the log)."""
-    if attempt or countdown is not None:
-        _send("notifications.send_digest", digest_id, attempt, countdown=countdown)
-    else:
-        _send("notifications.send_digest", digest_id)
+    _send("notifications.send_digest", digest_id, attempt, countdown=countdown)

@@ -73,7 +73,7 @@ def notification() -> NotificationRequest:
     (lambda: enqueue.enqueue_run("e1"), "exports", "exports.run", ["e1"]),
     (lambda: enqueue.enqueue_from_messages("c1", ["m1", "m2"]), "notifications", "notifications.from_messages",
      ["c1", ["m1", "m2"]]),
-    (lambda: enqueue.enqueue_digest("d1"), "notifications", "notifications.send_digest", ["d1"]),
+    (lambda: enqueue.enqueue_digest("d1"), "notifications", "notifications.send_digest", ["d1", 0]),
     (lambda: enqueue.enqueue_send_due("c1"), "notifications", "notifications.send_due", ["c1"]),
 ])
 def test_each_function_publishes_its_task_by_name_to_its_queue_with_ids(broker, call, queue, name, args):
