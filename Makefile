@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The page's front-end packages (socket.io-client), exactly as package-lock.json pins them, from the npm
-# registry; app/web.py serves the few files the page loads from node_modules. npm comes from apt if missing.
+# The pages' front-end packages (socket.io-client, markdown-it, emojibase-data; axe-core for the browser
+# tests), exactly as package-lock.json pins them, from the npm registry; app/pages.py serves the few files
+# the pages load from node_modules. npm comes from apt if missing.
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends npm >/dev/null; }

@@ -1,4 +1,4 @@
-"""The three pages (chat, moderation, exports) and the one vendored script they load, served with the
+"""The three pages (chat, moderation, exports) and the vendored files they load, served with the
 page's security headers."""
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ from infra.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
-# The only third-party files the page loads, served from node_modules (npm ci, package-lock.json).
-VENDOR = {"socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js"}
+# The only third-party files the pages load, served from node_modules (npm ci, package-lock.json): the
+# Socket.IO client, the Markdown renderer, and the emoji set with its names in each language of the page.
+LANGUAGES = ("en", "fr", "es", "de")
+VENDOR = {"socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js",
+          "markdown-it.esm.min.mjs": "markdown-it/dist/browser/markdown-it.esm.min.mjs",
+          **{f"emoji-{lang}.json": f"emojibase-data/{lang}/compact.json" for lang in LANGUAGES},
+          **{f"emoji-groups-{lang}.json": f"emojibase-data/{lang}/messages.json" for lang in LANGUAGES}}
 CSP = "CONTENT_SECURITY_POLICY"  # app.config key, set by the factory from settings
 
 pages = Blueprint("pages", __name__)
