@@ -3,7 +3,8 @@
 import { $, avatar, cleanName, h, replace } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { formatDateTime, t } from "../shared/i18n.js";
-import { PagedList, failure, field, inlineForm, isGroupAdmin, nameOf, remaining } from "./common.js";
+import { MemberPicker } from "../shared/member_picker.js";
+import { PagedList, failure, field, inlineForm, isGroupAdmin, nameOf, remaining, searchMembers } from "./common.js";
 
 const TICK_MS = 1000;
 const CHANGES = new Set(["muted", "unmuted", "auto_muted", "banned", "unbanned"]);
@@ -37,9 +38,12 @@ export class SanctionsPanel {
   /** One card: the form, then the list (kind: "mutes" | "bans"). */
   section(kind, root) {
     const ban = kind === "bans";
+    // Who: picked from the group's members by any part of their name (a username typed in full works too).
+    const picker = new MemberPicker({search: (q) => searchMembers(this.api, this.group.id, q),
+      label: t("mod.sanctions.member"), placeholder: t("mod.sanctions.memberPlaceholder"), required: true});
     const form = inlineForm("form.sanction-form", [
       h("div.sanction-fields",
-        field("username", t("field.username"), {required: true, placeholder: "bob", autocapitalize: "none", spellcheck: "false"}),
+        picker.el,
         field("minutes", t("mod.sanctions.minutes"), {type: "number", min: "1", step: "1", required: !ban,
           value: ban ? "" : "10", inputmode: "numeric", placeholder: ban ? t("mod.bans.untilLifted") : null,
           title: ban ? t("mod.sanctions.minutesOptional") : null}),
@@ -50,6 +54,7 @@ export class SanctionsPanel {
       const made = await this.api.post(`/api/groups/${this.group.id}/${kind}`, body);
       this.lists[kind]?.upsert(made);
       el.reset();
+      picker.reset();
       this.toast(t(ban ? "mod.bans.done" : "mod.mutes.done", {name: made.username || body.username}));
     });
     const listRoot = h("div.sanction-list");
@@ -75,7 +80,8 @@ export class SanctionsPanel {
         h("div", h("strong", s.username), " ",
           h("span.muted.small", t("mod.sanctions.by", {name: nameOf(s.by, s.byName, this.state.me), when: formatDateTime(since)}))),
         s.reason ? h("q.small", s.reason) : null),
-      h("span.left", {dataset: {until: s.until || ""}}, s.until ? remaining(s.until) : t("mod.bans.untilLifted")),
+      h("span.left", {dataset: {until: s.until || ""}, title: s.until ? t("mod.sanctions.until", {when: formatDateTime(new Date(s.until))}) : null},
+        s.until ? remaining(s.until) : t("mod.bans.untilLifted")),
       h("button.button.lift", {type: "button", onclick: () => this.lift(kind, s)}, t("mod.sanctions.lift")));
   }
 
