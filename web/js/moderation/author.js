@@ -54,7 +54,7 @@ export class AuthorActions {
       text: t(`mod.act.${kind}.intro`),
       extra: [controls.el,
         h("label.field", {for: "act-reason"}, h("span.field-label", t("mod.sanctions.reason")), reason,
-          h("span.field-hint", t("mod.act.reasonHint"))),
+          h("span.field-hint.act-hint", t("mod.act.reasonHint"))),
         summary],
       submit: t(`mod.act.${kind}.submit`),
       danger: kind === "ban",
