@@ -22,7 +22,7 @@ export class QueuePanel {
     Object.assign(this, {api, toast, state});
     this.author = new AuthorActions({dialogs: new Dialogs(), toast,
       post: (kind, body) => this.api.post(`/api/groups/${this.group.id}/${kind}`, body)});
-    this.acted = new Map();     // id → what was done to the item's author from it (kept across redraws)
+    this.acted = new Map();     // id → {kind, name, until}: what was done to the item's author from it
     this.view = "pending";
     this.leaving = new Map();   // id → timer
     this.notes = new Map();     // id → a note being written (kept across redraws)
@@ -140,7 +140,7 @@ export class QueuePanel {
         : markRanges(m.content || "", ranges)),
       h("ul.reasons", (item.reasons || []).map((r) => h("li", reasonText(r)))),
       pending ? null : decidedLine(item, this.state.me),
-      this.acted.has(item.id) ? h("p.acted", {role: "status"}, icon("mute"), this.acted.get(item.id)) : null,
+      this.acted.has(item.id) ? actedLine(this.acted.get(item.id)) : null,
       h("div.review-context", {hidden: true}),
       h("div.review-foot",
         item.convId ? h("button.link.context-toggle", {type: "button", dataset: {action: "context"},
@@ -171,13 +171,11 @@ export class QueuePanel {
   async actOnAuthor(kind, item) {
     const made = await this.author.open(kind, item);
     if (!made) return;
-    const name = item.message?.senderInfo?.username || "?";
-    this.acted.set(item.id, made.until ? t(`mod.act.${kind}.doneLine`, {name, until: formatDateTime(new Date(made.until))})
-      : t("mod.act.ban.doneLineForever", {name}));
+    this.acted.set(item.id, {kind, name: item.message?.senderInfo?.username || "?", until: made.until});
     const shown = this.list.els.get(item.id);   // (redrawn meanwhile, perhaps: a live update)
     if (!shown) return;
     $(".acted", shown)?.remove();
-    $(".review-context", shown).before(h("p.acted", {role: "status"}, icon("mute"), this.acted.get(item.id)));
+    $(".review-context", shown).before(actedLine(this.acted.get(item.id)));
     shown.focus();
   }
 
@@ -322,6 +320,12 @@ function reasonText(r) {
   }
   return [icon("filter"), h("span", r.match ? t("mod.reason.match", {match: r.match}) : t("mod.reason.rule")),
     r.action ? h(`span.action-pill.${r.action}`, t(`mod.action.${r.action}`)) : null];
+}
+
+/** "You muted bob until 7 Dec, 15:05." (drawn in the reader's language at each redraw) */
+function actedLine({kind, name, until}) {
+  return h("p.acted", {role: "status"}, icon("mute"), until
+    ? t(`mod.act.${kind}.doneLine`, {name, until: formatDateTime(new Date(until))}) : t("mod.act.ban.doneLineForever", {name}));
 }
 
 function decidedLine(item, me) {
