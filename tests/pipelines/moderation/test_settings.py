@@ -9,7 +9,7 @@ from pipelines.moderation import reviews, rules, screening
 from pipelines.moderation.log import list_log
 from schemas.errors import ApiError, Code
 from schemas.payloads import FilterTest, IdPage, ModerationSettingsUpdate, ReviewQuery
-from tests.pipelines.moderation.test_moderation import _stored, mod  # noqa: F401 - the fixture
+from tests.pipelines.moderation.test_moderation import _stored
 
 PENDING = ReviewQuery(statuses=("pending",), kind=None, page=IdPage(None, 50))
 

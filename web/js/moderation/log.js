@@ -4,6 +4,7 @@
 import { $, h } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { currentLanguage, formatActivity, formatDateTime, t } from "../shared/i18n.js";
+import { ROLE_KEYS, RULE_ACTION_KEYS, RULE_KIND_KEYS } from "../shared/texts.js";
 import { PagedList, nameOf } from "./common.js";
 
 const ICONS = {filter: "filter", review: "inbox", reported: "flag", muted: "mute", unmuted: "mute", auto_muted: "mute",
@@ -35,10 +36,6 @@ const FIELD_KEYS = {
 /** The automatic mute's own fields (a settings change names them inside autoMute). */
 const AUTO_MUTE_KEYS = {enabled: "mod.settings.autoMute", blocked: "mod.log.field.blocked",
   windowMinutes: "mod.log.field.windowMinutes", muteMinutes: "mod.log.field.muteMinutes"};
-const RULE_KIND_KEYS = {word: "mod.kind.rule.word", regex: "mod.kind.rule.regex", link: "mod.kind.rule.link"};
-const RULE_ACTION_KEYS = {mask: "mod.action.mask", block: "mod.action.block", flag: "mod.action.flag",
-  hold: "mod.action.hold"};
-const ROLE_KEYS = {MEMBER: "role.MEMBER", MODERATOR: "role.MODERATOR", GROUP_ADMIN: "role.GROUP_ADMIN"};
 const DURATIONS = new Set(["minutes", "windowMinutes", "muteMinutes"]);
 const PERSON_TARGETS = new Set(["user", "message", "review", "media"]);
 const BLOCKED_PREFIX = "blocked: ";   // the server's reason of message_blocked, before the matched text
@@ -139,11 +136,11 @@ function changeLines(e) {
 /** The automatic mute's fields that changed (or all of them, when the entry holds only the new value). */
 function autoMuteLines(before, after) {
   const lines = [];
-  for (const [name, key] of Object.entries(AUTO_MUTE_KEYS)) {
+  for (const name of Object.keys(AUTO_MUTE_KEYS)) {
     const next = after?.[name];
     if (next === undefined) continue;
-    if (!before) lines.push([t(key), valueText(name, next)]);
-    else if (before[name] !== next) lines.push([t(key), valueText(name, before[name]), valueText(name, next)]);
+    if (!before) lines.push([t(AUTO_MUTE_KEYS[name]), valueText(name, next)]);
+    else if (before[name] !== next) lines.push([t(AUTO_MUTE_KEYS[name]), valueText(name, before[name]), valueText(name, next)]);
   }
   return lines;
 }

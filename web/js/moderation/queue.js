@@ -3,6 +3,7 @@
 import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { errorText, formatActivity, formatDateTime, formatTime, t } from "../shared/i18n.js";
+import { DECIDED_KEYS, DECIDE_HELD_KEYS, DECIDE_KEYS, QUEUE_EMPTY_KEYS, QUEUE_VIEW_KEYS, REVIEW_KIND_KEYS, REVIEW_STATUS_KEYS, RULE_ACTION_KEYS } from "../shared/texts.js";
 import { PagedList, failure, markRanges, nameOf } from "./common.js";
 
 const LEAVE_AFTER_MS = 4000;   // a decided item stays this long in the pending list, saying who decided
@@ -22,7 +23,7 @@ export class QueuePanel {
     this.list = new PagedList($("#queue-list"), {
       render: (item) => this.renderItem(item),
       load: (before, limit) => this.load(before, limit),
-      empty: () => h("div.empty-state", icon("check"), h("p", t(`mod.queue.empty.${this.view}`))),
+      empty: () => h("div.empty-state", icon("check"), h("p", t(QUEUE_EMPTY_KEYS[this.view]))),
     });
     $("#queue-filter").addEventListener("click", (e) => {
       const button = e.target.closest("button[data-status]");
@@ -77,7 +78,7 @@ export class QueuePanel {
   }
 
   rerender() {
-    for (const b of $$("#queue-filter button")) b.textContent = t(`mod.queue.${b.dataset.status}`);
+    for (const b of $$("#queue-filter button")) b.textContent = t(QUEUE_VIEW_KEYS[b.dataset.status]);
     this.list.rerender();
   }
 
@@ -117,13 +118,13 @@ export class QueuePanel {
     const pending = item.status === "pending";
     const reports = (item.reasons || []).filter((r) => r.reporterId || r.reporterName);
     const ranges = (item.reasons || []).filter((r) => Number.isInteger(r.start))
-      .map((r) => ({start: r.start, end: r.end, title: r.action ? t(`mod.action.${r.action}`) : null}));
+      .map((r) => ({start: r.start, end: r.end, title: r.action ? t(RULE_ACTION_KEYS[r.action]) : null}));
     const at = new Date(item.createdAt || m.createdAt);
     return h(`li.review.kind-${item.kind}.status-${item.status}`, {dataset: {id: item.id}, tabindex: "0",
-      "aria-label": t("mod.queue.itemLabel", {kind: t(`mod.kind.${item.kind}`), name: m.senderInfo?.username || "?"})},
+      "aria-label": t("mod.queue.itemLabel", {kind: t(REVIEW_KIND_KEYS[item.kind]), name: m.senderInfo?.username || "?"})},
       h("div.review-head",
         h(`span.kind.${item.kind}`, icon(item.kind === "report" ? "flag" : item.kind === "held" ? "clock" : "filter"),
-          t(`mod.kind.${item.kind}`)),
+          t(REVIEW_KIND_KEYS[item.kind])),
         reports.length ? h("span.count-pill", t("mod.queue.reports.count", {count: reports.length})) : null,
         h("span.review-where", avatar(m.senderInfo, m.senderId, "xs"), h("strong", m.senderInfo?.username || "?"),
           item.convTitle ? h("span.muted", t("mod.queue.in", {title: item.convTitle})) : null),
@@ -198,7 +199,7 @@ export class QueuePanel {
       return this.toast(errorText(exc.code));
     }
     this.toast(t("mod.queue.alreadyDecided", {name: nameOf(fresh.decidedBy, fresh.decidedByName, this.state.me),
-      decision: t(`mod.status.${fresh.status}`)}));
+      decision: t(REVIEW_STATUS_KEYS[fresh.status])}));
     this.onDecided(fresh);
   }
 
@@ -227,7 +228,7 @@ export class QueuePanel {
 }
 
 function decisionButton(kind, decision) {
-  const label = t(`mod.decide.${kind === "held" ? "held." : ""}${decision}`);
+  const label = t(kind === "held" ? DECIDE_HELD_KEYS[decision] : DECIDE_KEYS[decision]);
   const key = Object.entries(KEYS).find(([, d]) => d === decision)?.[0];
   return h(`button.button.decision.${decision}`, {type: "button", dataset: {decision},
     title: key ? t("mod.queue.key", {key: key === "Delete" ? "Del" : key.toUpperCase()}) : null}, label);
@@ -240,13 +241,13 @@ function reasonText(r) {
       r.reason ? h("q", r.reason) : null];
   }
   return [icon("filter"), h("span", r.match ? t("mod.reason.match", {match: r.match}) : t("mod.reason.rule")),
-    r.action ? h(`span.action-pill.${r.action}`, t(`mod.action.${r.action}`)) : null];
+    r.action ? h(`span.action-pill.${r.action}`, t(RULE_ACTION_KEYS[r.action])) : null];
 }
 
 function decidedLine(item, me) {
   const at = item.decidedAt ? new Date(item.decidedAt) : null;
   return h(`p.decided.${item.status}`, icon(item.status === "approved" ? "check" : "alert"),
-    h("span", t(`mod.decided.${item.status}`, {name: nameOf(item.decidedBy, item.decidedByName, me)})),
+    h("span", t(DECIDED_KEYS[item.status], {name: nameOf(item.decidedBy, item.decidedByName, me)})),
     at ? h("time", {datetime: at.toISOString(), title: formatDateTime(at)}, ` · ${formatActivity(at)}`) : null,
     item.note ? h("q.note-text", item.note) : null);
 }
