@@ -5,7 +5,7 @@ import { $, h } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { currentLanguage, formatActivity, formatDateTime, t } from "../shared/i18n.js";
 import { ROLE_KEYS, RULE_ACTION_KEYS, RULE_KIND_KEYS } from "../shared/texts.js";
-import { PagedList, nameOf } from "./common.js";
+import { PagedList } from "./common.js";
 
 const ICONS = {filter: "filter", review: "inbox", reported: "flag", muted: "mute", unmuted: "mute", auto_muted: "mute",
   banned: "shield", unbanned: "shield", message_blocked: "alert", settings_updated: "sliders", role_changed: "users",
@@ -71,8 +71,8 @@ export class LogPanel {
 
   renderEntry(e) {
     const at = new Date(e.at);
-    const text = LOG_KEYS[e.action] ? t(LOG_KEYS[e.action], {actor: actorOf(e, this.state.me), target: targetOf(e)})
-      : t("mod.log.other", {actor: actorOf(e, this.state.me), target: targetOf(e), action: e.action});
+    const params = {actor: actorOf(e), target: targetOf(e), action: e.action};
+    const text = LOG_KEYS[e.action] ? t(LOG_KEYS[e.action], params) : t("mod.log.other", params);
     return h("li.entry", {dataset: {id: e.id, action: e.action}},
       h("span.entry-icon", icon(ICONS[e.action] || ICONS[e.action.split("_")[0]] || "history")),
       h("div.entry-main",
@@ -83,10 +83,11 @@ export class LogPanel {
   }
 }
 
-/** Who did it: "you", the person's name, or the filter itself. */
-function actorOf(e, me) {
+/** Who did it: the person by name (the reader too: "you" would not fit every language's sentence), or the
+ * filter itself. */
+function actorOf(e) {
   if (!e.actorId) return t("mod.log.filterActor");
-  return nameOf(e.actorId, e.actorDisplayName || e.actorName, me);
+  return e.actorDisplayName || e.actorName || t("system.someone");
 }
 
 /** Whom or what it was done to: a person by the name people know, a rule by its pattern. */
