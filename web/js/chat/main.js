@@ -7,6 +7,7 @@ import { Connection } from "../shared/connection.js";
 import { Dialogs } from "../shared/dialogs.js";
 import { $, $$, avatar, cleanName, displayName, h, newClientId, replace } from "../shared/dom.js";
 import { errorText, t } from "../shared/i18n.js";
+import { CONNECTION_KEYS } from "../shared/texts.js";
 import { openPage, shown, toast } from "../shared/page.js";
 import { Composer } from "./composer.js";
 import { ConversationView } from "./conversation.js";
@@ -220,7 +221,7 @@ class ChatPage {
     const banner = $("#conn-banner");
     banner.dataset.mode = mode;
     banner.hidden = mode === "live" || mode === "connecting";
-    replace(banner, banner.hidden ? "" : t(`connection.${mode}`));
+    replace(banner, banner.hidden ? "" : t(CONNECTION_KEYS[mode]));
     if (this.view.loaded) this.view.renderEchoes();
   }
 

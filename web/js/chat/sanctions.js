@@ -2,6 +2,7 @@
 import { $, h, replace } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { formatDateTime, t } from "../shared/i18n.js";
+import { SANCTION_KEYS, SANCTION_UNTIL_KEYS } from "../shared/texts.js";
 import { state } from "./state.js";
 
 export class SanctionBanner {
@@ -41,8 +42,8 @@ export class SanctionBanner {
 
   text({groupId, kind, until, reason}) {
     const group = state.groups.get(groupId)?.name || t("sanction.aGroup");
-    const text = until ? t(`sanction.${kind}Until`, {group, until: formatDateTime(new Date(until))})
-      : t(`sanction.${kind}`, {group});
+    const text = until ? t(SANCTION_UNTIL_KEYS[kind], {group, until: formatDateTime(new Date(until))})
+      : t(SANCTION_KEYS[kind], {group});
     return reason ? `${text} ${t("sanction.reason", {reason})}` : text;
   }
 

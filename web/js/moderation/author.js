@@ -3,6 +3,7 @@
 // editable. Through the group's POST /mutes and /bans, like the sanctions tab.
 import { h, replace } from "../shared/dom.js";
 import { formatDateTime, t } from "../shared/i18n.js";
+import { ACT_KEYS, ACT_UNIT_KEYS } from "../shared/texts.js";
 import { formatDuration } from "./common.js";
 
 const MINUTES = {minutes: 1, hours: 60, days: 1440};
@@ -50,13 +51,13 @@ export class AuthorActions {
     controls.onChange(describe);
     describe();
     const made = await this.dialogs.form({
-      title: t(`mod.act.${kind}.title`, {name}),
-      text: t(`mod.act.${kind}.intro`),
+      title: t(ACT_KEYS[kind].title, {name}),
+      text: t(ACT_KEYS[kind].intro),
       extra: [controls.el,
         h("label.field", {for: "act-reason"}, h("span.field-label", t("mod.sanctions.reason")), reason,
           h("span.field-hint.act-hint", t("mod.act.reasonHint"))),
         summary],
-      submit: t(`mod.act.${kind}.submit`),
+      submit: t(ACT_KEYS[kind].submit),
       danger: kind === "ban",
       onSubmit: async (values) => {
         const minutes = minutesOf(values);
@@ -66,7 +67,7 @@ export class AuthorActions {
       },
     });
     if (!made || made === true) return null;
-    this.toast(made.until ? t(`mod.act.${kind}.done`, {name, until: formatDateTime(new Date(made.until))})
+    this.toast(made.until ? t(ACT_KEYS[kind].done, {name, until: formatDateTime(new Date(made.until))})
       : t("mod.act.ban.doneForever", {name}));
     return made;
   }
@@ -76,7 +77,7 @@ export class AuthorActions {
     if (Number.isNaN(minutes)) return t("mod.act.badDuration", {max: formatDuration(MAX_MINUTES)});
     if (minutes === null) return t("mod.act.ban.summaryForever", {name});
     const until = formatDateTime(new Date(Date.now() + minutes * 60000));
-    return t(`mod.act.${kind}.summary`, {name, duration: formatDuration(minutes), until});
+    return t(ACT_KEYS[kind].summary, {name, duration: formatDuration(minutes), until});
   }
 
   /** The preset select, and for "custom" an amount and a unit. */
@@ -89,7 +90,7 @@ export class AuthorActions {
     const amount = h("input", {id: "act-amount", name: "amount", type: "number", step: "1", value: "2",
       inputmode: "numeric"});
     const unit = h("select", {id: "act-unit", name: "unit", "aria-label": t("mod.act.unit")},
-      Object.keys(MINUTES).map((u) => h("option", {value: u, selected: u === "hours"}, t(`mod.act.unit.${u}`))));
+      Object.keys(MINUTES).map((u) => h("option", {value: u, selected: u === "hours"}, t(ACT_UNIT_KEYS[u]))));
     const custom = h("div.act-custom", {hidden: true},
       h("label.field", {for: "act-amount"}, h("span.field-label", t("mod.act.amount")), amount),
       h("label.field", {for: "act-unit"}, h("span.field-label", t("mod.act.unit")), unit));

@@ -4,6 +4,7 @@ import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.
 import { Dialogs } from "../shared/dialogs.js";
 import { icon } from "../shared/icons.js";
 import { errorText, formatActivity, formatDateTime, formatTime, t } from "../shared/i18n.js";
+import { ACT_KEYS, DECIDED_KEYS, DECIDE_DONE_HELD_KEYS, DECIDE_DONE_KEYS, DECIDE_HELD_KEYS, DECIDE_HELP_KEYS, DECIDE_KEYS, QUEUE_EMPTY_KEYS, QUEUE_VIEW_KEYS, REVIEW_KIND_KEYS, REVIEW_STATUS_KEYS, RULE_ACTION_KEYS } from "../shared/texts.js";
 import { AuthorActions } from "./author.js";
 import { PagedList, failure, isGroupAdmin, markRanges, nameOf } from "./common.js";
 
@@ -13,7 +14,7 @@ const DECISIONS = {held: ["approve", "reject"], filter: ["approve", "dismiss", "
   text: ["approve", "dismiss"]};
 const KEYS = {a: "approve", r: "reject", d: "dismiss", Delete: "delete", x: "delete"};
 // Each decision's explanation (mod.decide.help.*) depends on what the item is about.
-const HELP = {held: "held.", text: "text.", filter: "", report: ""};
+const helpOf = (item) => (item.kind === "held" || item.kind === "text" ? item.kind : "message");
 const QUERY = {pending: {status: "pending"}, reports: {status: "pending", kind: "report"}, decided: {status: "decided"}};
 
 export class QueuePanel {
@@ -29,7 +30,7 @@ export class QueuePanel {
     this.list = new PagedList($("#queue-list"), {
       render: (item) => this.renderItem(item),
       load: (before, limit) => this.load(before, limit),
-      empty: () => h("div.empty-state", icon("check"), h("p", t(`mod.queue.empty.${this.view}`))),
+      empty: () => h("div.empty-state", icon("check"), h("p", t(QUEUE_EMPTY_KEYS[this.view]))),
     });
     $("#queue-filter").addEventListener("click", (e) => {
       const button = e.target.closest("button[data-status]");
@@ -84,7 +85,7 @@ export class QueuePanel {
   }
 
   rerender() {
-    for (const b of $$("#queue-filter button")) b.textContent = t(`mod.queue.${b.dataset.status}`);
+    for (const b of $$("#queue-filter button")) b.textContent = t(QUEUE_VIEW_KEYS[b.dataset.status]);
     this.list.rerender();
   }
 
@@ -124,13 +125,13 @@ export class QueuePanel {
     const pending = item.status === "pending";
     const reports = (item.reasons || []).filter((r) => r.reporterId || r.reporterName);
     const ranges = (item.reasons || []).filter((r) => Number.isInteger(r.start))
-      .map((r) => ({start: r.start, end: r.end, title: r.action ? t(`mod.action.${r.action}`) : null}));
+      .map((r) => ({start: r.start, end: r.end, title: r.action ? t(RULE_ACTION_KEYS[r.action]) : null}));
     const at = new Date(item.createdAt || m.createdAt);
     return h(`li.review.kind-${item.kind}.status-${item.status}`, {dataset: {id: item.id}, tabindex: "0",
-      "aria-label": t("mod.queue.itemLabel", {kind: t(`mod.kind.${item.kind}`), name: m.senderInfo?.username || "?"})},
+      "aria-label": t("mod.queue.itemLabel", {kind: t(REVIEW_KIND_KEYS[item.kind]), name: m.senderInfo?.username || "?"})},
       h("div.review-head",
         h(`span.kind.${item.kind}`, icon(item.kind === "report" ? "flag" : item.kind === "held" ? "clock" : "filter"),
-          t(`mod.kind.${item.kind}`)),
+          t(REVIEW_KIND_KEYS[item.kind])),
         reports.length ? h("span.count-pill", t("mod.queue.reports.count", {count: reports.length})) : null,
         h("span.review-where", avatar(m.senderInfo, m.senderId, "xs"), h("strong", m.senderInfo?.username || "?"),
           item.convTitle ? h("span.muted", t("mod.queue.in", {title: item.convTitle})) : null),
@@ -218,7 +219,7 @@ export class QueuePanel {
     try {
       const decided = await this.api.post(`/api/reviews/${item.id}/decision`, {decision, ...(note ? {note} : {})});
       this.notes.delete(item.id);
-      this.toast(t(`mod.decide.done.${item.kind === "held" ? "held." : ""}${decided.status}`));
+      this.toast(t(item.kind === "held" ? DECIDE_DONE_HELD_KEYS[decided.status] : DECIDE_DONE_KEYS[decided.status]));
       this.onDecided(decided);
       if (next && document.activeElement === document.body) next.focus();
     } catch (exc) {
@@ -237,7 +238,7 @@ export class QueuePanel {
       return this.toast(errorText(exc.code));
     }
     this.toast(t("mod.queue.alreadyDecided", {name: nameOf(fresh.decidedBy, fresh.decidedByName, this.state.me),
-      decision: t(`mod.status.${fresh.status}`)}));
+      decision: t(REVIEW_STATUS_KEYS[fresh.status])}));
     this.onDecided(fresh);
   }
 
@@ -267,7 +268,7 @@ export class QueuePanel {
 }
 
 function decisionButton(item, decision) {
-  const label = t(`mod.decide.${item.kind === "held" ? "held." : ""}${decision}`);
+  const label = t(item.kind === "held" ? DECIDE_HELD_KEYS[decision] : DECIDE_KEYS[decision]);
   const key = Object.entries(KEYS).find(([, d]) => d === decision)?.[0];
   return h(`button.button.decision.${decision}`, {type: "button", dataset: {decision},
     "aria-describedby": `help-${item.id}-${decision}`,
@@ -277,8 +278,8 @@ function decisionButton(item, decision) {
 /** Under the buttons, what each decision does (each button is described by its line). */
 function decisionHelp(item) {
   return h("ul.decision-help", DECISIONS[item.kind].map((d) => h("li", {id: `help-${item.id}-${d}`},
-    h("strong", t(`mod.decide.${item.kind === "held" ? "held." : ""}${d}`)), " — ",
-    t(`mod.decide.help.${HELP[item.kind]}${d}`))));
+    h("strong", t(item.kind === "held" ? DECIDE_HELD_KEYS[d] : DECIDE_KEYS[d])), " — ",
+    t(DECIDE_HELP_KEYS[helpOf(item)][d]))));
 }
 
 /** Long texts in the context panel are clamped to a few lines, with "Show more" where they overflow. */
@@ -319,19 +320,19 @@ function reasonText(r) {
       r.reason ? h("q", r.reason) : null];
   }
   return [icon("filter"), h("span", r.match ? t("mod.reason.match", {match: r.match}) : t("mod.reason.rule")),
-    r.action ? h(`span.action-pill.${r.action}`, t(`mod.action.${r.action}`)) : null];
+    r.action ? h(`span.action-pill.${r.action}`, t(RULE_ACTION_KEYS[r.action])) : null];
 }
 
 /** "You muted bob until 7 Dec, 15:05." (drawn in the reader's language at each redraw) */
 function actedLine({kind, name, until}) {
   return h("p.acted", {role: "status"}, icon("mute"), until
-    ? t(`mod.act.${kind}.doneLine`, {name, until: formatDateTime(new Date(until))}) : t("mod.act.ban.doneLineForever", {name}));
+    ? t(ACT_KEYS[kind].doneLine, {name, until: formatDateTime(new Date(until))}) : t("mod.act.ban.doneLineForever", {name}));
 }
 
 function decidedLine(item, me) {
   const at = item.decidedAt ? new Date(item.decidedAt) : null;
   return h(`p.decided.${item.status}`, icon(item.status === "approved" ? "check" : "alert"),
-    h("span", t(`mod.decided.${item.status}`, {name: nameOf(item.decidedBy, item.decidedByName, me)})),
+    h("span", t(DECIDED_KEYS[item.status], {name: nameOf(item.decidedBy, item.decidedByName, me)})),
     at ? h("time", {datetime: at.toISOString(), title: formatDateTime(at)}, ` · ${formatActivity(at)}`) : null,
     item.note ? h("q.note-text", item.note) : null);
 }

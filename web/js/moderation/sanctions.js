@@ -4,6 +4,7 @@ import { $, avatar, cleanName, h, replace } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { formatDateTime, t } from "../shared/i18n.js";
 import { MemberPicker } from "../shared/member_picker.js";
+import { SANCTION_LIST_KEYS } from "../shared/texts.js";
 import { PagedList, failure, field, inlineForm, isGroupAdmin, nameOf, remaining, searchMembers } from "./common.js";
 
 const TICK_MS = 1000;
@@ -58,7 +59,7 @@ export class SanctionsPanel {
       this.toast(t(ban ? "mod.bans.done" : "mod.mutes.done", {name: made.username || body.username}));
     });
     const listRoot = h("div.sanction-list");
-    replace(root, h("h2", t(`mod.${kind}.title`)), h("p.muted.small", t(`mod.${kind}.intro`)), form, listRoot);
+    replace(root, h("h2", t(SANCTION_LIST_KEYS[kind].title)), h("p.muted.small", t(SANCTION_LIST_KEYS[kind].intro)), form, listRoot);
     this.lists[kind] = new PagedList(listRoot, {
       idOf: (s) => s.userId,
       render: (s) => this.renderRow(kind, s),
@@ -67,7 +68,7 @@ export class SanctionsPanel {
         const page = await this.api.get(`/api/groups/${this.group.id}/${kind}?${query}`);
         return {items: page[kind].filter((s) => !s.until || remaining(s.until)), hasMore: page.hasMore};
       },
-      empty: () => h("p.muted.small.empty-line", t(`mod.${kind}.empty`)),
+      empty: () => h("p.muted.small.empty-line", t(SANCTION_LIST_KEYS[kind].empty)),
     });
     this.lists[kind].reload();
   }
@@ -89,7 +90,7 @@ export class SanctionsPanel {
     try {
       await this.api.del(`/api/groups/${this.group.id}/${kind}/${s.userId}`);
       this.lists[kind]?.remove(s.userId);
-      this.toast(t(`mod.${kind}.lifted`, {name: s.username}));
+      this.toast(t(SANCTION_LIST_KEYS[kind].lifted, {name: s.username}));
     } catch (exc) {
       this.toast(failure(exc));
     }
