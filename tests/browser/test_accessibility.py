@@ -99,17 +99,22 @@ def test_the_chat_page_has_no_serious_violations(world, open_chat, phone):
     expect(chat.page.locator("#dialog")).to_be_hidden()
 
 
+def side_page(open_chat, user, phone: bool, link: str, root: str, ready: str) -> ChatPage:
+    """A side page reached the way its user does (the link in the chat page), once ``ready`` is shown."""
+    chat = open_chat(phone=phone).sign_in(user.username)
+    chat.page.click(link)
+    expect(chat.page.locator(root)).to_be_visible()
+    expect(chat.page.locator(ready)).not_to_have_count(0)
+    return chat
+
+
 @DEVICES
 def test_the_moderation_dashboard_has_no_serious_violations(world, open_chat, phone):
-    admin, member, group, conv = world
-    chat = open_chat(phone=phone).sign_in(admin.username)
-    chat.page.click("#moderation-link")
-    expect(chat.page.locator("#mod")).to_be_visible()
-    expect(chat.page.locator("#queue-list li.review")).not_to_have_count(0)
+    chat = side_page(open_chat, world[0], phone, "#moderation-link", "#mod", "#queue-list li.review")
     assert_no_serious(chat.page, "the review queue with an item")
-    for tab, ready in (("filters", "#tab-filters"), ("sanctions", "#tab-sanctions"), ("log", "#tab-log")):
+    for tab in ("filters", "sanctions", "log"):
         chat.page.click(f"#tabs a[data-tab={tab}]")
-        expect(chat.page.locator(ready)).to_be_visible()
+        expect(chat.page.locator(f"#tab-{tab}")).to_be_visible()
         chat.page.wait_for_load_state("networkidle")
         assert_no_serious(chat.page, f"the dashboard's {tab}")
     chat.screenshot("moderation-log")
@@ -117,11 +122,7 @@ def test_the_moderation_dashboard_has_no_serious_violations(world, open_chat, ph
 
 @DEVICES
 def test_the_exports_page_has_no_serious_violations(world, open_chat, phone):
-    admin, member, group, conv = world
-    chat = open_chat(phone=phone).sign_in(admin.username)
-    chat.page.click("#exports-link")
-    expect(chat.page.locator("#exp")).to_be_visible()
-    expect(chat.page.locator("#exp-list li.exp-row")).not_to_have_count(0)
+    chat = side_page(open_chat, world[0], phone, "#exports-link", "#exp", "#exp-list li.exp-row")
     assert_no_serious(chat.page, "the exports page with its list")
     chat.screenshot("exports")
 
