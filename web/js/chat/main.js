@@ -434,6 +434,7 @@ class ChatPage {
     this.view.rerender();
     this.composer.renderTray();
     this.gallery.rerender();
+    this.search.rerender();
     this.sanctions.render();
     this.notifications.rerender();
     this.scheduled.render();
