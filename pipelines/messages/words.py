@@ -34,13 +34,14 @@ def detect_language(text: str, fallback: str | None) -> str:
     """MongoDB's name of the language ``text`` is written in ("english", "french", "spanish", "german"), or
     ``fallback`` (a page language code such as "fr", or None: "none") when the text does not say clearly."""
     scores: Counter[str] = Counter()
-    for word in split_words(lower(text), "french"):  # (apostrophes cut: "l'été" counts "l" and "été")
+    text = lower(text)
+    for word in split_words(text, "french"):  # (apostrophes cut: "l'été" counts "l" and "été")
         weight = _WORD_WEIGHT.get(word)
         if weight:
             for language, words in STOP_WORDS.items():
                 if word in words:
                     scores[language] += weight
-    for char in set(lower(text)):
+    for char in set(text):
         for language, (letters, weight) in _LETTERS.items():
             if char in letters:
                 scores[language] += weight
@@ -68,7 +69,7 @@ def message_words(text: str, language: str) -> list[str]:
         if not folded or (folded not in words and len(words) >= MAX_WORDS):
             continue
         words[folded] = None
-        if language != NO_LANGUAGE and word not in stop_words:
+        if language != NO_LANGUAGE and word not in stop_words and _has_letters(word):
             stems[stem_term(language, word)[:MAX_WORD_CHARS + 4]] = None
     return [*words, *stems]
 
@@ -78,9 +79,15 @@ def word_forms(word: str) -> list[str]:
     (a message's stems are in its own language, so the stem in that language is the one that meets it)."""
     word = lower(word)
     forms = {strip_diacritics(word)[:MAX_WORD_CHARS]: None}
-    for language in STOP_WORDS:
-        forms[stem_term(language, word)[:MAX_WORD_CHARS + 4]] = None
+    if _has_letters(word):
+        for language in STOP_WORDS:
+            forms[stem_term(language, word)[:MAX_WORD_CHARS + 4]] = None
     return list(forms)
+
+
+def _has_letters(word: str) -> bool:
+    """Numbers, emoji and the like have no other forms: no stems stored or looked for."""
+    return any(c.isalpha() for c in word)
 
 
 @dataclass(frozen=True)
