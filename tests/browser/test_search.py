@@ -113,6 +113,10 @@ def test_search_on_a_phone_in_french_with_the_keyboard(system, open_chat):
     expect(target).to_be_in_viewport()
     expect(target).to_have_class(re.compile("target"))
     b.screenshot("search-phone-opened")
+    # Back to the search: the results are still there.
+    b.page.click("#search-toggle")
+    expect(groups).to_have_count(2)
+    expect(b.page.locator("#search-input")).to_have_value("eleve")
 
 
 def test_bad_input_says_what_is_wrong(system, open_chat):

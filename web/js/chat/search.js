@@ -26,6 +26,8 @@ export class SearchPanel {
     this.scope = "conversation";
     this.keepFor = null;      // a conversation opened from a result: the panel stays as it is there
     this.generation = 0;      // answers to an older query are dropped
+    this.toggle.setAttribute("aria-controls", "search");
+    this.toggle.setAttribute("aria-expanded", "false");
     this.toggle.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
     $("#search-close").addEventListener("click", () => this.close(true));
     $("#search-form").addEventListener("submit", (e) => {
@@ -51,7 +53,8 @@ export class SearchPanel {
     this.results.addEventListener("keydown", (e) => this.onResultKey(e));
   }
 
-  /** The open conversation changed: the panel closes, unless a result of the panel opened it. */
+  /** The open conversation changed: the panel closes and forgets, unless a result of the panel opened it
+   * (then it keeps its results: open on a desktop, a tap away on a phone). */
   reset() {
     this.toggle.hidden = !state.features.search;
     if (this.keepFor && this.keepFor === state.activeId) return;
@@ -149,10 +152,9 @@ export class SearchPanel {
 
   /** A result: the message in its conversation (opened first if it is another one). */
   go(convId, seq) {
-    const phone = window.matchMedia(PHONE).matches;
-    if (phone) this.close();
+    if (window.matchMedia(PHONE).matches) this.close();
     if (convId === this.view.convId) return this.view.goTo(seq);
-    this.keepFor = phone ? null : convId;
+    this.keepFor = convId;
     this.bus.emit("conversation:open-at", {convId, seq});
   }
 
