@@ -156,10 +156,12 @@ class MessagesRepo(Repository):
         return Page([Message.from_mongo(d) for d in page], has_more=len(docs) > limit)
 
     def search(self, conv_ids: list[str], words: list[WordMatch], excluded: list[str], *,
-               before_seq: int | None = None, before_id: str | None = None, limit: int) -> Page:
-        """The messages of ``conv_ids`` holding every one of ``words`` and none of ``excluded``, never deleted
-        or system ones; newest first, and ``has_more`` when older matches remain. One conversation: by seq
-        (``before_seq`` pages); several: by _id, the order they were stored in (``before_id`` pages).
+               before_seq: int | None = None, before_id: str | None = None, across: bool = False,
+               limit: int) -> Page:
+        """The messages of ``conv_ids`` holding every one of ``words`` (at least one) and none of ``excluded``,
+        never deleted or system ones; newest first, and ``has_more`` when older matches remain. In one
+        conversation by seq (``before_seq`` pages); ``across`` conversations by _id, the order they were
+        stored in (``before_id`` pages).
 
         On MongoDB each word is a bounded read of the (convId, words, seq) index: point lookups for its
         forms, one range for its prefix (an anchored, escaped regex); the planner takes one word's
@@ -167,6 +169,8 @@ class MessagesRepo(Repository):
         convId_seq newest first until it has ``limit``)."""
         query: dict[str, Any] = {"convId": conv_ids[0] if len(conv_ids) == 1 else {"$in": conv_ids},
                                  "isDeleted": False, "type": {"$ne": "system"}}
+        if not words:
+            raise ValueError("a search needs at least one word")
         clauses = [{"words": {"$in": [*w.forms, *([Regex("^" + _escape(w.prefix))] if w.prefix else [])]}}
                    for w in words]
         if excluded:
@@ -176,7 +180,7 @@ class MessagesRepo(Repository):
             query["seq"] = {"$lt": before_seq}
         if before_id is not None:
             query["_id"] = {"$lt": before_id}
-        order = [("seq", DESC)] if len(conv_ids) == 1 else [("_id", DESC)]
+        order = [("_id", DESC)] if across else [("seq", DESC)]
         docs = list(self.messages.find(query).sort(order).limit(limit + 1))
         return Page([Message.from_mongo(d) for d in docs[:limit]], has_more=len(docs) > limit)
 

@@ -68,7 +68,7 @@ def search_everywhere(store: Store, user: User, query: GlobalSearchQuery) -> Sea
     if terms.empty or not mine:
         return SearchResults([], has_more=False, last_id=None)
     page = store.messages.search(list(mine), _matches(terms), list(terms.excluded), before_id=query.before,
-                                 limit=query.limit)
+                                 across=True, limit=query.limit)
     groups: dict[str, list[Message]] = {}
     for message in page.messages:
         groups.setdefault(message.convId, []).append(message)

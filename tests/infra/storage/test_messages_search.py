@@ -26,7 +26,8 @@ def fill(store: Store, words_of: list[list[str]]) -> None:
 
 
 def contents(store: Store, words: list[WordMatch], excluded=(), convs=CONVS, **kw) -> list[str]:
-    return [m.content for m in store.messages.search(convs, words, list(excluded), limit=50, **kw).messages]
+    return [m.content for m in store.messages.search(convs, words, list(excluded), across=len(convs) > 1, limit=50,
+                                                     **kw).messages]
 
 
 @pytest.fixture
@@ -47,6 +48,11 @@ def test_every_word_must_match_and_exclusions_hold(store):
     assert contents(store, [WordMatch(("x",))], excluded=["aab"], convs=[CONVS[0]]) == ["a+b x"]
     # A stem is stored behind ":" (a delimiter no word holds): a prefix never reaches it.
     assert contents(store, [WordMatch((), prefix="en")]) == []
+
+
+def test_a_search_needs_a_word(store):
+    with pytest.raises(ValueError):
+        contents(store, [])
 
 
 def test_the_retired_text_index_is_dropped():
