@@ -4,6 +4,7 @@ conversation I am not in never answers. Desktop in English, phone in French, the
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -12,6 +13,17 @@ from tests.browser.conftest import person, post
 from tests.e2e.harness import make_conversation, wait_until
 
 pytestmark = pytest.mark.browser
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_violations(page, selector: str) -> list[str]:
+    """axe-core's serious and critical findings inside ``selector`` (from npm, tests only; evaluated through
+    the browser's protocol, which the page's CSP does not govern, rather than as a script tag)."""
+    page.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    found = page.evaluate("sel => axe.run({include: [sel]}).then(r => r.violations"
+                          ".filter(v => ['serious', 'critical'].includes(v.impact))"
+                          ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))", selector)
+    return found
 
 
 def stored(api, conv_id: str, count: int) -> None:
@@ -56,6 +68,7 @@ def test_search_everywhere_grouped_and_a_result_opens_its_conversation(system, o
     expect(groups.nth(1).locator("mark")).to_have_text("deployed")
     expect(b.page.locator("#search-results")).not_to_contain_text("secret")
     b.screenshot("search-everywhere")
+    assert serious_violations(b.page, "#search") == []
 
     # A result in another conversation opens it at the message, and the panel stays (desktop).
     groups.nth(0).locator("button.result").click()
@@ -99,6 +112,7 @@ def test_search_on_a_phone_in_french_with_the_keyboard(system, open_chat):
     expect(groups.nth(0).locator("mark")).to_have_text("élevé")
     expect(groups.nth(1).locator("mark")).to_have_text("élèves")
     b.screenshot("search-phone-fr")
+    assert serious_violations(b.page, "#search") == []
 
     # The keyboard alone: down into the results, down again, Enter opens the older conversation.
     b.page.focus("#search-input")
