@@ -5,7 +5,8 @@ from schemas.payloads.base import (Email, Payload, CONTENT_LIMIT, content_limit,
 from schemas.payloads.messages import (MAX_ATTACHMENTS, ConvRef, ReadUpTo, Emoji, ReactionChange, MessageSend,
                                        MessageEdit, MessageDelete, RestMessageSend, HISTORY_VIEWS,
                                        parse_history_query, HistoryWindow, SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT,
-                                       SEARCH_MAX_QUERY_CHARS, parse_search_query, SearchQuery)
+                                       SEARCH_MAX_QUERY_CHARS, parse_search_query, SearchQuery,
+                                       parse_global_search_query, GlobalSearchQuery)
 from schemas.payloads.people import (DevTokenRequest, GroupCreate, GroupMemberAdd, ConversationCreate,
                                      ConversationMemberAdd, ProfileUpdate, GroupSettingsUpdate,
                                      MemberQuery, parse_member_query)
@@ -25,7 +26,8 @@ __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content"
            "limit_param", "IdPage", "parse_id_page", "is_id", "MAX_ATTACHMENTS", "ConvRef", "ReadUpTo", "Emoji",
            "ReactionChange", "MessageSend", "MessageEdit", "MessageDelete", "RestMessageSend", "HISTORY_VIEWS",
            "parse_history_query", "HistoryWindow", "SEARCH_DEFAULT_LIMIT", "SEARCH_MAX_LIMIT",
-           "SEARCH_MAX_QUERY_CHARS", "parse_search_query", "SearchQuery", "DevTokenRequest", "GroupCreate",
+           "SEARCH_MAX_QUERY_CHARS", "parse_search_query", "SearchQuery", "parse_global_search_query",
+           "GlobalSearchQuery", "DevTokenRequest", "GroupCreate",
            "GroupMemberAdd", "ConversationCreate", "ConversationMemberAdd", "ProfileUpdate", "GroupSettingsUpdate",
            "MemberQuery", "parse_member_query",
            "Reason", "Note", "AllowWord", "MINUTES_MAX", "FilterCreate", "FilterUpdate", "FilterCandidate",
