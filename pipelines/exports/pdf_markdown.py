@@ -76,6 +76,9 @@ def plain(text: str) -> str:
 def wrap_pieces(pieces: list[Piece], width: float, measure: Callable[[str, str], float]) -> list[list[Piece]]:
     """The pieces cut into lines no wider than ``width`` (``measure(text, style)`` in points): at spaces, at
     the block's own line breaks, and inside a word longer than a line."""
+    if sum(len(p.text) for p in pieces) < 100 and not any("\n" in p.text for p in pieces) \
+            and sum(measure(p.text, p.style) for p in pieces) <= width:
+        return [_rstrip(pieces)]   # most blocks: one line
     lines: list[list[Piece]] = [[]]
     used = 0.0
 
@@ -201,4 +204,10 @@ def inline(children: list[Any]) -> list[Piece]:
                     pieces.append(Piece(f" ({href})", "regular"))
         else:
             pieces.append(Piece(c.content))
-    return [p for p in pieces if p.text]
+    merged: list[Piece] = []   # one piece per change of style: fewer font switches to draw
+    for p in pieces:
+        if merged and merged[-1].style == p.style and merged[-1].strike == p.strike:
+            merged[-1] = Piece(merged[-1].text + p.text, p.style, p.strike)
+        elif p.text:
+            merged.append(p)
+    return merged
