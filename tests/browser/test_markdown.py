@@ -45,7 +45,7 @@ def formatted_conversation(system, open_chat, **chat_options):
         post(alice, conv["id"], f"f{i}", text)
     b = open_chat(**chat_options).sign_in(bob.username).open_conversation("formatting")
     expect(b.page.locator("#messages li.msg:not(.system)")).to_have_count(len(FORMATTED))
-    return b, bob
+    return b, alice, bob, conv
 
 
 def bubble(chat, index: int):
@@ -80,8 +80,13 @@ def check_formatting(chat) -> None:
 
 
 def test_markdown_renders_as_elements_on_desktop(system, open_chat):
-    b, _ = formatted_conversation(system, open_chat)
+    b, alice, bob, conv = formatted_conversation(system, open_chat)
     check_formatting(b)
+    post(alice, conv["id"], "m1", f"**@{bob.username}** see `@{bob.username}` and _@{bob.username}_")
+    mentioned = bubble(b, len(FORMATTED))
+    expect(mentioned.locator("strong .mention.self")).to_have_text(f"@{bob.username}")   # highlighted inside
+    expect(mentioned.locator("em .mention.self")).to_have_text(f"@{bob.username}")
+    expect(mentioned.locator("code .mention")).to_have_count(0)                          # code stays code
     b.screenshot("formatted")
 
     b.send("my own **strong** reply with `inline code`")             # the sender's echo and bubble too
@@ -92,7 +97,7 @@ def test_markdown_renders_as_elements_on_desktop(system, open_chat):
 
 
 def test_markdown_on_a_phone_in_french_keeps_the_layout(system, open_chat):
-    b, _ = formatted_conversation(system, open_chat, locale="fr-FR", phone=True)
+    b, *_ = formatted_conversation(system, open_chat, locale="fr-FR", phone=True)
     check_formatting(b)
     french = json.loads((WEB / "i18n" / "fr.json").read_text())
     expect(b.page.locator("#input")).to_have_attribute("placeholder", french["composer.placeholder"])
@@ -138,3 +143,24 @@ def test_markdown_payloads_show_as_text(system, open_chat):
     b.page.wait_for_timeout(300)    # an onerror would have fired by now; the fixture asserts no dialog opened
     assert remote == []
     b.screenshot("payloads")
+
+
+def test_the_moderators_context_panel_renders_markdown_and_the_item_shows_it_raw(system, open_chat):
+    from tests.browser.test_moderation import add_rule, dashboard, moderated, review
+
+    admin, member, group, conv = moderated(system, "flagged-md")
+    add_rule(admin, group["id"], "bazinga", "flag")
+    m = dashboard(open_chat(locale="es-ES").sign_in(admin.username))
+    text = "**bazinga** said `twice`\n```\nbazinga()\n```\n> <img src=x onerror=alert(1)>"
+    post(member, conv["id"], "md1", text)
+    item = review(m, "said `twice`")
+    expect(item).to_be_visible()
+    expect(item.locator(".review-text")).to_contain_text("**bazinga** said `twice`")   # the item: as typed
+    item.locator("[data-action=context]").click()
+    focus = item.locator(".context li.focus .context-text")
+    expect(focus.locator("strong")).to_have_text("bazinga")
+    expect(focus.locator("p code")).to_have_text("twice")
+    expect(focus.locator("pre code")).to_have_text("bazinga()")
+    expect(focus.locator("blockquote")).to_have_text("<img src=x onerror=alert(1)>")
+    assert m.page.locator("#queue-list img").count() == 0
+    m.screenshot("context-markdown")
