@@ -94,6 +94,18 @@ def test_markdown_renders_as_elements_on_desktop(system, open_chat):
     expect(mine.locator("strong")).to_have_text("strong")
     expect(mine.locator("code")).to_have_text("inline code")
     b.screenshot("formatted-mine")
+    assert serious_violations(b.page, "#messages") == []
+
+
+def serious_violations(page, selector: str) -> list[str]:
+    """axe-core's serious and critical findings on the messages' rendered text (run through the driver,
+    outside the CSP)."""
+    axe = (Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js").read_text()
+    page.evaluate(axe)
+    found = page.evaluate("async (s) => (await axe.run(s)).violations"
+                          ".filter(v => ['serious', 'critical'].includes(v.impact))"
+                          ".flatMap(v => v.nodes.map(n => v.id + ': ' + n.target.join(' ')))", selector)
+    return [f for f in found if " > .text" in f]
 
 
 def test_markdown_on_a_phone_in_french_keeps_the_layout(system, open_chat):
@@ -112,6 +124,7 @@ def test_markdown_on_a_phone_in_french_keeps_the_layout(system, open_chat):
     pre.focus()                                                            # reachable by keyboard to scroll it
     b.page.keyboard.press("ArrowRight")
     b.screenshot("formatted-phone")
+    assert serious_violations(b.page, "#messages") == []
 
 
 def test_markdown_payloads_show_as_text(system, open_chat):
