@@ -96,6 +96,13 @@ def test_markdown_renders_as_elements_on_desktop(system, open_chat):
     b.screenshot("formatted-mine")
     assert serious_violations(b.page, "#messages") == []
 
+    previews = b.page.evaluate("""async (texts) => {
+      const {plainText} = await import("/static/js/shared/markdown.js");
+      return texts.map(plainText);
+    }""", FORMATTED[:4] + ["[x](javascript:alert(1)) <b>hi</b>"])
+    assert previews == ["bold and italic and code and gone", "def f(): return 1", "quoted words after the quote",
+                        "one two first second", "[x](javascript:alert(1)) <b>hi</b>"]   # one line, no marker
+
 
 def serious_violations(page, selector: str) -> list[str]:
     """axe-core's serious and critical findings on the messages' rendered text (run through the driver,
