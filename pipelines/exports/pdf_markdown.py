@@ -76,21 +76,11 @@ def plain(text: str) -> str:
 def wrap_pieces(pieces: list[Piece], width: float, measure: Callable[[str, str], float]) -> list[list[Piece]]:
     """The pieces cut into lines no wider than ``width`` (``measure(text, style)`` in points): at spaces, at
     the block's own line breaks, and inside a word longer than a line."""
-    if sum(len(p.text) for p in pieces) < 100 and not any("\n" in p.text for p in pieces) \
-            and sum(measure(p.text, p.style) for p in pieces) <= width:
-        return [_rstrip(pieces)]   # most blocks: one line
-    lines: list[list[Piece]] = [[]]
+    lines: list[list[tuple[str, Piece]]] = [[]]
     used = 0.0
 
-    def put(text: str, piece: Piece) -> None:
-        line = lines[-1]
-        if line and line[-1].style == piece.style and line[-1].strike == piece.strike:
-            line[-1] = Piece(line[-1].text + text, piece.style, piece.strike)
-        else:
-            line.append(Piece(text, piece.style, piece.strike))
-
     def new_line() -> None:
-        if "".join(p.text for p in lines[-1]).strip():
+        if any(text.strip() for text, _ in lines[-1]):
             lines.append([])
         else:
             lines[-1] = []       # a line of spaces only is dropped, as in plain text
@@ -100,12 +90,17 @@ def wrap_pieces(pieces: list[Piece], width: float, measure: Callable[[str, str],
             if n:
                 lines.append([])
                 used = 0.0
+            whole = measure(part, piece.style) if len(part) <= 200 else width + 1
+            if used + whole <= width:   # most pieces: whole, without measuring each word
+                lines[-1].append((part, piece))
+                used += whole
+                continue
             for token in _SPACES.split(part):
                 if not token:
                     continue
                 w = measure(token, piece.style)
                 if used + w <= width:
-                    put(token, piece)
+                    lines[-1].append((token, piece))
                     used += w
                     continue
                 new_line()
@@ -113,7 +108,7 @@ def wrap_pieces(pieces: list[Piece], width: float, measure: Callable[[str, str],
                 if token.isspace():
                     continue
                 if w <= width:
-                    put(token, piece)
+                    lines[-1].append((token, piece))
                     used = w
                     continue
                 for ch in token:   # a word longer than the line: cut it
@@ -121,18 +116,24 @@ def wrap_pieces(pieces: list[Piece], width: float, measure: Callable[[str, str],
                     if used + cw > width and used:
                         new_line()
                         used = 0.0
-                    put(ch, piece)
+                    lines[-1].append((ch, piece))
                     used += cw
-    return [_rstrip(line) for line in lines]
+    return [_joined(line) for line in lines]
 
 
-def _rstrip(line: list[Piece]) -> list[Piece]:
-    while line and not line[-1].text.strip():
-        line = line[:-1]
-    if line:
-        last = line[-1]
-        line = line[:-1] + [Piece(last.text.rstrip(), last.style, last.strike)]
-    return line
+def _joined(line: list[tuple[str, Piece]]) -> list[Piece]:
+    """A line's parts as one piece per style, without its trailing spaces."""
+    out: list[Piece] = []
+    for text, piece in line:
+        if out and out[-1].style == piece.style and out[-1].strike == piece.strike:
+            out[-1].text += text
+        elif text:
+            out.append(Piece(text, piece.style, piece.strike))
+    while out and not out[-1].text.strip():
+        out.pop()
+    if out:
+        out[-1].text = out[-1].text.rstrip()
+    return out
 
 
 class _Builder:
