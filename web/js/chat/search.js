@@ -3,6 +3,7 @@
 // result opens its conversation at the message. Arrow keys move between the results.
 import { $, $$, displayName, h, replace } from "../shared/dom.js";
 import { formatDateTime, t } from "../shared/i18n.js";
+import { plainText } from "../shared/markdown.js";
 import { state } from "./state.js";
 
 const LIMIT = 20;
@@ -133,7 +134,7 @@ export class SearchPanel {
       const items = messages.map((m) => h("li", h("button.result", {type: "button",
         dataset: {seq: m.seq, conv: conversation.id}},
         h("span.result-meta", h("strong", displayName(m.senderInfo)), " · ", formatDateTime(new Date(m.createdAt))),
-        h("span.result-text", markWords(excerpt(m.content, words), words)))));
+        h("span.result-text", markWords(excerpt(plainText(m.content), words), words)))));
       if (!grouped) {
         this.results.append(...items);
         continue;

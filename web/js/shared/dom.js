@@ -126,21 +126,6 @@ export function safeUrl(raw) {
   }
 }
 
-/** Text with each occurrence of `query` wrapped in <mark>, as nodes. */
-export function highlight(text, query) {
-  const q = query.trim().toLowerCase();
-  if (!q) return [text];
-  const nodes = [];
-  const lower = text.toLowerCase();
-  let last = 0;
-  for (let i = lower.indexOf(q); i !== -1; i = lower.indexOf(q, last)) {
-    nodes.push(text.slice(last, i), h("mark", text.slice(i, i + q.length)));
-    last = i + q.length;
-  }
-  nodes.push(text.slice(last));
-  return nodes;
-}
-
 export function displayName(user) {
   if (!user) return "?";
   const full = [user.fname, user.lname].filter(Boolean).join(" ").trim();
