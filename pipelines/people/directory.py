@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 from infra.storage import Store
 from pipelines.events import Notifier
+from pipelines.people.direct import with_peers
 from pipelines.moderation.sanctions import active_mute_until, check_not_banned
 from pipelines.policy.access import check_conversation_member, check_group_manager, check_group_member, check_outranks
 from pipelines.policy.gate import Gate
@@ -137,10 +138,11 @@ def list_conversation_members(store: Store, user: User, conv_id: str) -> dict[st
 
 
 def list_conversations(store: Store, user: User) -> list[dict[str, Any]]:
-    """The user's conversations, newest activity first, each with lastSeq and unread (no message scan)."""
-    return [{**conv.public(), "unread": max(0, conv.lastSeq - member.lastReadSeq),
-             "lastReadSeq": member.lastReadSeq}
-            for conv, member in store.conversations.conversations_of_user(user.id)]
+    """The user's conversations, newest activity first, each with lastSeq and unread (no message scan), its
+    ``kind``, and for a direct one the other person (``peer``)."""
+    return with_peers(store, user, [{**conv.public(), "unread": max(0, conv.lastSeq - member.lastReadSeq),
+                                     "lastReadSeq": member.lastReadSeq}
+                                    for conv, member in store.conversations.conversations_of_user(user.id)])
 
 
 def session_snapshot(store: Store, user: User) -> dict[str, Any]:

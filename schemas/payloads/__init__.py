@@ -7,7 +7,8 @@ from schemas.payloads.messages import (MAX_ATTACHMENTS, ConvRef, ReadUpTo, Emoji
                                        parse_history_query, HistoryWindow, SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT,
                                        SEARCH_MAX_QUERY_CHARS, parse_search_query, SearchQuery)
 from schemas.payloads.people import (DevTokenRequest, GroupCreate, GroupMemberAdd, ConversationCreate,
-                                     ConversationMemberAdd, ProfileUpdate, GroupSettingsUpdate)
+                                     ConversationMemberAdd, ProfileUpdate, GroupSettingsUpdate,
+                                     DirectConversationCreate)
 from schemas.payloads.moderation import (Reason, Note, AllowWord, MINUTES_MAX, FilterCreate, FilterUpdate,
                                          FilterCandidate, FilterTest, ModerationSettingsUpdate, ReportCreate,
                                          ReviewDecision, MuteCreate, BanCreate, RoleChange, REVIEW_STATUSES,
@@ -18,7 +19,8 @@ from schemas.payloads.notifications import (EMAIL_DELAY_MAX, NotificationSetting
                                             NotificationQuery, parse_notification_query)
 from schemas.payloads.media import (Filename, MimeType, UploadCreate, PartUrls, AlbumCreate, AlbumAdd, CommentCreate,
                                     CaptionUpdate, parse_gallery_query)
-from schemas.payloads.exports import (EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCreate)
+from schemas.payloads.exports import (EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCreate, ExportableQuery,
+                                      parse_exportable_query)
 
 __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content", "check_params", "seq_param",
            "limit_param", "IdPage", "parse_id_page", "is_id", "MAX_ATTACHMENTS", "ConvRef", "ReadUpTo", "Emoji",
@@ -33,4 +35,5 @@ __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content"
            "ScheduledMessageUpdate", "ReminderCreate", "RetentionUpdate", "parse_time",
            "NOTIFICATION_LIST_STATUSES", "NotificationQuery", "parse_notification_query", "Filename", "MimeType",
            "UploadCreate", "PartUrls", "AlbumCreate", "AlbumAdd", "CommentCreate", "CaptionUpdate",
-           "parse_gallery_query", "EXPORT_FORMATS", "EXPORT_LANGUAGES", "ExportCreate"]
+           "parse_gallery_query", "EXPORT_FORMATS", "EXPORT_LANGUAGES", "ExportCreate",
+           "DirectConversationCreate", "ExportableQuery", "parse_exportable_query"]
