@@ -44,6 +44,11 @@ class ConversationsRepo(Repository):
         doc = self.conversations.find_one({"_id": conv_id})
         return Conversation.from_mongo(doc) if doc else None
 
+    def titles_of(self, conv_ids: list[str]) -> dict[str, str]:
+        """id -> title of each conversation that still exists."""
+        return {d["_id"]: d["title"] for d in self.conversations.find({"_id": {"$in": list(set(conv_ids))}},
+                                                                      {"title": 1})}
+
     def get_conversation_member(self, conv_id: str, user_id: str) -> ConversationMember | None:
         doc = self.conversation_members.find_one({"convId": conv_id, "userId": user_id})
         return ConversationMember.from_mongo(doc) if doc else None

@@ -145,13 +145,20 @@ def _own(store: Store, user: User, export_id: str) -> Export:
 
 
 def get_export(store: Store, user: User, export_id: str) -> dict:
-    return _own(store, user, export_id).public(utcnow())
+    return _with_titles(store, [_own(store, user, export_id).public(utcnow())])[0]
 
 
 def list_exports(store: Store, user: User, page: IdPage) -> dict:
     exports, more = store.exports.exports_of_user(user.id, before=page.before, limit=page.limit)
     now = utcnow()
-    return {"exports": [e.public(now) for e in exports], "hasMore": more}
+    return {"exports": _with_titles(store, [e.public(now) for e in exports]), "hasMore": more}
+
+
+def _with_titles(store: Store, views: list[dict]) -> list[dict]:
+    """Each job with its conversation's title (``convTitle``, None once it is gone): the requester may be
+    in no conversation they export (a system admin), so the page cannot name it from their own list."""
+    titles = store.conversations.titles_of([v["convId"] for v in views])
+    return [{**v, "convTitle": titles.get(v["convId"])} for v in views]
 
 
 def download_url(store: Store, blobs: Blobs, settings: ExportSettings, user: User, export_id: str) -> str:
