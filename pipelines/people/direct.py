@@ -66,7 +66,8 @@ def do_start_direct(store: Store, notifier: Notifier, user: User, request: Direc
 
 
 def with_peers(store: Store, user: User, conversations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The conversation payloads of a list, each direct one with ``peer``: the other person (one read for all)."""
+    """The conversation payloads of a list, each direct one with ``peer``, the other person (one read for
+    all), and titled by them: each of the two sees the other's name (the stored title names both)."""
     peer_ids = {pid for c in conversations if c.get("kind") == "direct" for pid in c.get("directUserIds") or ()
                 if pid != user.id}
     if not peer_ids:
@@ -76,6 +77,7 @@ def with_peers(store: Store, user: User, conversations: list[dict[str, Any]]) ->
         if c.get("kind") == "direct":
             peer = next((peers[p] for p in c.get("directUserIds") or () if p in peers), None)
             c["peer"] = peer.public() if peer else None
+            c["title"] = _name(peer) if peer else c["title"]
     return conversations
 
 
@@ -102,7 +104,12 @@ def _member(store: Store, conv: Conversation, user_id: str, at) -> ConversationM
 
 def _payload(conv: Conversation, peer: User, member: ConversationMember | None = None) -> dict[str, Any]:
     read = member.lastReadSeq if member is not None else 0
-    return {**conv.public(), "unread": max(0, conv.lastSeq - read), "lastReadSeq": read, "peer": peer.public()}
+    return {**conv.public(), "title": _name(peer), "unread": max(0, conv.lastSeq - read), "lastReadSeq": read,
+            "peer": peer.public()}
+
+
+def _name(user: User) -> str:
+    return " ".join(p for p in (user.fname, user.lname) if p) or user.username
 
 
 def _log(store: Store, user: User, conv_id: str, other_id: str) -> None:

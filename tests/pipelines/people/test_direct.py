@@ -48,6 +48,8 @@ def test_the_pair_has_one_conversation_whoever_asks(people, store, notifier, emi
     conv = made.conversation
     assert conv["kind"] == "direct" and conv["groupId"] == people.older.id       # the oldest shared group
     assert conv["peer"]["username"] == "bob" and "directKey" not in conv
+    assert conv["title"] == "Bob"                                    # titled by the other person, for each
+    assert set(store.conversations.get_conversation(conv["id"]).title.split(", ")) == {"alice", "bob"}  # stored
     # bob hears of it in his own room, with alice as the other person
     [(event, data, room)] = emitter.events
     assert (event, room, data["peer"]["username"]) == ("conversation:joined", f"user:{people.bob.id}", "alice")
@@ -85,7 +87,7 @@ def test_the_list_shows_it_apart_with_the_other_person(people, store, notifier):
     made = start(store, notifier, people.alice, "bob")
     for me, peer in ((people.alice, "bob"), (people.bob, "alice")):
         [conv] = [c for c in list_conversations(store, me) if c["id"] == made.conversation["id"]]
-        assert conv["kind"] == "direct" and conv["peer"]["username"] == peer
+        assert conv["kind"] == "direct" and conv["peer"]["username"] == peer and conv["title"] == peer.title()
         assert sorted(conv["directUserIds"]) == sorted([people.alice.id, people.bob.id])
 
 
