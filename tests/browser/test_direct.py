@@ -4,6 +4,7 @@ person sees it live under "Direct messages" (on a phone, in French), starting it
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from playwright.sync_api import expect
@@ -97,3 +98,17 @@ def test_the_picker_says_why_it_cannot_start_one(system, open_chat):
         expect(dialog.locator(".form-error")).to_contain_text(text)
     a.screenshot("refused-de")
     assert [c for c in alice.ok("GET", "/api/conversations")["conversations"] if c.get("kind") == "direct"] == []
+
+
+def test_concurrent_first_requests_make_one_conversation(system):
+    """Both people ask at once, many times: one 201, every other answer 200 with the same conversation."""
+    alice, bob = person(system, "alice"), person(system, "bob")
+    make_conversation(alice, bob, title="race room")
+    asks = [(alice, bob), (bob, alice)] * 6
+    with ThreadPoolExecutor(len(asks)) as pool:
+        answers = list(pool.map(lambda pair: pair[0].call("POST", "/api/direct-conversations",
+                                                          json={"username": pair[1].username}), asks))
+    assert sorted(a.status_code for a in answers) == [200] * (len(asks) - 1) + [201], [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    listed = [c for c in alice.ok("GET", "/api/conversations")["conversations"] if c["kind"] == "direct"]
+    assert [c["id"] for c in listed] == [answers[0].json()["id"]] and listed[0]["peer"]["id"] == bob.id
