@@ -84,6 +84,8 @@ def do_add_conversation_member(store: Store, notifier: Notifier, announce: Annou
                                username: str) -> dict[str, Any]:
     """The conversation's creator or the group's admins add members; the new member must be in the group."""
     conv, _ = check_conversation_member(store, user, conv_id)
+    if conv.kind == "direct":
+        raise ApiError(Code.FORBIDDEN, "a direct conversation is for its two people: open a group conversation instead")
     if conv.createdBy != user.id:
         check_group_manager(store, user, conv.groupId)
     [new] = _group_members_named(store, conv.groupId, [username])

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from pipelines.people.direct import do_start_direct
-from pipelines.people.directory import list_conversations
+from pipelines.people.directory import do_add_conversation_member, list_conversations
 from schemas.common import new_id, utcnow
 from schemas.documents import Group, GroupMember, Sanction
 from schemas.errors import ApiError, Code
@@ -120,3 +120,13 @@ def test_leaving_the_group_loses_it_and_coming_back_restores_it(people, store, n
     back = start(store, notifier, people.alice, "bob")
     assert back.conversation["id"] == conv_id and back.joined == [people.alice.id]
     assert store.conversations.get_conversation_member(conv_id, people.alice.id) is not None
+
+
+def test_nobody_else_is_added_to_it(people, store, notifier):
+    made = start(store, notifier, people.alice, "bob")
+    store.groups.insert_group_member(GroupMember(id=new_id(), groupId=made.conversation["groupId"],
+                                                 userId=people.carol.id, role="MEMBER", joinedAt=utcnow()))
+    with pytest.raises(ApiError) as refused:
+        do_add_conversation_member(store, notifier, lambda *a: None, people.alice, made.conversation["id"], "carol")
+    assert refused.value.code == Code.FORBIDDEN
+    assert store.conversations.get_conversation_member(made.conversation["id"], people.carol.id) is None

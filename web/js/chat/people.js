@@ -40,6 +40,10 @@ export class People {
           dataset: {username: user.username}, "aria-label": t("dm.messageWho", {name: displayName(user)}),
           onclick: () => this.message(user)}, t("dm.message")));
     })) : null;
+    if (conv.kind === "direct") {   // its two people, nobody to add: the list alone
+      await this.dialogs.form({title: t("members.title", {title: conv.title}), text: list, submit: t("action.close")});
+      return;
+    }
     const added = await this.dialogs.form({
       title: t("members.title", {title: conv.title}), text: list, submit: t("action.add"),
       fields: [{name: "username", label: t("members.add"), required: true, placeholder: "carol",
