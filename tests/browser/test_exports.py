@@ -62,6 +62,18 @@ def every_message(api, conv_id: str) -> list[dict]:
         after = page["messages"][-1]["seq"]
 
 
+AXE = (ROOT / "node_modules" / "axe-core" / "axe.min.js").read_text()
+
+
+def serious_violations(chat: ChatPage) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (evaluated in the page, past its CSP)."""
+    chat.page.evaluate(AXE)
+    found = chat.page.evaluate("""async () => (await axe.run(document)).violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)""")
+    return found
+
+
 def export_page(chat: ChatPage) -> ChatPage:
     """From the chat page, the way an admin gets there: the Exports link (same tab, same session)."""
     chat.page.click("#exports-link")
@@ -252,6 +264,7 @@ def test_a_system_admin_in_no_conversation_finds_another_groups_conversation_and
     search.fill(group["name"].upper())                                # or its group's name
     expect(options).to_have_count(2)
     chat.screenshot("picker-by-group")
+    assert serious_violations(chat) == []
     search.fill("roadmap z")
     expect(options).to_have_count(1)
     search.press("ArrowDown")                                         # the keyboard alone picks it
