@@ -11,9 +11,21 @@ from playwright.sync_api import expect
 
 from tests.browser.chat import ChatPage
 from tests.browser.conftest import person
-from tests.e2e.harness import make_conversation
+from tests.e2e.harness import ROOT, make_conversation
 
 pytestmark = pytest.mark.browser
+
+
+AXE = (ROOT / "node_modules" / "axe-core" / "axe.min.js").read_text()
+
+
+def serious_violations(chat: ChatPage, selector: str) -> list[str]:
+    """axe-core's serious and critical findings inside ``selector`` (evaluated in the page, past its CSP).
+    Avatars are left out: their initials' palette is the whole page's (app.css), judged by its own test."""
+    chat.page.evaluate(AXE)
+    return chat.page.evaluate("""async (selector) => (await axe.run({include: [[selector]], exclude: [[".avatar"]]})).violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)""", selector)
 
 
 def direct_items(chat: ChatPage):
@@ -44,6 +56,7 @@ def test_a_direct_message_is_started_from_the_picker_and_found_again(system, ope
     dialog.locator("[name=username]").fill(bob.username[:6].upper())   # any case, part of the name
     expect(people).to_have_count(1)
     a.screenshot("picker")
+    assert serious_violations(a, "#dialog") == [] and serious_violations(a, "section.dm-section") == []
     people.first.click()
     expect(dialog).to_be_hidden()
     a.wait_loaded()
@@ -62,6 +75,13 @@ def test_a_direct_message_is_started_from_the_picker_and_found_again(system, ope
     b.wait_loaded()
     expect(b.message("Hi Bob, just us")).to_be_visible()
     b.screenshot("phone-open")
+    b.page.click("#back")                                             # and bob starts one himself, on his phone
+    open_picker(b)
+    b.page.locator("#dialog [name=username]").fill("carol")
+    b.page.locator("#dialog .dm-person").click()
+    b.wait_loaded()
+    expect(direct_items(b)).to_have_count(2)
+    b.screenshot("phone-started")
 
     # starting again: the picker, "Message" in the members dialog, the other side: the same conversation
     a.open_conversation("team room")
@@ -79,7 +99,8 @@ def test_a_direct_message_is_started_from_the_picker_and_found_again(system, ope
     again = bob.call("POST", "/api/direct-conversations", json={"username": alice.username})
     assert again.status_code == 200 and again.json()["id"] == conv_id and again.json()["kind"] == "direct"
     expect(direct_items(a)).to_have_count(1)
-    expect(direct_items(b)).to_have_count(1)
+    expect(direct_items(b)).to_have_count(2)                          # alice, and carol whom he wrote to
+    expect(direct_items(b).filter(has_text=alice.username)).to_have_count(1)
     a.screenshot("desktop")
 
 
