@@ -76,7 +76,8 @@ export class ConversationPicker {
     $("#exp-conv-status").textContent = count ? t("exp.picker.count", {count})
       : this.query ? t("exp.picker.noMatch", {query: this.query}) : t("exp.picker.none");
     $("#exp-conv-more").hidden = !this.hasMore;
-    this.input.setAttribute("aria-activedescendant", this.active >= 0 ? `exp-opt-${this.items[this.active].id}` : "");
+    if (this.active >= 0) this.input.setAttribute("aria-activedescendant", `exp-opt-${this.items[this.active].id}`);
+    else this.input.removeAttribute("aria-activedescendant");
     this.drawChosen();
   }
 
