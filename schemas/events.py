@@ -67,11 +67,17 @@ def mod_rooms(group_id: str) -> list[str]:
     return [mod_room(group_id), MOD_ALL]
 
 
+class SessionLimits(BaseModel):
+    """The server's limits the page checks before sending (the server checks them again)."""
+    maxMessageChars: int                  # MAX_MESSAGE_CHARS: the composer's counter and its refusal
+
+
 class SessionReady(BaseModel):
     """To the socket, right after connect."""
     user: dict[str, Any]
     groups: list[dict[str, Any]]          # each group with the user's role in it
     conversations: list[dict[str, Any]]   # each with unread and lastSeq
+    limits: SessionLimits | None = None
 
 
 class SessionExpired(BaseModel):
