@@ -34,14 +34,18 @@ EMOJI_MAX_CHARS = 16  # the longest emoji (a kiss with two skin tones) is 10 cod
 _ONE_EMOJI = regex.compile(
     r"(?=\X\Z)(?:[#*0-9]\uFE0F?\u20E3|\p{Regional_Indicator}{2}"
     r"|\p{Extended_Pictographic}[\p{Extended_Pictographic}\p{Emoji_Modifier}\u200D\uFE0E\uFE0F\U000E0020-\U000E007F]*)\Z")
+# A variation selector after a character that is shown as an emoji anyway changes nothing: without it, "👍"
+# and "👍\uFE0F" (as some keyboards and emoji sets write it) are one reaction, not two.
+_REDUNDANT_SELECTOR = regex.compile(r"(?<=\p{Emoji_Presentation})\uFE0F")
 
 
 def check_emoji(value: str) -> str:
-    """The emoji itself, or ``invalid_emoji``: letters, ":+1:", two emoji at once or a lone skin tone are refused."""
+    """The emoji, without redundant variation selectors, or ``invalid_emoji``: letters, ":+1:", two emoji at once or
+    a lone skin tone are refused."""
     if not (0 < len(value) <= EMOJI_MAX_CHARS and _ONE_EMOJI.match(value)):
         raise PydanticCustomError(Code.INVALID_EMOJI.value, "emoji must be one emoji, such as 👍 or 🇫🇷, got '{value}'",
                                   {"value": value[:EMOJI_MAX_CHARS]})
-    return value
+    return _REDUNDANT_SELECTOR.sub("", value)
 
 
 Emoji = Annotated[str, AfterValidator(check_emoji)]

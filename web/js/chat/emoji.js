@@ -9,6 +9,9 @@ const RECENT_MAX = 24;
 const RESULTS_MAX = 120;
 const COMPONENTS = 2;     // emojibase's group of lone skin tones and hair styles: parts of emoji, not emoji
 const MARGIN = 8;
+// emojibase writes 👍 as "👍\uFE0F"; the selector changes nothing after a character shown as an emoji anyway, and
+// without it the emoji is the one keyboards type and the server keeps (schemas/payloads/messages.py).
+const REDUNDANT_SELECTOR = /(?<=\p{Emoji_Presentation})\uFE0F/gu;
 
 const sets = new Map();   // language → Promise of the set (see buildSet)
 
@@ -43,7 +46,7 @@ function buildSet(data, messages, english) {
     const group = groups.get(e.group);
     if (!group) continue;
     const en = inEnglish.get(e.hexcode);
-    const item = {char: e.unicode, label: e.label, name: fold(e.label), tags: (e.tags || []).map(fold),
+    const item = {char: e.unicode.replace(REDUNDANT_SELECTOR, ""), label: e.label, name: fold(e.label), tags: (e.tags || []).map(fold),
       english: en ? [en.label, ...(en.tags || [])].map(fold) : []};
     group.emoji.push(item);
     byChar.set(item.char, item);
@@ -227,7 +230,7 @@ export class EmojiPicker {
     }
     if (e.key === "Enter") {
       e.preventDefault();
-      const el = this.options[Math.max(0, this.active)];
+      const el = this.options[this.active];
       if (el) this.pick(el.dataset.emoji);
     }
   }
