@@ -15,6 +15,7 @@ from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.media.attachments import attach_to_message, message_type
 from pipelines.messages.lifecycle import on_message_deleted, on_message_edited
+from pipelines.messages.search import search_fields
 from pipelines.messages.submit import REVIEW_DELETE
 from pipelines.moderation.filters import RuleSet, Verdict
 from pipelines.moderation.log import do_log_action
@@ -87,7 +88,8 @@ class InboxWriter:
     def screen(self, entry: InboxEntry) -> Verdict | None:
         """The content filter's verdict on a send or an edit; None when clean, when the group has no rule,
         or when a moderator approved this entry. ``block`` and ``hold`` keep it from being stored at all;
-        ``mask`` and ``flag`` store it (masked) and open a review item."""
+        ``mask`` and ``flag`` store it (masked); ``flag`` opens a review item, and so does ``mask`` in a group
+        that reviews masks (its setting ``reviewMasks``)."""
         if self.rules is None or entry.approvedBy or entry.kind not in ("send", "edit"):
             return None
         verdict = self.rules.scan(entry.content)
@@ -122,13 +124,15 @@ class InboxWriter:
             self.withhold(entry, verdict)
             return
         if entry.kind == "edit":
-            changed = self.store.messages.edit_message(entry.messageId, verdict.masked if verdict else entry.content, now)
+            text = verdict.masked if verdict else entry.content
+            changed = self.store.messages.edit_message(entry.messageId, text, now,
+                                                       search_fields(text, "text", self.sender(entry.senderId)))
         else:
             changed = self.store.messages.delete_message(entry.messageId, entry.senderId, now)
         if changed is not None:  # None: already applied (a redelivery) or deleted meanwhile
             self.result.changed += 1
             self.notifier.notify_message_updated(changed)
-            if verdict is not None:
+            if verdict is not None and verdict.review:
                 self.review("filter", entry, verdict, changed.id)
             if changed.isDeleted and entry.senderId != changed.senderId and not entry.clientId.startswith(REVIEW_DELETE):
                 # A moderator deleted a member's message (a review's decision is logged as review_deleted).
@@ -205,7 +209,7 @@ class InboxWriter:
         if existing.seq > self.announced_upto and existing.seq not in self.announced:
             self.announced.add(existing.seq)
             self.notifier.notify_message_new(existing)
-            if (verdict := self.screen(entry)) is not None:  # its review may not have been queued
+            if (verdict := self.screen(entry)) is not None and verdict.review:  # its review may not have been queued
                 self.review("filter", entry, verdict, existing.id)
             return max(last_at or existing.createdAt, existing.createdAt)  # lastSeq catches up
         self.notifier.notify_message_to_sender(existing, entry.sid)
@@ -229,7 +233,7 @@ class InboxWriter:
         message = _insert(self.store, self.conv_id, self.seq + 1, written, sender)
         if entry.attachments:
             attach_to_message(self.store, self.notifier, message, entry.attachments)
-        if verdict is not None:  # masked or flagged: stored, and reviewed with the original text
+        if verdict is not None and verdict.review:  # reviewed with the original text
             self.review("filter", entry, verdict, message.id)
         self.seq = message.seq
         self.result.stored.append(self.seq)
@@ -301,9 +305,10 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
             files = [found[i].summary() for i in entry.attachments if i in found] or None
         metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote, files=files,
                                    mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
+    kind = message_type(files) if files else entry.type
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
-                      senderInfo=SenderInfo.of(sender), type=message_type(files) if files else entry.type,
-                      content=entry.content, metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)
+                      senderInfo=SenderInfo.of(sender), type=kind, content=entry.content, metadata=metadata,
+                      createdAt=entry.receivedAt, updatedAt=now, **search_fields(entry.content, kind, sender))
     try:
         store.messages.insert_message(message)
         return message

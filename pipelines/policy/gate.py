@@ -92,6 +92,7 @@ EXEMPT: dict[str, str] = {
     "POST /api/dev/token": "creates the account (dev login only): its names are in no group yet",
     "POST /api/groups/<group_id>/members": "membership: no text of the writer's (group admins)",
     "POST /api/conversations/<conv_id>/members": "membership: no text (the system message is the server's)",
+    "POST /api/direct-conversations": "membership: no text of the writer's (pipelines.people.direct checks the shared group and bans)",
     "message:delete": "removes content; the author's or a moderator's right (pipelines.messages.submit_change)",
     "reaction:remove": "takes a reaction back",
     "message:read": "the reader's own read mark",
@@ -198,8 +199,8 @@ class Gate:
     # -- 4: the content filter ---------------------------------------------------------------------------
     def screen(self, admitted: Admitted, texts: dict[str, str], target_id: str) -> Screened:
         """Run each text (a field: ``{"name": ..., "description": ...}``) through the rules of each group of
-        the write; refuse ``block`` and ``hold``, mask ``mask``, and prepare the review of ``flag`` and
-        ``mask`` (the original text is kept in the review item only)."""
+        the write; refuse ``block`` and ``hold``, mask ``mask``, and prepare the review of ``flag`` (and of
+        ``mask`` if the group reviews masks; the original text is kept in the review item only)."""
         screened = Screened(dict(texts))
         for group_id in admitted.group_ids:
             rules = self.filters.rules_for(group_id) if self.filters is not None else None
@@ -211,7 +212,8 @@ class Gate:
                     continue
                 _refuse(verdict, name)
                 screened.texts[name] = verdict.masked
-                screened.reviews.append(self._review(admitted, group_id, name, texts[name], verdict, target_id))
+                if verdict.review:
+                    screened.reviews.append(self._review(admitted, group_id, name, texts[name], verdict, target_id))
         return screened
 
     def check_blocked(self, admitted: Admitted, text: str) -> None:

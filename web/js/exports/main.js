@@ -6,6 +6,7 @@ import { Bus } from "../shared/bus.js";
 import { Connection } from "../shared/connection.js";
 import { $ } from "../shared/dom.js";
 import { errorText, t } from "../shared/i18n.js";
+import { GATE_KEYS } from "../shared/texts.js";
 import { gateShown, openPage, showGate, showMode, shown, toast } from "../shared/page.js";
 import { ExportForm } from "./form.js";
 import { ExportList } from "./list.js";
@@ -37,7 +38,7 @@ class ExportPage {
     try {
       // The socket's session:ready brings every group with the user's role; REST gives the first paint.
       const [{conversations}, moderated] = await Promise.all([this.api.get("/api/conversations"),
-        this.api.get("/api/moderation/groups").catch(() => ({groups: []})), this.list.refresh()]);
+        this.api.get("/api/moderation/groups").catch(() => ({groups: []})), this.list.refresh(), this.form.refresh()]);
       for (const g of moderated.groups) this.state.groups.set(g.id, g);
       this.setConversations(conversations);
     } catch (exc) {
@@ -59,7 +60,7 @@ class ExportPage {
   gate(reason, exc = null) {
     this.conn.stop();
     showGate("#exp", reason, reason === "failed" ? errorText(exc?.code)
-      : reason === "signedOut" ? t("exp.gate.signedOut") : t(`mod.gate.${reason}`));
+      : reason === "signedOut" ? t("exp.gate.signedOut") : t(GATE_KEYS[reason]));
   }
 
   // -- the connection ------------------------------------------------------------------------------
@@ -70,6 +71,7 @@ class ExportPage {
         session.saveUser(data.user);
         this.state.groups = new Map(data.groups.map((g) => [g.id, g]));
         this.setConversations(data.conversations);
+        this.form.refresh().catch(() => {});
         return this.list.refresh().catch(() => {});   // (re)connected: whatever moved meanwhile
       case "export:progress": return this.list.onProgress(data);
       case "export:ready": return this.list.onReady(data);
