@@ -83,8 +83,9 @@ def _join_rooms(sid: str, user: User, expires: float) -> dict:
 def _send_ready(socketio: SocketIO, sid: str, snapshot: dict) -> None:
     """After the connect handler returns the CONNECT packet goes out; session:ready must follow it. The
     socket is on this process, so the event skips the Redis message queue (ignore_queue)."""
-    socketio.start_background_task(socketio.emit, events.SESSION_READY, events.SessionReady(**snapshot).model_dump(),
-                                   to=sid, ignore_queue=True)
+    limits = events.SessionLimits(maxMessageChars=get_runtime().settings.max_message_chars)
+    ready = events.SessionReady(**snapshot, limits=limits).model_dump()
+    socketio.start_background_task(socketio.emit, events.SESSION_READY, ready, to=sid, ignore_queue=True)
 
 
 def _register_conversations(socketio: SocketIO) -> None:

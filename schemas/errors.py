@@ -12,6 +12,7 @@ class Code(StrEnum):
     CONTENT_REQUIRED = "content_required"    # a text message with nothing in it
     CONTENT_TOO_LONG = "content_too_long"    # over MAX_MESSAGE_CHARS
     UNSUPPORTED_TYPE = "unsupported_type"    # a message type, or a file type, that is not accepted
+    INVALID_EMOJI = "invalid_emoji"          # a reaction that is not one emoji (text, two emoji, a lone skin tone)
     INVALID_CURSOR = "invalid_cursor"        # before/after not a positive integer, or both given
     INVALID_LIMIT = "invalid_limit"          # limit not an integer in 1..HISTORY_MAX_LIMIT (or the search's 50)
     INVALID_QUERY = "invalid_query"          # a search text that is blank or over 200 characters

@@ -68,6 +68,11 @@ def mod_rooms(group_id: str) -> list[str]:
     return [mod_room(group_id), MOD_ALL]
 
 
+class SessionLimits(BaseModel):
+    """The server's limits the page checks before sending (the server checks them again)."""
+    maxMessageChars: int                  # MAX_MESSAGE_CHARS: the composer's counter and its refusal
+
+
 class SanctionState(BaseModel):
     """A mute or ban of the user, as the chat page shows it: in session:ready's ``sanctions`` (those in force)
     and as moderation:sanction (placed, or lifted: ``until`` None and ``lifted`` true)."""
@@ -84,6 +89,7 @@ class SessionReady(BaseModel):
     user: dict[str, Any]
     groups: list[dict[str, Any]]          # each group with the user's role in it
     conversations: list[dict[str, Any]]   # each with unread and lastSeq
+    limits: SessionLimits | None = None
     sanctions: list[SanctionState] = []   # contract v3: the user's mutes and bans in force
 
 

@@ -5,7 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
+import regex
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.common import ClientId, Id
@@ -26,8 +27,28 @@ class ReadUpTo(Payload):
     seq: int = Field(ge=1, le=2**62)
 
 
-# An emoji: 1-16 characters, none of them white space or ASCII (so "👍" or "❤️", not ":+1:").
-Emoji = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[^\s\x00-\x7f]+$")]
+EMOJI_MAX_CHARS = 16  # the longest emoji (a kiss with two skin tones) is 10 code points
+# One emoji, whole: a single grapheme cluster that is a keycap (#️⃣), a flag (two regional indicators), or a
+# pictograph with what may follow it (variation selector, skin tone, ZWJ sequence, the tags of a subdivision flag). Emoji
+# added after this Unicode version stay accepted: Extended_Pictographic covers the blocks' unassigned points.
+_ONE_EMOJI = regex.compile(
+    r"(?=\X\Z)(?:[#*0-9]\uFE0F?\u20E3|\p{Regional_Indicator}{2}"
+    r"|\p{Extended_Pictographic}[\p{Extended_Pictographic}\p{Emoji_Modifier}\u200D\uFE0E\uFE0F\U000E0020-\U000E007F]*)\Z")
+# A variation selector after a character that is shown as an emoji anyway changes nothing: without it, "👍"
+# and "👍\uFE0F" (as some keyboards and emoji sets write it) are one reaction, not two.
+_REDUNDANT_SELECTOR = regex.compile(r"(?<=\p{Emoji_Presentation})\uFE0F")
+
+
+def check_emoji(value: str) -> str:
+    """The emoji, without redundant variation selectors, or ``invalid_emoji``: letters, ":+1:", two emoji at once or
+    a lone skin tone are refused."""
+    if not (0 < len(value) <= EMOJI_MAX_CHARS and _ONE_EMOJI.match(value)):
+        raise PydanticCustomError(Code.INVALID_EMOJI.value, "emoji must be one emoji, such as 👍 or 🇫🇷, got '{value}'",
+                                  {"value": value[:EMOJI_MAX_CHARS]})
+    return _REDUNDANT_SELECTOR.sub("", value)
+
+
+Emoji = Annotated[str, AfterValidator(check_emoji)]
 
 
 class ReactionChange(Payload):

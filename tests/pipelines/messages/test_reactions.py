@@ -77,3 +77,10 @@ def test_only_members_react_and_the_message_must_exist(store, notifier, posted):
         react(store, notifier, outsider, "f" * 24, "👍")
     assert err.value.code == Code.NOT_FOUND
     assert store.messages.get_message(mid).reactions == []
+
+
+def test_flags_keycaps_and_zwj_sequences_are_stored_as_sent(store, notifier, posted):
+    users, mid = posted
+    for emoji in ["🇫🇷", "#️⃣", "👨‍👩‍👧‍👦", "🧑🏽‍💻"]:
+        react(store, notifier, users[1], mid, emoji)
+    assert [r.emoji for r in store.messages.get_message(mid).reactions] == ["🇫🇷", "#️⃣", "👨‍👩‍👧‍👦", "🧑🏽‍💻"]

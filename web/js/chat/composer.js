@@ -1,15 +1,20 @@
 // The message input: Enter sends, Shift+Enter breaks the line; replying and editing; @ suggestions
 // from the conversation's members; typing:start / typing:stop; a draft kept per conversation.
+// Long text: a counter from 90 % of the server's limit; over it, Send refuses with the reason (nothing is cut).
+// ↑ in an empty input edits my last message; the emoji button inserts at the caret (emoji.js).
 // Files: the attach button, drag and drop onto the conversation, paste; each file starts uploading at once
 // and waits in the tray (progress, cancel) until the message is sent. Voice messages: the microphone button.
 import { $, $$, avatar, displayName, h, replace } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
-import { errorText, t } from "../shared/i18n.js";
+import { currentLanguage, errorText, t } from "../shared/i18n.js";
+import { EmojiPicker } from "./emoji.js";
 import { formatDuration, refreshChip, uploadChip } from "./media.js";
 import { VoiceRecorder, canRecord } from "./recorder.js";
 import { state } from "./state.js";
 
 const MAX_ATTACHMENTS = 10;
+const DEFAULT_MAX_CHARS = 10000;   // the server's default MAX_MESSAGE_CHARS, until session:ready says
+const COUNT_FROM = 0.9;            // the counter shows from 90 % of the limit
 
 const TYPING_REFRESH_MS = 2000;   // repeats keep the indicator alive (the server forgets after its TTL)
 const TYPING_IDLE_MS = 4000;      // no keystroke for this long: typing:stop
@@ -17,9 +22,15 @@ const MENTION_AT_CARET = /(?:^|[^\w@])@([a-z0-9_.-]{0,32})$/i;
 
 export class Composer {
   /** conn: the socket (edits, typing); uploader: the files of the tray; send(convId, content, parent, keys);
-   * people(): who can be mentioned in the open conversation; requireLive(): false (and says so) while offline. */
-  constructor({conn, uploader, toast, requireLive, send, people}) {
-    Object.assign(this, {conn, uploader, toast, requireLive, send, people});
+   * people(): who can be mentioned in the open conversation; messages(): the open conversation's stored
+   * messages (↑ edits my last one); requireLive(): false (and says so) while offline. */
+  constructor({conn, uploader, toast, requireLive, send, people, messages}) {
+    Object.assign(this, {conn, uploader, toast, requireLive, send, people, messages});
+    this.maxChars = DEFAULT_MAX_CHARS;
+    this.counter = $("#composer-count");
+    this.sendButton = $(".composer-row .send");
+    this.emoji = new EmojiPicker($("#emoji-picker"));   // also the reactions' picker (conversation.js)
+    $("#emoji-button").addEventListener("click", (e) => this.openEmoji(e.currentTarget));
     this.form = $("#composer");
     this.input = $("#input");
     this.context = $("#composer-context");
@@ -69,7 +80,14 @@ export class Composer {
     this.closeSuggestions();
     this.enable(false);
     this.autosize();
+    this.count();
     this.renderTray();
+  }
+
+  /** session:ready's limits: the server's own (MAX_MESSAGE_CHARS), so the counter says what the server will do. */
+  setLimits(limits) {
+    if (Number.isInteger(limits?.maxMessageChars) && limits.maxMessageChars > 0) this.maxChars = limits.maxMessageChars;
+    this.count();
   }
 
   enable(on) {
@@ -112,6 +130,7 @@ export class Composer {
     this.context.hidden = false;
     if (kind === "edit") this.input.value = message.content;
     this.autosize();
+    this.count();
     this.focus();
   }
 
@@ -120,12 +139,14 @@ export class Composer {
     this.mode = null;
     this.context.hidden = true;
     replace(this.context);
+    this.count();
   }
 
   async submit() {
     const content = this.input.value;
     const files = this.mode?.kind === "edit" ? [] : this.uploader.tray(this.convId).filter((i) => i.state !== "error");
     if ((!content.trim() && !files.length) || this.input.disabled) return;
+    if (this.over()) return this.count(true);
     const mode = this.mode;
     this.stopTyping();
     if (mode?.kind === "edit") {
@@ -164,6 +185,8 @@ export class Composer {
       if (e.key === "Escape") return this.closeSuggestions();
     }
     if (e.key === "Escape" && this.mode) return this.cancel();
+    if (e.key === "ArrowUp" && !this.input.value && !this.mode && !e.isComposing &&
+        !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) return this.editLast(e);
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       this.submit();
@@ -172,6 +195,7 @@ export class Composer {
 
   onInput() {
     this.autosize();
+    this.count();
     this.suggest();
     if (!this.input.value.trim()) return this.stopTyping();
     const now = Date.now();
@@ -193,6 +217,62 @@ export class Composer {
   autosize() {
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(this.input.scrollHeight, 180)}px`;
+  }
+
+  // -- length, ↑, emoji -------------------------------------------------------------------------------
+  /** Characters as the server counts them: code points (an emoji is one or more, never half of one). */
+  length() {
+    const text = this.input.value;
+    return text.length - (text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length || 0);
+  }
+
+  over() {
+    return this.length() > this.maxChars;
+  }
+
+  /** The counter from 90 % of the limit; over it, why Send refuses (a paste that overflowed says so): the text
+   * is never cut. Send is aria-disabled rather than disabled, which enable() owns. */
+  count() {
+    const length = this.length();
+    const over = length - this.maxChars;
+    const shown = length >= this.maxChars * COUNT_FROM;
+    if (over <= 0) this.pastedOver = false;
+    this.counter.hidden = !shown;
+    this.counter.classList.toggle("over", over > 0);
+    this.sendButton.setAttribute("aria-disabled", String(over > 0));
+    if (!shown) return replace(this.counter);
+    const number = new Intl.NumberFormat(currentLanguage());
+    const params = {length: number.format(length), limit: number.format(this.maxChars), over: number.format(over), count: over};
+    this.counter.textContent = over <= 0 ? t("composer.count", params)
+      : t(this.pastedOver ? "composer.pastedTooLong" : "composer.tooLong", params);
+  }
+
+  /** A paste of text: if it takes the message over the limit, the counter says the paste did (it is kept whole). */
+  notePaste(text) {
+    const selected = this.input.value.slice(this.input.selectionStart, this.input.selectionEnd);
+    const codePoints = (s) => [...s].length;
+    if (this.length() - codePoints(selected) + codePoints(text) > this.maxChars) this.pastedOver = true;
+  }
+
+  /** ↑ in the empty input, as in Slack: edit my latest text message of this conversation. */
+  editLast(e) {
+    let last = null;
+    for (const m of this.messages?.() || []) {
+      if (m.senderId === state.me?.id && m.type === "text" && !m.isDeleted && !(last?.seq > m.seq)) last = m;
+    }
+    if (!last || this.input.disabled) return;
+    e.preventDefault();
+    this.start("edit", last);
+  }
+
+  /** The emoji picker, for the input: the emoji goes where the caret was (over the selection, if any). */
+  openEmoji(button) {
+    const {selectionStart, selectionEnd} = this.input;
+    this.emoji.show(button, (char) => {
+      this.input.setRangeText(char, selectionStart, selectionEnd, "end");
+      this.focus();
+      this.onInput();
+    });
   }
 
   // -- files ----------------------------------------------------------------------------------------
@@ -220,7 +300,7 @@ export class Composer {
 
   onPaste(e) {
     const files = [...(e.clipboardData?.files || [])];
-    if (!files.length) return;
+    if (!files.length) return this.notePaste(e.clipboardData?.getData("text/plain") || "");
     e.preventDefault();
     // A pasted screenshot is called image.png by every browser: give it a name worth keeping.
     const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);

@@ -11,7 +11,6 @@ const PAGE = 50;
 const CATCH_UP_PAGE = 200;
 const GROUP_WITHIN_MS = 5 * 60 * 1000;   // a sender's messages this close together share one header
 const LOAD_OLDER_PX = 600;               // start loading the previous page this far from the top
-const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
 
 export class ConversationView {
   /** composer: the input under the conversation; bus: "conversation:loaded" (convId) once the first page is
@@ -26,7 +25,6 @@ export class ConversationView {
     this.seenBy = $("#seen-by");
     this.typingEl = $("#typing");
     this.jump = $("#jump");
-    this.picker = $("#emoji-picker");
     this.generation = 0;
     this.convId = null;
     this.observer = new IntersectionObserver((entries) => this.onVisible(entries), {root: this.scroller, threshold: 0.5});
@@ -35,11 +33,6 @@ export class ConversationView {
     this.echoes.addEventListener("click", (e) => this.onEchoClick(e));
     this.jump.addEventListener("click", () => this.scrollToBottom());
     document.addEventListener("visibilitychange", () => this.markRead());
-    for (const emoji of QUICK_EMOJI) this.picker.append(h("button", {type: "button", dataset: {emoji}}, emoji));
-    this.picker.addEventListener("click", (e) => this.onPick(e));
-    document.addEventListener("click", (e) => {
-      if (!this.picker.hidden && !e.target.closest("#emoji-picker, [data-action=react]")) this.closePicker();
-    });
   }
 
   // -- opening ----------------------------------------------------------------------------------
@@ -618,26 +611,17 @@ export class ConversationView {
     else if (action === "delete") this.confirmDelete(m);
   }
 
+  /** The composer's emoji picker (emoji.js), for a reaction to this message. */
   openPicker(button, m) {
-    this.pickFor = m;
-    this.picker.hidden = false;
-    const box = button.getBoundingClientRect();
-    const width = this.picker.offsetWidth;
-    this.picker.style.left = `${Math.max(8, Math.min(window.innerWidth - width - 8, box.right - width))}px`;
-    this.picker.style.top = `${box.top > 60 ? box.top - this.picker.offsetHeight - 6 : box.bottom + 6}px`;
-    this.picker.querySelector("button").focus();
+    this.composer.emoji.show(button, (emoji) => this.onPick(m, emoji));
   }
 
   closePicker() {
-    this.picker.hidden = true;
-    this.pickFor = null;
+    this.composer.emoji.close(false);
   }
 
-  onPick(e) {
-    const emoji = e.target.closest("button")?.dataset.emoji;
-    const m = this.pickFor;
-    this.closePicker();
-    if (emoji && m && this.requireLive()) this.react(m, emoji, true);
+  onPick(m, emoji) {
+    if (this.requireLive()) this.react(m, emoji, true);
   }
 
   async react(m, emoji, add) {

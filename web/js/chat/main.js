@@ -50,7 +50,8 @@ class ChatPage {
     const requireLive = () => this.requireLive();
     this.sidebar = new Sidebar({api, conn, dialogs, toast});
     const composer = this.composer = new Composer({conn, uploader, toast, requireLive,
-      send: (...args) => this.send(...args), people: () => this.view.people()});
+      send: (...args) => this.send(...args), people: () => this.view.people(),
+      messages: () => this.view.messages?.values()});
     const view = this.view = new ConversationView({api, conn, outbox, uploader, mediaUrls, lightbox, dialogs, toast,
       requireLive, composer, bus});
     this.search = new SearchPanel({api, view, bus});
@@ -292,7 +293,7 @@ class ChatPage {
 
   onEvent(name, data) {
     switch (name) {
-      case "session:ready": return this.onSession(data);
+      case "session:ready": this.composer.setLimits(data.limits); return this.onSession(data);
       case "message:new": return this.onMessage(data);
       case "message:updated": return this.onMessageUpdated(data);
       case "media:updated": return this.onMediaUpdated(data);
