@@ -24,7 +24,7 @@ from schemas import events
 from schemas.common import utcnow
 from schemas.documents import User
 from schemas.errors import ApiError, Code
-from schemas.payloads import (ConvRef, MessageDelete, MessageEdit, MessageSend, NotificationsDelivered, ReactionChange,
+from schemas.payloads import (ConvRef, MessageDelete, MessageEdit, MessageSend, NotificationsDelivered, ReactionChange, ReactionRemove,
                               ReadUpTo)
 from workers.enqueue import enqueue_drain
 
@@ -166,8 +166,8 @@ def _register_reactions_and_receipts(socketio: SocketIO) -> None:
         reactions.do_react(get_runtime().store, web_notifier(), user, change, add=True, gate=write_gate())
         return {"messageId": change.messageId}
 
-    @handler(socketio, "reaction:remove", ReactionChange, limit="reaction")
-    def reaction_remove(user: User, change: ReactionChange) -> dict:
+    @handler(socketio, "reaction:remove", ReactionRemove, limit="reaction")
+    def reaction_remove(user: User, change: ReactionRemove) -> dict:
         """A member takes a reaction back: message:updated to the room if there was one."""
         reactions.do_react(get_runtime().store, web_notifier(), user, change, add=False)
         return {"messageId": change.messageId}

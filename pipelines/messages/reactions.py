@@ -8,12 +8,12 @@ from pipelines.policy.gate import Gate
 from schemas.common import utcnow
 from schemas.documents import Message, Reaction, User
 from schemas.errors import ApiError, Code
-from schemas.payloads import ReactionChange
+from schemas.payloads import ReactionChange, ReactionRemove
 
 MAX_PER_USER = 10
 
 
-def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChange, add: bool,
+def do_react(store: Store, notifier: Notifier, user: User, change: ReactionChange | ReactionRemove, add: bool,
              gate: Gate | None = None) -> Message:
     """Add or remove one reaction; message:updated goes to the room only when something changed. An added
     emoji is a text others see (fullwidth or look-alike letters fold to words): it goes through the write

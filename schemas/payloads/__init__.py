@@ -2,7 +2,7 @@
 ``from schemas.payloads import MessageSend`` is the way to name one."""
 from schemas.payloads.base import (Email, Payload, CONTENT_LIMIT, content_limit, check_content, check_params,
                                    seq_param, limit_param, IdPage, parse_id_page, is_id)
-from schemas.payloads.messages import (MAX_ATTACHMENTS, ConvRef, ReadUpTo, Emoji, ReactionChange, MessageSend,
+from schemas.payloads.messages import (MAX_ATTACHMENTS, ConvRef, ReadUpTo, Emoji, ReactionChange, ReactionRemove, MessageSend,
                                        MessageEdit, MessageDelete, RestMessageSend, HISTORY_VIEWS,
                                        parse_history_query, HistoryWindow, SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT,
                                        SEARCH_MAX_QUERY_CHARS, parse_search_query, SearchQuery,
@@ -25,7 +25,7 @@ from schemas.payloads.exports import (EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCr
 
 __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content", "check_params", "seq_param",
            "limit_param", "IdPage", "parse_id_page", "is_id", "MAX_ATTACHMENTS", "ConvRef", "ReadUpTo", "Emoji",
-           "ReactionChange", "MessageSend", "MessageEdit", "MessageDelete", "RestMessageSend", "HISTORY_VIEWS",
+           "ReactionChange", "ReactionRemove", "MessageSend", "MessageEdit", "MessageDelete", "RestMessageSend", "HISTORY_VIEWS",
            "parse_history_query", "HistoryWindow", "SEARCH_DEFAULT_LIMIT", "SEARCH_MAX_LIMIT",
            "SEARCH_MAX_QUERY_CHARS", "parse_search_query", "SearchQuery", "parse_global_search_query",
            "GlobalSearchQuery", "DevTokenRequest", "GroupCreate",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import regex
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from schemas.common import ClientId, Id
@@ -49,12 +49,22 @@ def check_emoji(value: str) -> str:
 
 
 Emoji = Annotated[str, AfterValidator(check_emoji)]
+# What a reaction stored before the one-emoji check may hold (1-16 characters, no white space or ASCII): its
+# author can still take it back. Redundant variation selectors go, as when it is added.
+StoredEmoji = Annotated[str, StringConstraints(min_length=1, max_length=EMOJI_MAX_CHARS, pattern=r"^[^\s\x00-\x7f]+$"),
+                        AfterValidator(lambda v: _REDUNDANT_SELECTOR.sub("", v))]
 
 
 class ReactionChange(Payload):
-    """reaction:add and reaction:remove."""
+    """reaction:add: one emoji."""
     messageId: Id
     emoji: Emoji
+
+
+class ReactionRemove(Payload):
+    """reaction:remove: any reaction the user may have, including one stored before the one-emoji check."""
+    messageId: Id
+    emoji: StoredEmoji
 
 
 class MessageSend(Payload):

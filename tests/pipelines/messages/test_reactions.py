@@ -8,8 +8,9 @@ import pytest
 from pipelines.messages.drain import drain_inbox
 from pipelines.messages.reactions import MAX_PER_USER, do_react
 from pipelines.messages.submit import submit_message
+from schemas.common import utcnow
 from schemas.errors import ApiError, Code
-from schemas.payloads import MessageSend, ReactionChange
+from schemas.payloads import MessageSend, ReactionChange, ReactionRemove
 from tests.conftest import make_conversation, make_user
 
 EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🔥", "👀", "🙏", "✅", "💯"]
@@ -84,3 +85,14 @@ def test_flags_keycaps_and_zwj_sequences_are_stored_as_sent(store, notifier, pos
     for emoji in ["🇫🇷", "#️⃣", "👨‍👩‍👧‍👦", "🧑🏽‍💻"]:
         react(store, notifier, users[1], mid, emoji)
     assert [r.emoji for r in store.messages.get_message(mid).reactions] == ["🇫🇷", "#️⃣", "👨‍👩‍👧‍👦", "🧑🏽‍💻"]
+
+
+def test_a_reaction_stored_before_the_one_emoji_check_can_still_be_taken_back(store, notifier, posted):
+    users, mid = posted
+    store.db.messages.update_one({"_id": mid}, {"$push": {"reactions": {"userId": users[1].id, "emoji": "👍👍", "at": utcnow()}}})
+    with pytest.raises(ValueError):
+        ReactionChange(messageId=mid, emoji="👍👍")            # it could not be added today
+    removed = do_react(store, notifier, users[1], ReactionRemove(messageId=mid, emoji="👍👍"), add=False)
+    assert removed.reactions == []
+    with pytest.raises(ValueError):
+        ReactionRemove(messageId=mid, emoji="+1")              # ASCII was never a reaction
