@@ -7,6 +7,7 @@
 import { $, $$, avatar, displayName, h, replace } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { currentLanguage, errorText, t } from "../shared/i18n.js";
+import { plainText } from "../shared/markdown.js";
 import { EmojiPicker } from "./emoji.js";
 import { formatDuration, refreshChip, uploadChip } from "./media.js";
 import { VoiceRecorder, canRecord } from "./recorder.js";
@@ -125,7 +126,7 @@ export class Composer {
       : t("composer.replyingTo", {name: displayName(message.senderInfo)});
     replace(this.context,
       icon(kind === "edit" ? "edit" : "reply"),
-      h("div.context-text", h("strong", label), h("span", message.content)),
+      h("div.context-text", h("strong", label), h("span", plainText(message.content))),
       iconButton("button.icon-button", t("action.cancel"), "close", {onclick: () => this.cancel()}));
     this.context.hidden = false;
     if (kind === "edit") this.input.value = message.content;
