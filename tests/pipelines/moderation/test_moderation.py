@@ -183,6 +183,7 @@ def test_a_rejected_held_message_tells_the_sender_and_stores_nothing(store, emit
     [(rejected, room)] = emitter.of("message:rejected")
     assert (rejected["code"], rejected["clientId"], room) == ("rejected_by_moderator", "h2", f"user:{mod.bob.id}")
     assert "pas de spoilers" in rejected["reason"]
+    assert rejected["details"] == {"note": "pas de spoilers"}   # the note alone, for the sender's own words
 
 
 def test_two_moderators_deciding_at_once_one_wins(store, mod):
