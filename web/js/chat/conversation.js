@@ -155,7 +155,8 @@ export class ConversationView {
     const current = $(".new-divider", this.list);
     if (!el || current?.parentElement === el) return;
     current?.remove();
-    el.insertBefore(h("div.new-divider", {role: "separator"}, h("span", t("view.newDivider"))),
+    const label = t("view.newDivider");   // a separator's children are not read out: its label is
+    el.insertBefore(h("div.new-divider", {role: "separator", "aria-label": label}, h("span", label)),
       dayDivider(el)?.nextSibling || el.firstChild);
   }
 
