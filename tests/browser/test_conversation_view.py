@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.chat import ChatPage
 from tests.browser.conftest import person, post
-from tests.e2e.harness import make_conversation, wait_until
+from tests.e2e.harness import make_conversation, own_system, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def add_rule(api, group_id: str, pattern: str, action: str) -> dict:
 @pytest.mark.parametrize("locale, phone, divider, latest", [
     ("en-US", False, "New messages", "Jump to latest"),
     ("fr-FR", True, "Nouveaux messages", "Aller aux plus récents"),
-])
+], ids=["desktop-en", "phone-fr"])
 def test_opening_with_28_unread_lands_on_the_divider_and_jumps_to_latest(system, open_chat, locale, phone,
                                                                           divider, latest):
     alice, bob = person(system, "alice"), person(system, "bob")
@@ -119,7 +119,7 @@ def test_the_view_at_the_bottom_stays_there_when_the_last_message_grows(system, 
 @pytest.mark.parametrize("locale, phone, more, less", [
     ("en-US", False, "Show more", "Show less"),
     ("de-DE", True, "Mehr anzeigen", "Weniger anzeigen"),
-])
+], ids=["desktop-en", "phone-de"])
 def test_a_long_message_is_collapsed_and_expands(system, open_chat, locale, phone, more, less):
     alice, bob = person(system, "alice"), person(system, "bob")
     _, conv = make_conversation(alice, bob, title="report")
@@ -212,6 +212,22 @@ def test_a_masked_word_is_explained(system, open_chat):
     masked.click()
     expect(a.page.locator("#toasts")).to_contain_text("Masqué par le filtre de mots de ce groupe")
     a.screenshot("masked")
+
+
+def test_a_rate_limited_send_counts_down_and_goes_by_itself(open_chat):
+    with own_system(SEND_RATE_LIMIT="2/6 seconds") as strict:
+        alice, bob = person(strict, "alice"), person(strict, "bob")
+        make_conversation(alice, bob, title="slow")
+        a = open_chat(base_url=strict.url, locale="es-ES").sign_in(alice.username).open_conversation("slow")
+        for text in ("uno", "dos", "tres"):
+            a.send(text)
+        waiting = a.echoes().filter(has_text="tres")
+        expect(waiting.locator(".echo-status")).to_contain_text(re.compile(r"se reenviará en \d+ s"))
+        expect(waiting.locator("[data-action=retry]")).to_have_count(0)   # nothing to press: it goes by itself
+        a.screenshot("rate-limited")
+        expect(a.message("tres")).to_be_visible(timeout=15_000)
+        expect(a.echoes()).to_have_count(0)
+        assert a.texts() == ["uno", "dos", "tres"]
 
 
 def visible_action_bars(chat: ChatPage) -> int:
