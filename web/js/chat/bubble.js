@@ -41,12 +41,14 @@ export function markMasked(textEl) {
 export class LongTexts {
   constructor() {
     this.expanded = new Set();   // message ids
+    this.long = new Set();       // message ids measured taller than the clamp: a redraw has its button at once
     this.pending = new Set();    // texts drawn collapsed, not measured yet
     this.frame = 0;
   }
 
   reset() {
     this.expanded.clear();
+    this.long.clear();
     this.pending.clear();
   }
 
@@ -58,6 +60,10 @@ export class LongTexts {
     const box = h(`div.long${open ? ".open" : ""}`, {dataset: {id}}, textEl);
     textEl.id = `text-${id}`;
     if (!open) textEl.classList.add("clamped");
+    if (this.long.has(id)) {
+      box.append(this.button(box));
+      return box;
+    }
     this.pending.add(box);
     if (!this.frame) this.frame = requestAnimationFrame(() => this.measure());
     return box;
@@ -74,6 +80,7 @@ export class LongTexts {
     });
     boxes.forEach((box, i) => {
       if (!overflows[i]) return box.firstElementChild.classList.remove("clamped");
+      this.long.add(box.dataset.id);
       box.append(this.button(box));
     });
   }
