@@ -638,7 +638,8 @@ export class ConversationView {
     const waiting = this.outbox.forConversation(this.convId).filter((e) => waitOf(e));
     if (!waiting.length) return;
     this.echoTimer = setTimeout(() => {
-      for (const entry of waiting) this.onOutboxChange(entry, false);
+      // (one stored or discarded meanwhile is not drawn again)
+      for (const entry of waiting) if (this.outbox.entries.get(entry.clientId) === entry) this.onOutboxChange(entry, false);
       this.tickEchoes();
     }, 1000);
   }
