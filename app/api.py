@@ -25,7 +25,7 @@ from schemas.documents import Message
 from schemas.errors import ApiError, Code
 from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
                               GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
-                              parse_search_query)
+                              parse_member_query, parse_search_query)
 from schemas.common import new_id
 from schemas.tasks import NotificationRequest
 from workers.enqueue import enqueue_drain, enqueue_notify, enqueue_profile_sync
@@ -152,7 +152,9 @@ def group_presence(group_id: str):
 @api.get("/groups/<group_id>/members")
 @login_required
 def group_members(group_id: str):
-    return jsonify(directory.list_group_members(get_runtime().store, g.user, group_id))
+    """?q=&after=&limit=: one page of the members whose names match (the picker of the moderation page)."""
+    return jsonify(directory.list_group_members(get_runtime().store, g.user, group_id,
+                                                parse_member_query(request.args)))
 
 
 @api.post("/groups/<group_id>/conversations")

@@ -16,6 +16,7 @@ from infra.runtime import get_runtime
 from pipelines.messages import reactions, receipts
 from pipelines.messages.submit import submit_change, submit_message
 from pipelines.moderation.moderators import moderator_rooms
+from pipelines.moderation.sanctions import active_sanctions
 from pipelines.notifications.stored import do_mark_delivered
 from pipelines.people.directory import session_snapshot
 from pipelines.policy.access import check_conversation_member
@@ -65,7 +66,8 @@ def _join_rooms(sid: str, user: User, expires: float) -> dict:
     local.connect(sid, user, expires)
     socket_orders()  # subscribed from the first socket on: room moves from other web processes
     try:
-        snapshot = session_snapshot(get_runtime().store, user)
+        store = get_runtime().store
+        snapshot = {**session_snapshot(store, user), "sanctions": active_sanctions(store, user.id)}
         join_room(events.user_room(user.id))
         for group in snapshot["groups"]:
             join_room(events.group_room(group["id"]))

@@ -29,6 +29,7 @@ MESSAGE_HELD = "message:held"                  # user:{senderId}: a send (or edi
 MODERATION_MUTED = "moderation:muted"          # user:{userId}
 MODERATION_BANNED = "moderation:banned"        # user:{userId}
 MODERATION_LIFTED = "moderation:lifted"        # extension, user:{userId}: a mute or ban lifted early
+MODERATION_SANCTION = "moderation:sanction"    # user:{userId}: a mute or ban placed or lifted (contract v3)
 # Notifications and scheduling (contract v2).
 NOTIFICATION_NEW = "notification:new"          # user:{userId}: the stored notification
 NOTIFICATION_READ = "notification:read"        # user:{userId}: {ids | all, unread}
@@ -67,11 +68,23 @@ def mod_rooms(group_id: str) -> list[str]:
     return [mod_room(group_id), MOD_ALL]
 
 
+class SanctionState(BaseModel):
+    """A mute or ban of the user, as the chat page shows it: in session:ready's ``sanctions`` (those in force)
+    and as moderation:sanction (placed, or lifted: ``until`` None and ``lifted`` true)."""
+    groupId: str
+    kind: Literal["mute", "ban"]
+    until: str | None   # ISO-8601; None: a ban until lifted, or (with lifted) no longer in force
+    reason: str
+    groupName: str | None = None  # extension: a banned user is no longer in the group, so the page cannot name it
+    lifted: bool = False          # extension: tells a lifted sanction from a ban placed without an end
+
+
 class SessionReady(BaseModel):
     """To the socket, right after connect."""
     user: dict[str, Any]
     groups: list[dict[str, Any]]          # each group with the user's role in it
     conversations: list[dict[str, Any]]   # each with unread and lastSeq
+    sanctions: list[SanctionState] = []   # contract v3: the user's mutes and bans in force
 
 
 class SessionExpired(BaseModel):

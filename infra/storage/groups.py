@@ -46,6 +46,12 @@ class GroupsRepo(Repository):
         docs = self.group_members.find({"groupId": group_id}).limit(limit)
         return sorted((GroupMember.from_mongo(d) for d in docs), key=lambda m: m.joinedAt)
 
+    def group_members_after(self, group_id: str, after: str | None, limit: int) -> list[GroupMember]:
+        """The group's members by user id, from just after ``after``: a range of the (groupId, userId) index."""
+        query: dict[str, Any] = {"groupId": group_id, **({"userId": {"$gt": after}} if after else {})}
+        docs = self.group_members.find(query).sort([("groupId", ASC), ("userId", ASC)]).limit(limit)
+        return [GroupMember.from_mongo(d) for d in docs]
+
     def group_ids_of_user(self, user_id: str) -> list[str]:
         """From the (userId, groupId) index alone (a covered query)."""
         return [m["groupId"] for m in self.group_members.find({"userId": user_id}, {"_id": 0, "groupId": 1})]

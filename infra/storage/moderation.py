@@ -22,8 +22,10 @@ class ModerationRepo(Repository):
                        name="groupId_kind_status_id"),
         ],
         # _id is {groupId}:{userId}: one mute and one ban per member of a group.
-        "mutes": [IndexModel([("groupId", ASC), ("until", DESC)], name="groupId_until")],
-        "bans": [IndexModel([("groupId", ASC), ("createdAt", DESC)], name="groupId_createdAt")],
+        "mutes": [IndexModel([("groupId", ASC), ("until", DESC)], name="groupId_until"),
+                  IndexModel([("userId", ASC), ("until", DESC)], name="userId_until")],
+        "bans": [IndexModel([("groupId", ASC), ("createdAt", DESC)], name="groupId_createdAt"),
+                 IndexModel([("userId", ASC), ("until", DESC)], name="userId_until")],
     }
 
     def __init__(self, db: Database) -> None:
@@ -130,6 +132,11 @@ class ModerationRepo(Repository):
     def delete_sanction(self, collection: str, group_id: str, user_id: str) -> Sanction | None:
         doc = self.db[collection].find_one_and_delete({"_id": Sanction.key(group_id, user_id)})
         return Sanction.from_mongo(doc) if doc else None
+
+    def sanctions_of_user(self, collection: str, user_id: str, now) -> list[Sanction]:
+        """The user's mutes or bans still in force, in every group (one each per group: a short list)."""
+        query = {"userId": user_id, "$or": [{"until": None}, {"until": {"$gt": now}}]}
+        return [Sanction.from_mongo(d) for d in self.db[collection].find(query)]
 
     def sanctions_of_group(self, collection: str, group_id: str, now, limit: int) -> tuple[list[Sanction], bool]:
         """The group's mutes or bans still in force, newest first."""

@@ -87,7 +87,8 @@ class InboxWriter:
     def screen(self, entry: InboxEntry) -> Verdict | None:
         """The content filter's verdict on a send or an edit; None when clean, when the group has no rule,
         or when a moderator approved this entry. ``block`` and ``hold`` keep it from being stored at all;
-        ``mask`` and ``flag`` store it (masked) and open a review item."""
+        ``mask`` and ``flag`` store it (masked); ``flag`` opens a review item, and so does ``mask`` in a group
+        that reviews masks (its setting ``reviewMasks``)."""
         if self.rules is None or entry.approvedBy or entry.kind not in ("send", "edit"):
             return None
         verdict = self.rules.scan(entry.content)
@@ -129,7 +130,7 @@ class InboxWriter:
         if changed is not None:  # None: already applied (a redelivery) or deleted meanwhile
             self.result.changed += 1
             self.notifier.notify_message_updated(changed)
-            if verdict is not None:
+            if verdict is not None and verdict.review:
                 self.review("filter", entry, verdict, changed.id)
             if changed.isDeleted and entry.senderId != changed.senderId and not entry.clientId.startswith(REVIEW_DELETE):
                 # A moderator deleted a member's message (a review's decision is logged as review_deleted).
@@ -206,7 +207,7 @@ class InboxWriter:
         if existing.seq > self.announced_upto and existing.seq not in self.announced:
             self.announced.add(existing.seq)
             self.notifier.notify_message_new(existing)
-            if (verdict := self.screen(entry)) is not None:  # its review may not have been queued
+            if (verdict := self.screen(entry)) is not None and verdict.review:  # its review may not have been queued
                 self.review("filter", entry, verdict, existing.id)
             return max(last_at or existing.createdAt, existing.createdAt)  # lastSeq catches up
         self.notifier.notify_message_to_sender(existing, entry.sid)
@@ -231,7 +232,7 @@ class InboxWriter:
         message = _insert(self.store, self.conv_id, self.seq + 1, written, sender, masked=masked)
         if entry.attachments:
             attach_to_message(self.store, self.notifier, message, entry.attachments)
-        if verdict is not None:  # masked or flagged: stored, and reviewed with the original text
+        if verdict is not None and verdict.review:  # reviewed with the original text
             self.review("filter", entry, verdict, message.id)
         self.seq = message.seq
         self.result.stored.append(self.seq)

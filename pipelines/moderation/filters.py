@@ -323,6 +323,7 @@ class Verdict:
     action: Action | None     # the strongest action among hits; None = clean
     hits: tuple[Hit, ...]     # in text order
     masked: str               # the original text, each code point of a `mask` hit replaced by MASK_CHAR
+    review: bool = False      # whether it asks for a review item: a flag or a hold; a mask only if the group wants
 
 
 _STRENGTH = {action: i for i, action in enumerate(ACTION_ORDER)}
@@ -339,8 +340,9 @@ def _new_set() -> re2.Set:
 class RuleSet:
     """A group's rules, compiled for scanning many messages; safe to share between threads (read-only)."""
 
-    def __init__(self, rules: Sequence[Rule], allowlist: Sequence[str] = ()) -> None:
+    def __init__(self, rules: Sequence[Rule], allowlist: Sequence[str] = (), review_masks: bool = False) -> None:
         self.rules = tuple(rules)
+        self.review_masks = review_masks
         # Allowlist entries folded like the text, words joined by one space ("Second" -> "second").
         self.allowlist = frozenset(" ".join(_words(entry)) for entry in allowlist) - {""}
         self._literal: dict[str, list[int]] = {}    # single literal word -> rule indexes
@@ -440,7 +442,7 @@ class RuleSet:
             o_start, o_end = folded.span(s, e)
             hits.append(Hit(rule.id, rule.kind, rule.action, o_start, o_end, text[o_start:o_end]))
         hits.sort(key=lambda h: (h.start, h.end, _STRENGTH[h.action]))
-        return _verdict(text, hits)
+        return _verdict(text, hits, self.review_masks)
 
     def _allowed(self, folded: str, tokens, token_starts, start: int, end: int) -> bool:
         """Whether the words a hit lies in (all of each word it touches) make an allowlist entry."""
@@ -477,10 +479,11 @@ def _bare_link(folded: _Folded, start: int, host: str) -> bool:
     return not (written[:1].isupper() and not written.isupper())
 
 
-def _verdict(text: str, hits: list[Hit]) -> Verdict:
+def _verdict(text: str, hits: list[Hit], review_masks: bool) -> Verdict:
     if not hits:
         return Verdict(None, (), text)
     action = max((h.action for h in hits), key=_STRENGTH.__getitem__)
+    review = action in ("flag", "hold") or (action == "mask" and review_masks)
     masked = text
     mask_spans = [(h.start, h.end) for h in hits if h.action == "mask"]
     if mask_spans:
@@ -488,9 +491,10 @@ def _verdict(text: str, hits: list[Hit]) -> Verdict:
         for s, e in mask_spans:
             chars[s:e] = MASK_CHAR * (e - s)
         masked = "".join(chars)
-    return Verdict(action, tuple(hits), masked)
+    return Verdict(action, tuple(hits), masked, review)
 
 
-def compile_rules(rules: Sequence[Rule], allowlist: Sequence[str] = ()) -> RuleSet:
-    """Compile a group's rules once (a few ms for hundreds); raises ApiError naming a rule that is invalid."""
-    return RuleSet(rules, allowlist)
+def compile_rules(rules: Sequence[Rule], allowlist: Sequence[str] = (), review_masks: bool = False) -> RuleSet:
+    """Compile a group's rules once (a few ms for hundreds); raises ApiError naming a rule that is invalid.
+    ``review_masks``: the group's setting, whether a message whose words were only masked is reviewed."""
+    return RuleSet(rules, allowlist, review_masks)

@@ -13,6 +13,9 @@ from schemas.payloads import IdPage
 from schemas.tasks import NotificationRequest
 
 SYSTEM_ACTOR = "filter"  # the actor name of what the filter does by itself (blocks, automatic mutes)
+# The targets that are people (a message's, a review's or a file's target name is its author's username);
+# a filter's target name is its pattern, a group's is nothing.
+PERSON_TARGETS = frozenset({"user", "message", "review", "media"})
 
 # tell(request): leave the user a notification (workers.notifications.enqueue_notify).
 Tell = Callable[[NotificationRequest], None]
@@ -36,10 +39,27 @@ def do_log_action(store: Store, notifier: Notifier, actor: User | None, group_id
                                   "targetName": target_name, "reason": reason},
                         timestamp=utcnow())
     if store.audit.insert_activity_once(entry):
-        notifier.notify_moderation_action(group_id, entry.moderation_entry())
+        notifier.notify_moderation_action(group_id, with_display_names(store, [entry.moderation_entry()])[0])
 
 
 def list_log(store: Store, user: User, group_id: str, page: IdPage) -> dict[str, Any]:
     check_group_moderator(store, user, group_id)
     entries, more = store.audit.moderation_log(group_id, before=page.before, limit=page.limit)
-    return {"entries": [e.moderation_entry() for e in entries], "hasMore": more}
+    return {"entries": with_display_names(store, [e.moderation_entry() for e in entries]), "hasMore": more}
+
+
+def with_display_names(store: Store, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each entry with ``actorDisplayName`` and ``targetDisplayName``: the names people know (first and last
+    name, as the profile says now), None where there is no such person (the filter, a rule, the group) or the
+    profile has no name; the log records usernames, which stay the fallback."""
+    wanted = {e["actorName"] for e in entries if e.get("actorId") and e.get("actorName")}
+    wanted |= {e["targetName"] for e in entries if e.get("targetType") in PERSON_TARGETS and e.get("targetName")}
+    users = store.users.users_by_usernames(wanted) if wanted else {}
+
+    def full(name: str | None) -> str | None:
+        found = users.get(name or "")
+        return f"{found.fname} {found.lname}".strip() or None if found else None
+    for e in entries:
+        e["actorDisplayName"] = full(e.get("actorName")) if e.get("actorId") else None
+        e["targetDisplayName"] = full(e.get("targetName")) if e.get("targetType") in PERSON_TARGETS else None
+    return entries

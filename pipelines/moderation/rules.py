@@ -74,12 +74,17 @@ def get_moderation_settings(store: Store, user: User, group_id: str) -> dict[str
 
 def do_update_moderation_settings(store: Store, notifier: Notifier, user: User, group_id: str,
                                   request: ModerationSettingsUpdate) -> dict[str, Any]:
+    """Change the settings given; the log records each one that changed, from what to what."""
     check_acting_moderator(store, user, group_id)
     changes = request.model_dump(exclude_none=True)
     if not changes:
-        raise ApiError(Code.INVALID_PAYLOAD, "give allowlist, autoMute or both")
+        raise ApiError(Code.INVALID_PAYLOAD, "give at least one of allowlist, autoMute, reviewMasks")
     if "allowlist" in changes:
         changes["allowlist"] = list(dict.fromkeys(changes["allowlist"]))
+    before = store.moderation.group_moderation_of(group_id).public()
     settings = store.moderation.bump_rules_version(group_id, changes)
-    do_log_action(store, notifier, user, group_id, "settings_updated", "group", group_id, changes=changes)
-    return settings.public()
+    after = settings.public()
+    changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
+    if changed:
+        do_log_action(store, notifier, user, group_id, "settings_updated", "group", group_id, changes=changed)
+    return after

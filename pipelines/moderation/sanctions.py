@@ -20,7 +20,7 @@ from schemas import events
 from schemas.common import iso, utcnow
 from schemas.documents import Sanction, User
 from schemas.errors import ApiError, Code
-from schemas.events import Lifted, Sanctioned
+from schemas.events import Lifted, Sanctioned, SanctionState
 from schemas.payloads import BanCreate, MuteCreate, RoleChange
 
 SANCTIONS_LIMIT = 200
@@ -64,6 +64,29 @@ def _sanction(group_id: str, target: User, until, reason: str, actor: User | Non
                     byName=actor.username if actor else SYSTEM_ACTOR, createdAt=utcnow())
 
 
+def _group_name(store: Store, group_id: str) -> str | None:
+    group = store.groups.get_group(group_id)
+    return group.name if group else None
+
+
+def _state(store: Store, kind: str, sanction: Sanction, lifted: bool = False) -> SanctionState:
+    return SanctionState(groupId=sanction.groupId, kind=kind, until=None if lifted else iso(sanction.until),
+                         reason=sanction.reason, groupName=_group_name(store, sanction.groupId), lifted=lifted)
+
+
+def notify_sanction_state(store: Store, notifier: Notifier, kind: str, sanction: Sanction, lifted: bool = False) -> None:
+    """moderation:sanction to the user concerned, beside the older muted/banned/lifted events (public too). A
+    mute that simply runs out sends nothing: the page counts down to ``until`` itself."""
+    notifier.notify_sanction(events.MODERATION_SANCTION, sanction.userId, _state(store, kind, sanction, lifted))
+
+
+def active_sanctions(store: Store, user_id: str) -> list[SanctionState]:
+    """The user's mutes and bans in force, in every group (session:ready's ``sanctions``)."""
+    now = utcnow()
+    return [_state(store, kind, s) for kind in ("mute", "ban")
+            for s in store.moderation.sanctions_of_user(f"{kind}s", user_id, now)]
+
+
 def do_mute(store: Store, notifier: Notifier, actor: User | None, group_id: str, request: MuteCreate,
             target: User | None = None, tell: Tell | None = None) -> Sanction:
     """Mute a member for ``minutes``: their sends are refused (``muted``, with ``until``) on every path
@@ -80,6 +103,7 @@ def do_mute(store: Store, notifier: Notifier, actor: User | None, group_id: str,
     store.conversations.set_muted_until(group_id, target.id, until)
     notifier.notify_sanction(events.MODERATION_MUTED, target.id,
                              Sanctioned(groupId=group_id, until=iso(until), reason=request.reason))
+    notify_sanction_state(store, notifier, "mute", mute)
     do_log_action(store, notifier, actor, group_id, "muted" if actor else "auto_muted", "user", target.id,
                   target_name=target.username, reason=request.reason,
                   changes={"minutes": request.minutes, "until": iso(until)})
@@ -108,6 +132,7 @@ def do_lift(store: Store, notifier: Notifier, actor: User, group_id: str, user_i
     if kind == "mute":
         store.conversations.set_muted_until(group_id, user_id, None)
     notifier.notify_sanction(events.MODERATION_LIFTED, user_id, Lifted(groupId=group_id, kind=kind))
+    notify_sanction_state(store, notifier, kind, sanction, lifted=True)
     do_log_action(store, notifier, actor, group_id, {"mute": "unmuted", "ban": "unbanned"}[kind], "user", user_id,
                   target_name=sanction.username)
 
@@ -153,6 +178,7 @@ def do_ban(store: Store, notifier: Notifier, move: MoveSockets, announce: Announ
         notifier.notify_conversation_left(target.id, conv_id, actor.id)
     notifier.notify_sanction(events.MODERATION_BANNED, target.id,
                              Sanctioned(groupId=group_id, until=iso(until), reason=request.reason))
+    notify_sanction_state(store, notifier, "ban", ban)
     do_log_action(store, notifier, actor, group_id, "banned", "user", target.id, target_name=target.username,
                   reason=request.reason, changes={"minutes": request.minutes, "until": iso(until),
                                                   "conversations": len(conv_ids)})

@@ -32,16 +32,17 @@ def hits_of(verdict: Verdict) -> list[FilterHit]:
 
 def do_test_filter(store: Store, user: User, group_id: str, request: FilterTest) -> dict[str, Any]:
     """The group's enabled rules, and the candidate rule if given (its hits have ``filterId: null``), on a
-    sample text: what a message with that text would get."""
+    sample text: what a message with that text would get, and whether it would open a review item."""
     check_group_moderator(store, user, group_id)
     rules = enabled_rules(store, group_id)
     if request.rule is not None:
         candidate = request.rule
         rules.append(Rule(id=None, kind=candidate.kind, pattern=check_pattern(candidate.kind, candidate.pattern),
                           action=candidate.action))
-    verdict = compile_rules(rules, store.moderation.group_moderation_of(group_id).allowlist).scan(request.text)
+    settings = store.moderation.group_moderation_of(group_id)
+    verdict = compile_rules(rules, settings.allowlist, settings.reviewMasks).scan(request.text)
     return {"action": verdict.action, "hits": [h.model_dump() for h in hits_of(verdict)],
-            "masked": verdict.masked, "normalized": normalize(request.text)}
+            "masked": verdict.masked, "review": verdict.review, "normalized": normalize(request.text)}
 
 
 class FilterCache:
@@ -64,10 +65,10 @@ class FilterCache:
         # The version was read before the rules: a change landing in between is compiled now and seen as a
         # new version at the next batch, never missed.
         rules = enabled_rules(self.store, group_id)
-        allowlist = self.store.moderation.group_moderation_of(group_id).allowlist
+        settings = self.store.moderation.group_moderation_of(group_id)
         while True:
             try:
-                ruleset = compile_rules(rules, allowlist) if rules else None
+                ruleset = compile_rules(rules, settings.allowlist, settings.reviewMasks) if rules else None
                 break
             except ApiError as exc:  # saved rules were checked; one written by other means must not stop the group
                 bad = (exc.details or {}).get("ruleId")

@@ -1,6 +1,7 @@
 """Users, groups, conversations and membership: the writes behind the REST routes, and what a session sees."""
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Callable
 
 from infra.storage import Store
@@ -11,7 +12,7 @@ from pipelines.policy.gate import Gate
 from schemas.common import iso, new_id, utcnow
 from schemas.documents import ActivityLog, Conversation, ConversationMember, Group, GroupMember, User
 from schemas.errors import ApiError, Code
-from schemas.payloads import ConversationCreate, DevTokenRequest, GroupCreate, GroupMemberAdd
+from schemas.payloads import ConversationCreate, DevTokenRequest, GroupCreate, GroupMemberAdd, MemberQuery
 
 # announce(conv_id, actor, action, data): queue a system message (pipelines.messages.submit_system).
 Announce = Callable[[str, User, str, dict], None]
@@ -117,13 +118,54 @@ def do_remove_conversation_member(store: Store, notifier: Notifier, announce: An
 MEMBERS_LIMIT = 1000  # a member list is one page; groups larger than this need a paginated route
 
 
-def list_group_members(store: Store, user: User, group_id: str) -> dict[str, Any]:
-    """The group's members with their roles, for its members (and system admins)."""
+MEMBERS_SCAN_BATCH = 200
+MEMBERS_SCAN_LIMIT = 2000  # memberships read for one page of a search, at most: the rest is the next page's
+
+
+def list_group_members(store: Store, user: User, group_id: str, query: MemberQuery | None = None) -> dict[str, Any]:
+    """The group's members with their roles, for its members (and system admins); with a query, one page of
+    those whose names match (``search_group_members``)."""
     check_group_member(store, user, group_id)
+    if query is not None:
+        return search_group_members(store, group_id, query)
     members = store.groups.group_members_of(group_id, MEMBERS_LIMIT)
     users = store.users.users_by_ids(m.userId for m in members)
     return {"groupId": group_id, "members": [{"user": users[m.userId].public(), "role": m.role}
                                              for m in members if m.userId in users]}
+
+
+def search_group_members(store: Store, group_id: str, query: MemberQuery) -> dict[str, Any]:
+    """One page of the group's members whose username, first or last name starts with ``query.q``, in user
+    id order. The memberships are read in batches along the (groupId, userId) index and their users by id;
+    a page stops at ``limit`` matches or after ``MEMBERS_SCAN_LIMIT`` memberships, so one request costs a
+    bounded range of the index whatever the group's size. ``next`` goes into ``after`` for the next page."""
+    needle, after, found, scanned = _fold(query.q.removeprefix("@")), query.after, [], 0
+    while scanned < MEMBERS_SCAN_LIMIT:
+        batch = store.groups.group_members_after(group_id, after, min(MEMBERS_SCAN_BATCH, MEMBERS_SCAN_LIMIT - scanned))
+        users = store.users.users_by_ids(m.userId for m in batch)
+        for member in batch:
+            scanned, after = scanned + 1, member.userId
+            if member.userId in users and _name_matches(users[member.userId], needle):
+                found.append({"user": users[member.userId].public(), "role": member.role})
+                if len(found) == query.limit:
+                    break
+        if len(found) == query.limit or len(batch) < MEMBERS_SCAN_BATCH:
+            break
+    more = bool(store.groups.group_members_after(group_id, after, 1)) if batch else False
+    return {"groupId": group_id, "members": found, "hasMore": more, "next": after if more else None}
+
+
+def _fold(text: str) -> str:
+    """Lowercase, without accents: "Zoë" and "zoe" match."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _name_matches(user: User, needle: str) -> bool:
+    if not needle:
+        return True
+    names = [user.username, user.fname, user.lname, f"{user.fname} {user.lname}"]
+    return any(_fold(name).startswith(needle) for name in names if name)
 
 
 def list_conversation_members(store: Store, user: User, conv_id: str) -> dict[str, Any]:

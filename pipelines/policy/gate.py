@@ -198,8 +198,8 @@ class Gate:
     # -- 4: the content filter ---------------------------------------------------------------------------
     def screen(self, admitted: Admitted, texts: dict[str, str], target_id: str) -> Screened:
         """Run each text (a field: ``{"name": ..., "description": ...}``) through the rules of each group of
-        the write; refuse ``block`` and ``hold``, mask ``mask``, and prepare the review of ``flag`` and
-        ``mask`` (the original text is kept in the review item only)."""
+        the write; refuse ``block`` and ``hold``, mask ``mask``, and prepare the review of ``flag`` (and of
+        ``mask`` if the group reviews masks; the original text is kept in the review item only)."""
         screened = Screened(dict(texts))
         for group_id in admitted.group_ids:
             rules = self.filters.rules_for(group_id) if self.filters is not None else None
@@ -211,7 +211,8 @@ class Gate:
                     continue
                 _refuse(verdict, name)
                 screened.texts[name] = verdict.masked
-                screened.reviews.append(self._review(admitted, group_id, name, texts[name], verdict, target_id))
+                if verdict.review:
+                    screened.reviews.append(self._review(admitted, group_id, name, texts[name], verdict, target_id))
         return screened
 
     def check_blocked(self, admitted: Admitted, text: str) -> None:

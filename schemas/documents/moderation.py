@@ -45,15 +45,20 @@ class AutoMute(BaseModel):
 
 
 class GroupModeration(Document):
-    """Per group (``_id`` is the group's id): the filter's allowlist and escalation, and ``rulesVersion``,
-    moved by every change of the group's rules or allowlist, which is how every worker process knows,
-    with one point read per batch, that its compiled rules are stale."""
+    """Per group (``_id`` is the group's id): the filter's allowlist and escalation, whether a message whose
+    words were only masked opens a review item (``reviewMasks``), and ``rulesVersion``, moved by every change
+    of the group's rules or settings, which is how every worker process knows, with one point read per
+    batch, that its compiled rules are stale."""
     rulesVersion: int = 0
     allowlist: list[str] = Field(default_factory=list)
     autoMute: AutoMute = Field(default_factory=AutoMute)
+    # Off by default: a mask already did its work (the word is hidden), and in a busy group an item per
+    # masked message buries the flags and holds that need a moderator (docs/moderation.md).
+    reviewMasks: bool = False
 
     def public(self) -> dict[str, Any]:
-        return {"groupId": self.id, "allowlist": self.allowlist, "autoMute": self.autoMute.model_dump()}
+        return {"groupId": self.id, "allowlist": self.allowlist, "autoMute": self.autoMute.model_dump(),
+                "reviewMasks": self.reviewMasks}
 
 
 class ReviewReason(BaseModel):

@@ -7,7 +7,8 @@ from schemas.payloads.messages import (MAX_ATTACHMENTS, ConvRef, ReadUpTo, Emoji
                                        parse_history_query, HistoryWindow, SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT,
                                        SEARCH_MAX_QUERY_CHARS, parse_search_query, SearchQuery)
 from schemas.payloads.people import (DevTokenRequest, GroupCreate, GroupMemberAdd, ConversationCreate,
-                                     ConversationMemberAdd, ProfileUpdate, GroupSettingsUpdate)
+                                     ConversationMemberAdd, ProfileUpdate, GroupSettingsUpdate,
+                                     MemberQuery, parse_member_query)
 from schemas.payloads.moderation import (Reason, Note, AllowWord, MINUTES_MAX, FilterCreate, FilterUpdate,
                                          FilterCandidate, FilterTest, ModerationSettingsUpdate, ReportCreate,
                                          ReviewDecision, MuteCreate, BanCreate, RoleChange, REVIEW_STATUSES,
@@ -26,6 +27,7 @@ __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content"
            "parse_history_query", "HistoryWindow", "SEARCH_DEFAULT_LIMIT", "SEARCH_MAX_LIMIT",
            "SEARCH_MAX_QUERY_CHARS", "parse_search_query", "SearchQuery", "DevTokenRequest", "GroupCreate",
            "GroupMemberAdd", "ConversationCreate", "ConversationMemberAdd", "ProfileUpdate", "GroupSettingsUpdate",
+           "MemberQuery", "parse_member_query",
            "Reason", "Note", "AllowWord", "MINUTES_MAX", "FilterCreate", "FilterUpdate", "FilterCandidate",
            "FilterTest", "ModerationSettingsUpdate", "ReportCreate", "ReviewDecision", "MuteCreate", "BanCreate",
            "RoleChange", "REVIEW_STATUSES", "REVIEW_KINDS", "ReviewQuery", "parse_review_query", "EMAIL_DELAY_MAX",

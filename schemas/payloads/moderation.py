@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from schemas.common import Username
 from schemas.documents import AutoMute, FilterAction, FilterKind
@@ -48,8 +48,10 @@ class FilterTest(Payload):
 
 
 class ModerationSettingsUpdate(Payload):
+    """PATCH: the fields given change."""
     allowlist: list[AllowWord] | None = Field(None, max_length=500)
     autoMute: AutoMute | None = None
+    reviewMasks: StrictBool | None = None   # true or false, not "yes" or 1
 
 
 class ReportCreate(Payload):

@@ -1,13 +1,15 @@
 """REST bodies about users, groups and conversations."""
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, Mapping
 
 from pydantic import Field
 
 from schemas.common import AvatarUrl, Name, Title, Username
 from schemas.documents import Language
-from schemas.payloads.base import Email, Payload
+from schemas.errors import ApiError, Code
+from schemas.payloads.base import Email, Payload, check_params, is_id, limit_param
 
 
 class DevTokenRequest(Payload):
@@ -53,3 +55,30 @@ class ProfileUpdate(Payload):
 class GroupSettingsUpdate(Payload):
     """PATCH /api/groups/{id}/settings (group admins)."""
     keepOriginalMetadata: bool
+
+
+MEMBER_QUERY_MAX_CHARS = 64
+MEMBER_PAGE_MAX = 100
+
+
+@dataclass(frozen=True)
+class MemberQuery:
+    """A page of a group's members by user id (``after`` = the ``next`` of the previous page), those whose
+    username, first or last name starts with ``q`` (case and accents ignored); ``q`` empty: all of them."""
+    q: str
+    after: str | None
+    limit: int
+
+
+def parse_member_query(args: Mapping[str, str]) -> MemberQuery | None:
+    """?q=&after=&limit= ; None when none is given (the whole list in joining order, as before)."""
+    if not args:
+        return None
+    check_params(args, {"q", "after", "limit"})
+    q = (args.get("q") or "").strip()
+    if len(q) > MEMBER_QUERY_MAX_CHARS:
+        raise ApiError(Code.INVALID_PAYLOAD, f"q is at most {MEMBER_QUERY_MAX_CHARS} characters")
+    after = args.get("after") or None
+    if after is not None and not is_id(after):
+        raise ApiError(Code.INVALID_CURSOR, f"after must be a user id (24 hex characters), got {after!r}")
+    return MemberQuery(q=q, after=after, limit=limit_param(args, MEMBER_PAGE_MAX, 20))

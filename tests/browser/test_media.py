@@ -353,6 +353,7 @@ def test_the_gallery_lists_images_and_files_filters_by_type_and_keeps_albums(sys
     phone = open_chat(phone=True)
     phone.page.emulate_media(color_scheme="dark")
     phone.sign_in(bob.username).open_conversation("gallery")
+    phone.page.click("#conv-more")        # on a phone the gallery is behind the header's "⋯" menu
     phone.page.click("#gallery-toggle")
     expect(phone.page.locator("#gallery .grid-thumb.loaded")).to_have_count(1, timeout=15_000)
     phone.screenshot("gallery-phone-dark")

@@ -103,7 +103,9 @@ def test_a_blocked_message_is_never_stored_announced_nor_found(store, emitter, m
     assert store.db.reviews.count_documents({}) == 0
 
 
-def test_a_masked_message_is_stored_masked_and_the_original_is_only_in_the_review(store, emitter, mod):
+def test_a_masked_message_is_stored_masked_and_the_original_is_only_in_the_review(store, notifier, emitter, mod):
+    # Masks open review items only in a group that asks for it (off by default: test_settings.py).
+    rules.do_update_moderation_settings(store, notifier, mod.carol, mod.group, ModerationSettingsUpdate(reviewMasks=True))
     mod.rule("word", "con*", "mask")
     mod.send(mod.bob, "m1", "Quel connard, à Mâcon !")
     mod.drain()
@@ -262,10 +264,11 @@ def test_a_pathological_regex_costs_a_bounded_time(store, mod):
     assert mod.drain().stored == [1]
 
 
-def test_edits_pass_the_filter_too(store, inbox, emitter, mod):
+def test_edits_pass_the_filter_too(store, inbox, notifier, emitter, mod):
     mod.send(mod.bob, "e1", "bonjour")
     mod.drain()
     mid = _stored(store, mod.conv)[0]["_id"]
+    rules.do_update_moderation_settings(store, notifier, mod.carol, mod.group, ModerationSettingsUpdate(reviewMasks=True))
     mod.rule("word", "idiot", "mask")
     mod.rule("word", "nul", "block")
     mod.rule("word", "spoiler", "hold")

@@ -29,7 +29,8 @@ from pipelines.policy.rate_limits import RateLimits
 from schemas.common import new_id, utcnow
 from schemas.documents import GroupMember, Media, Sanction, SenderInfo
 from schemas.errors import ApiError, Code
-from schemas.payloads import (AlbumCreate, ConversationCreate, FilterCreate, GroupCreate, MessageSend, ProfileUpdate,
+from schemas.payloads import (AlbumCreate, ConversationCreate, FilterCreate, GroupCreate, MessageSend,
+                              ModerationSettingsUpdate, ProfileUpdate,
                               ReactionChange, ScheduledMessageCreate, UploadCreate)
 from tests.conftest import make_conversation, make_user
 from tests.fakes import MemoryBlobs
@@ -80,9 +81,12 @@ class World:
     def open_drain_reviews(self, requests) -> None:
         self.screened.extend(requests)
 
-    def rule(self, action: str) -> None:
+    def rule(self, action: str, review_masks: bool = False) -> None:
         rules.do_create_filter(self.store, self.notifier, self.alice, self.group,
                                     FilterCreate(kind="word", pattern="badword", action=action))
+        if review_masks:
+            rules.do_update_moderation_settings(self.store, self.notifier, self.alice, self.group,
+                                                ModerationSettingsUpdate(reviewMasks=True))
 
     def ready_media(self, owner) -> Media:
         now = utcnow()
@@ -238,12 +242,14 @@ def test_each_path_refuses_what_each_check_refuses_and_changes_nothing(w, path, 
 
 
 @pytest.mark.parametrize("path", [p for p, wp in PATHS.items() if wp.filter_at != "none"])
-@pytest.mark.parametrize("action", ["block", "hold", "mask", "flag"])
+@pytest.mark.parametrize("action", ["block", "hold", "mask", "flag", "quiet mask"])
 def test_each_path_with_text_meets_the_groups_filter(w, store, emitter, path, action):
     scenario, declared = SCENARIOS[path], PATHS[path]
     bad, _ = _texts(path)
     before = scenario.seen(w)   # (made before the rule: a path's own setup is clean)
-    w.rule(action)
+    quiet = action == "quiet mask"   # a mask in a group that does not review masks (the default)
+    action = "mask" if quiet else action
+    w.rule(action, review_masks=action == "mask" and not quiet)
     refused = None
     try:
         scenario.write(w, scenario.writer(w), bad)
@@ -268,6 +274,9 @@ def test_each_path_with_text_meets_the_groups_filter(w, store, emitter, path, ac
     assert refused is None and mine, (path, action, after)
     if action == "mask":
         assert all("badword" not in t.lower() and "ｂａｄ" not in t for t in mine) and any("•" in t for t in mine)
+        if quiet:
+            assert w.screened == [] and w.requested == [] and store.db.reviews.count_documents({}) == 0
+            return
     else:
         assert any("badword" in t or BAD_EMOJI in t for t in mine)
     if declared.filter_at == "drain":

@@ -73,8 +73,27 @@ export class Composer {
   }
 
   enable(on) {
+    this.wanted = on;           // what the conversation allows; a block() keeps it off until lifted
+    on = on && !this.blocked;
     this.input.disabled = !on;
     for (const b of $$(".composer-row button", this.form)) b.disabled = !on;
+  }
+
+  /** A reason the user cannot write here (a mute or ban with its time left, a removal), or null. Blocked: the
+   * input, its buttons and files are off, and the reason shows in the composer as a status (said again only
+   * when its words change). Unblocked: back to what the conversation allows. */
+  block(reason) {
+    this.blocked = reason || null;
+    const note = $("#composer-blocked");
+    if (note.textContent !== (reason || "")) note.textContent = reason || "";
+    note.hidden = !reason;
+    this.form.classList.toggle("blocked", Boolean(reason));
+    if (reason) {
+      this.stopTyping();
+      if (this.voice.active) this.finishVoice(false);
+      this.closeSuggestions();
+    }
+    this.enable(Boolean(this.wanted));
   }
 
   focus() {

@@ -5,6 +5,7 @@
 import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { errorText, formatDateTime, formatDay, formatTime, t } from "../shared/i18n.js";
+import { CONV_DENIED_KEYS, MESSAGE_ACTION_KEYS } from "../shared/texts.js";
 import { LongTexts, markMasked, quoteOf } from "./bubble.js";
 import { renderEcho, waitOf } from "./echoes.js";
 import { refreshChip, renderFiles } from "./media.js";
@@ -185,7 +186,7 @@ export class ConversationView {
     this.composer.enable(false);
     replace($("#conv-title"), denied ? t("conv.forbiddenTitle") : t("conv.loadFailedTitle"));
     replace($("#conv-sub"));
-    replace(this.top, h("div.notice-card", h("p", denied ? t(`conv.${exc.code}`) : t("conv.loadFailed")),
+    replace(this.top, h("div.notice-card", h("p", denied ? t(CONV_DENIED_KEYS[exc.code]) : t("conv.loadFailed")),
       denied ? h("a.button", {href: "#/"}, t("conv.backToList"))
              : h("button.button", {type: "button", onclick: () => this.open(this.convId)}, t("action.retry"))));
   }
@@ -322,7 +323,7 @@ export class ConversationView {
     const text = m.isDeleted || m.content || !files.length;
     li.classList.toggle("has-files", files.length > 0);
     li.classList.toggle("files-only", files.length > 0 && !text && !quote);
-    const act = (action, name) => iconButton("button.act", t(`action.${action}`), name, {dataset: {action}});
+    const act = (action, name) => iconButton("button.act", t(MESSAGE_ACTION_KEYS[action]), name, {dataset: {action}});
     replace(li, dayDivider(li), $(":scope > .new-divider", li),
       h("div.row",
         avatar(m.senderInfo, m.senderId),

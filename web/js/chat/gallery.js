@@ -4,6 +4,7 @@
 import { $, displayName, h, replace } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { errorText, formatDateTime, t } from "../shared/i18n.js";
+import { GALLERY_TYPE_KEYS } from "../shared/texts.js";
 import { formatSize, renderFiles, typeIcon, typeLabel } from "./media.js";
 import { state } from "./state.js";
 
@@ -127,7 +128,7 @@ export class GalleryPanel {
     replace(this.body,
       h("div.gallery-filters", {role: "group", "aria-label": t("gallery.filter")}, TYPES.map((type) =>
         h("button.filter-chip", {type: "button", dataset: {action: "type", type: type || ""},
-          "aria-pressed": String(this.type === type)}, t(`gallery.type.${type || "all"}`)))),
+          "aria-pressed": String(this.type === type)}, t(GALLERY_TYPE_KEYS[type || "all"])))),
       this.renderAlbums(),
       this.loading ? h("div.gallery-status", h("span.spinner"))
         : this.failed ? h("p.gallery-status", errorText(this.failed.code))

@@ -7,10 +7,12 @@ import { Connection } from "../shared/connection.js";
 import { Dialogs } from "../shared/dialogs.js";
 import { $, $$, avatar, cleanName, displayName, h, newClientId, replace } from "../shared/dom.js";
 import { errorText, t } from "../shared/i18n.js";
+import { CONNECTION_KEYS } from "../shared/texts.js";
 import { openPage, shown, toast } from "../shared/page.js";
 import { Composer } from "./composer.js";
 import { ConversationView } from "./conversation.js";
 import { GalleryPanel } from "./gallery.js";
+import { HeaderMenu } from "./header-menu.js";
 import { Lightbox, MediaUrls } from "./media.js";
 import { NotificationCenter } from "./notifications.js";
 import { Outbox } from "./outbox.js";
@@ -19,7 +21,7 @@ import { SanctionBanner } from "./sanctions.js";
 import { ScheduledPanel } from "./scheduled.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
-import { countMessage, countRead, rememberUser, setConversations, state } from "./state.js";
+import { countMessage, countRead, rememberUser, setConversations, state, userName } from "./state.js";
 import { Uploader } from "./uploads.js";
 
 const MAX_SUBSCRIPTIONS = 100;    // conversations kept live for their unread counts, newest first
@@ -56,7 +58,9 @@ class ChatPage {
     this.notifications = new NotificationCenter({api, conn, dialogs, toast, bus});
     this.scheduled = new ScheduledPanel({api, dialogs, toast, composer, bus});
     this.people = new People({api, dialogs, toast, view, bus});
-    this.sanctions = new SanctionBanner({conn, toast});
+    this.sanctions = new SanctionBanner({conn, toast, changed: () => this.applyBlock()});
+    this.removed = new Map();     // convId → {groupId, by}: the open conversation, removed from it meanwhile
+    this.headerMenu = new HeaderMenu();
     this.target = null;           // {convId, seq, then}: where to go once that conversation is open
     bus.on("conversation:loaded", (convId) => {
       this.ready();
@@ -123,6 +127,7 @@ class ChatPage {
     this.uploader.open(user.id);
     this.outbox.open(user.id);
     this.pollTicks = 0;
+    this.listLoading(true);   // no "You are not in any group" before the list is known
     $("#signin").hidden = true;
     $("#app").hidden = false;
     this.renderMe();
@@ -136,6 +141,7 @@ class ChatPage {
     this.uploader.stop();
     this.lightbox.close();
     session.clear();
+    this.removed.clear();
     this.sanctions.clear();
     $("#moderation-link").hidden = true;
     this.notifications.reset();
@@ -164,6 +170,9 @@ class ChatPage {
     const convId = location.hash.match(CONV_HASH)?.[1] || null;
     if (convId === state.activeId) return;
     state.activeId = convId;
+    this.removed.clear();
+    $("#conv").classList.remove("removed");
+    this.headerMenu.close(false);
     $("#app").dataset.view = convId ? "conv" : "list";
     $("#empty").hidden = Boolean(convId);
     this.search.reset();
@@ -174,6 +183,7 @@ class ChatPage {
       const conv = state.convs.get(convId);
       if (conv) conv.mentioned = false;
       this.view.open(convId);
+      this.applyBlock();
     } else {
       this.view.close();
       this.composer.reset(null);
@@ -220,7 +230,7 @@ class ChatPage {
     const banner = $("#conn-banner");
     banner.dataset.mode = mode;
     banner.hidden = mode === "live" || mode === "connecting";
-    replace(banner, banner.hidden ? "" : t(`connection.${mode}`));
+    replace(banner, banner.hidden ? "" : t(CONNECTION_KEYS[mode]));
     if (this.view.loaded) this.view.renderEchoes();
   }
 
@@ -229,7 +239,7 @@ class ChatPage {
   }
 
   /** Every (re)connect: fresh lists, the open conversation re-subscribed and caught up, waiting sends sent. */
-  async onSession({user, groups, conversations}) {
+  async onSession({user, groups, conversations, sanctions = []}) {
     state.me = user;
     session.saveUser(user);
     this.renderMe();
@@ -238,6 +248,7 @@ class ChatPage {
     // Exports: group admins and system admins (members too only where the server allows it: not linked).
     $("#exports-link").hidden = !(user.role === "ADMIN" || groups.some((g) => g.role === "GROUP_ADMIN"));
     this.setConversations(conversations);
+    this.sanctions.load(sanctions);   // also redraws the composer of the open conversation
     const open = state.activeId;
     if (open) {
       await this.subscribe(open).catch(() => {});
@@ -267,6 +278,7 @@ class ChatPage {
 
   setConversations(list) {
     setConversations(list);
+    this.listLoading(false);
     this.sidebar.render();
     if (this.view.loaded) this.view.renderHeader();
   }
@@ -286,9 +298,8 @@ class ChatPage {
       case "media:updated": return this.onMediaUpdated(data);
       case "message:rejected": return this.outbox.reject(data);
       case "message:held": return this.outbox.hold(data);
-      case "moderation:muted": return this.sanctions.onSanction("muted", data);
-      case "moderation:banned": return this.sanctions.onSanction("banned", data);
-      case "moderation:lifted": return this.sanctions.onLifted(data);
+      // moderation:muted, :banned and :lifted come too (public events): moderation:sanction says the same.
+      case "moderation:sanction": return this.sanctions.onSanction(data);
       case "message:read": return this.onRead(data);
       case "typing:start":
       case "typing:stop": return this.view.onTyping(name === "typing:start", data);
@@ -341,11 +352,38 @@ class ChatPage {
     this.subscribeAll([conv.id]);
   }
 
-  /** Left or removed: the conversation goes from the list, and from the screen if it is open. */
-  onConversationLeft({convId}) {
+  /** Left or removed: the conversation goes from the list. Open and removed by someone else: what was on
+   * screen stays, the composer says who removed the user and takes no more; left (here or on another
+   * device): the conversation goes from the screen. */
+  onConversationLeft({convId, by}) {
+    const groupId = state.convs.get(convId)?.groupId;
     state.convs.delete(convId);
     this.sidebar.render();
-    if (convId === state.activeId) this.view.showUnavailable(new ApiError(403, "forbidden"));
+    if (convId !== state.activeId) return;
+    if (!by || by === state.me?.id) return this.view.showUnavailable(new ApiError(403, "forbidden"));
+    this.removed.set(convId, {groupId, by});
+    $("#conv").classList.add("removed");
+    this.applyBlock();
+  }
+
+  /** The composer of the open conversation, blocked while a mute or ban of its group lasts (with the time
+   * left) or after a removal, with the reason; unblocked when that ends. */
+  applyBlock() {
+    const convId = state.activeId;
+    const removed = convId ? this.removed.get(convId) : null;
+    const groupId = removed?.groupId || state.convs.get(convId)?.groupId;
+    const name = removed ? userName(removed.by) : null;
+    const reason = !convId ? null : (groupId && this.sanctions.blockReason(groupId))
+      || (removed ? (name ? t("shell.removedBy", {name}) : t("shell.removed")) : null);
+    this.composer.block(reason);
+  }
+
+  /** While the list is not known yet, the sidebar says it is loading instead of "no group". */
+  listLoading(on) {
+    const nav = $("#conv-list");
+    if (!on) return nav.removeAttribute("aria-busy");
+    nav.setAttribute("aria-busy", "true");
+    nav.dataset.loading = t("shell.loadingList");
   }
 
   onMemberJoined({groupId, user, group}) {
@@ -435,6 +473,7 @@ class ChatPage {
     this.composer.renderTray();
     this.gallery.rerender();
     this.sanctions.render();
+    this.applyBlock();
     this.notifications.rerender();
     this.scheduled.render();
     this.onMode(this.conn.mode);

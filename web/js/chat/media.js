@@ -6,6 +6,7 @@
 import { h } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { currentLanguage, formatDateTime, t } from "../shared/i18n.js";
+import { UPLOAD_ERROR_KEYS } from "../shared/texts.js";
 
 const URL_MARGIN_MS = 30_000;   // a cached URL is asked again this long before it expires
 const LOADS_AT_ONCE = 6;
@@ -282,9 +283,7 @@ function chipStatus(item) {
 /** The server's own words for a refused upload (what the limit is, which type), under our title. */
 function uploadError(error) {
   const code = error?.code || "error";
-  const title = t(`upload.error.${code}`);
-  const known = title !== `upload.error.${code}`;
-  const text = known ? title : t("upload.error.other", {code});
+  const text = UPLOAD_ERROR_KEYS[code] ? t(UPLOAD_ERROR_KEYS[code]) : t("upload.error.other", {code});
   return error?.message && code !== "upload_expired" ? `${text} (${error.message})` : text;
 }
 

@@ -5,6 +5,7 @@ import { ApiError } from "../shared/api.js";
 import { $, h, replace } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { errorText, formatActivity, formatDateTime, t } from "../shared/i18n.js";
+import { LAST_EMAIL_KEYS, NOTIF_LEVEL_KEYS } from "../shared/texts.js";
 import { state } from "./state.js";
 
 const PAGE = 20;
@@ -271,7 +272,7 @@ export class NotificationCenter {
   renderLevel() {
     const convId = state.activeId;
     const level = this.level(convId);
-    const label = t("notif.levelButton", {level: t(`notif.level.${level}`)});
+    const label = t("notif.levelButton", {level: t(NOTIF_LEVEL_KEYS[level])});
     replace(this.levelButton, icon(LEVEL_ICON[level]));
     this.levelButton.title = label;
     this.levelButton.setAttribute("aria-label", label);
@@ -285,7 +286,7 @@ export class NotificationCenter {
     const saved = await this.dialogs.form({
       title: t("notif.levelTitle", {title: conv.title}), text: t("notif.levelText"), submit: t("action.save"),
       fields: [{name: "level", label: t("notif.levelLabel"), value: this.level(convId),
-        options: LEVELS.map((l) => [l, t(`notif.level.${l}`)])}],
+        options: LEVELS.map((l) => [l, t(NOTIF_LEVEL_KEYS[l])])}],
       onSubmit: ({level}) => this.api.patch("/api/me/notification-settings", {conversations: {[convId]: level}}),
     });
     if (!saved) return;
@@ -303,7 +304,7 @@ export class NotificationCenter {
       "Notification" in window && Notification.permission !== "denied"
         ? h("button.button", {id: "browser-enable", type: "button", onclick: () => this.enableBrowser(status)},
           icon("bell"), t("notif.browserEnable")) : null);
-    const last = s.lastEmail ? h("p.field-hint", t(`notif.lastEmail.${s.lastEmail.status}`,
+    const last = s.lastEmail ? h("p.field-hint", t(LAST_EMAIL_KEYS[s.lastEmail.status],
       {at: formatDateTime(new Date(s.lastEmail.at)), reason: s.lastEmail.error || s.lastEmail.reason || ""})) : null;
     const saved = await this.dialogs.form({
       title: t("notif.settingsTitle"), submit: t("action.save"),

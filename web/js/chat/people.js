@@ -3,6 +3,7 @@
 import { ApiError } from "../shared/api.js";
 import { avatar, cleanName, displayName, h, safeUrl } from "../shared/dom.js";
 import { t } from "../shared/i18n.js";
+import { PRESENCE_KEYS } from "../shared/texts.js";
 import { state } from "./state.js";
 
 /** The usernames of a group's members (not the user's own), or none where the server has no members route. */
@@ -33,7 +34,7 @@ export class People {
       const status = state.presence.get(user.id);
       return h("li", avatar(user, user.id, "", status),
         h("span.member-names", h("strong", displayName(user)), h("span.handle", "@" + user.username)),
-        status ? h(`span.status.${status}`, t(`presence.${status}`)) : null);
+        status ? h(`span.status.${status}`, t(PRESENCE_KEYS[status])) : null);
     })) : null;
     const added = await this.dialogs.form({
       title: t("members.title", {title: conv.title}), text: list, submit: t("action.add"),

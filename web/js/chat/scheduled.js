@@ -4,6 +4,7 @@
 import { $, h, newClientId, replace } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { errorText, formatDateTime, t } from "../shared/i18n.js";
+import { REMIND_KEYS } from "../shared/texts.js";
 
 const OPEN = new Set(["pending", "claimed", "failed"]);
 const DISMISSED_KEY = "chat.dismissedScheduled";
@@ -254,7 +255,7 @@ export class ScheduledPanel {
       h("p.dialog-text", m.content ? (m.content.length > 140 ? `${m.content.slice(0, 140)}…` : m.content) : t("remind.aFile")),
       h("div.presets", presets.map(([key, at]) => h("button.preset", {type: "button", dataset: {preset: key},
         onclick: (e) => create({at: at.toISOString()}, e.currentTarget)},
-        icon("clock"), h("span.preset-label", t(`remind.${key}`)), h("span.preset-time", formatDateTime(at))))),
+        icon("clock"), h("span.preset-label", t(REMIND_KEYS[key])), h("span.preset-time", formatDateTime(at))))),
       h("label.field", {for: "remind-at"}, h("span.field-label", t("remind.custom")), custom,
         h("span.field-hint", t("later.zone", {zone: timeZone()}))),
       error,

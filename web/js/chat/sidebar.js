@@ -3,6 +3,7 @@
 import { $, cleanName, h, replace } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { formatActivity, t } from "../shared/i18n.js";
+import { ROLE_KEYS } from "../shared/texts.js";
 import { groupUsernames } from "./people.js";
 import { state } from "./state.js";
 
@@ -95,7 +96,7 @@ export class Sidebar {
     const added = await this.dialogs.form({
       title: t("group.addMember", {group: group.name}), submit: t("action.add"),
       fields: [{name: "username", label: t("field.username"), required: true, placeholder: "bob"},
-        {name: "role", label: t("field.role"), value: "MEMBER", options: ROLES.map((r) => [r, t(`role.${r}`)])}],
+        {name: "role", label: t("field.role"), value: "MEMBER", options: ROLES.map((r) => [r, t(ROLE_KEYS[r])])}],
       onSubmit: ({username, role}) =>
         this.api.post(`/api/groups/${group.id}/members`, {username: cleanName(username), role}),
     });

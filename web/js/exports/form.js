@@ -3,6 +3,7 @@
 // "include deleted content" for the group's moderators.
 import { $, h, replace } from "../shared/dom.js";
 import { LANGUAGES, currentLanguage, t } from "../shared/i18n.js";
+import { ERROR_KEYS, EXPORT_ERROR_KEYS } from "../shared/texts.js";
 
 const MODERATING = new Set(["MODERATOR", "GROUP_ADMIN"]);
 
@@ -116,9 +117,8 @@ export class ExportForm {
   refuse(convId, body) {
     const conv = this.state.convs.get(convId);
     const group = conv && this.state.groups.get(conv.groupId);
-    const key = body.includeDeleted ? "exp.refused.deleted" : "exp.refused.text";
     replace($("#exp-refusal"), h("strong", t("exp.refused.title")),
-      h("p", t(key, {group: group?.name || t("exp.otherGroup")})));
+      h("p", t(body.includeDeleted ? "exp.refused.deleted" : "exp.refused.text", {group: group?.name || t("exp.otherGroup")})));
     $("#exp-refusal").hidden = false;
     $("#exp-refusal").scrollIntoView({block: "center"});
   }
@@ -132,10 +132,8 @@ function rangeOf(body) {
 /** An error code of the export routes in words: the page's own sentence, else the chat's, else the code
  * with the server's message. */
 export function exportErrorText(code, message = "") {
-  for (const key of [`exp.error.${code}`, `error.${code}`]) {
-    const text = t(key);
-    if (text !== key) return text;
-  }
+  if (EXPORT_ERROR_KEYS[code]) return t(EXPORT_ERROR_KEYS[code]);
+  if (ERROR_KEYS[code]) return t(ERROR_KEYS[code]);
   return message ? `${t("error.other", {code})}: ${message}` : t("error.other", {code});
 }
 

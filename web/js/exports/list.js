@@ -3,6 +3,7 @@
 // (processed / total), cancel while queued or running, download when done, the size and the time left.
 import { $, h, replace, safeUrl } from "../shared/dom.js";
 import { currentLanguage, formatDateTime, t } from "../shared/i18n.js";
+import { EXPORT_ERROR_KEYS, EXPORT_STATUS_KEYS } from "../shared/texts.js";
 import { exportErrorText } from "./form.js";
 
 const PAGE = 20;
@@ -130,7 +131,7 @@ export class ExportList {
       h("div.exp-row-head",
         h(`span.fmt-tag.fmt-${job.format || "x"}`, (job.format || "?").toUpperCase()),
         h("strong.exp-conv-title", titleOf(this.state, job.convId)),
-        h(`span.status-pill.status-${status}`, t(`exp.status.${status}`)),
+        h(`span.status-pill.status-${status}`, t(EXPORT_STATUS_KEYS[status])),
         job.createdAt ? h("time.muted", {datetime: job.createdAt}, formatDateTime(new Date(job.createdAt))) : null),
       h("p.exp-row-meta.muted", describe(job)),
       ACTIVE.has(status) || (status === "done" && job.watched)
@@ -228,8 +229,8 @@ function describe(job) {
 
 function failure(error) {
   if (!error) return t("exp.error.export_failed");
-  const known = t(`exp.error.${error.code}`);
-  if (known === `exp.error.${error.code}`) return error.message || error.code;
+  if (!EXPORT_ERROR_KEYS[error.code]) return error.message || error.code;
+  const known = t(EXPORT_ERROR_KEYS[error.code]);
   return error.code === "export_failed" && error.message ? `${known} (${error.message})` : known;
 }
 

@@ -6,6 +6,7 @@ import { Bus } from "../shared/bus.js";
 import { Connection } from "../shared/connection.js";
 import { $ } from "../shared/dom.js";
 import { errorText, t } from "../shared/i18n.js";
+import { GATE_KEYS } from "../shared/texts.js";
 import { gateShown, openPage, showGate, showMode, shown, toast } from "../shared/page.js";
 import { ExportForm } from "./form.js";
 import { ExportList } from "./list.js";
@@ -59,7 +60,7 @@ class ExportPage {
   gate(reason, exc = null) {
     this.conn.stop();
     showGate("#exp", reason, reason === "failed" ? errorText(exc?.code)
-      : reason === "signedOut" ? t("exp.gate.signedOut") : t(`mod.gate.${reason}`));
+      : reason === "signedOut" ? t("exp.gate.signedOut") : t(GATE_KEYS[reason]));
   }
 
   // -- the connection ------------------------------------------------------------------------------

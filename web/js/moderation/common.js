@@ -1,7 +1,7 @@
 // What the dashboard's panels share: a keyed, paged list that live events update, highlighted ranges,
 // remaining times, and inline forms whose errors carry the server's own message.
 import { h, replace } from "../shared/dom.js";
-import { errorText, t } from "../shared/i18n.js";
+import { currentLanguage, errorText, t } from "../shared/i18n.js";
 
 const PAGE = 30;
 
@@ -193,4 +193,17 @@ export function nameOf(id, name, me) {
 /** Group admins (and system admins) may ban; moderators may not. state: the dashboard's {me, group}. */
 export function isGroupAdmin({me, group}) {
   return group?.role === "GROUP_ADMIN" || me?.role === "ADMIN";
+}
+
+/** A length of time in the reader's language, in the largest whole unit: "15 minutes", "1 hour", "7 days". */
+export function formatDuration(minutes) {
+  const [unit, count] = minutes % 1440 === 0 ? ["day", minutes / 1440]
+    : minutes % 60 === 0 ? ["hour", minutes / 60] : ["minute", minutes];
+  return new Intl.NumberFormat(currentLanguage(), {style: "unit", unit, unitDisplay: "long"}).format(count);
+}
+
+/** The group's members whose names start with q (the member picker's search). */
+export async function searchMembers(api, groupId, q, limit = 8) {
+  const {members} = await api.get(`/api/groups/${groupId}/members?${new URLSearchParams({q, limit})}`);
+  return members;
 }

@@ -3,6 +3,7 @@
 import { $, h, replace } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { formatDateTime, t } from "../shared/i18n.js";
+import { FILTER_DOES_KEYS, FILTER_HINT_KEYS, RULE_ACTION_KEYS, RULE_KIND_KEYS, VERDICT_KEYS } from "../shared/texts.js";
 import { PagedList, failure, field, inlineForm, markRanges } from "./common.js";
 
 const KINDS = ["word", "regex", "link"];
@@ -62,10 +63,10 @@ export class FiltersPanel {
 
   /** The form for a new rule (rule = null) or for editing one; the pattern's error shows under it. */
   ruleForm(rule, submit) {
-    const kind = field("kind", t("mod.filters.kind"), {options: KINDS.map((k) => [k, t(`mod.kind.rule.${k}`)]), value: rule?.kind || "word"});
+    const kind = field("kind", t("mod.filters.kind"), {options: KINDS.map((k) => [k, t(RULE_KIND_KEYS[k])]), value: rule?.kind || "word"});
     const pattern = field("pattern", t("mod.filters.pattern"), {required: true, maxlength: "500", value: rule?.pattern || "",
       placeholder: t("mod.filters.patternPlaceholder"), spellcheck: "false"}, " ");
-    const action = field("action", t("mod.filters.action"), {options: ACTIONS.map((a) => [a, t(`mod.action.${a}`)]), value: rule?.action || "flag"}, " ");
+    const action = field("action", t("mod.filters.action"), {options: ACTIONS.map((a) => [a, t(RULE_ACTION_KEYS[a])]), value: rule?.action || "flag"}, " ");
     const form = inlineForm("form.rule-form", [
       h("div.rule-fields", kind, pattern, action),
       h("div.form-actions",
@@ -100,12 +101,12 @@ export class FiltersPanel {
     const hits = answer.hits || [];
     replace(this.result,
       h(`p.verdict.${answer.action || "none"}`, icon(answer.action ? "shield" : "check"),
-        answer.action ? t(`mod.test.verdict.${answer.action}`) : t("mod.test.verdict.none")),
+        answer.action ? t(VERDICT_KEYS[answer.action]) : t("mod.test.verdict.none")),
       hits.length ? [
-        h("div.test-text", markRanges(text, hits.map((hit) => ({...hit, title: t(`mod.action.${hit.action}`)})))),
+        h("div.test-text", markRanges(text, hits.map((hit) => ({...hit, title: t(RULE_ACTION_KEYS[hit.action])})))),
         h("ul.hits", hits.map((hit) => h("li",
-          h("code", hit.match), " → ", h(`span.action-pill.${hit.action}`, t(`mod.action.${hit.action}`)),
-          h("span.muted", hit.filterId ? ` · ${t(`mod.kind.rule.${hit.kind}`)}` : ` · ${t("mod.test.thisRule")}`)))),
+          h("code", hit.match), " → ", h(`span.action-pill.${hit.action}`, t(RULE_ACTION_KEYS[hit.action])),
+          h("span.muted", hit.filterId ? ` · ${t(RULE_KIND_KEYS[hit.kind])}` : ` · ${t("mod.test.thisRule")}`)))),
       ] : null,
       answer.masked && answer.masked !== text ? h("div.masked", h("span.field-label", t("mod.test.masked")), h("div", answer.masked)) : null);
   }
@@ -122,11 +123,11 @@ export class FiltersPanel {
     }
     const updated = new Date(rule.updatedAt || rule.createdAt);
     return h(`li.rule${rule.enabled ? "" : ".disabled"}`, {dataset: {id: rule.id}},
-      h(`span.kind-tag.rule-${rule.kind}`, t(`mod.kind.rule.${rule.kind}`)),
+      h(`span.kind-tag.rule-${rule.kind}`, t(RULE_KIND_KEYS[rule.kind])),
       h("code.pattern", rule.pattern),
       h("label.rule-action", h("span.sr-only", t("mod.filters.action")),
         h("select", {name: "action", "aria-label": t("mod.filters.action")},
-          ACTIONS.map((a) => h("option", {value: a, selected: a === rule.action}, t(`mod.action.${a}`))))),
+          ACTIONS.map((a) => h("option", {value: a, selected: a === rule.action}, t(RULE_ACTION_KEYS[a]))))),
       h("label.switch", {title: t("mod.filters.enabled")},
         h("input", {type: "checkbox", name: "enabled", checked: rule.enabled}), h("span", t("mod.filters.enabled"))),
       h("time.muted.small", {datetime: updated.toISOString()}, formatDateTime(updated)),
@@ -184,6 +185,6 @@ function updateHint(form) {
   const kind = form.elements.kind.value;
   const action = form.elements.action.value;
   const hints = form.querySelectorAll(".field-hint");
-  hints[0].textContent = t(`mod.filters.hint.${kind}`);
-  hints[1].textContent = t(`mod.filters.does.${action}`);
+  hints[0].textContent = t(FILTER_HINT_KEYS[kind]);
+  hints[1].textContent = t(FILTER_DOES_KEYS[action]);
 }

@@ -6,6 +6,7 @@ import { Connection } from "../shared/connection.js";
 import { Dialogs } from "../shared/dialogs.js";
 import { $, $$, h, replace } from "../shared/dom.js";
 import { errorText, t } from "../shared/i18n.js";
+import { GATE_KEYS } from "../shared/texts.js";
 import { gateShown, openPage, showGate, showMode, shown, toast } from "../shared/page.js";
 import { FiltersPanel } from "./filters.js";
 import { LogPanel } from "./log.js";
@@ -60,7 +61,7 @@ class Dashboard {
   /** Instead of the dashboard: signed out, not a moderator, session over, or the server unreachable. */
   gate(reason, exc = null) {
     this.conn.stop();
-    showGate("#mod", reason, reason === "failed" ? errorText(exc?.code) : t(`mod.gate.${reason}`));
+    showGate("#mod", reason, reason === "failed" ? errorText(exc?.code) : t(GATE_KEYS[reason]));
   }
 
   /** #/{groupId}/{tab}; anything else opens the first group's queue. */

@@ -1,28 +1,36 @@
 // The review queue: flagged, reported and held messages, live (moderation:flagged / :decided), each with
 // its matched words highlighted, its reasons, the message in context, and one-click decisions.
 import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.js";
+import { Dialogs } from "../shared/dialogs.js";
 import { icon } from "../shared/icons.js";
 import { errorText, formatActivity, formatDateTime, formatTime, t } from "../shared/i18n.js";
-import { PagedList, failure, markRanges, nameOf } from "./common.js";
+import { ACT_KEYS, DECIDED_KEYS, DECIDE_DONE_HELD_KEYS, DECIDE_DONE_KEYS, DECIDE_HELD_KEYS, DECIDE_HELP_KEYS, DECIDE_KEYS, QUEUE_EMPTY_KEYS, QUEUE_VIEW_KEYS, REVIEW_KIND_KEYS, REVIEW_STATUS_KEYS, RULE_ACTION_KEYS } from "../shared/texts.js";
+import { AuthorActions } from "./author.js";
+import { PagedList, failure, isGroupAdmin, markRanges, nameOf } from "./common.js";
 
 const LEAVE_AFTER_MS = 4000;   // a decided item stays this long in the pending list, saying who decided
 // The decisions an item allows: held messages were never delivered; the others were.
 const DECISIONS = {held: ["approve", "reject"], filter: ["approve", "dismiss", "delete"], report: ["approve", "dismiss", "delete"],
   text: ["approve", "dismiss"]};
 const KEYS = {a: "approve", r: "reject", d: "dismiss", Delete: "delete", x: "delete"};
+// Each decision's explanation (mod.decide.help.*) depends on what the item is about.
+const helpOf = (item) => (item.kind === "held" || item.kind === "text" ? item.kind : "message");
 const QUERY = {pending: {status: "pending"}, reports: {status: "pending", kind: "report"}, decided: {status: "decided"}};
 
 export class QueuePanel {
   /** state: the dashboard's {me, group} (the user, the group on screen). */
   constructor({api, toast, state}) {
     Object.assign(this, {api, toast, state});
+    this.author = new AuthorActions({dialogs: new Dialogs(), toast,
+      post: (kind, body) => this.api.post(`/api/groups/${this.group.id}/${kind}`, body)});
+    this.acted = new Map();     // id → {kind, name, until}: what was done to the item's author from it
     this.view = "pending";
     this.leaving = new Map();   // id → timer
     this.notes = new Map();     // id → a note being written (kept across redraws)
     this.list = new PagedList($("#queue-list"), {
       render: (item) => this.renderItem(item),
       load: (before, limit) => this.load(before, limit),
-      empty: () => h("div.empty-state", icon("check"), h("p", t(`mod.queue.empty.${this.view}`))),
+      empty: () => h("div.empty-state", icon("check"), h("p", t(QUEUE_EMPTY_KEYS[this.view]))),
     });
     $("#queue-filter").addEventListener("click", (e) => {
       const button = e.target.closest("button[data-status]");
@@ -77,7 +85,7 @@ export class QueuePanel {
   }
 
   rerender() {
-    for (const b of $$("#queue-filter button")) b.textContent = t(`mod.queue.${b.dataset.status}`);
+    for (const b of $$("#queue-filter button")) b.textContent = t(QUEUE_VIEW_KEYS[b.dataset.status]);
     this.list.rerender();
   }
 
@@ -117,20 +125,23 @@ export class QueuePanel {
     const pending = item.status === "pending";
     const reports = (item.reasons || []).filter((r) => r.reporterId || r.reporterName);
     const ranges = (item.reasons || []).filter((r) => Number.isInteger(r.start))
-      .map((r) => ({start: r.start, end: r.end, title: r.action ? t(`mod.action.${r.action}`) : null}));
+      .map((r) => ({start: r.start, end: r.end, title: r.action ? t(RULE_ACTION_KEYS[r.action]) : null}));
     const at = new Date(item.createdAt || m.createdAt);
     return h(`li.review.kind-${item.kind}.status-${item.status}`, {dataset: {id: item.id}, tabindex: "0",
-      "aria-label": t("mod.queue.itemLabel", {kind: t(`mod.kind.${item.kind}`), name: m.senderInfo?.username || "?"})},
+      "aria-label": t("mod.queue.itemLabel", {kind: t(REVIEW_KIND_KEYS[item.kind]), name: m.senderInfo?.username || "?"})},
       h("div.review-head",
         h(`span.kind.${item.kind}`, icon(item.kind === "report" ? "flag" : item.kind === "held" ? "clock" : "filter"),
-          t(`mod.kind.${item.kind}`)),
+          t(REVIEW_KIND_KEYS[item.kind])),
         reports.length ? h("span.count-pill", t("mod.queue.reports.count", {count: reports.length})) : null,
         h("span.review-where", avatar(m.senderInfo, m.senderId, "xs"), h("strong", m.senderInfo?.username || "?"),
           item.convTitle ? h("span.muted", t("mod.queue.in", {title: item.convTitle})) : null),
         h("time.review-time", {datetime: at.toISOString(), title: formatDateTime(at)}, formatActivity(at))),
-      h("blockquote.review-text", markRanges(m.content || "", ranges)),
+      h("blockquote.review-text", isLong(m.content || "")
+        ? [h("div.clamp.tall", {id: `text-${item.id}`}, markRanges(m.content, ranges)), moreButton(`text-${item.id}`)]
+        : markRanges(m.content || "", ranges)),
       h("ul.reasons", (item.reasons || []).map((r) => h("li", reasonText(r)))),
       pending ? null : decidedLine(item, this.state.me),
+      this.acted.has(item.id) ? actedLine(this.acted.get(item.id)) : null,
       h("div.review-context", {hidden: true}),
       h("div.review-foot",
         item.convId ? h("button.link.context-toggle", {type: "button", dataset: {action: "context"},
@@ -138,9 +149,35 @@ export class QueuePanel {
         pending ? [
           h("input.note", {name: "note", type: "text", maxlength: "500", value: this.notes.get(item.id) || "",
             placeholder: t("mod.queue.note"), "aria-label": t("mod.queue.note")}),
-          h("span.decisions", DECISIONS[item.kind].map((d) => decisionButton(item.kind, d))),
+          h("span.decisions", DECISIONS[item.kind].map((d) => decisionButton(item, d))),
         ] : null),
+      pending ? decisionHelp(item) : null,
+      this.authorTools(item),
       h("p.form-error.review-error", {role: "alert"}));
+  }
+
+  /** Mute or ban the item's author from here (not oneself; bans for group admins only). */
+  authorTools(item) {
+    const m = item.message || {};
+    if (!m.senderId || m.senderId === this.state.me?.id) return null;
+    const name = m.senderInfo?.username || "?";
+    return h("div.author-tools", {role: "group", "aria-label": t("mod.act.label", {name})},
+      h("span.muted.small", t("mod.act.label", {name})),
+      h("button.button.small", {type: "button", dataset: {action: "mute"}}, icon("mute"), t("mod.act.mute.open")),
+      isGroupAdmin(this.state)
+        ? h("button.button.small.danger-outline", {type: "button", dataset: {action: "ban"}}, icon("shield"), t("mod.act.ban.open"))
+        : null);
+  }
+
+  async actOnAuthor(kind, item) {
+    const made = await this.author.open(kind, item);
+    if (!made) return;
+    this.acted.set(item.id, {kind, name: item.message?.senderInfo?.username || "?", until: made.until});
+    const shown = this.list.els.get(item.id);   // (redrawn meanwhile, perhaps: a live update)
+    if (!shown) return;
+    $(".acted", shown)?.remove();
+    $(".review-context", shown).before(actedLine(this.acted.get(item.id)));
+    shown.focus();
   }
 
   onClick(e) {
@@ -150,6 +187,8 @@ export class QueuePanel {
     const item = this.list.get(li.dataset.id);
     if (button.dataset.decision) this.decide(item, button.dataset.decision, li);
     else if (button.dataset.action === "context") this.toggleContext(item, li, button);
+    else if (button.dataset.action === "more") toggleLong(button);
+    else if (["mute", "ban"].includes(button.dataset.action)) this.actOnAuthor(button.dataset.action, item);
   }
 
   onKey(e) {
@@ -180,6 +219,7 @@ export class QueuePanel {
     try {
       const decided = await this.api.post(`/api/reviews/${item.id}/decision`, {decision, ...(note ? {note} : {})});
       this.notes.delete(item.id);
+      this.toast(t(item.kind === "held" ? DECIDE_DONE_HELD_KEYS[decided.status] : DECIDE_DONE_KEYS[decided.status]));
       this.onDecided(decided);
       if (next && document.activeElement === document.body) next.focus();
     } catch (exc) {
@@ -198,7 +238,7 @@ export class QueuePanel {
       return this.toast(errorText(exc.code));
     }
     this.toast(t("mod.queue.alreadyDecided", {name: nameOf(fresh.decidedBy, fresh.decidedByName, this.state.me),
-      decision: t(`mod.status.${fresh.status}`)}));
+      decision: t(REVIEW_STATUS_KEYS[fresh.status])}));
     this.onDecided(fresh);
   }
 
@@ -220,17 +260,57 @@ export class QueuePanel {
       if (!delivered) rows.push(contextRow({...m, held: true}, true));
       replace(box, h("ol.context", rows));
       box.dataset.loaded = "1";
+      requestAnimationFrame(() => collapseLong(box));
     } catch (exc) {
       replace(box, h("p.form-error", errorText(exc.code)));
     }
   }
 }
 
-function decisionButton(kind, decision) {
-  const label = t(`mod.decide.${kind === "held" ? "held." : ""}${decision}`);
+function decisionButton(item, decision) {
+  const label = t(item.kind === "held" ? DECIDE_HELD_KEYS[decision] : DECIDE_KEYS[decision]);
   const key = Object.entries(KEYS).find(([, d]) => d === decision)?.[0];
   return h(`button.button.decision.${decision}`, {type: "button", dataset: {decision},
+    "aria-describedby": `help-${item.id}-${decision}`,
     title: key ? t("mod.queue.key", {key: key === "Delete" ? "Del" : key.toUpperCase()}) : null}, label);
+}
+
+/** Under the buttons, what each decision does (each button is described by its line). */
+function decisionHelp(item) {
+  return h("ul.decision-help", DECISIONS[item.kind].map((d) => h("li", {id: `help-${item.id}-${d}`},
+    h("strong", t(item.kind === "held" ? DECIDE_HELD_KEYS[d] : DECIDE_KEYS[d])), " — ",
+    t(DECIDE_HELP_KEYS[helpOf(item)][d]))));
+}
+
+/** Long texts in the context panel are clamped to a few lines, with "Show more" where they overflow. */
+function collapseLong(box) {
+  for (const text of $$(".context-text.clamp", box)) {
+    if (text.scrollHeight <= text.clientHeight + 1) {
+      text.classList.remove("clamp");
+      continue;
+    }
+    text.id ||= `long-${Math.random().toString(36).slice(2, 9)}`;
+    text.after(moreButton(text.id));
+  }
+}
+
+/** The item's own text is collapsed when it is long: more than 8 lines or 700 characters (it is drawn
+ * before it is in the page, so it cannot be measured). */
+function isLong(text) {
+  return text.length > 700 || text.split("\n").length > 8;
+}
+
+function moreButton(controls) {
+  return h("button.link.more-toggle", {type: "button", dataset: {action: "more"}, "aria-expanded": "false",
+    "aria-controls": controls}, t("mod.queue.showMore"));
+}
+
+function toggleLong(button) {
+  const text = document.getElementById(button.getAttribute("aria-controls"));
+  const open = button.getAttribute("aria-expanded") !== "true";
+  text.classList.toggle("expanded", open);
+  button.setAttribute("aria-expanded", String(open));
+  button.textContent = t(open ? "mod.queue.showLess" : "mod.queue.showMore");
 }
 
 /** Why the item is here: a rule's match, or a member's report. */
@@ -240,13 +320,19 @@ function reasonText(r) {
       r.reason ? h("q", r.reason) : null];
   }
   return [icon("filter"), h("span", r.match ? t("mod.reason.match", {match: r.match}) : t("mod.reason.rule")),
-    r.action ? h(`span.action-pill.${r.action}`, t(`mod.action.${r.action}`)) : null];
+    r.action ? h(`span.action-pill.${r.action}`, t(RULE_ACTION_KEYS[r.action])) : null];
+}
+
+/** "You muted bob until 7 Dec, 15:05." (drawn in the reader's language at each redraw) */
+function actedLine({kind, name, until}) {
+  return h("p.acted", {role: "status"}, icon("mute"), until
+    ? t(ACT_KEYS[kind].doneLine, {name, until: formatDateTime(new Date(until))}) : t("mod.act.ban.doneLineForever", {name}));
 }
 
 function decidedLine(item, me) {
   const at = item.decidedAt ? new Date(item.decidedAt) : null;
   return h(`p.decided.${item.status}`, icon(item.status === "approved" ? "check" : "alert"),
-    h("span", t(`mod.decided.${item.status}`, {name: nameOf(item.decidedBy, item.decidedByName, me)})),
+    h("span", t(DECIDED_KEYS[item.status], {name: nameOf(item.decidedBy, item.decidedByName, me)})),
     at ? h("time", {datetime: at.toISOString(), title: formatDateTime(at)}, ` · ${formatActivity(at)}`) : null,
     item.note ? h("q.note-text", item.note) : null);
 }
@@ -257,7 +343,7 @@ function contextRow(m, focus) {
   return h(`li${focus ? ".focus" : ""}${m.isDeleted ? ".deleted" : ""}${m.held ? ".held" : ""}`,
     h("time", {datetime: at.toISOString(), title: formatDateTime(at)}, formatTime(at)),
     h("strong", system ? "·" : displayName(m.senderInfo)),
-    h("span.context-text", system ? h("em", m.content) : richText(m.content || "")),
+    h("div.context-body", h("span.context-text.clamp", system ? h("em", m.content) : richText(m.content || ""))),
     m.isDeleted ? h("span.tag", t("mod.queue.deletedTag")) : null,
     m.held ? h("span.tag", t("mod.queue.heldTag")) : null);
 }

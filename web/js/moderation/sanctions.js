@@ -3,7 +3,9 @@
 import { $, avatar, cleanName, h, replace } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { formatDateTime, t } from "../shared/i18n.js";
-import { PagedList, failure, field, inlineForm, isGroupAdmin, nameOf, remaining } from "./common.js";
+import { MemberPicker } from "../shared/member_picker.js";
+import { SANCTION_LIST_KEYS } from "../shared/texts.js";
+import { PagedList, failure, field, inlineForm, isGroupAdmin, nameOf, remaining, searchMembers } from "./common.js";
 
 const TICK_MS = 1000;
 const CHANGES = new Set(["muted", "unmuted", "auto_muted", "banned", "unbanned"]);
@@ -37,9 +39,12 @@ export class SanctionsPanel {
   /** One card: the form, then the list (kind: "mutes" | "bans"). */
   section(kind, root) {
     const ban = kind === "bans";
+    // Who: picked from the group's members by any part of their name (a username typed in full works too).
+    const picker = new MemberPicker({search: (q) => searchMembers(this.api, this.group.id, q),
+      label: t("mod.sanctions.member"), placeholder: t("mod.sanctions.memberPlaceholder"), required: true});
     const form = inlineForm("form.sanction-form", [
       h("div.sanction-fields",
-        field("username", t("field.username"), {required: true, placeholder: "bob", autocapitalize: "none", spellcheck: "false"}),
+        picker.el,
         field("minutes", t("mod.sanctions.minutes"), {type: "number", min: "1", step: "1", required: !ban,
           value: ban ? "" : "10", inputmode: "numeric", placeholder: ban ? t("mod.bans.untilLifted") : null,
           title: ban ? t("mod.sanctions.minutesOptional") : null}),
@@ -50,10 +55,11 @@ export class SanctionsPanel {
       const made = await this.api.post(`/api/groups/${this.group.id}/${kind}`, body);
       this.lists[kind]?.upsert(made);
       el.reset();
+      picker.reset();
       this.toast(t(ban ? "mod.bans.done" : "mod.mutes.done", {name: made.username || body.username}));
     });
     const listRoot = h("div.sanction-list");
-    replace(root, h("h2", t(`mod.${kind}.title`)), h("p.muted.small", t(`mod.${kind}.intro`)), form, listRoot);
+    replace(root, h("h2", t(SANCTION_LIST_KEYS[kind].title)), h("p.muted.small", t(SANCTION_LIST_KEYS[kind].intro)), form, listRoot);
     this.lists[kind] = new PagedList(listRoot, {
       idOf: (s) => s.userId,
       render: (s) => this.renderRow(kind, s),
@@ -62,7 +68,7 @@ export class SanctionsPanel {
         const page = await this.api.get(`/api/groups/${this.group.id}/${kind}?${query}`);
         return {items: page[kind].filter((s) => !s.until || remaining(s.until)), hasMore: page.hasMore};
       },
-      empty: () => h("p.muted.small.empty-line", t(`mod.${kind}.empty`)),
+      empty: () => h("p.muted.small.empty-line", t(SANCTION_LIST_KEYS[kind].empty)),
     });
     this.lists[kind].reload();
   }
@@ -75,7 +81,8 @@ export class SanctionsPanel {
         h("div", h("strong", s.username), " ",
           h("span.muted.small", t("mod.sanctions.by", {name: nameOf(s.by, s.byName, this.state.me), when: formatDateTime(since)}))),
         s.reason ? h("q.small", s.reason) : null),
-      h("span.left", {dataset: {until: s.until || ""}}, s.until ? remaining(s.until) : t("mod.bans.untilLifted")),
+      h("span.left", {dataset: {until: s.until || ""}, title: s.until ? t("mod.sanctions.until", {when: formatDateTime(new Date(s.until))}) : null},
+        s.until ? remaining(s.until) : t("mod.bans.untilLifted")),
       h("button.button.lift", {type: "button", onclick: () => this.lift(kind, s)}, t("mod.sanctions.lift")));
   }
 
@@ -83,7 +90,7 @@ export class SanctionsPanel {
     try {
       await this.api.del(`/api/groups/${this.group.id}/${kind}/${s.userId}`);
       this.lists[kind]?.remove(s.userId);
-      this.toast(t(`mod.${kind}.lifted`, {name: s.username}));
+      this.toast(t(SANCTION_LIST_KEYS[kind].lifted, {name: s.username}));
     } catch (exc) {
       this.toast(failure(exc));
     }

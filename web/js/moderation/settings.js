@@ -1,5 +1,5 @@
-// A group's moderation settings: words that never match (allowlist) and the automatic mute after
-// repeated blocked messages.
+// A group's moderation settings: words that never match (allowlist), whether masked words open review
+// items, and the automatic mute after repeated blocked messages.
 import { $, h, replace } from "../shared/dom.js";
 import { errorText, t } from "../shared/i18n.js";
 import { field, inlineForm } from "./common.js";
@@ -25,13 +25,17 @@ export class SettingsPanel {
   }
 
   render() {
-    const {allowlist = [], autoMute = {}} = this.settings;
+    const {allowlist = [], autoMute = {}, reviewMasks = false} = this.settings;
     const summary = h("p.summary", {role: "status"});
     const saved = h("span.saved", {role: "status"});
     const form = inlineForm("form.settings-form", [
       h("h2", t("mod.settings.allowlist")),
       field("allowlist", t("mod.settings.allowlistLabel"), {multiline: true, rows: "4", value: allowlist.join("\n"),
         spellcheck: "false", placeholder: t("mod.settings.allowlistPlaceholder")}, t("mod.settings.allowlistHint")),
+      h("h2", t("mod.settings.reviews")),
+      h("label.switch.big", h("input", {type: "checkbox", name: "reviewMasks", checked: Boolean(reviewMasks),
+        "aria-describedby": "review-masks-hint"}), h("span", t("mod.settings.reviewMasks"))),
+      h("p.field-hint", {id: "review-masks-hint"}, t("mod.settings.reviewMasksHint")),
       h("h2", t("mod.settings.autoMute")),
       h("label.switch.big", h("input", {type: "checkbox", name: "enabled", checked: Boolean(autoMute.enabled)}),
         h("span", t("mod.settings.autoMuteOn"))),
@@ -44,6 +48,7 @@ export class SettingsPanel {
     ], async (values, el) => {
       const body = {
         allowlist: values.allowlist.split(/[\n,]+/).map((w) => w.trim()).filter(Boolean),
+        reviewMasks: el.elements.reviewMasks.checked,
         autoMute: {enabled: el.elements.enabled.checked, blocked: Number(values.blocked),
           windowMinutes: Number(values.windowMinutes), muteMinutes: Number(values.muteMinutes)},
       };

@@ -1,5 +1,6 @@
 // Languages: a JSON catalogue per language (web/i18n/), chosen from the browser, switchable, remembered.
 import { $$ } from "./dom.js";
+import { ERROR_KEYS } from "./texts.js";
 
 export const LANGUAGES = {en: "English", fr: "Français", es: "Español", de: "Deutsch"};
 const STORAGE_KEY = "chat.lang";
@@ -46,8 +47,7 @@ export function t(key, params = {}) {
 
 /** An error code in the reader's language; a code the catalogue does not know is named in a generic sentence. */
 export function errorText(code) {
-  const text = t(`error.${code}`);
-  return text === `error.${code}` ? t("error.other", {code}) : text;
+  return ERROR_KEYS[code] ? t(ERROR_KEYS[code]) : t("error.other", {code});
 }
 
 /** Static text in the page: data-i18n (text), data-i18n-placeholder, -title and -label (aria-label). */

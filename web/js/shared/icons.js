@@ -13,6 +13,9 @@ const PATHS = {
   trash: "M4 7h16 M10 11v6 M14 11v6 M6 7l1 13h10l1-13 M9 7V4h6v3",
   close: "M6 6l12 12 M18 6 6 18",
   logout: "M15 4h4v16h-4 M10 17l5-5-5-5 M15 12H3",
+  // leaving a conversation (not signing out): an open door and the way out
+  leave: "M3 21h11 M5 21V3h8v2 M13 17v4 M5 3l8 2v16 M10 12v1 M16 12h6 M19 9l3 3-3 3",
+  more: "M5 11a1 1 0 1 0 0 2 1 1 0 0 0 0-2Z M12 11a1 1 0 1 0 0 2 1 1 0 0 0 0-2Z M19 11a1 1 0 1 0 0 2 1 1 0 0 0 0-2Z",
   user: "M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8Z M4 21v-1a7 7 0 0 1 16 0v1",
   clock: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M12 7v5l3 2",
   alert: "M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18Z M12 8v5 M12 16h.01",

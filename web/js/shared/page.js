@@ -5,6 +5,7 @@ import { session } from "./api.js";
 import { $, $$, h, replace } from "./dom.js";
 import { icon } from "./icons.js";
 import { LANGUAGES, currentLanguage, preferredLanguage, setLanguage, t } from "./i18n.js";
+import { GATE_TITLE_KEYS, MODE_KEYS } from "./texts.js";
 
 /** Icons in place of [data-icon]; each select.language lists the languages and switches to the one picked,
  * then calls onLanguage() to redraw. Then the page's language; returns this tab's session {token, user}, or
@@ -44,7 +45,7 @@ export function toast(text, href = null) {
 export function showMode(mode) {
   const live = $("#live");
   live.dataset.mode = mode;
-  replace(live, h("span.dot"), t(`mod.mode.${mode}`));
+  replace(live, h("span.dot"), t(MODE_KEYS[mode]));
 }
 
 /** A side page's gate instead of its content (`content`, e.g. "#mod"): signed out, not allowed, session over,
@@ -53,7 +54,7 @@ export function showGate(content, reason, text) {
   $(content).hidden = true;
   $("#gate").hidden = false;
   $("#gate").dataset.reason = reason;
-  replace($("#gate-title"), t(`mod.gate.${reason}Title`));
+  replace($("#gate-title"), t(GATE_TITLE_KEYS[reason]));
   replace($("#gate-text"), text);
 }
 
