@@ -13,7 +13,7 @@ from app.gate import write_gate
 from app.http import validated
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
-from pipelines.people import directory
+from pipelines.people import direct, directory
 from pipelines.messages.history import read_history, search_messages
 from pipelines.messages.submit import submit_message, submit_system
 from pipelines.people import presence
@@ -23,8 +23,8 @@ from pipelines.policy.rate_limits import Action
 from schemas import events
 from schemas.documents import Message
 from schemas.errors import ApiError, Code
-from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, GroupCreate,
-                              GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
+from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, DirectConversationCreate,
+                              GroupCreate, GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
                               parse_member_query, parse_search_query)
 from schemas.common import new_id
 from schemas.tasks import NotificationRequest
@@ -169,6 +169,17 @@ def create_conversation(group_id: str):
 @login_required
 def conversations():
     return jsonify(conversations=directory.list_conversations(get_runtime().store, g.user))
+
+
+@api.post("/direct-conversations")
+@login_required
+@limited("text", DirectConversationCreate)
+def start_direct_conversation(payload: DirectConversationCreate):
+    """The pair's direct conversation: 201 when this request made it, 200 with the same one afterwards."""
+    made = direct.do_start_direct(get_runtime().store, web_notifier(), g.user, payload)
+    for user_id in made.joined:
+        move_user_sockets(user_id, events.conv_room(made.conversation["id"]), enter=True)
+    return jsonify(made.conversation), 201 if made.created else 200
 
 
 @api.post("/conversations/<conv_id>/members")

@@ -1,4 +1,5 @@
-"""REST routes of exports (contract v2): request, follow, download (a presigned URL), cancel."""
+"""REST routes of exports (contract v2): request, follow, download (a presigned URL), cancel; and the
+conversations the caller may export (contract v3)."""
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
@@ -6,8 +7,8 @@ from flask import Blueprint, g, jsonify, request
 from app.api import limited, presigned
 from app.auth import login_required
 from infra.runtime import get_runtime
-from pipelines.exports import requests
-from schemas.payloads import ExportCreate, parse_id_page
+from pipelines.exports import picker, requests
+from schemas.payloads import ExportCreate, parse_exportable_query, parse_id_page
 from workers.enqueue import enqueue_run
 
 exports_api = Blueprint("exports", __name__, url_prefix="/api")
@@ -21,6 +22,14 @@ def request_export(conv_id: str, payload: ExportCreate):
     job = requests.do_request_export(get_runtime().store, enqueue_run, get_runtime().export_settings, g.user, conv_id,
                                      payload)
     return jsonify({"id": job.id, "convId": job.convId, "format": job.format, "status": job.status}), 202
+
+
+@exports_api.get("/exportable-conversations")
+@login_required
+def exportable_conversations():
+    """The picker of /exports: what the caller may export, across groups, searched with ?q=, paged with ?before=."""
+    rt = get_runtime()
+    return jsonify(picker.list_exportable(rt.store, g.user, rt.export_settings, parse_exportable_query(request.args)))
 
 
 @exports_api.get("/exports")

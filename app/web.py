@@ -15,6 +15,7 @@ from app.http import answer_errors_in_json, bound_request_bodies
 from app.media import media_api
 from app.moderation import moderation_api
 from app.notifications import notifications_api
+from app.search import search_api
 from app.pages import CSP, WEB, content_security_policy, pages
 from app.socket_events import register_socket_handlers
 from infra.config import Settings, get_settings, use_settings
@@ -22,7 +23,7 @@ from infra.emitter import redis_manager
 
 socketio = SocketIO()
 SOCKETIO_PATH = "socket.io"   # Engine.IO's path, the page's (socket.io-client's default)
-BLUEPRINTS = (api, health, moderation_api, notifications_api, media_api, exports_api, pages)
+BLUEPRINTS = (api, health, moderation_api, notifications_api, media_api, exports_api, search_api, pages)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -55,6 +55,7 @@ class Code(StrEnum):
     SELF_SANCTION = "self_sanction"          # lifting (or placing) a sanction that targets oneself
     OUTRANKED = "outranked"                  # a moderator acting on a group admin or a system admin
     OWN_CONTENT = "own_content"              # deciding a review item about one's own message
+    DIRECT_SELF = "direct_self"              # a direct conversation with oneself
 
 
 _STATUS = {

@@ -26,6 +26,7 @@ It also answers ``$text`` queries, which mongomock does not know: a text index's
 (mongomock drops ``default_language``), and a ``$text`` filter is matched with MongoDB's semantics
 rebuilt in ``infra.embedded.text_search``. As on a server, a compound text index needs equality on its prefix
 fields, which is also what lets the query read one bucket (one conversation) instead of the collection.
+A list of values for an index's first field (``{convId: {$in: [...]}}``) reads those values' buckets.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from mongomock import OperationFailure, helpers, store as mm_store
 from mongomock.filtering import filter_applies
 
 from infra.embedded import text_search
+from infra.embedded.arrays import ANY, ArrayIndex, in_conditions, in_screens, strings_and_patterns
 
 _MISSING = object()
 
@@ -94,6 +96,11 @@ def _plain(value: Any) -> bool:
     return isinstance(value, Hashable) and not isinstance(value, (list, dict, tuple))
 
 
+def _array_entry(array: ArrayIndex, doc: dict) -> tuple:
+    head = _value(doc, array.head)
+    return array.entry(head if _plain(head) else ANY, _value(doc, array.field))
+
+
 class IndexedCollectionStore(mm_store.CollectionStore):
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -105,7 +112,12 @@ class IndexedCollectionStore(mm_store.CollectionStore):
         # Per prefix: documents whose last field holds a number that is not an int (see _numeric_not_int).
         self._fractional: dict[tuple[str, ...], dict[Any, None]] = {}
         self._doc_keys: dict[Any, list[tuple[tuple[str, ...], tuple | None]]] = {}
-        self.text_languages: dict[str, str] = {}  # text index name -> default_language
+        # Two-field prefixes whose second field holds arrays (a multikey index such as (convId, words)):
+        # made the first time a document holds a list there.
+        self._arrays: dict[tuple[str, ...], ArrayIndex] = {}
+        self._doc_arrays: dict[Any, dict[tuple[str, ...], tuple]] = {}
+        self.text_languages: dict[str, tuple[str, str]] = {}  # text index name -> (default_language,
+        #                                                       language_override)
 
     # mongomock walks every document of a collection with a TTL index on *every* read to drop expired
     # ones (O(n) per query). Reads that care filter expired documents themselves (as they must on
@@ -149,6 +161,7 @@ class IndexedCollectionStore(mm_store.CollectionStore):
             self._unhashed = {p: {} for p in self._prefixes}
             self._fractional = {p: {} for p in self._prefixes}
             self._doc_keys = {}
+            self._arrays, self._doc_arrays = {}, {}
             for doc in list(self._documents.values()):
                 self._index(doc["_id"], doc)
 
@@ -165,7 +178,7 @@ class IndexedCollectionStore(mm_store.CollectionStore):
 
     def reindex(self, key, doc) -> None:
         with self._lock:
-            if self._doc_keys.get(key) == self._keys_of(doc):
+            if self._doc_keys.get(key) == self._keys_of(doc) and self._doc_arrays.get(key) == self._array_entries(doc):
                 return  # indexed values unchanged (most updates): the document keeps its place
             self._unindex(key)
             self._index(key, doc)
@@ -186,8 +199,20 @@ class IndexedCollectionStore(mm_store.CollectionStore):
                 if _numeric_not_int(values[-1]):
                     self._fractional[prefix][key] = None
         self._doc_keys[key] = entries
+        for prefix in self._prefixes:
+            if len(prefix) == 2 and prefix not in self._arrays and isinstance(_value(doc, prefix[1]), list):
+                array = self._arrays[prefix] = ArrayIndex(prefix)
+                for other_key, other in self._doc_arrays.items():  # (those indexed before it existed)
+                    other[prefix] = array.add(other_key, _array_entry(array, self._documents[other_key]))
+        self._doc_arrays[key] = {prefix: self._arrays[prefix].add(key, entry)
+                                 for prefix, entry in self._array_entries(doc).items()}
+
+    def _array_entries(self, doc) -> dict[tuple[str, ...], tuple]:
+        return {prefix: _array_entry(array, doc) for prefix, array in self._arrays.items()}
 
     def _unindex(self, key) -> None:
+        for prefix, entry in self._doc_arrays.pop(key, {}).items():
+            self._arrays[prefix].remove(key, entry)
         for prefix, values in self._doc_keys.pop(key, ()):
             self._fractional[prefix].pop(key, None)
             if values is None:
@@ -205,6 +230,8 @@ class IndexedCollectionStore(mm_store.CollectionStore):
         it (the filter decides); or None when no hash map applies."""
         if not isinstance(filter, dict) or not filter:
             return None
+        if self._arrays and (found := self._array_candidates(filter)) is not None:
+            return [], found
         if "_id" in filter and _plain(filter["_id"]):
             doc = self._documents.get(filter["_id"])
             found = [doc] if doc is not None else []
@@ -233,6 +260,39 @@ class IndexedCollectionStore(mm_store.CollectionStore):
                 if not exact:
                     sure, maybe = [], list(dict.fromkeys(sure + maybe))
                 return self._docs(sure), self._docs(maybe)
+        return self._in_candidates(filter)
+
+    def _array_candidates(self, filter: dict) -> list[dict] | None:
+        """``{head: v or {$in: [...]}, field: {$in: [strings, regexes]}}`` (the field's condition may also be
+        in ``$and``) on an array index (head, field): the documents holding one of those strings, or a string
+        a regex matches (infra.embedded.arrays); None when no array index applies."""
+        for (head, field), array in self._arrays.items():
+            heads = filter.get(head, _MISSING)
+            if isinstance(heads, dict) and set(heads) == {"$in"} and isinstance(heads["$in"], list):
+                heads = heads["$in"]
+            elif heads is _MISSING or not _plain(heads):
+                continue
+            else:
+                heads = [heads]
+            for values in in_conditions(filter, field):
+                split = strings_and_patterns(values)
+                if split is not None and all(_plain(h) for h in heads):
+                    with self._lock:
+                        ids = array.lookup(list(dict.fromkeys(heads)), *split)
+                    return self._docs(ids)
+        return None
+
+    def _in_candidates(self, filter: dict) -> tuple[list[dict], list[dict]] | None:
+        """A field that starts an index, given a list of plain values (``{convId: {$in: [...]}}``, a search
+        across a user's conversations): the buckets of those values, for the filter to decide."""
+        for prefix in self._prefixes:
+            values = filter.get(prefix[0]) if len(prefix) == 1 else None
+            listed = values.get("$in") if isinstance(values, dict) and len(values) == 1 else None
+            if isinstance(listed, list) and all(_plain(v) for v in listed):
+                with self._lock:
+                    found = [i for v in dict.fromkeys(listed) for i in self._maps[prefix].get((v,), ())]
+                    found += list(self._unhashed[prefix])
+                return [], self._docs(list(dict.fromkeys(found)))
         return None
 
     def _docs(self, ids: list) -> list[dict]:
@@ -257,7 +317,8 @@ class IndexedCollectionStore(mm_store.CollectionStore):
             raise OperationFailure("failed to use text index to satisfy $text query (if text index is compound, "
                                    "are equality predicates given for all prefix fields?)")
         fields = [field for field, direction in keys if direction == "text"]
-        lang = text_search.language(spec.get("$language") or self.text_languages.get(name, "english"))
+        default, override = self.text_languages.get(name, ("english", "language"))
+        lang = text_search.language(spec.get("$language") or default)
         query = text_search.parse_query(spec["$search"], lang)
 
         def matches(doc: dict) -> bool:
@@ -265,7 +326,8 @@ class IndexedCollectionStore(mm_store.CollectionStore):
                 return False
             values = (_value(doc, f) for f in fields)
             texts = [t for v in values for t in (v if isinstance(v, list) else [v]) if isinstance(t, str)]
-            return query.matches(texts, lang.name)
+            # Each document is analysed in its own language (its language_override field), as on a server.
+            return query.matches(texts, text_search.language(doc.get(override) or default).name)
 
         return matches
 
@@ -304,7 +366,9 @@ def _iter_documents(self, filter):
         candidates = store.candidates(filter)
         if candidates is not None:
             sure, maybe = candidates
-            return itertools.chain(sure, (doc for doc in maybe if filter_applies(filter, doc)))
+            screens = in_screens(filter)
+            return itertools.chain(sure, (doc for doc in maybe if all(screen(doc) for screen in screens)
+                                          and filter_applies(filter, doc)))
     return _original_iter_documents(self, filter)
 
 
@@ -322,7 +386,8 @@ def _create_indexes(self, indexes, session=None):
     if isinstance(self._store, IndexedCollectionStore):
         for name, index in zip(names, indexes):
             if "text" in index.document["key"].values():
-                self._store.text_languages[name] = index.document.get("default_language", "english")
+                self._store.text_languages[name] = (index.document.get("default_language", "english"),
+                                                    index.document.get("language_override", "language"))
     return names
 
 

@@ -19,112 +19,49 @@ module repeats step by step so that the embedded store returns the same document
 - A negated word is looked for among all the words of the document, stop words included (MongoDB's
   matcher re-reads the document without the stop-word filter); positive words are looked up in the
   index, which holds no stop words.
+- **Languages.** The query's words are cut, dropped and stemmed in the query's language (``$language``,
+  else the index's ``default_language``); each document's words in the document's own language: the value
+  of its ``language_override`` field ("language" unless the index names another), else the index's default.
+  So an English document's "deployed" is indexed as "deploy", and a query for "deploy" finds it only when
+  the query's language stems "deploy" to the same term. A language MongoDB does not know makes a real
+  server refuse the write; here it raises when the document is matched.
 
 The stemmer is ``snowballstemmer`` 1.2.1: its French tables and groupings are those of the
 libstemmer_c that MongoDB bundles (src/third_party/libstemmer_c), which predates Snowball 2's
-changes for "ë"/"ï" and Snowball 3's for "-aise"/"-oux". The French stop words are MongoDB's own list
-(src/mongo/db/fts/stop_words_french.txt). Case- or diacritic-sensitive searches and languages other
-than French and "none" are not emulated: they raise NotImplementedError rather than answer differently.
+changes for "ë"/"ï" and Snowball 3's for "-aise"/"-oux". The stop words are MongoDB's own lists
+(src/mongo/db/fts/stop_words_*.txt, in infra.text). Case- or diacritic-sensitive searches and languages
+other than English, French, Spanish, German and "none" are not emulated: they raise NotImplementedError
+rather than answer differently.
 """
 from __future__ import annotations
 
-import threading
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 import regex
-import snowballstemmer
 
-_DELIMITERS = regex.compile(r"[\p{White_Space}\p{Dash}\p{Hyphen}\p{Quotation_Mark}\p{Terminal_Punctuation}"
-                            r"\p{Pattern_Syntax}\p{Sentence_Terminal}]+")
-_DIACRITIC = regex.compile(r"\p{Diacritic}")
-
-# MongoDB's French stop-word list, as the server ships it.
-FRENCH_STOP_WORDS = frozenset("""
-a ai aie aient aies ait alors as au aucun aura aurai auraient aurais aurait auras aurez auriez aurions
-aurons auront aussi autre aux avaient avais avait avant avec avez aviez avions avoir avons ayant ayez
-ayons bon c car ce ceci cela ces cet cette ceux chaque ci comme comment d dans de dedans dehors depuis
-des deux devoir devrait devrez devriez devrions devrons devront dois doit donc dos droite du dès début
-dù elle elles en encore es est et eu eue eues eurent eus eusse eussent eusses eussiez eussions eut eux
-eûmes eût eûtes faire fais faisez fait faites fois font force furent fus fusse fussent fusses fussiez
-fussions fut fûmes fût fûtes haut hors ici il ils j je juste l la le les leur leurs lui là m ma
-maintenant mais me mes moi moins mon mot même n ne ni nom nommé nommée nommés nos notre nous nouveau
-nouveaux on ont ou où par parce parole pas personne personnes peu peut plupart pour pourquoi qu quand
-que quel quelle quelles quels qui s sa sans se sera serai seraient serais serait seras serez seriez
-serions serons seront ses seulement si sien soi soient sois soit sommes son sont sous soyez soyons suis
-sujet sur t ta tandis te tellement tels tes toi ton tous tout trop très tu un une valeur voient vois
-voit vont vos votre vous vu y à ça étaient étais était étant état étiez étions été étés êtes être
-""".split())
+from infra.text import LANGUAGE_OF_CODE, NO_LANGUAGE, STOP_WORDS, fold, lower, split_words, stem, strip_diacritics
 
 
 @dataclass(frozen=True)
 class Language:
     name: str
     stop_words: frozenset[str]
-    stemmer: str | None  # snowballstemmer's algorithm name; None: words are not stemmed
 
     def stem(self, word: str) -> str:
-        return _stem(self.stemmer, word) if self.stemmer else word
+        return stem(self.name, word)
 
 
-LANGUAGES = {
-    "french": Language("french", FRENCH_STOP_WORDS, "french"),
-    "none": Language("none", frozenset(), None),
-}
+LANGUAGES = {name: Language(name, words) for name, words in STOP_WORDS.items()}
+LANGUAGES[NO_LANGUAGE] = Language(NO_LANGUAGE, frozenset())
 
 
 def language(name: str) -> Language:
+    """By MongoDB's name ("french") or its two-letter code ("fr"), as a server accepts both."""
     try:
-        return LANGUAGES[name]
+        return LANGUAGES[LANGUAGE_OF_CODE.get(name, name)]
     except KeyError:
         raise NotImplementedError(f"the embedded store's $text supports {sorted(LANGUAGES)}, not {name!r}") from None
-
-
-@lru_cache(maxsize=100_000)
-def _stem(algorithm: str, word: str) -> str:
-    return _stemmer(algorithm).stemWord(word)
-
-
-_local = threading.local()  # a Snowball stemmer keeps its word in itself while it works: one per thread
-
-
-def _stemmer(algorithm: str):
-    stemmers = _local.__dict__.setdefault("stemmers", {})
-    if algorithm not in stemmers:
-        stemmers[algorithm] = snowballstemmer.stemmer(algorithm)
-    return stemmers[algorithm]
-
-
-# -- characters ------------------------------------------------------------------------------------
-@lru_cache(maxsize=10_000)
-def _lower_char(char: str) -> str:
-    lower = char.lower()
-    return lower if len(lower) == 1 else char  # one code point to one, like MongoDB's case map
-
-
-@lru_cache(maxsize=10_000)
-def _strip_char(char: str) -> str:
-    """The code point without its diacritics ("" for a pure diacritic), as MongoDB's generated map:
-    decompose, drop the Diacritic marks, recompose, and keep the result only if it is one code point."""
-    if _DIACRITIC.match(char):
-        return ""
-    bare = unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", char)
-                                                 if not _DIACRITIC.match(c)))
-    return bare if len(bare) == 1 else char
-
-
-def lower(text: str) -> str:
-    return "".join(map(_lower_char, text))
-
-
-def strip_diacritics(text: str) -> str:
-    return "".join(map(_strip_char, text))
-
-
-def fold(text: str) -> str:
-    """Case- and diacritic-insensitive form, for phrase matching."""
-    return strip_diacritics(lower(text))
 
 
 # -- words -----------------------------------------------------------------------------------------
@@ -132,9 +69,7 @@ def terms(text: str, lang: Language, *, stop_words: bool = True) -> list[str]:
     """The index terms of a text: words, lower-cased, without stop words (unless ``stop_words`` is
     False), stemmed, then stripped of diacritics."""
     out = []
-    for word in _DELIMITERS.split(text):
-        if not word:
-            continue
+    for word in split_words(text, lang.name):
         word = lower(word)
         if stop_words and word in lang.stop_words:
             continue
@@ -173,7 +108,8 @@ class TextQuery:
     negated_phrases: tuple[str, ...]  # folded
 
     def matches(self, texts: list[str], lang_name: str) -> bool:
-        """Whether a document whose text fields hold ``texts`` is returned by this $text query."""
+        """Whether a document in language ``lang_name`` whose text fields hold ``texts`` is returned by
+        this $text query (whose terms were stemmed in the query's language)."""
         analysed = [analyze(t, lang_name) for t in texts]
         if not any(self.positive & indexed for indexed, _, _ in analysed):
             return False

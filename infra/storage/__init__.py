@@ -11,7 +11,7 @@ from infra.storage.digests import DigestsRepo
 from infra.storage.exports import ExportsRepo
 from infra.storage.groups import GroupsRepo
 from infra.storage.media import MediaRepo
-from infra.storage.messages import MessagesRepo, Page
+from infra.storage.messages import MessagesRepo, Page, WordMatch
 from infra.storage.moderation import ModerationRepo
 from infra.storage.notifications import NotificationsRepo
 from infra.storage.repository import Repository
@@ -19,7 +19,7 @@ from infra.storage.scheduled import ScheduledRepo
 from infra.storage.upkeep import UpkeepRepo
 from infra.storage.users import UsersRepo
 
-__all__ = ["Page", "Store"]
+__all__ = ["Page", "Store", "WordMatch"]
 
 
 class Store:

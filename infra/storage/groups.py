@@ -1,7 +1,8 @@
 """Groups and their members: membership, roles and group settings."""
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Iterable
 
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
 from pymongo.database import Database
@@ -12,10 +13,12 @@ from schemas.documents import Group, GroupMember
 
 class GroupsRepo(Repository):
     INDEXES = {
-        "groups": [IndexModel([("createdBy", ASC)], name="createdBy")],
+        "groups": [IndexModel([("createdBy", ASC)], name="createdBy"),
+                   IndexModel([("name", ASC)], name="name")],   # names searched on the keys (exporters' picker)
         "group_members": [
             IndexModel([("groupId", ASC), ("userId", ASC)], name="groupId_userId", unique=True),
             IndexModel([("userId", ASC), ("groupId", ASC)], name="userId_groupId"),
+            IndexModel([("userId", ASC), ("role", ASC), ("groupId", ASC)], name="userId_role_groupId"),
         ],
     }
 
@@ -82,3 +85,16 @@ class GroupsRepo(Repository):
         doc = self.groups.find_one_and_update({"_id": group_id}, {"$set": {f"settings.{k}": v for k, v in changes.items()}},
                                               return_document=ReturnDocument.AFTER)
         return Group.from_mongo(doc) if doc else None
+
+    def group_ids_where_role(self, user_id: str, role: str) -> list[str]:
+        """The groups where the user has ``role`` (a covered query on (userId, role, groupId))."""
+        return [m["groupId"] for m in self.group_members.find({"userId": user_id, "role": role},
+                                                              {"_id": 0, "groupId": 1})]
+
+    def groups_by_ids(self, group_ids: Iterable[str]) -> dict[str, Group]:
+        return {d["_id"]: Group.from_mongo(d) for d in self.groups.find({"_id": {"$in": list(set(group_ids))}})}
+
+    def group_ids_named(self, text: str, limit: int) -> list[str]:
+        """Groups whose name holds ``text`` (any case, taken literally), at most ``limit``."""
+        pattern = {"$regex": re.escape(text), "$options": "i"}
+        return [d["_id"] for d in self.groups.find({"name": pattern}, {"_id": 1}).limit(limit)]

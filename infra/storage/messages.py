@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, TEXT, IndexModel, ReturnDocument
+from bson.regex import Regex
+from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
 from pymongo.database import Database
 
 from infra.storage.repository import Repository
@@ -18,6 +19,14 @@ class Page:
     has_more: bool
 
 
+@dataclass(frozen=True)
+class WordMatch:
+    """One word of a search: the message holds one of ``forms`` (exact stored words), or a stored word
+    that begins with ``prefix``."""
+    forms: tuple[str, ...]
+    prefix: str | None = None
+
+
 class MessagesRepo(Repository):
     INDEXES = {
         "messages": [
@@ -28,18 +37,32 @@ class MessagesRepo(Repository):
                        unique=True),
             # A sender's messages: the profile sync walks them by range on createdAt.
             IndexModel([("senderId", ASC), ("createdAt", DESC)], name="senderId_createdAt"),
-            # Search (seed 001: French by default). convId first, so a search reads one conversation's
-            # entries only (a $text query must then pin convId). One text index per collection is allowed.
-            IndexModel([("convId", ASC), ("content", TEXT)], name="convId_content_text", default_language="french"),
+            # Search: each message's words and stems (pipelines.messages.words), one entry each. convId
+            # first, so a search reads only the conversations it may (one value, or the caller's list); a
+            # word's entries are then in seq order, newest first. Replaces the text index
+            # convId_content_text (RETIRED_INDEXES).
+            IndexModel([("convId", ASC), ("words", ASC), ("seq", DESC)], name="convId_words_seq"),
             # A message's replies, whose quotes follow its edits and deletion (one update_many on this index).
             IndexModel([("metadata.replyTo", ASC)], name="metadata_replyTo", sparse=True),
         ],
     }
 
+    # Indexes an earlier version declared and none of these queries uses: dropped where found, so that
+    # no write keeps paying for them.
+    RETIRED_INDEXES = {"messages": ("convId_content_text",)}
+
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self.messages = db["messages"]
         self.messages_archive = db["messages_archive"]
+
+    def ensure_indexes(self) -> None:
+        super().ensure_indexes()
+        for name, retired in self.RETIRED_INDEXES.items():
+            present = self.db[name].index_information()
+            for index in retired:
+                if index in present:
+                    self.db[name].drop_index(index)
 
     def find_message_by_client_id(self, conv_id: str, sender_id: str, client_id: str) -> Message | None:
         doc = self.messages.find_one({"convId": conv_id, "senderId": sender_id, "clientId": client_id})
@@ -66,15 +89,18 @@ class MessagesRepo(Repository):
             return_document=ReturnDocument.AFTER)
         return Message.from_mongo(doc) if doc else None
 
-    def edit_message(self, message_id: str, content: str, at, *, masked: bool = False) -> Message | None:
-        """Replace the content, keeping the previous one in editHistory; None when nothing changed
-        (already that content, or deleted), so a redelivered edit is not applied twice. ``masked``: the
-        filter masked part of the new content (metadata.masked, unset otherwise)."""
+    def edit_message(self, message_id: str, content: str, at, search: dict[str, Any] | None = None, *,
+                     masked: bool = False) -> Message | None:
+        """Replace the content (and ``search``: its language and words), keeping the previous one in
+        editHistory; None when nothing changed (already that content, or deleted), so a redelivered edit is
+        not applied twice. ``masked``: the filter masked part of the new content (metadata.masked, unset
+        otherwise)."""
         current = self.messages.find_one({"_id": message_id}, {"content": 1})
         if current is None:
             return None
-        change: dict[str, Any] = {"$set": {"content": content, "isEdited": True, "editedAt": at, "updatedAt": at},
-                                  "$push": {"editHistory": {"content": current["content"], "replacedAt": at}}}
+        change: dict[str, Any] = {
+            "$set": {"content": content, "isEdited": True, "editedAt": at, "updatedAt": at, **(search or {})},
+            "$push": {"editHistory": {"content": current["content"], "replacedAt": at}}}
         if masked:
             change["$set"]["metadata.masked"] = True
         else:
@@ -136,16 +162,44 @@ class MessagesRepo(Repository):
             page = docs[:limit][::-1]
         return Page([Message.from_mongo(d) for d in page], has_more=len(docs) > limit)
 
-    def search(self, conv_id: str, text: str, *, before: int | None, limit: int) -> Page:
-        """Newest first: the conversation's messages matching ``text`` (MongoDB $text syntax) with seq below
-        ``before``; never deleted or system messages. The text index's convId prefix bounds the search to
-        the conversation's own index entries. ``has_more``: older matches remain."""
-        query: dict[str, Any] = {"convId": conv_id, "$text": {"$search": text}, "isDeleted": False,
-                                 "type": {"$ne": "system"}}
-        if before is not None:
-            query["seq"] = {"$lt": before}
-        docs = list(self.messages.find(query).sort("seq", DESC).limit(limit + 1))
+    def search(self, conv_ids: list[str], words: list[WordMatch], excluded: list[str], *,
+               before_seq: int | None = None, before_id: str | None = None, across: bool = False,
+               limit: int) -> Page:
+        """The messages of ``conv_ids`` holding every one of ``words`` (at least one) and none of ``excluded``,
+        never deleted or system ones; newest first, and ``has_more`` when older matches remain. In one
+        conversation by seq (``before_seq`` pages); ``across`` conversations by _id, the order they were
+        stored in (``before_id`` pages).
+
+        On MongoDB each word is a bounded read of the (convId, words, seq) index: point lookups for its
+        forms, one range for its prefix (an anchored, escaped regex); the planner takes one word's
+        entries and checks the others on the documents it fetches (or, for a common word, walks
+        convId_seq newest first until it has ``limit``)."""
+        query: dict[str, Any] = {"convId": conv_ids[0] if len(conv_ids) == 1 else {"$in": conv_ids},
+                                 "isDeleted": False, "type": {"$ne": "system"}}
+        if not words:
+            raise ValueError("a search needs at least one word")
+        clauses = [{"words": {"$in": [*w.forms, *([Regex("^" + _escape(w.prefix))] if w.prefix else [])]}}
+                   for w in words]
+        if excluded:
+            clauses.append({"words": {"$nin": excluded}})
+        query["$and"] = clauses
+        if before_seq is not None:
+            query["seq"] = {"$lt": before_seq}
+        if before_id is not None:
+            query["_id"] = {"$lt": before_id}
+        order = [("_id", DESC)] if across else [("seq", DESC)]
+        docs = list(self.messages.find(query).sort(order).limit(limit + 1))
         return Page([Message.from_mongo(d) for d in docs[:limit]], has_more=len(docs) > limit)
+
+    def set_search_words(self, message_id: str, language: str, words: list[str]) -> None:
+        self.messages.update_one({"_id": message_id}, {"$set": {"language": language, "words": words}})
+
+    def messages_after(self, after_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """The next ``limit`` messages by _id after ``after_id`` (a walk of the whole collection in _id order,
+        for a backfill), as ``{_id, senderId, type, content, words}``."""
+        query = {"_id": {"$gt": after_id}} if after_id else {}
+        return list(self.messages.find(query, {"senderId": 1, "type": 1, "content": 1, "words": 1})
+                    .sort("_id", ASC).limit(limit))
 
     def stale_sender_messages(self, sender_id: str, info: SenderInfo, *, until, limit: int) -> list[dict]:
         """Up to ``limit`` of the sender's messages whose senderInfo is not ``info``, created at or before
@@ -219,3 +273,12 @@ class MessagesRepo(Repository):
             **({"$gte": created_from} if created_from is not None else {}),
             **({"$lte": created_to} if created_to is not None else {})}}
         return self.messages.count_documents(query) + self.messages_archive.count_documents(query)
+
+
+_REGEX_SPECIAL = frozenset("\\^$.|?*+()[]{}")
+
+
+def _escape(text: str) -> str:
+    """``text`` as a literal inside a regex: only the metacharacters escaped (PCRE and Python's re read it
+    alike), so a server still sees an anchored literal prefix and reads one index range."""
+    return "".join("\\" + c if c in _REGEX_SPECIAL else c for c in text)

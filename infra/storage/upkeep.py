@@ -16,6 +16,7 @@ class UpkeepRepo(Repository):
         # Retention (seed 000: old messages archived in a separate collection, same shape, same seq index).
         "messages_archive": [IndexModel([("convId", ASC), ("seq", ASC)], name="convId_seq", unique=True)],
     }
+    DONE = "done"   # a walk's cursor once it has reached the end
 
     def __init__(self, db: Database, conversations: ConversationsRepo, groups: GroupsRepo) -> None:
         super().__init__(db)
@@ -24,10 +25,19 @@ class UpkeepRepo(Repository):
         self.messages = db["messages"]
         self.messages_archive = db["messages_archive"]
         self.retention_policies = db["retention_policies"]
+        self.walks = db["upkeep_walks"]   # {_id: walk name, after: last _id done (or DONE)}: resumable walks
 
     def conversations_page(self, after_id: str | None, limit: int) -> list[Conversation]:
         query = {"_id": {"$gt": after_id}} if after_id else {}
         return [Conversation.from_mongo(d) for d in self.conversations.find(query).sort("_id", ASC).limit(limit)]
+
+    def walk_cursor(self, name: str) -> str | None:
+        """Where the walk ``name`` stopped: the last _id it did, DONE, or None before its first batch."""
+        doc = self.walks.find_one({"_id": name})
+        return doc["after"] if doc else None
+
+    def set_walk_cursor(self, name: str, after: str) -> None:
+        self.walks.update_one({"_id": name}, {"$set": {"after": after}}, upsert=True)
 
     def conversations_of_group(self, group_id: str, limit: int) -> list[Conversation]:
         return [Conversation.from_mongo(d) for d in self.conversations.find({"groupId": group_id}).limit(limit)]

@@ -3,8 +3,9 @@
 Why the canvas and not platypus: platypus keeps the whole story (every flowable) in memory until the
 build, which for 100,000 messages is the whole conversation; the canvas here lays out one message at a
 time and emits each page as it fills (reportlab keeps only each finished page's compressed stream).
-And text is drawn with ``drawString``, never parsed: ``<b>x</b>``, ``<img src=...>`` and ``R&D`` print
-exactly as typed, since no markup parser ever sees user text.
+And text is drawn with text objects, never given to reportlab's markup: ``<b>x</b>``, ``<img src=...>`` and
+``R&D`` print exactly as typed. A message's Markdown subset (the page's: ``**bold**``, ``_italic_``, code,
+quotes, lists) is parsed with raw HTML off into styled pieces (``pdf_markdown``) drawn in the matching fonts.
 
 Why a file: the PDF is CPU-bound pure Python (reportlab holds the GIL), so in the embedded default it runs
 in a child process (the executor's ``run_cpu``), which has no access to the in-memory store. The walk writes
@@ -24,6 +25,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pipelines.exports.pdf_markdown import INDENT, Block, Piece, markdown, plain, wrap_pieces
 from pipelines.exports.pdf_text import Fonts, clean, has_rtl, is_rtl
 from schemas.common import one_line
 
@@ -158,6 +160,51 @@ class Renderer:
                 align = "center" if center else ("right" if base_rtl else "left")
                 self.draw(Line(visual, style, size, color, indent if align == "left" else 0, align))
 
+    def blocks(self, blocks: list[Block]) -> None:
+        """A message's Markdown: each block wrapped in its styles, quotes and lists indented."""
+        for n, block in enumerate(blocks):
+            if n and not (block.prefix and blocks[n - 1].prefix):
+                self.y -= BODY * 0.3      # paragraphs apart; a list's items together
+            if block.rtl:
+                # python-bidi reorders a line's plain text: such a block keeps its words and direction, not
+                # its emphasis.
+                text = f"{block.prefix} {block.plain()}" if block.prefix else block.plain()
+                self.paragraph(text, style="mono" if block.code else "regular", indent=block.indent)
+                continue
+            size = BODY - 1 if block.code else BODY
+            width = self.width - block.indent
+            lines = wrap_pieces(block.pieces, width, lambda text, style, size=size: self.fonts.width(text, size, style))
+            for n, pieces in enumerate(lines):
+                self.draw_pieces(pieces, size, block, block.prefix if n == 0 else "")
+
+    def draw_pieces(self, pieces: list[Piece], size: float, block: Block, prefix: str) -> None:
+        """One line of styled pieces (a code block's on a grey band, a quote's after a bar, struck text crossed)."""
+        height = size * LEADING
+        self.room(height)
+        self.y -= height
+        c, x, base = self.canvas, MARGIN + block.indent, self.y + size * 0.25
+        if block.code:
+            c.setFillColorRGB(0.94, 0.94, 0.95)
+            c.rect(x - 4, self.y, self.width - block.indent + 4, height, stroke=0, fill=1)
+        if block.quote:
+            c.setStrokeColorRGB(0.7, 0.7, 0.75)
+            c.setLineWidth(2)
+            c.line(x - INDENT + 3, self.y, x - INDENT + 3, self.y + height)
+        c.setFillColorRGB(*((0.3, 0.3, 0.3) if block.quote else (0, 0, 0)))
+        if prefix:
+            self._draw_runs(self.fonts.runs(prefix), x - INDENT + 2, base, size, "left")
+        runs = [run for p in pieces for run in self.fonts.runs(p.text, p.style)]
+        if runs:
+            self._draw_runs(runs, x, base, size, "left")
+        if any(p.strike for p in pieces):
+            c.setStrokeColorRGB(0.3, 0.3, 0.3)
+            c.setLineWidth(0.6)
+            for p in pieces:
+                w = self.fonts.width(p.text, size, p.style)
+                if p.strike:
+                    c.line(x, base + size * 0.3, x + w, base + size * 0.3)
+                x += w
+
     def wrap(self, text: str, width: float, size: float, style: str) -> list[str]:
         if len(text) < 60 and self.fonts.width(text, size, style) <= width:
             return [text]  # most messages: one line
@@ -253,12 +300,16 @@ class Renderer:
         self.paragraph(head, style="bold", size=BODY - 0.5, color=(0.1, 0.2, 0.45))
         reply = record.get("replyTo")
         if reply and reply.get("excerpt") is not None:
-            self.paragraph(f"↪ {L['reply']} {reply.get('username', '')}: {reply['excerpt']}", style="italic",
+            self.paragraph(f"↪ {L['reply']} {reply.get('username', '')}: {plain(reply['excerpt'])}", style="italic",
                            size=SMALL, color=(0.4, 0.4, 0.4), indent=12)
         if record.get("content") is None:
             self.paragraph(f"({L['deleted']})", style="italic", size=BODY, color=(0.5, 0.5, 0.5))
         elif record["content"]:
-            self.paragraph(record["content"])
+            blocks = markdown(record["content"])
+            if blocks is None:
+                self.paragraph(record["content"])
+            else:
+                self.blocks(blocks)
         for a in record.get("attachments", []):
             self.attachment(a)
         if record.get("reactions"):

@@ -1,7 +1,7 @@
 """The PDF's text: its fonts, and text made printable with its direction found.
 
 DejaVu Sans (Debian's fonts-dejavu-core; Latin, Greek, Cyrillic, Hebrew, Arabic and its presentation
-forms, many symbols), then per character the first font that has it: Symbola (fonts-symbola, monochrome
+forms, many symbols) in regular, bold, italic and bold italic, DejaVu Sans Mono for code, then per character the first font that has it: Symbola (fonts-symbola, monochrome
 emoji and symbols), Droid Sans Fallback (fonts-droid-fallback, CJK). Right-to-left paragraphs are shaped
 (arabic-reshaper: Arabic letters take their joined forms) and reordered line by line after wrapping
 (python-bidi, the Unicode bidirectional algorithm), and set flush right (``pdf.Renderer.paragraph``).
@@ -18,6 +18,8 @@ FONT_CANDIDATES = {
     "regular": ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"],
     "bold": ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"],
     "italic": ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Oblique.ttf"],
+    "bolditalic": ["/usr/share/fonts/truetype/dejavu/DejaVuSans-BoldOblique.ttf"],
+    "mono": ["/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"],
     "emoji": ["/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
               "/usr/share/fonts/truetype/noto/NotoEmoji-Regular.ttf"],
     "cjk": ["/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"],
@@ -65,9 +67,11 @@ class Fonts:
         self.paths = {role: _first(paths) for role, paths in FONT_CANDIDATES.items()}
         if self.paths["regular"] is None:
             raise FontsMissing(f"no {FONT_CANDIDATES['regular'][0]}: install Debian's fonts-dejavu-core")
-        for role in ("bold", "italic"):
+        # Messages' Markdown (pdf_markdown) uses bold italic and mono: registered on first use only.
+        for role, fallback in (("bold", "regular"), ("italic", "regular"), ("bolditalic", "bold"),
+                               ("mono", "regular")):
             if self.paths[role] is None:
-                self.paths[role] = self.paths["regular"]
+                self.paths[role] = self.paths[fallback]
         self.names: dict[str, str] = {}
         self.cmaps: dict[str, Any] = {}
         for role in ("regular", "bold", "italic"):
@@ -95,6 +99,10 @@ class Fonts:
         self.cmaps[role] = Fonts._registered[name].face.charToGlyph
         return True
 
+    def _name(self, style: str) -> str:
+        self._load(style)
+        return self.names[style]
+
     def font_for(self, ch: str, style: str) -> str:
         key = (ch, style)
         name = self._choice.get(key)
@@ -105,14 +113,14 @@ class Fonts:
                     name = self.names[role]
                     break
             else:
-                name = self.names[style]  # no font has it: the font's own "missing" box
+                name = self._name(style)  # no font has it: the font's own "missing" box
             self._choice[key] = name
         return name
 
     def runs(self, text: str, style: str = "regular") -> list[tuple[str, str]]:
         """The text cut where the font changes: [(font name, characters)]. (DejaVu has all of ASCII.)"""
         if text.isascii():
-            return [(self.names[style], text)]
+            return [(self.names.get(style) or self._name(style), text)]
         out: list[tuple[str, str]] = []
         for ch in text:
             name = self.font_for(ch, style)

@@ -3,6 +3,7 @@ one's jobs, the download's presigned URL, cancelling. A refused request stores a
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,25 +13,48 @@ from infra.storage import Store
 from pipelines.exports.files import CONTENT_TYPES, PURGE_AFTER, ExportSettings, file_key, filename_of
 from pipelines.policy.access import check_owner, is_moderator, log_denied
 from schemas.common import new_id, utcnow
-from schemas.documents import Export, ExportRange, User
+from schemas.documents import Conversation, Export, ExportRange, User
 from schemas.errors import ApiError, Code
 from schemas.payloads import EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCreate, IdPage
 
 log = logging.getLogger(__name__)
 
 
-def check_may_export(store: Store, user: User, conv_id: str, settings: ExportSettings):
+@dataclass(frozen=True)
+class ExportScope:
+    """What a user may export: everything (system admins), every conversation of ``groups`` (where they are
+    a group admin), and ``conversations`` (theirs, when EXPORTS_FOR_MEMBERS is on). The one rule behind
+    both the request's check and the exporters' picker (pipelines.exports.picker)."""
+    everything: bool = False
+    groups: frozenset[str] = frozenset()
+    conversations: frozenset[str] = frozenset()
+
+    def allows(self, conv: Conversation) -> bool:
+        return self.everything or conv.groupId in self.groups or conv.id in self.conversations
+
+
+def export_scope(store: Store, user: User, settings: ExportSettings, conv: Conversation | None = None) -> ExportScope:
+    """The user's scope; with ``conv``, only what decides for that conversation is read (two indexed
+    lookups at most), else every group they administer and, when members may export, every membership."""
+    if user.role == "ADMIN":
+        return ExportScope(everything=True)
+    if conv is not None:
+        member = store.groups.get_group_member(conv.groupId, user.id)
+        groups = {conv.groupId} if member is not None and member.role == "GROUP_ADMIN" else set()
+        mine = settings.for_members and store.conversations.get_conversation_member(conv.id, user.id) is not None
+        return ExportScope(groups=frozenset(groups), conversations=frozenset({conv.id} if mine else ()))
+    return ExportScope(groups=frozenset(store.groups.group_ids_where_role(user.id, "GROUP_ADMIN")),
+                       conversations=frozenset(store.conversations.conversation_ids_of_user(user.id)
+                                               if settings.for_members else ()))
+
+
+def check_may_export(store: Store, user: User, conv_id: str, settings: ExportSettings) -> Conversation:
     """Group admins of the conversation's group and system admins; its members too when
     EXPORTS_FOR_MEMBERS is on. A group admin of another group is refused (403), like anyone else."""
     conv = store.conversations.get_conversation(conv_id)
     if conv is None:
         raise ApiError(Code.NOT_FOUND, f"no conversation {conv_id}")
-    if user.role == "ADMIN":
-        return conv
-    member = store.groups.get_group_member(conv.groupId, user.id)
-    if member is not None and member.role == "GROUP_ADMIN":
-        return conv
-    if settings.for_members and store.conversations.get_conversation_member(conv_id, user.id) is not None:
+    if export_scope(store, user, settings, conv).allows(conv):
         return conv
     log_denied(store, user, "conversation", conv_id, "export without an admin role")
     raise ApiError(Code.FORBIDDEN, "only the group's admins can export this conversation"
@@ -121,13 +145,20 @@ def _own(store: Store, user: User, export_id: str) -> Export:
 
 
 def get_export(store: Store, user: User, export_id: str) -> dict:
-    return _own(store, user, export_id).public(utcnow())
+    return _with_titles(store, [_own(store, user, export_id).public(utcnow())])[0]
 
 
 def list_exports(store: Store, user: User, page: IdPage) -> dict:
     exports, more = store.exports.exports_of_user(user.id, before=page.before, limit=page.limit)
     now = utcnow()
-    return {"exports": [e.public(now) for e in exports], "hasMore": more}
+    return {"exports": _with_titles(store, [e.public(now) for e in exports]), "hasMore": more}
+
+
+def _with_titles(store: Store, views: list[dict]) -> list[dict]:
+    """Each job with its conversation's title (``convTitle``, None once it is gone): the requester may be
+    in no conversation they export (a system admin), so the page cannot name it from their own list."""
+    titles = store.conversations.titles_of([v["convId"] for v in views])
+    return [{**v, "convTitle": titles.get(v["convId"])} for v in views]
 
 
 def download_url(store: Store, blobs: Blobs, settings: ExportSettings, user: User, export_id: str) -> str:

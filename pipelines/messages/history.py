@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from infra.storage import Page, Store
+from pipelines.messages.search import search_conversation
 from pipelines.policy.access import check_conversation_member, check_moderator
 from schemas.documents import User
 from schemas.payloads import HistoryWindow, SearchQuery
@@ -18,6 +19,6 @@ def read_history(store: Store, user: User, conv_id: str, window: HistoryWindow) 
 
 
 def search_messages(store: Store, user: User, conv_id: str, query: SearchQuery) -> Page:
-    """Members search the conversation, newest first; deleted and system messages never match."""
-    check_conversation_member(store, user, conv_id)
-    return store.messages.search(conv_id, query.text, before=query.before, limit=query.limit)
+    """Members search the conversation, newest first; deleted and system messages never match (the
+    matching itself: pipelines.messages.search)."""
+    return search_conversation(store, user, conv_id, query)

@@ -15,6 +15,7 @@ from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.media.attachments import attach_to_message, message_type
 from pipelines.messages.lifecycle import on_message_deleted, on_message_edited
+from pipelines.messages.search import search_fields
 from pipelines.messages.submit import REVIEW_DELETE
 from pipelines.moderation.filters import RuleSet, Verdict
 from pipelines.moderation.log import do_log_action
@@ -123,8 +124,10 @@ class InboxWriter:
             self.withhold(entry, verdict)
             return
         if entry.kind == "edit":
-            content = verdict.masked if verdict else entry.content
-            changed = self.store.messages.edit_message(entry.messageId, content, now, masked=content != entry.content)
+            text = verdict.masked if verdict else entry.content
+            changed = self.store.messages.edit_message(entry.messageId, text, now,
+                                                       search_fields(text, "text", self.sender(entry.senderId)),
+                                                       masked=text != entry.content)
         else:
             changed = self.store.messages.delete_message(entry.messageId, entry.senderId, now)
         if changed is not None:  # None: already applied (a redelivery) or deleted meanwhile
@@ -306,9 +309,10 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
         metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote, files=files,
                                    mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None,
                                    masked=masked or None)
+    kind = message_type(files) if files else entry.type
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
-                      senderInfo=SenderInfo.of(sender), type=message_type(files) if files else entry.type,
-                      content=entry.content, metadata=metadata, createdAt=entry.receivedAt, updatedAt=now)
+                      senderInfo=SenderInfo.of(sender), type=kind, content=entry.content, metadata=metadata,
+                      createdAt=entry.receivedAt, updatedAt=now, **search_fields(entry.content, kind, sender))
     try:
         store.messages.insert_message(message)
         return message

@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from infra.storage import Store
 from pipelines.events import Notifier
+from pipelines.people.direct import with_peers
 from pipelines.moderation.sanctions import active_mute_until, check_not_banned
 from pipelines.policy.access import check_conversation_member, check_group_manager, check_group_member, check_outranks
 from pipelines.policy.gate import Gate
@@ -84,6 +85,8 @@ def do_add_conversation_member(store: Store, notifier: Notifier, announce: Annou
                                username: str) -> dict[str, Any]:
     """The conversation's creator or the group's admins add members; the new member must be in the group."""
     conv, _ = check_conversation_member(store, user, conv_id)
+    if conv.kind == "direct":
+        raise ApiError(Code.FORBIDDEN, "a direct conversation is for its two people: open a group conversation instead")
     if conv.createdBy != user.id:
         check_group_manager(store, user, conv.groupId)
     [new] = _group_members_named(store, conv.groupId, [username])
@@ -179,10 +182,11 @@ def list_conversation_members(store: Store, user: User, conv_id: str) -> dict[st
 
 
 def list_conversations(store: Store, user: User) -> list[dict[str, Any]]:
-    """The user's conversations, newest activity first, each with lastSeq and unread (no message scan)."""
-    return [{**conv.public(), "unread": max(0, conv.lastSeq - member.lastReadSeq),
-             "lastReadSeq": member.lastReadSeq}
-            for conv, member in store.conversations.conversations_of_user(user.id)]
+    """The user's conversations, newest activity first, each with lastSeq and unread (no message scan), its
+    ``kind``, and for a direct one the other person (``peer``)."""
+    return with_peers(store, user, [{**conv.public(), "unread": max(0, conv.lastSeq - member.lastReadSeq),
+                                     "lastReadSeq": member.lastReadSeq}
+                                    for conv, member in store.conversations.conversations_of_user(user.id)])
 
 
 def session_snapshot(store: Store, user: User) -> dict[str, Any]:

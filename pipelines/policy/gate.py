@@ -92,6 +92,7 @@ EXEMPT: dict[str, str] = {
     "POST /api/dev/token": "creates the account (dev login only): its names are in no group yet",
     "POST /api/groups/<group_id>/members": "membership: no text of the writer's (group admins)",
     "POST /api/conversations/<conv_id>/members": "membership: no text (the system message is the server's)",
+    "POST /api/direct-conversations": "membership: no text of the writer's (pipelines.people.direct checks the shared group and bans)",
     "message:delete": "removes content; the author's or a moderator's right (pipelines.messages.submit_change)",
     "reaction:remove": "takes a reaction back",
     "message:read": "the reader's own read mark",

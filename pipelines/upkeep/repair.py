@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Callable
 
 from infra.storage import Store
+from infra.storage.upkeep import UpkeepRepo
+from pipelines.messages.search import do_backfill_words
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,7 @@ class RepairResult:
     drains_scheduled: list[str] = field(default_factory=list)                 # inboxes with entries, no drain
     expired_notifications: int = 0
     conversations_checked: int = 0
+    search_words_given: int = 0    # older messages stored before search kept words, given them now
 
     def summary(self) -> dict:
         return {k: (len(v) if isinstance(v, (dict, list)) else v) for k, v in asdict(self).items()}
@@ -33,7 +36,9 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
     - a conversation whose ``lastSeq`` is behind its newest stored message (a drain that died between
       storing and recording it): moved forward, so unread counts and catch-up see the message;
     - members of a conversation who are no longer members of its group (a removal cut short): removed;
-    - inboxes holding entries with no drain scheduled or running (a lost task): a drain is enqueued.
+    - inboxes holding entries with no drain scheduled or running (a lost task): a drain is enqueued;
+    - messages stored without their search words (before search kept them): given them, ``batch`` × 10 a
+      run, resuming where the last run stopped, until the walk is done.
     """
     result = RepairResult()
     after = None
@@ -55,6 +60,7 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
         enqueue_drain(conv_id)
         result.drains_scheduled.append(conv_id)
     result.expired_notifications = store.notifications.delete_expired_notifications(now, 10_000)
+    result.search_words_given = backfill_search_words(store, batch=batch, batches=10)
     for conv_id, (was, fixed) in result.last_seq_fixed.items():
         log.warning("repair: conversation %s lastSeq %d -> %d", conv_id, was, fixed)
     for conv_id, user_id in result.members_removed:
@@ -63,3 +69,18 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
         log.warning("repair: inbox of %s had entries and no drain: drain enqueued", conv_id)
     log.info("repair: %s", result.summary())
     return result
+
+
+def backfill_search_words(store: Store, *, batch: int, batches: int) -> int:
+    """Up to ``batches`` batches of the walk that gives older messages their search words; the cursor is
+    kept between runs, so each run goes on where the last one stopped and the walk is made once."""
+    after = store.upkeep.walk_cursor("search-words")
+    given = 0
+    for _ in range(batches):
+        if after == UpkeepRepo.DONE:
+            break
+        done = do_backfill_words(store, after, batch)
+        given += done.updated
+        after = done.last_id or UpkeepRepo.DONE
+        store.upkeep.set_walk_cursor("search-words", after)
+    return given

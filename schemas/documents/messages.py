@@ -35,6 +35,7 @@ def quote_excerpt(text: str) -> str:
 QUOTE_CHARS = 140
 
 
+SearchLanguage = Literal["english", "french", "spanish", "german", "none"]
 SystemAction = Literal["conversation_created", "member_joined", "member_left"]
 
 
@@ -93,10 +94,18 @@ class Message(Document):
     deletedBy: str | None = None
     createdAt: Timestamp
     updatedAt: Timestamp
+    # Search (pipelines.messages.words), set when the content is stored and at each edit: the language its
+    # text was found to be in, by MongoDB's name (the field a text index reads per document, so only names a
+    # server knows), and the words a search looks up (folded words, then ":en:stem" stems). Older messages
+    # have neither until the backfill gives them (pipelines.messages.search.do_backfill_words).
+    language: SearchLanguage | None = None
+    words: list[str] = Field(default_factory=list)
 
     def to_mongo(self) -> dict[str, Any]:
         doc = self.model_dump(by_alias=True)
         doc["metadata"] = self.metadata.model_dump(exclude_none=True)
+        if doc["language"] is None:  # absent, not null: a text index would refuse a null language
+            del doc["language"]
         return doc
 
     def public(self) -> dict[str, Any]:
@@ -111,7 +120,7 @@ class Message(Document):
 
     def for_moderators(self) -> dict[str, Any]:
         """Everything stored, deleted content and its edit history included (the moderation view)."""
-        out = self.model_dump(mode="json")
+        out = self.model_dump(mode="json", exclude={"words"})  # (search's own index keys)
         out["metadata"] = self.metadata.model_dump(mode="json", exclude_none=True)
         return out
 

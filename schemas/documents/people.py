@@ -2,7 +2,7 @@
 conversation_members)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -67,6 +67,22 @@ class Conversation(Document):
     lastSeq: int = 0              # seq of the newest stored message
     lastMessageAt: Timestamp | None = None
     createdAt: Timestamp
+    # A direct conversation (POST /api/direct-conversations) is the one of a pair: ``directKey`` is the two
+    # user ids sorted and joined by ":", under a unique sparse index, so a second one for the pair cannot be
+    # stored (absent, not null, on the others: to_mongo leaves it out). ``directUserIds`` are the two ids.
+    kind: Literal["group", "direct"] = "group"
+    directKey: str | None = None
+    directUserIds: list[str] | None = None
+
+    def to_mongo(self) -> dict[str, Any]:
+        doc = super().to_mongo()
+        for name in ("directKey", "directUserIds"):
+            if doc.get(name) is None:
+                doc.pop(name, None)
+        return doc
+
+    def _private(self) -> set[str]:
+        return {"directKey"} | ({"directUserIds"} if self.kind == "group" else set())
 
 
 class ConversationMember(Document):

@@ -5,10 +5,11 @@ from schemas.payloads.base import (Email, Payload, CONTENT_LIMIT, content_limit,
 from schemas.payloads.messages import (MAX_ATTACHMENTS, ConvRef, ReadUpTo, Emoji, ReactionChange, MessageSend,
                                        MessageEdit, MessageDelete, RestMessageSend, HISTORY_VIEWS,
                                        parse_history_query, HistoryWindow, SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT,
-                                       SEARCH_MAX_QUERY_CHARS, parse_search_query, SearchQuery)
+                                       SEARCH_MAX_QUERY_CHARS, parse_search_query, SearchQuery,
+                                       parse_global_search_query, GlobalSearchQuery)
 from schemas.payloads.people import (DevTokenRequest, GroupCreate, GroupMemberAdd, ConversationCreate,
                                      ConversationMemberAdd, ProfileUpdate, GroupSettingsUpdate,
-                                     MemberQuery, parse_member_query)
+                                     DirectConversationCreate, MemberQuery, parse_member_query)
 from schemas.payloads.moderation import (Reason, Note, AllowWord, MINUTES_MAX, FilterCreate, FilterUpdate,
                                          FilterCandidate, FilterTest, ModerationSettingsUpdate, ReportCreate,
                                          ReviewDecision, MuteCreate, BanCreate, RoleChange, REVIEW_STATUSES,
@@ -19,13 +20,15 @@ from schemas.payloads.notifications import (EMAIL_DELAY_MAX, NotificationSetting
                                             NotificationQuery, parse_notification_query)
 from schemas.payloads.media import (Filename, MimeType, UploadCreate, PartUrls, AlbumCreate, AlbumAdd, CommentCreate,
                                     CaptionUpdate, parse_gallery_query)
-from schemas.payloads.exports import (EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCreate)
+from schemas.payloads.exports import (EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCreate, ExportableQuery,
+                                      parse_exportable_query)
 
 __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content", "check_params", "seq_param",
            "limit_param", "IdPage", "parse_id_page", "is_id", "MAX_ATTACHMENTS", "ConvRef", "ReadUpTo", "Emoji",
            "ReactionChange", "MessageSend", "MessageEdit", "MessageDelete", "RestMessageSend", "HISTORY_VIEWS",
            "parse_history_query", "HistoryWindow", "SEARCH_DEFAULT_LIMIT", "SEARCH_MAX_LIMIT",
-           "SEARCH_MAX_QUERY_CHARS", "parse_search_query", "SearchQuery", "DevTokenRequest", "GroupCreate",
+           "SEARCH_MAX_QUERY_CHARS", "parse_search_query", "SearchQuery", "parse_global_search_query",
+           "GlobalSearchQuery", "DevTokenRequest", "GroupCreate",
            "GroupMemberAdd", "ConversationCreate", "ConversationMemberAdd", "ProfileUpdate", "GroupSettingsUpdate",
            "MemberQuery", "parse_member_query",
            "Reason", "Note", "AllowWord", "MINUTES_MAX", "FilterCreate", "FilterUpdate", "FilterCandidate",
@@ -35,4 +38,5 @@ __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content"
            "ScheduledMessageUpdate", "ReminderCreate", "RetentionUpdate", "parse_time",
            "NOTIFICATION_LIST_STATUSES", "NotificationQuery", "parse_notification_query", "Filename", "MimeType",
            "UploadCreate", "PartUrls", "AlbumCreate", "AlbumAdd", "CommentCreate", "CaptionUpdate",
-           "parse_gallery_query", "EXPORT_FORMATS", "EXPORT_LANGUAGES", "ExportCreate"]
+           "parse_gallery_query", "EXPORT_FORMATS", "EXPORT_LANGUAGES", "ExportCreate",
+           "DirectConversationCreate", "ExportableQuery", "parse_exportable_query"]

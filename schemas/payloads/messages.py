@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from schemas.common import ClientId, Id
 from schemas.errors import ApiError, Code
-from schemas.payloads.base import Payload, check_content, check_params, content_limit, limit_param, seq_param
+from schemas.payloads.base import Payload, check_content, check_params, content_limit, is_id, limit_param, seq_param
 
 MAX_ATTACHMENTS = 10
 
@@ -117,21 +117,52 @@ SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 50
 SEARCH_MAX_QUERY_CHARS = 200
 
 
-def parse_search_query(args: Mapping[str, str]) -> SearchQuery:
-    """GET /api/conversations/{convId}/search?q=&before=&limit= -> a query, or a specific error."""
-    check_params(args, {"q", "before", "limit"})
-    text = (args.get("q") or "").strip()
+SEARCH_MAX_QUERY_WORDS = 10
+
+
+def _search_text(args: Mapping[str, str]) -> str:
+    """q, trimmed; one trailing space is kept when there was one: it says the last word is complete (no
+    prefix match on it)."""
+    raw = (args.get("q") or "").lstrip()
+    text = raw.rstrip()
     if not text:
         raise ApiError(Code.INVALID_QUERY, "q (the words to search for) is required and must not be blank")
     if len(text) > SEARCH_MAX_QUERY_CHARS:
         raise ApiError(Code.INVALID_QUERY, f"q is {len(text)} characters; the limit is {SEARCH_MAX_QUERY_CHARS}",
                        {"length": len(text), "limit": SEARCH_MAX_QUERY_CHARS})
-    return SearchQuery(text=text, before=seq_param(args, "before"),
+    words = len(text.replace('"', " ").split())
+    if words > SEARCH_MAX_QUERY_WORDS:
+        raise ApiError(Code.INVALID_QUERY, f"q has {words} words; the limit is {SEARCH_MAX_QUERY_WORDS}",
+                       {"words": words, "limit": SEARCH_MAX_QUERY_WORDS})
+    return text + " " if raw != text else text
+
+
+def parse_search_query(args: Mapping[str, str]) -> SearchQuery:
+    """GET /api/conversations/{convId}/search?q=&before=&limit= -> a query, or a specific error."""
+    check_params(args, {"q", "before", "limit"})
+    return SearchQuery(text=_search_text(args), before=seq_param(args, "before"),
                        limit=limit_param(args, SEARCH_MAX_LIMIT, SEARCH_DEFAULT_LIMIT))
+
+
+def parse_global_search_query(args: Mapping[str, str]) -> GlobalSearchQuery:
+    """GET /api/search?q=&before=&limit= -> a query, or a specific error."""
+    check_params(args, {"q", "before", "limit"})
+    before = args.get("before") or None
+    if before is not None and not is_id(before):
+        raise ApiError(Code.INVALID_CURSOR, "before must be the id of the last message received (24 hex digits)")
+    return GlobalSearchQuery(text=_search_text(args), before=before,
+                             limit=limit_param(args, SEARCH_MAX_LIMIT, SEARCH_DEFAULT_LIMIT))
 
 
 @dataclass(frozen=True)
 class SearchQuery:
-    text: str            # MongoDB $text syntax: words (any of them), "a phrase" (required), -word (excluded)
+    text: str            # words as typed (pipelines.messages.words.parse_search): all must match; -word, "exact"
     before: int | None   # only messages with seq < before (the next page: the last seq received)
+    limit: int
+
+
+@dataclass(frozen=True)
+class GlobalSearchQuery:
+    text: str
+    before: str | None   # only messages stored before this one (the next page: the last id received)
     limit: int

@@ -38,6 +38,11 @@ class ConversationMemberAdd(Payload):
     username: Username
 
 
+class DirectConversationCreate(Payload):
+    """POST /api/direct-conversations: the other person of the pair."""
+    username: Username
+
+
 class ProfileUpdate(Payload):
     """PATCH /api/me: the fields given change; the others stay. ``avatarUrl: null`` removes the avatar.
 

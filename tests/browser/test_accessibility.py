@@ -27,6 +27,8 @@ DEVICES = pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone
 
 
 def axe_violations(page: Page) -> list[dict]:
+    # Colours are measured as they end: an item fading in is paler for a moment than it stays.
+    page.evaluate("() => Promise.all(document.getAnimations().map((a) => a.finished.catch(() => null)))")
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(AXE.read_text())
     return page.evaluate("() => axe.run(document, {resultTypes: ['violations']}).then((r) => r.violations)")

@@ -1,11 +1,15 @@
 """The admins' export page (/exports): a CSV export requested from the page, its progress bar moved by
 export:progress up to 100 %, the file downloaded holding every message in order; a PDF downloaded; a
-member refused with no data; a running export cancelled; every text in the four catalogues."""
+member offered nothing and refused with no data; a running export cancelled; a system admin in no
+conversation finding another group's conversation by search and exporting it; a group admin offered only
+their groups'; toasts naming the conversation and the format; the expiry in the user's language; every text
+in the four catalogues."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.browser.chat import ChatPage
 from tests.browser.conftest import person, post
-from tests.e2e.harness import ROOT, make_conversation, own_system, wait_until
+from tests.e2e.harness import ROOT, Api, make_conversation, own_system, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -23,9 +27,12 @@ pytestmark = pytest.mark.browser
 BIG = 6000
 
 
+ROOT_ADMIN = "root"   # the system ADMIN of this module's system (ADMIN_USERNAMES)
+
+
 @pytest.fixture(scope="module")
 def slow():
-    with own_system(EXPORT_BATCH="10") as system:
+    with own_system(EXPORT_BATCH="10", ADMIN_USERNAMES=ROOT_ADMIN) as system:
         yield system
 
 
@@ -55,6 +62,18 @@ def every_message(api, conv_id: str) -> list[dict]:
         after = page["messages"][-1]["seq"]
 
 
+AXE = (ROOT / "node_modules" / "axe-core" / "axe.min.js").read_text()
+
+
+def serious_violations(chat: ChatPage) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (evaluated in the page, past its CSP)."""
+    chat.page.evaluate(AXE)
+    found = chat.page.evaluate("""async () => (await axe.run(document)).violations
+        .filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)""")
+    return found
+
+
 def export_page(chat: ChatPage) -> ChatPage:
     """From the chat page, the way an admin gets there: the Exports link (same tab, same session)."""
     chat.page.click("#exports-link")
@@ -63,9 +82,20 @@ def export_page(chat: ChatPage) -> ChatPage:
     return chat
 
 
-def request(chat: ChatPage, conv_id: str, fmt: str) -> str:
+def choose(chat: ChatPage, conv_id: str, search: str | None = None) -> None:
+    """Pick a conversation in the picker: typed (a search) when given, then clicked."""
     page = chat.page
-    page.select_option("#exp-conv", conv_id)
+    if search is not None:
+        page.fill("#exp-conv-search", search)
+    option = page.locator(f'#exp-conv-options [role=option][data-conv="{conv_id}"]')
+    option.click()
+    expect(option).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#exp-conv")).to_have_value(conv_id)
+
+
+def request(chat: ChatPage, conv_id: str, fmt: str, search: str | None = None) -> str:
+    page = chat.page
+    choose(chat, conv_id, search)
     page.check(f"input[name=format][value={fmt}]")
     with page.expect_response(lambda r: r.url.endswith(f"/api/conversations/{conv_id}/exports")) as answer:
         page.click("#exp-submit")
@@ -162,7 +192,7 @@ def test_a_pdf_export_downloads_a_pdf_on_a_phone_in_dark_mode(slow, open_chat):
     assert admin.ok("GET", f"/api/exports/{export_id}")["language"] == "de"
 
 
-def test_a_member_who_is_not_an_admin_is_refused_and_sees_no_data(slow, big, open_chat):
+def test_a_member_who_is_not_an_admin_is_offered_nothing_and_refused(slow, big, open_chat):
     admin, member, group, conv, _ = big
     admin_exports = admin.ok("GET", "/api/exports")["exports"]
     chat = open_chat(locale="fr-FR", base_url=slow.url).sign_in(member.username)
@@ -170,21 +200,22 @@ def test_a_member_who_is_not_an_admin_is_refused_and_sees_no_data(slow, big, ope
     expect(chat.page.locator("#exports-link")).to_be_hidden()        # no link for a plain member
     chat.page.goto("/exports")
     expect(chat.page.locator("#exp")).to_be_visible()
-    expect(chat.page.locator("#not-admin")).to_contain_text("Vous n'administrez aucun groupe")
+    expect(chat.page.locator("#not-admin")).to_contain_text("Vous ne pouvez exporter aucune conversation")
+    expect(chat.page.locator("#exp-conv-status")).to_have_text("Aucune conversation à exporter pour l'instant.")
+    expect(chat.page.locator("#exp-conv-options [role=option]")).to_have_count(0)   # the server's list: none
+    expect(chat.page.locator("#exp-submit")).to_be_disabled()
     expect(chat.page.locator("#exp-empty")).to_have_text("Aucun export pour l'instant.")
-    chat.page.select_option("#exp-conv", conv["id"])
-    with chat.page.expect_response(lambda r: r.url.endswith("/exports") and r.request.method == "POST") as answer:
-        chat.page.click("#exp-submit")
-    assert answer.value.status == 403
-    refusal = chat.page.locator("#exp-refusal")
-    expect(refusal).to_be_visible()
-    expect(refusal).to_contain_text("Export refusé")
-    expect(refusal).to_contain_text(f"Seuls les administrateurs de {group['name']}")
+    assert member.ok("GET", "/api/exportable-conversations")["conversations"] == []
+    refused = member.call("POST", f"/api/conversations/{conv['id']}/exports", json={"format": "csv"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
     expect(chat.page.locator("#exp-list li")).to_have_count(0)       # nothing made, nothing shown
     for e in admin_exports:                                          # and none of the admin's exports
         expect(chat.page.locator(f'li[data-id="{e["id"]}"]')).to_have_count(0)
     assert member.ok("GET", "/api/exports")["exports"] == []
-    chat.screenshot("refused")
+    page_text = chat.page.locator("#exp").inner_text()
+    for excuse in ("ne donne pas la liste", "seulement si le serveur", "n'acceptera votre demande"):
+        assert excuse not in page_text, page_text                    # no internal excuses
+    chat.screenshot("nothing-to-export")
 
     signed_out = open_chat(base_url=slow.url)
     signed_out.page.goto("/exports")
@@ -210,6 +241,85 @@ def test_a_running_export_is_cancelled_from_its_row(slow, big, open_chat):
     row(chat, export_id).scroll_into_view_if_needed()
     chat.page.wait_for_timeout(400)                                   # (the rows' fade-in)
     chat.screenshot("cancelled")
+
+
+def test_a_system_admin_in_no_conversation_finds_another_groups_conversation_and_exports_it(slow, open_chat):
+    owner, other = person(slow, "dana"), person(slow, "erin")
+    group, conv = make_conversation(owner, other, title="Roadmap Zephyr")
+    owner.ok("POST", f"/api/groups/{group['id']}/conversations", json={"title": "Lunch plans", "members": []})
+    for i in range(5):
+        post(owner, conv["id"], f"z{i}", f"zephyr point {i}")
+    root = Api(slow, ROOT_ADMIN)
+    assert not any(c["id"] == conv["id"] for c in root.ok("GET", "/api/conversations")["conversations"])
+    chat = open_chat(base_url=slow.url).sign_in(ROOT_ADMIN)
+    export_page(chat)
+    expect(chat.page.locator("#not-admin")).to_be_hidden()
+    search = chat.page.locator("#exp-conv-search")
+    search.fill("zeph")                                               # a word of the title, any case
+    options = chat.page.locator("#exp-conv-options [role=option]")
+    expect(options).to_have_count(1)
+    expect(chat.page.locator("#exp-conv-options [role=group]")).to_have_attribute(
+        "aria-labelledby", f"exp-grp-{group['id']}")
+    expect(chat.page.locator("#exp-conv-options .picker-group-name")).to_have_text(group["name"])
+    search.fill(group["name"].upper())                                # or its group's name
+    expect(options).to_have_count(2)
+    chat.screenshot("picker-by-group")
+    assert serious_violations(chat) == []
+    search.fill("roadmap z")
+    expect(options).to_have_count(1)
+    search.press("ArrowDown")                                         # the keyboard alone picks it
+    search.press("Enter")
+    expect(chat.page.locator("#exp-conv")).to_have_value(conv["id"])
+    expect(chat.page.locator("#exp-conv-chosen")).to_contain_text("Roadmap Zephyr")
+    chat.page.check("input[name=format][value=csv]")
+    with chat.page.expect_response(lambda r: r.url.endswith(f"/api/conversations/{conv['id']}/exports")) as answer:
+        chat.page.click("#exp-submit")
+    assert answer.value.status == 202, answer.value.text()
+    item = row(chat, answer.value.json()["id"])
+    expect(item.locator(".status-pill")).to_have_text("Ready", timeout=30_000)
+    expect(item.locator(".exp-conv-title")).to_have_text("Roadmap Zephyr")
+    expect(chat.page.locator("#toasts")).to_contain_text("The CSV export of “Roadmap Zephyr” is ready.")
+    chat.screenshot("admin-exported")
+
+
+def test_a_group_admin_is_offered_only_their_groups_conversations(slow, open_chat):
+    alice, bob = person(slow, "alice"), person(slow, "bob")
+    mine, conv = make_conversation(alice, bob, title="Alice plans")
+    _, elsewhere = make_conversation(bob, alice, title="Bob plans")   # alice is a member there, not its admin
+    listed = alice.ok("GET", "/api/exportable-conversations")["conversations"]
+    assert [c["id"] for c in listed] == [conv["id"]] and listed[0]["groupName"] == mine["name"]
+    assert alice.call("GET", "/api/exportable-conversations?limit=0").json()["error"]["code"] == "invalid_limit"
+    chat = open_chat(base_url=slow.url, phone=True).sign_in(alice.username)
+    export_page(chat)
+    options = chat.page.locator("#exp-conv-options [role=option]")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("Alice plans")
+    chat.page.fill("#exp-conv-search", "Bob plans")
+    expect(chat.page.locator("#exp-conv-status")).to_contain_text("No conversation or group matches")
+    expect(options).to_have_count(0)
+    assert elsewhere["id"] not in chat.page.locator("#exp-conv-options").inner_html()
+    chat.screenshot("group-admin-phone")
+
+
+def test_two_ready_exports_name_their_format_and_the_expiry_is_french(slow, open_chat):
+    admin, member = person(slow, "alice"), person(slow, "bob")
+    _, conv = make_conversation(admin, member, title="Bilan annuel")
+    post(admin, conv["id"], "b1", "bonjour")
+    chat = open_chat(locale="fr-FR", base_url=slow.url, timezone_id="Europe/Paris").sign_in(admin.username)
+    export_page(chat)
+    toasts = chat.page.locator("#toasts .toast")
+    first = request(chat, conv["id"], "csv", search="bilan")
+    expect(row(chat, first).locator(".status-pill")).to_have_text("Prêt", timeout=30_000)
+    expect(toasts.filter(has_text="L'export CSV de « Bilan annuel » est prêt.")).to_have_count(1)
+    second = request(chat, conv["id"], "json")
+    expect(row(chat, second).locator(".status-pill")).to_have_text("Prêt", timeout=30_000)
+    expect(toasts.filter(has_text="L'export JSON de « Bilan annuel » est prêt.")).to_have_count(1)
+    expires = admin.ok("GET", f"/api/exports/{first}")["expiresAt"]
+    file_text = row(chat, first).locator(".exp-row-file").inner_text()
+    assert "expire dans 47 heures" in file_text and expires not in file_text, file_text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T|Z\b", file_text), file_text          # never raw ISO
+    assert re.search(r"\b(janv|févr|mars|avr|mai|juin|juil|août|sept|oct|nov|déc)", file_text), file_text
+    chat.screenshot("two-toasts-fr")
 
 
 CATALOGUES = {lang: json.loads((ROOT / "web" / "i18n" / f"{lang}.json").read_text())

@@ -7,6 +7,7 @@ import time
 
 import mongomock
 import pytest
+from bson.regex import Regex
 from pymongo.errors import DuplicateKeyError
 
 from infra.embedded.mongo import embedded_client
@@ -18,6 +19,7 @@ def _pair():
     for coll in (plain, indexed):
         coll.create_index([("convId", 1), ("seq", 1)], unique=True)
         coll.create_index([("tag", 1)])
+        coll.create_index([("convId", 1), ("tag", 1)])  # (an array index once a tag is a list)
     return plain, indexed
 
 
@@ -65,7 +67,14 @@ def test_random_operations_agree_with_plain_mongomock():
                       {"convId": conv, "seq": {"$gte": seq, "$lt": seq}},
                       # a batch of point lookups by _id (the hash map of _id)
                       {"_id": {"$in": [seq, step, seq * 3, float(seq), True]}},
-                      {"_id": {"$in": [seq, step - 1]}, "convId": conv}):
+                      {"_id": {"$in": [seq, step - 1]}, "convId": conv},
+                      # a list of values for an index's first field (the buckets of those values)
+                      {"convId": {"$in": [conv, "c1", conv]}}, {"convId": {"$in": [conv]}, "seq": {"$lt": seq}},
+                      {"tag": {"$in": ["a", None]}}, {"tag": {"$in": ["x"]}}, {"convId": {"$in": []}},
+                      # $in of strings and anchored regexes, screened before the filter
+                      {"convId": conv, "tag": {"$in": ["y", Regex("^a")]}},
+                      {"convId": {"$in": [conv, "c2"]}, "$and": [{"tag": {"$in": ["x"]}}, {"tag": {"$in": ["y"]}}]},
+                      {"convId": conv, "$and": [{"tag": {"$in": [Regex("^b"), "a"]}}, {"tag": {"$nin": ["a"]}}]}):
             assert list(plain.find(query).sort("_id", 1)) == list(indexed.find(query).sort("_id", 1)), query
         # A limited read (copies only what it returns) gives the slice of the unlimited one.
         skip, limit = rnd.randrange(3), rnd.choice([1, 2, 5, -1])

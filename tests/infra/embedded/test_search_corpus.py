@@ -1,5 +1,7 @@
-"""One fixed French corpus and the answers to a set of searches: the embedded store must give them, and so
-must a real MongoDB (tests marked ``mongo``, run with MONGO_URL), through the very same MessagesRepo.search.
+"""One fixed French corpus and the answers to a set of $text searches: the embedded store must give them, and
+so must a real MongoDB (tests marked ``mongo``, run with MONGO_URL), through the very same query. (The
+product's search reads stored words instead, pipelines.messages.search; this holds the embedded store's
+$text to MongoDB's, for whatever uses it.)
 
 Some queries are there to tell stemmer versions apart ("bijou"/"bijoux", "albanais"/"Albanaise" stem
 differently in Snowball 3, "ambiguïté" in Snowball 2): if the server's stemmer is not the one the
@@ -12,7 +14,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from pymongo import monitoring
+from pymongo import DESCENDING, IndexModel, TEXT, monitoring
 
 from infra.embedded.mongo import embedded_client
 from infra.storage import Store
@@ -84,14 +86,23 @@ def fill(store: Store) -> None:
     store.db.messages.insert_many(docs)
 
 
+TEXT_INDEX = IndexModel([("convId", 1), ("content", TEXT)], name="corpus_text", default_language="french")
+
+
 def answers(store: Store, query: str, before: int | None = None, limit: int = 50) -> list[int]:
-    return [m.seq for m in store.messages.search(CONV, query, before=before, limit=limit).messages]
+    """Newest first: the conversation's messages matching ``query`` with seq below ``before``, never deleted
+    or system ones (the search this corpus was written for)."""
+    find = {"convId": CONV, "$text": {"$search": query}, "isDeleted": False, "type": {"$ne": "system"}}
+    if before is not None:
+        find["seq"] = {"$lt": before}
+    return [d["seq"] for d in store.db.messages.find(find, {"seq": 1}).sort("seq", DESCENDING).limit(limit)]
 
 
 @pytest.fixture(scope="module")
 def embedded() -> Store:
     store = Store(embedded_client()["corpus"])
     store.ensure_indexes()
+    store.db.messages.create_indexes([TEXT_INDEX])
     fill(store)
     return store
 
@@ -130,6 +141,7 @@ def mongodb():
     name = f"chat_test_{uuid.uuid4().hex[:8]}"
     store = Store(client[name])
     store.ensure_indexes()
+    store.db.messages.create_indexes([TEXT_INDEX])
     fill(store)
     try:
         yield store, listener
@@ -174,7 +186,7 @@ def test_search_and_profile_sync_run_on_their_indexes(mongodb):
     store.db.users.insert_one(User(id=SENDER, username="arthur_dev", fname="Arthur J.", createdAt=utcnow(),
                                 updatedAt=utcnow()).to_mongo())
     listener.finds.clear()
-    store.messages.search(CONV, "gateau -chocolat", before=20, limit=5)
+    answers(store, "gateau -chocolat", 20, 5)
     result = sync_sender_info(SENDER, store=store, notifier=Notifier(RecordingEmitter()),
                               enqueue_sync=lambda u: None, batch=10)
     assert result.updated == 2 * len(CORPUS) and max(result.batches) == 10
@@ -184,6 +196,6 @@ def test_search_and_profile_sync_run_on_their_indexes(mongodb):
         if find["find"] == "messages":
             plans["search" if "$text" in find["filter"] else "walk"] = _plan(
                 store.db.command("explain", command, verbosity="queryPlanner"))
-    assert "convId_content_text" in plans["search"][1] and "COLLSCAN" not in plans["search"][0]
+    assert "corpus_text" in plans["search"][1] and "COLLSCAN" not in plans["search"][0]
     # The walk reads the index in order: no collection scan, no skip, no in-memory sort.
     assert plans["walk"][1] == {"senderId_createdAt"} and not {"COLLSCAN", "SKIP", "SORT"} & plans["walk"][0]

@@ -102,3 +102,52 @@ def test_query_parsing(search, positive, negated, phrases, negated_phrases):
     query = text_search.parse_query(search, FRENCH)
     assert (set(query.positive), set(query.negated), query.phrases, query.negated_phrases) == \
         (positive, negated, phrases, negated_phrases)
+
+
+# -- a language per document (language_override) ---------------------------------------------------
+@pytest.fixture
+def multilingual():
+    c = embedded_client()["t"]["multi"]
+    c.create_indexes([IndexModel([("convId", 1), ("content", "text")], name="text", default_language="french")])
+    c.insert_many([{"_id": 1, "convId": "c", "content": "we deployed it", "language": "english"},
+                   {"_id": 2, "convId": "c", "content": "die Häuser sind alt", "language": "german"},
+                   {"_id": 3, "convId": "c", "content": "las canciones", "language": "spanish"},
+                   {"_id": 4, "convId": "c", "content": "les élèves"},                     # the index's default
+                   {"_id": 5, "convId": "c", "content": "the deployment", "language": "none"}])
+    return c
+
+
+def ids(coll, search: str, **options) -> list[int]:
+    return sorted(d["_id"] for d in coll.find({"convId": "c", "$text": {"$search": search, **options}}))
+
+
+def test_each_document_is_stemmed_in_its_own_language(multilingual):
+    # The query is stemmed in its language ($language, else the default); each document in its own.
+    assert ids(multilingual, "deploy", **{"$language": "english"}) == [1]
+    assert ids(multilingual, "haus", **{"$language": "german"}) == [2]
+    assert ids(multilingual, "cancion", **{"$language": "es"}) == [3]   # a two-letter code, as a server takes
+    assert ids(multilingual, "eleve") == [4]
+    # "none": the words as they are, and no stop words ("the" is a term there).
+    assert ids(multilingual, "deployment", **{"$language": "none"}) == [5]
+    assert ids(multilingual, "the", **{"$language": "none"}) == [5]
+
+
+def test_a_documents_stop_words_are_those_of_its_language(multilingual):
+    # "die" is a German stop word: not a term of document 2, whatever the query's language.
+    assert ids(multilingual, "die", **{"$language": "none"}) == []
+    assert ids(multilingual, "sind alt", **{"$language": "none"}) == [2]
+
+
+def test_an_index_may_name_another_language_field():
+    c = embedded_client()["t"]["override"]
+    c.create_indexes([IndexModel([("content", "text")], name="text", default_language="none",
+                                 language_override="lang")])
+    c.insert_many([{"_id": 1, "content": "running fast", "lang": "english"},
+                   {"_id": 2, "content": "running fast", "language": "english"}])   # not the field read
+    assert sorted(d["_id"] for d in c.find({"$text": {"$search": "run", "$language": "english"}})) == [1]
+
+
+def test_an_unknown_language_is_refused(multilingual):
+    multilingual.insert_one({"_id": 9, "convId": "c", "content": "bonjour", "language": "klingon"})
+    with pytest.raises(NotImplementedError):
+        ids(multilingual, "bonjour")

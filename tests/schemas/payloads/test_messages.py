@@ -4,9 +4,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from schemas.errors import Code, from_validation_error
+from schemas.errors import ApiError, Code, from_validation_error
 from schemas.payloads import (CONTENT_LIMIT, MessageEdit, MessageSend, ScheduledMessageCreate,
-                              ScheduledMessageUpdate, parse_history_query, parse_search_query)
+                              ScheduledMessageUpdate, parse_global_search_query, parse_history_query,
+                              parse_search_query)
 
 CONV = "a" * 24
 LIMIT = {CONTENT_LIMIT: 10_000}  # what app/ passes: MAX_MESSAGE_CHARS
@@ -80,10 +81,23 @@ def test_bad_search_queries(args, code):
 
 
 def test_search_query_defaults_and_values():
-    q = parse_search_query({"q": "  réunion  "})
-    assert (q.text, q.before, q.limit) == ("réunion", None, 20)
+    q = parse_search_query({"q": "  réunion  "})  # a trailing space says the last word is complete
+    assert (q.text, q.before, q.limit) == ("réunion ", None, 20)
     q = parse_search_query({"q": "x" * 200, "before": "12", "limit": "50"})
     assert (len(q.text), q.before, q.limit) == (200, 12, 50)
+    assert parse_search_query({"q": "check"}).text == "check"
+
+
+def test_global_search_query():
+    q = parse_global_search_query({"q": "deploy", "before": "a" * 24, "limit": "5"})
+    assert (q.text, q.before, q.limit) == ("deploy", "a" * 24, 5)
+    assert parse_global_search_query({"q": "deploy"}).before is None
+    for args, code in (({"q": "x", "before": "12"}, "invalid_cursor"), ({"q": " "}, "invalid_query"),
+                       ({"q": "x" * 201}, "invalid_query"), ({"q": " ".join("abcdefghijk")}, "invalid_query"),
+                       ({"q": "x", "limit": "51"}, "invalid_limit"), ({"q": "x", "scope": "all"}, "invalid_payload")):
+        with pytest.raises(ApiError) as err:
+            parse_global_search_query(args)
+        assert err.value.code == code, args
 
 
 @pytest.mark.parametrize("model, data", [

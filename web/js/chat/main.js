@@ -472,6 +472,7 @@ class ChatPage {
     this.view.rerender();
     this.composer.renderTray();
     this.gallery.rerender();
+    this.search.rerender();
     this.sanctions.render();
     this.applyBlock();
     this.notifications.rerender();

@@ -1,9 +1,11 @@
-// People around the open conversation: its members (with presence) and adding someone, leaving it, the
-// user's own profile, and the usernames of a group offered as suggestions in the forms.
+// People around the open conversation: its members (with presence, and "Message" to start a direct
+// conversation with one) and adding someone, leaving it, the user's own profile, and the usernames of a
+// group offered as suggestions in the forms.
 import { ApiError } from "../shared/api.js";
 import { avatar, cleanName, displayName, h, safeUrl } from "../shared/dom.js";
-import { t } from "../shared/i18n.js";
+import { errorText, t } from "../shared/i18n.js";
 import { PRESENCE_KEYS } from "../shared/texts.js";
+import { openDirect } from "./direct.js";
 import { state } from "./state.js";
 
 /** The usernames of a group's members (not the user's own), or none where the server has no members route. */
@@ -34,8 +36,15 @@ export class People {
       const status = state.presence.get(user.id);
       return h("li", avatar(user, user.id, "", status),
         h("span.member-names", h("strong", displayName(user)), h("span.handle", "@" + user.username)),
-        status ? h(`span.status.${status}`, t(PRESENCE_KEYS[status])) : null);
+        status ? h(`span.status.${status}`, t(PRESENCE_KEYS[status])) : null,
+        user.id === state.me.id ? null : h("button.button.small-button.dm-message", {type: "button",
+          dataset: {username: user.username}, "aria-label": t("dm.messageWho", {name: displayName(user)}),
+          onclick: () => this.message(user)}, t("dm.message")));
     })) : null;
+    if (conv.kind === "direct") {   // its two people, nobody to add: the list alone
+      await this.dialogs.form({title: t("members.title", {title: conv.title}), text: list, submit: t("action.close")});
+      return;
+    }
     const added = await this.dialogs.form({
       title: t("members.title", {title: conv.title}), text: list, submit: t("action.add"),
       fields: [{name: "username", label: t("members.add"), required: true, placeholder: "carol",
@@ -45,6 +54,16 @@ export class People {
     if (!added) return;
     this.toast(t("members.added", {name: added.user.username}));
     this.view.loadMembers(this.view.generation);
+  }
+
+  /** "Message" on a member: their direct conversation with the user (made the first time), shown. */
+  async message(user) {
+    try {
+      await openDirect(this.api, user.username);
+      this.dialogs.dialog.close();
+    } catch (exc) {
+      this.toast(exc.text || errorText(exc.code));
+    }
   }
 
   /** Leave the open conversation (the server then sends conversation:left, which removes it here). */

@@ -1,9 +1,11 @@
-// The list: the user's groups and their conversations (unread counts, last activity), and the forms
-// that create a group, add someone to it, and open a conversation in it.
-import { $, cleanName, h, replace } from "../shared/dom.js";
+// The list: the user's groups and their conversations (unread counts, last activity), the direct messages
+// apart (titled by the other person), and the forms that create a group, add someone to it, open a
+// conversation in it, or start a direct message.
+import { $, avatar, cleanName, displayName, h, replace } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { formatActivity, t } from "../shared/i18n.js";
 import { ROLE_KEYS } from "../shared/texts.js";
+import { startDirect } from "./direct.js";
 import { groupUsernames } from "./people.js";
 import { state } from "./state.js";
 
@@ -21,6 +23,7 @@ export class Sidebar {
       const group = state.groups.get(button.dataset.group);
       if (button.dataset.action === "new-conversation") this.newConversation(group);
       else if (button.dataset.action === "new-group") this.newGroup();
+      else if (button.dataset.action === "new-direct") startDirect({api, dialogs});
       else this.addGroupMember(group);
     });
     // The list is redrawn whole (a message anywhere moves it): never between a press and its release,
@@ -39,7 +42,9 @@ export class Sidebar {
     this.stale = this.pressed;
     if (this.pressed) return;
     const byGroup = new Map();
+    const directs = [];
     for (const conv of state.convs.values()) {
+      if (conv.kind === "direct") { directs.push(conv); continue; }
       if (!byGroup.has(conv.groupId)) byGroup.set(conv.groupId, []);
       byGroup.get(conv.groupId).push(conv);
     }
@@ -48,6 +53,7 @@ export class Sidebar {
     // Conversations of groups this page has no name for (polling without a session:ready).
     const orphans = [...byGroup].filter(([id]) => !state.groups.has(id)).flatMap(([, convs]) => convs);
     if (orphans.length) sections.push(this.section({name: t("sidebar.conversations")}, orphans));
+    if (groups.length || directs.length) sections.push(this.directSection(directs));
     replace(this.nav, sections.length ? sections : h("div.side-empty",
       h("p", t("sidebar.empty")),
       h("button.button.primary", {type: "button", dataset: {action: "new-group"}}, icon("plus"), t("group.new"))));
@@ -68,13 +74,26 @@ export class Sidebar {
         : h("p.group-empty", t("sidebar.noConversations")));
   }
 
+  /** "Direct messages": one item per person, newest activity first, and the action that starts one. */
+  directSection(convs) {
+    const latest = (c) => Date.parse(c.lastMessageAt || c.createdAt || 0) || 0;
+    convs.sort((a, b) => latest(b) - latest(a));
+    return h("section.group.dm-section", {dataset: {group: "direct"}, "aria-labelledby": "dm-section-name"},
+      h("header.group-head",
+        h("span.group-name", {id: "dm-section-name"}, t("dm.section")),
+        h("span.group-actions", iconButton("button.icon-button.small", t("dm.new"), "plus",
+          {dataset: {action: "new-direct"}}))),
+      convs.length ? h("ul.conv-items", convs.map((c) => this.item(c, latest(c))))
+        : h("p.group-empty", t("dm.empty")));
+  }
+
   item(conv, at) {
     const active = conv.id === state.activeId;
     const unread = active ? 0 : conv.unread || 0;
     return h("li", h(`a.conv-item${active ? ".active" : ""}${unread ? ".unread" : ""}`,
       {href: `#/c/${conv.id}`, dataset: {conv: conv.id}, "aria-current": active ? "page" : null},
-      icon("hash"),
-      h("span.conv-title", conv.title),
+      conv.kind === "direct" && conv.peer ? avatar(conv.peer, conv.peer.id, "xs") : icon("hash"),
+      h("span.conv-title", conv.kind === "direct" && conv.peer ? displayName(conv.peer) : conv.title),
       conv.mentioned && !active ? h("span.badge.mention", {title: t("sidebar.mentioned")}, "@") : null,
       unread ? h("span.badge", {title: t("sidebar.unread", {count: unread})}, unread > 99 ? "99+" : String(unread)) : null,
       at ? h("time.conv-time", {datetime: new Date(at).toISOString()}, formatActivity(new Date(at))) : null));

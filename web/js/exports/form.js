@@ -1,28 +1,24 @@
-// The request form: a conversation (the user's, grouped by group), a format, an optional range of
-// date-times read in the chosen time zone, the language of the file's labels, the time zone, and
-// "include deleted content" for the group's moderators.
+// The request form: a conversation (picked from those the user may export, across groups: picker.js), a
+// format, an optional range of date-times read in the chosen time zone, the language of the file's labels,
+// the time zone, and "include deleted content" for the group's moderators.
 import { $, h, replace } from "../shared/dom.js";
 import { LANGUAGES, currentLanguage, t } from "../shared/i18n.js";
 import { ERROR_KEYS, EXPORT_ERROR_KEYS } from "../shared/texts.js";
+import { ConversationPicker } from "./picker.js";
 
 const MODERATING = new Set(["MODERATOR", "GROUP_ADMIN"]);
-
-/** Group admins and system admins; members only where the server allows it (it answers 403 otherwise). */
-function canExport({me, groups}, conv) {
-  return me.role === "ADMIN" || groups.get(conv.groupId)?.role === "GROUP_ADMIN";
-}
 
 export class ExportForm {
   /** state: the page's {me, groups: Map, convs: Map}; bus: "export:requested" (job) once the server took it. */
   constructor({api, state, bus}) {
     Object.assign(this, {api, state, bus});
+    this.picker = new ConversationPicker({api, onPick: () => this.syncDeleted()});
     this.form = $("#exp-form");
     this.zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
     $("#exp-timezone").value = this.zone;
     const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
     replace($("#exp-zones"), ["UTC", ...zones].map((z) => h("option", {value: z})));
     this.form.addEventListener("submit", (e) => { e.preventDefault(); this.submit(); });
-    $("#exp-conv").addEventListener("change", () => this.syncDeleted());
     for (const input of [$("#exp-from"), $("#exp-to"), $("#exp-timezone")]) {
       input.addEventListener("input", () => this.clearMessages());
     }
@@ -30,35 +26,19 @@ export class ExportForm {
     $("#exp-language").addEventListener("change", (e) => { this.languageChosen = e.target.value; });
   }
 
-  /** The conversations, grouped: groups the user may export first, then the others (members may export
-   * only where the server allows it: the server says). Keeps the selection. */
+  /** The words of the form, in the page's language (the picker's list and the language select). */
   render() {
-    const {groups, convs} = this.state;
-    const select = $("#exp-conv");
-    const chosen = select.value;
-    const byGroup = new Map();
-    for (const conv of convs.values()) {
-      if (!byGroup.has(conv.groupId)) byGroup.set(conv.groupId, []);
-      byGroup.get(conv.groupId).push(conv);
-    }
-    const entries = [...byGroup.entries()].map(([groupId, list]) => {
-      const group = groups.get(groupId);
-      const admin = canExport(this.state, list[0]);
-      const name = group?.name || t("exp.otherGroup");
-      const label = admin ? name : t("exp.memberOf", {group: name});
-      return {admin, name, label, list: list.sort((a, b) => (a.title || "").localeCompare(b.title || ""))};
-    }).sort((a, b) => (b.admin - a.admin) || a.name.localeCompare(b.name));
-    replace(select, entries.map((e) => h("optgroup", {label: e.label},
-      e.list.map((c) => h("option", {value: c.id}, c.title || t("exp.untitled"))))));
-    if (convs.has(chosen)) select.value = chosen;
-    else if (entries.length) select.value = entries[0].list[0].id;
-    $("#exp-submit").disabled = !entries.length;
-    $("#exp-conv").disabled = !entries.length;
-    if (!entries.length) select.append(h("option", {value: ""}, t("exp.noConversations")));
-    $("#not-admin").hidden = this.state.me.role === "ADMIN" || entries.some((e) => e.admin);
+    this.picker.render();
+    $("#not-admin").hidden = this.picker.items.length > 0 || Boolean(this.picker.query);
     replace($("#exp-language"), Object.entries(LANGUAGES).map(([code, name]) => h("option", {value: code}, name)));
     $("#exp-language").value = this.language || currentLanguage();
     this.syncDeleted();
+  }
+
+  /** The first page of the picker (boot, every reconnect). */
+  async refresh() {
+    await this.picker.refresh();
+    this.render();
   }
 
   /** The language select follows the page's until the user picks one. */
@@ -68,7 +48,7 @@ export class ExportForm {
 
   /** includeDeleted: for the group's moderators and admins (and system admins) only. */
   syncDeleted() {
-    const conv = this.state.convs.get($("#exp-conv").value);
+    const conv = this.picker.chosen;
     const role = conv && this.state.groups.get(conv.groupId)?.role;
     const may = Boolean(conv) && (this.state.me.role === "ADMIN" || MODERATING.has(role));
     $("#exp-deleted-field").hidden = !may;
@@ -96,17 +76,19 @@ export class ExportForm {
 
   async submit() {
     this.clearMessages();
-    const convId = $("#exp-conv").value;
+    const conv = this.picker.chosen;
+    if (!conv) return replace($("#exp-error"), t("exp.error.noConversation"));
+    const convId = conv.id;
     const {body, error} = this.payload();
     if (error) return replace($("#exp-error"), error);
     const button = $("#exp-submit");
     button.disabled = true;
     try {
       const job = await this.api.post(`/api/conversations/${convId}/exports`, body);
-      this.bus.emit("export:requested", {...job, progress: 0, processed: 0, total: 0, range: rangeOf(body),
+      this.bus.emit("export:requested", {...job, convTitle: conv.title, progress: 0, processed: 0, total: 0, range: rangeOf(body),
         language: body.language, timezone: body.timezone, createdAt: new Date().toISOString()});
     } catch (exc) {
-      if (exc.code === "forbidden") this.refuse(convId, body);
+      if (exc.code === "forbidden") this.refuse(conv, body);
       else replace($("#exp-error"), exportErrorText(exc.code, exc.message));
     } finally {
       button.disabled = false;
@@ -114,11 +96,9 @@ export class ExportForm {
   }
 
   /** 403: who may export this conversation, in words; nothing was stored. */
-  refuse(convId, body) {
-    const conv = this.state.convs.get(convId);
-    const group = conv && this.state.groups.get(conv.groupId);
+  refuse(conv, body) {
     replace($("#exp-refusal"), h("strong", t("exp.refused.title")),
-      h("p", t(body.includeDeleted ? "exp.refused.deleted" : "exp.refused.text", {group: group?.name || t("exp.otherGroup")})));
+      h("p", t(body.includeDeleted ? "exp.refused.deleted" : "exp.refused.text", {group: conv.groupName || t("exp.otherGroup")})));
     $("#exp-refusal").hidden = false;
     $("#exp-refusal").scrollIntoView({block: "center"});
   }

@@ -10,10 +10,11 @@ const PAGE = 20;
 const ACTIVE = new Set(["queued", "running"]);
 const FINAL = new Set(["done", "failed", "cancelled", "expired"]);
 
-/** A conversation's title as the page knows it. */
-function titleOf({convs}, convId) {
-  const conv = convs.get(convId);
-  return conv ? conv.title || t("exp.untitled") : t("exp.unknownConversation");
+/** A job's conversation title: the server's (convTitle), else the user's own list's. */
+function titleOf({convs}, job) {
+  const title = job?.convTitle ?? convs.get(job?.convId)?.title;
+  if (title === undefined || title === null) return t("exp.unknownConversation");
+  return title || t("exp.untitled");
 }
 
 export class ExportList {
@@ -77,13 +78,17 @@ export class ExportList {
     this.upsert({id, status: "running", progress, processed, total});
   }
 
-  onReady({id, format, size, expiresAt}) {
+  async onReady({id, format, size, expiresAt}) {
+    const known = this.jobs.has(id);
     this.ensure(id);
     const job = this.jobs.get(id);
     this.upsert({id, format, size, expiresAt, status: "done", progress: 100,
       processed: job?.total || job?.processed || 0});
-    if (!job?.total) this.refreshOne(id);   // finished before its first progress: the counts from the server
-    this.toast(t("exp.toast.ready", {title: titleOf(this.state, job?.convId)}));
+    // Finished before its first progress, or requested elsewhere: the counts and the title from the server.
+    if (!job?.total || !known) await this.refreshOne(id);
+    // Which export, in which format: two exports of one conversation end in two different toasts.
+    const done = this.jobs.get(id);
+    this.toast(t("exp.toast.ready", {title: titleOf(this.state, done), format: (format || done?.format || "").toUpperCase()}));
   }
 
   onFailed({id, code, message}) {
@@ -130,7 +135,7 @@ export class ExportList {
     replace(row,
       h("div.exp-row-head",
         h(`span.fmt-tag.fmt-${job.format || "x"}`, (job.format || "?").toUpperCase()),
-        h("strong.exp-conv-title", titleOf(this.state, job.convId)),
+        h("strong.exp-conv-title", titleOf(this.state, job)),
         h(`span.status-pill.status-${status}`, t(EXPORT_STATUS_KEYS[status])),
         job.createdAt ? h("time.muted", {datetime: job.createdAt}, formatDateTime(new Date(job.createdAt))) : null),
       h("p.exp-row-meta.muted", describe(job)),

@@ -38,7 +38,7 @@ class ExportPage {
     try {
       // The socket's session:ready brings every group with the user's role; REST gives the first paint.
       const [{conversations}, moderated] = await Promise.all([this.api.get("/api/conversations"),
-        this.api.get("/api/moderation/groups").catch(() => ({groups: []})), this.list.refresh()]);
+        this.api.get("/api/moderation/groups").catch(() => ({groups: []})), this.list.refresh(), this.form.refresh()]);
       for (const g of moderated.groups) this.state.groups.set(g.id, g);
       this.setConversations(conversations);
     } catch (exc) {
@@ -71,6 +71,7 @@ class ExportPage {
         session.saveUser(data.user);
         this.state.groups = new Map(data.groups.map((g) => [g.id, g]));
         this.setConversations(data.conversations);
+        this.form.refresh().catch(() => {});
         return this.list.refresh().catch(() => {});   // (re)connected: whatever moved meanwhile
       case "export:progress": return this.list.onProgress(data);
       case "export:ready": return this.list.onReady(data);

@@ -1,4 +1,5 @@
 // DOM helpers. Nothing here (or anywhere in the page) assigns innerHTML: user text becomes text nodes.
+import { parseMarkdown } from "./markdown.js";
 
 /** h("li.msg.mine", {dataset: {id}, onclick}, "text", child…) → an element. */
 export function h(spec, props, ...children) {
@@ -36,22 +37,68 @@ export function replace(el, ...children) {
   return el;
 }
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 const MENTION_RE = /(^|[^\w@])@([a-z0-9_.-]{2,32})/gi;
+// The elements a message's Markdown may become; any other token opens a plain span.
+const TAGS = new Set(["p", "ul", "ol", "li", "blockquote", "strong", "em", "s"]);
 
-/** Message text as nodes: links (http/https only) open in a new tab, @mentions of known names stand out. */
+/** Message text as nodes: its Markdown subset (markdown.js) built element by element, never parsed as HTML;
+ * links only to http(s) addresses (new tab) or mailto:, @mentions of known names stand out. */
 export function richText(text, isMention = () => false) {
-  const nodes = [];
-  let last = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    let url = match[0].replace(/[).,;:!?\]]+$/, "");
-    nodes.push(...mentions(text.slice(last, match.index), isMention));
-    const href = safeUrl(url);
-    nodes.push(href ? h("a", {href, target: "_blank", rel: "noopener noreferrer"}, url) : url);
-    last = match.index + url.length;
+  const root = document.createDocumentFragment();
+  renderTokens(parseMarkdown(text), root, isMention);
+  return [...root.childNodes];
+}
+
+function renderTokens(tokens, parent, isMention) {
+  const stack = [parent];
+  for (const token of tokens) {
+    const top = stack[stack.length - 1];
+    if (token.nesting === 1) {
+      const el = token.hidden ? top : openElement(token);  // a tight list's items hide their paragraphs
+      if (el !== top) top.append(el);
+      stack.push(el);
+    } else if (token.nesting === -1) {
+      stack.pop();
+    } else if (token.type === "inline") {
+      renderTokens(token.children, top, isMention);
+    } else {
+      append(top, [leaf(token, top, isMention)]);
+    }
   }
-  nodes.push(...mentions(text.slice(last), isMention));
-  return nodes;
+}
+
+function openElement(token) {
+  if (token.tag === "a") {
+    const href = linkHref(token.attrGet("href"));
+    if (!href) return h("span");
+    return href.startsWith("mailto:") ? h("a", {href}) : h("a", {href, target: "_blank", rel: "noopener noreferrer"});
+  }
+  if (token.tag === "ol") return h("ol", {start: token.attrGet("start") || undefined});
+  return h(TAGS.has(token.tag) ? token.tag : "span");
+}
+
+function leaf(token, parent, isMention) {
+  switch (token.type) {
+    case "text": return parent.tagName === "A" ? token.content : mentions(token.content, isMention);
+    case "code_inline": return h("code", token.content);
+    case "code_block":
+    case "fence": return h("pre", {tabIndex: 0}, h("code", token.content.replace(/\n$/, "")));
+    case "softbreak":
+    case "hardbreak": return h("br");
+    default: return token.content;
+  }
+}
+
+/** A link's address if it is http(s) (safeUrl) or mailto:, else null. */
+function linkHref(raw) {
+  const href = safeUrl(raw);
+  if (href) return href;
+  try {
+    const url = new URL(raw);
+    return url.protocol === "mailto:" ? url.href : null;
+  } catch {
+    return null;
+  }
 }
 
 function mentions(text, isMention) {
@@ -77,21 +124,6 @@ export function safeUrl(raw) {
   } catch {
     return null;
   }
-}
-
-/** Text with each occurrence of `query` wrapped in <mark>, as nodes. */
-export function highlight(text, query) {
-  const q = query.trim().toLowerCase();
-  if (!q) return [text];
-  const nodes = [];
-  const lower = text.toLowerCase();
-  let last = 0;
-  for (let i = lower.indexOf(q); i !== -1; i = lower.indexOf(q, last)) {
-    nodes.push(text.slice(last, i), h("mark", text.slice(i, i + q.length)));
-    last = i + q.length;
-  }
-  nodes.push(text.slice(last));
-  return nodes;
 }
 
 export function displayName(user) {

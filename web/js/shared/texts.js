@@ -26,7 +26,12 @@ export const ERROR_KEYS = {
   scheduled_late: "error.scheduled_late", email_required: "error.email_required",
   invalid_attachment: "error.invalid_attachment", not_ready: "error.not_ready", file_too_large: "error.file_too_large",
   quota_exceeded: "error.quota_exceeded", failed: "error.failed", quarantined: "error.quarantined",
+  direct_self: "dm.error.direct_self",
 };
+
+/** Why a direct conversation could not be opened, said for that case (else the general sentence). */
+export const DM_ERROR_KEYS = {direct_self: "dm.error.direct_self", not_found: "dm.error.not_found",
+  not_a_member: "dm.error.not_a_member", banned: "dm.error.banned"};
 
 /** The connection's state, in the dashboards' header and the chat's banner. */
 export const MODE_KEYS = {connecting: "mod.mode.connecting", live: "mod.mode.live", reconnecting: "mod.mode.reconnecting",
