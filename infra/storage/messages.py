@@ -89,18 +89,25 @@ class MessagesRepo(Repository):
             return_document=ReturnDocument.AFTER)
         return Message.from_mongo(doc) if doc else None
 
-    def edit_message(self, message_id: str, content: str, at, search: dict[str, Any] | None = None
-                     ) -> Message | None:
+    def edit_message(self, message_id: str, content: str, at, search: dict[str, Any] | None = None, *,
+                     masked: bool = False) -> Message | None:
         """Replace the content (and ``search``: its language and words), keeping the previous one in
         editHistory; None when nothing changed (already that content, or deleted), so a redelivered edit is
-        not applied twice."""
+        not applied twice. ``masked``: the filter masked part of the new content (metadata.masked, unset
+        otherwise)."""
         current = self.messages.find_one({"_id": message_id}, {"content": 1})
         if current is None:
             return None
+        change: dict[str, Any] = {
+            "$set": {"content": content, "isEdited": True, "editedAt": at, "updatedAt": at, **(search or {})},
+            "$push": {"editHistory": {"content": current["content"], "replacedAt": at}}}
+        if masked:
+            change["$set"]["metadata.masked"] = True
+        else:
+            change["$unset"] = {"metadata.masked": ""}
         doc = self.messages.find_one_and_update(
             {"_id": message_id, "isDeleted": False, "content": current["content"], "$nor": [{"content": content}]},
-            {"$set": {"content": content, "isEdited": True, "editedAt": at, "updatedAt": at, **(search or {})},
-             "$push": {"editHistory": {"content": current["content"], "replacedAt": at}}},
+            change,
             return_document=ReturnDocument.AFTER)
         return Message.from_mongo(doc) if doc else None
 

@@ -126,7 +126,8 @@ class InboxWriter:
         if entry.kind == "edit":
             text = verdict.masked if verdict else entry.content
             changed = self.store.messages.edit_message(entry.messageId, text, now,
-                                                       search_fields(text, "text", self.sender(entry.senderId)))
+                                                       search_fields(text, "text", self.sender(entry.senderId)),
+                                                       masked=text != entry.content)
         else:
             changed = self.store.messages.delete_message(entry.messageId, entry.senderId, now)
         if changed is not None:  # None: already applied (a redelivery) or deleted meanwhile
@@ -230,7 +231,8 @@ class InboxWriter:
             self.withhold(entry, verdict)
             return None
         written = entry.model_copy(update={"content": verdict.masked}) if verdict else entry
-        message = _insert(self.store, self.conv_id, self.seq + 1, written, sender)
+        masked = written.content != entry.content
+        message = _insert(self.store, self.conv_id, self.seq + 1, written, sender, masked=masked)
         if entry.attachments:
             attach_to_message(self.store, self.notifier, message, entry.attachments)
         if verdict is not None and verdict.review:  # reviewed with the original text
@@ -291,7 +293,8 @@ def find_mentions(store: Store, conv_id: str, content: str, sender_id: str) -> l
                   if u.id != sender_id and store.conversations.get_conversation_member(conv_id, u.id) is not None)
 
 
-def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: User) -> Message:
+def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: User, *,
+            masked: bool = False) -> Message:
     now = utcnow()
     files = None
     if entry.kind == "system":
@@ -304,7 +307,8 @@ def _insert(store: Store, conv_id: str, seq: int, entry: InboxEntry, sender: Use
             found = store.media.media_by_ids(entry.attachments)
             files = [found[i].summary() for i in entry.attachments if i in found] or None
         metadata = MessageMetadata(replyTo=entry.replyTo if quote else None, quote=quote, files=files,
-                                   mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None)
+                                   mentions=find_mentions(store, conv_id, entry.content, entry.senderId) or None,
+                                   masked=masked or None)
     kind = message_type(files) if files else entry.type
     message = Message(id=new_id(), convId=conv_id, seq=seq, clientId=entry.clientId, senderId=entry.senderId,
                       senderInfo=SenderInfo.of(sender), type=kind, content=entry.content, metadata=metadata,

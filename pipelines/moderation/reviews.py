@@ -187,7 +187,7 @@ def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, I
         why = "A moderator did not approve your message" + (f": {item.note}" if item.note else ".")
         notifier.notify_message_rejected(msg.senderId, MessageRejected(
             clientId=msg.clientId, convId=item.convId, code=Code.REJECTED_BY_MODERATOR, reason=why,
-            messageId=item.messageId if item.edit else None))
+            messageId=item.messageId if item.edit else None, details={"note": item.note} if item.note else None))
         tell_user(tell, msg.senderId, f"review:{item.id}:rejected", "A moderator did not approve your message", why,
                   item.groupId)
     elif item.status == "deleted" and item.messageId:

@@ -60,6 +60,8 @@ class MessageMetadata(BaseModel):
     systemAction: str | None = None
     systemData: dict[str, Any] | None = None
     files: list[dict[str, Any]] | None = None
+    # True when the group's word filter replaced part of the text with "•": the reader is told why.
+    masked: bool | None = None
 
 
 class Reaction(BaseModel):

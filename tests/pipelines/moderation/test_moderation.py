@@ -111,8 +111,9 @@ def test_a_masked_message_is_stored_masked_and_the_original_is_only_in_the_revie
     mod.drain()
 
     [stored] = _stored(store, mod.conv)
-    assert stored["content"] == "Quel •••••••, à Mâcon !"
-    assert emitter.of("message:new")[0][0]["content"] == stored["content"]
+    assert stored["content"] == "Quel •••••••, à Mâcon !" and stored["metadata"]["masked"] is True
+    announced = emitter.of("message:new")[0][0]
+    assert announced["content"] == stored["content"] and announced["metadata"]["masked"] is True
     assert search_messages(store, mod.bob, mod.conv.id, SearchQuery("connard", None, 20)).messages == []
     [item] = reviews.list_reviews(store, mod.carol, mod.group, _pending())["reviews"]
     assert item["message"]["content"] == "Quel connard, à Mâcon !" and item["messageId"] == stored["_id"]
@@ -184,6 +185,7 @@ def test_a_rejected_held_message_tells_the_sender_and_stores_nothing(store, emit
     [(rejected, room)] = emitter.of("message:rejected")
     assert (rejected["code"], rejected["clientId"], room) == ("rejected_by_moderator", "h2", f"user:{mod.bob.id}")
     assert "pas de spoilers" in rejected["reason"]
+    assert rejected["details"] == {"note": "pas de spoilers"}   # the note alone, for the sender's own words
 
 
 def test_two_moderators_deciding_at_once_one_wins(store, mod):
@@ -276,6 +278,7 @@ def test_edits_pass_the_filter_too(store, inbox, notifier, emitter, mod):
     assert (result.changed, result.rejected, result.held) == (1, 1, 1)
     message = store.messages.get_message(mid)
     assert message.content == "espèce d'•••••" and [e.content for e in message.editHistory] == ["bonjour"]
+    assert message.metadata.masked is True
     [(rejected, _)] = emitter.of("message:rejected")
     assert rejected["code"] == "content_blocked" and rejected["messageId"] == mid
     held = store.db.reviews.find_one({"kind": "held"})
@@ -285,7 +288,8 @@ def test_edits_pass_the_filter_too(store, inbox, notifier, emitter, mod):
     # Approving the held edit applies it, through the inbox.
     mod.decide(held["_id"], "approve")
     mod.drain()
-    assert store.messages.get_message(mid).content == "spoiler : il meurt"
+    approved = store.messages.get_message(mid)
+    assert approved.content == "spoiler : il meurt" and approved.metadata.masked is None  # nothing hidden now
 
 
 def test_a_muted_member_cannot_send_or_edit_until_the_mute_ends(store, inbox, notifier, emitter, mod):

@@ -1,14 +1,20 @@
 // The open conversation: history in pages of 50, live messages, local echoes, reactions, replies,
-// edits and deletes, typing, "seen by", and marking what is on screen as read.
+// edits and deletes, typing, "seen by", marking what is on screen as read, and where the view is: at the
+// first unread message on opening (a "New messages" divider), kept at the bottom while the newest content
+// grows, and "Jump to latest" while it is away from it.
 import { $, $$, avatar, displayName, h, replace, richText } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { errorText, formatDateTime, formatDay, formatTime, t } from "../shared/i18n.js";
 import { CONV_DENIED_KEYS, MESSAGE_ACTION_KEYS } from "../shared/texts.js";
-import { refreshChip, renderFiles, uploadChip } from "./media.js";
+import { LongTexts, markMasked, quoteOf } from "./bubble.js";
+import { renderEcho, waitOf } from "./echoes.js";
+import { refreshChip, renderFiles } from "./media.js";
 import { rememberUser, state, userName } from "./state.js";
 
 const PAGE = 50;
-const CATCH_UP_PAGE = 200;
+const CATCH_UP_PAGE = 200;               // also the server's largest page (HISTORY_MAX_LIMIT)
+const UNREAD_CONTEXT = 5;                // read messages shown above the first unread on opening
+const DIVIDER_MARGIN_PX = 56;            // the "New messages" divider this far below the top on opening
 const GROUP_WITHIN_MS = 5 * 60 * 1000;   // a sender's messages this close together share one header
 const LOAD_OLDER_PX = 600;               // start loading the previous page this far from the top
 
@@ -25,11 +31,21 @@ export class ConversationView {
     this.seenBy = $("#seen-by");
     this.typingEl = $("#typing");
     this.jump = $("#jump");
+    this.jumpCount = $("#jump-count");
+    this.longTexts = new LongTexts();
     this.generation = 0;
     this.convId = null;
     this.observer = new IntersectionObserver((entries) => this.onVisible(entries), {root: this.scroller, threshold: 0.5});
     this.scroller.addEventListener("scroll", () => this.onScroll(), {passive: true});
+    // Whatever changes height in the conversation (a reaction, an edit, a failure notice, an image, a text
+    // expanded, the input growing): a view that was at the bottom stays there.
+    this.resizes = new ResizeObserver(() => this.keepBottom());
+    for (const el of [this.scroller, this.list, this.echoes, this.seenBy]) this.resizes.observe(el);
     this.list.addEventListener("click", (e) => this.onClick(e));
+    // Touch screens: one message's actions open at a time, and a tap anywhere else closes them.
+    document.addEventListener("pointerdown", (e) => {
+      if (!e.target.closest?.("li.msg.selected, #emoji-picker")) this.select(null);
+    });
     this.echoes.addEventListener("click", (e) => this.onEchoClick(e));
     this.jump.addEventListener("click", () => this.scrollToBottom());
     document.addEventListener("visibilitychange", () => this.markRead());
@@ -52,6 +68,11 @@ export class ConversationView {
     this.reads = new Map();      // userId → read up to seq
     this.visibleSeq = 0;
     this.sentRead = 0;
+    this.unreadAfter = null;     // the read mark at opening, when there was something unread: the divider's place
+    this.sticky = true;          // the view is at the bottom: growth below keeps it there
+    this.longTexts.reset();
+    clearTimeout(this.echoTimer);
+    this.echoTimer = 0;
     for (const timer of this.typing?.values() || []) clearTimeout(timer);
     this.typing = new Map();     // userId → timer that forgets them
     this.players = new Map();    // audio players kept across redraws of their message (playback goes on)
@@ -75,7 +96,7 @@ export class ConversationView {
     this.composer.reset(convId);
     let page;
     try {
-      page = await this.api.history(convId, {limit: PAGE});
+      page = await this.firstPage(convId);
     } catch (exc) {
       if (gen === this.generation) this.showUnavailable(exc);
       return;
@@ -86,7 +107,7 @@ export class ConversationView {
     this.insertMessages(page.messages);
     this.renderTop();
     this.renderEchoes();
-    this.scrollToBottom();
+    if (!this.showFirstUnread()) this.scrollToBottom();
     this.composer.enable(true);
     this.composer.focus();
     // Usable now: the page subscribes (before catching up, so nothing falls between the page read and the
@@ -94,6 +115,54 @@ export class ConversationView {
     this.bus.emit("conversation:loaded", convId);
     this.loadMembers(gen);
     this.fillScreen();
+  }
+
+  /** The first page: the newest 50; with unread messages, a page that starts a little above the first of
+   * them: the newest ones when they fit in one page, else from there on (the catch-up that follows the
+   * subscription brings the rest below). A conversation never opened (no read mark at all, not even on
+   * its first message) opens at the bottom, as a channel just joined does in Slack: its whole past is not
+   * news to wade through. */
+  async firstPage(convId) {
+    const conv = state.convs.get(convId);
+    const lastRead = conv?.lastReadSeq || 0;
+    const unread = Math.max(0, (conv?.lastSeq || 0) - lastRead);
+    if (!unread || !lastRead) return this.api.history(convId, {limit: PAGE});
+    this.unreadAfter = lastRead;
+    if (unread + UNREAD_CONTEXT <= CATCH_UP_PAGE) {
+      return this.api.history(convId, {limit: Math.max(PAGE, unread + UNREAD_CONTEXT)});
+    }
+    const page = await this.api.history(convId, {after: Math.max(0, lastRead - UNREAD_CONTEXT), limit: PAGE});
+    if (!page.messages.length) return this.api.history(convId, {limit: PAGE});
+    return {messages: page.messages, hasMore: page.messages[0].seq > 1};   // seq 1 is the conversation's first
+  }
+
+  /** The first unread message held, if the one after the read mark is loaded. */
+  firstUnreadSeq() {
+    if (this.unreadAfter === null || this.unreadAfter + 1 < this.minSeq) return null;
+    for (let seq = this.unreadAfter + 1; seq <= this.maxSeq; seq += 1) if (this.els.has(seq)) return seq;
+    return null;
+  }
+
+  /** "New messages" above the first unread, for as long as the conversation stays open. */
+  placeDivider() {
+    const el = this.els.get(this.firstUnreadSeq());
+    const current = $(".new-divider", this.list);
+    if (!el || current?.parentElement === el) return;
+    current?.remove();
+    const label = t("view.newDivider");   // a separator's children are not read out: its label is
+    el.insertBefore(h("div.new-divider", {role: "separator", "aria-label": label}, h("span", label)),
+      dayDivider(el)?.nextSibling || el.firstChild);
+  }
+
+  /** Opening with unread messages: the divider near the top of the view (or the bottom, if all fits). */
+  showFirstUnread() {
+    const divider = $(".new-divider", this.list);
+    if (!divider) return false;
+    const top = divider.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top;
+    this.scroller.scrollTop += top - DIVIDER_MARGIN_PX;
+    this.sticky = this.atBottom();
+    this.onScroll();
+    return true;
   }
 
   close() {
@@ -159,8 +228,10 @@ export class ConversationView {
   /** Stored messages from any source (page, live event, catch-up, poll): each seq shown once, in order. */
   insertMessages(messages) {
     const fresh = [];
+    let sentHere = false;   // one of this tab's sends came back through a catch-up: the view goes to it
     for (const m of messages) {
       if (m.convId !== this.convId) continue;
+      sentHere ||= this.outbox.entries.has(m.clientId) && m.senderId === state.me.id;
       this.outbox.reconcile(m);
       if (m.type !== "system") rememberUser(m.senderId, m.senderInfo);
       const old = this.messages.get(m.seq);
@@ -194,11 +265,9 @@ export class ConversationView {
       if (next) this.decorate(next);
       this.watch(m.seq, readUpTo);
     }
-    if (newerThanAll) {
-      const fromOthers = fresh.some((m) => m.senderId !== state.me.id);
-      if (stick || !fromOthers) this.scrollToBottom();
-      else this.jump.hidden = false;
-    }
+    this.placeDivider();
+    if (newerThanAll && (stick || sentHere)) this.scrollToBottom();
+    else this.onScroll();   // the jump button and its count follow, in the next frame
     this.renderSeen();
   }
 
@@ -248,7 +317,7 @@ export class ConversationView {
     li.classList.toggle("has-files", files.length > 0);
     li.classList.toggle("files-only", files.length > 0 && !text && !quote);
     const act = (action, name) => iconButton("button.act", t(MESSAGE_ACTION_KEYS[action]), name, {dataset: {action}});
-    replace(li, dayDivider(li),
+    replace(li, dayDivider(li), $(":scope > .new-divider", li),
       h("div.row",
         avatar(m.senderInfo, m.senderId),
         h("div.body",
@@ -257,13 +326,21 @@ export class ConversationView {
             quote && !m.isDeleted
               ? quoteOf(quote, "button.quote", {type: "button", dataset: {action: "goto", seq: quote.seq}}) : null,
             files.length ? renderFiles(files, {urls: this.mediaUrls, players: this.players}) : null,
-            text ? h("div.text", m.isDeleted ? t("msg.deleted") : richText(m.content, mentionKind(m))) : null,
+            text ? this.textOf(m) : null,
             m.isEdited && !m.isDeleted
               ? h("span.edited", {title: m.editedAt ? formatDateTime(new Date(m.editedAt)) : ""}, t("msg.edited")) : null),
           m.isDeleted ? null : this.renderReactions(m),
           m.isDeleted ? null : h("div.actions",
             act("react", "smile"), act("reply", "reply"), act("remind", "clock"),
             mine ? [act("edit", "edit"), act("delete", "trash")] : act("report", "flag")))));
+  }
+
+  /** A message's text: masked words explained, a long one collapsed. */
+  textOf(m) {
+    if (m.isDeleted) return h("div.text", t("msg.deleted"));
+    const text = h("div.text", richText(m.content, mentionKind(m)));
+    if (m.metadata?.masked) markMasked(text);
+    return this.longTexts.wrap(text, m.id, m.content);
   }
 
   renderReactions(m) {
@@ -343,6 +420,7 @@ export class ConversationView {
         this.watch(seq);
       }
       for (const seq of this.els.keys()) this.decorate(seq);
+      this.placeDivider();
       this.renderHeader();
       this.renderTop();
       this.renderEchoes();
@@ -396,20 +474,50 @@ export class ConversationView {
 
   scrollToBottom() {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.sticky = true;
     this.jump.hidden = true;
   }
 
-  /** Layout is read once per frame, in the frame's own time, never forced from a scroll event. */
+  /** Layout is read once per frame, in the frame's own time, never forced from a scroll event. Whether the
+   * view is at the bottom is decided here, before any later change of height (see keepBottom). */
   onScroll() {
     if (this.scrollFrame) return;
     this.scrollFrame = requestAnimationFrame(() => {
       this.scrollFrame = 0;
+      if (!this.loaded) return;
       if (this.scroller.scrollTop < LOAD_OLDER_PX) this.loadOlder();
-      if (this.atBottom()) {
-        this.jump.hidden = true;
-        this.markRead();
-      }
+      this.sticky = this.atBottom();
+      if (this.sticky) this.markRead();
+      this.renderJump();
     });
+  }
+
+  /** Something in the conversation changed height: at the bottom before, at the bottom after (a growth
+   * below the view of someone who scrolled up moves nothing they see). */
+  keepBottom() {
+    if (this.loaded && this.sticky && !this.atBottom(1)) this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  /** "Jump to latest": while the view is more than a screen away from the bottom, or newer messages that
+   * the person has not seen are below it (then with their count). */
+  renderJump() {
+    const s = this.scroller;
+    const far = s.scrollHeight - s.scrollTop - s.clientHeight > s.clientHeight;
+    const count = this.sticky ? 0 : this.unseenBelow();
+    this.jump.hidden = !far && !count;
+    this.jumpCount.hidden = !count;
+    replace(this.jumpCount, count ? t("view.newCount", {count}) : "");
+  }
+
+  /** Others' messages after what the person has seen (the read mark, or what came into view since). */
+  unseenBelow() {
+    const seen = Math.max(this.visibleSeq, this.readMark());
+    let count = 0;
+    for (let seq = this.maxSeq; seq > seen; seq -= 1) {
+      const m = this.messages.get(seq);
+      if (m && m.type !== "system" && m.senderId !== state.me.id) count += 1;
+    }
+    return count;
   }
 
   /** The page before the oldest message held, one at a time; resolves true if it brought messages. */
@@ -461,6 +569,7 @@ export class ConversationView {
     }
     const el = this.els.get(seq);
     if (!el) return this.toast(t("conv.messageGone"));
+    this.longTexts.open(el);
     el.scrollIntoView({block: "center"});
     el.classList.remove("flash");
     void el.offsetWidth;   // restart the animation
@@ -474,6 +583,7 @@ export class ConversationView {
       this.observer.unobserve(entry.target);   // seen once is enough: the mark only moves forward
     }
     this.markRead();
+    if (!this.jump.hidden) this.renderJump();   // fewer unseen below
   }
 
   readMark() {
@@ -508,24 +618,24 @@ export class ConversationView {
   // -- local echoes of the outbox -----------------------------------------------------------------
   renderEchoes() {
     replace(this.echoes, this.outbox.forConversation(this.convId).map((e) => this.renderEcho(e)));
+    this.tickEchoes();
   }
 
   renderEcho(entry) {
-    const status = entry.state === "failed"
-      ? [icon("alert"), t("echo.failed", {reason: refusalText(entry)}),
-         h("button.link", {type: "button", dataset: {action: "retry"}}, t("action.retry")),
-         h("button.link", {type: "button", dataset: {action: "discard"}}, t("action.discard"))]
-      : entry.state === "held" ? [icon("shield"), t("echo.held")]
-      : entry.state === "uploading" ? [icon("upload"), t("echo.uploading")]
-      : [icon("clock"), this.conn.live ? t("echo.sending") : t("echo.waiting")];
-    return h(`li.msg.mine.echo.${entry.state}`, {dataset: {clientId: entry.clientId}},
-      h("div.row", h("div.body",
-        h("div.bubble",
-          entry.quote ? quoteOf(entry.quote, "div.quote") : null,
-          entry.attachments?.length ? h("div.chips", entry.attachments.map((key) => this.uploader.get(key))
-            .filter(Boolean).map((item) => uploadChip(item))) : null,
-          entry.content ? h("div.text", richText(entry.content)) : null),
-        h("div.echo-status", status))));
+    return renderEcho(entry, {live: this.conn.live, uploader: this.uploader});
+  }
+
+  /** Sends waiting for the server's "retry after": their countdown, once a second while there are any. */
+  tickEchoes() {
+    clearTimeout(this.echoTimer);
+    this.echoTimer = 0;
+    const waiting = this.outbox.forConversation(this.convId).filter((e) => waitOf(e));
+    if (!waiting.length) return;
+    this.echoTimer = setTimeout(() => {
+      // (one stored or discarded meanwhile is not drawn again)
+      for (const entry of waiting) if (this.outbox.entries.get(entry.clientId) === entry) this.onOutboxChange(entry, false);
+      this.tickEchoes();
+    }, 1000);
   }
 
   onOutboxChange(entry, removed) {
@@ -538,6 +648,7 @@ export class ConversationView {
       this.echoes.append(fresh);
       this.scrollToBottom();
     }
+    if (waitOf(entry) && !this.echoTimer) this.tickEchoes();
   }
 
   onEchoClick(e) {
@@ -546,6 +657,7 @@ export class ConversationView {
     if (!button || !clientId) return;
     const action = button.dataset.action;
     if (action === "retry") return this.outbox.retry(clientId);
+    if (action === "edit-echo") return this.editEcho(clientId);
     if (action === "resume-upload") return this.composer.fileInput.click();
     if (action === "cancel-upload") {
       return this.uploader.cancel(button.dataset.key).then(() => this.outbox.flush());
@@ -553,6 +665,19 @@ export class ConversationView {
     // Discard: what is still uploading for it stops, and the server drops it.
     for (const key of this.outbox.entries.get(clientId)?.attachments || []) this.uploader.cancel(key);
     this.outbox.remove(clientId);
+  }
+
+  /** A refused send's text goes back into the input (as a reply again, if it was one), to be changed. */
+  editEcho(clientId) {
+    const entry = this.outbox.entries.get(clientId);
+    if (!entry) return;
+    this.composer.cancel();
+    const parent = entry.replyTo && [...this.messages.values()].find((m) => m.id === entry.replyTo);
+    if (parent) this.composer.start("reply", parent);
+    this.outbox.remove(clientId);
+    this.composer.input.value = entry.content;
+    this.composer.autosize?.();
+    this.composer.focus();
   }
 
   /** An upload moved: its chip in an echo follows. */
@@ -585,6 +710,8 @@ export class ConversationView {
     const m = li && this.messages.get(Number(li.dataset.seq));
     if (!m || m.type === "system") return;
     const target = e.target.closest("[data-action]");
+    if (target?.dataset.action === "more") return this.longTexts.toggle(target);
+    if (target?.dataset.action === "masked") return this.toast(t("view.masked"));
     if (target?.dataset.action === "lightbox") {
       const images = this.images();
       return this.lightbox.open(images, images.findIndex((i) => i.mediaId === target.dataset.mediaId));
@@ -593,12 +720,11 @@ export class ConversationView {
       return this.mediaUrls.download(target.dataset.mediaId).catch((exc) => this.toast(errorText(exc.code)));
     }
     if (!target || !target.dataset.action) {
-      if (!e.target.closest("a, button, .audio-player")) {
-        for (const other of $$("li.msg.selected", this.list)) if (other !== li) other.classList.remove("selected");
-        li.classList.toggle("selected");   // touch screens: a tap shows the message's actions
-      }
+      // Touch screens: a tap shows the message's actions (and closes any other's); a second tap hides them.
+      if (!e.target.closest("a, button, .audio-player")) this.select(li.classList.contains("selected") ? null : li);
       return;
     }
+    this.select(li.classList.contains("selected") ? li : null);
     const action = target.dataset.action;
     if (action === "goto") return this.goTo(Number(target.dataset.seq));
     if (action === "reply") return this.composer.start("reply", m);
@@ -609,6 +735,12 @@ export class ConversationView {
     if (action === "toggle-reaction") this.react(m, target.dataset.emoji);
     else if (action === "edit") this.composer.start("edit", m);
     else if (action === "delete") this.confirmDelete(m);
+  }
+
+  /** The one message whose actions are open on a touch screen (null: none). */
+  select(li) {
+    for (const other of $$("li.msg.selected", this.list)) if (other !== li) other.classList.remove("selected");
+    li?.classList.add("selected");
   }
 
   /** The composer's emoji picker (emoji.js), for a reaction to this message. */
@@ -655,27 +787,10 @@ export class ConversationView {
   }
 }
 
-/** Why a send was refused, in the reader's words: until when a mute lasts, and the server's own reason
- * (which word a filter blocked, a moderator's note) where it says more than the code. */
-function refusalText(entry) {
-  const text = errorText(entry.error);
-  if (entry.error === "muted" && entry.until) return t("echo.mutedUntil", {until: formatDateTime(new Date(entry.until))});
-  if (["content_blocked", "rejected_by_moderator", "banned"].includes(entry.error) && entry.detail) {
-    return `${text} (${entry.detail})`;
-  }
-  return text;
-}
-
 /** The day divider a message's <li> starts with, if it has one. */
 const dayDivider = (li) => (li.firstElementChild?.classList.contains("day") ? li.firstElementChild : null);
 
 const timeOf = (iso, at = new Date(iso)) => h("time", {datetime: iso, title: formatDateTime(at)}, formatTime(at));
-
-/** A reply's copy of its parent: who wrote it, its first words as they are now (the server rewrites them
- * after an edit), or that it was deleted (then the server sends no text of it). */
-const quoteOf = (quote, spec, props = {}) =>
-  h(`${spec}${quote.deleted ? ".quote-deleted" : ""}`, props, h("span.quote-name", quote.username),
-    h("span.quote-text", quote.deleted ? t("quote.deleted") : quote.excerpt));
 
 /** Which @names in a message stand out: the reader's own, and the members the server found named. */
 function mentionKind(m) {

@@ -4,6 +4,7 @@ import { POLL_MS } from "../shared/connection.js";
 
 // Ack errors worth retrying with the same clientId; any other error marks the send failed.
 const TRANSIENT = new Set(["network", "unavailable", "rate_limited"]);
+const MAX_RETRY_AFTER_S = 120;   // a retryAfter the page waits at most (a wrong one must not park a send)
 
 /** Sends not yet seen stored, by clientId; kept in sessionStorage so a reload does not lose them. */
 export class Outbox {
@@ -45,11 +46,14 @@ export class Outbox {
     if (entry && entry.convId === message.convId && message.senderId === this.userId) this.remove(entry.clientId);
   }
 
-  /** message:rejected: the send was acked but not stored (reason: the server's own words, e.g. which word
-   * a filter blocked, or a moderator's note). */
-  reject({clientId, code, reason}) {
+  /** message:rejected: the send was acked but not stored. details: which word a filter blocked ({match}),
+   * the moderator's note ({note}), until when a mute lasts ({until}); the page says them in its language. */
+  reject({clientId, code, reason, details}) {
     const entry = this.entries.get(clientId);
-    if (entry) this.update(entry, {state: "failed", error: code, detail: reason || null});
+    if (entry) {
+      this.update(entry, {state: "failed", error: code, detail: reason || null, match: details?.match || null,
+        note: details?.note || null, until: details?.until || null});
+    }
   }
 
   /** message:held: a moderator must approve it first; then it comes back as message:new like any send. */
@@ -60,7 +64,7 @@ export class Outbox {
 
   retry(clientId) {
     const entry = this.entries.get(clientId);
-    if (entry) this.update(entry, {state: "pending", error: null, detail: null, until: null});
+    if (entry) this.update(entry, {state: "pending", error: null, detail: null, until: null, retryAt: null});
     this.flush();
   }
 
@@ -76,9 +80,13 @@ export class Outbox {
    * clientId once and announces it again, so a repeat is harmless). */
   flush({includeQueued = false} = {}) {
     if (this.conn.stopped) return;
+    const now = Date.now();
+    let next = Infinity;   // the earliest send the server asked to wait for (rate_limited)
     for (const entry of this.entries.values()) {
-      if (["pending", "uploading"].includes(entry.state) || (includeQueued && entry.state === "queued")) this.send(entry);
+      if (entry.state === "pending" && entry.retryAt > now) next = Math.min(next, entry.retryAt);
+      else if (["pending", "uploading"].includes(entry.state) || (includeQueued && entry.state === "queued")) this.send(entry);
     }
+    if (next < Infinity) this.retryLater(next - now);
   }
 
   async send(entry) {
@@ -108,10 +116,17 @@ export class Outbox {
       if (this.entries.has(entry.clientId) && entry.state !== "failed") this.update(entry, {state: held ? "held" : "queued"});
     } catch (exc) {
       if (!this.entries.has(entry.clientId)) return;
-      if (TRANSIENT.has(exc.code)) {
+      if (exc.code === "rate_limited") {
+        // Sent again by itself when the server said it may be (the echo counts the seconds down).
+        const seconds = Math.min(MAX_RETRY_AFTER_S, Math.max(1, Number(exc.details?.retryAfter) || 1));
+        this.update(entry, {state: "pending", retryAt: Date.now() + seconds * 1000});
+        this.retryLater(seconds * 1000);
+      } else if (TRANSIENT.has(exc.code)) {
         this.update(entry, {state: "pending"});
         // Offline, the next poll or the reconnect flushes; live, a busy server is asked again shortly.
         if (this.conn.live) this.retryLater();
+      } else if (exc.code === "content_held") {
+        this.update(entry, {state: "held"});   // a moderator decides; sending again would change nothing
       } else {
         // muted: the ack says until when (details.until); the server's message says why.
         this.update(entry, {state: "failed", error: exc.code, detail: exc.message || null, until: exc.details?.until || null});
@@ -121,9 +136,9 @@ export class Outbox {
     }
   }
 
-  retryLater() {
+  retryLater(ms = POLL_MS) {
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.flush(), POLL_MS);
+    this.retryTimer = setTimeout(() => this.flush(), ms);
   }
 
   update(entry, changes) {
