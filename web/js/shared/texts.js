@@ -26,7 +26,7 @@ export const ERROR_KEYS = {
   scheduled_late: "error.scheduled_late", email_required: "error.email_required",
   invalid_attachment: "error.invalid_attachment", not_ready: "error.not_ready", file_too_large: "error.file_too_large",
   quota_exceeded: "error.quota_exceeded", failed: "error.failed", quarantined: "error.quarantined",
-  direct_self: "dm.error.direct_self",
+  direct_self: "dm.error.direct_self", invalid_emoji: "error.invalid_emoji",
 };
 
 /** Why a direct conversation could not be opened, said for that case (else the general sentence). */
