@@ -1,7 +1,6 @@
-"""Messages' Markdown in the PDF: the page's subset (emphasis, strikethrough, inline code, code blocks, quotes,
-lists, links; raw HTML, headings, tables and images stay text), parsed by markdown-it-py into blocks of styled
-pieces that ``pdf.Renderer`` wraps and draws in the matching fonts (``pdf_text.Fonts``: bold, italic,
-bold italic, mono).
+"""Messages' Markdown in the PDF: the page's subset (pipelines/messages/markdown.py), parsed by markdown-it-py
+into blocks of styled pieces that ``pdf.Renderer`` wraps and draws in the matching fonts (``pdf_text.Fonts``:
+bold, italic, bold italic, mono).
 
 Why a test before parsing: most messages have no marker at all, and they keep the plain path (``markdown``
 returns None), so the export pays the parser only for messages that use it.
@@ -11,15 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from pipelines.exports.pdf_text import clean, has_rtl
+from pipelines.messages.markdown import may_have_markup, parser
 
-# A character that may open inline syntax, or a line that may open a block (quote, list, indented code).
-_MAYBE = re.compile(r"[*_`~\[<\\]|^ {0,3}(?:[>+-]|\d{1,9}[.)])(?:[ \t]|$)|^ {4}", re.MULTILINE)
 _SPACES = re.compile(r"(\s+)")
-_LINK = re.compile(r"^(https?:|mailto:)", re.IGNORECASE)
 INDENT = 14      # points per quote or list level
 CODE_INDENT = 8
 
@@ -47,22 +43,11 @@ class Block:
         return has_rtl(self.plain())
 
 
-@lru_cache(maxsize=1)
-def _parser():
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("zero", {"breaks": True, "html": False, "typographer": False}).enable(
-        ["code", "fence", "blockquote", "list", "newline", "escape", "backticks", "strikethrough", "emphasis",
-         "link", "autolink"])
-    md.validateLink = lambda url: bool(_LINK.match(url.strip()))  # as the page: javascript:, data: stay text
-    return md
-
-
 def markdown(text: str) -> list[Block] | None:
     """The message's blocks, or None when it has no Markdown marker (then it is drawn as plain text)."""
-    if not _MAYBE.search(text):
+    if not may_have_markup(text):
         return None
-    return _Builder().build(_parser().parse(clean(text)))
+    return _Builder().build(parser().parse(clean(text)))
 
 
 def plain(text: str) -> str:

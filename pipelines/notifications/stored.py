@@ -16,6 +16,7 @@ from typing import Callable
 
 from infra.storage import Store
 from pipelines.events import Notifier
+from pipelines.messages.markdown import plain_text
 from pipelines.policy.access import check_conversation_member
 from schemas.common import new_id
 from schemas.documents import UNREAD, Message, Notification, NotificationSettings, User
@@ -41,6 +42,8 @@ class NotifyResult:
 
 
 def excerpt(text: str) -> str:
+    """A message on one line, its words without Markdown's markers, cut to EXCERPT_CHARS."""
+    text = plain_text(text)
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1].rstrip() + "…"
 
 
