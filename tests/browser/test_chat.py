@@ -245,7 +245,8 @@ def test_a_refused_send_is_marked_failed_with_the_reason(system, open_chat):
     a = open_chat().sign_in(alice.username).open_conversation("limits")
     a.send("a forbidden word")
     failed = a.page.locator("#outbox li.echo.failed")
-    expect(failed.locator(".echo-status")).to_contain_text("Not sent: a word in it is not allowed in this group")
+    expect(failed.locator(".echo-status")).to_contain_text("Not sent: “forbidden” is not allowed in this group")
+    expect(failed.locator("[data-action=retry]")).to_have_count(0)   # sending it again cannot work
     a.screenshot("failed-send")
     failed.locator("[data-action=discard]").click()
     expect(a.echoes()).to_have_count(0)
