@@ -112,7 +112,7 @@ export class ExportList {
   }
 
   draw(job) {
-    const row = this.rows.get(job.id) || h("li.exp-row", {dataset: {id: job.id}});
+    const row = this.rows.get(job.id) || newRow(job);
     this.rows.set(job.id, row);
     const status = this.statusOf(job);
     row.dataset.status = status;
@@ -273,4 +273,12 @@ function timeLeft(when) {
   if (seconds >= 3600) return rtf.format(Math.floor(seconds / 3600), "hour");
   if (seconds >= 60) return rtf.format(Math.floor(seconds / 60), "minute");
   return rtf.format(Math.ceil(seconds), "second");
+}
+
+/** A row rises in once, when it first appears: the list re-attaches its rows on each redraw, which would
+ * start the animation again (a flicker, and the row pale meanwhile). */
+function newRow(job) {
+  const row = h("li.exp-row.new", {dataset: {id: job.id}});
+  row.addEventListener("animationend", () => row.classList.remove("new"), {once: true});
+  return row;
 }
