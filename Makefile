@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: install run test bench redis chromium clamav fonts clean
+.PHONY: install run test bench redis chromium clamav prometheus fonts clean
 
 install: $(STAMP) $(NODE_STAMP) redis fonts
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The pages' front-end packages (socket.io-client, markdown-it, emojibase-data; axe-core for the browser
+# The pages' front-end packages (socket.io-client, markdown-it, emojibase-data, uplot; axe-core for the browser
 # tests), exactly as package-lock.json pins them, from the npm registry; app/pages.py serves the few files
 # the pages load from node_modules. npm comes from apt if missing.
 $(NODE_STAMP): package.json package-lock.json
@@ -46,6 +46,16 @@ clamav:
 	      clamav-daemon >/dev/null; \
 	  else echo "no apt (or not root): clamd is missing, the scanner tests will be skipped"; fi; }
 
+# Debian's Prometheus for the metrics test (tests/e2e/test_metrics.py), which starts it on a scrape
+# configuration it writes and reads the values back from its HTTP API. Without apt (or root) that test is
+# skipped. `make run` does not need it.
+prometheus:
+	@command -v prometheus >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      prometheus >/dev/null; \
+	  else echo "no apt (or not root): prometheus is missing, the metrics test will be skipped"; fi; }
+
 # The PDF exports' fonts (pipelines/export_pdf.py): DejaVu Sans (wide coverage, Hebrew and Arabic),
 # Symbola (monochrome emoji) and Droid Sans Fallback (CJK), from Debian. Without them PDFs fall back to
 # what is there (DejaVu is required: a PDF export fails with a clear error without it).
@@ -68,7 +78,7 @@ redis:
 run: install
 	@$(PY) -m app
 
-test: install chromium clamav
+test: install chromium clamav prometheus
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -12,10 +12,12 @@ from infra.config import Settings
 ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 # The only third-party files the pages load, served from node_modules (npm ci, package-lock.json): the
-# Socket.IO client, the Markdown renderer, and the emoji set with its names in each language of the page.
+# Socket.IO client, the Markdown renderer, the emoji set with its names in each language of the page, and
+# uPlot for the analytics page's charts.
 LANGUAGES = ("en", "fr", "es", "de")
 VENDOR = {"socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js",
           "markdown-it.esm.min.mjs": "markdown-it/dist/browser/markdown-it.esm.min.mjs",
+          "uPlot.esm.js": "uplot/dist/uPlot.esm.js", "uPlot.min.css": "uplot/dist/uPlot.min.css",
           **{f"emoji-{lang}.json": f"emojibase-data/{lang}/compact.json" for lang in LANGUAGES},
           **{f"emoji-groups-{lang}.json": f"emojibase-data/{lang}/messages.json" for lang in LANGUAGES}}
 CSP = "CONTENT_SECURITY_POLICY"  # app.config key, set by the factory from settings
