@@ -179,6 +179,12 @@ class Settings(BaseSettings):
     # Beat inside the embedded process (default: with the embedded workers).
     embedded_beat: bool | None = None
 
+    # Flower, Celery's dashboard (the `flower` role: ops/flower/flowerconfig.py passes these to it). It may
+    # listen on a non-loopback address only with basic auth: it shows task arguments and can revoke tasks.
+    flower_address: str = "127.0.0.1"
+    flower_port: int = Field(5555, ge=1, le=65535)
+    flower_basic_auth: str = ""  # user:password, comma-separated for several
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
