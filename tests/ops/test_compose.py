@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from workers.celery_app import QUEUES
+from workers.celery_app import CPU_QUEUES, QUEUES
 
 from tests.ops.conftest import ROOT, WORKER_ROLES, load_yaml
 
@@ -52,12 +52,18 @@ def test_worker_roles_get_their_metrics_listener():
         assert env["METRICS_TOKEN"] == services["web"]["environment"]["METRICS_TOKEN"], role
         assert "ports" not in services[role], role  # reached over the compose network only
     assert "METRICS_PORT" not in services["web"]["environment"]  # the web answers on its own port
+    for role in CPU_QUEUES:
+        path = services[role]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+        assert services[role]["tmpfs"] == [path], role  # exists before the process imports infra.metrics
 
 
 def test_procfile_roles_have_their_own_metrics_port_and_flower():
     roles = procfile()
-    ports = {role: re.match(r"METRICS_PORT=(\d+) celery ", roles[role]) for role in WORKER_ROLES}
+    ports = {role: re.search(r"\bMETRICS_PORT=(\d+) ", roles[role]) for role in WORKER_ROLES}
     assert all(ports.values()), ports
     assert len({m.group(1) for m in ports.values()}) == len(WORKER_ROLES)  # one host: a port each
+    for role in CPU_QUEUES:  # prefork: multiprocess mode, in a directory of its own that exists first
+        (path,) = re.findall(r"PROMETHEUS_MULTIPROC_DIR=(\S+)", roles[role])
+        assert roles[role].startswith(f"mkdir -p {path} && "), role
     assert roles["flower"] == "celery -A workers flower --conf=ops/flower/flowerconfig.py"
     assert "METRICS_PORT" not in roles["web"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+import yaml
+
 from tests.ops.conftest import (ALERTS_YML, OPS, PROMETHEUS_YML, ROOT, WORKER_ROLES, dashboard_exprs,
                                 load_yaml)
 
@@ -36,7 +38,6 @@ def test_dashboard_queries_parse(promtool, tmp_path):
     exprs = [e.replace("$__rate_interval", "1m") for e in dashboard_exprs()]
     rules = {"groups": [{"name": "dashboard", "rules": [{"record": f"dashboard:query{i}", "expr": e}
                                                         for i, e in enumerate(exprs)]}]}
-    import yaml
     path = tmp_path / "dashboard_rules.yml"
     path.write_text(yaml.safe_dump(rules))
     assert f"SUCCESS: {len(exprs)} rules found" in promtool("check", "rules", str(path))
