@@ -14,6 +14,7 @@ COPY pipelines pipelines
 COPY schemas schemas
 COPY infra infra
 COPY web web
+COPY ops ops
 COPY --from=front /srv/node_modules node_modules
 # Editable, so that app/web.py finds web/ and node_modules/ beside the code in /srv.
 RUN pip install --no-cache-dir -e .
