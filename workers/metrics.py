@@ -16,14 +16,15 @@ from infra.config import get_settings
 from infra.metrics_server import build_registry, child_exited, clean_multiproc_dir, start_listener
 
 log = logging.getLogger(__name__)
+_removed: int | None = None  # files of an earlier run removed at worker_init (said once logging is set up)
 
 
 @signals.worker_init.connect
 def _empty_multiproc_dir(**_) -> None:
+    global _removed
     path = get_settings().prometheus_multiproc_dir
     if path:
-        log.info("metrics: multiprocess mode in %s (%d files of an earlier run removed)", path,
-                 clean_multiproc_dir(path))
+        _removed = clean_multiproc_dir(path)
 
 
 @signals.worker_process_shutdown.connect
@@ -35,6 +36,9 @@ def _child_exit(pid=None, **_) -> None:
 
 @signals.worker_ready.connect
 def _serve_worker(**_) -> None:
+    if _removed is not None:
+        log.info("metrics: multiprocess mode in %s (%d files emptied out at start)",
+                 get_settings().prometheus_multiproc_dir, _removed)
     _serve("worker")
 
 

@@ -11,10 +11,11 @@ import uuid
 
 import pytest
 import requests
+from celery import Celery
 
 from bench.thumbnails import photo_jpeg
-from infra.embedded.redis_server import free_port, stop_process
-from tests.e2e.harness import ARTIFACTS, Api, make_conversation, own_system, wait_until
+from infra.embedded.redis_server import RedisServer, free_port, stop_process
+from tests.e2e.harness import ARTIFACTS, Api, make_conversation, own_system, start_worker, wait_until
 from tests.e2e.test_media import complete, upload
 
 pytestmark = pytest.mark.e2e
@@ -148,3 +149,41 @@ def test_prometheus_reads_back_what_the_workers_count(scraped):
     prometheus.reaches('sum(chat_tasks_total{queue="exports", outcome="success"})', 1)
     prometheus.reaches("sum(chat_media_job_seconds_count)", 1)
     prometheus.reaches("sum(chat_export_job_seconds_count)", 1)
+
+
+def test_a_prefork_role_serves_the_sum_of_its_children_under_the_rule(tmp_path):
+    """``celery worker --pool prefork`` with PROMETHEUS_MULTIPROC_DIR and METRICS_PORT: the files of an earlier run
+    are gone at start, the listener wants the token, and it sums what every pool child counted."""
+    directory = tmp_path / "multiproc"
+    directory.mkdir()
+    (directory / "counter_1.db").write_bytes(b"an earlier run")
+    redis, port = RedisServer().start(), free_port()
+    env = {**os.environ, "REDIS_URL": redis.url, "METRICS_PORT": str(port), "METRICS_TOKEN": TOKEN,
+           "PROMETHEUS_MULTIPROC_DIR": str(directory), "PYTHONUNBUFFERED": "1"}
+    env.pop("MONGO_URL", None)
+    role = start_worker("tests.e2e.metrics_role_proc", [], env, "metrics-role")
+    url, auth = f"http://127.0.0.1:{port}/metrics", {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        wait_until(lambda: _answers(url, auth, role), 60, 0.2, "the role's metrics listener")
+        assert not (directory / "counter_1.db").exists()
+        assert requests.get(url, timeout=5).status_code == 401
+        sender = Celery(broker=redis.url)
+        for n in range(1, 9):
+            sender.send_task("media.count_for_metrics_test", args=[n], queue="media")
+        series = 'chat_tasks_total{outcome="success",queue="media",task="media.count_for_metrics_test"}'
+        wait_until(lambda: f"{series} 36.0" in requests.get(url, headers=auth, timeout=5).text, 30, 0.2,
+                   "the children's counts, summed, in the role's exposition")
+        pids = {name.stem.rsplit("_", 1)[1] for name in directory.glob("counter_*.db")}
+        assert len(pids) >= 1 and str(role.pid) not in pids  # counted by the children, not the main process
+    finally:
+        stop_process(role, timeout=10)
+        redis.stop()
+
+
+def _answers(url: str, auth: dict, role) -> bool:
+    if role.poll() is not None:
+        raise AssertionError(f"the role exited: {(ARTIFACTS / 'metrics-role.log').read_text()[-3000:]}")
+    try:
+        return requests.get(url, headers=auth, timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
