@@ -1,7 +1,7 @@
 """Every setting of the system, read from environment variables in this one module."""
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -195,6 +195,12 @@ class Settings(BaseSettings):
     prometheus_multiproc_dir: str | None = None
     # chat_inbox_backlog is read by SCAN: at most this many keys are walked per scrape (its cost's bound).
     metrics_inbox_scan_keys: int = Field(100_000, ge=100)
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value):
+        # METRICS_TOKEN= (an empty ${METRICS_TOKEN:-} in compose) means no token, not a token of no characters.
+        return value or None
 
     log_level: str = "INFO"
 

@@ -112,11 +112,11 @@ def _pid_of(path: str) -> int | None:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # no signal sent: only whether the pid exists (PermissionError: it does, not ours)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import requests
 
 import app.metrics as web_metrics
 from app.web import create_app
 from infra.config import Settings, get_settings, use_settings
 from infra.metrics import EVENTS_SENT
-from infra.metrics_server import build_registry, inbox_gauges
+from infra.embedded.redis_server import free_port
+from infra.metrics_server import build_registry, inbox_gauges, stop_listener
 from pipelines.events import Notifier
 from schemas.events import Typing
 from tests.fakes import RecordingEmitter
@@ -72,3 +74,15 @@ def test_the_notifier_counts_every_event_it_sends_by_name():
     assert (typing_start._value.get() - before[0], typing_stop._value.get() - before[1]) == (2, 1)
     assert [e for e, _, _ in emitter.events] == ["typing:start", "typing:start", "typing:stop"]
     assert emitter.skipped == ["s1"] * 3
+
+
+def test_with_metrics_port_the_web_serves_the_same_exposition_on_a_listener_of_its_own(web):
+    port = free_port()
+    try:
+        web(metrics_token=TOKEN, metrics_port=port)
+        url = f"http://127.0.0.1:{port}/metrics"
+        assert requests.get(url, timeout=5).status_code == 401
+        ok = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        assert ok.status_code == 200 and "chat_inbox_backlog 12.0" in ok.text
+    finally:
+        stop_listener()

@@ -27,7 +27,8 @@ def _prometheus_binary() -> str:
     binary = shutil.which("prometheus")
     if binary is None:
         if os.environ.get("REQUIRE_PROMETHEUS"):
-            pytest.fail("Debian's prometheus is not installed (apt-get install prometheus), and REQUIRE_PROMETHEUS is set")
+            pytest.fail("Debian's prometheus is not installed (apt-get install prometheus), "
+                        "and REQUIRE_PROMETHEUS is set")
         pytest.skip("Debian's prometheus is not installed (apt-get install prometheus)")
     return binary
 
@@ -118,7 +119,8 @@ def test_metrics_refuse_a_scrape_without_the_token(scraped):
     system, _ = scraped
     refused = requests.get(system.url + "/metrics", timeout=5)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
-    assert requests.get(system.url + "/metrics", headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
+    wrong = requests.get(system.url + "/metrics", headers={"Authorization": "Bearer wrong"}, timeout=5)
+    assert wrong.status_code == 401
     assert "chat_" not in refused.text
 
 

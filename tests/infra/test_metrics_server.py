@@ -13,7 +13,9 @@ import pytest
 import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
+from infra.config import Settings
 from infra.inbox import Inbox
 from infra.metrics import COLLECTOR_ERRORS, EVENTS_RECEIVED
 from infra.metrics_server import (build_registry, check_scrape, child_exited, clean_multiproc_dir, exposition,
@@ -39,7 +41,8 @@ def test_with_a_token_only_the_bearer_token_is_answered_wherever_the_listener(au
         refusal = check_scrape(TOKEN, authorization, local=local, forwarded=False)
         assert (refusal and refusal.status) == refused
         if refusal:
-            assert refusal.code == "unauthorized" and ("WWW-Authenticate", 'Bearer realm="metrics"') in refusal.headers()
+            assert refusal.code == "unauthorized"
+            assert ("WWW-Authenticate", 'Bearer realm="metrics"') in refusal.headers()
 
 
 def test_without_a_token_only_a_loopback_listener_answers_and_never_through_a_proxy():
@@ -186,3 +189,18 @@ def test_a_public_listener_without_token_answers_nothing(listener):
     refused = requests.get(f"http://127.0.0.1:{served.port}/metrics", timeout=5)
     assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
     assert "chat_" not in refused.text
+
+
+def test_a_short_token_is_refused_at_start_and_an_empty_one_means_none():
+    with pytest.raises(ValidationError, match="metrics_token"):
+        Settings(metrics_token="short")
+    assert Settings(metrics_token="").metrics_token is None
+    assert Settings(metrics_token=TOKEN).metrics_token == TOKEN
+
+
+def test_the_review_queue_counts_pending_items_of_every_group_along_its_index(store):
+    store.db.reviews.insert_many([{"_id": f"r{i}", "key": f"k{i}", "groupId": f"g{i % 3}", "status": status}
+                                  for i, status in enumerate(["pending"] * 4 + ["approved", "dismissed", "deleted"])])
+    assert store.moderation.count_pending_reviews() == 4
+    assert "status" in store.db.reviews.index_information()
+    assert samples(build_registry(None, [review_gauges(lambda: store)]))["chat_review_queue_size"] == 4
