@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from app.http import validated
 from infra.emitter import ServerEmitter, SocketOrders
+from infra.metrics import ACK_SECONDS, EVENTS_RECEIVED, SOCKETS_CONNECTED
 from infra.runtime import get_runtime
 from pipelines.events import Notifier
 from pipelines.people.presence import PresenceTracker, PresenceWriter
@@ -29,6 +30,8 @@ from schemas.errors import ApiError, Code
 log = logging.getLogger(__name__)
 
 local = LocalSockets()  # this process's sockets only
+# Read at each scrape from the signed-in sockets this process holds: exact, and nothing to do per connect.
+SOCKETS_CONNECTED.set_function(lambda: len(local.users))
 _typing: TypingTracker | None = None
 _presence: PresenceWriter | None = None
 _orders: SocketOrders | None = None
@@ -145,9 +148,13 @@ def handler(socketio: SocketIO, event: str, model: type[BaseModel], limit: Actio
     per-user rate limit the event counts against (``RateLimits``, shared by every web process), checked
     after authentication and validation, before the work."""
 
+    received, ack_seconds = EVENTS_RECEIVED.labels(event), ACK_SECONDS.labels(event)  # bound once: per event, an add
+
     def register(fn: Callable[[User, Any], dict]):
         @wraps(fn)
         def on_event(data=None):
+            arrived = time.perf_counter()
+            received.inc()
             try:
                 user = _authenticated(request.sid)
                 payload = validated(model, data if data is not None else {})
@@ -160,6 +167,8 @@ def handler(socketio: SocketIO, event: str, model: type[BaseModel], limit: Actio
                 log.exception("socket event %s failed", event)
                 return {"ok": False, "error": {"code": Code.UNAVAILABLE.value,
                                                "message": "the server could not handle this event; retry"}}
+            finally:
+                ack_seconds.observe(time.perf_counter() - arrived)
 
         socketio.on_event(event, on_event)
         return fn

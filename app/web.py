@@ -13,6 +13,7 @@ from app.exports import exports_api
 from app.health import health
 from app.http import answer_errors_in_json, bound_request_bodies
 from app.media import media_api
+from app.metrics import metrics_api
 from app.moderation import moderation_api
 from app.notifications import notifications_api
 from app.search import search_api
@@ -23,7 +24,7 @@ from infra.emitter import redis_manager
 
 socketio = SocketIO()
 SOCKETIO_PATH = "socket.io"   # Engine.IO's path, the page's (socket.io-client's default)
-BLUEPRINTS = (api, health, moderation_api, notifications_api, media_api, exports_api, search_api, pages)
+BLUEPRINTS = (api, health, moderation_api, notifications_api, media_api, exports_api, search_api, pages, metrics_api)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

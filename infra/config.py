@@ -1,7 +1,7 @@
 """Every setting of the system, read from environment variables in this one module."""
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -184,6 +184,28 @@ class Settings(BaseSettings):
     flower_address: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)
     flower_basic_auth: str = ""  # user:password, comma-separated for several
+    # -- metrics exposition (EXPOSITION: infra/metrics_server.py, docs/operations.md "Exposition") ----
+    # Set: GET /metrics, on the web port and on every METRICS_PORT listener, answers only requests with
+    # `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise). Unset: it answers only on a listener bound to
+    # a loopback address (the web's HOST, or METRICS_BIND), to requests no proxy forwarded; elsewhere 404,
+    # and the process says so at start-up. Never open on a public interface by default.
+    metrics_token: str | None = Field(None, min_length=16)
+    # A listener of this process's own that serves GET /metrics: how a worker role (and beat) exposes its
+    # metrics (unset: it exposes none, said at start-up). Optional for the web process, which also answers on PORT.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_bind: str = "127.0.0.1"
+    # Prefork roles (media, exports) only: the directory where each pool child writes its values
+    # (prometheus_client's multiprocess mode reads this same variable, so it must be in the role's
+    # environment before the process starts). Emptied when the worker starts; the listener sums every file.
+    prometheus_multiproc_dir: str | None = None
+    # chat_inbox_backlog is read by SCAN: at most this many keys are walked per scrape (its cost's bound).
+    metrics_inbox_scan_keys: int = Field(100_000, ge=100)
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value):
+        # METRICS_TOKEN= (an empty ${METRICS_TOKEN:-} in compose) means no token, not a token of no characters.
+        return value or None
 
     log_level: str = "INFO"
 

@@ -141,6 +141,27 @@ class Inbox:
                 log.warning("drain lock of %s expired before release (a drain outlived %ss)",
                             conv_id, self.lock_seconds)
 
+    # -- metrics (infra.metrics_server, at scrape time) --------------------------------------------
+    def backlog(self, scan_keys: int, count: int = 1000) -> tuple[int, int]:
+        """(sends waiting in every inbox, inboxes holding any): SCAN walks at most ``scan_keys`` keys of the
+        database (its cost's bound; past it the figures are a lower bound, logged), then one XLEN each, in one
+        pipelined round trip per SCAN page. Drained inboxes stay as empty streams: they count in neither."""
+        waiting = inboxes = walked = 0
+        cursor = None
+        while cursor != 0 and walked < scan_keys:
+            cursor, keys = self.redis.scan(cursor or 0, match="inbox:conv:*", count=count, _type="stream")
+            walked += count
+            if keys:
+                pipe = self.redis.pipeline(transaction=False)
+                for key in keys:
+                    pipe.xlen(key)
+                lengths = pipe.execute()
+                waiting += sum(lengths)
+                inboxes += sum(1 for n in lengths if n)
+        if cursor != 0:
+            log.warning("inbox backlog: stopped after %d keys (METRICS_INBOX_SCAN_KEYS): a lower bound", walked)
+        return waiting, inboxes
+
     # -- upkeep (pipelines.upkeep.repair) ----------------------------------------------------------
     def stranded(self, limit: int = 1000) -> list[str]:
         """Conversations whose inbox holds entries while no drain is scheduled or running (a lost task

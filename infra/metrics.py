@@ -61,3 +61,11 @@ REPAIR_FIXED = Counter("chat_repair_fixed", "Inconsistencies the repair job fixe
 
 # Read at scrape time (collectors, infra/metrics_server.py): chat_inbox_backlog (entries waiting in all
 # inboxes), chat_inboxes_waiting (inboxes with entries), chat_review_queue_size (pending review items).
+
+# -- EXPOSITION: values read at scrape time (infra/metrics_server.py's collectors, registered by the web
+# process, the one role always running), named here with their help; and what reading them costs. -------
+INBOX_BACKLOG = ("chat_inbox_backlog", "Sends accepted and waiting in the conversations' inboxes, not stored yet.")
+INBOXES_WAITING = ("chat_inboxes_waiting", "Conversation inboxes holding at least one waiting send.")
+REVIEW_QUEUE_SIZE = ("chat_review_queue_size", "Review items pending a moderator's decision, in every group.")
+COLLECTOR_ERRORS = Counter("chat_metrics_collector_errors", "Scrapes that went without a value read at scrape "
+                           "time (its source did not answer), by collector (inbox, review_queue).", ["collector"])

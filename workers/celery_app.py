@@ -8,6 +8,7 @@ from celery import Celery
 
 from infra.config import get_settings
 from workers.beat import beat_schedule
+import workers.metrics  # noqa: F401 - the roles' /metrics listeners, wired to Celery's signals
 
 QUEUES = ("messages", "moderation", "media", "notifications", "exports")
 # Queues whose tasks wait on CPU-bound work (Pillow, reportlab: child processes in the embedded default).

@@ -20,6 +20,9 @@ class ModerationRepo(Repository):
             IndexModel([("groupId", ASC), ("status", ASC), ("_id", DESC)], name="groupId_status_id"),
             IndexModel([("groupId", ASC), ("kind", ASC), ("status", ASC), ("_id", DESC)],
                        name="groupId_kind_status_id"),
+            # The review queue's size in every group (chat_review_queue_size, at each scrape): a count of
+            # index keys, no document read.
+            IndexModel([("status", ASC)], name="status"),
         ],
         # _id is {groupId}:{userId}: one mute and one ban per member of a group.
         "mutes": [IndexModel([("groupId", ASC), ("until", DESC)], name="groupId_until"),
@@ -112,6 +115,10 @@ class ModerationRepo(Repository):
         if kind:
             query["kind"] = kind
         return newest_first(self.reviews, query, ReviewItem, before=before, limit=limit)
+
+    def count_pending_reviews(self) -> int:
+        """Review items waiting for a decision, in every group (the metrics' review queue size)."""
+        return self.reviews.count_documents({"status": "pending"}, hint="status")
 
     def decide_review(self, review_id: str, status: str, by: User, note: str | None, at) -> ReviewItem | None:
         """pending -> status, for one moderator only: the conditional update is the race's referee."""
