@@ -22,11 +22,13 @@ from typing import IO, Iterator, Protocol
 from urllib.parse import quote
 
 import boto3
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError, ConnectTimeoutError,
                                  EndpointConnectionError, ReadTimeoutError)
 
+from infra.metrics import DEPENDENCY_ERRORS
 from schemas.common import one_line
 
 log = logging.getLogger(__name__)
@@ -158,20 +160,32 @@ def _invalid_upload():
         raise
 
 
+def _count_error(operation: str) -> None:
+    DEPENDENCY_ERRORS.labels("s3", operation).inc()
+
+
 @contextmanager
-def _translated():
-    """Map botocore's failures to ours: transient ones to StorageUnavailable, a missing key to BlobNotFound."""
+def _translated(operation: str):
+    """Map botocore's failures to ours: transient ones to StorageUnavailable, a missing key to BlobNotFound.
+
+    Each failure is counted here, once, as an S3 error of ``operation`` (the S3 API's name; a ClientError
+    names its own): callers that re-raise count nothing. A missing key is an answer, not an error; S3
+    refusing a browser's parts (InvalidUpload, raised inside this block) is that upload's failure
+    (``chat_media_failures``), not S3's."""
     try:
         yield
     except ClientError as exc:
+        if _code(exc) in _NOT_FOUND_CODES and _status(exc) < 500:
+            raise BlobNotFound(str(exc)) from exc
+        _count_error(getattr(exc, "operation_name", None) or operation)
         if _status(exc) >= 500 or _code(exc) in _TRANSIENT_CODES:
             raise StorageUnavailable(f"S3: {_code(exc)} ({_status(exc)})") from exc
-        if _code(exc) in _NOT_FOUND_CODES:
-            raise BlobNotFound(str(exc)) from exc
         raise
     except (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError) as exc:
+        _count_error(operation)
         raise StorageUnavailable(f"S3 unreachable: {exc}") from exc
-    except BotoCoreError as exc:  # other transport failures (urllib3 errors wrapped by botocore)
+    except (BotoCoreError, Boto3Error) as exc:  # other transport failures (urllib3 errors wrapped by botocore)
+        _count_error(operation)
         if type(exc).__name__ in {"HTTPClientError", "ProxyConnectionError", "SSLError"}:
             raise StorageUnavailable(f"S3 unreachable: {exc}") from exc
         raise
@@ -220,7 +234,7 @@ class S3Blobs:
     # -- the bucket ---------------------------------------------------------------------------------
     def ensure_bucket(self, cors_origins: list[str]) -> None:
         """Create the bucket if missing (idempotent) and set its CORS rule for the browsers' part PUTs."""
-        with _translated():
+        with _translated("HeadBucket"):
             try:
                 self.s3.head_bucket(Bucket=self.bucket)
             except ClientError as exc:
@@ -238,17 +252,17 @@ class S3Blobs:
                 "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 3600}]})
 
     def ping(self) -> None:
-        with _translated():
+        with _translated("HeadBucket"):
             self._probe.head_bucket(Bucket=self.bucket)
 
     # -- multipart uploads (browsers send the parts) --------------------------------------------------
     def create_multipart(self, key: str, content_type: str) -> str:
-        with _translated():
+        with _translated("CreateMultipartUpload"):
             return self.s3.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)["UploadId"]
 
     def upload_part(self, key: str, upload_id: str, part_number: int, data: bytes) -> str:
         """Upload one part from here (workers writing what they produce); returns its ETag."""
-        with _translated():
+        with _translated("UploadPart"):
             return self.s3.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=part_number,
                                        Body=data)["ETag"]
 
@@ -264,7 +278,7 @@ class S3Blobs:
         paginator = self.s3.get_paginator("list_parts")
         config = {"PageSize": page_size} if page_size else {}
         parts: list[Part] = []
-        with _translated():
+        with _translated("ListParts"):
             for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id,
                                            PaginationConfig=config):
                 parts.extend(Part(int(p["PartNumber"]), p["ETag"], int(p["Size"])) for p in page.get("Parts", []))
@@ -273,14 +287,14 @@ class S3Blobs:
     def complete_multipart(self, key: str, upload_id: str, parts: list[Part]) -> None:
         """Raises InvalidUpload when S3 refuses the parts (unknown ETag, a non-last part under 5 MiB, no
         parts) or the upload is gone."""
-        with _translated(), _invalid_upload():
+        with _translated("CompleteMultipartUpload"), _invalid_upload():
             self.s3.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id,
                 MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag}
                                            for p in sorted(parts, key=lambda p: p.number)]})
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
-        with _translated():
+        with _translated("AbortMultipartUpload"):
             try:
                 self.s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             except ClientError as exc:
@@ -292,14 +306,14 @@ class S3Blobs:
         decide what is abandoned from our own records' times, not from this field alone."""
         paginator = self.s3.get_paginator("list_multipart_uploads")
         config = {"PageSize": page_size} if page_size else {}
-        with _translated():
+        with _translated("ListMultipartUploads"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, PaginationConfig=config):
                 for u in page.get("Uploads", []):
                     yield Upload(u["Key"], u["UploadId"], u["Initiated"])
 
     # -- objects ------------------------------------------------------------------------------------
     def head(self, key: str) -> ObjectInfo | None:
-        with _translated():
+        with _translated("HeadObject"):
             try:
                 r = self.s3.head_object(Bucket=self.bucket, Key=key)
             except ClientError as exc:
@@ -312,7 +326,7 @@ class S3Blobs:
         """Bytes start..end_inclusive (fewer if the object is shorter; b"" past its end)."""
         if end_inclusive < start:
             return b""
-        with _translated():
+        with _translated("GetObject"):
             try:
                 r = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end_inclusive}")
             except ClientError as exc:
@@ -323,18 +337,18 @@ class S3Blobs:
 
     def open_read(self, key: str):
         """The whole object as a stream (botocore StreamingBody: `.read(n)`, `.iter_chunks(n)`, `.close()`)."""
-        with _translated():
+        with _translated("GetObject"):
             return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        with _translated():
+        with _translated("PutObject"):
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def put_file(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
         """Upload a readable file; past 8 MiB in 8 MiB parts (boto3's managed transfer)."""
         config = TransferConfig(multipart_threshold=DEFAULT_PART_SIZE, multipart_chunksize=DEFAULT_PART_SIZE,
                                 use_threads=False)  # no thread pool: also green under eventlet
-        with _translated():
+        with _translated("PutObject"):
             self.s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs={"ContentType": content_type},
                                    Config=config)
 
@@ -353,7 +367,7 @@ class S3Blobs:
             ExpiresIn=expires or self.presign_seconds, HttpMethod="GET")
 
     def delete(self, key: str) -> None:
-        with _translated():
+        with _translated("DeleteObject"):
             self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def delete_prefix(self, prefix: str) -> int:
@@ -369,16 +383,17 @@ class S3Blobs:
         return deleted
 
     def _delete_batch(self, batch: list[dict]) -> int:
-        with _translated():
+        with _translated("DeleteObjects"):
             r = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
         errors = r.get("Errors") or []
         if errors:
+            _count_error("DeleteObjects")
             raise StorageUnavailable(f"S3 could not delete {len(errors)} object(s): {errors[0]}")
         return len(batch)
 
     def keys(self, prefix: str) -> Iterator[str]:
         paginator = self.s3.get_paginator("list_objects_v2")
-        with _translated():
+        with _translated("ListObjectsV2"):
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     yield obj["Key"]

@@ -1,4 +1,6 @@
-"""Sending email over SMTP (smtplib): the one implementation of the mailer the digests use."""
+"""Sending email over SMTP (smtplib): the one implementation of the mailer the digests use. Each failed send
+is counted (``chat_dependency_errors{service="smtp"}``) by the stage it failed at: connect, starttls, login
+or send (the server refusing the message or its recipient)."""
 from __future__ import annotations
 
 import smtplib
@@ -10,6 +12,7 @@ from email.utils import parseaddr
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from infra.metrics import DEPENDENCY_ERRORS
 from schemas.common import one_line
 
 
@@ -76,6 +79,7 @@ class SmtpMailer:
         return f"SmtpMailer({self.scheme}://{self.host}:{self.port})"
 
     def send(self, message: EmailMessage) -> None:
+        stage = "connect"
         try:
             if self.scheme == "smtps":
                 client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
@@ -84,10 +88,14 @@ class SmtpMailer:
                 client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             with client:
                 if self.scheme == "smtp+starttls":
+                    stage = "starttls"
                     client.starttls(context=ssl.create_default_context())
                 if self.user:
+                    stage = "login"
                     client.login(self.user, self.password or "")
                 # send_message raises unless every recipient was accepted (we send to one).
+                stage = "send"
                 client.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
+            DEPENDENCY_ERRORS.labels("smtp", stage).inc()
             raise classify(exc) from exc

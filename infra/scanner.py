@@ -12,14 +12,20 @@ tells a transient failure (`ScannerUnavailable`: retry) from a refusal of this f
 
 Without a scanner (no `CLAMD_URL`) there is no Scanner at all: the caller records the step as
 "skipped", never as "clean".
+
+Each failed call is counted once, here (``chat_dependency_errors{service="clamd", operation="scan"|"ping"}``):
+clamd unreachable or breaking off, or answering an error. A file found infected is an answer, not an error.
 """
 from __future__ import annotations
 
 import socket
 import struct
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterable, Literal, Protocol
 from urllib.parse import urlsplit
+
+from infra.metrics import DEPENDENCY_ERRORS
 
 FRAME = 1 << 20  # bytes per INSTREAM frame (clamd's StreamMaxLength bounds the total, not the frame)
 
@@ -52,6 +58,15 @@ def parse_reply(reply: str) -> ScanResult:
     if verdict.endswith(" FOUND"):
         return ScanResult("infected", verdict[: -len(" FOUND")].strip())
     raise ScanError(f"clamd: {line or 'no answer'}")
+
+
+@contextmanager
+def _counted(operation: str):
+    try:
+        yield
+    except (ScannerUnavailable, ScanError):
+        DEPENDENCY_ERRORS.labels("clamd", operation).inc()
+        raise
 
 
 class ClamdScanner:
@@ -89,6 +104,10 @@ class ClamdScanner:
         return data.decode("utf-8", "replace")
 
     def ping(self) -> None:
+        with _counted("ping"):
+            self._ping()
+
+    def _ping(self) -> None:
         with self._connect() as sock:
             try:
                 sock.sendall(b"zPING\0")
@@ -99,6 +118,10 @@ class ClamdScanner:
             raise ScannerUnavailable(f"clamd at {self.url} answered {reply!r} to PING")
 
     def scan(self, chunks: Iterable[bytes]) -> ScanResult:
+        with _counted("scan"):
+            return self._scan(chunks)
+
+    def _scan(self, chunks: Iterable[bytes]) -> ScanResult:
         with self._connect() as sock:
             try:
                 sock.sendall(b"zINSTREAM\0")

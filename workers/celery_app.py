@@ -7,6 +7,7 @@ import logging
 from celery import Celery
 
 from infra.config import get_settings
+from workers import signals  # noqa: F401 - connects the tasks' metrics (Celery's signals), once
 from workers.beat import beat_schedule
 import workers.metrics  # noqa: F401 - the roles' /metrics listeners, wired to Celery's signals
 

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 
 from infra.blobs import Blobs, StorageUnavailable
+from infra.metrics import EXPORT_FAILURES
 from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports.files import PURGE_AFTER, file_key
@@ -38,6 +39,7 @@ def do_fail_stale(store: Store, blobs: Blobs, notifier: Notifier, export: Export
                                           "purgeAt": now + PURGE_AFTER, "updatedAt": now})
     if failed is None:
         return None
+    EXPORT_FAILURES.labels(code).inc()
     notifier.notify_export_failed(failed, code, message)
     try:
         if export.uploadId:

@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from infra.blobs import Blobs, Part, StorageUnavailable
 from infra.executor import Executor
+from infra.metrics import EXPORT_FAILURES, EXPORT_JOB_SECONDS
 from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports import pdf
@@ -158,7 +159,8 @@ class _Beating:
 
 def run_export(export_id: str, io: ExportIO) -> RunResult:
     """Claim the job and make its file; idempotent: a finished job, or one whose lease is live (another
-    delivery of the task is running it), returns without work."""
+    delivery of the task is running it), returns without work. A run that stores the file is timed from
+    its claim, by format."""
     current = io.store.exports.get_export(export_id)
     if current is None:
         return RunResult(export_id, None, False, reason="no such export")
@@ -171,6 +173,7 @@ def run_export(export_id: str, io: ExportIO) -> RunResult:
         status = current.status
         return RunResult(export_id, status, False,
                          reason="running elsewhere (live lease)" if status == "running" else f"already {status}")
+    began = time.perf_counter()
     if export.attempts > MAX_ATTEMPTS:
         _fail(io, export, owner, "too_many_attempts", f"the export was started {MAX_ATTEMPTS} times without finishing")
         return RunResult(export_id, "failed", True, reason="too many attempts")
@@ -179,9 +182,12 @@ def run_export(export_id: str, io: ExportIO) -> RunResult:
         io.store.exports.renew_export(export.id, owner, now + timedelta(seconds=io.settings.lease_seconds), {"uploadId": None})
     workdir = tempfile.mkdtemp(prefix=f"export-{export.id}-")
     try:
-        return _run(io, export, owner, workdir)
+        result = _run(io, export, owner, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if result.status == "done":
+        EXPORT_JOB_SECONDS.labels(export.format).observe(time.perf_counter() - began)
+    return result
 
 
 def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
@@ -362,6 +368,7 @@ def _fail(io: ExportIO, export: Export, owner: str, code: str, message: str) -> 
         "finishedAt": now, "purgeAt": now + PURGE_AFTER, "updatedAt": now})
     io.blobs.delete(file_key(export))
     if failed is not None:
+        EXPORT_FAILURES.labels(code).inc()
         io.notifier.notify_export_failed(failed, code, message)
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from infra.blobs import Blobs, InvalidUpload, StorageUnavailable
 from infra.executor import Executor
+from infra.metrics import MEDIA_FAILURES, MEDIA_JOB_SECONDS
 from infra.scanner import ScanError, ScannerUnavailable
 from infra.storage import Store
 from pipelines.events import Notifier
@@ -64,12 +66,29 @@ def _unexpected(exc: Exception) -> _Refused:
 
 def process_media(media_id: str, io: Processing) -> ProcessResult:
     """Run the steps that are not done yet; a refused file is deleted and the media ends failed or
-    quarantined, with a clear error; each step's outcome goes to the uploader as media:updated."""
+    quarantined, with a clear error; each step's outcome goes to the uploader as media:updated. A run
+    that ends the file (ready, failed, quarantined) is timed, by kind of file; one that meets a transient
+    error raises (the task retries) and is not."""
     io.executor.give_way()
     media = io.store.media.get_media(media_id)
     if media is None or media.status in ("ready", "failed", "quarantined") or media.isDeleted:
         return ProcessResult(media_id, media.status if media else None, [])
+    began = time.perf_counter()
     ran: list[str] = []
+    media = _run_steps(io, media, ran)
+    MEDIA_JOB_SECONDS.labels(media_kind(media)).observe(time.perf_counter() - began)
+    return ProcessResult(media_id, media.status, ran)
+
+
+def media_kind(media: Media) -> str:
+    """The ``kind`` label of the media metrics: image, video, audio, pdf or other."""
+    if media.fileType != "document":
+        return media.fileType
+    return "pdf" if media.mimeType == "application/pdf" else "other"
+
+
+def _run_steps(io: Processing, media: Media, ran: list[str]) -> Media:
+    """The steps not done yet, in order (each one's name added to ``ran``); the file as they left it."""
     with tempfile.TemporaryDirectory(prefix="media-") as tmp:
         local = _Local(io.blobs, media.key, os.path.join(tmp, "original"))
         try:
@@ -82,24 +101,21 @@ def process_media(media_id: str, io: Processing) -> ProcessResult:
                 io.executor.give_way()
                 media = _record(io, media, name, outcome, changes)
         except MediaRefused as exc:   # a step's file work refused the file
-            media = _refuse(io, media, _Refused("failed", exc.code, exc.message))
-            return ProcessResult(media_id, media.status, ran)
+            return _refuse(io, media, _Refused("failed", exc.code, exc.message))
         except _Refused as refused:
-            media = _refuse(io, media, refused)
-            return ProcessResult(media_id, media.status, ran)
+            return _refuse(io, media, refused)
         except io.transient:
             raise   # the task retries; when its retries run out, the sweeper ends it (pipelines.sweeper)
         except Exception as exc:  # noqa: BLE001 - any other failure ends the file failed, never processing
-            log.exception("media %s: step failed", media_id)
-            media = _refuse(io, media, _unexpected(exc))
-            return ProcessResult(media_id, media.status, ran)
+            log.exception("media %s: step failed", media.id)
+            return _refuse(io, media, _unexpected(exc))
     io.executor.give_way()
-    media = io.store.media.update_media(media_id, {"status": "ready", "updatedAt": utcnow()},
-                                  unless_status=("failed", "quarantined")) or io.store.media.get_media(media_id) or media
+    media = io.store.media.update_media(media.id, {"status": "ready", "updatedAt": utcnow()},
+                                  unless_status=("failed", "quarantined")) or io.store.media.get_media(media.id) or media
     if media.status == "ready":
         io.store.media.keep_quota(media.uploadedBy, media.id)
     _announce(io, media)
-    return ProcessResult(media_id, media.status, ran)
+    return media
 
 
 class _Local:
@@ -183,6 +199,7 @@ def _refuse(io: Processing, media: Media, refused: _Refused) -> Media:
     """A refused file leaves nothing behind in S3; its quota comes back (once); the messages show it."""
     _discard(io, media)
     media = io.store.media.update_media(media.id, _refusal(media, refused.status, refused.code, refused.message)) or media
+    MEDIA_FAILURES.labels(refused.code).inc()
     log.info("media %s %s: %s", media.id, refused.status, refused.message)
     _announce(io, media)
     return media
@@ -195,6 +212,7 @@ def do_fail_stale(io: Processing, media: Media, code: str, message: str) -> Medi
     if failed is None:
         return None
     io.store.media.return_quota(failed.uploadedBy, failed.id)
+    MEDIA_FAILURES.labels(code).inc()
     log.info("media %s failed by the sweeper: %s", media.id, message)
     _announce(io, failed)
     try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 import pymongo
 
+from infra.metrics import BROADCAST_SECONDS, DRAIN_LAG_SECONDS, STORE_SECONDS
 from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.media.attachments import attach_to_message, message_type
@@ -70,6 +72,8 @@ class InboxWriter:
         # Notifications (pipelines.notifications): set by drain_inbox; ``direct`` read once per drain.
         self.on_stored: Callable[[str, list[str]], None] | None = None
         self._direct: bool | None = None
+        # When each message of the batch was stored (perf_counter), for its broadcast latency.
+        self.stored_at: list[float] = []
 
     def notify_stored(self, messages: list[Message]) -> None:
         """One task per batch, ids only: mentions, replies, and a direct conversation's messages."""
@@ -179,6 +183,7 @@ class InboxWriter:
         """Store a claimed batch in inbox order and announce it; then queue its reviews and move lastSeq."""
         last_at = None
         stored: dict[str, list[Message]] = {}  # author -> their messages stored in this batch, in order
+        _observe_lag(entries)
         if self.screening is not None and self.conv_exists:
             # Read after the batch was claimed: any send accepted after a rule change meets the new rules.
             self.rules = self.screening.cache.rules_for(self.group_id)
@@ -199,6 +204,10 @@ class InboxWriter:
                     stored.setdefault(message.senderId, []).append(message)
             if stored:
                 self.recheck_senders(stored)
+        # The batch's message:new left for the message queue as the block ended.
+        published, stored_at, self.stored_at = time.perf_counter(), self.stored_at, []
+        for at in stored_at:
+            BROADCAST_SECONDS.observe(published - at)
         self.finish_batch(stored, last_at)
 
     def repeat(self, entry: InboxEntry, existing: Message, last_at: datetime | None) -> datetime | None:
@@ -233,6 +242,9 @@ class InboxWriter:
         written = entry.model_copy(update={"content": verdict.masked}) if verdict else entry
         masked = written.content != entry.content
         message = _insert(self.store, self.conv_id, self.seq + 1, written, sender, masked=masked)
+        self.stored_at.append(time.perf_counter())
+        # Both clocks are wall clocks (the web process's, this worker's): a skew shows as 0, never below.
+        STORE_SECONDS.observe(max(0.0, time.time() - entry.receivedAt.timestamp()))
         if entry.attachments:
             attach_to_message(self.store, self.notifier, message, entry.attachments)
         if verdict is not None and verdict.review:  # reviewed with the original text
@@ -261,6 +273,13 @@ class InboxWriter:
             for author_id, theirs in stored.items():
                 self.store.conversations.advance_read_mark(self.conv_id, author_id, theirs[-1].seq, last_at)
         self.notify_stored([m for theirs in stored.values() for m in theirs])
+
+
+def _observe_lag(entries: list[tuple[str, InboxEntry]]) -> None:
+    """How long each entry of a claimed batch waited in the inbox (accepted -> taken by a drain)."""
+    now = time.time()
+    for _, entry in entries:
+        DRAIN_LAG_SECONDS.observe(max(0.0, now - entry.receivedAt.timestamp()))
 
 
 def _rejection(drain: InboxWriter, sender: User | None, entry: InboxEntry) -> tuple[str, str] | None:

@@ -1,7 +1,11 @@
 """The repair job on beat (seeds 000 and 002): what drifted put right, expired notifications removed.
 
 It is bounded per run, idempotent (a second run finds nothing to fix), logs what it did and
-returns it as a small result, which beat's task result and the log show.
+returns it as a small result, which beat's task result and the log show. What it found and fixed is
+counted by kind of inconsistency (``chat_repair_found``, ``chat_repair_fixed``: last_seq,
+members_outside_group, stranded_inbox, search_words); a kind found and not fixed is a fix that failed or
+that another writer made first. Expired notifications are not counted: their removal is housekeeping (the
+TTL index's work, done here too), not an inconsistency.
 """
 from __future__ import annotations
 
@@ -10,11 +14,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from infra.metrics import REPAIR_FIXED, REPAIR_FOUND
 from infra.storage import Store
 from infra.storage.upkeep import UpkeepRepo
 from pipelines.messages.search import do_backfill_words
 
 log = logging.getLogger(__name__)
+
+KINDS = ("last_seq", "members_outside_group", "stranded_inbox", "search_words")
 
 
 @dataclass
@@ -41,6 +48,7 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
       run, resuming where the last run stopped, until the walk is done.
     """
     result = RepairResult()
+    found, fixed = _children()
     after = None
     while result.conversations_checked < max_conversations:
         convs = store.upkeep.conversations_page(after, batch)
@@ -50,17 +58,26 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
             result.conversations_checked += 1
             newest = store.messages.newest_message(conv.id)
             if newest is not None and newest.seq > conv.lastSeq:
+                found["last_seq"].inc()
                 if store.upkeep.repair_last_seq(conv.id, newest.seq, newest.createdAt):
                     result.last_seq_fixed[conv.id] = (conv.lastSeq, newest.seq)
+                    fixed["last_seq"].inc()
             for member in store.upkeep.members_outside_group(conv, 1000):
+                found["members_outside_group"].inc()
                 if store.conversations.remove_conversation_member(conv.id, member.userId):
                     result.members_removed.append((conv.id, member.userId))
+                    fixed["members_outside_group"].inc()
         after = convs[-1].id
     for conv_id in stranded_inboxes():
+        found["stranded_inbox"].inc()
         enqueue_drain(conv_id)
         result.drains_scheduled.append(conv_id)
+        fixed["stranded_inbox"].inc()
     result.expired_notifications = store.notifications.delete_expired_notifications(now, 10_000)
     result.search_words_given = backfill_search_words(store, batch=batch, batches=10)
+    # (the walk finds and fixes in one write per message lacking its words)
+    found["search_words"].inc(result.search_words_given)
+    fixed["search_words"].inc(result.search_words_given)
     for conv_id, (was, fixed) in result.last_seq_fixed.items():
         log.warning("repair: conversation %s lastSeq %d -> %d", conv_id, was, fixed)
     for conv_id, user_id in result.members_removed:
@@ -69,6 +86,10 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
         log.warning("repair: inbox of %s had entries and no drain: drain enqueued", conv_id)
     log.info("repair: %s", result.summary())
     return result
+
+
+def _children():
+    return ({k: REPAIR_FOUND.labels(k) for k in KINDS}, {k: REPAIR_FIXED.labels(k) for k in KINDS})
 
 
 def backfill_search_words(store: Store, *, batch: int, batches: int) -> int:

@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 WORKERS = Path(__file__).resolve().parents[2] / "workers"
-SHARED = {"workers", "workers.celery_app", "workers.enqueue", "workers.reliability", "workers.beat", "workers.metrics"}
+SHARED = {"workers", "workers.celery_app", "workers.enqueue", "workers.reliability", "workers.beat",
+          "workers.metrics", "workers.signals"}
 
 
 def worker_modules_imported(path: Path) -> set[str]:
@@ -32,5 +33,6 @@ def test_no_queue_module_imports_another_worker_module():
 def test_the_shared_modules_import_only_the_celery_app():
     for name in ("enqueue", "reliability"):
         assert worker_modules_imported(WORKERS / f"{name}.py") == {"workers.celery_app"}
-    assert worker_modules_imported(WORKERS / "celery_app.py") == {"workers.beat", "workers.metrics"}
+    assert worker_modules_imported(WORKERS / "celery_app.py") == {"workers.beat", "workers.metrics", "workers.signals"}
     assert worker_modules_imported(WORKERS / "beat.py") == worker_modules_imported(WORKERS / "metrics.py") == set()
+    assert worker_modules_imported(WORKERS / "signals.py") == set()
