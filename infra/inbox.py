@@ -142,10 +142,11 @@ class Inbox:
                             conv_id, self.lock_seconds)
 
     # -- metrics (infra.metrics_server, at scrape time) --------------------------------------------
-    def backlog(self, scan_keys: int, count: int = 1000) -> tuple[int, int]:
-        """(sends waiting in every inbox, inboxes holding any): SCAN walks at most ``scan_keys`` keys of the
-        database (its cost's bound; past it the figures are a lower bound, logged), then one XLEN each, in one
-        pipelined round trip per SCAN page. Drained inboxes stay as empty streams: they count in neither."""
+    def backlog(self, scan_keys: int, count: int = 1000) -> tuple[int, int, int]:
+        """(sends waiting in every inbox, inboxes holding any, entries in the dead letters): SCAN walks at most
+        ``scan_keys`` keys of the database (its cost's bound; past it the figures are a lower bound, logged),
+        then one XLEN each, in one pipelined round trip per SCAN page. Drained inboxes stay as empty streams:
+        they count in neither."""
         waiting = inboxes = walked = 0
         cursor = None
         while cursor != 0 and walked < scan_keys:
@@ -160,7 +161,7 @@ class Inbox:
                 inboxes += sum(1 for n in lengths if n)
         if cursor != 0:
             log.warning("inbox backlog: stopped after %d keys (METRICS_INBOX_SCAN_KEYS): a lower bound", walked)
-        return waiting, inboxes
+        return waiting, inboxes, self.redis.xlen(DEAD_LETTERS)
 
     # -- upkeep (pipelines.upkeep.repair) ----------------------------------------------------------
     def stranded(self, limit: int = 1000) -> list[str]:

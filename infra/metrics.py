@@ -66,6 +66,8 @@ REPAIR_FIXED = Counter("chat_repair_fixed", "Inconsistencies the repair job fixe
 # process, the one role always running), named here with their help; and what reading them costs. -------
 INBOX_BACKLOG = ("chat_inbox_backlog", "Sends accepted and waiting in the conversations' inboxes, not stored yet.")
 INBOXES_WAITING = ("chat_inboxes_waiting", "Conversation inboxes holding at least one waiting send.")
+INBOX_DEAD_LETTERS = ("chat_inbox_dead_letters", "Inbox entries that could not be read, kept in the dead letters "
+                      "(inbox:dead) for an operator.")
 REVIEW_QUEUE_SIZE = ("chat_review_queue_size", "Review items pending a moderator's decision, in every group.")
 COLLECTOR_ERRORS = Counter("chat_metrics_collector_errors", "Scrapes that went without a value read at scrape "
                            "time (its source did not answer), by collector (inbox, review_queue).", ["collector"])

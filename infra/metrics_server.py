@@ -25,7 +25,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler, choose_encoder
 
-from infra.metrics import COLLECTOR_ERRORS, INBOX_BACKLOG, INBOXES_WAITING, REVIEW_QUEUE_SIZE
+from infra.metrics import COLLECTOR_ERRORS, INBOX_BACKLOG, INBOX_DEAD_LETTERS, INBOXES_WAITING, REVIEW_QUEUE_SIZE
 from schemas.errors import Code
 
 log = logging.getLogger(__name__)
@@ -147,8 +147,10 @@ class ScrapeGauges:
 
 
 def inbox_gauges(inbox: Callable[[], object], scan_keys: int) -> ScrapeGauges:
-    """chat_inbox_backlog and chat_inboxes_waiting, from ``inbox().backlog`` (infra.inbox.Inbox)."""
-    return ScrapeGauges("inbox", (INBOX_BACKLOG, INBOXES_WAITING), lambda: inbox().backlog(scan_keys))
+    """chat_inbox_backlog, chat_inboxes_waiting and chat_inbox_dead_letters, from ``inbox().backlog``
+    (infra.inbox.Inbox)."""
+    return ScrapeGauges("inbox", (INBOX_BACKLOG, INBOXES_WAITING, INBOX_DEAD_LETTERS),
+                        lambda: inbox().backlog(scan_keys))
 
 
 def review_gauges(store: Callable[[], object]) -> ScrapeGauges:
