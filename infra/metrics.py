@@ -60,7 +60,8 @@ REPAIR_FOUND = Counter("chat_repair_found", "Inconsistencies the repair job foun
 REPAIR_FIXED = Counter("chat_repair_fixed", "Inconsistencies the repair job fixed, by kind.", ["kind"])
 
 # Read at scrape time (collectors, infra/metrics_server.py): chat_inbox_backlog (entries waiting in all
-# inboxes), chat_inboxes_waiting (inboxes with entries), chat_review_queue_size (pending review items).
+# inboxes), chat_inboxes_waiting (inboxes with entries), chat_inbox_dead_letters (entries no drain could
+# read), chat_review_queue_size (pending review items).
 
 # -- EXPOSITION: values read at scrape time (infra/metrics_server.py's collectors, registered by the web
 # process, the one role always running), named here with their help; and what reading them costs. -------
