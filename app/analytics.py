@@ -44,7 +44,9 @@ def analytics_csv(kind: str, item_id: str):
 @analytics_api.post("/analytics/rebuild")
 @login_required
 def rebuild():
-    """System admins: every roll-up computed again from the messages, now (the request waits for it)."""
-    report.check_may_rebuild(get_runtime().store, g.user)
-    result = rollup.do_rebuild(get_runtime().store, datetime.now(timezone.utc))
+    """System admins: every roll-up computed again from the messages, now (the request waits for it; in the
+    embedded default the chat goes first at each pause)."""
+    rt = get_runtime()
+    report.check_may_rebuild(rt.store, g.user)
+    result = rollup.do_rebuild(rt.store, datetime.now(timezone.utc), pause=rt.executor.give_way)
     return jsonify({"conversations": result.conversations, "days": result.days, "messages": result.messages})
