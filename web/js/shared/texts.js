@@ -117,3 +117,9 @@ export const EXPORT_ERROR_KEYS = {zone: "exp.error.zone", range: "exp.error.rang
   invalid_language: "exp.error.invalid_language", not_ready: "exp.error.not_ready", expired: "exp.error.expired",
   forbidden: "exp.error.forbidden", export_failed: "exp.error.export_failed",
   too_many_attempts: "exp.error.too_many_attempts", not_found: "exp.error.not_found"};
+
+/** Analytics: the period's presets, and why a period is refused before it is asked. */
+export const ANALYTICS_PRESET_KEYS = {7: "analytics.preset.7", 30: "analytics.preset.30", 90: "analytics.preset.90",
+  365: "analytics.preset.365", custom: "analytics.preset.custom"};
+export const ANALYTICS_RANGE_KEYS = {missing: "analytics.range.missing", order: "analytics.range.order",
+  long: "analytics.range.long"};
