@@ -31,6 +31,9 @@ export class DaysChart {
     this.plot = new uPlot({
       width: this.width(), height: HEIGHT,
       scales: {x: {time: true}},
+      // The days are UTC days: ticks at UTC midnights, whatever the browser's zone (else a tick labelled
+      // 6 Dec would sit at Tokyo's midnight, next to the 7 Dec point).
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
       series: [
         {label: t("analytics.day"), value: (u, v) => (v === null || v === undefined ? "–"
           : longDate(new Date(v * 1000).toISOString().slice(0, 10)))},

@@ -1,13 +1,16 @@
 // The period the page shows: presets (7, 30, 90 days, a year: ending today, in the browser's calendar) or
-// two dates; at most 366 days counting both ends, which the server takes. Dates are `YYYY-MM-DD` strings throughout.
+// two dates; at most 366 days counting both ends (the server takes one more). Dates are `YYYY-MM-DD` strings.
 export const PRESETS = ["7", "30", "90", "365"];
 export const MAX_DAYS = 366;
 const DAY_MS = 86400000;
 
-/** Today in the browser's time zone, as YYYY-MM-DD. */
+/** Today as YYYY-MM-DD: the later of the browser's day and UTC's, since the roll-ups' days are UTC days
+ * (west of Greenwich in the evening, UTC's today already has messages). */
 export function today() {
   const now = new Date();
-  return isoDate(new Date(Date.UTC(now.getFullYear(), now.getMonth(), now.getDate())));
+  const local = isoDate(new Date(Date.UTC(now.getFullYear(), now.getMonth(), now.getDate())));
+  const utc = isoDate(now);
+  return local > utc ? local : utc;
 }
 
 function isoDate(date) {

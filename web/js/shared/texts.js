@@ -22,6 +22,7 @@ export const ERROR_KEYS = {
   dev_login_disabled: "error.dev_login_disabled", invalid_part: "error.invalid_part",
   already_completed: "error.already_completed", invalid_format: "error.invalid_format",
   invalid_range: "error.invalid_range", invalid_timezone: "error.invalid_timezone",
+  range_too_long: "analytics.error.range_too_long",
   invalid_language: "error.invalid_language", expired: "error.expired", gone: "error.gone",
   scheduled_late: "error.scheduled_late", email_required: "error.email_required",
   invalid_attachment: "error.invalid_attachment", not_ready: "error.not_ready", file_too_large: "error.file_too_large",
