@@ -68,7 +68,7 @@ def goto_page(chat: ChatPage) -> None:
 
 def drawn(chat: ChatPage) -> None:
     expect(chat.page.locator("#ana-results")).to_be_visible()
-    chat.page.wait_for_function("performance.getEntriesByName('analytics:drawn').length > 0")
+    chat.page.wait_for_function("() => performance.getEntriesByName('analytics:drawn').length > 0")
 
 
 def cell(chat: ChatPage, when: datetime):

@@ -22,8 +22,7 @@ class AnalyticsPage {
     this.api = new Api(null, () => this.gate("expired"));
     this.groups = [];        // [{id, name, role}] the user may read analytics of
     this.convs = [];         // the chosen group's conversations
-    this.data = null;        // the last answer, and what it was asked for
-    this.asked = null;
+    this.data = null;        // the last answer
     this.seq = 0;            // an answer to an older question is dropped
   }
 
@@ -45,9 +44,13 @@ class AnalyticsPage {
     this.chart = new DaysChart($("#ana-chart"));
     if (!this.groups.length) return this.nothing();
     this.wire();
-    Object.assign(this, presetRange("30"));
+    // The address keeps the view (?group=&from=&to=): a reload or a bookmark opens the same one.
+    const asked = new URLSearchParams(location.search);
+    const range = {from: asked.get("from"), to: asked.get("to")};
+    Object.assign(this, rangeProblem(range) ? presetRange("30") : range);
     this.renderForm();
-    await this.pickGroup(this.groups[0].id);
+    const group = this.groups.find((g) => g.id === asked.get("group")) || this.groups[0];
+    await this.pickGroup(group.id);
   }
 
   /** The user administers no group: the page says so, and asks nothing. */
@@ -144,7 +147,7 @@ class AnalyticsPage {
       const data = await this.api.get(path);
       if (seq !== this.seq) return;
       this.data = data;
-      this.asked = path;
+      history.replaceState(null, "", `/analytics?${new URLSearchParams({group: this.groupId, from: this.from, to: this.to})}`);
       $("#ana-status").textContent = "";
       this.draw();
     } catch (exc) {
