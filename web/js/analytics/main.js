@@ -27,13 +27,16 @@ class AnalyticsPage {
   }
 
   async boot() {
+    // The groups are asked for while the language loads (the session is this tab's, known at once).
+    this.api.token = session.load()?.token || null;
+    const moderated = this.api.token ? this.api.get("/api/moderation/groups") : null;
+    moderated?.catch(() => {});   // awaited below, once the page can show an error in words
     const saved = await openPage(() => this.rerender());
     shown();
     if (!saved) return this.gate("signedOut");
     this.me = saved.user;
-    this.api.token = saved.token;
     try {
-      const {groups} = await this.api.get("/api/moderation/groups");
+      const {groups} = await moderated;
       // The same rule as exports: a group's admins, and system admins for every group.
       this.groups = groups.filter((g) => this.me.role === "ADMIN" || g.role === "GROUP_ADMIN");
     } catch (exc) {
