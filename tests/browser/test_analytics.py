@@ -222,3 +222,33 @@ def test_client_side_csv_quotes_and_defuses_formulas(browser, system, world, req
         .csvText([["=1+1", "+2", "-3", "@SUM(A1)", "a,b", 'say "hi"', "two\\nlines", 7, -7]])""")
     assert rows(text.encode()) == [["'=1+1", "'+2", "'-3", "'@SUM(A1)", "a,b", 'say "hi"', "two\nlines", "7", "-7"]]
     assert text.endswith("\r\n")
+
+
+def test_keyboard_reaches_every_control_with_a_visible_ring(browser, system, world, request):
+    alice, _, _, _ = world
+    chat = open_analytics(browser, system, request, alice.username)
+    goto_page(chat)
+    drawn(chat)
+    page = chat.page
+    page.focus("#ana-group")
+    reached = []
+    for _ in range(24):   # a date field takes four stops (day, month, year, its calendar button)
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate("""() => {
+            const el = document.activeElement;
+            if (el === document.body) return ["(past the last control)", "n/a"];
+            return [el.id || el.className || el.tagName, getComputedStyle(el).outlineStyle];
+        }"""))
+    names = [name for name, _ in reached]
+    for control in ("ana-conv", "ana-preset", "ana-from", "ana-to", "ana-show", "ana-summary-csv", "ana-days-csv",
+                    "ana-heat-csv"):
+        assert control in names, (control, names)
+    assert "ana-scroll" in names   # the heat map's region scrolls by keyboard on a phone
+    # Each control's ring when the Tab key lands on it (a date field's calendar button inside it is Chromium's own).
+    first = {name: ring for name, ring in reversed(reached)}
+    assert [name for name, ring in first.items() if ring == "none"] == [], reached
+    # Enter on the period's button asks again, from the keyboard alone.
+    before = page.evaluate("() => performance.getEntriesByName('analytics:drawn').length")
+    page.focus("#ana-show")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => performance.getEntriesByName('analytics:drawn').length > {before}")
