@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from tests.browser.chat import ChatPage
 from tests.browser.conftest import person, post
 from tests.browser.test_accessibility import assert_no_serious
-from tests.e2e.harness import make_conversation, own_system, wait_until
+from tests.e2e.harness import Api, make_conversation, own_system, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -24,12 +24,13 @@ pytestmark = pytest.mark.browser
 ZONE = "Asia/Tokyo"
 DESKTOP = {"width": 1366, "height": 850}
 PHONE = {"width": 390, "height": 844}
+ROOT = "analytics-root"   # the system admin of this module's system (ADMIN_USERNAMES)
 
 
 @pytest.fixture(scope="module")
 def system():
     # Roll-ups every second: the page reads roll-ups, never the messages (the beat's interval in production).
-    with own_system(ANALYTICS_ROLLUP_EVERY_SECONDS="1") as s:
+    with own_system(ANALYTICS_ROLLUP_EVERY_SECONDS="1", ADMIN_USERNAMES=ROOT) as s:
         yield s
 
 
@@ -252,3 +253,42 @@ def test_keyboard_reaches_every_control_with_a_visible_ring(browser, system, wor
     page.focus("#ana-show")
     page.keyboard.press("Enter")
     page.wait_for_function(f"() => performance.getEntriesByName('analytics:drawn').length > {before}")
+
+
+def test_a_system_admin_picks_any_group_and_one_conversation(browser, system, world, request):
+    alice, _, group, conv = world
+    Api(system, ROOT)   # signs up the system admin, a member of no group
+    chat = open_analytics(browser, system, request, ROOT)
+    goto_page(chat)
+    drawn(chat)
+    page = chat.page
+    page.select_option("#ana-group", group["id"])
+    expect(page.locator("#ana-conv option", has_text="Weekly sync")).to_have_count(1)
+    with page.expect_request(lambda r: f"/api/conversations/{conv['id']}/analytics?" in r.url):
+        page.select_option("#ana-conv", conv["id"])
+    expect(page.locator("[data-figure=messages] dd")).to_have_text("5")
+    expect(page.locator("#ana-top tbody tr").first).to_contain_text(alice.username)
+
+
+def test_loading_and_error_states(browser, system, world, request):
+    alice, _, _, _ = world
+    chat = open_analytics(browser, system, request, alice.username)
+    page = chat.page
+    # The server unreachable for the figures (and only them): the page says so, and shows no stale figure.
+    page.route("**/api/groups/*/analytics?*", lambda route: route.abort())
+    goto_page(chat)
+    expect(page.locator("#ana-error")).to_contain_text("The figures could not be loaded")
+    expect(page.locator("#ana-results")).to_be_hidden()
+    page.unroute("**/api/groups/*/analytics?*")
+    # Asked again: "Loading" while the answer comes (every text the status took is recorded), then the figures.
+    page.evaluate("""() => {
+        window.__said = [];
+        const status = document.querySelector("#ana-status");
+        new MutationObserver(() => window.__said.push(status.textContent))
+          .observe(status, {childList: true, characterData: true, subtree: true});
+    }""")
+    page.click("#ana-show")
+    expect(page.locator("[data-figure=messages] dd")).to_have_text("5")
+    assert "Loading the figures…" in page.evaluate("() => window.__said")
+    expect(page.locator("#ana-status")).to_have_text("")
+    expect(page.locator("#ana-error")).to_have_text("")
