@@ -17,6 +17,11 @@ import { drawDays, drawHeatmap, drawSummary, drawTop, heatRows, summaryRows, top
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const CONV_LIMIT = 100;   // the picker's page (GET /api/exportable-conversations takes 100 at most)
 
+/** base: /api/groups/{id} or /api/conversations/{id}; range: {from, to}. */
+function figuresPath(base, {from, to}, csv = false) {
+  return `${base}/analytics${csv ? ".csv" : ""}?${new URLSearchParams({from, to, tz: ZONE})}`;
+}
+
 class AnalyticsPage {
   constructor() {
     this.api = new Api(null, () => this.gate("expired"));
@@ -31,6 +36,16 @@ class AnalyticsPage {
     this.api.token = session.load()?.token || null;
     const moderated = this.api.token ? this.api.get("/api/moderation/groups") : null;
     moderated?.catch(() => {});   // awaited below, once the page can show an error in words
+    // The address keeps the view (?group=&from=&to=): a reload or a bookmark opens the same one, and its
+    // figures are asked for at once too (the server refuses them if the group is not the user's).
+    const asked = new URLSearchParams(location.search);
+    const range = rangeProblem({from: asked.get("from"), to: asked.get("to")}) ? presetRange("30")
+      : {from: asked.get("from"), to: asked.get("to")};
+    if (this.api.token && asked.get("group")) {
+      const path = figuresPath(`/api/groups/${encodeURIComponent(asked.get("group"))}`, range);
+      this.early = {path, answer: this.api.get(path)};
+      this.early.answer.catch(() => {});
+    }
     const saved = await openPage(() => this.rerender());
     shown();
     if (!saved) return this.gate("signedOut");
@@ -47,10 +62,7 @@ class AnalyticsPage {
     this.chart = new DaysChart($("#ana-chart"));
     if (!this.groups.length) return this.nothing();
     this.wire();
-    // The address keeps the view (?group=&from=&to=): a reload or a bookmark opens the same one.
-    const asked = new URLSearchParams(location.search);
-    const range = {from: asked.get("from"), to: asked.get("to")};
-    Object.assign(this, rangeProblem(range) ? presetRange("30") : range);
+    Object.assign(this, range);
     this.renderForm();
     const group = this.groups.find((g) => g.id === asked.get("group")) || this.groups[0];
     await this.pickGroup(group.id);
@@ -122,10 +134,10 @@ class AnalyticsPage {
     this.conv = "";
     const name = this.groups.find((g) => g.id === groupId)?.name || "";
     this.renderForm();
-    const [convs] = await Promise.all([
-      this.api.get(`/api/exportable-conversations?${new URLSearchParams({q: name.slice(0, 100), limit: CONV_LIMIT})}`)
-        .then((r) => r.conversations.filter((c) => c.groupId === groupId)).catch(() => []),
-      this.load()]);
+    await this.load();   // the figures first: the list of conversations would slow their answer down
+    const convs = await this.api.get(`/api/exportable-conversations?${new URLSearchParams({
+      q: name.slice(0, 100), limit: CONV_LIMIT})}`).then((r) => r.conversations.filter((c) => c.groupId === groupId))
+      .catch(() => []);
     if (this.groupId !== groupId) return;
     this.convs = convs;
     this.renderForm();
@@ -134,8 +146,7 @@ class AnalyticsPage {
   /** The route of what is chosen, for JSON or CSV. */
   path(csv = false) {
     const conv = this.convId();
-    const base = conv ? `/api/conversations/${conv}` : `/api/groups/${this.groupId}`;
-    return `${base}/analytics${csv ? ".csv" : ""}?${new URLSearchParams({from: this.from, to: this.to, tz: ZONE})}`;
+    return figuresPath(conv ? `/api/conversations/${conv}` : `/api/groups/${this.groupId}`, this, csv);
   }
 
   async load() {
@@ -147,7 +158,9 @@ class AnalyticsPage {
     $("#ana-status").textContent = t("analytics.loading");
     $("#ana-results").setAttribute("aria-busy", "true");
     try {
-      const data = await this.api.get(path);
+      const early = this.early?.path === path ? this.early.answer : null;
+      this.early = null;
+      const data = await (early || this.api.get(path));
       if (seq !== this.seq) return;
       this.data = data;
       history.replaceState(null, "", `/analytics?${new URLSearchParams({group: this.groupId, from: this.from, to: this.to})}`);
