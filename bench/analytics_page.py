@@ -7,7 +7,8 @@ their schema (schemas/documents/analytics.py): the roll-up's own cost is bench/a
 
 * ``load``    --runs times, in a fresh browser context (empty cache, Debian's Chromium): /analytics opened
   on the year (?group=&from=&to=), from navigation start (the request) to the performance mark
-  ``analytics:drawn`` the page sets once the chart, heat map and tables are drawn;
+  ``analytics:drawn`` the page sets once the chart, heat map and tables are drawn; and within it, when
+  the figures' request left (the page's start-up) and from its answer to the mark (the drawing);
 * ``switch``  on an open page, "Last 7 days" then "Last year" picked: from the change to the mark again;
 * ``server``  the year's GET /api/groups/{id}/analytics alone, timed from here (loopback), --runs times.
 
@@ -147,10 +148,13 @@ def measure(args) -> dict:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             version = browser.version
             open_page(browser, url, seed, query)[0].close()   # warm the server's code paths once
-            loads, switches = [], []
+            loads, switches, asked, drawing = [], [], [], []
             for _ in range(args.runs):
                 context, page = open_page(browser, url, seed, query)
-                loads.append(page.evaluate("performance.getEntriesByName('analytics:drawn')[0].startTime"))
+                drawn, started, answered = page.evaluate(BREAKDOWN)
+                loads.append(drawn)
+                asked.append(started)
+                drawing.append(drawn - answered)
                 switches.append(switch(page))
                 context.close()
             browser.close()
@@ -168,7 +172,14 @@ def measure(args) -> dict:
         stop_process(child, timeout=10)
         redis.stop()
     return {"version": version, "loads": loads, "switches": switches, "server": server, "bytes": size,
-            "totals": totals}
+            "totals": totals, "asked": asked, "drawing": drawing}
+
+
+# The mark, and when the figures' request left and its answer was in (resource timing), from navigation start.
+BREAKDOWN = """() => {
+  const figures = performance.getEntriesByType("resource").find((e) => e.name.includes("/analytics?"));
+  return [performance.getEntriesByName("analytics:drawn")[0].startTime, figures.startTime, figures.responseEnd];
+}"""
 
 
 def switch(page) -> float:
@@ -207,14 +218,18 @@ def main() -> int:
     from bench.load.report import print_table
     m = measure(args)
     load, switched, server = stats(m["loads"]), stats(m["switches"]), stats(m["server"])
+    asked, drawing = stats(m["asked"]), stats(m["drawing"])
     result = {"bench": "analytics_page", "target_ms": TARGET_MS, "convs": args.convs, "days": DAYS,
               "rollup_documents": args.convs * DAYS, "messages_in_year": m["totals"]["messages"],
-              "response_bytes": m["bytes"], "load": load, "switch_to_year": switched, "server": server,
+              "response_bytes": m["bytes"], "load": load, "figures_asked_at": asked, "answer_to_drawn": drawing,
+              "switch_to_year": switched, "server": server,
               "meets_target": load["p95_ms"] <= TARGET_MS,
               "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "chromium": m["version"]}}
     print_table(f"Analytics page, a year of roll-ups ({args.convs} conversations x {DAYS} days, "
                 f"{m['totals']['messages']:,} messages)", [
         ("page load → drawn (median / p95)", f"{load['median_ms']} / {load['p95_ms']} ms  (target ≤ {TARGET_MS})"),
+        ("  of which: navigation → figures asked", f"{asked['median_ms']} / {asked['p95_ms']} ms"),
+        ("  of which: figures answered → drawn", f"{drawing['median_ms']} / {drawing['p95_ms']} ms"),
         ("'Last year' picked → drawn (median / p95)", f"{switched['median_ms']} / {switched['p95_ms']} ms"),
         ("GET …/analytics, a year (median / p95)", f"{server['median_ms']} / {server['p95_ms']} ms"),
         ("response size", f"{m['bytes']:,} bytes"),
