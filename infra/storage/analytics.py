@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
@@ -13,7 +14,7 @@ from infra.storage.repository import Repository
 from schemas.documents import AnalyticsDay, AnalyticsMark
 
 MARK_ID = "rollup"
-SEQ_WINDOW = 5000
+SEQ_WINDOW = 1000
 
 
 class ConvTip(NamedTuple):
@@ -59,8 +60,10 @@ class AnalyticsRepo(Repository):
         low = after_seq + 1
         while low <= up_to_seq:
             high = min(low + SEQ_WINDOW - 1, up_to_seq)
-            yield from self.messages.find({"convId": conv_id, "seq": {"$gte": low, "$lte": high}},
-                                          fields).sort("seq", ASC)
+            # Sorted here: a range on the index comes in seq order from MongoDB anyway, and the embedded
+            # store's own sort cost a tenth of the read.
+            yield from sorted(self.messages.find({"convId": conv_id, "seq": {"$gte": low, "$lte": high}}, fields),
+                              key=itemgetter("seq"))
             low = high + 1
 
     def conversations_with_messages_since(self, since: datetime) -> dict[str, ConvTip]:
@@ -87,15 +90,16 @@ class AnalyticsRepo(Repository):
 
     # -- the roll-ups -----------------------------------------------------------------------------------
     def replace_days(self, conv_id: str, from_date: str | None, days: list[AnalyticsDay]) -> None:
-        """The conversation's days from ``from_date`` on (all: None) become ``days``: each one replaced
-        whole, and a day that no longer has anything removed."""
-        # One replace per day (mongomock's bulk_write does not take pymongo's ReplaceOne of this version).
-        for day in days:
-            self.days.replace_one({"_id": day.id}, day.to_mongo(), upsert=True)
-        query: dict[str, Any] = {"convId": conv_id, "_id": {"$nin": [d.id for d in days]}}
+        """The conversation's days from ``from_date`` on (all: None) become ``days``: removed, then written in
+        one insert. (One replace per day cost the embedded store a millisecond each, a quarter of a
+        100,000-message rebuild; a page read between the two sees that conversation's days missing for
+        that moment, which a statistics page can live with.)"""
+        query: dict[str, Any] = {"convId": conv_id}
         if from_date is not None:
             query["date"] = {"$gte": from_date}
         self.days.delete_many(query)
+        if days:
+            self.days.insert_many([d.to_mongo() for d in days], ordered=False)
 
     def last_seq_before(self, conv_id: str, date: str) -> int:
         """The highest seq counted on the conversation's last day before ``date`` (0: none)."""

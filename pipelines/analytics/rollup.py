@@ -17,7 +17,7 @@ from schemas.documents import AnalyticsDay
 RESPONSE_WINDOW = timedelta(hours=24)
 MEDIA_TYPES = frozenset({"image", "file", "media"})
 # How often the fold lets ``pause`` run (the embedded store is in the web process: chat goes first).
-PAUSE_EVERY = 2000
+PAUSE_EVERY = 500
 
 
 @dataclass
