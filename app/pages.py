@@ -1,4 +1,4 @@
-"""The three pages (chat, moderation, exports) and the vendored files they load, served with the
+"""The pages (chat, moderation, exports, analytics) and the vendored files they load, served with the
 page's security headers."""
 from __future__ import annotations
 
@@ -60,6 +60,12 @@ def moderation_page():
 def exports_page():
     """The admins' export page (web/exports.html, web/js/exports/), same rules as the chat page."""
     return html("exports.html")
+
+
+@pages.get("/analytics")
+def analytics_page():
+    """The admins' analytics page (web/analytics.html, web/js/analytics/), same rules as the chat page."""
+    return html("analytics.html")
 
 
 @pages.get("/vendor/<name>")

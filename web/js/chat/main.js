@@ -8,7 +8,7 @@ import { Dialogs } from "../shared/dialogs.js";
 import { $, $$, avatar, cleanName, displayName, h, newClientId, replace } from "../shared/dom.js";
 import { errorText, t } from "../shared/i18n.js";
 import { CONNECTION_KEYS } from "../shared/texts.js";
-import { openPage, shown, toast } from "../shared/page.js";
+import { openPage, showAnalyticsLink, shown, toast } from "../shared/page.js";
 import { Composer } from "./composer.js";
 import { ConversationView } from "./conversation.js";
 import { GalleryPanel } from "./gallery.js";
@@ -147,6 +147,7 @@ class ChatPage {
     $("#moderation-link").hidden = true;
     this.notifications.reset();
     $("#exports-link").hidden = true;
+    showAnalyticsLink(false);
     Object.assign(state, {me: null, groups: new Map(), convs: new Map(), users: new Map(), presence: new Map()});
     this.view.close();
     state.activeId = null;
@@ -248,6 +249,7 @@ class ChatPage {
     $("#moderation-link").hidden = !(user.role === "ADMIN" || groups.some((g) => MODERATING.has(g.role)));
     // Exports: group admins and system admins (members too only where the server allows it: not linked).
     $("#exports-link").hidden = !(user.role === "ADMIN" || groups.some((g) => g.role === "GROUP_ADMIN"));
+    showAnalyticsLink(user.role === "ADMIN" || groups.some((g) => g.role === "GROUP_ADMIN"));   // the same people
     this.setConversations(conversations);
     this.sanctions.load(sanctions);   // also redraws the composer of the open conversation
     const open = state.activeId;

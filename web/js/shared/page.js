@@ -1,4 +1,4 @@
-// The setup the three pages share: icons in the static HTML, the language selects and the switch, the
+// The setup the pages share: icons in the static HTML, the language selects and the switch, the
 // page's language and this tab's session at start, toasts, the side pages' live-connection label and the
 // gate they show instead of their content.
 import { session } from "./api.js";
@@ -22,7 +22,21 @@ export async function openPage(onLanguage) {
   }
   await setLanguage(preferredLanguage());
   syncLanguageSelects();
-  return session.load();
+  const saved = session.load();
+  showAnalyticsLink(saved !== null && sessionStorage.getItem(ANALYTICS_KEY) === "1");
+  return saved;
+}
+
+// Whether the session may read analytics (group admins and system admins): the chat page knows it from its
+// session:ready and keeps it for the side pages opened in the same tab, which show #analytics-link by it.
+const ANALYTICS_KEY = "chat.analytics";
+
+/** #analytics-link shown or not (and remembered for this tab's other pages). */
+export function showAnalyticsLink(may) {
+  if (may) sessionStorage.setItem(ANALYTICS_KEY, "1");
+  else sessionStorage.removeItem(ANALYTICS_KEY);
+  const link = $("#analytics-link");
+  if (link) link.hidden = !may;
 }
 
 function syncLanguageSelects() {

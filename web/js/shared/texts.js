@@ -22,6 +22,7 @@ export const ERROR_KEYS = {
   dev_login_disabled: "error.dev_login_disabled", invalid_part: "error.invalid_part",
   already_completed: "error.already_completed", invalid_format: "error.invalid_format",
   invalid_range: "error.invalid_range", invalid_timezone: "error.invalid_timezone",
+  range_too_long: "analytics.error.range_too_long",
   invalid_language: "error.invalid_language", expired: "error.expired", gone: "error.gone",
   scheduled_late: "error.scheduled_late", email_required: "error.email_required",
   invalid_attachment: "error.invalid_attachment", not_ready: "error.not_ready", file_too_large: "error.file_too_large",
@@ -117,3 +118,9 @@ export const EXPORT_ERROR_KEYS = {zone: "exp.error.zone", range: "exp.error.rang
   invalid_language: "exp.error.invalid_language", not_ready: "exp.error.not_ready", expired: "exp.error.expired",
   forbidden: "exp.error.forbidden", export_failed: "exp.error.export_failed",
   too_many_attempts: "exp.error.too_many_attempts", not_found: "exp.error.not_found"};
+
+/** Analytics: the period's presets, and why a period is refused before it is asked. */
+export const ANALYTICS_PRESET_KEYS = {7: "analytics.preset.7", 30: "analytics.preset.30", 90: "analytics.preset.90",
+  365: "analytics.preset.365", custom: "analytics.preset.custom"};
+export const ANALYTICS_RANGE_KEYS = {missing: "analytics.range.missing", order: "analytics.range.order",
+  long: "analytics.range.long"};
