@@ -5,7 +5,7 @@ with ``conversations`` conversations, and ``messages`` messages spread over the 
 more on weekdays than at weekends, most of them in working hours, senders from a skewed distribution (a few
 people write most), conversations likewise, lengths from a word to a few hundred characters, 10 % replies
 with their quote, 1 % deleted, a few edited. Seqs follow ``createdAt`` in each conversation and
-``lastSeq`` is set, so the chat and the repair job see a consistent conversation. Inserted in chunks (the
+``lastSeq`` and ``lastMessageAt`` are set (as the drains set them), so the chat and the repair job see a consistent conversation. Inserted in chunks (the
 API would take minutes for 100,000 and could not date them a year back).
 """
 from __future__ import annotations
@@ -91,6 +91,7 @@ def seed_history(store, *, messages: int = 100_000, days: int = 365, users: int 
     _, group, convs = _people(store, rnd, users, conversations, now)
     conv_weights = [1 / (k + 1) for k in range(len(convs))]
     seqs = [0] * len(convs)
+    last_at: list[datetime | None] = [None] * len(convs)
     recent: list[list] = [[] for _ in convs]
     times = timestamps(rnd, messages, days, now)
     chunk: list[dict] = []
@@ -99,14 +100,15 @@ def seed_history(store, *, messages: int = 100_000, days: int = 365, users: int 
         seqs[c] += 1
         m = _message(rnd, convs[c][0], convs[c][1], seqs[c], at, recent[c])
         recent[c] = (recent[c] + [m])[-50:]
+        last_at[c] = at
         chunk.append(m.to_mongo())
         if len(chunk) == CHUNK:
             store.db.messages.insert_many(chunk)
             chunk = []
     if chunk:
         store.db.messages.insert_many(chunk)
-    for (conv, _), last in zip(convs, seqs):
-        store.db.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": last}})
+    for (conv, _), last, at in zip(convs, seqs, last_at):
+        store.db.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": last, "lastMessageAt": at}})
     return {"group_id": group.id, "conversation_ids": [c.id for c, _ in convs], "messages": messages,
             "days": days, "users": users, "first": times[0].isoformat() if times else None,
             "last": times[-1].isoformat() if times else None}
