@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask, abort
 from flask_socketio import SocketIO
 
+from app.analytics import analytics_api
 from app.api import api
 from app.exports import exports_api
 from app.health import health
@@ -23,7 +24,8 @@ from infra.emitter import redis_manager
 
 socketio = SocketIO()
 SOCKETIO_PATH = "socket.io"   # Engine.IO's path, the page's (socket.io-client's default)
-BLUEPRINTS = (api, health, moderation_api, notifications_api, media_api, exports_api, search_api, pages)
+BLUEPRINTS = (api, health, moderation_api, notifications_api, media_api, exports_api, search_api, analytics_api,
+              pages)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     sweep_every_seconds: float = Field(60.0, gt=0, le=3600)
     media_processing_timeout_seconds: int = Field(1800, ge=10)
     export_queued_timeout_seconds: int = Field(1800, ge=10)
+    # Analytics (pipelines/analytics, docs/analytics.md): how often beat rolls up what changed, and how many
+    # whole days before the last run's day each run computes again (late writes, answers that came later).
+    analytics_rollup_every_seconds: float = Field(300.0, gt=0, le=86400)
+    analytics_overlap_days: int = Field(1, ge=1, le=7)
     # Beat inside the embedded process (default: with the embedded workers).
     embedded_beat: bool | None = None
 

@@ -51,6 +51,7 @@ class Code(StrEnum):
     INVALID_RANGE = "invalid_range"          # from after to, from and to of different kinds, a bad seq or time
     INVALID_TIMEZONE = "invalid_timezone"    # not an IANA time zone name (zoneinfo)
     INVALID_LANGUAGE = "invalid_language"    # an export language other than fr, en, es, de
+    RANGE_TOO_LONG = "range_too_long"        # an analytics period over 366 days
     EXPIRED = "expired"                      # an export whose file has expired (410)
     GONE = "gone"                            # content that was deleted (a deleted message's files: 410)
     SELF_SANCTION = "self_sanction"          # lifting (or placing) a sanction that targets oneself

@@ -28,6 +28,9 @@ def beat_schedule(s: Settings) -> dict:
         "media-purge": {"task": "media.purge", "schedule": s.media_purge_every_seconds, "options": {"expires": 600}},
         # Export files past EXPORT_TTL_HOURS deleted.
         "exports-expire": {"task": "exports.expire", "schedule": 300, "options": {"expires": 300}},
+        # Analytics: the daily roll-ups of what changed since the last run (docs/analytics.md).
+        "analytics-rollup": {"task": "notifications.analytics_rollup", "schedule": s.analytics_rollup_every_seconds,
+                             "options": {"expires": s.analytics_rollup_every_seconds}},
         # The sweeper (pipelines/upkeep/sweeper.py): records stuck in a non-final state queued again or failed,
         # one task per queue (files, exports; digests and scheduled messages).
         **{f"sweep-{queue}": {"task": f"{queue}.sweep", "schedule": s.sweep_every_seconds,

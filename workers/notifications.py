@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from infra.runtime import get_runtime
+from pipelines.analytics import rollup as analytics
 from pipelines.notifications import digests
 from pipelines.notifications import stored as notifications
 from pipelines.policy.gate import Gate
@@ -159,3 +160,14 @@ def retention() -> dict:
     rt = get_runtime()
     result = apply_retention(rt.store, rt.notifier, now=utcnow())
     return {"groups": result.groups, "archived": sum(result.archived.values()), "files": result.files}
+
+
+# -- analytics roll-ups (beat: every ANALYTICS_ROLLUP_EVERY_SECONDS) --------------------------------
+@task("notifications.analytics_rollup")
+def analytics_rollup() -> dict:
+    """The daily roll-ups of what changed since the last run (pipelines/analytics/rollup.py)."""
+    rt = get_runtime()
+    result = analytics.do_rollup(rt.store, utcnow(), overlap_days=rt.settings.analytics_overlap_days,
+                                 pause=rt.executor.give_way)
+    return {"since": result.since.isoformat() if result.since else None, "conversations": result.conversations,
+            "days": result.days, "messages": result.messages}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pymongo.database import Database
 
+from infra.storage.analytics import AnalyticsRepo
 from infra.storage.audit import AuditRepo
 from infra.storage.conversations import ConversationsRepo
 from infra.storage.digests import DigestsRepo
@@ -39,10 +40,12 @@ class Store:
         self.upkeep = UpkeepRepo(db, self.conversations, self.groups)
         self.media = MediaRepo(db)
         self.exports = ExportsRepo(db)
+        self.analytics = AnalyticsRepo(db)
 
     def repositories(self) -> list[Repository]:
         return [self.users, self.groups, self.conversations, self.messages, self.audit, self.moderation,
-                self.notifications, self.digests, self.scheduled, self.upkeep, self.media, self.exports]
+                self.notifications, self.digests, self.scheduled, self.upkeep, self.media, self.exports,
+                self.analytics]
 
     def ensure_indexes(self) -> None:
         for repository in self.repositories():

@@ -15,6 +15,7 @@ from schemas.documents.notifications import (NotificationStatus, NOTIFICATION_TR
 from schemas.documents.media import (FileType, MediaStatus, STEP_NAMES, Step, Variant, MediaLike, MediaComment, Media,
                                      deleted_file, Upload, Album)
 from schemas.documents.exports import (ExportFormat, ExportStatus, EXPORT_TERMINAL, ExportRange, ExportLease, Export)
+from schemas.documents.analytics import AnalyticsDay, AnalyticsMark
 
 __all__ = ["Timestamp", "GroupRole", "SystemRole", "MessageType", "Language", "Document", "User", "SenderInfo",
            "GroupSettings", "Group", "GroupMember", "Conversation", "ConversationMember", "Quote", "quote_excerpt",
@@ -25,4 +26,4 @@ __all__ = ["Timestamp", "GroupRole", "SystemRole", "MessageType", "Language", "D
            "NotificationSettings", "EmailWindow", "DigestStatus", "Digest", "ScheduledStatus", "SCHEDULED_OPEN",
            "ScheduledMessage", "RetentionPolicy", "FileType", "MediaStatus", "STEP_NAMES", "Step", "Variant",
            "MediaLike", "MediaComment", "Media", "deleted_file", "Upload", "Album", "ExportFormat", "ExportStatus",
-           "EXPORT_TERMINAL", "ExportRange", "ExportLease", "Export"]
+           "EXPORT_TERMINAL", "ExportRange", "ExportLease", "Export", "AnalyticsDay", "AnalyticsMark"]

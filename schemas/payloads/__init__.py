@@ -22,6 +22,8 @@ from schemas.payloads.media import (Filename, MimeType, UploadCreate, PartUrls, 
                                     CaptionUpdate, parse_gallery_query)
 from schemas.payloads.exports import (EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCreate, ExportableQuery,
                                       parse_exportable_query)
+from schemas.payloads.analytics import (ANALYTICS_MAX_DAYS, AnalyticsQuery, check_time_zone,
+                                        parse_analytics_query)
 
 __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content", "check_params", "seq_param",
            "limit_param", "IdPage", "parse_id_page", "is_id", "MAX_ATTACHMENTS", "ConvRef", "ReadUpTo", "Emoji",
@@ -39,4 +41,5 @@ __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content"
            "NOTIFICATION_LIST_STATUSES", "NotificationQuery", "parse_notification_query", "Filename", "MimeType",
            "UploadCreate", "PartUrls", "AlbumCreate", "AlbumAdd", "CommentCreate", "CaptionUpdate",
            "parse_gallery_query", "EXPORT_FORMATS", "EXPORT_LANGUAGES", "ExportCreate",
-           "DirectConversationCreate", "ExportableQuery", "parse_exportable_query"]
+           "DirectConversationCreate", "ExportableQuery", "parse_exportable_query", "ANALYTICS_MAX_DAYS",
+           "AnalyticsQuery", "check_time_zone", "parse_analytics_query"]
