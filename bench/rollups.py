@@ -50,7 +50,7 @@ from bench.media import probe_rtt  # noqa: E402
 RESULTS = RESULTS_DIR / "rollups.json"
 TARGET_P99_RATIO = 1.5
 ROLLUP = "pipelines.analytics.rollup:do_rollup"
-TASK = "workers.analytics:do_rollup"
+TASK = ROLLUP  # workers/notifications.py calls it through its module
 now = harness.now
 
 
