@@ -3,7 +3,6 @@ who may read them (the exports rule), the JSON report, and the ``days`` table as
 from __future__ import annotations
 
 import csv
-import heapq
 import io
 import math
 from collections import Counter
@@ -82,11 +81,17 @@ def _median(samples: list[int]) -> float | None:
 def heatmap(days: Iterable[AnalyticsDay], zone: ZoneInfo) -> list[list[int]]:
     """7 rows (Monday first) of 24 hours in ``zone``: each UTC hour's count goes to the local weekday and
     hour that hour starts in (exact for whole-hour offsets, DST included; a zone at a half-hour offset
-    moves each hour's count by that half hour)."""
-    grid = [[0] * 24 for _ in range(7)]
+    moves each hour's count by that half hour). The conversations' hours are summed by date first, so a
+    group's year costs 366 × 24 conversions, whatever its number of conversations."""
+    by_date: dict[str, list[int]] = {}
     for day in days:
-        start = datetime.fromisoformat(day.date).replace(tzinfo=timezone.utc)
+        hours = by_date.setdefault(day.date, [0] * 24)
         for hour, count in enumerate(day.hours):
+            hours[hour] += count
+    grid = [[0] * 24 for _ in range(7)]
+    for key, hours in by_date.items():
+        start = datetime.fromisoformat(key).replace(tzinfo=timezone.utc)
+        for hour, count in enumerate(hours):
             if count:
                 local = (start + timedelta(hours=hour)).astimezone(zone)
                 grid[local.weekday()][local.hour] += count
@@ -111,7 +116,7 @@ def build_report(store: Store, days: list[AnalyticsDay], query: AnalyticsQuery, 
     senders: Counter[str] = Counter()
     for day in days:
         senders.update(day.senders)
-    samples = list(heapq.merge(*(d.responses for d in days)))
+    samples = sorted(t for d in days for t in d.responses)
     top = sorted(senders.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_POSTERS]
     users = store.users.users_by_ids([uid for uid, _ in top])
     return {

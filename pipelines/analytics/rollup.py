@@ -10,13 +10,14 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from infra.storage import Store
+from infra.storage.analytics import ConvTip
 from schemas.documents import AnalyticsDay
 
 # A message "answers" an earlier one by someone else if it comes within this long (docs/analytics.md).
 RESPONSE_WINDOW = timedelta(hours=24)
 MEDIA_TYPES = frozenset({"image", "file", "media"})
 # How often the fold lets ``pause`` run (the embedded store is in the web process: chat goes first).
-PAUSE_EVERY = 2000
+PAUSE_EVERY = 500
 
 
 @dataclass
@@ -40,8 +41,8 @@ def midnight(day: date) -> datetime:
 class _Fold:
     """The days of one conversation, as its messages arrive oldest first."""
 
-    def __init__(self, conv_id: str, group_id: str, now: datetime) -> None:
-        self.conv_id, self.group_id, self.now = conv_id, group_id, now
+    def __init__(self, conv_id: str, group_id: str, now: datetime, since: datetime | None) -> None:
+        self.conv_id, self.group_id, self.now, self.since = conv_id, group_id, now, since
         self.days: dict[str, AnalyticsDay] = {}
         # The messages not answered yet: all by one sender (the next message by someone else answers them all).
         self.waiting: list[tuple[datetime, AnalyticsDay]] = []
@@ -59,7 +60,10 @@ class _Fold:
         if doc.get("type") == "system":
             return False  # the product's own notes (joined, renamed): nobody sent them
         at, sender = aware(doc["createdAt"]), doc["senderId"]
+        if self.since is not None and at < self.since:
+            return False  # a day before the window: counted when it was rolled up, and not rewritten now
         day = self.day(at)
+        day.lastSeq = max(day.lastSeq, doc.get("seq", 0))
         day.messages += 1
         day.hours[at.hour] += 1
         day.senders[sender] = day.senders.get(sender, 0) + 1
@@ -84,10 +88,11 @@ class _Fold:
 
 
 def fold_conversation(conv_id: str, group_id: str, messages: Iterable[dict[str, Any]], exports: Iterable[datetime],
-                      now: datetime, pause: Callable[[], None] | None = None) -> tuple[list[AnalyticsDay], int]:
-    """The days of ``messages`` (oldest first) and ``exports`` (their creation times); and how many
-    messages were counted. Pure: tested on lists."""
-    fold = _Fold(conv_id, group_id, now)
+                      now: datetime, *, since: datetime | None = None,
+                      pause: Callable[[], None] | None = None) -> tuple[list[AnalyticsDay], int]:
+    """The days of ``messages`` (in seq order) and ``exports`` (their creation times) from ``since`` on
+    (None: all); and how many messages were counted. Pure: tested on lists."""
+    fold = _Fold(conv_id, group_id, now, since)
     counted = 0
     for i, doc in enumerate(messages, 1):
         counted += fold.add_message(doc)
@@ -98,12 +103,17 @@ def fold_conversation(conv_id: str, group_id: str, messages: Iterable[dict[str, 
     return fold.result(), counted
 
 
-def _roll(store: Store, conv_id: str, group_id: str, since: datetime | None, now: datetime, result: RollupResult,
+def _roll(store: Store, conv_id: str, tip: ConvTip, since: datetime | None, now: datetime, result: RollupResult,
           pause: Callable[[], None] | None) -> None:
-    """The conversation's days from ``since`` (a UTC midnight; None: all) computed again and written whole."""
-    days, counted = fold_conversation(conv_id, group_id, store.analytics.messages_for_rollup(conv_id, since),
-                                      store.analytics.export_times(conv_id, since), now, pause)
-    store.analytics.replace_days(conv_id, since.date().isoformat() if since else None, days)
+    """The conversation's days from ``since`` (a UTC midnight; None: all) computed again and written whole.
+    The read starts after the last seq counted before ``since``: the messages of a conversation are stored
+    in the order they were accepted, so their times follow their seqs (docs/analytics.md)."""
+    from_date = since.date().isoformat() if since else None
+    after = store.analytics.last_seq_before(conv_id, from_date) if from_date else 0
+    days, counted = fold_conversation(conv_id, tip.group_id,
+                                      store.analytics.messages_for_rollup(conv_id, after, tip.last_seq),
+                                      store.analytics.export_times(conv_id, since), now, since=since, pause=pause)
+    store.analytics.replace_days(conv_id, from_date, days)
     result.conversations += 1
     result.days += len(days)
     result.messages += counted
@@ -122,10 +132,10 @@ def do_rollup(store: Store, now: datetime, *, overlap_days: int = 1,
     convs = store.analytics.conversations_with_messages_since(since)
     more = store.analytics.conversations_with_exports_since(since) - convs.keys()
     if more:
-        convs.update(store.analytics.groups_of(more))
+        convs.update(store.analytics.conversations_by_ids(more))
     result = RollupResult(since=since)
-    for conv_id, group_id in sorted(convs.items()):
-        _roll(store, conv_id, group_id, since, now, result, pause)
+    for conv_id, tip in sorted(convs.items()):
+        _roll(store, conv_id, tip, since, now, result, pause)
     store.analytics.set_mark(now, now)
     return result
 
@@ -134,7 +144,7 @@ def do_rebuild(store: Store, now: datetime, *, pause: Callable[[], None] | None 
     """Every conversation's days computed again from all its messages (each conversation's old days replaced
     at once, so the figures stay readable meanwhile); the mark moves to ``now``."""
     result = RollupResult(since=None)
-    for conv_id, group_id in list(store.analytics.all_conversations()):
-        _roll(store, conv_id, group_id, None, now, result, pause)
+    for conv_id, tip in sorted(store.analytics.all_conversations().items()):
+        _roll(store, conv_id, tip, None, now, result, pause)
     store.analytics.set_mark(now, now)
     return result

@@ -22,6 +22,7 @@ class AnalyticsDay(Document):
     hours: list[int] = Field(default_factory=lambda: [0] * HOURS)   # messages by UTC hour
     senders: dict[str, int] = Field(default_factory=dict)
     responses: list[int] = Field(default_factory=list)
+    lastSeq: int = 0               # the highest seq counted: where the next incremental read starts
     updatedAt: Timestamp
 
 
