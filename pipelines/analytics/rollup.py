@@ -17,7 +17,7 @@ from schemas.documents import AnalyticsDay
 RESPONSE_WINDOW = timedelta(hours=24)
 MEDIA_TYPES = frozenset({"image", "file", "media"})
 # How often the fold lets ``pause`` run (the embedded store is in the web process: chat goes first).
-PAUSE_EVERY = 500
+PAUSE_EVERY = 250  # one read window (infra.storage.analytics.SEQ_WINDOW) per slice
 
 
 @dataclass
@@ -117,6 +117,8 @@ def _roll(store: Store, conv_id: str, tip: ConvTip, since: datetime | None, now:
     days, counted = fold_conversation(conv_id, tip.group_id,
                                       store.analytics.messages_for_rollup(conv_id, after, tip.last_seq),
                                       store.analytics.export_times(conv_id, since), now, since=since, pause=pause)
+    if pause is not None:
+        pause()  # the write is a slice of its own too
     store.analytics.replace_days(conv_id, from_date, days)
     result.conversations += 1
     result.days += len(days)
