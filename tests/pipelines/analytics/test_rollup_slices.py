@@ -21,7 +21,7 @@ def _seed(store, conv, user, n: int) -> None:
     store.db.conversations.update_one({"_id": conv.id}, {"$set": {"lastSeq": n, "lastMessageAt": at[-1]}})
 
 
-def test_rollup_pauses_before_each_conversation(store):
+def test_rollup_pauses_before_each_conversation_and_its_write(store):
     user = make_user(store, "slices")
     convs = [make_conversation(store, [user], title=f"c{i}") for i in range(5)]
     for conv in convs:
@@ -32,9 +32,10 @@ def test_rollup_pauses_before_each_conversation(store):
         calls.append(len(store.analytics.all_days()))  # what was written when the loop was given back
 
     first = do_rebuild(store, NOW, pause=pause)
-    assert first.conversations == 5 and len(calls) == 5
+    # before each conversation's read and before its write
+    assert first.conversations == 5 and len(calls) == 10
     assert calls == sorted(calls) and calls[0] == 0 and calls[-1] > 0  # between conversations, not after all
     calls.clear()
     later = do_rollup(store, NOW + timedelta(minutes=1), pause=pause)
-    assert later.conversations == 5 and len(calls) == 5
+    assert later.conversations == 5 and len(calls) == 10
     assert sum(d.messages for d in store.analytics.all_days()) == 15
