@@ -18,44 +18,35 @@ def _query():
     return parse_analytics_query(request.args, datetime.now(timezone.utc).date())
 
 
-def _csv(data: dict, name: str, query) -> Response:
+# /api/groups/{groupId}/analytics and /api/conversations/{convId}/analytics: the same report of either.
+REPORTS = {"groups": report.group_report, "conversations": report.conversation_report}
+OF = "/<any(groups, conversations):kind>/<item_id>"
+
+
+@analytics_api.get(f"{OF}/analytics")
+@login_required
+def analytics(kind: str, item_id: str):
+    rt = get_runtime()
+    return jsonify(REPORTS[kind](rt.store, g.user, item_id, _query(), rt.export_settings)[0])
+
+
+@analytics_api.get(f"{OF}/analytics.csv")
+@login_required
+def analytics_csv(kind: str, item_id: str):
+    """The ``days`` table, as a file."""
+    rt, query = get_runtime(), _query()
+    data, name = REPORTS[kind](rt.store, g.user, item_id, query, rt.export_settings)
     response = Response(report.render_days_csv(data), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{report.csv_filename(name, query)}"'
     return response
 
 
-@analytics_api.get("/conversations/<conv_id>/analytics")
-@login_required
-def conversation_analytics(conv_id: str):
-    rt = get_runtime()
-    return jsonify(report.conversation_report(rt.store, g.user, conv_id, _query(), rt.export_settings)[0])
-
-
-@analytics_api.get("/conversations/<conv_id>/analytics.csv")
-@login_required
-def conversation_analytics_csv(conv_id: str):
-    rt, query = get_runtime(), _query()
-    return _csv(*report.conversation_report(rt.store, g.user, conv_id, query, rt.export_settings), query)
-
-
-@analytics_api.get("/groups/<group_id>/analytics")
-@login_required
-def group_analytics(group_id: str):
-    rt = get_runtime()
-    return jsonify(report.group_report(rt.store, g.user, group_id, _query(), rt.export_settings)[0])
-
-
-@analytics_api.get("/groups/<group_id>/analytics.csv")
-@login_required
-def group_analytics_csv(group_id: str):
-    rt, query = get_runtime(), _query()
-    return _csv(*report.group_report(rt.store, g.user, group_id, query, rt.export_settings), query)
-
-
 @analytics_api.post("/analytics/rebuild")
 @login_required
 def rebuild():
-    """System admins: every roll-up computed again from the messages, now (the request waits for it)."""
-    report.check_may_rebuild(get_runtime().store, g.user)
-    result = rollup.do_rebuild(get_runtime().store, datetime.now(timezone.utc))
+    """System admins: every roll-up computed again from the messages, now (the request waits for it; in the
+    embedded default the chat goes first at each pause)."""
+    rt = get_runtime()
+    report.check_may_rebuild(rt.store, g.user)
+    result = rollup.do_rebuild(rt.store, datetime.now(timezone.utc), pause=rt.executor.give_way)
     return jsonify({"conversations": result.conversations, "days": result.days, "messages": result.messages})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date as _date, datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
@@ -60,8 +61,10 @@ class AnalyticsRepo(Repository):
         low = after_seq + 1
         while low <= up_to_seq:
             high = min(low + SEQ_WINDOW - 1, up_to_seq)
-            yield from self.messages.find({"convId": conv_id, "seq": {"$gte": low, "$lte": high}},
-                                          fields).sort("seq", ASC)
+            # Sorted here: a range on the index comes in seq order from MongoDB anyway, and the embedded
+            # store's own sort cost a tenth of the read.
+            yield from sorted(self.messages.find({"convId": conv_id, "seq": {"$gte": low, "$lte": high}}, fields),
+                              key=itemgetter("seq"))
             low = high + 1
 
     def conversations_with_messages_since(self, since: datetime) -> dict[str, ConvTip]:

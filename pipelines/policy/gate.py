@@ -117,6 +117,7 @@ EXEMPT: dict[str, str] = {
     "POST /api/groups/<group_id>/mutes": "moderators' sanctions (their reason goes to the sanctioned user)",
     "POST /api/groups/<group_id>/bans": "group admins' sanctions",
     "PATCH /api/groups/<group_id>/members/<user_id>": "role changes (group admins)",
+    "POST /api/analytics/rebuild": "system admins recompute the analytics' counts: no text",
 }
 
 OpenReviews = Callable[[list[ReviewRequest]], None]   # the moderation queue (workers.moderation.enqueue_reviews)
