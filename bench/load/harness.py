@@ -122,13 +122,14 @@ class CpuMeter:
 
 class SpawnedServer:
     """``python -m app`` of the project at ``root`` (this checkout unless told) on a free port, with
-    ``python`` (this interpreter unless told); its output goes to a log file."""
+    ``python`` (this interpreter unless told); its output goes to a log file. ``argv`` replaces ``-m app``
+    (bench/seeded_app.py: the same server on a store seeded with a history)."""
 
     def __init__(self, log_path: Path, extra_env: dict[str, str], *, root: Path = REPO_ROOT,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, argv: tuple[str, ...] = ("-m", "app")) -> None:
         self.log_path = log_path
         self.extra_env = extra_env
-        self.root, self.python = root, python
+        self.root, self.python, self.argv = root, python, argv
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -138,7 +139,7 @@ class SpawnedServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # a file, not a pipe: an unread pipe would stall the server
         # Own session, so the fallback kill can take the server's children (redis-server) with it.
-        self.proc = subprocess.Popen([self.python, "-m", "app"], cwd=self.root, env=env, stdout=log,
+        self.proc = subprocess.Popen([self.python, *self.argv], cwd=self.root, env=env, stdout=log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         deadline = now() + timeout

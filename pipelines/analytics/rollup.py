@@ -17,7 +17,7 @@ from schemas.documents import AnalyticsDay
 RESPONSE_WINDOW = timedelta(hours=24)
 MEDIA_TYPES = frozenset({"image", "file", "media"})
 # How often the fold lets ``pause`` run (the embedded store is in the web process: chat goes first).
-PAUSE_EVERY = 500
+PAUSE_EVERY = 250  # one read window (infra.storage.analytics.SEQ_WINDOW) per slice
 
 
 @dataclass
@@ -108,11 +108,17 @@ def _roll(store: Store, conv_id: str, tip: ConvTip, since: datetime | None, now:
     """The conversation's days from ``since`` (a UTC midnight; None: all) computed again and written whole.
     The read starts after the last seq counted before ``since``: the messages of a conversation are stored
     in the order they were accepted, so their times follow their seqs (docs/analytics.md)."""
+    if pause is not None:
+        # Each conversation's reads and writes are a slice of their own: in the embedded default they hold
+        # the web process's loop, and twenty conversations back to back held it 0.17 s every run.
+        pause()
     from_date = since.date().isoformat() if since else None
     after = store.analytics.last_seq_before(conv_id, from_date) if from_date else 0
     days, counted = fold_conversation(conv_id, tip.group_id,
                                       store.analytics.messages_for_rollup(conv_id, after, tip.last_seq),
                                       store.analytics.export_times(conv_id, since), now, since=since, pause=pause)
+    if pause is not None:
+        pause()  # the write is a slice of its own too
     store.analytics.replace_days(conv_id, from_date, days)
     result.conversations += 1
     result.days += len(days)
