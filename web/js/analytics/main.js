@@ -10,17 +10,12 @@ import { errorText, t } from "../shared/i18n.js";
 import { ANALYTICS_PRESET_KEYS, ANALYTICS_RANGE_KEYS, GATE_KEYS } from "../shared/texts.js";
 import { gateShown, openPage, showGate, shown, toast } from "../shared/page.js";
 import { DaysChart } from "./chart.js";
+import { ZONE, figuresAsked, figuresPath, groupsAsked } from "./early.js";
 import { csvText, saveServerCsv, saveText } from "./csv.js";
 import { PRESETS, presetOf, presetRange, rangeProblem } from "./period.js";
 import { drawDays, drawHeatmap, drawSummary, drawTop, heatRows, summaryRows, topRows } from "./tables.js";
 
-const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const CONV_LIMIT = 100;   // the picker's page (GET /api/exportable-conversations takes 100 at most)
-
-/** base: /api/groups/{id} or /api/conversations/{id}; range: {from, to}. */
-function figuresPath(base, {from, to}, csv = false) {
-  return `${base}/analytics${csv ? ".csv" : ""}?${new URLSearchParams({from, to, tz: ZONE})}`;
-}
 
 class AnalyticsPage {
   constructor() {
@@ -32,20 +27,14 @@ class AnalyticsPage {
   }
 
   async boot() {
-    // The groups are asked for while the language loads (the session is this tab's, known at once).
+    // The groups, and the figures the address names, were asked for first (early.js).
     this.api.token = session.load()?.token || null;
-    const moderated = this.api.token ? this.api.get("/api/moderation/groups") : null;
-    moderated?.catch(() => {});   // awaited below, once the page can show an error in words
-    // The address keeps the view (?group=&from=&to=): a reload or a bookmark opens the same one, and its
-    // figures are asked for at once too (the server refuses them if the group is not the user's).
+    const moderated = groupsAsked?.answer;
+    this.early = figuresAsked;
+    // The address keeps the view (?group=&from=&to=): a reload or a bookmark opens the same one.
     const asked = new URLSearchParams(location.search);
     const range = rangeProblem({from: asked.get("from"), to: asked.get("to")}) ? presetRange("30")
       : {from: asked.get("from"), to: asked.get("to")};
-    if (this.api.token && asked.get("group")) {
-      const path = figuresPath(`/api/groups/${encodeURIComponent(asked.get("group"))}`, range);
-      this.early = {path, answer: this.api.get(path)};
-      this.early.answer.catch(() => {});
-    }
     const saved = await openPage(() => this.rerender());
     shown();
     if (!saved) return this.gate("signedOut");
