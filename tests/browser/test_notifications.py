@@ -110,6 +110,28 @@ def test_a_mention_rings_every_device_and_opens_at_the_message(system, open_chat
     phone.screenshot("panel-phone-dark")
 
 
+def test_what_is_typed_as_soon_as_the_send_later_dialog_closes_is_kept(system, open_chat):
+    """The composer is emptied when the scheduled message is made, not when the dialog's close event comes
+    (a task later): text typed in between is the next message, and must stay."""
+    alice, bob = person(system, "alice"), person(system, "bob")
+    make_conversation(alice, bob, title="typed after")
+    page = open_chat(timezone_id=ZONE).sign_in(alice.username).open_conversation("typed after").page
+    page.fill("#input", "in an hour")
+    page.click("#send-later")
+    page.fill("#field-sendAt", page.evaluate(LOCAL_IN, 3600))
+    # The moment the dialog closes (its `open` attribute goes: before its close event is fired), the person
+    # has already typed the next message.
+    page.evaluate("""() => new MutationObserver((changes, observer) => {
+      if (!document.querySelector("#dialog").open) {
+        observer.disconnect();
+        document.querySelector("#input").value = "the next message";
+      }
+    }).observe(document.querySelector("#dialog"), {attributes: true, attributeFilter: ["open"]})""")
+    page.locator("#dialog button[type=submit]").click()
+    expect(page.locator("#scheduled-strip")).to_have_text("1 scheduled message")
+    expect(page.locator("#input")).to_have_value("the next message")
+
+
 def test_send_later_is_listed_then_delivered_once_and_can_be_edited_or_cancelled(system, open_chat):
     alice, bob = person(system, "alice"), person(system, "bob")
     _, conv = make_conversation(alice, bob, title="later")

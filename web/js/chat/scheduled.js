@@ -165,23 +165,27 @@ export class ScheduledPanel {
       fields: [{name: "sendAt", label: t("later.when"), type: "datetime-local", value: localInput(inHour), required: true,
         step: 1, hint: t("later.zone", {zone: timeZone()})}],
       onSubmit: async ({sendAt}) => {
+        let made;
         try {
-          return await this.api.post(`/api/conversations/${convId}/scheduled-messages`,
+          made = await this.api.post(`/api/conversations/${convId}/scheduled-messages`,
             {clientId, content, sendAt: normalLocal(sendAt), timeZone: timeZone(), ...(parent ? {replyTo: parent.id} : {})});
         } catch (exc) {
           exc.text = exc.code === "limit_reached" ? t("later.limit") : timeError(exc);
           throw exc;
         }
+        // Emptied now, before the dialog closes: what is typed once it has closed is the next message, and
+        // the dialog's close event (a task later) must not wipe it.
+        if (composer.convId === convId) {
+          composer.input.value = "";
+          composer.drafts.delete(convId);
+          composer.cancel();
+          composer.autosize();
+        }
+        return made;
       },
     });
     if (!item || item === true) return;
-    if (composer.convId === convId) {
-      composer.input.value = "";
-      composer.drafts.delete(convId);
-      composer.cancel();
-      composer.autosize();
-      composer.focus();
-    }
+    if (composer.convId === convId) composer.focus();
     if (item.convId === this.convId) this.items.set(item.id, item);
     this.render();
     this.toast(t("later.done", {at: formatDateTime(new Date(item.sendAt))}));
