@@ -20,8 +20,8 @@ FAST = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 SLOW = (.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 # -- the web process ------------------------------------------------------------------------------------
-SOCKETS_CONNECTED = Gauge("chat_sockets_connected", "Socket.IO connections open on this process, signed in.",
-                          multiprocess_mode="livesum")
+# Its value is the count of sockets the web process holds (app/sockets.py sets its function).
+SOCKETS_CONNECTED = Gauge("chat_sockets_connected", "Socket.IO connections open on this process, signed in.")
 EVENTS_RECEIVED = Counter("chat_socket_events_received", "Socket.IO events received from clients, by name.",
                           ["event"])
 EVENTS_SENT = Counter("chat_socket_events_sent", "Socket.IO events sent to rooms (by this process or through "
