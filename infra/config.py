@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     clamd_url: str | None = None
     clamd_timeout_seconds: float = Field(120.0, gt=0)
 
+    # Encryption at rest of what users write (docs/security.md). ENCRYPTION_MASTER_KEYS: "id:base64 of 32
+    # random bytes" pairs, comma-separated, the current key first (older ones stay until a rotation has
+    # re-wrapped what they wrapped). ENCRYPTION_KMS_KEY_ID instead: an AWS KMS key wraps the data keys.
+    # Without either, groups cannot turn encryption on; ENCRYPT_ALL on the embedded default then uses a
+    # random key for the run (its store does not outlive the run either).
+    encryption_master_keys: str | None = None
+    encryption_kms_key_id: str | None = None
+    kms_endpoint_url: str | None = None      # default: AWS's; a moto server in the tests
+    encrypt_all: bool = False                # every conversation encrypted, not only groups that ask
+
     # Identity. Unset secret is only allowed in the embedded default (a random one per run).
     jwt_secret: str | None = None
     # A socket is disconnected (after session:expired) once its token expires, within PRESENCE_TTL_SECONDS / 3.

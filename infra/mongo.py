@@ -8,19 +8,21 @@ import pymongo
 from pymongo.database import Database
 
 from infra.config import Settings
+from infra.crypto import MasterKeys
 from infra.storage import Store
 
 _lock = threading.Lock()
 _stores: dict[str, Store] = {}
 
 
-def get_store(key: str, open_database: Callable[[], Database]) -> Store:
+def get_store(key: str, open_database: Callable[[], Database], master: MasterKeys | None = None,
+              encrypt_all: bool = False) -> Store:
     """The process's Store for ``key`` (a URL, or "embedded"): on the first call, on ``open_database()``,
     with its indexes ensured."""
     with _lock:
         store = _stores.get(key)
         if store is None:
-            store = _stores[key] = Store(open_database())
+            store = _stores[key] = Store(open_database(), master, encrypt_all)
             store.ensure_indexes()
         return store
 

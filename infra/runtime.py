@@ -26,6 +26,7 @@ from infra.emitter import SocketIOEmitter
 from infra.executor import DirectExecutor, Executor
 from infra.inbox import Inbox
 from infra.mailer import SmtpMailer
+from infra.crypto import LocalMasterKeys, MasterKeys
 from infra.mongo import get_store, server_database
 from infra.presence import PresenceRegistry
 from infra.redis_pool import blocking_client, blocking_pool
@@ -41,6 +42,19 @@ from pipelines.scheduling.scheduled import Limits as SchedulingLimits
 log = logging.getLogger(__name__)
 
 
+def master_keys(settings: Settings) -> MasterKeys | None:
+    """What wraps the data keys of encryption at rest: the configured master keys or KMS key; on the
+    embedded default with ENCRYPT_ALL and neither, a random key for this run; else none (encryption off)."""
+    if settings.encryption_master_keys:
+        return LocalMasterKeys(settings.encryption_master_keys)
+    if settings.encrypt_all:
+        if not settings.embedded_store:
+            raise RuntimeError("ENCRYPT_ALL needs ENCRYPTION_MASTER_KEYS or ENCRYPTION_KMS_KEY_ID")
+        log.warning("ENCRYPT_ALL without ENCRYPTION_MASTER_KEYS: a random master key for this run")
+        return LocalMasterKeys(LocalMasterKeys.generate("embedded"))
+    return None
+
+
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         if not settings.redis_url:
@@ -49,9 +63,10 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
+        master, encrypt_all = master_keys(self.settings), self.settings.encrypt_all
         if self.settings.mongo_url:
-            return get_store(self.settings.mongo_url, lambda: server_database(self.settings))
-        return get_store("embedded", self._embedded_database)
+            return get_store(self.settings.mongo_url, lambda: server_database(self.settings), master, encrypt_all)
+        return get_store("embedded", self._embedded_database, master, encrypt_all)
 
     def _embedded_database(self) -> Database:
         from infra.embedded.mongo import embedded_client

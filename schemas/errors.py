@@ -58,6 +58,9 @@ class Code(StrEnum):
     OUTRANKED = "outranked"                  # a moderator acting on a group admin or a system admin
     OWN_CONTENT = "own_content"              # deciding a review item about one's own message
     DIRECT_SELF = "direct_self"              # a direct conversation with oneself
+    INVALID_GIF = "invalid_gif"              # a GIF id from no search of this user, or a provider file that is not what it said
+    GIF_UNAVAILABLE = "gif_unavailable"      # the GIF provider failed, timed out or refused (502)
+    ENCRYPTION_UNAVAILABLE = "encryption_unavailable"  # encryption asked but no master key is configured (409)
 
 
 _STATUS = {
@@ -86,6 +89,8 @@ _STATUS = {
     Code.GONE: 410,
     Code.RATE_LIMITED: 429,
     Code.UNAVAILABLE: 503,
+    Code.GIF_UNAVAILABLE: 502,
+    Code.ENCRYPTION_UNAVAILABLE: 409,
 }
 
 

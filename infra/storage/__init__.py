@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pymongo.database import Database
 
+from infra.crypto import MasterKeys, Vault
+
 from infra.storage.analytics import AnalyticsRepo
 from infra.storage.audit import AuditRepo
 from infra.storage.conversations import ConversationsRepo
 from infra.storage.digests import DigestsRepo
 from infra.storage.exports import ExportsRepo
 from infra.storage.groups import GroupsRepo
+from infra.storage.keys import KeysRepo
 from infra.storage.media import MediaRepo
 from infra.storage.messages import MessagesRepo, Page, WordMatch
 from infra.storage.moderation import ModerationRepo
@@ -26,11 +29,15 @@ __all__ = ["Page", "Store", "WordMatch"]
 class Store:
     """Every repository of one database; a pipeline calls ``store.<area>.<method>(...)``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, master: MasterKeys | None = None, encrypt_all: bool = False) -> None:
         self.db = db
+        self.encrypt_all = encrypt_all
         self.users = UsersRepo(db)
         self.groups = GroupsRepo(db)
         self.conversations = ConversationsRepo(db)
+        self.keys = KeysRepo(db)
+        # Encryption at rest (docs/security.md): off without master keys.
+        self.vault = Vault(self.keys, master, self._wants_encryption)
         self.messages = MessagesRepo(db)
         self.audit = AuditRepo(db)
         self.moderation = ModerationRepo(db)
@@ -43,9 +50,18 @@ class Store:
         self.analytics = AnalyticsRepo(db)
 
     def repositories(self) -> list[Repository]:
-        return [self.users, self.groups, self.conversations, self.messages, self.audit, self.moderation,
+        return [self.users, self.groups, self.conversations, self.keys, self.messages, self.audit, self.moderation,
                 self.notifications, self.digests, self.scheduled, self.upkeep, self.media, self.exports,
                 self.analytics]
+
+    def _wants_encryption(self, conv_id: str) -> bool:
+        """Whether a conversation without a data key should get one: every conversation with ENCRYPT_ALL,
+        else those of a group whose settings ask for it."""
+        if self.encrypt_all:
+            return True
+        conversation = self.conversations.get_conversation(conv_id)
+        group = conversation and self.groups.get_group(conversation.groupId)
+        return bool(group and group.settings.encryption)
 
     def ensure_indexes(self) -> None:
         for repository in self.repositories():

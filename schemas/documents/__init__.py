@@ -16,8 +16,9 @@ from schemas.documents.media import (FileType, MediaStatus, STEP_NAMES, Step, Va
                                      deleted_file, Upload, Album)
 from schemas.documents.exports import (ExportFormat, ExportStatus, EXPORT_TERMINAL, ExportRange, ExportLease, Export)
 from schemas.documents.analytics import AnalyticsDay, AnalyticsMark
+from schemas.documents.gifs import GifMime, GifOffer, GifProvider
 
-__all__ = ["Timestamp", "GroupRole", "SystemRole", "MessageType", "Language", "Document", "User", "SenderInfo",
+__all__ = ["GifMime", "GifOffer", "GifProvider", "Timestamp", "GroupRole", "SystemRole", "MessageType", "Language", "Document", "User", "SenderInfo",
            "GroupSettings", "Group", "GroupMember", "Conversation", "ConversationMember", "Quote", "quote_excerpt",
            "QUOTE_CHARS", "SystemAction", "system_text", "MessageMetadata", "Reaction", "ReadMark", "Message",
            "Edit", "ActivityLog", "FilterKind", "FilterAction", "ReviewKind", "ReviewStatus", "ReviewTarget",

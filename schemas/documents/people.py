@@ -44,6 +44,10 @@ class SenderInfo(BaseModel):
 
 class GroupSettings(BaseModel):
     keepOriginalMetadata: bool = False  # originals keep their EXIF (GPS included) when others download them
+    # Encryption at rest of what members write (docs/security.md); once on, it stays on.
+    encryption: bool = False
+    # The content rating passed to the GIF provider (the MPAA-like scale Giphy and Tenor share).
+    gifRating: Literal["g", "pg", "pg-13", "r"] = "g"
 
 
 class Group(Document):

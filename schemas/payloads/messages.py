@@ -67,6 +67,14 @@ class ReactionRemove(Payload):
     emoji: StoredEmoji
 
 
+GifId = Annotated[str, StringConstraints(pattern=r"^(giphy|tenor|library):[A-Za-z0-9_.-]{1,128}$")]
+
+
+class GifChoice(Payload):
+    """``message:send {gif: {id}}``: a GIF from one of this user's own searches (contract v3)."""
+    id: GifId
+
+
 class MessageSend(Payload):
     """message:send and POST /api/conversations/{convId}/messages. With ``attachments`` (the sender's own
     media of that conversation) the content may be empty, and the server sets the type from the files."""
@@ -76,6 +84,7 @@ class MessageSend(Payload):
     type: Literal["text", "image", "file", "system", "media"] = "text"
     replyTo: Id | None = None
     attachments: list[Id] | None = Field(None, max_length=MAX_ATTACHMENTS)
+    gif: GifChoice | None = None   # the GIF, copied into S3 by the media worker, is the message's file
 
     @field_validator("type")
     @classmethod
@@ -89,7 +98,9 @@ class MessageSend(Payload):
     @model_validator(mode="after")
     def _content(self, info: ValidationInfo) -> "MessageSend":
         limit = content_limit(info)
-        if self.attachments:
+        if self.gif is not None and self.attachments:
+            raise PydanticCustomError(Code.INVALID_PAYLOAD.value, "send a GIF or attachments, not both")
+        if self.attachments or self.gif is not None:
             self.attachments = list(dict.fromkeys(self.attachments))
             if self.content is not None and self.content.strip():
                 check_content(self.content, limit)
