@@ -41,11 +41,11 @@ class Store:
         self.messages = MessagesRepo(db)
         self.audit = AuditRepo(db)
         self.moderation = ModerationRepo(db)
-        self.notifications = NotificationsRepo(db)
+        self.notifications = NotificationsRepo(db, self.vault)
         self.digests = DigestsRepo(db)
         self.scheduled = ScheduledRepo(db)
         self.upkeep = UpkeepRepo(db, self.conversations, self.groups)
-        self.media = MediaRepo(db)
+        self.media = MediaRepo(db, self.vault)
         self.exports = ExportsRepo(db)
         self.analytics = AnalyticsRepo(db)
 

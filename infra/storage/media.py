@@ -1,11 +1,17 @@
-"""Media: uploads in progress, files, quota usage, albums, likes and comments."""
+"""Media: uploads in progress, files, quota usage, albums, likes and comments.
+
+Encryption at rest (docs/security.md): a file's ``caption`` and its comments' ``content`` are sealed with
+its conversation's key on every write and opened on every read (``opened``: every method that returns a
+Media goes through it), so the pipelines above, the gallery and the routes see plain text."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
 from pymongo.database import Database
 
+from infra.crypto import Vault
 from infra.storage.repository import Repository, newest_first
 from schemas.documents import Album, Media, Upload
 
@@ -23,6 +29,11 @@ class MediaRepo(Repository):
             IndexModel([("status", ASC), ("updatedAt", ASC)], name="status_updatedAt"),
             # Deleted files whose S3 objects are still to go: set at deletion, unset by the purge.
             IndexModel([("purgeQueuedAt", ASC)], name="purgeQueuedAt", sparse=True),
+            # A conversation's captions and comments still stored plain (written before it had a key), for
+            # the walk that seals them (``plain_media_texts``); sealed values are binary, outside the filters.
+            IndexModel([("convId", ASC)], name="convId_plainCaption", partialFilterExpression={"caption": {"$gt": ""}}),
+            IndexModel([("convId", ASC)], name="convId_plainComment",
+                       partialFilterExpression={"comments.content": {"$gt": ""}}),
         ],
         # Uploads in progress (seed 001 file_uploads): gone an hour after creation (the clean-up job aborts
         # the multipart uploads S3 still holds for them).
@@ -32,8 +43,9 @@ class MediaRepo(Repository):
         "upload_usage": [],
     }
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, vault: Vault | None = None) -> None:
         super().__init__(db)
+        self.vault = vault
         self.media = db["media"]
         self.uploads = db["uploads"]
         self.albums = db["albums"]
@@ -68,8 +80,53 @@ class MediaRepo(Repository):
         on its own conditional deleted -> purged transition (``finish_media_purge``)."""
         self.upload_usage.update_one({"_id": user_id, "bytes": {"$gte": size}}, {"$inc": {"bytes": -size}})
 
+    # -- sealing (what users write: the caption, the comments) ---------------------------------------
+    def _seal(self, conv_id: str, text: str | None) -> Any:
+        return self.vault.seal(conv_id, text) if self.vault is not None and text else text
+
+    def _sealed(self, doc: dict[str, Any]) -> dict[str, Any]:
+        doc["caption"] = self._seal(doc["convId"], doc.get("caption"))
+        for comment in doc.get("comments") or ():
+            comment["content"] = self._seal(doc["convId"], comment["content"])
+        return doc
+
+    def opened(self, doc: dict[str, Any]) -> Media:
+        """The model of a stored file, its caption and comments opened (for any reader of the media
+        collection: the GIF library's queries too)."""
+        if self.vault is not None:
+            conv_id = doc["convId"]
+            doc["caption"] = self.vault.open(conv_id, doc.get("caption"))
+            for comment in doc.get("comments") or ():
+                comment["content"] = self.vault.open(conv_id, comment.get("content"))
+        return Media.from_mongo(doc)
+
+    def _conv_of(self, media_id: str) -> str | None:
+        doc = self.media.find_one({"_id": media_id}, {"convId": 1})
+        return doc["convId"] if doc else None
+
+    def plain_media_texts(self, conv_id: str, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` files of the conversation with a caption or a comment still stored plain:
+        ``{_id, caption, comments}`` as stored."""
+        fields = {"_id": 1, "caption": 1, "comments": 1}
+        found = {d["_id"]: d for d in self.media.find({"convId": conv_id, "caption": {"$gt": ""}}, fields).limit(limit)}
+        if len(found) < limit:
+            for d in self.media.find({"convId": conv_id, "comments.content": {"$gt": ""}}, fields).limit(limit):
+                found.setdefault(d["_id"], d)
+        return list(found.values())[:limit]
+
+    def seal_media_caption(self, media_id: str, conv_id: str, plain: str) -> bool:
+        """Replace a plain caption by its sealed value, unless it changed since it was read."""
+        return self.media.update_one({"_id": media_id, "caption": plain},
+                                     {"$set": {"caption": self._seal(conv_id, plain)}}).modified_count == 1
+
+    def seal_media_comment(self, media_id: str, conv_id: str, comment_id: str, plain: str) -> bool:
+        """Replace a comment's plain content by its sealed value, unless it changed or went since."""
+        return self.media.update_one(
+            {"_id": media_id, "comments": {"$elemMatch": {"id": comment_id, "content": plain}}},
+            {"$set": {"comments.$.content": self._seal(conv_id, plain)}}).modified_count == 1
+
     def insert_upload(self, upload: Upload, media: Media) -> None:
-        self.media.insert_one(media.to_mongo())
+        self.media.insert_one(self._sealed(media.to_mongo()))
         self.uploads.insert_one(upload.to_mongo())
 
     def get_upload(self, upload_id: str) -> Upload | None:
@@ -92,23 +149,28 @@ class MediaRepo(Repository):
 
     def get_media(self, media_id: str) -> Media | None:
         doc = self.media.find_one({"_id": media_id})
-        return Media.from_mongo(doc) if doc else None
+        return self.opened(doc) if doc else None
 
     def media_by_ids(self, media_ids: list[str]) -> dict[str, Media]:
-        return {d["_id"]: Media.from_mongo(d) for d in self.media.find({"_id": {"$in": media_ids}})}
+        return {d["_id"]: self.opened(d) for d in self.media.find({"_id": {"$in": media_ids}})}
 
     def update_media(self, media_id: str, changes: dict[str, Any], *, unless_status: tuple[str, ...] = ()) -> Media | None:
+        if changes.get("caption") and self.vault is not None:
+            conv_id = self._conv_of(media_id)
+            if conv_id is None:
+                return None
+            changes = {**changes, "caption": self._seal(conv_id, changes["caption"])}
         query: dict[str, Any] = {"_id": media_id}
         if unless_status:
             query["status"] = {"$nin": list(unless_status)}
         doc = self.media.find_one_and_update(query, {"$set": changes}, return_document=ReturnDocument.AFTER)
-        return Media.from_mongo(doc) if doc else None
+        return self.opened(doc) if doc else None
 
     def attach_message(self, media_id: str, message_id: str) -> Media | None:
         """Record that a message carries the file; the document as of that moment (see pipelines.media)."""
         doc = self.media.find_one_and_update({"_id": media_id}, {"$addToSet": {"messageIds": message_id}},
                                              return_document=ReturnDocument.AFTER)
-        return Media.from_mongo(doc) if doc else None
+        return self.opened(doc) if doc else None
 
     def delete_media(self, media_id: str) -> None:
         self.media.delete_one({"_id": media_id})
@@ -116,13 +178,15 @@ class MediaRepo(Repository):
     def stale_media(self, status: str, before, limit: int) -> list[Media]:
         """Files in ``status`` (uploading, processing) that nothing moved since before ``before``."""
         docs = self.media.find({"status": status, "updatedAt": {"$lt": before}}).sort("updatedAt", ASC).limit(limit)
-        return [Media.from_mongo(d) for d in docs]
+        return [self.opened(d) for d in docs]
 
     def settle_media(self, media: Media, changes: dict[str, Any]) -> Media | None:
         """Change the file as read (same status, same updatedAt: no worker moved it since); None otherwise."""
+        if changes.get("caption"):
+            changes = {**changes, "caption": self._seal(media.convId, changes["caption"])}
         doc = self.media.find_one_and_update({"_id": media.id, "status": media.status, "updatedAt": media.updatedAt},
                                              {"$set": changes}, return_document=ReturnDocument.AFTER)
-        return Media.from_mongo(doc) if doc else None
+        return self.opened(doc) if doc else None
 
     def mark_media_deleted(self, media_id: str, by: str | None, at) -> Media | None:
         """visible -> deleted, once (None when it already was): the caller's cue to do what follows. Its
@@ -131,11 +195,11 @@ class MediaRepo(Repository):
             {"_id": media_id, "isDeleted": False},
             {"$set": {"isDeleted": True, "deletedAt": at, "deletedBy": by, "purgeQueuedAt": at, "updatedAt": at}},
             return_document=ReturnDocument.AFTER)
-        return Media.from_mongo(doc) if doc else None
+        return self.opened(doc) if doc else None
 
     def media_due_for_purge(self, queued_before, limit: int) -> list[Media]:
         """Deleted files queued for the purge at or before ``queued_before`` (the grace is over)."""
-        return [Media.from_mongo(d) for d in self.media.find({"purgeQueuedAt": {"$lte": queued_before}}).limit(limit)]
+        return [self.opened(d) for d in self.media.find({"purgeQueuedAt": {"$lte": queued_before}}).limit(limit)]
 
     def finish_media_purge(self, media_id: str, at) -> Media | None:
         """deleted -> purged, once (None when it already was): its objects are gone; its likes, comments and
@@ -145,7 +209,7 @@ class MediaRepo(Repository):
                                               "$set": {"purgedAt": at, "likes": [], "comments": [], "variants": {},
                                                        "caption": None, "updatedAt": at}},
                                              return_document=ReturnDocument.AFTER)
-        return Media.from_mongo(doc) if doc else None
+        return self.opened(doc) if doc else None
 
     def delete_media_comment(self, media_id: str, comment_id: str) -> bool:
         return self.media.update_one({"_id": media_id, "comments.id": comment_id},
@@ -168,7 +232,7 @@ class MediaRepo(Repository):
         query: dict[str, Any] = {"convId": conv_id, "isDeleted": False, "status": {"$nin": ["uploading"]}}
         if file_type:
             query["fileType"] = file_type
-        return newest_first(self.media, query, Media, before=before, limit=limit)
+        return newest_first(self.media, query, SimpleNamespace(from_mongo=self.opened), before=before, limit=limit)
 
     def like_media(self, media_id: str, user_id: str, at, add: bool) -> Media | None:
         if add:
@@ -179,13 +243,18 @@ class MediaRepo(Repository):
             doc = self.media.find_one_and_update({"_id": media_id, "likes.userId": user_id},
                                                  {"$pull": {"likes": {"userId": user_id}}},
                                                  return_document=ReturnDocument.AFTER)
-        return Media.from_mongo(doc) if doc else None
+        return self.opened(doc) if doc else None
 
     def comment_media(self, media_id: str, comment: dict[str, Any], max_comments: int) -> Media | None:
+        if self.vault is not None:
+            conv_id = self._conv_of(media_id)
+            if conv_id is None:
+                return None
+            comment = {**comment, "content": self._seal(conv_id, comment["content"])}
         doc = self.media.find_one_and_update(
             {"_id": media_id, f"comments.{max_comments - 1}": {"$exists": False}},
             {"$push": {"comments": comment}}, return_document=ReturnDocument.AFTER)
-        return Media.from_mongo(doc) if doc else None
+        return self.opened(doc) if doc else None
 
     def insert_album(self, album: Album) -> None:
         self.albums.insert_one(album.to_mongo())

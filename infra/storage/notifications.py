@@ -1,4 +1,10 @@
-"""Stored notifications (their due reminders claimed through a lease) and each user's notification settings."""
+"""Stored notifications (their due reminders claimed through a lease) and each user's notification settings.
+
+Encryption at rest (docs/security.md): the ``body`` of a notification about a conversation (``data.convId``:
+mentions, replies, reminders, a scheduled message's failure, an export's readiness) is sealed with that
+conversation's key on write and opened on every read, so pipelines and events see plain text. A notification
+without a conversation (``added``, ``moderation``: group-level, written by the server) stays plain. Titles are
+built from names and conversation titles (metadata), never from what was written."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,6 +13,7 @@ import pymongo
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel, ReturnDocument
 from pymongo.database import Database
 
+from infra.crypto import Vault
 from infra.storage.lease import Lease
 from infra.storage.repository import Repository
 from schemas.documents import UNREAD, Notification, NotificationSettings
@@ -27,11 +34,16 @@ class NotificationsRepo(Repository):
             # TTL: MongoDB deletes a notification once expiresAt passes (its monitor runs about once a minute,
             # so every read also filters expiresAt > now itself).
             IndexModel([("expiresAt", ASC)], name="auto_expire", expireAfterSeconds=0),
+            # The bodies of a conversation still stored plain (written before it had a key), for the walk
+            # that seals them (``plain_notifications``); a sealed body is binary, outside the filter.
+            IndexModel([("data.convId", ASC)], name="data_convId_plainBody",
+                       partialFilterExpression={"body": {"$gt": ""}}),
         ],
     }
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, vault: Vault | None = None) -> None:
         super().__init__(db)
+        self.vault = vault
         self.notifications = db["notifications"]
         self.notification_settings = db["notification_settings"]
         self.lease = Lease(self.notifications)  # a due reminder's dispatcher
@@ -39,15 +51,38 @@ class NotificationsRepo(Repository):
     def insert_notification(self, n: Notification) -> Notification:
         """Store it unless its key exists; either way return the stored one (idempotent)."""
         try:
-            self.notifications.insert_one(n.to_mongo())
+            self.notifications.insert_one(self._sealed(n.to_mongo()))
             return n
         except pymongo.errors.DuplicateKeyError:
             doc = self.notifications.find_one({"key": n.key})
-            return Notification.from_mongo(doc) if doc else n
+            return self._opened(doc) if doc else n
+
+    def _sealed(self, doc: dict[str, Any]) -> dict[str, Any]:
+        conv_id = (doc.get("data") or {}).get("convId")
+        if self.vault is not None and conv_id and doc.get("body"):
+            doc["body"] = self.vault.seal(conv_id, doc["body"])
+        return doc
+
+    def _opened(self, doc: dict[str, Any]) -> Notification:
+        """The model of a stored notification, its body opened (every read goes through here)."""
+        conv_id = (doc.get("data") or {}).get("convId")
+        if self.vault is not None and conv_id:
+            doc["body"] = self.vault.open(conv_id, doc.get("body", ""))
+        return Notification.from_mongo(doc)
 
     def get_notification(self, notification_id: str) -> Notification | None:
         doc = self.notifications.find_one({"_id": notification_id})
-        return Notification.from_mongo(doc) if doc else None
+        return self._opened(doc) if doc else None
+
+    def plain_notifications(self, conv_id: str, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` notifications of the conversation whose body is still stored plain: ``{_id, body}``."""
+        return list(self.notifications.find({"data.convId": conv_id, "body": {"$gt": ""}},
+                                            {"_id": 1, "body": 1}).limit(limit))
+
+    def seal_notification_body(self, notification_id: str, conv_id: str, plain: str) -> bool:
+        """Replace a plain body by its sealed value, unless it changed since it was read (redacted)."""
+        return self.notifications.update_one({"_id": notification_id, "body": plain},
+                                             {"$set": {"body": self.vault.seal(conv_id, plain)}}).modified_count == 1
 
     def mark_notification_sent(self, notification_id: str, at, *, token: str | None) -> bool:
         """pending -> sent (emitted), only by the holder of the claim ``token``: the dispatcher of a due
@@ -63,7 +98,7 @@ class NotificationsRepo(Repository):
             query["$or"] = [{"createdAt": {"$lt": before.createdAt}},
                             {"createdAt": before.createdAt, "_id": {"$lt": before.id}}]
         docs = list(self.notifications.find(query).sort([("createdAt", DESC), ("_id", DESC)]).limit(limit + 1))
-        return [Notification.from_mongo(d) for d in docs[:limit]], len(docs) > limit
+        return [self._opened(d) for d in docs[:limit]], len(docs) > limit
 
     def count_unread(self, user_id: str, now) -> int:
         return sum(self.notifications.count_documents({"userId": user_id, "status": s, "expiresAt": {"$gt": now}})
@@ -75,7 +110,7 @@ class NotificationsRepo(Repository):
         for i in dict.fromkeys(ids):
             doc = self.notifications.find_one({"_id": i, "userId": user_id, "expiresAt": {"$gt": now}})
             if doc:
-                found.append(Notification.from_mongo(doc))
+                found.append(self._opened(doc))
         return found
 
     def mark_notifications(self, user_id: str, ids: list[str] | None, to: str, at, now) -> int:
@@ -95,13 +130,13 @@ class NotificationsRepo(Repository):
         attempt more; None when none is due."""
         doc = self.lease.claim({"status": "pending", "scheduledFor": {"$lte": now}, **self.lease.free(now)},
                                token, lease_until, sort=[("scheduledFor", ASC)])
-        return Notification.from_mongo(doc) if doc else None
+        return self._opened(doc) if doc else None
 
     def stale_pending_notifications(self, before, limit: int) -> list[Notification]:
         """Notifications stored but never marked sent (their task died after the insert and was not
         redelivered), created before ``before``; not the scheduled ones (reminders: the dispatcher's)."""
         docs = self.notifications.find({"status": "pending", "scheduledFor": None, "createdAt": {"$lt": before}})
-        return [Notification.from_mongo(d) for d in docs.limit(limit)]
+        return [self._opened(d) for d in docs.limit(limit)]
 
     def drop_claimed_notification(self, notification_id: str, token: str) -> None:
         """A due reminder that no longer applies (the user left, the message is gone), by its claim holder."""
@@ -122,7 +157,7 @@ class NotificationsRepo(Repository):
         """The user's unread notifications of those types created in (since, up_to], oldest first."""
         docs = self.notifications.find({"userId": user_id, "status": {"$in": list(UNREAD)}, "type": {"$in": list(types)},
                                          "createdAt": {"$gt": since, "$lte": up_to}, "expiresAt": {"$gt": now}})
-        return [Notification.from_mongo(d) for d in docs.sort("createdAt", ASC).limit(limit)]
+        return [self._opened(d) for d in docs.sort("createdAt", ASC).limit(limit)]
 
     def delete_expired_notifications(self, now, limit: int) -> int:
         """What the TTL monitor does on MongoDB (the embedded store has none): bounded per call."""

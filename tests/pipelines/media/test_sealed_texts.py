@@ -1,0 +1,106 @@
+"""Captions and comments at rest (infra/storage/media.py, pipelines/media/sealing.py): in an encrypted
+conversation the stored BSON holds none of their words; every reader gets them back; those stored before
+the conversation had a key are sealed by ``do_seal_stored_media``; a plain conversation is unchanged."""
+from __future__ import annotations
+
+import bson
+import pytest
+
+from bench.thumbnails import photo_jpeg
+from infra.crypto import CryptoError, LocalMasterKeys
+from infra.embedded.mongo import embedded_client
+from infra.storage import Store
+from pipelines.media import gallery
+from pipelines.media.sealing import do_seal_stored_media
+from schemas.payloads import IdPage
+from tests.pipelines.media.world import world  # noqa: F401 - world: the fixture
+
+CAPTION = "sunset over Quiberon harbour"
+COMMENT = "gorgeous colours Marguerite"
+WORDS = ("sunset", "Quiberon", "harbour", "gorgeous", "colours", "Marguerite")
+
+
+@pytest.fixture
+def store() -> Store:
+    """Encryption on for every conversation (ENCRYPT_ALL), with a master key of this test's own."""
+    s = Store(embedded_client()["test"], LocalMasterKeys(LocalMasterKeys.generate("test-1")), encrypt_all=True)
+    s.ensure_indexes()
+    return s
+
+
+def raw(store, media_id) -> bytes:
+    return bson.encode(store.db.media.find_one({"_id": media_id}))
+
+
+def leaked(data: bytes) -> list[str]:
+    return [w for w in WORDS if w.encode() in data]
+
+
+def a_file(world):
+    created = world.upload(photo_jpeg((120, 80)), "image/jpeg")
+    world.finish(created["id"])
+    return created["id"]
+
+
+def test_caption_and_comments_are_sealed_at_rest_and_read_back_everywhere(store, world):
+    media_id = a_file(world)
+    gallery.do_set_caption(store, world.alice, media_id, CAPTION)
+    gallery.do_comment(store, world.bob, media_id, COMMENT)
+    stored = store.db.media.find_one({"_id": media_id})
+    assert isinstance(stored["caption"], bytes) and isinstance(stored["comments"][0]["content"], bytes)
+    assert leaked(raw(store, media_id)) == []
+    # Every way a member reads the file gives the text back.
+    assert gallery.get_media(store, world.bob, media_id).caption == CAPTION
+    page = gallery.gallery(store, world.bob, world.conv.id, None, IdPage(None, 10))
+    [item] = page["media"]
+    assert item["caption"] == CAPTION and item["comments"][0]["content"] == COMMENT
+    assert store.media.media_by_ids([media_id])[media_id].comments[0].content == COMMENT
+    liked = store.media.like_media(media_id, world.bob.id, store.media.get_media(media_id).updatedAt, True)
+    assert liked.caption == CAPTION and liked.comments[0].content == COMMENT
+    # Removing a caption stores nothing to seal.
+    assert gallery.do_set_caption(store, world.alice, media_id, "").caption is None
+
+
+def test_a_sealed_caption_does_not_open_in_another_conversation(store, world):
+    media_id = a_file(world)
+    gallery.do_set_caption(store, world.alice, media_id, CAPTION)
+    sealed = store.db.media.find_one({"_id": media_id})["caption"]
+    with pytest.raises(CryptoError):
+        store.vault.open(world.other.id, sealed)
+
+
+def test_texts_stored_before_the_key_are_sealed_by_the_walk_and_stay_readable_meanwhile(store, world):
+    media_id = a_file(world)
+    # As stored before the conversation was encrypted: plain values.
+    store.db.media.update_one({"_id": media_id}, {"$set": {"caption": CAPTION, "comments": [
+        {"id": "c1", "userId": world.bob.id, "userInfo": {"username": "bob"}, "content": COMMENT,
+         "at": store.media.get_media(media_id).updatedAt},
+        {"id": "c2", "userId": world.bob.id, "userInfo": {"username": "bob"}, "content": "Marguerite again",
+         "at": store.media.get_media(media_id).updatedAt}]}})
+    assert store.media.get_media(media_id).caption == CAPTION          # plain values still open
+    assert do_seal_stored_media(store, world.conv.id, 10) == 3         # the caption and two comments
+    assert do_seal_stored_media(store, world.conv.id, 10) == 0         # done
+    assert leaked(raw(store, media_id)) == []
+    media = store.media.get_media(media_id)
+    assert media.caption == CAPTION and [c.content for c in media.comments] == [COMMENT, "Marguerite again"]
+
+
+def test_the_walk_is_bounded_by_its_limit(store, world):
+    ids = [a_file(world) for _ in range(3)]
+    for media_id in ids:
+        store.db.media.update_one({"_id": media_id}, {"$set": {"caption": CAPTION}})
+    assert do_seal_stored_media(store, world.conv.id, 2) == 2
+    assert do_seal_stored_media(store, world.conv.id, 2) == 1
+    assert do_seal_stored_media(store, world.conv.id, 2) == 0
+    assert all(leaked(raw(store, i)) == [] for i in ids)
+
+
+def test_a_plain_conversation_is_unchanged(world):
+    """No master key (the default): captions and comments are stored as written, the walk seals nothing."""
+    plain = Store(world.io.store.db)
+    media_id = a_file(world)
+    gallery.do_set_caption(plain, world.alice, media_id, CAPTION)
+    gallery.do_comment(plain, world.bob, media_id, COMMENT)
+    doc = plain.db.media.find_one({"_id": media_id})
+    assert doc["caption"] == CAPTION and doc["comments"][0]["content"] == COMMENT
+    assert do_seal_stored_media(plain, world.conv.id, 10) == 0
