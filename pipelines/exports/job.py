@@ -7,7 +7,7 @@ task cannot run it twice at once) and walks the conversation (``walk``): JSON an
 JSON-lines file that ``pdf.render_pdf`` renders through ``executor.run_cpu`` (a child process in the
 embedded default), whose file ``send_file`` then uploads. Where the store is this process's memory, a long
 walk runs on a snapshot of it (``executor.run_on_snapshot``), off the event loop, and writes its file the
-same way. The job ends ``done`` (or ``failed`` with a reason). A heartbeat renews the lease, records
+same way. An encrypted conversation's file is sealed on its way to S3 (``sealed``). The job ends ``done`` (or ``failed`` with a reason). A heartbeat renews the lease, records
 progress and sends ``export:progress``; it is also how the worker learns that the job was cancelled (the
 renewal no longer matches), after which the run stops and aborts its upload.
 """
@@ -32,6 +32,7 @@ from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports import pdf
 from pipelines.exports.files import CONTENT_TYPES, PURGE_AFTER, ExportSettings, file_key
+from pipelines.exports.sealed import SEALED_CONTENT_TYPE, SealingWriter, seal_file
 from pipelines.exports.walk import (SHARED_LOOP_BATCH, SHARED_LOOP_SHARE, ForkProgress, build_header,
                                     count_messages, fetch_thumbnails, seq_bounds, write_export, write_to_file)
 from schemas.common import utcnow
@@ -199,19 +200,20 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
     low, high = seq_bounds(conv, export)
     total = count_messages(store, export, low, high)
     hb = Heartbeat(io, export, owner, total, workdir)
+    sealed = store.vault.encrypted(export.convId)   # (makes its key if the conversation asks for one)
     try:
         header = build_header(store, export, conv, low, high)
         key = file_key(export)
         snapshot = io.executor.run_on_snapshot
         fork = snapshot if snapshot and total >= io.settings.fork_min_messages else None
         if export.format != "pdf" and snapshot is None:  # (embedded: no upload on the loop)
-            count, size = _stream(io, export, owner, header, low, high, hb, key)
+            count, size = _stream(io, export, owner, header, low, high, hb, key, sealed)
         else:
             path = os.path.join(workdir, "records.jsonl" if export.format == "pdf" else f"export.{export.format}")
             count = _write_file(io, export, header, low, high, hb, workdir, path, fork)
             if export.format == "pdf":
                 path = _render(io, hb, path, workdir, count)
-            size = _upload(io, export, owner, path, key, hb)
+            size = _upload(io, export, owner, path, key, hb, sealed)
     except _Stop:
         _stopped(io, export)
         return RunResult(export.id, "cancelled", True, reason="stopped: cancelled or taken over")
@@ -230,6 +232,7 @@ def _run(io: ExportIO, export: Export, owner: str, workdir: str) -> RunResult:
     now = utcnow()
     done = store.exports.end_export(export.id, owner, {
         "status": "done", "progress": 100, "processed": count, "total": total, "size": size, "key": key,
+        "sealed": sealed,
         "uploadId": None, "finishedAt": now, "expiresAt": now + io.settings.ttl,
         "purgeAt": now + io.settings.ttl + PURGE_AFTER, "updatedAt": now})
     if done is None:  # cancelled between the last batch and here: the file goes too
@@ -262,14 +265,17 @@ def _inline_batch(io: ExportIO) -> int:
 
 
 def _stream(io: ExportIO, export: Export, owner: str, header, low: int, high: int, hb: Heartbeat,
-            key: str) -> tuple[int, int]:
+            key: str, sealed: bool) -> tuple[int, int]:
     """JSON or CSV read from the store here and written straight into an S3 multipart upload (8 MiB
-    parts): neither the conversation nor the file is ever whole in memory or on disk."""
-    with io.blobs.multipart_writer(key, CONTENT_TYPES[export.format], io.part_size) as sink:
-        tracked = _Tracked(sink, io, export, owner)
-        count = write_export(io.store, export, header, low, high, _inline_batch(io), hb, tracked, hb.workdir)
+    parts), sealed on the way when ``sealed``: neither the conversation nor the file is ever whole in
+    memory or on disk. The file's plain size."""
+    content_type = SEALED_CONTENT_TYPE if sealed else CONTENT_TYPES[export.format]
+    with io.blobs.multipart_writer(key, content_type, io.part_size) as sink:
+        out = SealingWriter(io.store.vault, export.convId, _Tracked(sink, io, export, owner), sealed=sealed)
+        count = write_export(io.store, export, header, low, high, _inline_batch(io), hb, out, hb.workdir)
         hb.check()
-    return count, sink.size
+        out.finish()
+    return count, out.size
 
 
 def _write_file(io: ExportIO, export: Export, header, low: int, high: int, hb: Heartbeat, workdir: str,
@@ -309,14 +315,16 @@ def _render(io: ExportIO, hb: Heartbeat, source: str, workdir: str, count: int) 
     return out
 
 
-def _upload(io: ExportIO, export: Export, owner: str, path: str, key: str, hb: Heartbeat) -> int:
+def _upload(io: ExportIO, export: Export, owner: str, path: str, key: str, hb: Heartbeat, sealed: bool) -> int:
     """The finished file to S3, its bytes sent by ``send_file`` through ``run_cpu`` (in the embedded
     default a child process: hashing and sending megabytes would hold the event loop for tens of ms a
     part). A file of one part is one PUT; a larger one is a multipart upload opened here, its id recorded
     on the job first (a cancel, a takeover or the clean-up can abort it), completed here, aborted on
-    any failure. Its size."""
+    any failure. Sealed first when ``sealed``. Its plain size."""
     size, content_type = os.path.getsize(path), CONTENT_TYPES[export.format]
-    if size <= io.part_size:
+    if sealed:
+        path, content_type = seal_file(io.store.vault, export.convId, path), SEALED_CONTENT_TYPE
+    if os.path.getsize(path) <= io.part_size:
         io.executor.run_cpu(send_file, io.blobs, key, content_type, path, io.part_size, hb.workdir, None)
         return size
     upload_id = io.blobs.create_multipart(key, content_type)

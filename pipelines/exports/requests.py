@@ -1,16 +1,19 @@
 """Export requests, the web side: the request and its checks (each mistake has a code of its own), reading
-one's jobs, the download's presigned URL, cancelling. A refused request stores and queues nothing."""
+one's jobs, the download (a presigned URL; for a sealed file, a signed link to this server, which streams
+it opened), cancelling. A refused request stores and queues nothing."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from infra.blobs import Blobs
 from infra.storage import Store
 from pipelines.exports.files import CONTENT_TYPES, PURGE_AFTER, ExportSettings, file_key, filename_of
+from pipelines.exports.sealed import opened_chunks
+from pipelines.exports.tokens import make_file_token, read_file_token
 from pipelines.policy.access import check_owner, is_moderator, log_denied
 from schemas.common import new_id, utcnow
 from schemas.documents import Conversation, Export, ExportRange, User
@@ -161,21 +164,91 @@ def _with_titles(store: Store, views: list[dict]) -> list[dict]:
     return [{**v, "convTitle": titles.get(v["convId"])} for v in views]
 
 
-def download_url(store: Store, blobs: Blobs, settings: ExportSettings, user: User, export_id: str) -> str:
-    """A short-lived presigned URL (attachment), for the requester while they may still export the
-    conversation; 409 not_ready before it is done, 410 expired after (whatever the clean-up did yet)."""
+@dataclass(frozen=True)
+class FileLinks:
+    """How a sealed file's link is made: the server's secret signs its token, ``url(export_id, token)``
+    is the route's absolute URL (the app's to build)."""
+    secret: str
+    url: Callable[[str, str], str]
+
+
+def link_seconds(settings: ExportSettings) -> int:
+    """How long a download link lasts, presigned or signed here."""
+    return min(settings.presign_seconds, 300)
+
+
+def _downloadable(store: Store, settings: ExportSettings, user: User, export_id: str, now: datetime) -> Export:
+    """The export, for the requester while they may still export the conversation; 409 not_ready before it
+    is done, 410 expired after (whatever the clean-up did yet)."""
     export = _own(store, user, export_id)
     check_may_export(store, user, export.convId, settings)
-    now = utcnow()
     view = export.public(now)
     if view["status"] == "expired":
         raise ApiError(Code.EXPIRED, "this export has expired; request a new one", {"expiresAt": view["expiresAt"]})
     if export.status != "done" or not export.key:
         raise ApiError(Code.NOT_READY, f"this export is {export.status}", {"status": export.status})
+    return export
+
+
+def _filename(store: Store, export: Export) -> str:
     conv = store.conversations.get_conversation(export.convId)
-    return blobs.presign_get(export.key, filename=filename_of(export, conv.title if conv else "conversation"),
-                             content_type=CONTENT_TYPES[export.format], attachment=True,
-                             expires=min(settings.presign_seconds, 300))
+    return filename_of(export, conv.title if conv else "conversation")
+
+
+def download_url(store: Store, blobs: Blobs, settings: ExportSettings, user: User, export_id: str,
+                 links: FileLinks | None = None) -> str:
+    """A short-lived URL of the file (attachment): presigned on S3, or for a sealed file (S3 holds only
+    its ciphertext) a link to this server signed for this user and export (``links``)."""
+    now = utcnow()
+    export = _downloadable(store, settings, user, export_id, now)
+    if export.sealed:
+        if links is None:
+            raise ApiError(Code.UNAVAILABLE, "this export's file is encrypted and cannot be linked here")
+        return links.url(export.id, make_file_token(links.secret, export.id, user.id, now, link_seconds(settings)))
+    return blobs.presign_get(export.key, filename=_filename(store, export), content_type=CONTENT_TYPES[export.format],
+                             attachment=True, expires=link_seconds(settings))
+
+
+@dataclass
+class ExportFile:
+    chunks: Iterator[bytes]
+    filename: str
+    content_type: str
+    size: int | None
+
+
+def check_file_token(store: Store, settings: ExportSettings, secret: str, export_id: str, token: object,
+                     caller: User | None, now: datetime) -> Export:
+    """The sealed export a signed link may download: a valid, unexpired token made for this export (401
+    otherwise), whose user is still active, still its requester and still allowed to export the
+    conversation (as at the link's making), and, when the request names a caller, that very user (403)."""
+    claims = read_file_token(secret, token, now)
+    if claims.export_id != export_id:
+        raise ApiError(Code.UNAUTHORIZED, "this download link is for another export")
+    user = store.users.get_user(claims.user_id)
+    if user is None or not user.active:
+        raise ApiError(Code.UNAUTHORIZED, "unknown or deactivated user")
+    if caller is not None and caller.id != user.id:
+        log_denied(store, caller, "export", export_id, "another user's download link")
+        raise ApiError(Code.FORBIDDEN, "this download link was made for someone else")
+    export = _downloadable(store, settings, user, export_id, now)
+    if not export.sealed:
+        raise ApiError(Code.NOT_FOUND, "this export is downloaded from its presigned URL")
+    return export
+
+
+def open_export_file(store: Store, blobs: Blobs, export: Export) -> ExportFile:
+    """A sealed export's plain bytes as they stream from S3, opened record by record (the first one here, so
+    that a file that does not open fails before any byte is sent), with the name and type of its download."""
+    chunks = opened_chunks(store.vault, export.convId, blobs.open_read(export.key))
+    first = next(chunks, b"")
+    return ExportFile(chunks=_prepend(first, chunks), filename=_filename(store, export),
+                      content_type=CONTENT_TYPES[export.format], size=export.size)
+
+
+def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
 
 
 def do_cancel_export(store: Store, blobs: Blobs, user: User, export_id: str) -> None:

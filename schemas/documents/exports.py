@@ -63,6 +63,7 @@ class Export(Document):
     requeues: int = 0                # times the sweeper queued it again (once, then it fails it)
     error: dict[str, str] | None = None
     readyAnnounced: bool = False     # export:ready was sent (a redelivery after the send does not repeat it)
+    sealed: bool = False             # its file is sealed with the conversation's key (downloaded through this server)
     createdAt: Timestamp
     startedAt: Timestamp | None = None
     finishedAt: Timestamp | None = None
