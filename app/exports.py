@@ -1,13 +1,16 @@
-"""REST routes of exports (contract v2): request, follow, download (a presigned URL), cancel; and the
-conversations the caller may export (contract v3)."""
+"""REST routes of exports (contract v2): request, follow, download (a presigned URL, or for an encrypted
+conversation's file a signed link to this server's ``/file`` route, which streams it decrypted), cancel;
+and the conversations the caller may export (contract v3)."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 
 from app.api import limited, presigned
-from app.auth import login_required
+from app.auth import _secret as server_secret, authenticate, bearer_token, login_required
+from infra.blobs import content_disposition
 from infra.runtime import get_runtime
 from pipelines.exports import picker, requests
+from schemas.common import utcnow
 from schemas.payloads import ExportCreate, parse_exportable_query, parse_id_page
 from workers.enqueue import enqueue_run
 
@@ -47,10 +50,30 @@ def get_export(export_id: str):
 @exports_api.get("/exports/<export_id>/download")
 @login_required
 def download(export_id: str):
-    """302 to a short-lived presigned URL (attachment); ?redirect=0 answers {url, expiresIn} instead."""
+    """302 to a short-lived URL of the file (attachment): presigned on S3, or this server's ``/file`` route
+    for an encrypted conversation's file; ?redirect=0 answers {url, expiresIn} instead."""
     rt = get_runtime()
-    return presigned(requests.download_url(rt.store, rt.blobs, rt.export_settings, g.user, export_id),
-                     min(rt.settings.s3_presign_seconds, 300))
+    links = requests.FileLinks(server_secret(rt.settings), lambda export_id_, token: url_for(
+        "exports.export_file", export_id=export_id_, token=token, _external=True))
+    return presigned(requests.download_url(rt.store, rt.blobs, rt.export_settings, g.user, export_id, links),
+                     requests.link_seconds(rt.export_settings))
+
+
+@exports_api.get("/exports/<export_id>/file")
+def export_file(export_id: str):
+    """An encrypted export's file, decrypted as it streams, under the signed token of its download link
+    (a navigation carries no bearer token; one that does must be the link's user)."""
+    rt = get_runtime()
+    caller = authenticate(bearer_token()) if bearer_token() else None
+    export = requests.check_file_token(rt.store, rt.export_settings, server_secret(rt.settings), export_id,
+                                       request.args.get("token"), caller, utcnow())
+    file = requests.open_export_file(rt.store, rt.blobs, export)
+    response = Response(stream_with_context(file.chunks), content_type=file.content_type)
+    response.headers["Content-Disposition"] = content_disposition(file.filename, True)
+    response.headers["Cache-Control"] = "private, no-store"
+    if file.size is not None:
+        response.headers["Content-Length"] = str(file.size)
+    return response
 
 
 @exports_api.delete("/exports/<export_id>")
