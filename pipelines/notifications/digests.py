@@ -19,6 +19,10 @@ How it goes (docs/notifications.md, "Email"):
    the record, which counts it, so at most ``max_attempts`` are made whatever the number of tasks carrying
    the digest (a retry, a redelivery, the sweep's resend). Then it is ``failed`` with the reason (also shown
    in the user's settings as ``lastEmail``). The notifications stay in-app.
+
+Encryption at rest (docs/security.md): neither a window nor a digest stores any text of the email (ids,
+times, counts, the outcome); the email is composed at send time from what the repositories open (the
+notifications, the messages), and SMTP carries it in clear, which is outside what encryption at rest covers.
 """
 from __future__ import annotations
 
