@@ -280,6 +280,8 @@ class Vault:
 
     def rewrap_all(self, all_keys: Iterable[dict[str, Any]], save: Callable[[str, str, bytes], None]) -> int:
         """Re-wrap every data key not wrapped by the current master key; returns how many were."""
+        if self.master is None:
+            raise CryptoError("no master key is configured")
         count = 0
         for doc in all_keys:
             wrapped = self.rewrap(doc)
