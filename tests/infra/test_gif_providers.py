@@ -2,6 +2,9 @@
 Tenor's documentation, and the default provider from the settings."""
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from infra.config import Settings
 from infra.gifs import fetch_policy, make_provider
 from infra.gifs.base import Rendition, choose_file
@@ -89,3 +92,11 @@ def test_the_default_provider_and_its_media_hosts():
                           make_provider(Settings(tenor_api_key="t")))
     assert policy.allowed_hosts[-2:] == (".cdn.example.org", "media.example.net")
     assert "media.tenor.com" in policy.allowed_hosts and not policy.allow_http and not policy.allow_private
+
+
+def test_a_provider_named_without_its_key_stops_the_start_up():
+    with pytest.raises(ValidationError, match="GIF_PROVIDER=giphy needs GIPHY_API_KEY"):
+        Settings(gif_provider="giphy")
+    with pytest.raises(ValidationError, match="GIF_PROVIDER=tenor needs TENOR_API_KEY"):
+        Settings(gif_provider="tenor", giphy_api_key="k")
+    assert make_provider(Settings(gif_provider="library", giphy_api_key="k")) is None
