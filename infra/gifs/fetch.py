@@ -8,8 +8,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import urllib3

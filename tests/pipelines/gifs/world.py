@@ -74,6 +74,6 @@ class World:
     other: Conversation      # carol's
 
 
-def config(w: "World", provider: str = "giphy", rate: str = "1000/minute", **overrides) -> GifConfig:
+def config(w: World, provider: str = "giphy", rate: str = "1000/minute", **overrides) -> GifConfig:
     """The GIF config of a test: the local provider server, ``w``'s Redis, any setting overridden."""
     return gif_config(gif_settings(w.server, provider, **overrides), w.redis_url, rate)
