@@ -6,6 +6,7 @@ import os
 
 from infra.blobs import Blobs
 from infra.storage import Store
+from pipelines.gifs.library import do_index_library
 from pipelines.media.uploads import Limits
 from pipelines.messages import lifecycle
 from pipelines.policy.access import check_conversation_member, check_owner
@@ -130,5 +131,6 @@ def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: 
     updated = store.media.update_media(media_id, {"caption": screened.texts["caption"] or None, "updatedAt": utcnow()})
     if updated is None:
         raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
+    do_index_library(store, updated)   # the GIF library finds an animated file by its caption (GIFSRV)
     gate.opened(screened)
     return updated
