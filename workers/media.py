@@ -9,6 +9,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
+from infra.gifs import giphy, tenor
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
 from pipelines.media.cleanup import do_cleanup
@@ -29,12 +30,13 @@ def processing() -> Processing:
 
 
 def remote_fetch(settings) -> RemoteFetch:
-    """Where GIF sends' files may come from: the configured provider's media hosts and GIF_MEDIA_HOSTS."""
-    hosts = settings.gif_extra_hosts
-    providers = {settings.gif_provider_name} - {"library"}
-    return RemoteFetch(media_hosts={name: hosts for name in providers}, max_bytes=settings.gif_max_bytes,
-                       timeout=settings.gif_fetch_timeout_seconds, allow_http=settings.gif_allow_http,
-                       allow_private=settings.gif_allow_private, quota_bytes=settings.upload_quota_bytes)
+    """Where GIF sends' files may come from: each provider's media hosts and GIF_MEDIA_HOSTS (a GIF offered
+    before a change of GIF_PROVIDER is still copied from where it was offered)."""
+    extra = settings.gif_extra_hosts
+    return RemoteFetch(media_hosts={"giphy": giphy.MEDIA_HOSTS + extra, "tenor": tenor.MEDIA_HOSTS + extra},
+                       max_bytes=settings.gif_max_bytes, timeout=settings.gif_fetch_timeout_seconds,
+                       allow_http=settings.gif_allow_http, allow_private=settings.gif_allow_private,
+                       quota_bytes=settings.upload_quota_bytes)
 
 
 @task("media.process")

@@ -9,6 +9,7 @@ import regex
 from infra.blobs import Blobs
 from infra.storage import Store
 from infra.text import fold
+from pipelines.gifs.library import do_index_library
 from pipelines.media.uploads import Limits
 from pipelines.messages import lifecycle
 from pipelines.policy.access import check_conversation_member, check_group_manager, check_owner
@@ -144,6 +145,7 @@ def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: 
     updated = store.media.update_media(media_id, {"caption": text, "tags": tags, "updatedAt": utcnow()})
     if updated is None:
         raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
+    do_index_library(store, updated)   # the GIF library finds an animated file by its caption (GIFSRV)
     gate.opened(screened)
     return updated
 

@@ -17,6 +17,7 @@ from infra.metrics import MEDIA_FAILURES, MEDIA_JOB_SECONDS
 from infra.scanner import ScanError, ScannerUnavailable
 from infra.storage import Store
 from pipelines.events import Notifier
+from pipelines.gifs.library import do_index_library
 from pipelines.media.filetypes import MediaRefused
 from pipelines.media.images import image_info
 from pipelines.media.probe import audio_info, pdf_info, video_info
@@ -128,8 +129,6 @@ def _index_library(io: Processing, media: Media) -> None:
     """An animated file is in its group's GIF library (pipelines.gifs.library): its words are indexed once
     it is ready. A failure here costs the library one entry, not the file."""
     try:
-        # Imported here: pipelines.gifs reads the media package's files, which import this module.
-        from pipelines.gifs.library import do_index_library
         do_index_library(io.store, media)
     except io.transient:
         raise
