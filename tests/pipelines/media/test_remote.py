@@ -156,6 +156,7 @@ def test_an_animated_upload_is_marked_and_a_library_gif_is_copied_inside_s3(stor
     assert gifs.finish(created["id"], who=gifs.bob).status == "ready"
     stored = store.media.get_media(created["id"])
     assert stored.animated is True and stored.metadata["frames"] == 4
+    assert "party" in store.db.media.find_one({"_id": stored.id})["gifWords"]   # in the group's library
 
     gifs.offer("party", provider="library", media_id=stored.id, mime="image/gif")
     message = gifs.send(f"library:{stored.id}")
@@ -188,3 +189,25 @@ def test_a_caption_gives_its_hashtags_as_tags(store, gifs):
     media = gallery.do_set_caption(store, gifs.alice, created["id"], "the #Fête again #fete, #Cats and c#sharp")
     assert media.tags == ["fete", "cats"] and media.caption.startswith("the #Fête")
     assert gallery.do_set_caption(store, gifs.alice, created["id"], "").tags is None
+
+
+def test_a_copy_whose_task_is_lost_is_queued_again_once_then_failed_by_the_sweeper(store, gifs):
+    """The copy is bounded like every media job (pipelines/upkeep/sweeper.py): its enqueue failed, or its
+    retries ran out, and nothing moves it; the message shows the failure."""
+    from datetime import timedelta
+
+    from pipelines.upkeep.sweeper import sweep_media
+
+    gifs.offer("happycat")
+    message = gifs.send("giphy:happycat")
+    media_id = message.metadata.files[0]["mediaId"]
+    requeued: list[str] = []
+    later = utcnow() + timedelta(hours=1)
+    bounds = dict(processing_timeout=timedelta(minutes=30), upload_ttl=timedelta(hours=1))
+    assert sweep_media(gifs.io, requeued.append, now=later, **bounds).done == {"requeued": 1}
+    assert requeued == [media_id]
+    assert sweep_media(gifs.io, requeued.append, now=later + timedelta(hours=1), **bounds).done == {"failed": 1}
+    media = store.media.get_media(media_id)
+    assert media.status == "failed" and media.error["code"] == "processing_timeout"
+    assert _usage(store, gifs.alice.id) == 0
+    assert store.messages.get_message(message.id).metadata.files[0]["status"] == "failed"
