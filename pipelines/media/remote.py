@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from infra.blobs import Blobs, download_name
 from infra.gifs.fetch import FetchRefused, fetch
@@ -88,7 +89,10 @@ def do_drop_gif_media(store: Store, redis: Redis, media: Media, client_id: str) 
     """Undo ``do_create_gif_media`` when the send could not be queued (nothing was copied yet)."""
     store.media.delete_media(media.id)
     store.media.return_quota(media.uploadedBy, media.id)
-    redis.delete(_send_key(media.uploadedBy, media.convId, client_id))
+    try:
+        redis.delete(_send_key(media.uploadedBy, media.convId, client_id))
+    except RedisError:   # Redis away (often why the send failed): a retry finds the file gone and makes another
+        log.warning("media %s: its send key stays until it expires (Redis away)", media.id)
 
 
 def _send_key(user_id: str, conv_id: str, client_id: str) -> str:

@@ -211,3 +211,14 @@ def test_a_copy_whose_task_is_lost_is_queued_again_once_then_failed_by_the_sweep
     assert media.status == "failed" and media.error["code"] == "processing_timeout"
     assert _usage(store, gifs.alice.id) == 0
     assert store.messages.get_message(message.id).metadata.files[0]["status"] == "failed"
+
+
+def test_a_gif_send_the_inbox_refuses_leaves_no_file_and_no_reservation(store, inbox, gifs):
+    gifs.offer("happycat")
+    with pytest.raises(ApiError) as refused:
+        submit_message(store, inbox, lambda c: None, gifs.alice, MessageSend(
+            convId=gifs.conv.id, clientId="full", gif={"id": "giphy:happycat"}), max_backlog=0,
+            gifs=GifSending(gifs.redis, GifLimits(MAX_BYTES, LIMITS.quota_bytes), gifs.queued.append))
+    assert refused.value.code == "rate_limited"
+    assert store.db.media.count_documents({}) == 0 and _usage(store, gifs.alice.id) == 0 and gifs.queued == []
+    assert gifs.send("giphy:happycat", client_id="full").metadata.files[0]["status"] == "processing"  # the retry
