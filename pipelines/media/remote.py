@@ -139,9 +139,10 @@ def check_library_file(store: Store, user: User, group_id: str, media_id: str | 
 # -- the worker side: the copy ----------------------------------------------------------------------------
 def step_copy(io: Any, media: Media) -> tuple[Step, dict]:
     """The first step of a GIF's processing (``io``: the job's ``Processing``, not imported: the job imports
-    this module): its bytes into S3 at the file's key, its size and quota settled. Refusals: ``invalid_gif`` (a host outside the provider's, a redirect elsewhere, too large, not
-    the declared type, a library file gone), ``gif_unavailable`` once the provider failed ``attempts``
-    times (before that: ``RemoteUnavailable``, retried)."""
+    this module): its bytes into S3 at the file's key, its size and quota settled. Refusals:
+    ``invalid_gif`` (a host outside the provider's, a redirect elsewhere, too large, not the declared type,
+    a library file gone), ``gif_unavailable`` once the provider failed ``attempts`` times (before that:
+    ``RemoteUnavailable``, retried), ``quota_exceeded`` (the bytes, once known, pass the quota)."""
     source = media.source
     if source.provider == "library":
         size = _copy_library(io, media)
@@ -149,7 +150,7 @@ def step_copy(io: Any, media: Media) -> tuple[Step, dict]:
         size = _fetch_remote(io, media)
     if size != media.fileSize:   # the reservation was the offer's word (or the largest allowed): now the bytes
         io.store.media.return_quota(media.uploadedBy, media.id)
-        quota = io.remote.quota_bytes if io.remote else 2 << 30
+        quota = io.remote.quota_bytes   # (a library copy has its exact size from the start: never here)
         if not io.store.media.reserve_quota(media.uploadedBy, media.id, size, quota):
             raise MediaRefused("quota_exceeded", f"this GIF would take your files past {quota} bytes")
     return Step(status="done", at=utcnow(), result=f"copied from {source.provider}"), {"fileSize": size}

@@ -106,7 +106,8 @@ def test_without_a_provider_a_library_gif_is_copied_inside_s3(clients):
 
         found = bob.ok("GET", f"/api/gifs/search?q=penguin&convId={conv['id']}")
         assert found["provider"] == "library" and [g["id"] for g in found["gifs"]] == [f"library:{created['id']}"]
-        ack = b.call("message:send", {"convId": conv["id"], "clientId": "lib1", "gif": {"id": f"library:{created['id']}"}})
+        ack = b.call("message:send", {"convId": conv["id"], "clientId": "lib1",
+                                      "gif": {"id": f"library:{created['id']}"}})
         assert ack["ok"], ack
         ready = wait_until(lambda: (m := _latest(b, "lib1")) and m["metadata"]["files"][0]["status"] == "ready" and m,
                            30, what="the library GIF's copy to be ready")

@@ -40,10 +40,10 @@ def gifs(world, redis_server, gif_provider, store, inbox, notifier):
               provider="giphy", media_id=None) -> GifOffer:
         url = gif_provider.media_url(name, rendition) if provider != "library" else None
         declared = size if size is not None else (len(media_file(BY_NAME[name], rendition)[0]) if url else None)
-        made = GifOffer(id=f"{provider}:{media_id or name}", provider=provider, title=BY_NAME[name].title if url else name,
-                        width=96, height=72, previewUrl=url or "/thumb", mediaUrl=url,
-                        mime=mime or {"gif": "image/gif", "webp": "image/webp", "mp4": "video/mp4"}[rendition.rsplit(".", 1)[1]],
-                        size=declared, mediaId=media_id)
+        mime = mime or {"gif": "image/gif", "webp": "image/webp", "mp4": "video/mp4"}[rendition.rsplit(".", 1)[1]]
+        made = GifOffer(id=f"{provider}:{media_id or name}", provider=provider,
+                        title=BY_NAME[name].title if url else name, width=96, height=72, previewUrl=url or "/thumb",
+                        mediaUrl=url, mime=mime, size=declared, mediaId=media_id)
         remember_offers(client, (who or world.alice).id, [made])
         return made
 
