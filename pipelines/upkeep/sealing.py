@@ -28,9 +28,9 @@ CONVERSATIONS_PER_RUN = 50
 MESSAGES_PER_RUN = 5000
 
 # The other capabilities' texts about a conversation, sealed the same way: ``(store, conv_id, limit) -> how
-# many were found`` (fewer than ``limit``: none left). SEALREST's notifications and media texts:
-# pipelines.notifications.do_seal_stored_notifications and pipelines.media.do_seal_stored_media (added
-# here when their branch is merged).
+# many were sealed`` (0: none is left), called until they answer 0. Notifications' bodies and media
+# captions and comments: pipelines.notifications.sealing.do_seal_stored_notifications and
+# pipelines.media.sealing.do_seal_stored_media, listed here when their branch is merged.
 Sealer = Callable[[Store, str, int], int]
 STORED_SEALERS: list[Sealer] = []
 
@@ -73,8 +73,9 @@ def _walk(store: Store, key: dict, result: SealResult, budget: int, batch: int, 
     created = key.get("createdAt")
     made = datetime.fromtimestamp(created, timezone.utc) if isinstance(created, (int, float)) else created
     until = (made or datetime.now(timezone.utc)) + CLOCK_SLACK
-    steps = [("scheduled", store.scheduled.seal_stored), ("reviews", store.moderation.seal_stored),
-             ("log", store.audit.seal_stored), *((s.__name__, _bound(store, s)) for s in sealers)]
+    # (what, step, whether a step's answer below ``batch`` means none is left, or only 0 does)
+    steps = [("scheduled", store.scheduled.seal_stored, True), ("reviews", store.moderation.seal_stored, True),
+             ("log", store.audit.seal_stored, True), *((s.__name__, _bound(store, s), False) for s in sealers)]
     read = 0
     for part in ("messages", "archive"):
         while not progress.get(f"{part}Done"):
@@ -90,14 +91,14 @@ def _walk(store: Store, key: dict, result: SealResult, budget: int, batch: int, 
             else:
                 progress[part] = next_seq
             store.keys.set_seal_progress(key["_id"], progress)
-    for what, step in steps:
+    for what, step, counts_found in steps:
         while True:
             if read >= budget:
                 return read
             found = step(conv_id, batch)
             result.count(what, found)
             read += found
-            if found < batch:
+            if found == 0 or (counts_found and found < batch):
                 break
     progress["done"] = True
     store.keys.set_seal_progress(key["_id"], progress)
