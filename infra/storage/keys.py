@@ -18,6 +18,9 @@ class KeysRepo(Repository):
             # The rotation's walk (the keys a retired master key still wraps, in _id order) and its status
             # (how many keys per master key id: a covered count on the index's first field).
             IndexModel([("masterKeyId", ASC), ("_id", ASC)], name="masterKeyId_id"),
+            # The keys whose conversation's earlier texts are still to seal (pipelines.upkeep.sealing): those
+            # without sealedAt (a null key in this index).
+            IndexModel([("sealedAt", ASC)], name="sealedAt"),
         ],
     }
 
@@ -57,3 +60,21 @@ class KeysRepo(Repository):
         if after is not None:
             query["_id"] = {"$gt": after}
         return list(self.data_keys.find(query).sort([("masterKeyId", ASC), ("_id", ASC)]).limit(limit))
+
+    # -- the sealing walk (pipelines.upkeep.sealing) and search ------------------------------------------
+    def scopes_with_keys(self, scopes: list[str]) -> set[str]:
+        """Those of ``scopes`` (conversation ids) that have a data key: one read of the scope index."""
+        if not scopes:
+            return set()
+        return {d["scope"] for d in self.data_keys.find({"scope": {"$in": scopes}}, {"_id": 0, "scope": 1})}
+
+    def keys_to_seal(self, limit: int) -> list[dict[str, Any]]:
+        """Data keys whose conversation may still hold texts stored before it had the key."""
+        return list(self.data_keys.find({"sealedAt": None}, {"wrapped": 0}).limit(limit))
+
+    def set_seal_progress(self, key_id: str, progress: dict[str, Any]) -> None:
+        """Where the walk of the key's conversation stands (kept between runs)."""
+        self.data_keys.update_one({"_id": key_id}, {"$set": {"sealWalk": progress}})
+
+    def mark_sealed(self, key_id: str, at) -> None:
+        self.data_keys.update_one({"_id": key_id}, {"$set": {"sealedAt": at}})
