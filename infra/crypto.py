@@ -214,7 +214,7 @@ class Vault:
         key = self._current_key(conv_id, create=True)
         if key is None:
             return list(words)
-        return ["#" + base64.b64encode(hmac.new(key.index_key, w.encode(), hashlib.sha256).digest()[:12]).decode()
+        return ["#" + base64.b64encode(hmac.digest(key.index_key, w.encode(), "sha256")[:12]).decode()
                 for w in words]
 
     # --- files (export files at rest) ---
