@@ -73,7 +73,10 @@ function gifImage(file, ctx, box, title) {
   const img = h("img", {alt: title, decoding: "async", draggable: "false"});
   img.addEventListener("load", () => box.classList.add("loaded"));
   box.append(img);
-  const show = (playing) => ctx.urls.show(img, file.mediaId, playing || !file.variants?.small ? "original" : "small");
+  const show = (playing) => {
+    img.dataset.variant = playing || !file.variants?.small ? "original" : "small";
+    ctx.urls.show(img, file.mediaId, img.dataset.variant);
+  };
   const playing = !window.matchMedia(REDUCED).matches;
   toggleButton(box, title, show)(playing);
   show(playing);
