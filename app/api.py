@@ -9,7 +9,7 @@ from flask import Blueprint, g, jsonify, redirect, request
 from pydantic import BaseModel
 
 from app.auth import issue_token, login_required
-from app.gate import write_gate
+from app.gate import gif_sending, write_gate
 from app.http import validated
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
@@ -237,5 +237,5 @@ def send(conv_id: str):
         raise ApiError(Code.INVALID_PAYLOAD, "convId in the body differs from the path")
     payload.convId = conv_id
     submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context(),
-                   rt.settings.inbox_max_backlog, write_gate())
+                   rt.settings.inbox_max_backlog, write_gate(), gif_sending())
     return jsonify(clientId=payload.clientId, status="queued"), 202

@@ -24,6 +24,7 @@ from infra.blobs import S3Blobs
 from infra.config import Settings, get_settings, use_settings
 from infra.emitter import SocketIOEmitter
 from infra.executor import DirectExecutor, Executor
+from infra.gifs import fetch_policy, make_provider
 from infra.inbox import Inbox
 from infra.mailer import SmtpMailer
 from infra.crypto import LocalMasterKeys, MasterKeys
@@ -34,6 +35,7 @@ from infra.scanner import ClamdScanner
 from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports.files import ExportSettings
+from pipelines.gifs.search import GifConfig
 from pipelines.media.uploads import Limits as MediaLimits
 from pipelines.moderation.screening import FilterCache
 from pipelines.policy.rate_limits import RateLimits
@@ -130,6 +132,15 @@ class Runtime:
         return SchedulingLimits(max_days_ahead=s.scheduled_max_days_ahead, per_user=s.scheduled_per_user_limit,
                                 lease_seconds=s.scheduled_lease_seconds,
                                 max_lateness_seconds=s.scheduled_max_lateness_seconds, max_backlog=s.inbox_max_backlog)
+
+    @cached_property
+    def gifs(self) -> GifConfig:
+        """The GIF picker's provider (None: the group library), its fetcher's rules and its limits (GIFSRV)."""
+        s = self.settings
+        provider = make_provider(s)
+        rate = RateLimits(self.rate_limits.limiter, {"GIF searches": s.gif_rate_limit})
+        return GifConfig(provider, fetch_policy(s, provider), rate, s.gif_cache_seconds, s.gif_offer_ttl_seconds,
+                         s.gif_preview_max_bytes)
 
     @cached_property
     def filter_cache(self) -> FilterCache:

@@ -12,6 +12,7 @@ from infra.storage.audit import AuditRepo
 from infra.storage.conversations import ConversationsRepo
 from infra.storage.digests import DigestsRepo
 from infra.storage.exports import ExportsRepo
+from infra.storage.gifs import GifsRepo
 from infra.storage.groups import GroupsRepo
 from infra.storage.keys import KeysRepo
 from infra.storage.media import MediaRepo
@@ -48,11 +49,12 @@ class Store:
         self.media = MediaRepo(db)
         self.exports = ExportsRepo(db)
         self.analytics = AnalyticsRepo(db)
+        self.gifs = GifsRepo(db)   # the GIF library's queries on media (GIFSRV)
 
     def repositories(self) -> list[Repository]:
         return [self.users, self.groups, self.conversations, self.keys, self.messages, self.audit, self.moderation,
                 self.notifications, self.digests, self.scheduled, self.upkeep, self.media, self.exports,
-                self.analytics]
+                self.analytics, self.gifs]
 
     def _wants_encryption(self, conv_id: str) -> bool:
         """Whether a conversation without a data key should get one: every conversation with ENCRYPT_ALL,
