@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     encryption_master_keys: str | None = None
     encryption_kms_key_id: str | None = None
     kms_endpoint_url: str | None = None      # default: AWS's; a moto server in the tests
+    kms_region: str | None = None            # default: S3_REGION (the AWS credentials are S3's: AWS_*)
     encrypt_all: bool = False                # every conversation encrypted, not only groups that ask
 
     # -- GIFs (GIFSRV: infra/gifs, pipelines/gifs, docs/api.md "GIFs") ------------------------------

@@ -28,6 +28,7 @@ from infra.gifs import fetch_policy, make_provider
 from infra.inbox import Inbox
 from infra.mailer import SmtpMailer
 from infra.crypto import LocalMasterKeys, MasterKeys
+from infra.kms import KmsMasterKeys, MasterKeyRing
 from infra.mongo import get_store, server_database
 from infra.presence import PresenceRegistry
 from infra.redis_pool import blocking_client, blocking_pool
@@ -45,10 +46,19 @@ log = logging.getLogger(__name__)
 
 
 def master_keys(settings: Settings) -> MasterKeys | None:
-    """What wraps the data keys of encryption at rest: the configured master keys or KMS key; on the
-    embedded default with ENCRYPT_ALL and neither, a random key for this run; else none (encryption off)."""
-    if settings.encryption_master_keys:
-        return LocalMasterKeys(settings.encryption_master_keys)
+    """What wraps the data keys of encryption at rest (docs/security.md): the KMS key when
+    ENCRYPTION_KMS_KEY_ID is set (with ENCRYPTION_MASTER_KEYS too, those local keys still unwrap what they
+    wrapped: the way from local keys to KMS), else the local master keys; on the embedded default with
+    ENCRYPT_ALL and neither, a random key for this run; else none (encryption off)."""
+    local = LocalMasterKeys(settings.encryption_master_keys) if settings.encryption_master_keys else None
+    if settings.encryption_kms_key_id:
+        kms = KmsMasterKeys(settings.encryption_kms_key_id, settings.kms_endpoint_url,
+                            settings.kms_region or settings.s3_region,
+                            {"aws_access_key_id": settings.aws_access_key_id,
+                             "aws_secret_access_key": settings.aws_secret_access_key})
+        return MasterKeyRing(kms, local) if local else kms
+    if local:
+        return local
     if settings.encrypt_all:
         if not settings.embedded_store:
             raise RuntimeError("ENCRYPT_ALL needs ENCRYPTION_MASTER_KEYS or ENCRYPTION_KMS_KEY_ID")

@@ -38,7 +38,7 @@ class Store:
         self.conversations = ConversationsRepo(db)
         self.keys = KeysRepo(db)
         # Encryption at rest (docs/security.md): off without master keys.
-        self.vault = Vault(self.keys, master, self._wants_encryption)
+        self.vault = Vault(self.keys, master, self._wants_encryption, self.conversations.set_encrypted)
         self.messages = MessagesRepo(db)
         self.audit = AuditRepo(db)
         self.moderation = ModerationRepo(db)

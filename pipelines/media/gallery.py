@@ -1,5 +1,5 @@
 """What members do with a conversation's files: read one and its presigned URL, the gallery, likes,
-comments, albums and captions; and the group's media settings."""
+comments, albums and captions."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,7 @@ from infra.text import fold
 from pipelines.gifs.library import do_index_library
 from pipelines.media.uploads import Limits
 from pipelines.messages import lifecycle
-from pipelines.policy.access import check_conversation_member, check_group_manager, check_owner
+from pipelines.policy.access import check_conversation_member, check_owner
 from pipelines.policy.gate import Admitted, Gate
 from schemas.common import new_id, utcnow
 from schemas.documents import Album, Media, MediaComment, SenderInfo, User
@@ -148,9 +148,3 @@ def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: 
     do_index_library(store, updated)   # the GIF library finds an animated file by its caption (GIFSRV)
     gate.opened(screened)
     return updated
-
-
-def do_group_settings(store: Store, user: User, group_id: str, changes: dict) -> dict:
-    check_group_manager(store, user, group_id)
-    group = store.groups.set_group_settings(group_id, changes)
-    return {"groupId": group_id, "settings": group.settings.model_dump()}
