@@ -35,7 +35,7 @@ def test_a_group_admin_turns_encryption_on_once_and_sets_the_gif_rating(keyed_sy
     admin, member = person(keyed_system, "alice"), person(keyed_system, "bob")
     group, conv = make_conversation(admin, member, title="secrets")
     assert settings_of(admin, group["id"])["encryptionAvailable"] is True
-    m = dashboard(open_chat().sign_in(admin.username))
+    m = dashboard(open_chat(base_url=keyed_system.url).sign_in(admin.username))
     page = m.page
     settings = tab(m, "settings")
     card = settings.locator("#group-settings")
@@ -53,7 +53,7 @@ def test_a_group_admin_turns_encryption_on_once_and_sets_the_gif_rating(keyed_sy
 
     switch.check()
     dialog.get_by_role("button", name="Turn on encryption").click()
-    expect(card.locator(".saved")).to_have_text("Saved")
+    expect(card.locator(".group-saved")).to_have_text("Saved")
     switch = card.get_by_role("checkbox", name="Encrypt what members write")
     expect(switch).to_be_checked()
     expect(switch).to_be_disabled()                                      # one way
@@ -64,7 +64,7 @@ def test_a_group_admin_turns_encryption_on_once_and_sets_the_gif_rating(keyed_sy
     expect(rating).to_have_value("g")
     expect(rating.locator("option")).to_have_text(["Everyone (G)", "Parental guidance (PG)", "Over 13 (PG-13)", "Adults (R)"])
     rating.select_option("pg-13")
-    expect(card.locator(".saved")).to_have_text("Saved")
+    expect(card.locator(".group-saved")).to_have_text("Saved")
     expect(card.get_by_label("GIFs members may find")).to_be_focused()   # the redraw keeps the keyboard's place
     assert settings_of(admin, group["id"])["gifRating"] == "pg-13"
     assert_no_serious(page, "the group's encryption and GIF settings")
@@ -78,7 +78,7 @@ def test_a_group_admin_turns_encryption_on_once_and_sets_the_gif_rating(keyed_sy
     m.screenshot("group-settings-log")
 
     # The member, on a phone in French: the lock in the header, the search panel's note.
-    b = open_chat(locale="fr-FR", phone=True).sign_in(member.username).open_conversation("secrets")
+    b = open_chat(locale="fr-FR", phone=True, base_url=keyed_system.url).sign_in(member.username).open_conversation("secrets")
     lock = b.page.locator("#conv-title .lock-mark")
     expect(lock).to_have_attribute("aria-label", "Chiffré au repos")
     expect(lock).to_have_attribute("title", "Ce que les membres écrivent ici est stocké chiffré")

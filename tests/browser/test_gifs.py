@@ -92,8 +92,8 @@ def test_offline_the_groups_gif_is_found_by_its_caption_sent_and_animates(system
     expect(picker.locator("#gif-status")).to_contain_text("1 GIF found")
     preview = option.locator("img")
     wait_until(lambda: preview.evaluate("img => img.complete && img.naturalWidth > 0"), 10, what="the preview")
-    # this server's preview route, or the thumbnail's presigned URL on S3 (the page's own origins only)
-    assert preview.get_attribute("src").startswith(("/api/gifs/preview/", "http://127.0.0.1:", "http://localhost:"))
+    # this server's preview (shown from an object URL), or the thumbnail's presigned URL on S3
+    assert preview.get_attribute("src").startswith(("blob:", "http://127.0.0.1:", "http://localhost:"))
     b.screenshot("picker-library")
     page.keyboard.press("Enter")
     expect(picker).to_be_hidden()
@@ -185,7 +185,7 @@ def test_the_providers_gifs_come_through_this_server_and_its_failure_shows_an_er
     system, provider = giphy_system
     alice, bob = person(system, "alice"), person(system, "bob")
     make_conversation(alice, bob, title="giphy")
-    b = open_chat().sign_in(bob.username).open_conversation("giphy")
+    b = open_chat(base_url=system.url).sign_in(bob.username).open_conversation("giphy")
     page: Page = b.page
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))
@@ -195,8 +195,10 @@ def test_the_providers_gifs_come_through_this_server_and_its_failure_shows_an_er
     expect(options.first).to_be_visible()
     trending_titles = options.evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
     assert "happy cat dancing" in trending_titles and "wild party night" not in trending_titles   # rated g
-    for src in options.locator("img").evaluate_all("els => els.map(e => e.getAttribute('src'))"):
-        assert src.startswith("/api/gifs/preview/"), src
+    # Each preview is this server's (fetched with the token, shown from an object URL), never the provider's.
+    for preview, src in options.locator("img").evaluate_all("els => els.map(e => [e.dataset.preview, e.src])"):
+        assert preview.startswith("/api/gifs/preview/"), preview
+        assert src == "" or src.startswith("blob:"), src
     wait_until(lambda: options.first.locator("img").evaluate("img => img.complete && img.naturalWidth > 0"), 10,
                what="a preview through the server")
     assert_no_serious(page, "the GIF picker with a provider")

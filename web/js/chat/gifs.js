@@ -14,6 +14,7 @@ const TYPING_MS = 300;       // a search leaves once typing pauses this long
 const LIMIT = 24;
 const KNOWN_MS = 60_000;     // a group's first trending answer (and whether it has GIFs at all) is kept this long
 const MARGIN = 8;
+const PREVIEWS_KEPT = 200;   // object URLs of previews kept (a reopened panel shows them at once)
 const PHONE = "(max-width: 760px)";
 // A library GIF's preview is the media's thumbnail route, which needs the Bearer header an <img> cannot send:
 // it is shown through a presigned URL (MediaUrls), like every file of the page.
@@ -35,6 +36,7 @@ export class GifPicker {
     this.grid = $("#gif-grid");
     this.status = $("#gif-status");
     this.credit = $("#gif-credit");
+    this.blobs = new Map();     // preview path → Promise of its object URL
     this.known = new Map();     // groupId (or convId) → {at, answer} | {at, error}: the first trending answer
     this.options = [];
     this.gifs = [];
@@ -65,6 +67,14 @@ export class GifPicker {
       if (this.open && !this.root.contains(e.target) && !this.button.contains(e.target)) this.close(false);
     });
     window.addEventListener("resize", () => this.open && this.place());
+  }
+
+  /** Signed in (maybe as someone else): nothing kept from an earlier session (offers are per user). */
+  reset() {
+    this.close(false);
+    this.known = new Map();
+    for (const made of this.blobs.values()) made.then((objectUrl) => URL.revokeObjectURL(objectUrl), () => {});
+    this.blobs = new Map();
   }
 
   get open() {
@@ -165,6 +175,7 @@ export class GifPicker {
         h("button.link", {type: "button", dataset: {action: "gif-retry"}}, t("action.retry")));
       return this.activate(-1);
     }
+    this.lazy?.disconnect();
     replace(this.grid, this.gifs.map((gif, i) => this.option(gif, i)));
     replace(this.credit, GIF_CREDIT_KEYS[answer.provider] ? t(GIF_CREDIT_KEYS[answer.provider]) : "");
     this.credit.dataset.provider = answer.provider;
@@ -177,7 +188,7 @@ export class GifPicker {
 
   option(gif, index) {
     const title = gif.title || t("gifs.untitled");
-    const img = h("img", {alt: "", loading: "lazy", decoding: "async", draggable: "false",
+    const img = h("img", {alt: "", decoding: "async", draggable: "false",
       width: String(gif.width || 1), height: String(gif.height || 1)});
     img.addEventListener("load", () => img.classList.add("loaded"), {once: true});
     this.preview(img, gif.previewUrl);
@@ -187,14 +198,44 @@ export class GifPicker {
     return el;
   }
 
-  /** The server's preview URL, as it is (a token route needs no header), or presigned for a library file. */
+  /** The preview once its cell scrolls into the grid's view: this server's preview route needs the token, so it
+   * is fetched and shown from an object URL (kept for the page's life, PREVIEWS_KEPT at most); a library GIF's
+   * thumbnail is shown through its presigned URL. A provider's address is never used. */
   preview(img, url) {
-    const media = MEDIA_CONTENT.exec(url || "");
-    if (!media) {
-      if (url?.startsWith("/")) img.src = url;   // this server's only: never a provider's address
-      return;
+    if (!url?.startsWith("/")) return;
+    img.dataset.preview = url;
+    this.lazy ||= new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        this.lazy.unobserve(entry.target);
+        this.load(entry.target);
+      }
+    }, {root: this.grid, rootMargin: "120px"});
+    this.lazy.observe(img);
+  }
+
+  async load(img) {
+    const url = img.dataset.preview;
+    const media = MEDIA_CONTENT.exec(url);
+    try {
+      img.src = media ? await this.mediaUrls.url(media[1], media[2]) : await this.objectUrl(url);
+    } catch {
+      img.classList.add("broken");
     }
-    this.mediaUrls.url(media[1], media[2]).then((src) => { img.src = src; }, () => img.classList.add("broken"));
+  }
+
+  objectUrl(url) {
+    if (!this.blobs.has(url)) {
+      const made = this.api.blob(url).then((blob) => URL.createObjectURL(blob));
+      made.catch(() => this.blobs.delete(url));
+      this.blobs.set(url, made);
+      if (this.blobs.size > PREVIEWS_KEPT) {
+        const [oldest, kept] = this.blobs.entries().next().value;
+        this.blobs.delete(oldest);
+        kept.then((objectUrl) => URL.revokeObjectURL(objectUrl), () => {});
+      }
+    }
+    return this.blobs.get(url);
   }
 
   activate(index) {

@@ -127,6 +127,7 @@ class ChatPage {
     rememberUser(user.id, user);
     this.api.token = token;
     this.mediaUrls.open();
+    this.gifs.reset();
     this.uploader.open(user.id);
     this.outbox.open(user.id);
     this.pollTicks = 0;

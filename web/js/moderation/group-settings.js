@@ -39,7 +39,7 @@ export class GroupSettingsCard {
 
   render() {
     const {encryption = false, encryptionAvailable = false, gifRating = "g"} = this.settings;
-    const saved = h("span.saved", {role: "status"});
+    const saved = h("span.group-saved", {role: "status"});
     const error = h("p.form-error", {role: "alert"});
     const lock = h("input", {type: "checkbox", name: "encryption", checked: encryption,
       disabled: encryption || !encryptionAvailable, "aria-describedby": "encryption-hint"});
@@ -80,7 +80,7 @@ export class GroupSettingsCard {
       return false;
     }
     this.render();
-    this.root.querySelector(".saved").textContent = t("mod.settings.saved");
+    this.root.querySelector(".group-saved").textContent = t("mod.settings.saved");
     if ("gifRating" in changes) this.root.querySelector("select").focus();   // the redraw keeps the keyboard's place
     return true;
   }
