@@ -230,5 +230,13 @@ def test_the_providers_gifs_come_through_this_server_and_its_failure_shows_an_er
     message, _ = wait_gif_ready(b)
     expect(message).to_have_attribute("data-provider", "giphy")
     expect(message.locator(".gif-via")).to_have_text("via GIPHY")
-    assert not [u for u in asked if f":{provider.port}/" in u], "the browser contacted the provider"
     b.screenshot("gif-message-giphy")
+
+    # A GIF whose file is not what the provider said: the copy is refused, and the message says so.
+    page.click("#gif-button")
+    page.fill("#gif-search", "liar")
+    expect(options).to_have_count(1)
+    page.keyboard.press("Enter")
+    refused = page.locator("#messages li.msg .file-card.gone").last
+    expect(refused).to_contain_text("could not be used", timeout=30_000)
+    assert not [u for u in asked if f":{provider.port}/" in u], "the browser contacted the provider"
