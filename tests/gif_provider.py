@@ -93,7 +93,7 @@ def still(width: int, height: int, color: tuple, fmt: str) -> bytes:
 
 
 def mp4(width: int, height: int, color: tuple, frames: int = 6) -> bytes:
-    import av   # PyAV: FFmpeg in its wheel
+    import av  # PyAV: FFmpeg in its wheel
 
     out = io.BytesIO()
     with av.open(out, "w", format="mp4") as container:
@@ -146,7 +146,7 @@ class GifProviderServer:
         self.reset()
 
     # -- life --------------------------------------------------------------------------------------
-    def start(self) -> "GifProviderServer":
+    def start(self) -> GifProviderServer:
         self.http.start()
         for path, handler in (("/v1/gifs/search", self._giphy), ("/v1/gifs/trending", self._giphy),
                               ("/v2/search", self._tenor), ("/v2/featured", self._tenor)):

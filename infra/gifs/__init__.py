@@ -13,7 +13,7 @@ from infra.config import Settings
 from infra.gifs.fetch import Fetched, FetchRefused, fetch
 from schemas.documents import GifOffer
 
-__all__ = ["FetchPolicy", "GifProvider", "make_provider", "Fetched", "FetchRefused"]
+__all__ = ["FetchPolicy", "FetchRefused", "Fetched", "GifProvider", "make_provider"]
 
 
 class GifProvider(Protocol):

@@ -8,12 +8,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import HTTPError as Urllib3Error, TimeoutError as Urllib3Timeout
 
 FetchCode = Literal["invalid_gif", "gif_unavailable"]
 
@@ -149,7 +150,7 @@ def _get_once(url, allowed_hosts, max_bytes, timeout, deadline, allow_http, allo
     except FetchRefused:
         raise
     except (Urllib3Error, OSError) as exc:
-        timed_out = "timed out" in str(exc).lower() or isinstance(exc, TimeoutError)
+        timed_out = isinstance(exc, (Urllib3Timeout, TimeoutError)) or "timed out" in str(exc).lower()
         raise FetchRefused("gif_unavailable", "the GIF provider did not answer in time" if timed_out
                            else "the GIF provider could not be reached") from exc
     finally:
@@ -159,7 +160,9 @@ def _get_once(url, allowed_hosts, max_bytes, timeout, deadline, allow_http, allo
 def fetch(url: str, *, allowed_hosts: Iterable[str], max_bytes: int, timeout: float,
           allow_private: bool = False, allow_http: bool = False) -> Fetched:
     """GET ``url`` under the rules of this module's docstring. ``timeout`` bounds the connection and each
-    read; the whole fetch, redirects included, gets at most three times it."""
+    read; the whole fetch, redirects included, gets at most three times it. ``allow_private`` (private and
+    loopback addresses, any port) and ``allow_http`` are GIF_ALLOW_PRIVATE and GIF_ALLOW_HTTP: for a local
+    provider server in the tests (``infra.gifs.fetch_policy(settings, provider)`` passes them)."""
     allowed_hosts = tuple(allowed_hosts)
     deadline = time.monotonic() + 3 * timeout
     for _ in range(MAX_REDIRECTS + 1):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from schemas.payloads.base import check_params, is_id, limit_param
 from schemas.errors import ApiError, Code
+from schemas.payloads.base import check_params, is_id, limit_param
 
 GIF_QUERY_MAX_CHARS = 50
 GIF_MAX_LIMIT = 50

@@ -19,8 +19,8 @@ def redis(redis_server):
 
 
 @pytest.fixture
-def w(store, redis, gif_provider):
+def w(store, redis, redis_server, gif_provider):
     tag = new_id()[-6:]
     alice, bob, carol = (make_user(store, f"{n}-{tag}") for n in ("alice", "bob", "carol"))
-    return World(store, redis, gif_provider, alice, bob, carol, make_conversation(store, [alice, bob]),
+    return World(store, redis, redis_server.url, gif_provider, alice, bob, carol, make_conversation(store, [alice, bob]),
                  make_conversation(store, [carol]))

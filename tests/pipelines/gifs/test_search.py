@@ -12,12 +12,7 @@ from pipelines.gifs.search import PREVIEW_PATH, preview_url, search_gifs
 from schemas.errors import ApiError, Code
 from schemas.payloads import parse_gif_search, parse_gif_trending
 from tests.gif_provider import GIPHY_KEY, TENOR_KEY
-from tests.pipelines.gifs.world import gif_config, gif_settings
-
-
-def config(w, provider="giphy", rate="1000/minute", **overrides):
-    return gif_config(gif_settings(w.server, provider, **overrides), w.redis.connection_pool.connection_kwargs and
-                      f"redis://127.0.0.1:{w.redis.connection_pool.connection_kwargs['port']}/0", rate)
+from tests.pipelines.gifs.world import config
 
 
 def search(w, cfg, q, who=None, conv=None, limit=None):

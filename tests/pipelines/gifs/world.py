@@ -65,9 +65,15 @@ def add_media(store: Store, conv: Conversation, who: User, filename: str, *, cap
 class World:
     store: Store
     redis: Redis
+    redis_url: str
     server: GifProviderServer
     alice: User
     bob: User
     carol: User              # in another group
     conv: Conversation       # alice (the group's admin) and bob
     other: Conversation      # carol's
+
+
+def config(w: World, provider: str = "giphy", rate: str = "1000/minute", **overrides) -> GifConfig:
+    """The GIF config of a test: the local provider server, ``w``'s Redis, any setting overridden."""
+    return gif_config(gif_settings(w.server, provider, **overrides), w.redis_url, rate)
