@@ -9,11 +9,11 @@ from flask import Blueprint, g, jsonify, redirect, request
 from pydantic import BaseModel
 
 from app.auth import issue_token, login_required
-from app.gate import write_gate
+from app.gate import gif_sending, write_gate
 from app.http import validated
 from app.sockets import move_user_sockets, web_notifier
 from infra.runtime import get_runtime
-from pipelines.people import direct, directory
+from pipelines.people import direct, directory, group_settings
 from pipelines.messages.history import read_history, search_messages
 from pipelines.messages.submit import submit_message, submit_system
 from pipelines.people import presence
@@ -24,8 +24,8 @@ from schemas import events
 from schemas.documents import Message
 from schemas.errors import ApiError, Code
 from schemas.payloads import (ConversationCreate, ConversationMemberAdd, DevTokenRequest, DirectConversationCreate,
-                              GroupCreate, GroupMemberAdd, ProfileUpdate, RestMessageSend, parse_history_query,
-                              parse_member_query, parse_search_query)
+                              GroupCreate, GroupMemberAdd, GroupSettingsUpdate, ProfileUpdate, RestMessageSend,
+                              parse_history_query, parse_member_query, parse_search_query)
 from schemas.common import new_id
 from schemas.tasks import NotificationRequest
 from workers.enqueue import enqueue_drain, enqueue_notify, enqueue_profile_sync
@@ -157,6 +157,21 @@ def group_members(group_id: str):
                                                 parse_member_query(request.args)))
 
 
+# --- a group's settings (group admins): media metadata, encryption at rest, GIF rating ---
+@api.get("/groups/<group_id>/settings")
+@login_required
+def get_group_settings(group_id: str):
+    return jsonify(group_settings.get_group_settings(get_runtime().store, g.user, group_id))
+
+
+@api.patch("/groups/<group_id>/settings")
+@login_required
+def update_group_settings(group_id: str):
+    """Any non-empty subset of {keepOriginalMetadata, encryption, gifRating}; each change in the moderation log."""
+    return jsonify(group_settings.do_update_group_settings(get_runtime().store, web_notifier(), g.user, group_id,
+                                                           body(GroupSettingsUpdate)))
+
+
 @api.post("/groups/<group_id>/conversations")
 @login_required
 def create_conversation(group_id: str):
@@ -237,5 +252,5 @@ def send(conv_id: str):
         raise ApiError(Code.INVALID_PAYLOAD, "convId in the body differs from the path")
     payload.convId = conv_id
     submit_message(rt.store, rt.inbox, enqueue_drain, g.user, payload, context(),
-                   rt.settings.inbox_max_backlog, write_gate())
+                   rt.settings.inbox_max_backlog, write_gate(), gif_sending())
     return jsonify(clientId=payload.clientId, status="queued"), 202

@@ -13,7 +13,7 @@ from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
 from pipelines.media import gallery, uploads
 from schemas.errors import ApiError, Code
-from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, GroupSettingsUpdate, PartUrls,
+from schemas.payloads import (AlbumAdd, AlbumCreate, CaptionUpdate, CommentCreate, PartUrls,
                               UploadCreate, parse_gallery_query, parse_id_page)
 from workers.enqueue import enqueue_process
 
@@ -169,10 +169,3 @@ def delete_comment(media_id: str, comment_id: str):
     rt = get_runtime()
     lifecycle.do_delete_comment(rt.store, web_notifier(), g.user, media_id, comment_id, rt.rate_limits)
     return "", 204
-
-
-@media_api.patch("/groups/<group_id>/settings")
-@login_required
-def group_settings(group_id: str):
-    changes = body(GroupSettingsUpdate).model_dump()
-    return jsonify(gallery.do_group_settings(get_runtime().store, g.user, group_id, changes))

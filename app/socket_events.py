@@ -9,7 +9,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room, leave_ro
 from limits import parse
 
 from app.auth import authenticate_session
-from app.gate import write_gate
+from app.gate import gif_sending, write_gate
 from app.sockets import (bind, context, handler, local, move, pace, presence_writer, socket_orders, typing_tracker,
                          web_notifier)
 from infra.runtime import get_runtime
@@ -109,7 +109,7 @@ def _register_messages(socketio: SocketIO) -> None:
         """A member sends: queued at once; message:new (or message:rejected) follows from the worker."""
         rt = get_runtime()
         appended = submit_message(rt.store, rt.inbox, enqueue_drain, user, send, context(),
-                                  rt.settings.inbox_max_backlog, write_gate())
+                                  rt.settings.inbox_max_backlog, write_gate(), gif_sending())
         pace(socketio, appended.backlog, rt.settings.inbox_soft_backlog)
         return {"clientId": send.clientId, "status": "queued"}
 

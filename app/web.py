@@ -11,6 +11,7 @@ from flask_socketio import SocketIO
 from app.analytics import analytics_api
 from app.api import api
 from app.exports import exports_api
+from app.gifs import gifs_api
 from app.health import health
 from app.http import answer_errors_in_json, bound_request_bodies
 from app.media import media_api
@@ -26,7 +27,7 @@ from infra.emitter import redis_manager
 socketio = SocketIO()
 SOCKETIO_PATH = "socket.io"   # Engine.IO's path, the page's (socket.io-client's default)
 BLUEPRINTS = (api, health, moderation_api, notifications_api, media_api, exports_api, search_api, analytics_api,
-              pages, metrics_api)
+              pages, metrics_api, gifs_api)
 
 
 def create_app(settings: Settings | None = None) -> Flask:

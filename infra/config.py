@@ -1,6 +1,8 @@
 """Every setting of the system, read from environment variables in this one module."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -55,7 +57,42 @@ class Settings(BaseSettings):
     encryption_master_keys: str | None = None
     encryption_kms_key_id: str | None = None
     kms_endpoint_url: str | None = None      # default: AWS's; a moto server in the tests
+    kms_region: str | None = None            # default: S3_REGION (the AWS credentials are S3's: AWS_*)
     encrypt_all: bool = False                # every conversation encrypted, not only groups that ask
+
+    # -- GIFs (GIFSRV: infra/gifs, pipelines/gifs, docs/api.md "GIFs") ------------------------------
+    # Which provider the picker searches: giphy, tenor, or library (the group's own animated uploads,
+    # offline). Unset: giphy when GIPHY_API_KEY is set, else tenor when TENOR_API_KEY is, else library.
+    gif_provider: Literal["giphy", "tenor", "library"] | None = None
+    giphy_api_key: str | None = None           # sent to Giphy only, never to clients nor into logs
+    giphy_api_url: str = "https://api.giphy.com"
+    tenor_api_key: str | None = None
+    tenor_api_url: str = "https://tenor.googleapis.com"
+    # Hosts (comma-separated; ".example.com" for any name under it) the server may fetch GIF files from,
+    # besides the chosen provider's own media hosts.
+    gif_media_hosts: str = ""
+    # Tests only (a local provider server): fetch over plain http, and from private or loopback addresses.
+    gif_allow_http: bool = False
+    gif_allow_private: bool = False
+    gif_max_bytes: int = Field(8 << 20, ge=1024)                   # the largest GIF file copied into S3
+    gif_preview_max_bytes: int = Field(1 << 20, ge=1024)           # the largest preview the proxy serves
+    gif_fetch_timeout_seconds: float = Field(5.0, gt=0, le=60)     # connect and each read, provider and files
+    gif_cache_seconds: int = Field(300, ge=0, le=86400)            # search answers and previews in Redis
+    gif_offer_ttl_seconds: int = Field(3600, ge=60, le=7 * 86400)  # how long a shown GIF may be sent
+    gif_rate_limit: str = "60/minute"                              # searches per user (limits' notation)
+
+    @property
+    def gif_provider_name(self) -> str:
+        """The provider the picker uses (GIF_PROVIDER or the default described above)."""
+        if self.gif_provider:
+            return self.gif_provider
+        if self.giphy_api_key:
+            return "giphy"
+        return "tenor" if self.tenor_api_key else "library"
+
+    @property
+    def gif_extra_hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.gif_media_hosts.split(",") if h.strip())
 
     # Identity. Unset secret is only allowed in the embedded default (a random one per run).
     jwt_secret: str | None = None
@@ -233,6 +270,10 @@ class Settings(BaseSettings):
             raise ValueError("INBOX_LOCK_SECONDS must be shorter than BROKER_VISIBILITY_TIMEOUT")
         if self.redis_max_connections <= self.worker_concurrency:  # each drain may hold one in a blocking read
             raise ValueError("REDIS_MAX_CONNECTIONS must exceed WORKER_CONCURRENCY")
+        if self.gif_provider == "giphy" and not self.giphy_api_key:
+            raise ValueError("GIF_PROVIDER=giphy needs GIPHY_API_KEY")
+        if self.gif_provider == "tenor" and not self.tenor_api_key:
+            raise ValueError("GIF_PROVIDER=tenor needs TENOR_API_KEY")
         if self.clamd_url and not self.clamd_url.startswith(("tcp://", "unix://")):
             raise ValueError("CLAMD_URL must be tcp://host:port or unix:///path")
         return self

@@ -24,9 +24,11 @@ from infra.blobs import S3Blobs
 from infra.config import Settings, get_settings, use_settings
 from infra.emitter import SocketIOEmitter
 from infra.executor import DirectExecutor, Executor
+from infra.gifs import fetch_policy, make_provider
 from infra.inbox import Inbox
 from infra.mailer import SmtpMailer
 from infra.crypto import LocalMasterKeys, MasterKeys
+from infra.kms import KmsMasterKeys, MasterKeyRing
 from infra.mongo import get_store, server_database
 from infra.presence import PresenceRegistry
 from infra.redis_pool import blocking_client, blocking_pool
@@ -34,6 +36,7 @@ from infra.scanner import ClamdScanner
 from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.exports.files import ExportSettings
+from pipelines.gifs.search import GifConfig
 from pipelines.media.uploads import Limits as MediaLimits
 from pipelines.moderation.screening import FilterCache
 from pipelines.policy.rate_limits import RateLimits
@@ -43,10 +46,19 @@ log = logging.getLogger(__name__)
 
 
 def master_keys(settings: Settings) -> MasterKeys | None:
-    """What wraps the data keys of encryption at rest: the configured master keys or KMS key; on the
-    embedded default with ENCRYPT_ALL and neither, a random key for this run; else none (encryption off)."""
-    if settings.encryption_master_keys:
-        return LocalMasterKeys(settings.encryption_master_keys)
+    """What wraps the data keys of encryption at rest (docs/security.md): the KMS key when
+    ENCRYPTION_KMS_KEY_ID is set (with ENCRYPTION_MASTER_KEYS too, those local keys still unwrap what they
+    wrapped: the way from local keys to KMS), else the local master keys; on the embedded default with
+    ENCRYPT_ALL and neither, a random key for this run; else none (encryption off)."""
+    local = LocalMasterKeys(settings.encryption_master_keys) if settings.encryption_master_keys else None
+    if settings.encryption_kms_key_id:
+        kms = KmsMasterKeys(settings.encryption_kms_key_id, settings.kms_endpoint_url,
+                            settings.kms_region or settings.s3_region,
+                            {"aws_access_key_id": settings.aws_access_key_id,
+                             "aws_secret_access_key": settings.aws_secret_access_key})
+        return MasterKeyRing(kms, local) if local else kms
+    if local:
+        return local
     if settings.encrypt_all:
         if not settings.embedded_store:
             raise RuntimeError("ENCRYPT_ALL needs ENCRYPTION_MASTER_KEYS or ENCRYPTION_KMS_KEY_ID")
@@ -130,6 +142,15 @@ class Runtime:
         return SchedulingLimits(max_days_ahead=s.scheduled_max_days_ahead, per_user=s.scheduled_per_user_limit,
                                 lease_seconds=s.scheduled_lease_seconds,
                                 max_lateness_seconds=s.scheduled_max_lateness_seconds, max_backlog=s.inbox_max_backlog)
+
+    @cached_property
+    def gifs(self) -> GifConfig:
+        """The GIF picker's provider (None: the group library), its fetcher's rules and its limits (GIFSRV)."""
+        s = self.settings
+        provider = make_provider(s)
+        rate = RateLimits(self.rate_limits.limiter, {"GIF searches": s.gif_rate_limit})
+        return GifConfig(provider, fetch_policy(s, provider), rate, s.gif_cache_seconds, s.gif_offer_ttl_seconds,
+                         s.gif_preview_max_bytes)
 
     @cached_property
     def filter_cache(self) -> FilterCache:

@@ -256,6 +256,14 @@ class MemoryBlobs:
         with self._guard:
             self._objects[key] = (bytes(data), content_type, _etag(data))
 
+    def copy(self, source_key: str, key: str) -> None:
+        self._check()
+        with self._guard:
+            found = self._objects.get(source_key)
+            if found is None:
+                raise BlobNotFound(source_key)
+            self._objects[key] = found
+
     def put_file(self, key: str, fileobj, content_type: str) -> None:
         self.put_bytes(key, fileobj.read(), content_type)
 

@@ -9,10 +9,12 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
+from infra.gifs import giphy, tenor
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
 from pipelines.media.cleanup import do_cleanup
 from pipelines.media.job import Processing, process_media
+from pipelines.media.remote import RemoteFetch
 from pipelines.upkeep import sweeper
 from schemas.common import utcnow
 from workers.enqueue import enqueue_process
@@ -24,7 +26,17 @@ log = logging.getLogger(__name__)
 def processing() -> Processing:
     rt = get_runtime()
     return Processing(store=rt.store, blobs=rt.blobs, notifier=rt.notifier, scanner=rt.scanner,
-                      executor=rt.executor, transient=TRANSIENT_MEDIA)
+                      executor=rt.executor, transient=TRANSIENT_MEDIA, remote=remote_fetch(rt.settings))
+
+
+def remote_fetch(settings) -> RemoteFetch:
+    """Where GIF sends' files may come from: each provider's media hosts and GIF_MEDIA_HOSTS (a GIF offered
+    before a change of GIF_PROVIDER is still copied from where it was offered)."""
+    extra = settings.gif_extra_hosts
+    return RemoteFetch(media_hosts={"giphy": giphy.MEDIA_HOSTS + extra, "tenor": tenor.MEDIA_HOSTS + extra},
+                       max_bytes=settings.gif_max_bytes, timeout=settings.gif_fetch_timeout_seconds,
+                       allow_http=settings.gif_allow_http, allow_private=settings.gif_allow_private,
+                       quota_bytes=settings.upload_quota_bytes)
 
 
 @task("media.process")

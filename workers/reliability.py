@@ -14,17 +14,21 @@ from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutErr
 
 from infra.blobs import StorageUnavailable
 from infra.executor import WorkerDied
+from infra.kms import KeyServiceUnavailable
 from infra.scanner import ScannerUnavailable
 from pipelines.exports.job import MAX_ATTEMPTS as EXPORT_MAX_ATTEMPTS
+from pipelines.media.remote import RemoteUnavailable
 from pipelines.messages.writer import TransientError
 from workers.celery_app import celery
 
 # MongoDB or Redis briefly away (connection failures, Redis timeouts), a drain that lost its lock or met a
-# concurrent seq: worth a retry on every queue.
-TRANSIENT = (TransientError, ConnectionFailure, RedisConnectionError, RedisTimeoutError)
+# concurrent seq, a KMS that did not answer (encryption at rest with ENCRYPTION_KMS_KEY_ID): worth a retry on
+# every queue.
+TRANSIENT = (TransientError, ConnectionFailure, RedisConnectionError, RedisTimeoutError, KeyServiceUnavailable)
 # Where files are made: also S3 away (botocore's endpoint and connection errors, 5xx and throttling reach us
-# as StorageUnavailable, infra/blobs.py), clamd away (ScannerUnavailable), a CPU child that died (WorkerDied).
-TRANSIENT_MEDIA = (*TRANSIENT, StorageUnavailable, ScannerUnavailable, WorkerDied)
+# as StorageUnavailable, infra/blobs.py), clamd away (ScannerUnavailable), a CPU child that died (WorkerDied),
+# a GIF provider failing for now (RemoteUnavailable: the copy counts its fetches and refuses past its bound).
+TRANSIENT_MEDIA = (*TRANSIENT, StorageUnavailable, ScannerUnavailable, WorkerDied, RemoteUnavailable)
 TRANSIENT_EXPORTS = (StorageUnavailable, *TRANSIENT, WorkerDied)
 # SMTP is not listed: the mailer sorts its failures (infra/mailer.py) and a digest counts its own attempts
 # and queues its retry for ``retryAt`` (pipelines/notifications/digests.py), so the task never raises them.

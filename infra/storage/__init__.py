@@ -12,6 +12,7 @@ from infra.storage.audit import AuditRepo
 from infra.storage.conversations import ConversationsRepo
 from infra.storage.digests import DigestsRepo
 from infra.storage.exports import ExportsRepo
+from infra.storage.gifs import GifsRepo
 from infra.storage.groups import GroupsRepo
 from infra.storage.keys import KeysRepo
 from infra.storage.media import MediaRepo
@@ -37,22 +38,23 @@ class Store:
         self.conversations = ConversationsRepo(db)
         self.keys = KeysRepo(db)
         # Encryption at rest (docs/security.md): off without master keys.
-        self.vault = Vault(self.keys, master, self._wants_encryption)
-        self.messages = MessagesRepo(db)
-        self.audit = AuditRepo(db)
-        self.moderation = ModerationRepo(db)
+        self.vault = Vault(self.keys, master, self._wants_encryption, self.conversations.set_encrypted)
+        self.messages = MessagesRepo(db, self.vault, self.keys)
+        self.audit = AuditRepo(db, self.vault)
+        self.moderation = ModerationRepo(db, self.vault)
         self.notifications = NotificationsRepo(db, self.vault)
         self.digests = DigestsRepo(db)
-        self.scheduled = ScheduledRepo(db)
+        self.scheduled = ScheduledRepo(db, self.vault)
         self.upkeep = UpkeepRepo(db, self.conversations, self.groups)
         self.media = MediaRepo(db, self.vault)
         self.exports = ExportsRepo(db)
         self.analytics = AnalyticsRepo(db)
+        self.gifs = GifsRepo(db)   # the GIF library's queries on media (GIFSRV)
 
     def repositories(self) -> list[Repository]:
         return [self.users, self.groups, self.conversations, self.keys, self.messages, self.audit, self.moderation,
                 self.notifications, self.digests, self.scheduled, self.upkeep, self.media, self.exports,
-                self.analytics]
+                self.analytics, self.gifs]
 
     def _wants_encryption(self, conv_id: str) -> bool:
         """Whether a conversation without a data key should get one: every conversation with ENCRYPT_ALL,

@@ -103,6 +103,19 @@ class ConversationsRepo(Repository):
         doc = self.conversations.find_one({"directKey": direct_key})
         return Conversation.from_mongo(doc) if doc else None
 
+    # --- encryption at rest (infra.crypto) ---
+    def set_encrypted(self, conv_id: str) -> None:
+        """Mark the conversation encrypted (it has a data key); never unset (encryption is one way)."""
+        self.conversations.update_one({"_id": conv_id, "encrypted": {"$ne": True}}, {"$set": {"encrypted": True}})
+
+    def conversation_ids_of_group(self, group_id: str, after: str | None, limit: int) -> list[str]:
+        """A page of the group's conversation ids in id order, after ``after`` (the groupId_id index)."""
+        query: dict[str, Any] = {"groupId": group_id}
+        if after:
+            query["_id"] = {"$gt": after}
+        docs = self.conversations.find(query, {"_id": 1}).sort([("groupId", ASC), ("_id", ASC)]).limit(limit)
+        return [d["_id"] for d in docs]
+
     def conversation_ids_of_user(self, user_id: str) -> list[str]:
         """From the (userId, convId) index alone (a covered query)."""
         return [m["convId"] for m in self.conversation_members.find({"userId": user_id}, {"_id": 0, "convId": 1})]

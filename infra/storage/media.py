@@ -147,6 +147,10 @@ class MediaRepo(Repository):
         self.media.insert_one(self._sealed(media.to_mongo()))
         self.uploads.insert_one(upload.to_mongo())
 
+    def insert_media(self, media: Media) -> None:
+        """A file that has no upload (a GIF send's copy, pipelines.media.remote)."""
+        self.media.insert_one(media.to_mongo())
+
     def get_upload(self, upload_id: str) -> Upload | None:
         doc = self.uploads.find_one({"_id": upload_id})
         return Upload.from_mongo(doc) if doc else None

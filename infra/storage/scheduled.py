@@ -1,4 +1,6 @@
-"""Scheduled messages: each conversation's queue, claimed through a lease."""
+"""Scheduled messages: each conversation's queue, claimed through a lease. Their text is sealed in an
+encrypted conversation (infra.storage.sealing) and opened on every read: the dispatcher sends it through the
+inbox in clear, like a send (Redis, transient)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,8 +9,10 @@ import pymongo
 from pymongo import ASCENDING as ASC, IndexModel, ReturnDocument
 from pymongo.database import Database
 
+from infra.crypto import Vault
 from infra.storage.lease import Lease
 from infra.storage.repository import Repository, newest_first
+from infra.storage.sealing import Opened, is_plain, open_text, seal_in_clear, seal_text
 from schemas.documents import SCHEDULED_OPEN, ScheduledMessage
 
 
@@ -26,24 +30,32 @@ class ScheduledRepo(Repository):
         ],
     }
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, vault: Vault | None = None) -> None:
         super().__init__(db)
         self.scheduled_messages = db["scheduled_messages"]
         self.lease = Lease(self.scheduled_messages)
+        self.vault = vault
+        self._model = Opened(ScheduledMessage, self._opened)
+
+    def _opened(self, doc: dict[str, Any]) -> dict[str, Any]:
+        doc["content"] = open_text(self.vault, doc.get("convId"), doc.get("content"))
+        return doc
 
     def insert_scheduled(self, item: ScheduledMessage) -> tuple[ScheduledMessage, bool]:
         """Idempotent on (sender, conversation, clientId): a retried create returns the first one."""
         try:
-            self.scheduled_messages.insert_one(item.to_mongo())
+            doc = item.to_mongo()
+            doc["content"] = seal_text(self.vault, item.convId, item.content)
+            self.scheduled_messages.insert_one(doc)
             return item, True
         except pymongo.errors.DuplicateKeyError:
             doc = self.scheduled_messages.find_one({"senderId": item.senderId, "convId": item.convId,
                                                     "clientId": item.clientId})
-            return ScheduledMessage.from_mongo(doc), False
+            return self._model.from_mongo(doc), False
 
     def get_scheduled(self, item_id: str) -> ScheduledMessage | None:
         doc = self.scheduled_messages.find_one({"_id": item_id})
-        return ScheduledMessage.from_mongo(doc) if doc else None
+        return self._model.from_mongo(doc) if doc else None
 
     def count_open_scheduled(self, sender_id: str) -> int:
         return sum(self.scheduled_messages.count_documents({"senderId": sender_id, "status": s}) for s in SCHEDULED_OPEN)
@@ -51,13 +63,16 @@ class ScheduledRepo(Repository):
     def scheduled_of_sender(self, sender_id: str, conv_id: str, *, before: str | None, limit: int
                             ) -> tuple[list[ScheduledMessage], bool]:
         query: dict[str, Any] = {"senderId": sender_id, "convId": conv_id}
-        return newest_first(self.scheduled_messages, query, ScheduledMessage, before=before, limit=limit)
+        return newest_first(self.scheduled_messages, query, self._model, before=before, limit=limit)
 
     def update_pending_scheduled(self, item_id: str, sender_id: str, changes: dict[str, Any]) -> ScheduledMessage | None:
         """Edit or cancel, only while nobody has claimed it (so a send in progress is never changed under it)."""
+        if changes.get("content"):
+            found = self.scheduled_messages.find_one({"_id": item_id}, {"convId": 1})
+            changes = {**changes, "content": seal_text(self.vault, found and found["convId"], changes["content"])}
         doc = self.scheduled_messages.find_one_and_update({"_id": item_id, "senderId": sender_id, "status": "pending"},
                                                           {"$set": changes}, return_document=ReturnDocument.AFTER)
-        return ScheduledMessage.from_mongo(doc) if doc else None
+        return self._model.from_mongo(doc) if doc else None
 
     def due_scheduled_conversations(self, now, limit: int) -> list[str]:
         """Conversations whose queue has something due, or a claim whose lease ran out."""
@@ -76,7 +91,7 @@ class ScheduledRepo(Repository):
         items = []
         for status in SCHEDULED_OPEN:
             docs = self.scheduled_messages.find({"convId": conv_id, "status": status, "sendAt": {"$lte": now}})
-            items += [ScheduledMessage.from_mongo(d) for d in docs.sort([("sendAt", ASC), ("_id", ASC)]).limit(limit)]
+            items += [self._model.from_mongo(d) for d in docs.sort([("sendAt", ASC), ("_id", ASC)]).limit(limit)]
         return sorted(items, key=lambda i: (i.sendAt, i.id))[:limit]
 
     def claim_scheduled(self, item: ScheduledMessage, now, lease_until, token: str) -> ScheduledMessage | None:
@@ -100,7 +115,7 @@ class ScheduledRepo(Repository):
     def stale_scheduled(self, status: str, due_before, limit: int) -> list[ScheduledMessage]:
         """Open items (``status`` pending or claimed) due before ``due_before``: past every bound of delivery."""
         docs = self.scheduled_messages.find({"status": status, "sendAt": {"$lt": due_before}}).limit(limit)
-        return [ScheduledMessage.from_mongo(d) for d in docs]
+        return [self._model.from_mongo(d) for d in docs]
 
     def fail_stale_scheduled(self, item: ScheduledMessage, at, error: dict[str, str]) -> ScheduledMessage | None:
         """Fail the item as read (same status and claim: nobody took it since), for the sweeper."""
@@ -110,3 +125,12 @@ class ScheduledRepo(Repository):
                  "claimedUntil": item.claimedUntil}, {"$set": changes}).modified_count != 1:
             return None
         return item.model_copy(update=changes)
+
+    def seal_stored(self, conv_id: str, limit: int) -> int:
+        """Seal the texts of the conversation's scheduled messages stored in clear (pipelines.upkeep.sealing);
+        how many were found (fewer than ``limit``: none is left)."""
+        if self.vault is None or not self.vault.encrypted(conv_id):
+            return 0
+        return seal_in_clear(self.scheduled_messages, {"convId": conv_id, "content": {"$type": "string", "$ne": ""}},
+                             lambda d: {"content": self.vault.seal(conv_id, d["content"])} if is_plain(d["content"])
+                             else {}, limit)

@@ -29,6 +29,8 @@ def check_attachments(store: Store, user: User, conv_id: str, media_ids: list[st
 
 
 def message_type(files: list[dict[str, Any]]) -> str:
+    if any(f.get("gif") for f in files):   # a GIF send (contract v3), whether GIF, WebP or MP4
+        return "media"
     kinds = {f["fileType"] for f in files}
     if kinds == {"image"}:
         return "image"

@@ -33,7 +33,11 @@ class MediaRefused(Exception):
 
 
 REFUSAL_CODES = ("unsupported_type", "type_mismatch", "too_many_pixels", "corrupt_file",
-                 "size_mismatch", "upload_expired")   # the last two: pipelines.media's S3 checks
+                 "size_mismatch", "upload_expired",   # these two: pipelines.media's S3 checks
+                 "invalid_gif", "gif_unavailable")    # a GIF copy's (pipelines.media.remote)
+
+# What a GIF send may copy (contract v3): the types GIF providers serve, each by its magic bytes.
+GIF_TYPES = ("image/gif", "image/webp", "video/mp4")
 
 
 _OOXML = "application/vnd.openxmlformats-officedocument"
@@ -181,3 +185,11 @@ def check_declared(declared: str, head: bytes) -> None:
     sniffed = sniff(head)
     if sniffed is None or CONTAINER[sniffed] != container:
         raise MediaRefused("type_mismatch", f"declared {mime} but the file is {sniffed or 'something else'}")
+
+
+def check_gif(declared: str, head: bytes) -> None:
+    """A GIF copy's bytes: GIF, WebP or MP4 by their magic, and the type the provider declared; otherwise
+    ``invalid_gif`` (a file that is not what the provider said)."""
+    sniffed = sniff(head)
+    if declared not in GIF_TYPES or sniffed != declared:
+        raise MediaRefused("invalid_gif", f"the provider said {declared} but sent {sniffed or 'something else'}")

@@ -1,14 +1,18 @@
 """What members do with a conversation's files: read one and its presigned URL, the gallery, likes,
-comments, albums and captions; and the group's media settings."""
+comments, albums and captions."""
 from __future__ import annotations
 
 import os
 
+import regex
+
 from infra.blobs import Blobs
 from infra.storage import Store
+from infra.text import fold
+from pipelines.gifs.library import do_index_library
 from pipelines.media.uploads import Limits
 from pipelines.messages import lifecycle
-from pipelines.policy.access import check_conversation_member, check_group_manager, check_owner
+from pipelines.policy.access import check_conversation_member, check_owner
 from pipelines.policy.gate import Admitted, Gate
 from schemas.common import new_id, utcnow
 from schemas.documents import Album, Media, MediaComment, SenderInfo, User
@@ -18,6 +22,14 @@ from schemas.payloads import AlbumCreate, IdPage
 
 MAX_COMMENTS = 500
 SAFE_INLINE = {"image/jpeg", "image/png", "image/gif", "image/webp"}  # shown in the page; all else downloads
+HASHTAG = regex.compile(r"(?<![\w#])#(\w{1,40})")
+MAX_TAGS = 20
+
+
+def caption_tags(caption: str | None) -> list[str]:
+    """The caption's #hashtags, folded (lower case, no diacritics), each once, in order: what the group's
+    GIF library matches besides names and captions."""
+    return list(dict.fromkeys(fold(tag) for tag in HASHTAG.findall(caption or "")))[:MAX_TAGS]
 
 
 def _member_media(store: Store, user: User, media_id: str) -> Media:
@@ -127,14 +139,12 @@ def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: 
                 reason="caption of another member's file")
     gate.count(admitted)
     screened = gate.screen(admitted, {"caption": caption}, media_id)
-    updated = store.media.update_media(media_id, {"caption": screened.texts["caption"] or None, "updatedAt": utcnow()})
+    text = screened.texts["caption"] or None
+    # The tags are search keys: blind tokens in an encrypted conversation, like its messages' words.
+    tags = store.vault.blind_words(media.convId, caption_tags(text)) or None
+    updated = store.media.update_media(media_id, {"caption": text, "tags": tags, "updatedAt": utcnow()})
     if updated is None:
         raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
+    do_index_library(store, updated)   # the GIF library finds an animated file by its caption (GIFSRV)
     gate.opened(screened)
     return updated
-
-
-def do_group_settings(store: Store, user: User, group_id: str, changes: dict) -> dict:
-    check_group_manager(store, user, group_id)
-    group = store.groups.set_group_settings(group_id, changes)
-    return {"groupId": group_id, "settings": group.settings.model_dump()}

@@ -17,10 +17,13 @@ from infra.metrics import MEDIA_FAILURES, MEDIA_JOB_SECONDS
 from infra.scanner import ScanError, ScannerUnavailable
 from infra.storage import Store
 from pipelines.events import Notifier
+from pipelines.gifs.library import do_index_library
 from pipelines.media.filetypes import MediaRefused
 from pipelines.media.images import image_info
 from pipelines.media.probe import audio_info, pdf_info, video_info
-from pipelines.media.step_calls import complete_upload, fetch_original, on_original, render_image, verify_stored
+from pipelines.media.remote import RemoteFetch, RemoteUnavailable, refusal_code, step_copy
+from pipelines.media.step_calls import (complete_upload, fetch_original, on_original, render_image, render_video_still,
+                                        verify_stored)
 from schemas.common import utcnow
 from schemas.documents import Media, Step
 
@@ -39,7 +42,9 @@ class Processing:
     executor: Executor
     # Worth a retry of the task (the worker adds MongoDB's and Redis's connection errors, a dead CPU child);
     # anything else a step raises fails the file at once, with its reason (``_unexpected``).
-    transient: tuple[type[BaseException], ...] = (StorageUnavailable, ScannerUnavailable)
+    transient: tuple[type[BaseException], ...] = (StorageUnavailable, ScannerUnavailable, RemoteUnavailable)
+    # Where GIF sends' files may be fetched from, and the bounds (None: this worker copies none).
+    remote: RemoteFetch | None = None
 
 
 @dataclass
@@ -101,7 +106,7 @@ def _run_steps(io: Processing, media: Media, ran: list[str]) -> Media:
                 io.executor.give_way()
                 media = _record(io, media, name, outcome, changes)
         except MediaRefused as exc:   # a step's file work refused the file
-            return _refuse(io, media, _Refused("failed", exc.code, exc.message))
+            return _refuse(io, media, _Refused("failed", refusal_code(media, exc.code), exc.message))
         except _Refused as refused:
             return _refuse(io, media, refused)
         except io.transient:
@@ -114,8 +119,21 @@ def _run_steps(io: Processing, media: Media, ran: list[str]) -> Media:
                                   unless_status=("failed", "quarantined")) or io.store.media.get_media(media.id) or media
     if media.status == "ready":
         io.store.media.keep_quota(media.uploadedBy, media.id)
+        if media.animated:
+            _index_library(io, media)
     _announce(io, media)
     return media
+
+
+def _index_library(io: Processing, media: Media) -> None:
+    """An animated file is in its group's GIF library (pipelines.gifs.library): its words are indexed once
+    it is ready. A failure here costs the library one entry, not the file."""
+    try:
+        do_index_library(io.store, media)
+    except io.transient:
+        raise
+    except Exception:  # noqa: BLE001 - the file is ready whatever the index does
+        log.exception("media %s: not indexed in the GIF library", media.id)
 
 
 class _Local:
@@ -130,6 +148,9 @@ class _Local:
 
 
 def _step_upload(io: Processing, media: Media, local: _Local):
+    """An upload's completion; a GIF send's copy (pipelines.media.remote) in its place."""
+    if media.source is not None:
+        return step_copy(io, media)
     io.executor.run_cpu(complete_upload, io.blobs, media.key, io.store.media.get_upload(media.id))
     return Step(status="done", at=utcnow()), {}
 
@@ -154,21 +175,30 @@ def _step_metadata(io: Processing, media: Media, local: _Local):
     """Facts about the file (dimensions, duration, codec, pages); an image's header is checked for
     decompression bombs here, before anything decodes it."""
     meta: dict = {}
+    changes: dict[str, Any] = {}
     if media.fileType == "image":
         info = io.executor.run_cpu(on_original, io.blobs, media.key, local.path, image_info)
         meta = {"dimensions": {"width": info.width, "height": info.height}, "format": info.format,
                 "frames": info.frames, "animated": info.animated}
+        if info.animated and info.format in ("GIF", "WEBP"):   # what the group's GIF library holds
+            changes["animated"] = True
     elif media.fileType in ("audio", "video"):
         meta = io.executor.run_cpu(on_original, io.blobs, media.key, local.path,
                           audio_info if media.fileType == "audio" else video_info)
+        if media.gif is not None:   # a GIF served as MP4: shown like one
+            meta["dimensions"] = {"width": meta["width"], "height": meta["height"]}
+            changes["animated"] = True
     elif media.mimeType == "application/pdf":
         meta = io.executor.run_cpu(on_original, io.blobs, media.key, local.path, pdf_info)
-    return Step(status="done", at=utcnow()), {"metadata": {**media.metadata, **meta}}
+    return Step(status="done", at=utcnow()), {"metadata": {**media.metadata, **meta}, **changes}
 
 
 def _step_thumbnails(io: Processing, media: Media, local: _Local):
     """small and large renditions (EXIF orientation applied, every tag stripped), and the original without
     its EXIF/GPS unless the group keeps originals as they are."""
+    if media.fileType == "video" and media.gif is not None:   # a GIF's MP4: a still of its first frame
+        made = io.executor.run_cpu(render_video_still, io.blobs, media.key, local.path)
+        return Step(status="done", at=utcnow()), {"variants": {n: v.model_dump() for n, v in made.items()}}
     if media.fileType != "image":
         return Step(status="skipped", at=utcnow(), result="not an image"), {}
     group = io.store.groups.get_group(media.groupId)

@@ -58,6 +58,8 @@ def _stream_facts(src: Source, kind: str) -> dict:
             raise MediaRefused("corrupt_file", f"unreadable {kind} ({e})") from None
         if kind == "video":
             facts.update(width=stream.codec_context.width, height=stream.codec_context.height)
+            if stream.frames:   # from the header when the container counts them (MP4 does)
+                facts["frames"] = int(stream.frames)
         return facts
     finally:
         container.close()
@@ -71,6 +73,29 @@ def audio_info(src: Source) -> dict:
 def video_info(src: Source) -> dict:
     """{duration: seconds, width, height, codec} of the first video stream."""
     return _stream_facts(src, "video")
+
+
+def video_still(src: Source) -> bytes:
+    """The first frame of the first video stream as a PNG (a GIF's MP4 gets a still thumbnail from it):
+    one frame decoded, never the whole file."""
+    import av
+    from PIL import Image  # noqa: F401 - to_image() needs Pillow
+
+    container = _open_av(src)
+    try:
+        if not container.streams.video:
+            raise MediaRefused("corrupt_file", "no video stream in this file")
+        try:
+            frame = next(container.decode(video=0), None)
+        except av.error.FFmpegError as e:
+            raise MediaRefused("corrupt_file", f"unreadable video ({e})") from None
+        if frame is None:
+            raise MediaRefused("corrupt_file", "no frame in this video")
+        out = io.BytesIO()
+        frame.to_image().save(out, "PNG")
+        return out.getvalue()
+    finally:
+        container.close()
 
 
 MAX_PDF_PAGES = 100_000

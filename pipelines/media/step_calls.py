@@ -10,6 +10,7 @@ from typing import Any, Callable
 from infra.blobs import Blobs, Part
 from pipelines.media.filetypes import MediaRefused, check_declared
 from pipelines.media.images import make_renditions
+from pipelines.media.probe import video_still
 from pipelines.media.strip import strip_original
 from schemas.documents import Upload, Variant
 
@@ -53,17 +54,28 @@ def render_image(blobs: Blobs, key: str, mime_type: str, path: str, strip: bool)
     path = fetch_original(blobs, key, path)
     made = make_renditions(path)
     stripped = strip_original(path) if strip else None
-    variants = {}
-    for name, v in made.variants.items():
-        variant_key = f"{key.rsplit('/', 1)[0]}/{name}.{v.mime_type.split('/')[1]}"
-        blobs.put_bytes(variant_key, v.data, v.mime_type)
-        variants[name] = Variant(width=v.width, height=v.height, mimeType=v.mime_type, size=v.size, key=variant_key)
+    variants = _put_variants(blobs, key, made)
     if stripped is not None:
         blobs.put_bytes(key, stripped, mime_type)
     # The stored original's size, also when a run that died before recording the step had already
     # stripped it (then there is nothing left to strip, and the downloaded file is what S3 holds).
     size = len(stripped) if stripped is not None else os.path.getsize(path)
     return Rendered(dimensions=made.dimensions, exif=made.exif, variants=variants, file_size=size)
+
+
+def _put_variants(blobs: Blobs, key: str, made) -> dict[str, Variant]:
+    variants = {}
+    for name, v in made.variants.items():
+        variant_key = f"{key.rsplit('/', 1)[0]}/{name}.{v.mime_type.split('/')[1]}"
+        blobs.put_bytes(variant_key, v.data, v.mime_type)
+        variants[name] = Variant(width=v.width, height=v.height, mimeType=v.mime_type, size=v.size, key=variant_key)
+    return variants
+
+
+def render_video_still(blobs: Blobs, key: str, path: str) -> dict[str, Variant]:
+    """A GIF's MP4 gets the thumbnails an image gets, from its first frame (one frame decoded by PyAV), as
+    one CPU call; the original is left as it is."""
+    return _put_variants(blobs, key, make_renditions(video_still(fetch_original(blobs, key, path))))
 
 
 def complete_upload(blobs: Blobs, key: str, upload: Upload | None) -> None:

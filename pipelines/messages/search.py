@@ -97,6 +97,7 @@ def do_backfill_words(store: Store, after_id: str | None, batch: int = BACKFILL_
         if sender not in authors:
             authors[sender] = store.users.get_user(sender) if sender else None
         fields = search_fields(doc.get("content") or "", doc.get("type", "text"), authors[sender])
-        store.messages.set_search_words(doc["_id"], fields["language"], fields["words"])
+        # (blind tokens in an encrypted conversation: the repository makes them)
+        store.messages.set_search_words(doc["_id"], doc["convId"], fields["language"], fields["words"])
         updated += 1
     return BackfillResult(len(docs), updated, docs[-1]["_id"] if len(docs) == batch else None)

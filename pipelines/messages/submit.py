@@ -2,11 +2,16 @@
 the conversation's inbox, in the order accepted; the drain (pipelines.messages.drain) stores them."""
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import Callable
+
+from redis import Redis
 
 from infra.inbox import Appended, Inbox
 from infra.storage import Store
 from pipelines.media.attachments import check_attachments
+from pipelines.media.remote import GifLimits, do_create_gif_media, do_drop_gif_media
 from pipelines.policy.access import check_conversation_member, check_may_moderate_content, check_owner, is_moderator
 from pipelines.policy.gate import Gate
 from schemas.common import new_id, utcnow
@@ -15,18 +20,32 @@ from schemas.errors import ApiError, Code
 from schemas.payloads import MessageSend
 from schemas.tasks import InboxEntry
 
+log = logging.getLogger(__name__)
+
 REVIEW_DELETE = "delete:review:"   # the clientId prefix of a review decision's deletion (pipelines.moderation.reviews)
+
+
+@dataclass(frozen=True)
+class GifSending:
+    """What a GIF send needs besides a send's I/O: the offers (Redis), the bounds, and the media queue."""
+    redis: Redis
+    limits: GifLimits
+    enqueue_process: Callable[[str], None]
 
 
 def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,
                    send: MessageSend, context: dict | None = None, max_backlog: int = 5000,
-                   gate: Gate | None = None) -> Appended:
+                   gate: Gate | None = None, gifs: GifSending | None = None) -> Appended:
     """Admit a send through the write gate (member, not banned, not muted, under the per-user rate) and
     queue it; returns where it went and the backlog behind it. Nothing is queued when a check fails. The
     text meets the group's filter in the drain, once (``InboxWriter.screen``, pipelines.messages.writer).
 
     A conversation whose inbox already holds ``max_backlog`` sends refuses more (``rate_limited``):
     the workers are behind, and growing the queue without bound only makes every message later.
+
+    A GIF send (``gif``) carries a file made now, in ``processing``, like an attachment still being
+    processed: the message is queued at once with it, and its copy into S3 on the media queue
+    (pipelines.media.remote); the message is updated when the file is ready or refused.
     """
     gate = gate or Gate(store)
     admitted = gate.conversation(user, send.convId, "send", context)
@@ -34,11 +53,32 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
         raise ApiError(Code.NOT_FOUND, "replyTo must name a message of the same conversation")
     if send.attachments:
         check_attachments(store, user, send.convId, send.attachments)
+    gif, made = None, False
+    if send.gif is not None:
+        if gifs is None:
+            raise ApiError(Code.INVALID_GIF, "GIFs cannot be sent on this path")
+        gif, made = do_create_gif_media(store, gifs.redis, gifs.limits, user, (send.convId, admitted.group_ids[0]),
+                                        send.gif.id, send.clientId)
     gate.count(admitted)
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
                        type=send.type, replyTo=send.replyTo, receivedAt=utcnow(),
-                       sid=(context or {}).get("sid"), attachments=send.attachments)
-    return submit_entry(inbox, enqueue_drain, send.convId, entry, max_backlog)
+                       sid=(context or {}).get("sid"), attachments=[gif.id] if gif else send.attachments)
+    try:
+        appended = submit_entry(inbox, enqueue_drain, send.convId, entry, max_backlog)
+    except Exception:
+        if made:   # the send is refused whole: no file left behind for it
+            do_drop_gif_media(store, gifs.redis, gif, send.clientId)
+        raise
+    if made:
+        _queue_copy(gifs, gif.id)
+    return appended
+
+
+def _queue_copy(gifs: GifSending, media_id: str) -> None:
+    try:
+        gifs.enqueue_process(media_id)
+    except Exception:  # noqa: BLE001 - the message is queued; the sweeper queues the copy (pipelines.upkeep.sweeper)
+        log.warning("media %s: could not queue its copy; the sweeper will", media_id, exc_info=True)
 
 
 def submit_change(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], None], user: User,

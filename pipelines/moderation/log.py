@@ -30,15 +30,18 @@ def tell_user(tell: Tell | None, user_id: str, key: str, title: str, body: str, 
 
 def do_log_action(store: Store, notifier: Notifier, actor: User | None, group_id: str, action: str,
                   target_type: str, target_id: str | None, *, target_name: str | None = None,
-                  reason: str | None = None, changes: dict | None = None, once: str | None = None) -> None:
+                  reason: str | None = None, changes: dict | None = None, once: str | None = None,
+                  conv_id: str | None = None) -> None:
     """Record a moderation action and show it live to the group's moderators. ``once``, a key derived from
-    what happened, makes a redelivered task record it once."""
+    what happened, makes a redelivered task record it once. ``conv_id``: the conversation whose content
+    ``reason`` quotes (a report's reason, a blocked match, a decision's note): stored sealed with its key
+    when it is encrypted."""
     entry = ActivityLog(id=new_id(), key=once, userId=actor.id if actor else None, action=action,
                         resource=target_type, resourceId=target_id, changes=changes, groupId=group_id,
                         metadata={"actorName": actor.username if actor else SYSTEM_ACTOR,
                                   "targetName": target_name, "reason": reason},
                         timestamp=utcnow())
-    if store.audit.insert_activity_once(entry):
+    if store.audit.insert_activity_once(entry, conv_id):
         notifier.notify_moderation_action(group_id, with_display_names(store, [entry.moderation_entry()])[0])
 
 

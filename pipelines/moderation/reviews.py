@@ -137,7 +137,7 @@ def do_report(store: Store, notifier: Notifier, user: User, message_id: str, rea
     if changed:
         notifier.notify_review(item, flagged=True)
         do_log_action(store, notifier, user, conv.groupId, "reported", "message", message.id,
-                      target_name=message.senderInfo.username, reason=reason)
+                      target_name=message.senderInfo.username, reason=reason, conv_id=conv.id)
     return item
 
 
@@ -199,7 +199,8 @@ def do_apply_decision(store: Store, notifier: Notifier, submit: Callable[[str, I
     decider = store.users.get_user(item.decidedBy) if item.decidedBy else None
     do_log_action(store, notifier, decider, item.groupId, f"review_{item.status}", "review", item.id,
                   target_name=msg.senderInfo.username, reason=item.note,
-                  changes={"kind": item.kind, "messageId": item.messageId}, once=f"review:{item.id}:{item.status}")
+                  changes={"kind": item.kind, "messageId": item.messageId}, once=f"review:{item.id}:{item.status}",
+                  conv_id=item.convId or None)
     return item.status
 
 

@@ -215,7 +215,7 @@ def do_record_block(store: Store, notifier: Notifier, group_id: str, conv_id: st
         return False
     do_log_action(store, notifier, None, group_id, "message_blocked", "user", sender_id,
                   target_name=sender.username, reason=f"blocked: {match}", changes={"convId": conv_id},
-                  once=f"blocked:{conv_id}:{sender_id}:{client_id}")
+                  once=f"blocked:{conv_id}:{sender_id}:{client_id}", conv_id=conv_id)
     auto = store.moderation.group_moderation_of(group_id).autoMute
     if not auto.enabled or active_mute_until(store, group_id, sender_id) is not None:
         return False

@@ -16,6 +16,7 @@ from typing import Any
 from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.moderation.sanctions import active_mute_until, check_not_banned
+from pipelines.people.group_settings import mark_encrypted
 from schemas.common import new_id, utcnow
 from schemas.documents import ActivityLog, Conversation, ConversationMember, User
 from schemas.errors import ApiError, Code
@@ -49,6 +50,7 @@ def do_start_direct(store: Store, notifier: Notifier, user: User, request: Direc
         group_id = _oldest_shared_group(store, user, other)
         conv, members = _new_direct(store, group_id, key, user, other)
         if store.conversations.insert_direct(conv, members):
+            mark_encrypted(store, conv)
             _log(store, user, conv.id, other.id)
             notifier.notify_conversation_joined(other.id, _payload(conv, user))
             return Direct(_payload(conv, other), True, [user.id, other.id])

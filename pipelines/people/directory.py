@@ -7,6 +7,7 @@ from typing import Any, Callable
 from infra.storage import Store
 from pipelines.events import Notifier
 from pipelines.people.direct import with_peers
+from pipelines.people.group_settings import mark_encrypted
 from pipelines.moderation.sanctions import active_mute_until, check_not_banned
 from pipelines.policy.access import check_conversation_member, check_group_manager, check_group_member, check_outranks
 from pipelines.policy.gate import Gate
@@ -73,6 +74,7 @@ def do_create_conversation(store: Store, notifier: Notifier, announce: Announce,
     store.conversations.insert_conversation(conv, [ConversationMember(id=new_id(), convId=conv.id, userId=uid, groupId=group_id,
                                                         joinedAt=now, mutedUntil=active_mute_until(store, group_id, uid))
                                      for uid in member_ids])
+    mark_encrypted(store, conv)
     _log(store, user, "create", "conversation", conv.id, {"members": member_ids})
     gate.opened(screened)
     announce(conv.id, user, "conversation_created", {"userId": user.id, "username": user.username,

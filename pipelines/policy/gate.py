@@ -102,7 +102,7 @@ EXEMPT: dict[str, str] = {
     "POST /api/uploads/<upload_id>/part-urls": "signs part uploads",
     "POST /api/uploads/<upload_id>/complete": "finishes an upload (its file reaches others through a send)",
     "POST /api/media/<media_id>/likes": "no text",
-    "PATCH /api/groups/<group_id>/settings": "group admins' media settings",
+    "PATCH /api/groups/<group_id>/settings": "group admins' settings (media metadata, encryption, GIF rating): no text",
     "POST /api/conversations/<conv_id>/exports": "the requester's own file",
     "POST /api/notifications/read": "the user's own notifications",
     "PATCH /api/me/notification-settings": "the user's own settings",

@@ -18,6 +18,7 @@ from infra.metrics import REPAIR_FIXED, REPAIR_FOUND
 from infra.storage import Store
 from infra.storage.upkeep import UpkeepRepo
 from pipelines.messages.search import do_backfill_words
+from pipelines.upkeep.sealing import seal_stored
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class RepairResult:
     expired_notifications: int = 0
     conversations_checked: int = 0
     search_words_given: int = 0    # older messages stored before search kept words, given them now
+    conversations_sealed: int = 0  # conversations whose texts stored before they were encrypted are now sealed
 
     def summary(self) -> dict:
         return {k: (len(v) if isinstance(v, (dict, list)) else v) for k, v in asdict(self).items()}
@@ -45,7 +47,9 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
     - members of a conversation who are no longer members of its group (a removal cut short): removed;
     - inboxes holding entries with no drain scheduled or running (a lost task): a drain is enqueued;
     - messages stored without their search words (before search kept them): given them, ``batch`` × 10 a
-      run, resuming where the last run stopped, until the walk is done.
+      run, resuming where the last run stopped, until the walk is done;
+    - texts stored in clear before their conversation was encrypted: sealed, a bounded part a run
+      (pipelines.upkeep.sealing).
     """
     result = RepairResult()
     found, fixed = _children()
@@ -78,6 +82,7 @@ def repair(store: Store, *, stranded_inboxes: Callable[[], list[str]], enqueue_d
     # (the walk finds and fixes in one write per message lacking its words)
     found["search_words"].inc(result.search_words_given)
     fixed["search_words"].inc(result.search_words_given)
+    result.conversations_sealed = len(seal_stored(store, now=now).finished)
     for conv_id, (was, fixed) in result.last_seq_fixed.items():
         log.warning("repair: conversation %s lastSeq %d -> %d", conv_id, was, fixed)
     for conv_id, user_id in result.members_removed:

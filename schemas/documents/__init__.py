@@ -13,7 +13,7 @@ from schemas.documents.notifications import (NotificationStatus, NOTIFICATION_TR
                                              Digest, ScheduledStatus, SCHEDULED_OPEN, ScheduledMessage,
                                              RetentionPolicy)
 from schemas.documents.media import (FileType, MediaStatus, STEP_NAMES, Step, Variant, MediaLike, MediaComment, Media,
-                                     deleted_file, Upload, Album)
+                                     MediaSource, MediaGif, deleted_file, Upload, Album)
 from schemas.documents.exports import (ExportFormat, ExportStatus, EXPORT_TERMINAL, ExportRange, ExportLease, Export)
 from schemas.documents.analytics import AnalyticsDay, AnalyticsMark
 from schemas.documents.gifs import GifMime, GifOffer, GifProvider
@@ -26,5 +26,5 @@ __all__ = ["GifMime", "GifOffer", "GifProvider", "Timestamp", "GroupRole", "Syst
            "NotificationStatus", "NOTIFICATION_TRANSITIONS", "UNREAD", "Notification", "ConversationLevel",
            "NotificationSettings", "EmailWindow", "DigestStatus", "Digest", "ScheduledStatus", "SCHEDULED_OPEN",
            "ScheduledMessage", "RetentionPolicy", "FileType", "MediaStatus", "STEP_NAMES", "Step", "Variant",
-           "MediaLike", "MediaComment", "Media", "deleted_file", "Upload", "Album", "ExportFormat", "ExportStatus",
+           "MediaLike", "MediaComment", "Media", "MediaSource", "MediaGif", "deleted_file", "Upload", "Album", "ExportFormat", "ExportStatus",
            "EXPORT_TERMINAL", "ExportRange", "ExportLease", "Export", "AnalyticsDay", "AnalyticsMark"]

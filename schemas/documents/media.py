@@ -43,6 +43,23 @@ class MediaComment(BaseModel):
     at: Timestamp
 
 
+class MediaSource(BaseModel):
+    """Where a copied file came from (a GIF send): the provider's file, fetched by the media worker, or a
+    group's stored file (``library``: ``mediaId``), copied in S3. Kept private: clients never see the
+    provider's URL."""
+    provider: str                 # giphy, tenor, library
+    id: str                       # the GIF id the sender chose ("giphy:<id>", "library:<mediaId>")
+    url: str | None = None        # the provider's file (None for a library GIF)
+    mediaId: str | None = None    # a library GIF: the stored file copied
+    attempts: int = 0             # fetches that met a provider failing for now (bounded: then refused)
+
+
+class MediaGif(BaseModel):
+    """What a GIF message's file shows of its origin."""
+    provider: str
+    title: str = ""
+
+
 class Media(Document):
     """A file of a conversation (seed 001 event_media): its upload, its processing, what others see of it."""
     convId: str
@@ -66,6 +83,13 @@ class Media(Document):
     messageIds: list[str] = Field(default_factory=list)       # the messages it is attached to
     requeues: int = 0             # times the sweeper queued its processing again (once, then it fails it)
     key: str                                                   # the original's S3 key
+    # GIFs (issue 25): absent on older documents. ``source``/``gif`` on a GIF send's copy; ``animated`` set
+    # by the metadata step on a GIF/WebP of more than one frame (and a GIF's MP4); ``tags`` the caption's
+    # #hashtags, folded (blind tokens in an encrypted conversation: ``vault.blind_words``).
+    source: MediaSource | None = None
+    gif: MediaGif | None = None
+    animated: bool | None = None
+    tags: list[str] | None = None
     # Its lifecycle (docs/architecture.md, "Content lifecycle"): deleted by its uploader, a moderator, the
     # deletion of its message or retention; its S3 objects go MEDIA_DELETE_GRACE_MINUTES after
     # ``purgeQueuedAt`` (set at deletion; then unset, and ``purgedAt`` set).
@@ -78,7 +102,7 @@ class Media(Document):
     updatedAt: Timestamp
 
     def _private(self) -> set[str]:
-        return {"key", "messageIds", "requeues", "purgeQueuedAt"}
+        return {"key", "messageIds", "requeues", "purgeQueuedAt", "source", "tags"}
 
     def public(self) -> dict[str, Any]:
         out = super().public()
@@ -102,6 +126,10 @@ class Media(Document):
                                for n, v in self.variants.items()}
         if self.error:
             out["error"] = self.error
+        if self.gif is not None:
+            out["gif"] = self.gif.model_dump()
+        if self.animated:
+            out["animated"] = True
         return out
 
 

@@ -77,6 +77,9 @@ class Conversation(Document):
     kind: Literal["group", "direct"] = "group"
     directKey: str | None = None
     directUserIds: list[str] | None = None
+    # Encryption at rest (docs/security.md): true once the conversation has a data key, so what members
+    # write in it is stored sealed; never turned back off.
+    encrypted: bool = False
 
     def to_mongo(self) -> dict[str, Any]:
         doc = super().to_mongo()

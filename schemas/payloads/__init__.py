@@ -24,6 +24,8 @@ from schemas.payloads.exports import (EXPORT_FORMATS, EXPORT_LANGUAGES, ExportCr
                                       parse_exportable_query)
 from schemas.payloads.analytics import (ANALYTICS_MAX_DAYS, AnalyticsQuery, check_time_zone,
                                         parse_analytics_query)
+from schemas.payloads.gifs import (GIF_DEFAULT_LIMIT, GIF_MAX_LIMIT, GIF_QUERY_MAX_CHARS, GifQuery, check_preview_token,
+                                   parse_gif_search, parse_gif_trending)
 
 __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content", "check_params", "seq_param",
            "limit_param", "IdPage", "parse_id_page", "is_id", "MAX_ATTACHMENTS", "ConvRef", "ReadUpTo", "Emoji",
@@ -42,4 +44,5 @@ __all__ = ["Email", "Payload", "CONTENT_LIMIT", "content_limit", "check_content"
            "UploadCreate", "PartUrls", "AlbumCreate", "AlbumAdd", "CommentCreate", "CaptionUpdate",
            "parse_gallery_query", "EXPORT_FORMATS", "EXPORT_LANGUAGES", "ExportCreate",
            "DirectConversationCreate", "ExportableQuery", "parse_exportable_query", "ANALYTICS_MAX_DAYS",
-           "AnalyticsQuery", "check_time_zone", "parse_analytics_query"]
+           "AnalyticsQuery", "check_time_zone", "parse_analytics_query", "GIF_DEFAULT_LIMIT", "GIF_MAX_LIMIT",
+           "GIF_QUERY_MAX_CHARS", "GifQuery", "check_preview_token", "parse_gif_search", "parse_gif_trending"]

@@ -101,7 +101,7 @@ class MessageSend(Payload):
         if self.gif is not None and self.attachments:
             raise PydanticCustomError(Code.INVALID_PAYLOAD.value, "send a GIF or attachments, not both")
         if self.attachments or self.gif is not None:
-            self.attachments = list(dict.fromkeys(self.attachments))
+            self.attachments = list(dict.fromkeys(self.attachments)) if self.attachments else None
             if self.content is not None and self.content.strip():
                 check_content(self.content, limit)
             else:

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Mapping
 
-from pydantic import Field
+from pydantic import Field, StrictBool, model_validator
+from pydantic_core import PydanticCustomError
 
 from schemas.common import AvatarUrl, Name, Title, Username
 from schemas.documents import Language
@@ -58,8 +59,24 @@ class ProfileUpdate(Payload):
 
 
 class GroupSettingsUpdate(Payload):
-    """PATCH /api/groups/{id}/settings (group admins)."""
-    keepOriginalMetadata: bool
+    """PATCH /api/groups/{id}/settings (group admins): the fields given change, at least one, none null;
+    strict types (true or false, not "yes" or 1)."""
+    keepOriginalMetadata: StrictBool | None = None
+    encryption: StrictBool | None = None
+    gifRating: Literal["g", "pg", "pg-13", "r"] | None = None
+
+    @model_validator(mode="after")
+    def _given(self) -> "GroupSettingsUpdate":
+        if not self.model_fields_set:
+            raise PydanticCustomError(Code.INVALID_PAYLOAD.value,
+                                      "give at least one of keepOriginalMetadata, encryption, gifRating")
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise PydanticCustomError(Code.INVALID_PAYLOAD.value, "{fields} cannot be null", {"fields": ", ".join(nulls)})
+        return self
+
+    def changes(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 MEMBER_QUERY_MAX_CHARS = 64

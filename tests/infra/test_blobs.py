@@ -174,6 +174,19 @@ def test_put_file_and_keys_and_delete_prefix(blobs):
     assert blobs.head("e/2/c.json") is None
 
 
+def test_copy_is_a_server_side_copy_with_its_content_type(blobs):
+    """A library GIF's copy (pipelines.media.remote): S3's CopyObject, the source left as it is."""
+    tag = uuid.uuid4().hex
+    blobs.put_bytes(f"c/{tag}/original", b"GIF89a-bytes", "image/gif")
+    blobs.copy(f"c/{tag}/original", f"c/{tag}-copy/original")
+    copied = blobs.head(f"c/{tag}-copy/original")
+    assert copied.size == 12 and copied.content_type == "image/gif"
+    assert blobs.get_range(f"c/{tag}-copy/original", 0, 99) == b"GIF89a-bytes"
+    assert blobs.head(f"c/{tag}/original") is not None
+    with pytest.raises(BlobNotFound):
+        blobs.copy(f"c/{tag}/missing", f"c/{tag}/other")
+
+
 def test_put_file_uploads_a_large_file_in_parts(s3):
     data = os.urandom(17 * MiB)
     s3.put_file("big/file", io.BytesIO(data), "application/octet-stream")

@@ -1,7 +1,8 @@
 // The message input: Enter sends, Shift+Enter breaks the line; replying and editing; @ suggestions
 // from the conversation's members; typing:start / typing:stop; a draft kept per conversation.
 // Long text: a counter from 90 % of the server's limit; over it, Send refuses with the reason (nothing is cut).
-// ↑ in an empty input edits my last message; the emoji button inserts at the caret (emoji.js).
+// ↑ in an empty input edits my last message; the emoji button inserts at the caret (emoji.js); the GIF button
+// opens the GIF picker (gifs.js), shown only where the conversation's group has GIFs to offer.
 // Files: the attach button, drag and drop onto the conversation, paste; each file starts uploading at once
 // and waits in the tray (progress, cancel) until the message is sent. Voice messages: the microphone button.
 import { $, $$, avatar, displayName, h, replace } from "../shared/dom.js";
@@ -24,9 +25,9 @@ const MENTION_AT_CARET = /(?:^|[^\w@])@([a-z0-9_.-]{0,32})$/i;
 export class Composer {
   /** conn: the socket (edits, typing); uploader: the files of the tray; send(convId, content, parent, keys);
    * people(): who can be mentioned in the open conversation; messages(): the open conversation's stored
-   * messages (↑ edits my last one); requireLive(): false (and says so) while offline. */
-  constructor({conn, uploader, toast, requireLive, send, people, messages}) {
-    Object.assign(this, {conn, uploader, toast, requireLive, send, people, messages});
+   * messages (↑ edits my last one); requireLive(): false (and says so) while offline; gifs: the GIF picker. */
+  constructor({conn, uploader, toast, requireLive, send, people, messages, gifs}) {
+    Object.assign(this, {conn, uploader, toast, requireLive, send, people, messages, gifs});
     this.maxChars = DEFAULT_MAX_CHARS;
     this.counter = $("#composer-count");
     this.sendButton = $(".composer-row .send");
@@ -79,6 +80,7 @@ export class Composer {
     this.cancel();
     this.input.value = this.drafts.get(convId) || "";
     this.closeSuggestions();
+    this.gifs?.forConversation(convId);
     this.enable(false);
     this.autosize();
     this.count();
@@ -111,6 +113,7 @@ export class Composer {
       this.stopTyping();
       if (this.voice.active) this.finishVoice(false);
       this.closeSuggestions();
+      this.gifs?.close(false);
     }
     this.enable(Boolean(this.wanted));
   }

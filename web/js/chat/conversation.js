@@ -211,7 +211,7 @@ export class ConversationView {
 
   renderHeader() {
     const conv = state.convs.get(this.convId);
-    replace($("#conv-title"), conv ? conv.title : "…");
+    replace($("#conv-title"), conv ? conv.title : "…", conv?.encrypted ? lockMark() : null);
     const beginning = $(".beginning strong", this.top);   // drawn before the list said the title
     if (beginning) beginning.textContent = conv?.title || "";
     const sub = $("#conv-sub");
@@ -696,7 +696,7 @@ export class ConversationView {
       const m = this.messages.get(seq);
       if (m.isDeleted) continue;
       for (const f of m.metadata?.files || []) {
-        if (f.fileType === "image" && f.status === "ready" && f.variants?.small) {
+        if (f.fileType === "image" && f.status === "ready" && f.variants?.small && !f.gif) {   // a GIF plays in place
           items.push({mediaId: f.mediaId, filename: f.filename, by: displayName(m.senderInfo), at: m.createdAt});
         }
       }
@@ -810,4 +810,9 @@ function systemText(m) {
     case "member_left": return t("system.left", {name});
     default: return m.content;
   }
+}
+
+/** The mark of a conversation whose texts are encrypted at rest (its name says so; its tooltip says what it means). */
+function lockMark() {
+  return h("span.lock-mark", {role: "img", "aria-label": t("encryption.mark"), title: t("encryption.markTitle")}, icon("lock"));
 }

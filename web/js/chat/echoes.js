@@ -9,7 +9,7 @@ import { uploadChip } from "./media.js";
 // Refusals that the same send cannot get past: the text must change, or the sender's standing must.
 const REFUSED = new Set(["content_blocked", "rejected_by_moderator", "content_held", "content_too_long",
   "content_required", "invalid_payload", "unsupported_type", "muted", "banned", "not_a_member", "forbidden",
-  "not_found", "request_too_large", "invalid_attachment", "file_too_large", "quota_exceeded"]);
+  "not_found", "request_too_large", "invalid_attachment", "file_too_large", "quota_exceeded", "invalid_gif"]);
 
 /** An echo's <li>: its text and files as they will be sent, and its state under it. live: the socket is up
  * (a pending send says "Sending…", else "Waiting for the connection…"); uploader: the files' chips. */
@@ -20,6 +20,7 @@ export function renderEcho(entry, {live, uploader}) {
         entry.quote ? quoteOf(entry.quote, "div.quote") : null,
         entry.attachments?.length ? h("div.chips", entry.attachments.map((key) => uploader.get(key))
           .filter(Boolean).map((item) => uploadChip(item))) : null,
+        entry.gif ? h("div.gif-echo", icon("image"), h("span", t("gifs.echo", {title: entry.gif.title || t("gifs.untitled")}))) : null,
         entry.content ? h("div.text", richText(entry.content)) : null),
       h("div.echo-status", {role: entry.state === "failed" ? "alert" : null}, statusOf(entry, live)))));
 }

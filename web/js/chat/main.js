@@ -12,6 +12,7 @@ import { openPage, showAnalyticsLink, shown, toast } from "../shared/page.js";
 import { Composer } from "./composer.js";
 import { ConversationView } from "./conversation.js";
 import { GalleryPanel } from "./gallery.js";
+import { GifPicker } from "./gifs.js";
 import { HeaderMenu } from "./header-menu.js";
 import { Lightbox, MediaUrls } from "./media.js";
 import { NotificationCenter } from "./notifications.js";
@@ -49,7 +50,8 @@ class ChatPage {
     const outbox = this.outbox = new Outbox(conn, api, (entry, removed) => this.onOutboxChange(entry, removed), uploader);
     const requireLive = () => this.requireLive();
     this.sidebar = new Sidebar({api, conn, dialogs, toast});
-    const composer = this.composer = new Composer({conn, uploader, toast, requireLive,
+    const gifs = this.gifs = new GifPicker({api, mediaUrls, send: (convId, gif) => this.sendGif(convId, gif)});
+    const composer = this.composer = new Composer({conn, uploader, toast, requireLive, gifs,
       send: (...args) => this.send(...args), people: () => this.view.people(),
       messages: () => this.view.messages?.values()});
     const view = this.view = new ConversationView({api, conn, outbox, uploader, mediaUrls, lightbox, dialogs, toast,
@@ -125,6 +127,7 @@ class ChatPage {
     rememberUser(user.id, user);
     this.api.token = token;
     this.mediaUrls.open();
+    this.gifs.reset();
     this.uploader.open(user.id);
     this.outbox.open(user.id);
     this.pollTicks = 0;
@@ -440,6 +443,14 @@ class ChatPage {
     });
   }
 
+  /** A GIF chosen in the picker: a send of its id alone (the server copies the file), through the outbox like
+   * any send; the echo shows its title until the stored message comes back. */
+  sendGif(convId, gif) {
+    this.outbox.add({clientId: newClientId(), convId, content: "", replyTo: null, quote: null,
+      gif: {id: gif.id, title: gif.title || ""}});
+    this.composer.focus();
+  }
+
   onUpload(item, removed) {
     this.composer.onUpload(item, removed);
     this.view.onUpload(item, removed);
@@ -474,6 +485,7 @@ class ChatPage {
     this.sidebar.render();
     this.view.rerender();
     this.composer.renderTray();
+    this.gifs.rerender();
     this.gallery.rerender();
     this.search.rerender();
     this.sanctions.render();

@@ -7,6 +7,7 @@ import { h } from "../shared/dom.js";
 import { icon, iconButton } from "../shared/icons.js";
 import { currentLanguage, formatDateTime, t } from "../shared/i18n.js";
 import { UPLOAD_ERROR_KEYS } from "../shared/texts.js";
+import { isGif, renderGif } from "./gif-message.js";
 
 const URL_MARGIN_MS = 30_000;   // a cached URL is asked again this long before it expires
 const LOADS_AT_ONCE = 6;
@@ -127,7 +128,7 @@ export const isVoice = (file) => /^voice-/.test(file.filename || file.name || ""
 // -- a message's files ------------------------------------------------------------------------------------
 /** files: metadata.files of a stored message. ctx: {urls, players: Map (kept across redraws), open(mediaId)}. */
 export function renderFiles(files, ctx) {
-  const images = files.filter((f) => f.fileType === "image" && !gone(f));
+  const images = files.filter((f) => f.fileType === "image" && !gone(f) && !isGif(f));
   const others = files.filter((f) => !images.includes(f));
   return h("div.files",
     images.length ? h(`div.thumbs${images.length > 1 ? ".grid" : ""}`, images.map((f) => thumb(f, ctx, images.length > 1))) : null,
@@ -164,6 +165,7 @@ function fileBlock(file, ctx) {
       h("span", t("media.failed", {reason: file.error?.message || file.error?.code || "?"}))));
   }
   if (file.fileType === "audio") return audioPlayer(file, ctx);
+  if (isGif(file)) return renderGif(file, ctx);
   const ready = file.status === "ready";
   return h("div.file-card", {dataset: {mediaId: file.mediaId}},
     h(`span.file-icon.${file.fileType}`, icon(typeIcon(file.fileType))),

@@ -107,7 +107,7 @@ export class Outbox {
     }
     this.inFlight.add(entry.clientId);
     const body = {clientId: entry.clientId, content: entry.content, ...(entry.replyTo ? {replyTo: entry.replyTo} : {}),
-      ...(attachments?.length ? {attachments} : {})};
+      ...(attachments?.length ? {attachments} : {}), ...(entry.gif ? {gif: {id: entry.gif.id}} : {})};
     try {
       const ack = this.conn.live ? await this.conn.emit("message:send", {convId: entry.convId, ...body})
         : await this.api.post(`/api/conversations/${entry.convId}/messages`, body);

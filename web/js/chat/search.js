@@ -43,6 +43,7 @@ export class SearchPanel {
     for (const radio of $$("#search-scope input")) {
       radio.addEventListener("change", () => {
         this.scope = radio.value;
+        this.noteEncryption();
         this.run();
       });
     }
@@ -74,6 +75,7 @@ export class SearchPanel {
 
   open() {
     this.bus.emit("panel:opened", "search");
+    this.noteEncryption();
     this.panel.hidden = false;
     this.toggle.setAttribute("aria-expanded", "true");
     this.input.focus();
@@ -84,6 +86,15 @@ export class SearchPanel {
     this.panel.hidden = true;
     this.toggle.setAttribute("aria-expanded", "false");
     if (refocus) this.toggle.focus();
+  }
+
+  /** In an encrypted conversation the server matches blind tokens of whole words (docs/security.md): a
+   * beginning of a word finds nothing there, and the panel says so when its scope holds such a conversation. */
+  noteEncryption() {
+    const encrypted = this.scope === "all" ? [...state.convs.values()].some((c) => c.encrypted)
+      : Boolean(state.convs.get(this.view.convId)?.encrypted);
+    $("#search-encrypted").hidden = !encrypted;
+    this.input.setAttribute("aria-describedby", encrypted ? "search-hint search-encrypted" : "search-hint");
   }
 
   /** Redraw in the page's language (the results' dates and counts). */

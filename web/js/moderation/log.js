@@ -4,12 +4,12 @@
 import { $, h } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { currentLanguage, formatActivity, formatDateTime, t } from "../shared/i18n.js";
-import { ROLE_KEYS, RULE_ACTION_KEYS, RULE_KIND_KEYS } from "../shared/texts.js";
+import { GIF_RATING_KEYS, ROLE_KEYS, RULE_ACTION_KEYS, RULE_KIND_KEYS } from "../shared/texts.js";
 import { PagedList } from "./common.js";
 
 const ICONS = {filter: "filter", review: "inbox", reported: "flag", muted: "mute", unmuted: "mute", auto_muted: "mute",
   banned: "shield", unbanned: "shield", message_blocked: "alert", settings_updated: "sliders", role_changed: "users",
-  message_deleted: "trash", media_deleted: "trash", comment_deleted: "trash", retention: "clock"};
+  message_deleted: "trash", media_deleted: "trash", comment_deleted: "trash", retention: "clock", group_settings: "sliders"};
 
 /** The sentence of each action the server logs (every do_log_action of pipelines/, and the retention
  * change): tests/browser/test_i18n.py holds this map to the server's actions and to the four catalogues. */
@@ -23,6 +23,8 @@ export const LOG_KEYS = {
   role_changed: "mod.log.role_changed", message_blocked: "mod.log.message_blocked",
   message_deleted: "mod.log.message_deleted", media_deleted: "mod.log.media_deleted",
   comment_deleted: "mod.log.comment_deleted", retention: "mod.log.retention",
+  // the group's own settings (encryption at rest, GIF rating, originals' metadata)
+  group_settings: "encryption.logGroupSettings",
 };
 
 /** Labels of the fields an entry's changes name; a field not here is an id or internal, and not shown. */
@@ -32,6 +34,7 @@ const FIELD_KEYS = {
   conversations: "mod.log.field.conversations", allowlist: "mod.settings.allowlist",
   reviewMasks: "mod.settings.reviewMasks", filename: "mod.log.field.filename", role: "mod.log.field.role",
   days: "mod.log.field.days", maxMessages: "mod.log.field.maxMessages",
+  encryption: "encryption.logField", gifRating: "gifs.logField", keepOriginalMetadata: "encryption.logKeepMetadata",
 };
 /** The automatic mute's own fields (a settings change names them inside autoMute). */
 const AUTO_MUTE_KEYS = {enabled: "mod.settings.autoMute", blocked: "mod.log.field.blocked",
@@ -156,6 +159,7 @@ function valueText(name, v) {
   if (name === "kind" && RULE_KIND_KEYS[v]) return t(RULE_KIND_KEYS[v]);
   if (name === "action" && RULE_ACTION_KEYS[v]) return t(RULE_ACTION_KEYS[v]);
   if (name === "role" && ROLE_KEYS[v]) return t(ROLE_KEYS[v]);
+  if (name === "gifRating" && GIF_RATING_KEYS[v]) return t(GIF_RATING_KEYS[v]);
   if (Array.isArray(v)) return v.length ? new Intl.ListFormat(currentLanguage(), {type: "unit"}).format(v.map(String)) : t("mod.log.none");
   if (typeof v === "number") return new Intl.NumberFormat(currentLanguage()).format(v);
   return typeof v === "object" ? t("mod.log.none") : String(v);

@@ -24,7 +24,7 @@ class Dashboard {
     const dialogs = new Dialogs();
     const state = this.state = {me: null, group: null};   // the user, and the group on screen
     this.panels = {queue: new QueuePanel({api, toast, state}), filters: new FiltersPanel({api, dialogs, toast}),
-      sanctions: new SanctionsPanel({api, toast, state}), settings: new SettingsPanel({api}), log: new LogPanel({api, state})};
+      sanctions: new SanctionsPanel({api, toast, state}), settings: new SettingsPanel({api, dialogs, state}), log: new LogPanel({api, state})};
     this.tab = null;
     this.ticks = 0;
     this.conn = new Connection({

@@ -1,16 +1,20 @@
 // A group's moderation settings: words that never match (allowlist), whether masked words open review
-// items, and the automatic mute after repeated blocked messages.
+// items, and the automatic mute after repeated blocked messages; under them, for group admins, the group's own
+// settings (encryption at rest, the GIF rating: group-settings.js).
 import { $, h, replace } from "../shared/dom.js";
 import { errorText, t } from "../shared/i18n.js";
 import { field, inlineForm } from "./common.js";
+import { GroupSettingsCard } from "./group-settings.js";
 
 export class SettingsPanel {
-  constructor({api}) {
+  constructor({api, dialogs, state}) {
     this.api = api;
+    this.groupCard = new GroupSettingsCard({api, dialogs, state, root: $("#group-settings")});
   }
 
   async open(group) {
     this.group = group;
+    this.groupCard.open(group);
     replace($("#settings"), h("span.spinner"));
     try {
       this.settings = await this.api.get(`/api/groups/${group.id}/moderation/settings`);
@@ -22,6 +26,7 @@ export class SettingsPanel {
 
   rerender() {
     if (this.settings) this.render();
+    this.groupCard.rerender();
   }
 
   render() {

@@ -47,6 +47,18 @@ export class Api {
     return data;
   }
 
+  /** A binary resource of this server that needs the token (an <img> cannot send it): a Blob, for an object URL. */
+  async blob(path) {
+    let response;
+    try {
+      response = await fetch(path, {headers: this.token ? {Authorization: `Bearer ${this.token}`} : {}});
+    } catch (exc) {
+      throw new ApiError(0, "network", String(exc));
+    }
+    if (!response.ok) throw new ApiError(response.status, response.status >= 500 ? "unavailable" : "error");
+    return response.blob();
+  }
+
   get(path) { return this.request("GET", path); }
   post(path, body) { return this.request("POST", path, body); }
   patch(path, body) { return this.request("PATCH", path, body); }

@@ -44,6 +44,8 @@ const PATHS = {
   // notifications (notifications.js, scheduled.js)
   bell: "M6 16V11a6 6 0 0 1 12 0v5l2 2H4l2-2Z M10 20a2 2 0 0 0 4 0",
   bellOff: "M6 16V11a6 6 0 0 1 9.5-4.9 M18 11v5l2 2H8 M10 20a2 2 0 0 0 4 0 M4 4l16 16",
+  // encryption at rest (the conversation's header)
+  lock: "M6 11h12v10H6V11Z M8.5 11V7.5a3.5 3.5 0 0 1 7 0V11 M12 15v2",
   at: "M16 12a4 4 0 1 1-8 0 4 4 0 0 1 8 0Z M16 12v1.5a2.5 2.5 0 0 0 5 0V12a9 9 0 1 0-3.5 7.1",
 };
 

@@ -28,6 +28,8 @@ export const ERROR_KEYS = {
   invalid_attachment: "error.invalid_attachment", not_ready: "error.not_ready", file_too_large: "error.file_too_large",
   quota_exceeded: "error.quota_exceeded", failed: "error.failed", quarantined: "error.quarantined",
   direct_self: "dm.error.direct_self", invalid_emoji: "error.invalid_emoji",
+  invalid_gif: "error.invalid_gif", gif_unavailable: "error.gif_unavailable",
+  encryption_unavailable: "error.encryption_unavailable",
 };
 
 /** Why a direct conversation could not be opened, said for that case (else the general sentence). */
@@ -124,3 +126,9 @@ export const ANALYTICS_PRESET_KEYS = {7: "analytics.preset.7", 30: "analytics.pr
   365: "analytics.preset.365", custom: "analytics.preset.custom"};
 export const ANALYTICS_RANGE_KEYS = {missing: "analytics.range.missing", order: "analytics.range.order",
   long: "analytics.range.long"};
+
+/** GIFs: the picker's attribution by provider (GIPHY's and Tenor's terms ask for it; the library names the
+ * group's own GIFs), the line under a GIF in a message, and the group's content ratings in people's words. */
+export const GIF_CREDIT_KEYS = {giphy: "gifs.credit.giphy", tenor: "gifs.credit.tenor", library: "gifs.credit.library"};
+export const GIF_VIA_KEYS = {giphy: "gifs.via.giphy", tenor: "gifs.via.tenor"};
+export const GIF_RATING_KEYS = {g: "gifs.rating.g", pg: "gifs.rating.pg", "pg-13": "gifs.rating.pg13", r: "gifs.rating.r"};
