@@ -27,9 +27,16 @@ WORDS = ("Bonjour", "meeting", "message number", "fixed text", "typo", HEBREW)
 
 
 @pytest.fixture
-def store() -> Store:
-    """Encryption on for every conversation (ENCRYPT_ALL), with a master key of this test's own."""
-    s = Store(embedded_client()["test"], LocalMasterKeys(LocalMasterKeys.generate("test-1")), encrypt_all=True)
+def encrypted() -> bool:
+    return True
+
+
+@pytest.fixture
+def store(encrypted) -> Store:
+    """Encryption on for every conversation (ENCRYPT_ALL), with a master key of this test's own; a test
+    parametrized with ``encrypted=False`` gets the default instead (no master key: encryption off)."""
+    master = LocalMasterKeys(LocalMasterKeys.generate("test-1")) if encrypted else None
+    s = Store(embedded_client()["test"], master, encrypt_all=encrypted)
     s.ensure_indexes()
     return s
 
@@ -126,9 +133,9 @@ def test_a_tampered_object_does_not_open(w, store):
         b"".join(open_export_file(store, w.blobs, export).chunks)
 
 
+@pytest.mark.parametrize("encrypted", [False])
 def test_a_plain_conversation_keeps_its_plain_file_and_presigned_url(w):
-    plain = Store(w.store.db)   # no master key: encryption off
-    w.io.store = plain
+    plain = w.store   # no master key: encryption off
     job = w.request(format="json")
     assert w.run(job.id).status == "done"
     export = plain.exports.get_export(job.id)

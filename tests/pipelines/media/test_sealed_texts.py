@@ -21,9 +21,16 @@ WORDS = ("sunset", "Quiberon", "harbour", "gorgeous", "colours", "Marguerite")
 
 
 @pytest.fixture
-def store() -> Store:
-    """Encryption on for every conversation (ENCRYPT_ALL), with a master key of this test's own."""
-    s = Store(embedded_client()["test"], LocalMasterKeys(LocalMasterKeys.generate("test-1")), encrypt_all=True)
+def encrypted() -> bool:
+    return True
+
+
+@pytest.fixture
+def store(encrypted) -> Store:
+    """Encryption on for every conversation (ENCRYPT_ALL), with a master key of this test's own; a test
+    parametrized with ``encrypted=False`` gets the default instead (no master key: encryption off)."""
+    master = LocalMasterKeys(LocalMasterKeys.generate("test-1")) if encrypted else None
+    s = Store(embedded_client()["test"], master, encrypt_all=encrypted)
     s.ensure_indexes()
     return s
 
@@ -106,12 +113,31 @@ def test_the_walk_is_bounded_by_its_limit(store, world):
     assert all(leaked(raw(store, i)) == [] for i in ids)
 
 
+@pytest.mark.parametrize("encrypted", [False])
 def test_a_plain_conversation_is_unchanged(world):
     """No master key (the default): captions and comments are stored as written, the walk seals nothing."""
-    plain = Store(world.io.store.db)
+    plain = world.io.store
     media_id = a_file(world)
     gallery.do_set_caption(plain, world.alice, media_id, CAPTION)
     gallery.do_comment(plain, world.bob, media_id, COMMENT)
     doc = plain.db.media.find_one({"_id": media_id})
     assert doc["caption"] == CAPTION and doc["comments"][0]["content"] == COMMENT
     assert do_seal_stored_media(plain, world.conv.id, 10) == 0
+
+
+def test_the_repair_walk_with_these_sealers_seals_media_texts_and_notification_bodies(store, world):
+    """pipelines.upkeep.sealing's walk (SEALMSG's), given this part's sealers as the coordinator lists them."""
+    from pipelines.notifications.sealing import do_seal_stored_notifications
+    from pipelines.upkeep.sealing import seal_stored
+    from schemas.common import utcnow
+    media_id = a_file(world)
+    store.db.media.update_one({"_id": media_id}, {"$set": {"caption": CAPTION}})
+    store.db.notifications.insert_one({"_id": "n1", "key": "n1", "userId": world.bob.id, "type": "mention",
+                                       "title": "t", "body": COMMENT, "data": {"convId": world.conv.id},
+                                       "createdAt": utcnow(), "updatedAt": utcnow(), "expiresAt": utcnow()})
+    assert store.vault.encrypted(world.conv.id)
+    result = seal_stored(store, now=utcnow(), sealers=[do_seal_stored_notifications, do_seal_stored_media])
+    assert result.sealed.get("do_seal_stored_media") == 1 and result.sealed.get("do_seal_stored_notifications") == 1
+    assert world.conv.id in result.finished
+    assert leaked(raw(store, media_id)) == [] and not any(
+        w.encode() in bson.encode(store.db.notifications.find_one({"_id": "n1"})) for w in WORDS)
