@@ -8,6 +8,8 @@ from typing import Any
 from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
 from pymongo.database import Database
 
+from infra.crypto import Vault
+from infra.storage.media import open_media
 from infra.storage.repository import Repository
 from schemas.documents import Media
 
@@ -26,8 +28,9 @@ class GifsRepo(Repository):
         ],
     }
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, vault: Vault | None = None) -> None:
         super().__init__(db)
+        self.vault = vault   # captions are sealed at rest (infra.storage.media): read through open_media
         self.media = db["media"]
 
     def set_words(self, media_id: str, words: list[str]) -> bool:
@@ -43,11 +46,11 @@ class GifsRepo(Repository):
         if not ors:
             return []
         query = {**_LIVE, **ors[0]} if len(ors) == 1 else {**_LIVE, "$or": ors}
-        return [Media.from_mongo(doc) for doc in self.media.find(query).sort("_id", DESC).limit(limit)]
+        return [open_media(self.vault, doc) for doc in self.media.find(query).sort("_id", DESC).limit(limit)]
 
     def newest(self, conv_ids: list[str], limit: int) -> list[Media]:
         """The newest live animated files of these conversations."""
         if not conv_ids:
             return []
-        return [Media.from_mongo(doc) for doc in
+        return [open_media(self.vault, doc) for doc in
                 self.media.find({"convId": {"$in": conv_ids}, **_LIVE}).sort("_id", DESC).limit(limit)]

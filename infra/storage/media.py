@@ -16,6 +16,19 @@ from infra.storage.repository import Repository, newest_first
 from schemas.documents import Album, Media, Upload
 
 
+def open_media(vault: Vault | None, doc: dict[str, Any]) -> Media:
+    """The model of a stored file with what users wrote opened: every reader of the media collection
+    (this repository, the GIF library's) goes through here."""
+    if vault is not None:
+        conv_id = doc["convId"]
+        doc["caption"] = vault.open(conv_id, doc.get("caption"))
+        if doc.get("tags"):
+            doc["tags"] = [vault.open(conv_id, t) for t in doc["tags"]]
+        for comment in doc.get("comments") or ():
+            comment["content"] = vault.open(conv_id, comment.get("content"))
+    return Media.from_mongo(doc)
+
+
 class MediaRepo(Repository):
     INDEXES = {
         # Media (seed 001 event_media): a conversation's gallery newest first, filterable by type.
@@ -101,16 +114,8 @@ class MediaRepo(Repository):
         return doc
 
     def opened(self, doc: dict[str, Any]) -> Media:
-        """The model of a stored file, its caption and comments opened (for any reader of the media
-        collection: the GIF library's queries too)."""
-        if self.vault is not None:
-            conv_id = doc["convId"]
-            doc["caption"] = self.vault.open(conv_id, doc.get("caption"))
-            if doc.get("tags"):
-                doc["tags"] = [self.vault.open(conv_id, t) for t in doc["tags"]]
-            for comment in doc.get("comments") or ():
-                comment["content"] = self.vault.open(conv_id, comment.get("content"))
-        return Media.from_mongo(doc)
+        """The model of a stored file, its caption, tags and comments opened."""
+        return open_media(self.vault, doc)
 
     def _conv_of(self, media_id: str) -> str | None:
         doc = self.media.find_one({"_id": media_id}, {"convId": 1})
