@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     kms_region: str | None = None            # default: S3_REGION (the AWS credentials are S3's: AWS_*)
     encrypt_all: bool = False                # every conversation encrypted, not only groups that ask
 
-    # -- GIFs (GIFSRV: infra/gifs, pipelines/gifs, docs/api.md "GIFs") ------------------------------
+    # -- GIFs (infra/gifs, pipelines/gifs, docs/api.md "GIFs") -------------------------------------
     # Which provider the picker searches: giphy, tenor, or library (the group's own animated uploads,
     # offline). Unset: giphy when GIPHY_API_KEY is set, else tenor when TENOR_API_KEY is, else library.
     gif_provider: Literal["giphy", "tenor", "library"] | None = None

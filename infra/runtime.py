@@ -145,7 +145,7 @@ class Runtime:
 
     @cached_property
     def gifs(self) -> GifConfig:
-        """The GIF picker's provider (None: the group library), its fetcher's rules and its limits (GIFSRV)."""
+        """The GIF picker's provider (None: the group library), its fetcher's rules and its limits."""
         s = self.settings
         provider = make_provider(s)
         rate = RateLimits(self.rate_limits.limiter, {"GIF searches": s.gif_rate_limit})

@@ -49,7 +49,7 @@ class Store:
         self.media = MediaRepo(db, self.vault)
         self.exports = ExportsRepo(db)
         self.analytics = AnalyticsRepo(db)
-        self.gifs = GifsRepo(db, self.vault)   # the GIF library's queries on media (GIFSRV)
+        self.gifs = GifsRepo(db, self.vault)   # the GIF library's queries on media
 
     def repositories(self) -> list[Repository]:
         return [self.users, self.groups, self.conversations, self.keys, self.messages, self.audit, self.moderation,

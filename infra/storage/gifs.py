@@ -37,6 +37,12 @@ class GifsRepo(Repository):
         """Store the words an animated file is found by; a file that is not animated gets none (False)."""
         return self.media.update_one({"_id": media_id, **_ANIMATED}, {"$set": {"gifWords": words}}).matched_count == 1
 
+    def with_plain_words(self, conv_id: str, limit: int) -> list[Media]:
+        """Animated files of the conversation whose library words are still plain (indexed before the
+        conversation had a key: blind tokens start with "#", a folded word never does)."""
+        query = {"convId": conv_id, **_ANIMATED, "gifWords": {"$regex": "^[^#]"}}
+        return [open_media(self.vault, doc) for doc in self.media.find(query).limit(limit)]
+
     def search(self, clauses: list[tuple[list[str], list[str]]], limit: int) -> list[Media]:
         """The newest live animated files matching any clause ``(convIds, words)``: a file of one of the
         conversations holding every word. Plain conversations share one clause; each encrypted one has its

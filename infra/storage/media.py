@@ -1,8 +1,8 @@
 """Media: uploads in progress, files, quota usage, albums, likes and comments.
 
-Encryption at rest (docs/security.md): a file's ``caption``, its ``tags`` (the caption's hashtags, where
-they are kept) and its comments' ``content`` are sealed with its conversation's key on every write and opened on every read (``opened``: every method that returns a
-Media goes through it), so the pipelines above, the gallery and the routes see plain text."""
+Encryption at rest (docs/security.md): a file's ``caption`` and its comments' ``content`` are sealed with its
+conversation's key on every write and opened on every read (``opened``: every method that returns a Media goes
+through it), so the pipelines above, the gallery and the routes see plain text."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -22,8 +22,6 @@ def open_media(vault: Vault | None, doc: dict[str, Any]) -> Media:
     if vault is not None:
         conv_id = doc["convId"]
         doc["caption"] = vault.open(conv_id, doc.get("caption"))
-        if doc.get("tags"):
-            doc["tags"] = [vault.open(conv_id, t) for t in doc["tags"]]
         for comment in doc.get("comments") or ():
             comment["content"] = vault.open(conv_id, comment.get("content"))
     return Media.from_mongo(doc)
@@ -47,7 +45,6 @@ class MediaRepo(Repository):
             IndexModel([("convId", ASC)], name="convId_plainCaption", partialFilterExpression={"caption": {"$gt": ""}}),
             IndexModel([("convId", ASC)], name="convId_plainComment",
                        partialFilterExpression={"comments.content": {"$gt": ""}}),
-            IndexModel([("convId", ASC)], name="convId_plainTags", partialFilterExpression={"tags": {"$gt": ""}}),
         ],
         # Uploads in progress (seed 001 file_uploads): gone an hour after creation (the clean-up job aborts
         # the multipart uploads S3 still holds for them).
@@ -94,17 +91,15 @@ class MediaRepo(Repository):
         on its own conditional deleted -> purged transition (``finish_media_purge``)."""
         self.upload_usage.update_one({"_id": user_id, "bytes": {"$gte": size}}, {"$inc": {"bytes": -size}})
 
-    # -- sealing (what users write: the caption and its tags, the comments) ---------------------------
+    # -- sealing (what users write: the caption, the comments) ---------------------------
     def _seal(self, conv_id: str, text: str | None) -> Any:
         return self.vault.seal(conv_id, text) if self.vault is not None and text else text
 
     def _sealed_fields(self, conv_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """``changes`` with its caption and tags sealed (those it has)."""
+        """``changes`` with its caption sealed (if it has one)."""
         out = dict(changes)
         if "caption" in out:
             out["caption"] = self._seal(conv_id, out["caption"])
-        if out.get("tags"):
-            out["tags"] = [self._seal(conv_id, t) for t in out["tags"]]
         return out
 
     def _sealed(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +109,7 @@ class MediaRepo(Repository):
         return doc
 
     def opened(self, doc: dict[str, Any]) -> Media:
-        """The model of a stored file, its caption, tags and comments opened."""
+        """The model of a stored file, its caption and comments opened."""
         return open_media(self.vault, doc)
 
     def _conv_of(self, media_id: str) -> str | None:
@@ -122,11 +117,11 @@ class MediaRepo(Repository):
         return doc["convId"] if doc else None
 
     def plain_media_texts(self, conv_id: str, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` files of the conversation with a caption, tags or a comment still stored plain:
-        ``{_id, caption, tags, comments}`` as stored."""
-        fields = {"_id": 1, "caption": 1, "tags": 1, "comments": 1}
+        """Up to ``limit`` files of the conversation with a caption or a comment still stored plain:
+        ``{_id, caption, comments}`` as stored."""
+        fields = {"_id": 1, "caption": 1, "comments": 1}
         found: dict[str, dict[str, Any]] = {}
-        for field in ("caption", "tags", "comments.content"):
+        for field in ("caption", "comments.content"):
             if len(found) < limit:
                 for d in self.media.find({"convId": conv_id, field: {"$gt": ""}}, fields).limit(limit):
                     found.setdefault(d["_id"], d)
@@ -136,11 +131,6 @@ class MediaRepo(Repository):
         """Replace a plain caption by its sealed value, unless it changed since it was read."""
         return self.media.update_one({"_id": media_id, "caption": plain},
                                      {"$set": {"caption": self._seal(conv_id, plain)}}).modified_count == 1
-
-    def seal_media_tags(self, media_id: str, conv_id: str, plain: list[str]) -> bool:
-        """Replace plain tags by their sealed values, unless they changed since they were read."""
-        return self.media.update_one({"_id": media_id, "tags": plain},
-                                     {"$set": {"tags": [self._seal(conv_id, t) for t in plain]}}).modified_count == 1
 
     def seal_media_comment(self, media_id: str, conv_id: str, comment_id: str, plain: str) -> bool:
         """Replace a comment's plain content by its sealed value, unless it changed or went since."""
@@ -182,7 +172,7 @@ class MediaRepo(Repository):
         return {d["_id"]: self.opened(d) for d in self.media.find({"_id": {"$in": media_ids}})}
 
     def update_media(self, media_id: str, changes: dict[str, Any], *, unless_status: tuple[str, ...] = ()) -> Media | None:
-        if (changes.get("caption") or changes.get("tags")) and self.vault is not None:
+        if changes.get("caption") and self.vault is not None:
             conv_id = self._conv_of(media_id)
             if conv_id is None:
                 return None

@@ -1,6 +1,6 @@
 """The group's own GIF library, the picker's source without a provider key (offline): the animated GIF and
 WebP files members uploaded or sent, ready and not deleted, in the conversations of the group the caller
-is a member of, found by the words of their file name, caption and tags.
+is a member of, found by the words of their file name and caption (its #tags included).
 
 Each file stores the words it is found by (``gifWords``, through ``do_index_library``: at a caption's change
 and when an animated file becomes ready). In a plain conversation: the folded words and their prefixes
@@ -16,14 +16,13 @@ from infra.storage import Store
 from infra.text import fold, split_words
 from schemas.documents import Conversation, GifOffer, Media, User
 
-MAX_WORDS = 40              # distinct words per file (file name, caption and tags together)
+MAX_WORDS = 40              # distinct words per file (file name and caption together)
 MAX_WORD_CHARS = 40
 MIN_PREFIX_CHARS = 2
 MAX_QUERY_WORDS = 8
 MAX_CONVERSATIONS = 100     # of the group's conversations the caller is in, the most recently active ones
 LIBRARY_MIMES = ("image/gif", "image/webp", "video/mp4")
 _NAME_SEPARATORS = re.compile(r"[._+~]+")
-_HASHTAG = re.compile(r"#(\w+)")
 
 
 def _words(text: str) -> list[str]:
@@ -32,13 +31,12 @@ def _words(text: str) -> list[str]:
 
 def library_words(media: Media) -> list[str]:
     """What a file is found by: the words of its file name (without its extension), of its caption, and its
-    tags (the caption's #hashtags, and ``tags`` when the media job recorded them), folded like the
+    #tags (a tag's word is a caption word like any other), folded like the
     messages' search words, each once, at most MAX_WORDS."""
     stem = media.filename.rsplit(".", 1)[0] if "." in media.filename else media.filename
     caption = media.caption or ""
-    tags = list(getattr(media, "tags", None) or []) + _HASHTAG.findall(caption)
     found: dict[str, None] = {}
-    for text in (_NAME_SEPARATORS.sub(" ", stem), caption, *tags):
+    for text in (_NAME_SEPARATORS.sub(" ", stem), caption):
         for word in _words(str(text)):
             found.setdefault(word, None)
     return list(found)[:MAX_WORDS]
@@ -61,6 +59,18 @@ def do_index_library(store: Store, media: Media) -> list[str] | None:
     else:
         stored = _with_prefixes(words)
     return stored if store.gifs.set_words(media.id, stored) else None
+
+
+def do_seal_stored_library(store: Store, conv_id: str, limit: int) -> int:
+    """Index again, as blind tokens, up to ``limit`` animated files of a conversation that became encrypted
+    after they were indexed in plain words (the sealing walk's, pipelines.upkeep.sealing); how many were
+    found, 0 when none is left."""
+    if limit <= 0 or not store.vault.encrypted(conv_id):
+        return 0
+    found = store.gifs.with_plain_words(conv_id, limit)
+    for media in found:
+        do_index_library(store, media)
+    return len(found)
 
 
 def query_words(q: str) -> list[str]:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 
-import regex
-
 from infra.blobs import Blobs
 from infra.storage import Store
-from infra.text import fold
 from pipelines.gifs.library import do_index_library
 from pipelines.media.uploads import Limits
 from pipelines.messages import lifecycle
@@ -22,16 +19,6 @@ from schemas.payloads import AlbumCreate, IdPage
 
 MAX_COMMENTS = 500
 SAFE_INLINE = {"image/jpeg", "image/png", "image/gif", "image/webp"}  # shown in the page; all else downloads
-HASHTAG = regex.compile(r"(?<![\w#])#(\w{1,40})")
-MAX_TAGS = 20
-
-
-def caption_tags(caption: str | None) -> list[str]:
-    """The caption's #hashtags, folded (lower case, no diacritics), each once, in order: what the group's
-    GIF library matches besides names and captions."""
-    return list(dict.fromkeys(fold(tag) for tag in HASHTAG.findall(caption or "")))[:MAX_TAGS]
-
-
 def _member_media(store: Store, user: User, media_id: str) -> Media:
     """404 unknown, 403 not a member, 410 deleted (pipelines.lifecycle)."""
     return lifecycle.live_media(store, user, media_id)
@@ -140,11 +127,9 @@ def do_set_caption(store: Store, user: User, media_id: str, caption: str, gate: 
     gate.count(admitted)
     screened = gate.screen(admitted, {"caption": caption}, media_id)
     text = screened.texts["caption"] or None
-    # The tags are search keys: blind tokens in an encrypted conversation, like its messages' words.
-    tags = store.vault.blind_words(media.convId, caption_tags(text)) or None
-    updated = store.media.update_media(media_id, {"caption": text, "tags": tags, "updatedAt": utcnow()})
+    updated = store.media.update_media(media_id, {"caption": text, "updatedAt": utcnow()})
     if updated is None:
         raise ApiError(Code.NOT_FOUND, f"no media {media_id}")
-    do_index_library(store, updated)   # the GIF library finds an animated file by its caption (GIFSRV)
+    do_index_library(store, updated)   # the GIF library finds an animated file by its caption
     gate.opened(screened)
     return updated

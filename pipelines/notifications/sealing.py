@@ -8,9 +8,11 @@ from infra.storage import Store
 
 def do_seal_stored_notifications(store: Store, conv_id: str, limit: int) -> int:
     """Seal up to ``limit`` plain notification bodies of the conversation (one indexed query, one conditional
-    update each); how many were sealed, 0 when none is left (or the conversation is not encrypted). A body
-    redacted meanwhile is left as it now is."""
+    update each); how many plain bodies were found, 0 when none is left (or the conversation is not
+    encrypted). A body redacted meanwhile is left as it now is (it is no longer plain text to seal)."""
     if limit <= 0 or not store.vault.encrypted(conv_id):
         return 0
-    return sum(store.notifications.seal_notification_body(doc["_id"], conv_id, doc["body"])
-               for doc in store.notifications.plain_notifications(conv_id, limit))
+    found = store.notifications.plain_notifications(conv_id, limit)
+    for doc in found:
+        store.notifications.seal_notification_body(doc["_id"], conv_id, doc["body"])
+    return len(found)

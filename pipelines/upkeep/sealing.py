@@ -17,6 +17,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from infra.storage import Store
+from pipelines.gifs.library import do_seal_stored_library
+from pipelines.media.sealing import do_seal_stored_media
+from pipelines.notifications.sealing import do_seal_stored_notifications
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +31,10 @@ CONVERSATIONS_PER_RUN = 50
 MESSAGES_PER_RUN = 5000
 
 # The other capabilities' texts about a conversation, sealed the same way: ``(store, conv_id, limit) -> how
-# many were sealed`` (0: none is left), called until they answer 0. Notifications' bodies and media
-# captions and comments: pipelines.notifications.sealing.do_seal_stored_notifications and
-# pipelines.media.sealing.do_seal_stored_media, listed here when their branch is merged.
+# many plain values were found`` (0: none is left), called until they answer 0: notifications' bodies, media
+# captions and comments, and the GIF library's words (indexed again as blind tokens).
 Sealer = Callable[[Store, str, int], int]
-STORED_SEALERS: list[Sealer] = []
+STORED_SEALERS: list[Sealer] = [do_seal_stored_notifications, do_seal_stored_media, do_seal_stored_library]
 
 
 @dataclass

@@ -84,12 +84,10 @@ class Media(Document):
     requeues: int = 0             # times the sweeper queued its processing again (once, then it fails it)
     key: str                                                   # the original's S3 key
     # GIFs (issue 25): absent on older documents. ``source``/``gif`` on a GIF send's copy; ``animated`` set
-    # by the metadata step on a GIF/WebP of more than one frame (and a GIF's MP4); ``tags`` the caption's
-    # #hashtags, folded (blind tokens in an encrypted conversation: ``vault.blind_words``).
+    # by the metadata step on a GIF/WebP of more than one frame (and a GIF's MP4).
     source: MediaSource | None = None
     gif: MediaGif | None = None
     animated: bool | None = None
-    tags: list[str] | None = None
     # Its lifecycle (docs/architecture.md, "Content lifecycle"): deleted by its uploader, a moderator, the
     # deletion of its message or retention; its S3 objects go MEDIA_DELETE_GRACE_MINUTES after
     # ``purgeQueuedAt`` (set at deletion; then unset, and ``purgedAt`` set).
@@ -102,7 +100,7 @@ class Media(Document):
     updatedAt: Timestamp
 
     def _private(self) -> set[str]:
-        return {"key", "messageIds", "requeues", "purgeQueuedAt", "source", "tags"}
+        return {"key", "messageIds", "requeues", "purgeQueuedAt", "source"}
 
     def public(self) -> dict[str, Any]:
         out = super().public()

@@ -43,8 +43,7 @@ def clear_gif_keys(redis: Redis) -> None:
 
 
 def add_media(store: Store, conv: Conversation, who: User, filename: str, *, caption: str | None = None,
-              animated: bool = True, mime: str = "image/gif", status: str = "ready", deleted: bool = False,
-              tags: list[str] | None = None) -> Media:
+              animated: bool = True, mime: str = "image/gif", status: str = "ready", deleted: bool = False) -> Media:
     """An uploaded file as the media job leaves it (``animated`` is the job's metadata step's mark)."""
     now = utcnow()
     media = Media(id=new_id(), convId=conv.id, groupId=conv.groupId, uploadedBy=who.id,
@@ -55,8 +54,6 @@ def add_media(store: Store, conv: Conversation, who: User, filename: str, *, cap
     doc = media.to_mongo()
     if animated:
         doc["animated"] = True
-    if tags is not None:
-        doc["tags"] = tags
     store.db.media.insert_one(doc)
     return media
 

@@ -10,7 +10,7 @@ import redis as redis_lib
 from PIL import Image
 
 from pipelines.gifs.offers import remember_offers
-from pipelines.media import gallery, job
+from pipelines.media import job
 from pipelines.media.remote import GifLimits, RemoteFetch, RemoteUnavailable
 from pipelines.messages.drain import drain_inbox
 from pipelines.messages.submit import GifSending, submit_message
@@ -181,14 +181,6 @@ def test_a_library_gif_deleted_or_out_of_reach_is_refused(store, gifs):
     with pytest.raises(ApiError) as refused:
         gifs.send(f"library:{created['id']}")
     assert refused.value.code == "invalid_gif" and store.db.media.count_documents({}) == 1
-
-
-def test_a_caption_gives_its_hashtags_as_tags(store, gifs):
-    created = gifs.upload(animated_gif(32, 32, (1, 2, 3)), "image/gif", name="a.gif")
-    gifs.finish(created["id"])
-    media = gallery.do_set_caption(store, gifs.alice, created["id"], "the #Fête again #fete, #Cats and c#sharp")
-    assert media.tags == ["fete", "cats"] and media.caption.startswith("the #Fête")
-    assert gallery.do_set_caption(store, gifs.alice, created["id"], "").tags is None
 
 
 def test_a_copy_whose_task_is_lost_is_queued_again_once_then_failed_by_the_sweeper(store, gifs):

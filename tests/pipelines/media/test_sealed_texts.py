@@ -92,17 +92,6 @@ def test_texts_stored_before_the_key_are_sealed_by_the_walk_and_stay_readable_me
     assert media.caption == CAPTION and [c.content for c in media.comments] == [COMMENT, "Marguerite again"]
 
 
-def test_tags_copied_from_a_caption_are_sealed_too_and_by_the_walk(store, world):
-    """``tags`` (a caption's hashtags, kept by the GIF library) repeat what was written."""
-    media_id, older = a_file(world), a_file(world)
-    store.media.update_media(media_id, {"caption": f"#{WORDS[0]} #{WORDS[1]}", "tags": [WORDS[0], WORDS[1]]})
-    store.db.media.update_one({"_id": older}, {"$set": {"tags": [WORDS[2]]}})   # stored before the key
-    assert leaked(raw(store, media_id)) == [] and leaked(raw(store, older)) == [WORDS[2]]
-    assert do_seal_stored_media(store, world.conv.id, 10) == 1 and leaked(raw(store, older)) == []
-    assert [store.vault.open(world.conv.id, t) for t in store.db.media.find_one({"_id": media_id})["tags"]] == \
-        [WORDS[0], WORDS[1]]
-
-
 def test_the_walk_is_bounded_by_its_limit(store, world):
     ids = [a_file(world) for _ in range(3)]
     for media_id in ids:
@@ -126,8 +115,7 @@ def test_a_plain_conversation_is_unchanged(world):
 
 
 def test_the_repair_walk_with_these_sealers_seals_media_texts_and_notification_bodies(store, world):
-    """pipelines.upkeep.sealing's walk (SEALMSG's), given this part's sealers as the coordinator lists them."""
-    from pipelines.notifications.sealing import do_seal_stored_notifications
+    """pipelines.upkeep.sealing's walk calls this capability's sealers (STORED_SEALERS)."""
     from pipelines.upkeep.sealing import seal_stored
     from schemas.common import utcnow
     media_id = a_file(world)
@@ -136,7 +124,7 @@ def test_the_repair_walk_with_these_sealers_seals_media_texts_and_notification_b
                                        "title": "t", "body": COMMENT, "data": {"convId": world.conv.id},
                                        "createdAt": utcnow(), "updatedAt": utcnow(), "expiresAt": utcnow()})
     assert store.vault.encrypted(world.conv.id)
-    result = seal_stored(store, now=utcnow(), sealers=[do_seal_stored_notifications, do_seal_stored_media])
+    result = seal_stored(store, now=utcnow())
     assert result.sealed.get("do_seal_stored_media") == 1 and result.sealed.get("do_seal_stored_notifications") == 1
     assert world.conv.id in result.finished
     assert leaked(raw(store, media_id)) == [] and not any(
