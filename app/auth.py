@@ -17,7 +17,8 @@ ISSUER = "chat-pipeline"
 _embedded_secret = secrets.token_urlsafe(32)
 
 
-def _secret(settings: Settings) -> str:
+def server_secret(settings: Settings) -> str:
+    """The key sessions' tokens are signed with (and other signed links derive theirs from)."""
     if settings.jwt_secret:
         return settings.jwt_secret
     if settings.embedded_store:
@@ -30,7 +31,7 @@ def issue_token(user: User) -> str:
     now = datetime.now(timezone.utc)
     claims = {"sub": user.id, "username": user.username, "iss": ISSUER, "iat": now,
               "exp": now + timedelta(seconds=settings.jwt_ttl_seconds)}
-    return jwt.encode(claims, _secret(settings), algorithm="HS256")
+    return jwt.encode(claims, server_secret(settings), algorithm="HS256")
 
 
 def authenticate(token: object) -> User:
@@ -44,7 +45,7 @@ def authenticate_session(token: object) -> tuple[User, float]:
     if not isinstance(token, str) or not token:
         raise ApiError(Code.UNAUTHORIZED, "missing token")
     try:
-        claims = jwt.decode(token, _secret(get_settings()), algorithms=["HS256"], issuer=ISSUER,
+        claims = jwt.decode(token, server_secret(get_settings()), algorithms=["HS256"], issuer=ISSUER,
                             options={"require": ["sub", "exp", "iat", "iss"]})
     except jwt.ExpiredSignatureError:
         raise ApiError(Code.UNAUTHORIZED, "token expired") from None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 
 from app.api import limited, presigned
-from app.auth import _secret as server_secret, authenticate, bearer_token, login_required
+from app.auth import authenticate, bearer_token, login_required, server_secret
 from infra.blobs import content_disposition
 from infra.runtime import get_runtime
 from pipelines.exports import picker, requests
