@@ -12,33 +12,17 @@ from datetime import timedelta
 import pytest
 from pypdf import PdfReader
 
-from infra.crypto import FILE_MAGIC, CryptoError, LocalMasterKeys
-from infra.embedded.mongo import embedded_client
-from infra.storage import Store
+from infra.crypto import FILE_MAGIC, CryptoError
 from pipelines.exports.requests import FileLinks, check_file_token, download_url, open_export_file
 from pipelines.exports.sealed import SealingWriter
 from schemas.common import utcnow
 from schemas.errors import ApiError, Code
 from tests.pipelines.exports.world import HEBREW, SETTINGS, insert_message, w  # noqa: F401 - w: the fixture
+from tests.sealed import encrypted, store  # noqa: F401 - the fixtures
 
 SECRET = "test-secret-" + "x" * 20
 LINKS = FileLinks(SECRET, lambda export_id, token: f"https://chat.test/api/exports/{export_id}/file?token={token}")
 WORDS = ("Bonjour", "meeting", "message number", "fixed text", "typo", HEBREW)
-
-
-@pytest.fixture
-def encrypted() -> bool:
-    return True
-
-
-@pytest.fixture
-def store(encrypted) -> Store:
-    """Encryption on for every conversation (ENCRYPT_ALL), with a master key of this test's own; a test
-    parametrized with ``encrypted=False`` gets the default instead (no master key: encryption off)."""
-    master = LocalMasterKeys(LocalMasterKeys.generate("test-1")) if encrypted else None
-    s = Store(embedded_client()["test"], master, encrypt_all=encrypted)
-    s.ensure_indexes()
-    return s
 
 
 def token_of(url: str) -> str:

@@ -7,32 +7,16 @@ import bson
 import pytest
 
 from bench.thumbnails import photo_jpeg
-from infra.crypto import CryptoError, LocalMasterKeys
-from infra.embedded.mongo import embedded_client
-from infra.storage import Store
+from infra.crypto import CryptoError
 from pipelines.media import gallery
 from pipelines.media.sealing import do_seal_stored_media
 from schemas.payloads import IdPage
 from tests.pipelines.media.world import world  # noqa: F401 - world: the fixture
+from tests.sealed import encrypted, store  # noqa: F401 - the fixtures
 
 CAPTION = "sunset over Quiberon harbour"
 COMMENT = "gorgeous colours Marguerite"
 WORDS = ("sunset", "Quiberon", "harbour", "gorgeous", "colours", "Marguerite")
-
-
-@pytest.fixture
-def encrypted() -> bool:
-    return True
-
-
-@pytest.fixture
-def store(encrypted) -> Store:
-    """Encryption on for every conversation (ENCRYPT_ALL), with a master key of this test's own; a test
-    parametrized with ``encrypted=False`` gets the default instead (no master key: encryption off)."""
-    master = LocalMasterKeys(LocalMasterKeys.generate("test-1")) if encrypted else None
-    s = Store(embedded_client()["test"], master, encrypt_all=encrypted)
-    s.ensure_indexes()
-    return s
 
 
 def raw(store, media_id) -> bytes:

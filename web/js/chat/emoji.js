@@ -1,7 +1,7 @@
 // The emoji picker: the full Unicode set of emojibase-data, named in the page's language and loaded the first
 // time the picker opens; by category, searched as you type, recently used ones first. One component serves the
 // composer (insert at the caret) and reactions; the keyboard works it (arrows, Enter, Escape).
-import { h, replace } from "../shared/dom.js";
+import { h, replace, wirePicker } from "../shared/dom.js";
 import { currentLanguage, t } from "../shared/i18n.js";
 
 const RECENT_KEY = "chat.emoji.recent";
@@ -104,18 +104,8 @@ export class EmojiPicker {
     this.options = [];
     this.active = -1;
     this.search.addEventListener("input", () => this.render());
-    this.search.addEventListener("keydown", (e) => this.onKey(e));
-    root.addEventListener("keydown", (e) => {
-      if (e.key !== "Escape") return;
-      e.preventDefault();
-      e.stopPropagation();
-      this.close(true);
-    });
-    this.grid.addEventListener("mousedown", (e) => e.preventDefault());   // the focus stays in the search box
-    this.grid.addEventListener("click", (e) => {
-      const option = e.target.closest("[data-emoji]");
-      if (option) this.pick(option.dataset.emoji);
-    });
+    wirePicker(this, {root, search: this.search, grid: this.grid, option: "[data-emoji]",
+                      pick: (option) => this.pick(option.dataset.emoji)});
     document.addEventListener("pointerdown", (e) => {
       if (!this.root.hidden && !this.root.contains(e.target) && !this.opener?.contains(e.target)) this.close(false);
     });

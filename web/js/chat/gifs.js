@@ -4,7 +4,7 @@
 // (combobox pattern, like the emoji picker); arrows move in the grid, Enter sends, Escape closes and gives the
 // focus back to the button. The button stays hidden where there is nothing to show: a group's library with no
 // GIF, a server without the routes, a conversation the user cannot read.
-import { $, h, replace } from "../shared/dom.js";
+import { $, h, replace, wirePicker } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { errorText, t } from "../shared/i18n.js";
 import { GIF_CREDIT_KEYS } from "../shared/texts.js";
@@ -48,18 +48,8 @@ export class GifPicker {
       clearTimeout(this.typing);
       this.typing = setTimeout(() => this.run(), TYPING_MS);
     });
-    this.search.addEventListener("keydown", (e) => this.onKey(e));
-    this.root.addEventListener("keydown", (e) => {
-      if (e.key !== "Escape") return;
-      e.preventDefault();
-      e.stopPropagation();
-      this.close(true);
-    });
-    this.grid.addEventListener("mousedown", (e) => e.preventDefault());   // the focus stays in the search box
-    this.grid.addEventListener("click", (e) => {
-      const option = e.target.closest("[data-index]");
-      if (option) this.choose(Number(option.dataset.index));
-    });
+    wirePicker(this, {root: this.root, search: this.search, grid: this.grid, option: "[data-index]",
+                      pick: (option) => this.choose(Number(option.dataset.index))});
     this.root.addEventListener("click", (e) => {
       if (e.target.closest("[data-action=gif-retry]")) this.run();
     });

@@ -167,3 +167,21 @@ export function newClientId() {
 
 /** A username as typed in a form: without its @, trimmed, lowercase. */
 export const cleanName = (name) => name.trim().replace(/^@/, "").toLowerCase();
+
+/** The events every picker panel shares (the emoji and GIF pickers): keys in its search box go to
+ * `picker.onKey`, Escape anywhere in it closes it and gives the focus back, a press in its grid leaves the focus
+ * in the search box, and a click on an option (an element matching `option`) calls `pick(thatElement)`. */
+export function wirePicker(picker, {root, search, grid, option, pick}) {
+  search.addEventListener("keydown", (e) => picker.onKey(e));
+  root.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    e.stopPropagation();
+    picker.close(true);
+  });
+  grid.addEventListener("mousedown", (e) => e.preventDefault());
+  grid.addEventListener("click", (e) => {
+    const found = e.target.closest(option);
+    if (found) pick(found);
+  });
+}
