@@ -82,7 +82,15 @@ def break_parts(page, blocked: dict, puts: list) -> None:
 
 
 def box(locator) -> dict:
-    return locator.evaluate("e => { const r = e.getBoundingClientRect(); return {top: r.top, height: r.height, width: r.width}; }")
+    """The element's box. A message re-rendered (its file's state changed) between Playwright finding the
+    element and measuring it leaves a detached element, which measures 0 by 0: it is measured again."""
+    for _ in range(50):
+        found = locator.evaluate("e => { const r = e.getBoundingClientRect();"
+                                 " return {connected: e.isConnected, top: r.top, height: r.height, width: r.width}; }")
+        if found.pop("connected"):
+            return found
+        time.sleep(0.05)
+    raise AssertionError("the element was replaced again and again while being measured")
 
 
 # -- (a) an image: reserved box, thumbnail without a jump, lightbox, no GPS in the original ----------------------
