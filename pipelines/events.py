@@ -74,8 +74,12 @@ class Notifier:
         data = ConversationLeft(convId=conv_id, userId=user_id, by=by).model_dump()
         self._emit(events.CONVERSATION_LEFT, data, events.user_room(user_id))
 
-    def notify_presence(self, group_id: str, update: dict) -> None:
-        self._emit(events.PRESENCE_UPDATE, update, events.group_room(group_id))
+    def notify_presence(self, group_id: str, changes: list[dict]) -> None:
+        """One change as ``presence:update``; several, written together, as one ``presence:batch``."""
+        if len(changes) == 1:
+            self._emit(events.PRESENCE_UPDATE, changes[0], events.group_room(group_id))
+        elif changes:
+            self._emit(events.PRESENCE_BATCH, {"groupId": group_id, "changes": changes}, events.group_room(group_id))
 
     def notify_group_member_joined(self, group: Group, user: User, role: str) -> None:
         data = GroupMemberJoined(groupId=group.id, user=user.public(), role=role, group=group.public()).model_dump()

@@ -20,6 +20,8 @@ GROUP_MEMBER_JOINED = "group:member_joined"
 CONVERSATION_JOINED = "conversation:joined"      # extension: to user:{id} when added to a conversation
 CONVERSATION_LEFT = "conversation:left"          # extension: to user:{id} when leaving or removed
 PRESENCE_UPDATE = "presence:update"
+# Extension, group:{id}: several members' presence changes in one event (a storm of connects or disconnects).
+PRESENCE_BATCH = "presence:batch"
 USER_UPDATED = "user:updated"
 # Moderation (contract v2).
 MODERATION_FLAGGED = "moderation:flagged"      # mod:{groupId}: a new review item, or one with another reason
@@ -169,6 +171,14 @@ class PresenceUpdate(BaseModel):
     userId: str
     status: Literal["online", "offline"]
     lastSeen: str  # ISO-8601 UTC: now when online, when the last socket closed when offline
+
+
+class PresenceBatch(BaseModel):
+    """To group:{id}: the presence changes of several of its members written together, each as
+    ``presence:update`` would carry it, in the order they happened. A storm of N members coming online
+    then costs each socket of the group one frame per batch instead of N."""
+    groupId: str
+    changes: list[PresenceUpdate]
 
 
 class NotificationRead(BaseModel):

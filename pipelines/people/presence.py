@@ -35,13 +35,20 @@ class PresenceTracker:
         return self.do_changes([Change(user_id, sid, False)]) == 1
 
     def do_changes(self, changes: list[Change]) -> int:
-        """Sockets opened and closed, recorded in one round trip; announces each user's transitions.
+        """Sockets opened and closed, recorded in one round trip; announces each user's transitions, to
+        each group of theirs in one event for all of them (``presence:batch`` when there are several: a
+        storm of connects would otherwise send every socket of a group one frame per member).
         Returns how many were announced."""
         now = iso(utcnow())
         flips = [c for c, flipped in zip(changes, self.registry.apply(changes, now)) if flipped]
+        by_group: dict[str, list[dict]] = {}
+        for c in flips:
+            data = PresenceUpdate(userId=c.user_id, status="online" if c.online else "offline", lastSeen=now).model_dump()
+            for group_id in self.store.groups.group_ids_of_user(c.user_id):
+                by_group.setdefault(group_id, []).append(data)
         with self.notifier.batch():
-            for c in flips:
-                self._announce(c.user_id, "online" if c.online else "offline", now)
+            for group_id, group_changes in by_group.items():
+                self.notifier.notify_presence(group_id, group_changes)
         return len(flips)
 
     def do_heartbeat(self, sockets: Iterable[tuple[str, str]]) -> int:
@@ -58,12 +65,6 @@ class PresenceTracker:
         """Close the sockets of web processes that stopped refreshing them (crashed); returns how many
         users went offline because of it. Safe to run in every web process at once."""
         return self.do_changes([Change(user_id, sid, False) for user_id, sid in self.registry.expired()])
-
-    def _announce(self, user_id: str, status: str, last_seen: str) -> None:
-        data = PresenceUpdate(userId=user_id, status=status, lastSeen=last_seen).model_dump()
-        with self.notifier.batch():
-            for group_id in self.store.groups.group_ids_of_user(user_id):
-                self.notifier.notify_presence(group_id, data)
 
 
 @dataclass(frozen=True)

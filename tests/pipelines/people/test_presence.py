@@ -52,7 +52,29 @@ def two_web_processes(client, store, notifier) -> tuple[Clock, PresenceTracker, 
 
 
 def updates(emitter):
-    return [(room, d["userId"], d["status"]) for e, d, room in emitter.events if e == "presence:update"]
+    """Every presence change announced, one by one or in a batch, as (room, userId, status)."""
+    out = []
+    for event, data, room in emitter.events:
+        if event == "presence:update":
+            out.append((room, data["userId"], data["status"]))
+        elif event == "presence:batch":
+            assert room == f"group:{data['groupId']}"
+            out += [(room, change["userId"], change["status"]) for change in data["changes"]]
+    return out
+
+
+def test_changes_written_together_reach_each_group_as_one_event(client, store, notifier, emitter, team):
+    """A storm of connects: every socket of a group gets one frame for the batch, not one per member."""
+    alice, bob, group_id = team
+    carol = make_user(store, "carol")    # in no group of theirs: her change goes nowhere
+    web = web_process(client, store, notifier)
+    assert web.do_changes([Change(alice.id, "a1", True), Change(bob.id, "b1", True), Change(bob.id, "b2", True),
+                           Change(carol.id, "c1", True)]) == 3
+    events = [(e, room) for e, _, room in emitter.events if e.startswith("presence:")]
+    assert events == [("presence:batch", f"group:{group_id}")]
+    assert updates(emitter) == [(f"group:{group_id}", alice.id, "online"), (f"group:{group_id}", bob.id, "online")]
+    assert web.do_disconnect(alice.id, "a1") is True       # one change alone keeps presence:update
+    assert emitter.events[-1][0] == "presence:update"
 
 
 def test_online_at_the_first_tab_offline_after_the_last(client, store, notifier, emitter, team):

@@ -315,6 +315,7 @@ class ChatPage {
       case "conversation:left": return this.onConversationLeft(data);
       case "group:member_joined": return this.onMemberJoined(data);
       case "presence:update": return this.setPresence([data]);
+      case "presence:batch": return this.setPresence(data.changes);
       case "user:updated": return this.onUserUpdated(data.user);
       case "notification:new": return this.notifications.onNew(data);
       case "notification:read": return this.notifications.onRead(data);
