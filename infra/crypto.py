@@ -32,6 +32,7 @@ VERSION = 1
 NONCE_BYTES = 12
 NEGATIVE_TTL_SECONDS = 5.0   # how long "this conversation has no data key" is believed without asking
 CACHE_SIZE = 50_000          # unwrapped data keys (and key lookups) a process keeps
+TOKEN_CACHE_SIZE = 100_000   # blind tokens a process remembers, by (data key, word)
 
 
 class CryptoError(Exception):
@@ -158,6 +159,11 @@ class Vault:
         self._by_id = _Lru(cache_size)               # data key id -> _DataKey (unwrapped)
         self._current = _Lru(cache_size)             # scope -> current data key id
         self._absent = _Lru(cache_size)              # scope -> monotonic time "no key" was last seen
+        # (data key id, word) -> its blind token: chat words repeat, and an HMAC per word was most of what
+        # sealing added to storing a message. A data key never changes (a rotation re-wraps it), nor its tokens.
+        # A plain dict, cleared when full: its reads and writes are atomic, and an LRU's lock and reordering
+        # cost more than the HMAC they save.
+        self._tokens: dict[tuple[str, str], str] = {}
 
     @property
     def enabled(self) -> bool:
@@ -214,8 +220,16 @@ class Vault:
         key = self._current_key(conv_id, create=True)
         if key is None:
             return list(words)
-        return ["#" + base64.b64encode(hmac.digest(key.index_key, w.encode(), "sha256")[:12]).decode()
-                for w in words]
+        tokens, out = self._tokens, []
+        for word in words:
+            token = tokens.get((key.id, word))
+            if token is None:
+                if len(tokens) >= TOKEN_CACHE_SIZE:
+                    tokens.clear()
+                token = tokens[(key.id, word)] = (
+                    "#" + base64.b64encode(hmac.digest(key.index_key, word.encode(), "sha256")[:12]).decode())
+            out.append(token)
+        return out
 
     # --- files (export files at rest) ---
     def seal_chunks(self, conv_id: str, chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -16,7 +16,7 @@ from pymongo.database import Database
 from infra.crypto import Vault
 from infra.storage.keys import KeysRepo
 from infra.storage.repository import Repository
-from infra.storage.sealing import blind, blind_words, message_in_clear, open_message, open_text, seal_message, seal_text
+from infra.storage.sealing import blind, message_in_clear, open_message, open_text, seal_message, seal_text
 from schemas.documents import Message, Reaction, SenderInfo
 
 
@@ -231,7 +231,7 @@ class MessagesRepo(Repository):
         return branches[0] if len(branches) == 1 else {"$or": branches}
 
     def _tokens(self, conv_id: str, forms) -> list[str]:
-        return [*blind_words(self.vault, conv_id, forms), *forms] if forms else []
+        return [*self.vault.blind_words(conv_id, forms), *forms] if forms else []
 
     def _encrypted_among(self, conv_ids: list[str]) -> list[str]:
         """Those of the conversations that have a data key (one read of the keys' scope index)."""

@@ -7,7 +7,6 @@ and so is a text without a conversation (a review item about a display name has 
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from infra.crypto import Vault
@@ -83,32 +82,7 @@ def blind(vault: Vault, conv_id: str, words: list[str]) -> list[str]:
     plain = [w for w in words if not w.startswith(TOKEN_MARK)]
     if not plain:
         return words
-    return list(dict.fromkeys([*(w for w in words if w.startswith(TOKEN_MARK)), *blind_words(vault, conv_id, plain)]))
-
-
-# Each vault's tokens already made, by (conversation, word): chat words repeat (and so do their stems), and
-# an HMAC per word was most of what sealing added to storing a message. A conversation's data key never
-# changes (a rotation re-wraps it), so neither do its tokens; only tokens are kept (a plain conversation's
-# words may become tokens when it is encrypted). Cleared when full.
-_TOKENS: weakref.WeakKeyDictionary[Vault, dict[tuple[str, str], str]] = weakref.WeakKeyDictionary()
-TOKEN_CACHE_SIZE = 100_000
-
-
-def blind_words(vault: Vault, conv_id: str, words) -> list[str]:
-    """``vault.blind_words``, remembering the tokens."""
-    cache = _TOKENS.get(vault)
-    if cache is None:
-        cache = _TOKENS.setdefault(vault, {})
-    found = {w: cache.get((conv_id, w)) for w in words}
-    missing = [w for w, token in found.items() if token is None]
-    if missing:
-        if len(cache) > TOKEN_CACHE_SIZE:
-            cache.clear()
-        for word, token in zip(missing, vault.blind_words(conv_id, missing)):
-            found[word] = token
-            if token != word:
-                cache[(conv_id, word)] = token
-    return [found[w] for w in words]
+    return list(dict.fromkeys([*(w for w in words if w.startswith(TOKEN_MARK)), *vault.blind_words(conv_id, plain)]))
 
 
 def message_in_clear(vault: Vault, doc: dict[str, Any]) -> dict[str, Any]:
