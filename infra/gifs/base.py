@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from schemas.documents import GifOffer
 from schemas.errors import ApiError, Code
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,16 @@ def choose_file(renditions: list[Rendition], max_bytes: int) -> Rendition | None
 
 def first(renditions: list[Rendition | None]) -> Rendition | None:
     return next((r for r in renditions if r is not None and r.url.startswith(("https://", "http://"))), None)
+
+
+def offer(provider: str, gif_id: Any, title: str, chosen: Rendition | None, preview: Rendition | None) -> GifOffer | None:
+    """A provider's GIF as an offer (its id prefixed by the provider's name), or None without an id, a file
+    to copy or a preview."""
+    if chosen is None or preview is None or not isinstance(gif_id, str) or not gif_id:
+        return None
+    return GifOffer(id=f"{provider}:{gif_id}", provider=provider, title=title[:200], width=chosen.width,
+                    height=chosen.height, previewUrl=preview.url, mediaUrl=chosen.url, mime=chosen.mime,
+                    size=chosen.size)
 
 
 class ApiProvider:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.gifs.base import ApiProvider, Rendition, choose_file, first, number
+from infra.gifs.base import ApiProvider, Rendition, choose_file, first, number, offer
 from schemas.documents import GifOffer
 
 # Giphy's media servers (media0..4 and i.giphy.com serve the files; the API answers with them).
@@ -33,13 +33,7 @@ def to_offer(item: dict[str, Any], max_bytes: int) -> GifOffer | None:
     files = [r for name in FILE_RENDITIONS if isinstance(images.get(name), dict) for r in _files(images[name])]
     chosen = choose_file(files, max_bytes)
     previews = [(_files(images[name]) or [None])[0] for name in PREVIEW_RENDITIONS if isinstance(images.get(name), dict)]
-    preview = first(previews)
-    gif_id = item.get("id")
-    if chosen is None or preview is None or not isinstance(gif_id, str) or not gif_id:
-        return None
-    return GifOffer(id=f"giphy:{gif_id}", provider="giphy", title=str(item.get("title") or "")[:200],
-                    width=chosen.width, height=chosen.height, previewUrl=preview.url, mediaUrl=chosen.url,
-                    mime=chosen.mime, size=chosen.size)
+    return offer("giphy", item.get("id"), str(item.get("title") or ""), chosen, first(previews))
 
 
 class Giphy(ApiProvider):

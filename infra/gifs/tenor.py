@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.gifs.base import ApiProvider, Rendition, choose_file, first, number
+from infra.gifs.base import ApiProvider, Rendition, choose_file, first, number, offer
 from schemas.documents import GifOffer
 
 MEDIA_HOSTS = ("media.tenor.com", "media1.tenor.com", "c.tenor.com")
@@ -31,12 +31,8 @@ def to_offer(item: dict[str, Any], max_bytes: int) -> GifOffer | None:
     files = [r for name, mime in FILE_FORMATS.items() if (r := _rendition(formats, name, mime)) is not None]
     chosen = choose_file(files, max_bytes)
     preview = first([_rendition(formats, name, mime) for name, mime in PREVIEW_FORMATS.items()])
-    gif_id = item.get("id")
-    if chosen is None or preview is None or not isinstance(gif_id, str) or not gif_id:
-        return None
-    title = str(item.get("title") or item.get("content_description") or "")[:200]
-    return GifOffer(id=f"tenor:{gif_id}", provider="tenor", title=title, width=chosen.width, height=chosen.height,
-                    previewUrl=preview.url, mediaUrl=chosen.url, mime=chosen.mime, size=chosen.size)
+    return offer("tenor", item.get("id"), str(item.get("title") or item.get("content_description") or ""), chosen,
+                 preview)
 
 
 class Tenor(ApiProvider):

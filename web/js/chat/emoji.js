@@ -1,7 +1,7 @@
 // The emoji picker: the full Unicode set of emojibase-data, named in the page's language and loaded the first
 // time the picker opens; by category, searched as you type, recently used ones first. One component serves the
 // composer (insert at the caret) and reactions; the keyboard works it (arrows, Enter, Escape).
-import { h, replace, wirePicker } from "../shared/dom.js";
+import { h, replace, activateOption, wirePicker } from "../shared/dom.js";
 import { currentLanguage, t } from "../shared/i18n.js";
 
 const RECENT_KEY = "chat.emoji.recent";
@@ -193,15 +193,7 @@ export class EmojiPicker {
   }
 
   activate(index) {
-    this.options[this.active]?.classList.remove("active");
-    this.options[this.active]?.setAttribute("aria-selected", "false");
-    this.active = index;
-    const el = this.options[index];
-    if (!el) return this.search.removeAttribute("aria-activedescendant");
-    el.classList.add("active");
-    el.setAttribute("aria-selected", "true");
-    this.search.setAttribute("aria-activedescendant", el.id);
-    el.scrollIntoView({block: "nearest"});
+    activateOption(this, index);
   }
 
   /** Up and down: to the row above or below (the nearest emoji in it); left and right once an emoji is active

@@ -4,7 +4,7 @@
 // (combobox pattern, like the emoji picker); arrows move in the grid, Enter sends, Escape closes and gives the
 // focus back to the button. The button stays hidden where there is nothing to show: a group's library with no
 // GIF, a server without the routes, a conversation the user cannot read.
-import { $, h, replace, wirePicker } from "../shared/dom.js";
+import { $, h, replace, activateOption, wirePicker } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { errorText, t } from "../shared/i18n.js";
 import { GIF_CREDIT_KEYS } from "../shared/texts.js";
@@ -229,16 +229,7 @@ export class GifPicker {
   }
 
   activate(index) {
-    const before = this.options[this.active];
-    before?.classList.remove("active");
-    before?.setAttribute("aria-selected", "false");
-    this.active = index;
-    const el = this.options[index];
-    if (!el) return this.search.removeAttribute("aria-activedescendant");
-    el.classList.add("active");
-    el.setAttribute("aria-selected", "true");
-    this.search.setAttribute("aria-activedescendant", el.id);
-    el.scrollIntoView({block: "nearest"});
+    activateOption(this, index);
   }
 
   /** The grid's columns, as laid out now (3 on a wide screen, 2 on a phone). */

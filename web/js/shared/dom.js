@@ -185,3 +185,18 @@ export function wirePicker(picker, {root, search, grid, option, pick}) {
     if (found) pick(found);
   });
 }
+
+/** Make option `index` of a picker (its `options`, the search box that owns them) the active one, as the
+ * search box's aria-activedescendant, scrolled into view; an index with no option leaves none active. */
+export function activateOption(picker, index) {
+  const before = picker.options[picker.active];
+  before?.classList.remove("active");
+  before?.setAttribute("aria-selected", "false");
+  picker.active = index;
+  const el = picker.options[index];
+  if (!el) return picker.search.removeAttribute("aria-activedescendant");
+  el.classList.add("active");
+  el.setAttribute("aria-selected", "true");
+  picker.search.setAttribute("aria-activedescendant", el.id);
+  el.scrollIntoView({block: "nearest"});
+}
