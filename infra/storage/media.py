@@ -49,7 +49,10 @@ class MediaRepo(Repository):
         # Uploads in progress (seed 001 file_uploads): gone an hour after creation (the clean-up job aborts
         # the multipart uploads S3 still holds for them).
         "uploads": [IndexModel([("expiresAt", ASC)], name="expiresAt_ttl", expireAfterSeconds=0)],
-        "albums": [IndexModel([("convId", ASC), ("_id", DESC)], name="convId_id")],
+        "albums": [IndexModel([("convId", ASC), ("_id", DESC)], name="convId_id"),
+                   # A conversation's album descriptions still stored plain, for the sealing walk.
+                   IndexModel([("convId", ASC)], name="convId_plainDescription",
+                              partialFilterExpression={"description": {"$gt": ""}})],
         # _id is the user's id: bytes of files held or being uploaded, against UPLOAD_QUOTA_BYTES.
         "upload_usage": [],
     }
@@ -144,7 +147,7 @@ class MediaRepo(Repository):
 
     def insert_media(self, media: Media) -> None:
         """A file that has no upload (a GIF send's copy, pipelines.media.remote)."""
-        self.media.insert_one(media.to_mongo())
+        self.media.insert_one(self._sealed(media.to_mongo()))
 
     def get_upload(self, upload_id: str) -> Upload | None:
         doc = self.uploads.find_one({"_id": upload_id})
@@ -272,16 +275,34 @@ class MediaRepo(Repository):
             {"$push": {"comments": comment}}, return_document=ReturnDocument.AFTER)
         return self.opened(doc) if doc else None
 
+    # An album's description is what a member wrote (sealed like a caption); its name is a title (metadata).
+    def _album(self, doc: dict[str, Any]) -> Album:
+        if self.vault is not None:
+            doc["description"] = self.vault.open(doc["convId"], doc.get("description", ""))
+        return Album.from_mongo(doc)
+
     def insert_album(self, album: Album) -> None:
-        self.albums.insert_one(album.to_mongo())
+        doc = album.to_mongo()
+        doc["description"] = self._seal(album.convId, doc.get("description"))
+        self.albums.insert_one(doc)
 
     def get_album(self, album_id: str) -> Album | None:
         doc = self.albums.find_one({"_id": album_id})
-        return Album.from_mongo(doc) if doc else None
+        return self._album(doc) if doc else None
 
     def albums_of(self, conv_id: str, *, before: str | None, limit: int) -> tuple[list[Album], bool]:
         query: dict[str, Any] = {"convId": conv_id}
-        return newest_first(self.albums, query, Album, before=before, limit=limit)
+        return newest_first(self.albums, query, SimpleNamespace(from_mongo=self._album), before=before, limit=limit)
+
+    def plain_album_descriptions(self, conv_id: str, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` albums of the conversation whose description is still stored plain."""
+        return list(self.albums.find({"convId": conv_id, "description": {"$gt": ""}},
+                                     {"_id": 1, "description": 1}).limit(limit))
+
+    def seal_album_description(self, album_id: str, conv_id: str, plain: str) -> bool:
+        """Replace a plain description by its sealed value, unless it changed since it was read."""
+        return self.albums.update_one({"_id": album_id, "description": plain},
+                                      {"$set": {"description": self._seal(conv_id, plain)}}).modified_count == 1
 
     def add_to_album(self, album: Album, media: Media, at) -> Album | None:
         """Move the file into the album (once): the counts follow in the same step for the album."""
@@ -297,4 +318,4 @@ class MediaRepo(Repository):
             {"_id": album.id}, {"$inc": {"mediaCount": 1, "totalSize": media.fileSize},
                                 "$addToSet": {"mediaTypes": media.fileType}, "$set": changes},
             return_document=ReturnDocument.AFTER)
-        return Album.from_mongo(doc) if doc else None
+        return self._album(doc) if doc else None

@@ -1,4 +1,4 @@
-"""Captions and comments at rest (infra/storage/media.py, pipelines/media/sealing.py): in an encrypted
+"""Captions, comments and album descriptions at rest (infra/storage/media.py, pipelines/media/sealing.py): in an encrypted
 conversation the stored BSON holds none of their words; every reader gets them back; those stored before
 the conversation had a key are sealed by ``do_seal_stored_media``; a plain conversation is unchanged."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ from bench.thumbnails import photo_jpeg
 from infra.crypto import CryptoError
 from pipelines.media import gallery
 from pipelines.media.sealing import do_seal_stored_media
-from schemas.payloads import IdPage
+from schemas.payloads import AlbumCreate, IdPage
 from tests.pipelines.media.world import world  # noqa: F401 - world: the fixture
 from tests.sealed import encrypted, store  # noqa: F401 - the fixtures
 
@@ -50,6 +50,24 @@ def test_caption_and_comments_are_sealed_at_rest_and_read_back_everywhere(store,
     assert liked.caption == CAPTION and liked.comments[0].content == COMMENT
     # Removing a caption stores nothing to seal.
     assert gallery.do_set_caption(store, world.alice, media_id, "").caption is None
+
+
+def test_an_album_description_is_sealed_at_rest_and_read_back_and_older_ones_by_the_walk(store, world):
+    album = gallery.do_create_album(store, world.alice, world.conv.id, AlbumCreate(name="Holidays", description=CAPTION))
+    stored = store.db.albums.find_one({"_id": album.id})
+    assert isinstance(stored["description"], bytes) and leaked(bson.encode(stored)) == []
+    assert stored["name"] == "Holidays"                      # a title: metadata, in clear
+    assert store.media.get_album(album.id).description == CAPTION
+    [listed] = gallery.list_albums(store, world.bob, world.conv.id, IdPage(None, 10))["albums"]
+    assert listed["description"] == CAPTION
+    moved = store.media.add_to_album(store.media.get_album(album.id), store.media.get_media(a_file(world)),
+                                     store.media.get_media(a_file(world)).updatedAt)
+    assert moved.description == CAPTION
+    store.db.albums.update_one({"_id": album.id}, {"$set": {"description": COMMENT}})   # stored before the key
+    assert do_seal_stored_media(store, world.conv.id, 10) == 1
+    assert leaked(bson.encode(store.db.albums.find_one({"_id": album.id}))) == []
+    assert store.media.get_album(album.id).description == COMMENT
+    assert do_seal_stored_media(store, world.conv.id, 10) == 0
 
 
 def test_a_sealed_caption_does_not_open_in_another_conversation(store, world):
