@@ -59,6 +59,14 @@ class GroupsRepo(Repository):
         """From the (userId, groupId) index alone (a covered query)."""
         return [m["groupId"] for m in self.group_members.find({"userId": user_id}, {"_id": 0, "groupId": 1})]
 
+    def group_ids_of_users(self, user_ids: list[str]) -> dict[str, list[str]]:
+        """Each user's groups, in one read of the (userId, groupId) index (covered): a presence batch's."""
+        out: dict[str, list[str]] = {}
+        for m in self.group_members.find({"userId": {"$in": list(dict.fromkeys(user_ids))}},
+                                         {"_id": 0, "userId": 1, "groupId": 1}):
+            out.setdefault(m["userId"], []).append(m["groupId"])
+        return out
+
     def groups_of_user(self, user_id: str) -> list[tuple[Group, str]]:
         roles = {m["groupId"]: m["role"] for m in self.group_members.find({"userId": user_id})}
         groups = self.groups.find({"_id": {"$in": list(roles)}})

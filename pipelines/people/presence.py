@@ -41,10 +41,11 @@ class PresenceTracker:
         Returns how many were announced."""
         now = iso(utcnow())
         flips = [c for c, flipped in zip(changes, self.registry.apply(changes, now)) if flipped]
+        groups = self.store.groups.group_ids_of_users([c.user_id for c in flips]) if flips else {}
         by_group: dict[str, list[dict]] = {}
         for c in flips:
             data = PresenceUpdate(userId=c.user_id, status="online" if c.online else "offline", lastSeen=now).model_dump()
-            for group_id in self.store.groups.group_ids_of_user(c.user_id):
+            for group_id in groups.get(c.user_id, ()):
                 by_group.setdefault(group_id, []).append(data)
         with self.notifier.batch():
             for group_id, group_changes in by_group.items():
