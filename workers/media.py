@@ -9,7 +9,7 @@ import logging
 from dataclasses import asdict
 from datetime import timedelta
 
-from infra.gifs import giphy, tenor
+from infra.gifs import fetch_policy, giphy, tenor
 from infra.runtime import get_runtime
 from pipelines.messages import lifecycle
 from pipelines.media.cleanup import do_cleanup
@@ -32,11 +32,8 @@ def processing() -> Processing:
 def remote_fetch(settings) -> RemoteFetch:
     """Where GIF sends' files may come from: each provider's media hosts and GIF_MEDIA_HOSTS (a GIF offered
     before a change of GIF_PROVIDER is still copied from where it was offered)."""
-    extra = settings.gif_extra_hosts
-    return RemoteFetch(media_hosts={"giphy": giphy.MEDIA_HOSTS + extra, "tenor": tenor.MEDIA_HOSTS + extra},
-                       max_bytes=settings.gif_max_bytes, timeout=settings.gif_fetch_timeout_seconds,
-                       allow_http=settings.gif_allow_http, allow_private=settings.gif_allow_private,
-                       quota_bytes=settings.upload_quota_bytes)
+    providers = {"giphy": fetch_policy(settings, giphy.Giphy), "tenor": fetch_policy(settings, tenor.Tenor)}
+    return RemoteFetch(providers=providers, quota_bytes=settings.upload_quota_bytes)
 
 
 @task("media.process")

@@ -16,7 +16,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from infra.blobs import Blobs, download_name
-from infra.gifs.fetch import FetchRefused, fetch
+from infra.gifs import FetchPolicy
+from infra.gifs.fetch import FetchRefused
 from infra.storage import Store
 from pipelines.gifs.offers import find_offer
 from pipelines.media.filetypes import GIF_TYPES, MediaRefused, check_gif, file_type
@@ -45,12 +46,9 @@ class GifLimits:
 
 @dataclass(frozen=True)
 class RemoteFetch:
-    """The media worker's fetch settings: the hosts each provider's files may come from, and the bounds."""
-    media_hosts: dict[str, tuple[str, ...]]
-    max_bytes: int
-    timeout: float
-    allow_http: bool = False       # tests only (GIF_ALLOW_HTTP), like allow_private (GIF_ALLOW_PRIVATE)
-    allow_private: bool = False
+    """The media worker's fetching: per provider, how its files may be fetched (its media hosts and the
+    bounds: the SSRF-safe fetcher's rules), how many fetches a file gets, and the senders' quota."""
+    providers: dict[str, FetchPolicy]
     attempts: int = 3
     quota_bytes: int = 2 << 30
 
@@ -166,11 +164,11 @@ def _copy_library(io: Any, media: Media) -> int:
 
 def _fetch_remote(io: Any, media: Media) -> int:
     remote, source = io.remote, media.source
-    if remote is None or source.provider not in remote.media_hosts or not source.url:
+    if remote is None or source.provider not in remote.providers or not source.url:
         raise MediaRefused("gif_unavailable", f"this server copies no GIF from {source.provider}")
     try:
-        return io.executor.run_cpu(fetch_into, io.blobs, media.key, source.url, media.mimeType,
-                                   remote.media_hosts[source.provider], remote)
+        return io.executor.run_cpu(fetch_into, io.blobs, remote.providers[source.provider], media.key, source.url,
+                                   media.mimeType)
     except MediaRefused as exc:
         if exc.code != "gif_unavailable" or source.attempts + 1 >= remote.attempts:
             raise
@@ -178,12 +176,11 @@ def _fetch_remote(io: Any, media: Media) -> int:
         raise RemoteUnavailable(exc.message) from None
 
 
-def fetch_into(blobs: Blobs, key: str, url: str, mime: str, hosts: tuple[str, ...], remote: RemoteFetch) -> int:
+def fetch_into(blobs: Blobs, fetcher: FetchPolicy, key: str, url: str, mime: str) -> int:
     """The copy's work as one CPU call (the bytes go from the provider to S3 in the process doing it, never
     through the web process's loop): fetch, check the bytes are the declared type, store; the size."""
     try:
-        got = fetch(url, allowed_hosts=hosts, max_bytes=remote.max_bytes, timeout=remote.timeout,
-                    allow_private=remote.allow_private, allow_http=remote.allow_http)
+        got = fetcher.fetch(url)
     except FetchRefused as exc:
         raise MediaRefused(exc.code, exc.message) from None
     check_gif(mime, got.data[:HEAD_BYTES])

@@ -9,6 +9,7 @@ import pytest
 import redis as redis_lib
 from PIL import Image
 
+from infra.gifs import FetchPolicy
 from pipelines.gifs.offers import remember_offers
 from pipelines.media import job
 from pipelines.media.remote import GifLimits, RemoteFetch, RemoteUnavailable
@@ -30,9 +31,8 @@ def gifs(world, redis_server, gif_provider, store, inbox, notifier):
     """The world, with the provider's host allowed (HTTP and a loopback address: tests only), a Redis for
     the offers, and helpers to offer a GIF to a user, send it, and run the queued copy."""
     client = redis_lib.Redis.from_url(redis_server.url)
-    world.io.remote = RemoteFetch(media_hosts={"giphy": (gif_provider.media_host,)}, max_bytes=MAX_BYTES,
-                                  timeout=0.5, allow_http=True, allow_private=True, attempts=2,
-                                  quota_bytes=LIMITS.quota_bytes)
+    fetcher = FetchPolicy((gif_provider.media_host,), MAX_BYTES, 0.5, allow_http=True, allow_private=True)
+    world.io.remote = RemoteFetch(providers={"giphy": fetcher}, attempts=2, quota_bytes=LIMITS.quota_bytes)
     queued: list[str] = []
     sending = GifSending(client, GifLimits(MAX_BYTES, LIMITS.quota_bytes), queued.append)
 
