@@ -1,11 +1,12 @@
 """The pages (chat, moderation, exports, analytics) and the vendored files they load, served with the
-page's security headers."""
+page's security headers. The pages are Jinja templates in web/ sharing their shells (web/layout.html, and
+web/admin-layout.html for the admin pages); they hold no data of the request, only markup."""
 from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, send_from_directory
+from flask import Blueprint, abort, current_app, make_response, render_template, send_from_directory
 
 from infra.config import Settings
 
@@ -22,7 +23,7 @@ VENDOR = {"socket.io.esm.min.js": "socket.io-client/dist/socket.io.esm.min.js",
           **{f"emoji-groups-{lang}.json": f"emojibase-data/{lang}/messages.json" for lang in LANGUAGES}}
 CSP = "CONTENT_SECURITY_POLICY"  # app.config key, set by the factory from settings
 
-pages = Blueprint("pages", __name__)
+pages = Blueprint("pages", __name__, template_folder=str(WEB))
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -38,7 +39,7 @@ def content_security_policy(settings: Settings) -> str:
 
 
 def html(name: str):
-    response = send_from_directory(WEB, name)
+    response = make_response(render_template(name))
     response.headers.update({"Content-Security-Policy": current_app.config[CSP], "Referrer-Policy": "no-referrer",
                              "X-Content-Type-Options": "nosniff"})
     return response
