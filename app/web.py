@@ -5,7 +5,7 @@ here; each resource is a blueprint (app.api, app.moderation, ...), the socket ev
 app.socket_events."""
 from __future__ import annotations
 
-from flask import Flask, abort
+from flask import Flask, Request
 from flask_socketio import SocketIO
 
 from app.analytics import analytics_api
@@ -23,6 +23,7 @@ from app.pages import CSP, WEB, content_security_policy, pages
 from app.socket_events import register_socket_handlers
 from infra.config import Settings, get_settings, use_settings
 from infra.emitter import redis_manager
+from werkzeug.routing import MapAdapter
 
 socketio = SocketIO()
 SOCKETIO_PATH = "socket.io"   # Engine.IO's path, the page's (socket.io-client's default)
@@ -30,16 +31,30 @@ BLUEPRINTS = (api, health, moderation_api, notifications_api, media_api, exports
               pages, metrics_api, gifs_api)
 
 
+class ChatFlask(Flask):
+    """Flask-SocketIO runs each socket event in a request context built from the socket's handshake
+    (/socket.io/), and Flask binds and matches that path against the routes when the context is pushed.
+    Nothing there routes (the Engine.IO middleware answers the path before Flask is called), and matching
+    costs CPU per event and garbage: with no rule, the NotFound kept in ``request.routing_exception``
+    holds its traceback's frames, which hold the context (about 60 objects in a cycle per event); with a
+    rule, werkzeug's matcher still leaves a recursive closure per match. So these contexts get no URL
+    adapter: nothing is matched, and ``url_for`` is for REST routes only."""
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        if request is not None and request.path.startswith(f"/{SOCKETIO_PATH}/"):
+            return None
+        return super().create_url_adapter(request)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = use_settings(settings) if settings else get_settings()
-    app = Flask(__name__, static_folder=WEB, static_url_path="/static")
+    app = ChatFlask(__name__, static_folder=WEB, static_url_path="/static")
     app.json.sort_keys = False
     app.config[CSP] = content_security_policy(settings)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     bound_request_bodies(app, settings.max_request_bytes)
     answer_errors_in_json(app)
-    _route_socketio_path(app)
     socketio.init_app(app, client_manager=redis_manager(settings.redis_url, write_only=False), async_mode="eventlet",
                       # One client's events are handled in arrival order: a sender's sends are
                       # queued in the order it emitted them.
@@ -50,15 +65,3 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_socket_handlers(socketio)
     return app
 
-
-def _route_socketio_path(app: Flask) -> None:
-    """Flask-SocketIO runs each socket event in a request context built from the socket's handshake
-    (/socket.io/). Flask matches that path against its routes when the context is pushed; with no route
-    the NotFound it keeps in request.routing_exception holds its traceback's frames, which hold the
-    context: a reference cycle of about 60 objects per event, left to the garbage collector (at 100
-    events/s, a young collection of 35 ms every 6 s, measured). This rule only makes the path match:
-    the Engine.IO middleware answers it before Flask is called.
-    (Two rules: werkzeug matches a WebSocket's handshake only against rules marked websocket.)"""
-    for endpoint, websocket in (("socketio", False), ("socketio_websocket", True)):
-        app.add_url_rule(f"/{SOCKETIO_PATH}/", endpoint, lambda: abort(404), websocket=websocket,
-                         methods=["GET"] if websocket else ["GET", "POST"])
