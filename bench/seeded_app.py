@@ -9,6 +9,8 @@ Options:
 - ``--messages N --days D --users U --conversations C``: the history (none when N is 0);
 - ``--prime module:function``: call ``function(store, now)`` once after seeding (the roll-up up to now, so
   that the measured windows see the beat's increments and not the first roll-up of the whole year);
+- ``--grown``: leave the history in the collector's generations as a store that grew while serving would
+  be (start-up objects are still frozen; the history is not), instead of frozen with start-up;
 - ``--trace module:function`` (repeatable): each call of that function (looked up through its module at
   call time) prints ``bench-trace <name> <wall start> <seconds>`` to the server's output, so the bench can
   tell how many ran in a window and how long each held the process.
@@ -20,6 +22,7 @@ import app.__main__ as entry  # first: it patches the process for eventlet, as `
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
+import gc  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
@@ -35,6 +38,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--conversations", type=int, default=20)
     p.add_argument("--seed", type=int, default=24)
     p.add_argument("--prime", default="", help="module:function called as function(store, now) after seeding")
+    p.add_argument("--grown", action="store_true", help="the history is not frozen out of garbage collection")
     p.add_argument("--trace", action="append", default=[], help="module:function whose calls are timed")
     return p.parse_args(argv)
 
@@ -67,6 +71,10 @@ def seed_then(ensure_bucket, opts: argparse.Namespace):
         from infra.runtime import get_runtime
 
         store = get_runtime().store
+        if opts.grown:
+            gc.collect()
+            gc.freeze()  # start-up so far; start-up's own freeze (below) then skips what seeding adds
+            entry.gc = _FreezeOnce()
         t = time.perf_counter()
         made = seed_history(store, messages=opts.messages, days=opts.days, users=opts.users,
                             conversations=opts.conversations, seed=opts.seed) if opts.messages else {}
@@ -78,6 +86,19 @@ def seed_then(ensure_bucket, opts: argparse.Namespace):
             made["prime_seconds"] = round(time.perf_counter() - t, 2)
         print("bench-seeded " + json.dumps(made), flush=True)
     return run
+
+
+class _FreezeOnce:
+    """``app.__main__``'s view of ``gc`` under ``--grown``: its start-up collection and freeze do nothing."""
+
+    def __getattr__(self, name):
+        return getattr(gc, name)
+
+    def collect(self, *args) -> int:
+        return 0
+
+    def freeze(self) -> None:
+        pass
 
 
 def main(argv: list[str]) -> int:

@@ -49,6 +49,8 @@ def parse_args(argv=None):
                    help="typing: a typing event not arrived after this long is missing")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the scenarios this many rounds (results/<scenario>.r<N>.json) and summarise them")
+    p.add_argument("--history", type=int, default=0,
+                   help="spawn: messages already stored when the server starts (bench/seeded_app.py --grown)")
     p.add_argument("--worker-concurrency", type=int, default=0, help="spawn: WORKER_CONCURRENCY (0: server default)")
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="spawn: extra environment for the server (repeatable)")
@@ -64,4 +66,6 @@ def parse_args(argv=None):
         p.error("--typing-period must be positive")
     if not 0 <= args.hit_share <= 1:
         p.error("--hit-share must be between 0 and 1")
+    if args.history < 0 or (args.history and not args.spawn):
+        p.error("--history needs --spawn (the history is written into the spawned server's store) and >= 0")
     return args

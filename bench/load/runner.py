@@ -41,7 +41,7 @@ from bench.load.targets import TARGETS
 
 def params_of(args, name: str) -> dict[str, Any]:
     common = {"duration": args.duration, "warmup": args.warmup, "message_size": args.message_size,
-              "grace": args.grace}
+              "grace": args.grace, "history": args.history}
     pop = {"senders": args.senders, "receivers": args.receivers, "conversations": args.conversations}
     if name == "throughput":
         return {**pop, **common, "window": args.window}
@@ -70,11 +70,14 @@ async def run_one(name: str, args, http: aiohttp.ClientSession, stem: str, basel
         extra_env["WORKER_CONCURRENCY"] = str(args.worker_concurrency)
     try:
         if args.spawn:
-            server = SpawnedServer(RESULTS_DIR / f"{stem}.server.log", extra_env)
+            # --history N: the server's store already holds N messages, left to the collector as a store that
+            # grew while serving would be (bench/seeded_app.py --grown).
+            argv = ("-m", "bench.seeded_app", "--messages", str(args.history), "--grown") if args.history else ("-m", "app")
+            server = SpawnedServer(RESULTS_DIR / f"{stem}.server.log", extra_env, argv=argv)
             print(f"[{name}] starting server on {server.url} (log {server.log_path.relative_to(REPO_ROOT)})",
                   flush=True)
             t = now()
-            await server.start(http)
+            await server.start(http, timeout=90.0 + args.history / 1000)
             print(f"[{name}] healthy after {now() - t:.1f}s", flush=True)
             url = server.url
         else:
