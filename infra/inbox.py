@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -34,36 +35,78 @@ def _flag(conv_id: str) -> str:
 
 
 @dataclass(frozen=True)
+class RateWindow:
+    """A moving-window rate limit hit taken in the same round trip as an append, before it: the list of
+    hit times at ``key`` (the ``limits`` library's moving window, so its reads see these hits), at most
+    ``limit`` of them within ``expiry`` seconds."""
+    key: str
+    limit: int
+    expiry: int
+
+
+@dataclass(frozen=True)
 class Appended:
-    entry_id: str | None    # None: refused, the backlog is full
+    entry_id: str | None    # None: refused (the rate window is full, or the backlog)
     schedule: bool          # this send must enqueue a drain task
     backlog: int
+    limited: bool = False   # refused by the rate window: nothing counted, appended or scheduled
+
+
+# One round trip for a send: the sender's rate window (limits' acquire_moving_window.lua, same list), then
+# the backlog's length, the append unless the backlog is full, and the "drain scheduled" flag (SET NX).
+# KEYS: stream, flag[, window]; ARGV: entry, max backlog, flag seconds[, now, limit, expiry].
+# Returns {backlog, entry id or false, flag set} or {-1} when the window is full.
+_APPEND = """
+if #KEYS == 3 then
+    local now, limit, expiry = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+    local oldest = redis.call('lindex', KEYS[3], limit - 1)
+    if oldest and tonumber(oldest) >= now - expiry then
+        return {-1}
+    end
+    redis.call('lpush', KEYS[3], ARGV[4])
+    redis.call('ltrim', KEYS[3], 0, limit - 1)
+    redis.call('expire', KEYS[3], expiry)
+end
+local backlog = redis.call('xlen', KEYS[1])
+local entry_id = false
+if backlog < tonumber(ARGV[2]) then
+    entry_id = redis.call('xadd', KEYS[1], '*', 'e', ARGV[1])
+    backlog = backlog + 1
+end
+local flag = redis.call('set', KEYS[2], 1, 'NX', 'EX', ARGV[3])
+return {backlog, entry_id, flag and 1 or 0}
+"""
 
 
 class Inbox:
     def __init__(self, client: redis.Redis, lock_seconds: int = 30, flag_seconds: int = 60) -> None:
         self.redis = client
+        self._append = client.register_script(_APPEND)
         self.lock_seconds = lock_seconds
         # The flag expires by itself so that a drain task lost on the way (it should not be: tasks are
         # acks_late) delays the conversation's next drain by this long at most.
         self.flag_seconds = flag_seconds
 
-    def append(self, conv_id: str, entry: InboxEntry, *, max_backlog: int) -> Appended:
-        """Append a send; say whether a drain must be enqueued, or refuse when the backlog is full.
+    def append(self, conv_id: str, entry: InboxEntry, *, max_backlog: int,
+               window: RateWindow | None = None) -> Appended:
+        """Append a send; say whether a drain must be enqueued, or refuse when the backlog is full (the
+        flag is still set then, so a drain runs) or, with ``window``, when the sender's rate window is.
 
-        One round trip: XLEN, XADD, then SET NX of the conversation's "drain scheduled" flag. Only the
-        send that sets the flag enqueues a drain task. A drainer clears the flag (``unschedule``) only
-        just before its last read, so a send that found the flag set is always read by a drain.
+        One round trip (a script, ``_APPEND``): the window, XLEN, XADD, then SET NX of the conversation's
+        "drain scheduled" flag. Only the send that sets the flag enqueues a drain task. A drainer clears the
+        flag (``unschedule``) only just before its last read, so a send that found the flag set is always
+        read by a drain.
         """
-        pipe = self.redis.pipeline(transaction=False)  # in order, one round trip; atomicity is not needed
-        pipe.xlen(_key(conv_id))
-        pipe.xadd(_key(conv_id), {"e": entry.model_dump_json()})
-        pipe.set(_flag(conv_id), 1, nx=True, ex=self.flag_seconds)
-        backlog, entry_id, flag_set = pipe.execute()
-        if backlog >= max_backlog:
-            self.redis.xdel(_key(conv_id), entry_id)
-            return Appended(None, bool(flag_set), backlog)
-        return Appended(entry_id.decode(), bool(flag_set), backlog + 1)
+        keys = [_key(conv_id), _flag(conv_id)]
+        args: list = [entry.model_dump_json(), max_backlog, self.flag_seconds]
+        if window is not None:
+            keys.append(window.key)
+            args += [repr(time.time()), window.limit, window.expiry]
+        result = self._append(keys=keys, args=args)
+        if result[0] == -1:
+            return Appended(None, False, 0, limited=True)
+        backlog, entry_id, flag_set = result
+        return Appended(entry_id.decode() if entry_id else None, bool(flag_set), backlog)
 
     def claim(self, conv_id: str, count: int) -> list[tuple[str, InboxEntry]]:
         """For the lock holder: the oldest ``count`` entries."""

@@ -29,7 +29,8 @@ class MemoryInbox:
         self._ids = itertools.count(1)
         self._scheduled: set[str] = set()  # conversations whose "drain scheduled" flag is set
 
-    def append(self, conv_id: str, entry: InboxEntry, *, max_backlog: int) -> Appended:
+    def append(self, conv_id: str, entry: InboxEntry, *, max_backlog: int, window=None) -> Appended:
+        assert window is None, "a rate window is a Redis list: use the real inbox with Redis-kept limits"
         with self._guard:
             entries = self._entries.setdefault(conv_id, {})
             schedule = conv_id not in self._scheduled

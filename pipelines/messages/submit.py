@@ -8,7 +8,7 @@ from typing import Callable
 
 from redis import Redis
 
-from infra.inbox import Appended, Inbox
+from infra.inbox import Appended, Inbox, RateWindow
 from infra.storage import Store
 from pipelines.media.attachments import check_attachments
 from pipelines.media.remote import GifLimits, do_create_gif_media, do_drop_gif_media
@@ -59,12 +59,14 @@ def submit_message(store: Store, inbox: Inbox, enqueue_drain: Callable[[str], No
             raise ApiError(Code.INVALID_GIF, "GIFs cannot be sent on this path")
         gif, made = do_create_gif_media(store, gifs.redis, gifs.limits, user, (send.convId, admitted.group_ids[0]),
                                         send.gif.id, send.clientId)
-    gate.count(admitted)
+    window = gate.count_with(admitted)  # the per-user send rate, hit with the append (one round trip)
     entry = InboxEntry(senderId=user.id, clientId=send.clientId, content=send.content or "",
                        type=send.type, replyTo=send.replyTo, receivedAt=utcnow(),
                        sid=(context or {}).get("sid"), attachments=[gif.id] if gif else send.attachments)
     try:
-        appended = submit_entry(inbox, enqueue_drain, send.convId, entry, max_backlog)
+        appended = submit_entry(inbox, enqueue_drain, send.convId, entry, max_backlog, window)
+        if appended.limited:
+            gate.refuse(admitted)
     except Exception:
         if made:   # the send is refused whole: no file left behind for it
             do_drop_gif_media(store, gifs.redis, gif, send.clientId)
@@ -128,11 +130,15 @@ def submit_system(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: s
 
 
 def submit_entry(inbox: Inbox, enqueue_drain: Callable[[str], None], conv_id: str, entry: InboxEntry,
-                 max_backlog: int = 2**31) -> Appended:
+                 max_backlog: int = 2**31, window: RateWindow | None = None) -> Appended:
     """Append an entry to the conversation's inbox, in order with the sends, and schedule a drain if none is.
     Users' sends, edits and deletes pass their ``max_backlog`` and are refused (``rate_limited``) past it;
-    entries the server writes itself (a system message, a moderator's approval or deletion) never are."""
-    appended = inbox.append(conv_id, entry, max_backlog=max_backlog)
+    entries the server writes itself (a system message, a moderator's approval or deletion) never are.
+    With ``window`` (the sender's rate window) the append is refused when it is full, and the result says
+    so (``limited``): the caller refuses the send."""
+    appended = inbox.append(conv_id, entry, max_backlog=max_backlog, window=window)
+    if appended.limited:
+        return appended
     if appended.schedule:
         enqueue_drain(conv_id)
     if appended.entry_id is None:

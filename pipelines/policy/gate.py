@@ -24,8 +24,9 @@ writing route or event of app/ is neither in a path nor in ``EXEMPT``. docs/mode
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Literal, NoReturn
 
+from infra.inbox import RateWindow
 from infra.storage import Store
 from pipelines.moderation.filters import RuleSet, Verdict
 from pipelines.moderation.sanctions import active_mute_until
@@ -196,6 +197,20 @@ class Gate:
     def count(self, admitted: Admitted) -> None:
         if self.limits is not None and admitted.path.limit_at == "gate":
             self.limits.check(admitted.user.id, admitted.path.action)
+
+    def count_with(self, admitted: Admitted) -> RateWindow | None:
+        """Step 3 left to the caller's write when it can take it in the same round trip: the rate window to
+        hit there (see ``refuse``), or None after counting here as ``count`` does."""
+        if self.limits is None or admitted.path.limit_at != "gate":
+            return None
+        window = self.limits.window(admitted.user.id, admitted.path.action)
+        if window is None:
+            self.limits.check(admitted.user.id, admitted.path.action)
+        return window
+
+    def refuse(self, admitted: Admitted) -> NoReturn:
+        """The write that took ``count_with``'s window found it full: ``rate_limited``, with when to retry."""
+        self.limits.refuse(admitted.user.id, admitted.path.action)
 
     # -- 4: the content filter ---------------------------------------------------------------------------
     def screen(self, admitted: Admitted, texts: dict[str, str], target_id: str) -> Screened:

@@ -10,11 +10,13 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal, Mapping
+from typing import Literal, Mapping, NoReturn
 
 from limits import RateLimitItem, parse
+from limits.storage import RedisStorage
 from limits.strategies import RateLimiter
 
+from infra.inbox import RateWindow
 from schemas.errors import ApiError, Code
 
 # Every limited action, and how a refusal names it to the client.
@@ -44,9 +46,24 @@ class RateLimits:
         limit = self.limits.get(action)
         if not limit:
             return
+        if not self.limiter.hit(_parse(limit), action, user_id):
+            self.refuse(user_id, action)
+
+    def window(self, user_id: str, action: Action) -> RateWindow | None:
+        """The user's window for ``action`` as a Redis list that a script may hit in the same round trip as
+        its write (infra.inbox's append), when the limits are kept in Redis; None otherwise (no limit, or
+        another storage: then ``check``)."""
+        limit = self.limits.get(action)
+        storage = getattr(self.limiter, "storage", None)
+        if not limit or not isinstance(storage, RedisStorage):
+            return None
         item = _parse(limit)
-        if self.limiter.hit(item, action, user_id):
-            return
+        return RateWindow(storage.prefixed_key(item.key_for(action, user_id)), item.amount, item.get_expiry())
+
+    def refuse(self, user_id: str, action: Action) -> NoReturn:
+        """``rate_limited``, with the seconds until the user's oldest hit of ``action`` leaves the window."""
+        limit = self.limits[action]
+        item = _parse(limit)
         reset = self.limiter.get_window_stats(item, action, user_id).reset_time
         retry_after = max(1, math.ceil(reset - time.time()))
         raise ApiError(Code.RATE_LIMITED, f"too many {WHAT.get(action, action)}: at most {limit}; "
