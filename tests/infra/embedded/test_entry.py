@@ -1,6 +1,7 @@
 """The embedded default is entered only from the composition root (infra/runtime.py): no other module of
 app/, workers/, pipelines/, infra/ or schemas/ imports infra.embedded, so a pipeline never learns which
-runtime it is in."""
+runtime it is in. The one other entry is infra/embedded_mongo.py, the name the speed anchor
+(../shared/tools/bare_chat.py) imports the embedded store by; nothing in the project imports it."""
 from __future__ import annotations
 
 import ast
@@ -22,7 +23,9 @@ def imports_embedded(path: Path) -> bool:
 def test_only_the_composition_root_imports_the_embedded_default():
     found = sorted(str(p.relative_to(ROOT)) for layer in LAYERS for p in (ROOT / layer).rglob("*.py")
                    if "embedded" not in p.relative_to(ROOT).parts[:2] and imports_embedded(p))
-    assert found == ["infra/runtime.py"]
+    assert found == ["infra/embedded_mongo.py", "infra/runtime.py"]
+    assert not any("embedded_mongo" in p.read_text(encoding="utf-8") for layer in LAYERS
+                   for p in (ROOT / layer).rglob("*.py") if p.name != "embedded_mongo.py")
 
 
 def test_the_check_sees_both_import_forms(tmp_path):
