@@ -76,7 +76,7 @@ class CpuMeter:
         self.start_server: dict[str, float] = {}
 
     @staticmethod
-    def _machine_time() -> float | None:
+    def machine_time() -> float | None:
         """CPU seconds used by all processes of the machine (``/proc/stat``: all but idle and iowait)."""
         with contextlib.suppress(OSError, ValueError):
             ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
@@ -106,7 +106,7 @@ class CpuMeter:
 
     def begin(self) -> None:
         self.start_wall, self.start_self, self.start_server = now(), self._self_time(), self._server_times()
-        self.start_machine = self._machine_time()
+        self.start_machine = self.machine_time()
 
     def end(self) -> dict[str, float]:
         """Percent of one core used by each process during the interval, and by all the others."""
@@ -114,7 +114,7 @@ class CpuMeter:
         out = {"loadgen": round(100 * (self._self_time() - self.start_self) / wall, 1)}
         for name, secs in self._server_times().items():
             out[name] = round(100 * (secs - self.start_server.get(name, 0.0)) / wall, 1)
-        machine = self._machine_time()
+        machine = self.machine_time()
         if machine is not None and self.start_machine is not None:
             out["others"] = round(max(0.0, 100 * (machine - self.start_machine) / wall - sum(out.values())), 1)
         return out

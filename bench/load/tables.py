@@ -22,6 +22,7 @@ def connection_rows(res: dict) -> list[tuple[str, Any]]:
     rt = res["round_trip"]
     return [
         ("requested sockets", res["requested"]),
+        ("set-up / settled after", f"{res['setup_seconds']} s / {res['settle_seconds']} s"),
         ("connected / session:ready", f"{res['connected']} / {res['session_ready']}"),
         (f"still connected after {res['hold_seconds']}s idle", res["still_connected_after_hold"]),
         ("failed", f"{res['failed']} {res['errors'] or ''}".strip()),
