@@ -10,6 +10,7 @@ from limits import parse
 
 from app.auth import authenticate_session
 from app.gate import gif_sending, write_gate
+from app.handshakes import release_handshake
 from app.sockets import (bind, context, handler, local, move, pace, presence_writer, socket_orders, typing_tracker,
                          web_notifier)
 from infra.runtime import get_runtime
@@ -45,12 +46,15 @@ def _register_session(socketio: SocketIO) -> None:
         """A client connects with {auth: {token}}: refused unless the token is good; joins user and group rooms."""
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            user, expires = authenticate_session(token)
-        except ApiError as exc:
-            raise ConnectionRefusedError("unauthorized", {"reason": exc.message}) from None
-        snapshot = _join_rooms(request.sid, user, expires)
-        presence_writer(socketio).submit(user.id, request.sid, True)  # written (and announced) by its green thread
-        _send_ready(socketio, request.sid, snapshot)
+            try:
+                user, expires = authenticate_session(token)
+            except ApiError as exc:
+                raise ConnectionRefusedError("unauthorized", {"reason": exc.message}) from None
+            snapshot = _join_rooms(request.sid, user, expires)
+            presence_writer(socketio).submit(user.id, request.sid, True)  # written (and announced) by its green thread
+            _send_ready(socketio, request.sid, snapshot)
+        finally:
+            release_handshake(request.environ)  # the next waiting handshake may start (app/handshakes.py)
 
     @socketio.on("disconnect")
     def on_disconnect(reason=None):

@@ -12,6 +12,7 @@ from app.analytics import analytics_api
 from app.api import api
 from app.exports import exports_api
 from app.gifs import gifs_api
+from app.handshakes import HandshakeBound
 from app.health import health
 from app.http import answer_errors_in_json, bound_request_bodies
 from app.media import media_api
@@ -63,5 +64,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                       max_http_buffer_size=settings.max_request_bytes,
                       path=SOCKETIO_PATH, logger=False, engineio_logger=False)
     register_socket_handlers(socketio)
+    if settings.handshakes_in_progress:
+        app.wsgi_app = HandshakeBound(app.wsgi_app, settings.handshakes_in_progress,
+                                      settings.handshake_wait_seconds, SOCKETIO_PATH)
     return app
 

@@ -188,6 +188,11 @@ class Settings(BaseSettings):
 
     # Log what held the event loop whenever it has not turned for this long (app/loop_watch.py); off if unset.
     loop_stall_ms: float | None = Field(None, ge=5)
+    # Socket.IO handshakes a web process works on at once (app/handshakes.py): during a storm of connects
+    # the others wait their turn, so each turn of the loop holds less and live traffic keeps moving. A
+    # handshake waits at most HANDSHAKE_WAIT_SECONDS for a slot, then goes ahead anyway. 0: no bound.
+    handshakes_in_progress: int = Field(16, ge=0)
+    handshake_wait_seconds: float = Field(1.0, gt=0, le=30)
 
     # Presence: a socket counts as live this long after its web process last refreshed it (every third
     # of it), so the users of a web process that died go offline within this time.
