@@ -29,6 +29,9 @@ def connection_rows(res: dict) -> list[tuple[str, Any]]:
         ("open time / rate", f"{res['open_seconds']} s / {res['connects_per_s']} connects/s"),
         ("connect p50 / p99", f"{res['connect_p50_ms']} / {res['connect_p99_ms']} ms"),
         ("server open fds", res["server_open_fds"]),
+        ("server RSS before / peak (per socket)", "n/a (--spawn only)" if not res.get("server_rss") else
+         f"{res['server_rss']['before_mib']} / {res['server_rss']['peak_mib']} MiB "
+         f"({res['server_rss']['kib_per_socket']} KiB a socket)"),
         ("healthz while open", res["healthz_while_open"][0]),
         ("round trips (send -> message:new)",
          f"{rt.get('received', 0)}/{rt.get('sent', 0)} ok, p50 {rt.get('p50_ms')} / max {rt.get('max_ms')} ms"),

@@ -131,6 +131,36 @@ async def settle() -> float:
     return now() - t0
 
 
+class Rss:
+    """The spawned server's resident memory (its process only), read every ``every`` seconds while it runs:
+    the figure before the sockets open, and the peak."""
+
+    def __init__(self, server, every: float = 0.5) -> None:
+        self.server, self.every = server, every
+        self.before = self.peak = self.read()
+        self.task = asyncio.create_task(self.watch()) if server is not None else None
+
+    def read(self) -> int | None:
+        if self.server is None:
+            return None
+        with contextlib.suppress(psutil.Error):
+            return self.server.memory_info().rss
+        return None
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.every)
+            self.peak = max(self.peak or 0, self.read() or 0)
+
+    def figures(self, sockets: int) -> dict[str, Any] | None:
+        if self.task is not None:
+            self.task.cancel()
+        if not self.before or not self.peak:
+            return None
+        return {"before_mib": round(self.before / 2**20, 1), "peak_mib": round(self.peak / 2**20, 1),
+                "kib_per_socket": round((self.peak - self.before) / 1024 / max(1, sockets), 1)}
+
+
 async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker, cpu: CpuMeter) -> dict:
     soft, hard = raise_nofile_limit()
     t0 = now()
@@ -149,6 +179,7 @@ async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker,
         await c.subscribe()
     storm = Storm(tracker, a, b, args.storm_rate)
     storm.start()
+    rss = Rss(cpu.server)
     cpu.begin()
     t_open = now()
     ok, errors, connect_times = await open_all(clients[2:], url, args.connect_concurrency)
@@ -160,6 +191,7 @@ async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker,
     ready = sum(1 for c in connected if c.ready.is_set())
     await asyncio.sleep(args.hold)
     still = sum(1 for c in connected if c.sio.connected)
+    memory = rss.figures(len(connected))
     server_fds = None
     if cpu.server is not None:
         with contextlib.suppress(psutil.Error):
@@ -171,7 +203,7 @@ async def scenario_connections(args, api: Api, url: str, http, tracker: Tracker,
     ct = sorted(connect_times)
     return {
         "requested": args.connections, "users": len(tokens), "setup_seconds": round(setup_seconds, 2),
-        "settle_seconds": round(settle_seconds, 2),
+        "settle_seconds": round(settle_seconds, 2), "server_rss": memory,
         "nofile_limit_loadgen": [soft, hard],
         "connected": len(connected), "session_ready": ready, "still_connected_after_hold": still,
         "hold_seconds": args.hold, "failed": sum(errors.values()), "errors": dict(errors.most_common(5)),
