@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Flask, Request
 from flask_socketio import SocketIO
+from werkzeug.routing import MapAdapter
 
 from app.analytics import analytics_api
 from app.api import api
@@ -24,7 +25,6 @@ from app.pages import CSP, WEB, content_security_policy, pages
 from app.socket_events import register_socket_handlers
 from infra.config import Settings, get_settings, use_settings
 from infra.emitter import redis_manager
-from werkzeug.routing import MapAdapter
 
 socketio = SocketIO()
 SOCKETIO_PATH = "socket.io"   # Engine.IO's path, the page's (socket.io-client's default)
