@@ -14,7 +14,8 @@ from schemas.common import iso
 from schemas.documents import (Conversation, Export, Group, Media, Message, Notification, ReviewItem, ScheduledMessage,
                                User)
 from schemas.events import (ConversationLeft, ExportFailed, ExportProgress, ExportReady, GroupMemberJoined, MessageHeld,
-                            MessageRead, MessageRejected, NotificationRead, Typing, UserUpdated)
+                            MessageRead, MessageRejected, NotificationRead, PresenceBatch, PresenceUpdate, Typing,
+                            UserUpdated)
 
 # chat_socket_events_sent's child of each event name, bound at its first emit: per emit, a lookup and an add.
 _SENT: dict[str, Any] = {}
@@ -74,12 +75,13 @@ class Notifier:
         data = ConversationLeft(convId=conv_id, userId=user_id, by=by).model_dump()
         self._emit(events.CONVERSATION_LEFT, data, events.user_room(user_id))
 
-    def notify_presence(self, group_id: str, changes: list[dict]) -> None:
+    def notify_presence(self, group_id: str, changes: list[PresenceUpdate]) -> None:
         """One change as ``presence:update``; several, written together, as one ``presence:batch``."""
         if len(changes) == 1:
-            self._emit(events.PRESENCE_UPDATE, changes[0], events.group_room(group_id))
+            self._emit(events.PRESENCE_UPDATE, changes[0].model_dump(), events.group_room(group_id))
         elif changes:
-            self._emit(events.PRESENCE_BATCH, {"groupId": group_id, "changes": changes}, events.group_room(group_id))
+            data = PresenceBatch(groupId=group_id, changes=changes).model_dump()
+            self._emit(events.PRESENCE_BATCH, data, events.group_room(group_id))
 
     def notify_group_member_joined(self, group: Group, user: User, role: str) -> None:
         data = GroupMemberJoined(groupId=group.id, user=user.public(), role=role, group=group.public()).model_dump()

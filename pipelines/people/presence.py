@@ -42,9 +42,9 @@ class PresenceTracker:
         now = iso(utcnow())
         flips = [c for c, flipped in zip(changes, self.registry.apply(changes, now)) if flipped]
         groups = self.store.groups.group_ids_of_users([c.user_id for c in flips]) if flips else {}
-        by_group: dict[str, list[dict]] = {}
+        by_group: dict[str, list[PresenceUpdate]] = {}
         for c in flips:
-            data = PresenceUpdate(userId=c.user_id, status="online" if c.online else "offline", lastSeen=now).model_dump()
+            data = PresenceUpdate(userId=c.user_id, status="online" if c.online else "offline", lastSeen=now)
             for group_id in groups.get(c.user_id, ()):
                 by_group.setdefault(group_id, []).append(data)
         with self.notifier.batch():
