@@ -201,11 +201,11 @@ class Gate:
     def count_with(self, admitted: Admitted) -> RateWindow | None:
         """Step 3 left to the caller's write when it can take it in the same round trip: the rate window to
         hit there (see ``refuse``), or None after counting here as ``count`` does."""
-        if self.limits is None or admitted.path.limit_at != "gate":
-            return None
-        window = self.limits.window(admitted.user.id, admitted.path.action)
+        window = None
+        if self.limits is not None and admitted.path.limit_at == "gate":
+            window = self.limits.window(admitted.user.id, admitted.path.action)
         if window is None:
-            self.limits.check(admitted.user.id, admitted.path.action)
+            self.count(admitted)
         return window
 
     def refuse(self, admitted: Admitted) -> NoReturn:
