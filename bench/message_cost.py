@@ -30,20 +30,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.load.report import RESULTS_DIR, code_version, machine_info, print_table, write_json  # noqa: E402
-from limits.storage import storage_from_string  # noqa: E402
-from limits.strategies import MovingWindowRateLimiter  # noqa: E402
-
 from infra.config import Settings  # noqa: E402
 from infra.embedded.mongo import embedded_client  # noqa: E402
 from infra.embedded.redis_server import RedisServer  # noqa: E402
 from infra.inbox import Inbox  # noqa: E402
-from infra.redis_pool import blocking_client, blocking_pool  # noqa: E402
+from infra.runtime import Runtime  # noqa: E402
 from infra.storage import Store  # noqa: E402
 from pipelines.events import Notifier  # noqa: E402
 from pipelines.messages.drain import drain_inbox  # noqa: E402
 from pipelines.messages.submit import submit_message  # noqa: E402
 from pipelines.policy.gate import Gate  # noqa: E402
-from pipelines.policy.rate_limits import RateLimits  # noqa: E402
 from schemas.payloads import MessageSend  # noqa: E402
 from tests.conftest import make_conversation, make_user  # noqa: E402
 from tests.fakes import MemoryInbox, RecordingEmitter  # noqa: E402
@@ -76,11 +72,9 @@ def one_repeat(messages: int, redis_url: str | None = None, batch: int = 50) -> 
 
 
 def _through_redis(store: Store, url: str) -> tuple[Inbox, Gate]:
-    """The real inbox, and a gate counting the default send rate limit in Redis (as infra.runtime builds them)."""
-    settings = Settings()
-    limits = RateLimits(MovingWindowRateLimiter(storage_from_string(url, connection_pool=blocking_pool(url, settings))),
-                        {"send": settings.send_rate_limit})
-    return Inbox(blocking_client(url, settings), lock_seconds=settings.inbox_lock_seconds), Gate(store, limits)
+    """The real inbox and the send rate limit kept in Redis, as the composition root builds them."""
+    rt = Runtime(Settings(redis_url=url))
+    return rt.inbox, Gate(store, rt.rate_limits)
 
 
 def main() -> int:
