@@ -73,8 +73,8 @@ def seed_then(ensure_bucket, opts: argparse.Namespace):
         store = get_runtime().store
         if opts.grown:
             gc.collect()
-            gc.freeze()  # start-up so far; start-up's own freeze (below) then skips what seeding adds
-            entry.gc = _FreezeOnce()
+            gc.freeze()  # start-up so far; app.__main__'s own collect-and-freeze, after seeding, is skipped
+            entry.gc = _StartupFreezeSkipped()
         t = time.perf_counter()
         made = seed_history(store, messages=opts.messages, days=opts.days, users=opts.users,
                             conversations=opts.conversations, seed=opts.seed) if opts.messages else {}
@@ -88,7 +88,7 @@ def seed_then(ensure_bucket, opts: argparse.Namespace):
     return run
 
 
-class _FreezeOnce:
+class _StartupFreezeSkipped:
     """``app.__main__``'s view of ``gc`` under ``--grown``: its start-up collection and freeze do nothing."""
 
     def __getattr__(self, name):
